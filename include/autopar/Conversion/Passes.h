@@ -1,0 +1,35 @@
+//===- Passes.h - autopar conversion passes ---------------------*- C++ -*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_CONVERSION_PASSES_H
+#define AUTOPAR_CONVERSION_PASSES_H
+
+#include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+class TypeConverter;
+namespace autopar {
+
+#define GEN_PASS_DECL
+#include "autopar/Conversion/Passes.h.inc"
+
+/// Patterns lowering autopar primitives to linalg/tensor/arith/math.
+void populateAutoParToLinalgPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "autopar/Conversion/Passes.h.inc"
+
+} // namespace autopar
+} // namespace mlir
+
+#endif // AUTOPAR_CONVERSION_PASSES_H

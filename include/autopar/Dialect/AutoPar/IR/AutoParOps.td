@@ -1,0 +1,557 @@
+//===- AutoParOps.td - autopar dialect operations ----------*- tablegen -*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_DIALECT_AUTOPAR_IR_AUTOPAROPS_TD
+#define AUTOPAR_DIALECT_AUTOPAR_IR_AUTOPAROPS_TD
+
+include "autopar/Dialect/AutoPar/IR/AutoParBase.td"
+include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+class AutoPar_Op<string mnemonic, list<Trait> traits = []>
+    : Op<AutoPar_Dialect, mnemonic, !listconcat(traits, [Pure])>;
+
+//===----------------------------------------------------------------------===//
+// Constant
+//===----------------------------------------------------------------------===//
+
+def AutoPar_ConstantOp : AutoPar_Op<"constant",
+    [ConstantLike, AllTypesMatch<["value", "result"]>]> {
+  let summary = "tensor constant";
+  let description = [{
+    A tensor whose value is given by a dense elements attribute.
+
+    ```mlir
+    %c = autopar.constant dense<[1.0, 2.0]> : tensor<2xf32>
+    ```
+  }];
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = "attr-dict $value";
+  let hasFolder = 1;
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise unary
+//===----------------------------------------------------------------------===//
+
+class AutoPar_UnaryOp<string mnemonic, Type tensorType, string formula,
+                      list<Trait> traits = []>
+    : AutoPar_Op<mnemonic, !listconcat(traits,
+                 [Elementwise, SameOperandsAndResultType])> {
+  let summary = "elementwise " # mnemonic;
+  let description = [{
+    Applies `}] # formula # [{` to every element. Operand and result have the
+    same type.
+
+    ```mlir
+    %y = autopar.}] # mnemonic # [{ %x : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins tensorType:$operand);
+  let results = (outs tensorType:$result);
+  let assemblyFormat = "$operand attr-dict `:` type($result)";
+}
+
+def AutoPar_NegOp : AutoPar_UnaryOp<"neg", AutoPar_NumericTensor, "-x"> {
+  let hasFolder = 1;
+}
+def AutoPar_AbsOp : AutoPar_UnaryOp<"abs", AutoPar_NumericTensor, "|x|">;
+def AutoPar_ExpOp : AutoPar_UnaryOp<"exp", AutoPar_FloatTensor, "e^x">;
+def AutoPar_LogOp : AutoPar_UnaryOp<"log", AutoPar_FloatTensor, "ln(x)">;
+def AutoPar_TanhOp : AutoPar_UnaryOp<"tanh", AutoPar_FloatTensor, "tanh(x)">;
+def AutoPar_SigmoidOp
+    : AutoPar_UnaryOp<"sigmoid", AutoPar_FloatTensor, "1 / (1 + e^-x)">;
+def AutoPar_ReluOp
+    : AutoPar_UnaryOp<"relu", AutoPar_NumericTensor, "max(x, 0)">;
+def AutoPar_SiluOp
+    : AutoPar_UnaryOp<"silu", AutoPar_FloatTensor, "x * sigmoid(x)">;
+def AutoPar_SqrtOp : AutoPar_UnaryOp<"sqrt", AutoPar_FloatTensor, "sqrt(x)">;
+def AutoPar_RsqrtOp
+    : AutoPar_UnaryOp<"rsqrt", AutoPar_FloatTensor, "1 / sqrt(x)">;
+def AutoPar_ErfOp : AutoPar_UnaryOp<"erf", AutoPar_FloatTensor, "erf(x)">;
+
+def AutoPar_GeluOp : AutoPar_Op<"gelu",
+    [Elementwise, SameOperandsAndResultType]> {
+  let summary = "Gaussian error linear unit";
+  let description = [{
+    With `approximate none` (the default, omitted when printed):
+    `0.5 * x * (1 + erf(x / sqrt(2)))`. With `approximate tanh`:
+    `0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))`, as PyTorch's
+    `gelu(approximate="tanh")`.
+
+    ```mlir
+    %y = autopar.gelu %x : tensor<4x8xf32>
+    %z = autopar.gelu %x approximate = tanh : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$operand,
+      DefaultValuedAttr<AutoPar_GeluApproximation,
+                        "GeluApproximation::None">:$approximate);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $operand (`approximate` `=` $approximate^)? attr-dict `:` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise binary
+//===----------------------------------------------------------------------===//
+
+class AutoPar_BinaryOp<string mnemonic, Type tensorType, string formula,
+                       list<Trait> traits = []>
+    : AutoPar_Op<mnemonic, !listconcat(traits,
+                 [Elementwise, SameOperandsAndResultType])> {
+  let summary = "elementwise " # mnemonic;
+  let description = [{
+    Computes `}] # formula # [{` element by element. Both operands and the
+    result have the same type: broadcasting is explicit (`autopar.broadcast`).
+
+    ```mlir
+    %z = autopar.}] # mnemonic # [{ %x, %y : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins tensorType:$lhs, tensorType:$rhs);
+  let results = (outs tensorType:$result);
+  let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
+}
+
+def AutoPar_AddOp
+    : AutoPar_BinaryOp<"add", AutoPar_NumericTensor, "x + y", [Commutative]> {
+  let hasFolder = 1;
+}
+def AutoPar_SubOp : AutoPar_BinaryOp<"sub", AutoPar_NumericTensor, "x - y"> {
+  let hasFolder = 1;
+}
+def AutoPar_MulOp
+    : AutoPar_BinaryOp<"mul", AutoPar_NumericTensor, "x * y", [Commutative]> {
+  let hasFolder = 1;
+}
+def AutoPar_DivOp : AutoPar_BinaryOp<"div", AutoPar_NumericTensor,
+    "x / y (integers: truncated toward zero)"> {
+  let hasFolder = 1;
+}
+def AutoPar_MaxOp : AutoPar_BinaryOp<"max", AutoPar_NumericTensor,
+    "max(x, y) (NaN propagates)", [Commutative]>;
+def AutoPar_MinOp : AutoPar_BinaryOp<"min", AutoPar_NumericTensor,
+    "min(x, y) (NaN propagates)", [Commutative]>;
+def AutoPar_PowOp : AutoPar_BinaryOp<"pow", AutoPar_FloatTensor, "x ^ y">;
+
+//===----------------------------------------------------------------------===//
+// Compare, select, convert
+//===----------------------------------------------------------------------===//
+
+def AutoPar_CompareOp : AutoPar_Op<"compare",
+    [Elementwise, AllTypesMatch<["lhs", "rhs"]>,
+     InferTypeOpAdaptor]> {
+  let summary = "elementwise comparison";
+  let description = [{
+    Compares two tensors of the same type element by element and returns an
+    `i1` tensor of the same shape. Floats compare as IEEE ordered predicates
+    (`ne` is unordered, so `NaN != x` is true, as in numpy).
+
+    ```mlir
+    %m = autopar.compare lt, %x, %y : tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_CompareDirection:$direction,
+      AutoPar_AnyTensor:$lhs, AutoPar_AnyTensor:$rhs);
+  let results = (outs AutoPar_BoolTensor:$result);
+  let assemblyFormat = [{
+    $direction `,` $lhs `,` $rhs attr-dict `:` type($lhs)
+  }];
+}
+
+def AutoPar_SelectOp : AutoPar_Op<"select",
+    [Elementwise, AllTypesMatch<["on_true", "on_false", "result"]>]> {
+  let summary = "elementwise choice";
+  let description = [{
+    `result[i] = pred[i] ? on_true[i] : on_false[i]`. The predicate is an
+    `i1` tensor of the same shape as the other operands.
+
+    ```mlir
+    %r = autopar.select %m, %x, %y : tensor<4xi1>, tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_BoolTensor:$pred, AutoPar_AnyTensor:$on_true,
+      AutoPar_AnyTensor:$on_false);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = [{
+    $pred `,` $on_true `,` $on_false attr-dict `:` type($pred) `,`
+    type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def AutoPar_ConvertOp : AutoPar_Op<"convert", [Elementwise]> {
+  let summary = "element type conversion";
+  let description = [{
+    Converts every element to the result's element type, as numpy's `astype`:
+    float to integer truncates toward zero, anything to `i1` is `x != 0`,
+    `i1` to a number gives 0 or 1, float narrowing rounds to nearest even.
+
+    ```mlir
+    %h = autopar.convert %x : tensor<4xf32> -> tensor<4xbf16>
+    ```
+  }];
+  let arguments = (ins AutoPar_AnyTensor:$operand);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = [{
+    $operand attr-dict `:` type($operand) `->` type($result)
+  }];
+  let hasFolder = 1;
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Contraction and reduction
+//===----------------------------------------------------------------------===//
+
+def AutoPar_DotOp : AutoPar_Op<"dot",
+    [InferTypeOpAdaptor]> {
+  let summary = "general tensor contraction (like StableHLO dot_general)";
+  let description = [{
+    Contracts `lhs` and `rhs` over the paired contracting dimensions, with the
+    paired batch dimensions shared. The result's dimensions are, in order: the
+    batch dimensions, the remaining `lhs` dimensions, the remaining `rhs`
+    dimensions (each in operand order). Both operands have the same element
+    type, which is the result's; a sharding rule can read every dimension's
+    role from the attributes.
+
+    ```mlir
+    // Batched matmul: [b, m, k] x [b, k, n] -> [b, m, n]
+    %c = autopar.dot %a, %b, batch_dims = [0] x [0],
+           contracting_dims = [2] x [1]
+         : tensor<2x3x4xf32>, tensor<2x4x5xf32> -> tensor<2x3x5xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_NumericTensor:$lhs,
+      AutoPar_NumericTensor:$rhs,
+      DenseI64ArrayAttr:$lhs_batch_dims, DenseI64ArrayAttr:$rhs_batch_dims,
+      DenseI64ArrayAttr:$lhs_contracting_dims,
+      DenseI64ArrayAttr:$rhs_contracting_dims);
+  let results = (outs AutoPar_NumericTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` `batch_dims` `=` $lhs_batch_dims `x` $rhs_batch_dims `,`
+    `contracting_dims` `=` $lhs_contracting_dims `x` $rhs_contracting_dims
+    attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+  }];
+}
+
+def AutoPar_ReduceOp : AutoPar_Op<"reduce",
+    [InferTypeOpAdaptor]> {
+  let summary = "sum, mean, max or min over a list of dimensions";
+  let description = [{
+    Reduces the listed dimensions (distinct, in range, any order) and drops
+    them from the shape. `mean` is defined for floats only; `max` and `min`
+    propagate NaN.
+
+    ```mlir
+    %s = autopar.reduce sum %x, dims = [1] : tensor<4x8xf32> -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_ReduceKind:$kind,
+      AutoPar_NumericTensor:$operand, DenseI64ArrayAttr:$dimensions);
+  let results = (outs AutoPar_NumericTensor:$result);
+  let assemblyFormat = [{
+    $kind $operand `,` `dims` `=` $dimensions attr-dict `:` type($operand)
+    `->` type($result)
+  }];
+  let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Shape ops
+//===----------------------------------------------------------------------===//
+
+def AutoPar_ReshapeOp : AutoPar_Op<"reshape"> {
+  let summary = "reshape to a type with the same number of elements";
+  let description = [{
+    Reinterprets the elements in row-major order under a new static shape.
+
+    ```mlir
+    %y = autopar.reshape %x : tensor<2x3x4xf32> -> tensor<6x4xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_AnyTensor:$operand);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = [{
+    $operand attr-dict `:` type($operand) `->` type($result)
+  }];
+  let hasFolder = 1;
+  let hasVerifier = 1;
+}
+
+def AutoPar_TransposeOp : AutoPar_Op<"transpose",
+    [InferTypeOpAdaptor]> {
+  let summary = "permute dimensions";
+  let description = [{
+    `result.shape[i] = operand.shape[perm[i]]`, as numpy's
+    `transpose(x, perm)`.
+
+    ```mlir
+    %y = autopar.transpose %x, perm = [1, 0] : tensor<2x3xf32> -> tensor<3x2xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_AnyTensor:$operand,
+      DenseI64ArrayAttr:$permutation);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = [{
+    $operand `,` `perm` `=` $permutation attr-dict `:` type($operand) `->`
+    type($result)
+  }];
+  let hasFolder = 1;
+}
+
+def AutoPar_BroadcastOp : AutoPar_Op<"broadcast"> {
+  let summary = "explicit broadcast (broadcast_in_dim)";
+  let description = [{
+    Operand dimension `i` becomes result dimension `dims[i]`; `dims` is
+    strictly increasing, and each operand dimension is either 1 or equal to
+    the result dimension it maps to. All other result dimensions are new.
+
+    ```mlir
+    // bias [8] to [4, 8]
+    %b = autopar.broadcast %bias, dims = [1] : tensor<8xf32> -> tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_AnyTensor:$operand,
+      DenseI64ArrayAttr:$broadcast_dimensions);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = [{
+    $operand `,` `dims` `=` $broadcast_dimensions attr-dict `:`
+    type($operand) `->` type($result)
+  }];
+  let hasFolder = 1;
+  let hasVerifier = 1;
+}
+
+def AutoPar_SliceOp : AutoPar_Op<"slice",
+    [InferTypeOpAdaptor]> {
+  let summary = "static strided slice";
+  let description = [{
+    Takes `operand[start:limit:stride]` in every dimension; `0 <= start <=
+    limit <= size` and `stride >= 1`. The result size of a dimension is
+    `ceil((limit - start) / stride)`.
+
+    ```mlir
+    %y = autopar.slice %x, start = [0, 2], limit = [4, 8], strides = [1, 2]
+         : tensor<4x8xf32> -> tensor<4x3xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_AnyTensor:$operand,
+      DenseI64ArrayAttr:$start_indices, DenseI64ArrayAttr:$limit_indices,
+      DenseI64ArrayAttr:$strides);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = [{
+    $operand `,` `start` `=` $start_indices `,` `limit` `=` $limit_indices `,`
+    `strides` `=` $strides attr-dict `:` type($operand) `->` type($result)
+  }];
+  let hasFolder = 1;
+}
+
+def AutoPar_ConcatOp : AutoPar_Op<"concat",
+    [InferTypeOpAdaptor]> {
+  let summary = "concatenate along a dimension";
+  let description = [{
+    Joins one or more tensors of the same element type and rank along
+    `dim`; all other dimensions agree.
+
+    ```mlir
+    %y = autopar.concat %a, %b, dim = 1
+         : tensor<2x3xf32>, tensor<2x5xf32> -> tensor<2x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<AutoPar_AnyTensor>:$inputs,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$dim);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = [{
+    $inputs `,` `dim` `=` $dim attr-dict `:` type($inputs) `->` type($result)
+  }];
+  let hasFolder = 1;
+}
+
+def AutoPar_GatherOp : AutoPar_Op<"gather",
+    [InferTypeOpAdaptor]> {
+  let summary = "take slices along one axis (ONNX Gather, numpy take)";
+  let description = [{
+    `result[p..., i..., q...] = operand[p..., indices[i...], q...]` where
+    `p` ranges over the dimensions before `axis` and `q` over those after
+    it. The result shape is `operand.shape[:axis] + indices.shape +
+    operand.shape[axis+1:]`. A negative index counts from the end (as numpy
+    and ONNX); an index still outside `[0, size)` is clamped into it (as XLA),
+    so execution never reads out of bounds.
+
+    ```mlir
+    %y = autopar.gather %x, %idx, axis = 0
+         : tensor<10x4xf32>, tensor<3xi64> -> tensor<3x4xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_AnyTensor:$operand,
+      AutoPar_IndexTensor:$indices,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$axis);
+  let results = (outs AutoPar_AnyTensor:$result);
+  let assemblyFormat = [{
+    $operand `,` $indices `,` `axis` `=` $axis attr-dict `:` type($operand)
+    `,` type($indices) `->` type($result)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// Composites
+//===----------------------------------------------------------------------===//
+
+def AutoPar_EmbeddingOp : AutoPar_Op<"embedding",
+    [InferTypeOpAdaptor]> {
+  let summary = "embedding lookup";
+  let description = [{
+    Looks up rows of a `[vocab, dim]` table: `result[i..., :] =
+    table[ids[i...], :]`. Index handling is that of `autopar.gather` with
+    `axis = 0`. It is its own op because it has its own sharding rule
+    (vocab-parallel) and backward (scatter-add).
+
+    ```mlir
+    %e = autopar.embedding %table, %ids
+         : tensor<100x16xf32>, tensor<2x8xi64> -> tensor<2x8x16xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$table, AutoPar_IndexTensor:$ids);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $table `,` $ids attr-dict `:` type($table) `,` type($ids) `->`
+    type($result)
+  }];
+}
+
+class AutoPar_SoftmaxLikeOp<string mnemonic, string formula>
+    : AutoPar_Op<mnemonic, [SameOperandsAndResultType]> {
+  let summary = mnemonic # " along one axis";
+  let description = [{
+    Computes `}] # formula # [{` along `axis`, with the maximum
+    subtracted first for stability.
+
+    ```mlir
+    %y = autopar.}] # mnemonic # [{ %x, axis = 1 : tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$operand,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$axis);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $operand `,` `axis` `=` $axis attr-dict `:` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def AutoPar_SoftmaxOp
+    : AutoPar_SoftmaxLikeOp<"softmax", "exp(x) / sum(exp(x))">;
+def AutoPar_LogSoftmaxOp
+    : AutoPar_SoftmaxLikeOp<"log_softmax", "x - log(sum(exp(x)))">;
+
+def AutoPar_LayerNormOp : AutoPar_Op<"layer_norm",
+    [AllTypesMatch<["operand", "result"]>,
+     AllTypesMatch<["scale", "bias"]>]> {
+  let summary = "layer normalization over the trailing dimensions";
+  let description = [{
+    Normalizes over dimensions `[axis, rank)`:
+    `(x - mean) / sqrt(var + epsilon) * scale + bias`, with the biased
+    variance (as PyTorch's `LayerNorm` and ONNX's `LayerNormalization`).
+    `scale` and `bias` have shape `operand.shape[axis:]`.
+
+    ```mlir
+    %y = autopar.layer_norm %x, %gamma, %beta, axis = 1, epsilon = 1.0e-05
+         : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$operand,
+      AutoPar_FloatTensor:$scale, AutoPar_FloatTensor:$bias,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$axis, F64Attr:$epsilon);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $operand `,` $scale `,` $bias `,` `axis` `=` $axis `,` `epsilon` `=`
+    $epsilon attr-dict `:` type($operand) `,` type($scale) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def AutoPar_RmsNormOp : AutoPar_Op<"rms_norm",
+    [AllTypesMatch<["operand", "result"]>]> {
+  let summary = "RMS normalization over the trailing dimensions";
+  let description = [{
+    Normalizes over dimensions `[axis, rank)`:
+    `x / sqrt(mean(x^2) + epsilon) * scale`, as PyTorch's `RMSNorm`.
+    `scale` has shape `operand.shape[axis:]`.
+
+    ```mlir
+    %y = autopar.rms_norm %x, %gamma, axis = 1, epsilon = 1.0e-06
+         : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$operand,
+      AutoPar_FloatTensor:$scale,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$axis, F64Attr:$epsilon);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $operand `,` $scale `,` `axis` `=` $axis `,` `epsilon` `=` $epsilon
+    attr-dict `:` type($operand) `,` type($scale) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def AutoPar_AttentionOp : AutoPar_Op<"attention",
+    [InferTypeOpAdaptor]> {
+  let summary = "scaled dot-product attention";
+  let description = [{
+    `softmax(q @ k^T * scale + mask) @ v` over the last two dimensions, with
+    any leading (batch, head) dimensions shared by all operands:
+    `query [..., Sq, D]`, `key [..., Sk, D]`, `value [..., Sk, Dv]`, result
+    `[..., Sq, Dv]`. `scale` defaults to `1 / sqrt(D)`. `causal` masks out
+    keys after the query position (`j > i`), as PyTorch's
+    `scaled_dot_product_attention(is_causal=True)`. The optional additive
+    `mask` has shape `[..., Sq, Sk]` (broadcasts are explicit).
+
+    ```mlir
+    %o = autopar.attention %q, %k, %v {causal}
+         : tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>
+           -> tensor<2x4x8x16xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$query, AutoPar_FloatTensor:$key,
+      AutoPar_FloatTensor:$value, Optional<AutoPar_FloatTensor>:$mask,
+      UnitAttr:$causal, OptionalAttr<F64Attr>:$scale);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:` type($query)
+    `,` type($key) `,` type($value) (`,` type($mask)^)? `->` type($result)
+  }];
+}
+
+def AutoPar_CrossEntropyOp : AutoPar_Op<"cross_entropy",
+    [InferTypeOpAdaptor]> {
+  let summary = "softmax cross-entropy, mean over all label positions";
+  let description = [{
+    For logits `[..., C]` and integer labels `[...]`, returns the scalar
+    `mean(-log_softmax(logits)[..., label])`, as PyTorch's
+    `cross_entropy(reduction="mean")` on flattened positions. A label
+    outside `[0, C)` is clamped into it.
+
+    ```mlir
+    %l = autopar.cross_entropy %logits, %labels
+         : tensor<4x10xf32>, tensor<4xi64> -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$logits,
+      AutoPar_IndexTensor:$labels);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $logits `,` $labels attr-dict `:` type($logits) `,` type($labels) `->`
+    type($result)
+  }];
+}
+
+#endif // AUTOPAR_DIALECT_AUTOPAR_IR_AUTOPAROPS_TD

@@ -1,0 +1,32 @@
+//===- Passes.h - autopar dialect transformations ---------------*- C++ -*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_H
+#define AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_H
+
+#include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace autopar {
+
+#define GEN_PASS_DECL
+#include "autopar/Dialect/AutoPar/Transforms/Passes.h.inc"
+
+/// Patterns that rewrite composite ops (softmax, layer_norm, attention, ...)
+/// into autopar primitives. Shared by the decomposition pass and by the
+/// conversion to linalg.
+void populateDecomposeCompositesPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "autopar/Dialect/AutoPar/Transforms/Passes.h.inc"
+
+} // namespace autopar
+} // namespace mlir
+
+#endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_H

@@ -1,0 +1,31 @@
+//===- Passes.td - autopar dialect transformations ---------*- tablegen -*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD
+#define AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def DecomposeCompositesPass
+    : Pass<"autopar-decompose-composites", "func::FuncOp"> {
+  let summary = "Rewrite composite ops into autopar primitives";
+  let description = [{
+    Replaces `softmax`, `log_softmax`, `layer_norm`, `rms_norm`,
+    `attention`, `embedding` and `cross_entropy` by `autopar` primitives
+    (elementwise math, `reduce`, `broadcast`, `dot`, `gather`, `compare`,
+    `select`), each with the numerically stable formulation (max subtracted
+    before `exp`). Elementwise composites such as `gelu` stay: they lower to
+    a single loop body. Backends without a dedicated kernel for a composite run
+    this first; the conversion to linalg includes the same patterns.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect"];
+  let statistics = [
+    Statistic<"numDecomposed", "num-decomposed",
+              "Number of composite ops decomposed">
+  ];
+}
+
+#endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD

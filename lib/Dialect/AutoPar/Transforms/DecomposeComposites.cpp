@@ -1,0 +1,282 @@
+//===- DecomposeComposites.cpp - composites into autopar primitives -------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Rewrites composite ops (softmax, norms, attention, embedding, cross
+// entropy) into primitive autopar ops. The formulations are the numerically
+// stable ones: the maximum is subtracted before exponentiation, and
+// log_softmax never takes the log of a quotient.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoPar/Transforms/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/STLExtras.h"
+#include <limits>
+#include <numeric>
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_DECOMPOSECOMPOSITESPASS
+#include "autopar/Dialect/AutoPar/Transforms/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+
+/// Small builder for the primitive sequences below: every helper creates
+/// autopar ops at the rewriter's insertion point with one location.
+class PrimitiveBuilder {
+public:
+  PrimitiveBuilder(PatternRewriter &rewriter, Location loc)
+      : b(rewriter), loc(loc) {}
+
+  /// A splat constant of `type` holding `value`.
+  Value splat(RankedTensorType type, double value) {
+    Type elementType = type.getElementType();
+    Attribute scalar;
+    if (auto floatType = dyn_cast<FloatType>(elementType))
+      scalar = FloatAttr::get(floatType, value);
+    else
+      scalar = IntegerAttr::get(elementType, int64_t(value));
+    return ConstantOp::create(b, loc, type,
+                              SplatElementsAttr::get(type, scalar));
+  }
+
+  /// Reduces `x` over `dims` (which disappear from the shape).
+  Value reduce(ReduceKind kind, Value x, ArrayRef<int64_t> dims) {
+    return ReduceOp::create(b, loc, kind, x, dims);
+  }
+
+  /// Broadcasts `x`, the result of reducing `dims` of `type`, back to `type`.
+  Value expand(Value x, RankedTensorType type, ArrayRef<int64_t> dims) {
+    SmallVector<int64_t> kept;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      if (!llvm::is_contained(dims, d))
+        kept.push_back(d);
+    return BroadcastOp::create(b, loc, type, x, kept);
+  }
+
+  /// Broadcasts `x` into the trailing dimensions of `type`.
+  Value expandTrailing(Value x, RankedTensorType type) {
+    int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
+    SmallVector<int64_t> dims = llvm::to_vector(
+        llvm::seq<int64_t>(type.getRank() - rank, type.getRank()));
+    return BroadcastOp::create(b, loc, type, x, dims);
+  }
+
+  template <typename OpT, typename... Args> Value op(Args &&...args) {
+    return OpT::create(b, loc, std::forward<Args>(args)...);
+  }
+
+  PatternRewriter &b;
+  Location loc;
+};
+
+SmallVector<int64_t> trailingDims(int64_t from, int64_t rank) {
+  return llvm::to_vector(llvm::seq<int64_t>(from, rank));
+}
+
+/// softmax(x) = e / sum(e) with e = exp(x - max(x)).
+/// log_softmax(x) = (x - max(x)) - log(sum(e)).
+template <typename OpT>
+struct DecomposeSoftmaxLike : public OpRewritePattern<OpT> {
+  using OpRewritePattern<OpT>::OpRewritePattern;
+  LogicalResult matchAndRewrite(OpT op,
+                                PatternRewriter &rewriter) const override {
+    PrimitiveBuilder pb(rewriter, op.getLoc());
+    auto type = op.getType();
+    SmallVector<int64_t> dims = {int64_t(op.getAxis())};
+    Value x = op.getOperand();
+    Value max = pb.expand(pb.reduce(ReduceKind::Max, x, dims), type, dims);
+    Value shifted = pb.op<SubOp>(x, max);
+    Value e = pb.op<ExpOp>(shifted);
+    Value sum = pb.reduce(ReduceKind::Sum, e, dims);
+    Value result;
+    if constexpr (std::is_same_v<OpT, SoftmaxOp>)
+      result = pb.op<DivOp>(e, pb.expand(sum, type, dims));
+    else
+      result = pb.op<SubOp>(shifted,
+                            pb.expand(pb.op<LogOp>(sum), type, dims));
+    rewriter.replaceOp(op, result);
+    return success();
+  }
+};
+
+/// layer_norm: (x - mean) * rsqrt(var + eps) * scale + bias, biased var.
+struct DecomposeLayerNorm : public OpRewritePattern<LayerNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LayerNormOp op,
+                                PatternRewriter &rewriter) const override {
+    PrimitiveBuilder pb(rewriter, op.getLoc());
+    auto type = op.getType();
+    SmallVector<int64_t> dims = trailingDims(op.getAxis(), type.getRank());
+    Value x = op.getOperand();
+    Value mean = pb.expand(pb.reduce(ReduceKind::Mean, x, dims), type, dims);
+    Value centered = pb.op<SubOp>(x, mean);
+    Value var = pb.reduce(ReduceKind::Mean,
+                          pb.op<MulOp>(centered, centered), dims);
+    auto statType = cast<RankedTensorType>(var.getType());
+    Value eps = pb.splat(statType, op.getEpsilon().convertToDouble());
+    Value inv = pb.expand(pb.op<RsqrtOp>(pb.op<AddOp>(var, eps)), type, dims);
+    Value normed = pb.op<MulOp>(centered, inv);
+    Value scaled =
+        pb.op<MulOp>(normed, pb.expandTrailing(op.getScale(), type));
+    rewriter.replaceOp(
+        op, pb.op<AddOp>(scaled, pb.expandTrailing(op.getBias(), type)));
+    return success();
+  }
+};
+
+/// rms_norm: x * rsqrt(mean(x^2) + eps) * scale.
+struct DecomposeRmsNorm : public OpRewritePattern<RmsNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RmsNormOp op,
+                                PatternRewriter &rewriter) const override {
+    PrimitiveBuilder pb(rewriter, op.getLoc());
+    auto type = op.getType();
+    SmallVector<int64_t> dims = trailingDims(op.getAxis(), type.getRank());
+    Value x = op.getOperand();
+    Value ms = pb.reduce(ReduceKind::Mean, pb.op<MulOp>(x, x), dims);
+    auto statType = cast<RankedTensorType>(ms.getType());
+    Value eps = pb.splat(statType, op.getEpsilon().convertToDouble());
+    Value inv = pb.expand(pb.op<RsqrtOp>(pb.op<AddOp>(ms, eps)), type, dims);
+    rewriter.replaceOp(op,
+                       pb.op<MulOp>(pb.op<MulOp>(x, inv),
+                                    pb.expandTrailing(op.getScale(), type)));
+    return success();
+  }
+};
+
+/// attention: softmax(q k^T * scale + mask [+ causal]) v.
+struct DecomposeAttention : public OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    PrimitiveBuilder pb(rewriter, op.getLoc());
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    auto kType = cast<RankedTensorType>(op.getKey().getType());
+    int64_t rank = qType.getRank();
+    int64_t sq = qType.getDimSize(rank - 2), d = qType.getDimSize(rank - 1);
+    int64_t sk = kType.getDimSize(rank - 2);
+    SmallVector<int64_t> batch = llvm::to_vector(llvm::seq<int64_t>(0, rank - 2));
+
+    // scores[..., i, j] = sum_d q[..., i, d] * k[..., j, d]
+    Value scores = pb.op<DotOp>(op.getQuery(), op.getKey(), batch, batch,
+                                ArrayRef<int64_t>{rank - 1},
+                                ArrayRef<int64_t>{rank - 1});
+    auto scoreType = cast<RankedTensorType>(scores.getType());
+    double scale = op.getScale() ? op.getScale()->convertToDouble()
+                                 : 1.0 / std::sqrt(double(d));
+    scores = pb.op<MulOp>(scores, pb.splat(scoreType, scale));
+    if (Value mask = op.getMask())
+      scores = pb.op<AddOp>(scores, mask);
+    if (op.getCausal()) {
+      // Keys after the query position get -inf, as PyTorch's is_causal.
+      auto maskType = RankedTensorType::get({sq, sk}, qType.getElementType());
+      SmallVector<APFloat> values;
+      const llvm::fltSemantics &sem =
+          cast<FloatType>(qType.getElementType()).getFloatSemantics();
+      for (int64_t i = 0; i < sq; ++i)
+        for (int64_t j = 0; j < sk; ++j)
+          values.push_back(j > i ? APFloat::getInf(sem, /*Negative=*/true)
+                                 : APFloat::getZero(sem));
+      Value causal = pb.op<ConstantOp>(
+          maskType, DenseElementsAttr::get(maskType, values));
+      scores = pb.op<AddOp>(scores, pb.expandTrailing(causal, scoreType));
+    }
+    Value probs = pb.op<SoftmaxOp>(scores, rank - 1);
+    // out[..., i, e] = sum_j p[..., i, j] * v[..., j, e]
+    rewriter.replaceOp(op, pb.op<DotOp>(probs, op.getValue(), batch, batch,
+                                        ArrayRef<int64_t>{rank - 1},
+                                        ArrayRef<int64_t>{rank - 2}));
+    return success();
+  }
+};
+
+/// embedding(table, ids) = gather(table, ids, axis = 0).
+struct DecomposeEmbedding : public OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EmbeddingOp op,
+                                PatternRewriter &rewriter) const override {
+    rewriter.replaceOpWithNewOp<GatherOp>(op, op.getTable(), op.getIds(),
+                                          /*axis=*/0);
+    return success();
+  }
+};
+
+/// cross_entropy = -mean(log_softmax(logits)[..., label]), the label picked
+/// with a one-hot comparison against an iota over the classes.
+struct DecomposeCrossEntropy : public OpRewritePattern<CrossEntropyOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CrossEntropyOp op,
+                                PatternRewriter &rewriter) const override {
+    PrimitiveBuilder pb(rewriter, op.getLoc());
+    auto logitsType = cast<RankedTensorType>(op.getLogits().getType());
+    auto labelsType = cast<RankedTensorType>(op.getLabels().getType());
+    int64_t rank = logitsType.getRank();
+    int64_t classes = logitsType.getDimSize(rank - 1);
+
+    Value labels = op.getLabels();
+    labels = pb.op<MaxOp>(labels, pb.splat(labelsType, 0));
+    labels = pb.op<MinOp>(labels, pb.splat(labelsType, double(classes - 1)));
+
+    auto iotaType = RankedTensorType::get({classes},
+                                          labelsType.getElementType());
+    SmallVector<APInt> iota;
+    unsigned width = labelsType.getElementType().getIntOrFloatBitWidth();
+    for (int64_t c = 0; c < classes; ++c)
+      iota.push_back(APInt(width, c, /*isSigned=*/true));
+    Value iotaConst = pb.op<ConstantOp>(
+        iotaType, DenseElementsAttr::get(iotaType, iota));
+    auto wideLabels = logitsType.clone(labelsType.getElementType());
+    Value classIds = pb.expandTrailing(iotaConst, wideLabels);
+    Value labelIds = pb.op<BroadcastOp>(
+        wideLabels, labels,
+        llvm::to_vector(llvm::seq<int64_t>(0, rank - 1)));
+    Value onehot = pb.op<CompareOp>(CompareDirection::EQ, classIds, labelIds);
+
+    Value logProbs = pb.op<LogSoftmaxOp>(op.getLogits(), rank - 1);
+    Value picked = pb.op<SelectOp>(onehot, logProbs,
+                                   pb.splat(logitsType, 0.0));
+    Value total = pb.reduce(ReduceKind::Sum, picked,
+                            llvm::to_vector(llvm::seq<int64_t>(0, rank)));
+    auto scalarType = cast<RankedTensorType>(total.getType());
+    int64_t count = labelsType.getNumElements();
+    Value mean = pb.op<DivOp>(total, pb.splat(scalarType, double(count)));
+    rewriter.replaceOp(op, pb.op<NegOp>(mean));
+    return success();
+  }
+};
+
+struct DecomposeCompositesPass
+    : public mlir::autopar::impl::DecomposeCompositesPassBase<DecomposeCompositesPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateDecomposeCompositesPatterns(patterns);
+    int64_t before = 0;
+    getOperation().walk([&](Operation *op) {
+      if (isa<SoftmaxOp, LogSoftmaxOp, LayerNormOp, RmsNormOp, AttentionOp,
+              EmbeddingOp, CrossEntropyOp>(op))
+        ++before;
+    });
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      return signalPassFailure();
+    numDecomposed += before;
+  }
+};
+
+} // namespace
+
+void mlir::autopar::populateDecomposeCompositesPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<DecomposeSoftmaxLike<SoftmaxOp>,
+               DecomposeSoftmaxLike<LogSoftmaxOp>, DecomposeLayerNorm,
+               DecomposeRmsNorm, DecomposeAttention, DecomposeEmbedding,
+               DecomposeCrossEntropy>(patterns.getContext());
+}

@@ -1,0 +1,403 @@
+//===- autopar-run.cpp - run an autopar function on the CPU ---------------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+//   autopar-run FILE.mlir [--entry=NAME] [--input=a.npy ...]
+//               [--output-dir=DIR] [--print]
+//
+// Parses the module, checks every input against the entry's signature,
+// lowers it with the CPU pipeline, JIT-compiles it through MLIR's
+// ExecutionEngine, calls it with the inputs and writes each result as
+// DIR/resultN.npy (and/or prints it). Every problem with the input is a
+// diagnostic and a non-zero exit code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Npy.h"
+
+#include "autopar/Pipelines/Pipelines.h"
+#include "autopar/Support/InputGuard.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/ExecutionEngine/Orc/Mangling.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/WithColor.h"
+
+#include <cstdlib>
+#include <cstring>
+
+using namespace mlir;
+namespace npy = ::autopar;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory runCategory("autopar-run options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
+                                      cl::desc("<module.mlir>"),
+                                      cl::cat(runCategory));
+static cl::opt<std::string>
+    entryName("entry",
+              cl::desc("Function to run (default: the module's only public "
+                       "function)"),
+              cl::cat(runCategory));
+static cl::list<std::string>
+    inputPaths("input", cl::desc("A .npy file per argument, in order"),
+               cl::cat(runCategory));
+static cl::opt<std::string>
+    outputDir("output-dir",
+              cl::desc("Write result N to DIR/resultN.npy (created if "
+                       "missing)"),
+              cl::cat(runCategory));
+static cl::opt<bool> printResults(
+    "print",
+    cl::desc("Print results to stdout (the default without --output-dir)"),
+    cl::cat(runCategory));
+static cl::opt<uint64_t> maxTensorBytes(
+    "max-tensor-bytes",
+    cl::desc("Refuse modules with a tensor larger than this (default 16 GiB)"),
+    cl::init(uint64_t(16) << 30), cl::cat(runCategory));
+
+namespace {
+
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "autopar-run") << message << "\n";
+  return 1;
+}
+
+std::string typeString(Type type) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << type;
+  return s;
+}
+
+/// The .npy dtype that carries `type`, if any.
+std::optional<npy::DType> dtypeFor(Type type) {
+  if (type.isF32())
+    return npy::DType::F32;
+  if (type.isF64())
+    return npy::DType::F64;
+  if (type.isInteger(64))
+    return npy::DType::I64;
+  if (type.isInteger(32))
+    return npy::DType::I32;
+  if (type.isInteger(1))
+    return npy::DType::Bool;
+  return std::nullopt;
+}
+
+/// Checks that a function's argument or result type can cross the .npy
+/// boundary; returns the message for `what` otherwise.
+std::optional<std::string> checkBoundaryType(Type type,
+                                             const llvm::Twine &what) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  if (!tensor || !tensor.hasStaticShape())
+    return (what + " has type " + typeString(type) +
+            "; autopar-run passes statically shaped tensors only")
+        .str();
+  if (!dtypeFor(tensor.getElementType()))
+    return (what + " has element type " +
+            typeString(tensor.getElementType()) +
+            ", which .npy files cannot carry (use f32, f64, i64, i32 or i1 "
+            "at the boundary and autopar.convert inside)")
+        .str();
+  return std::nullopt;
+}
+
+/// Rejects any tensor type whose size overflows or exceeds the limit, before
+/// lowering turns it into an allocation that cannot succeed.
+LogicalResult checkTensorSizes(ModuleOp module) {
+  LogicalResult result = success();
+  auto check = [&](Type type, Operation *op) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor || !tensor.hasStaticShape() || failed(result))
+      return;
+    unsigned bits = tensor.getElementType().isIntOrFloat()
+                        ? tensor.getElementType().getIntOrFloatBitWidth()
+                        : 64;
+    std::optional<int64_t> count = npy::checkedNumElements(
+        tensor.getShape(), std::max<unsigned>(1, bits / 8));
+    if (!count || uint64_t(*count) * std::max<unsigned>(1, bits / 8) >
+                      maxTensorBytes) {
+      op->emitError() << "tensor type " << type
+                      << " is larger than --max-tensor-bytes="
+                      << maxTensorBytes.getValue();
+      result = failure();
+    }
+  };
+  module.walk([&](Operation *op) {
+    for (Type t : op->getResultTypes())
+      check(t, op);
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          check(arg.getType(), op);
+  });
+  return result;
+}
+
+/// A memref descriptor as the C interface lays it out: allocated and aligned
+/// pointers, offset, sizes[rank], strides[rank]; all fields are 8 bytes.
+struct MemRefDescriptor {
+  explicit MemRefDescriptor(void *data, ArrayRef<int64_t> shape)
+      : words(3 + 2 * shape.size()) {
+    words[0] = reinterpret_cast<intptr_t>(data);
+    words[1] = reinterpret_cast<intptr_t>(data);
+    words[2] = 0;
+    int64_t stride = 1;
+    for (int64_t i = shape.size() - 1; i >= 0; --i) {
+      words[3 + i] = shape[i];
+      words[3 + shape.size() + i] = stride;
+      stride *= shape[i];
+    }
+  }
+  std::vector<int64_t> words;
+};
+
+/// Heap buffer aligned for vector loads.
+struct AlignedBuffer {
+  explicit AlignedBuffer(size_t bytes)
+      : ptr(std::aligned_alloc(64, llvm::alignTo(std::max<size_t>(bytes, 1),
+                                                 64))) {}
+  ~AlignedBuffer() { std::free(ptr); }
+  AlignedBuffer(const AlignedBuffer &) = delete;
+  AlignedBuffer &operator=(const AlignedBuffer &) = delete;
+  void *ptr;
+};
+
+/// Allocation entry point handed to the JIT in place of malloc: generated
+/// code does not check for null, so an allocation that fails ends the run
+/// with a message instead of a segmentation fault.
+extern "C" void *autoparCheckedMalloc(size_t bytes) {
+  void *p = std::malloc(bytes);
+  if (!p && bytes) {
+    llvm::errs() << "autopar-run: error: out of memory allocating " << bytes
+                 << " bytes\n";
+    std::_Exit(1);
+  }
+  return p;
+}
+
+template <typename T>
+void printElements(llvm::raw_ostream &os, const npy::NpyArray &array) {
+  const T *data = reinterpret_cast<const T *>(array.data.data());
+  int64_t n = array.numElements();
+  int64_t rowLength = array.shape.empty() ? 1 : array.shape.back();
+  for (int64_t i = 0; i < n; ++i) {
+    if constexpr (std::is_floating_point_v<T>)
+      os << llvm::format("%.8g", double(data[i]));
+    else
+      os << int64_t(data[i]);
+    os << ((rowLength && (i + 1) % rowLength == 0) ? "\n" : " ");
+  }
+}
+
+void printArray(llvm::raw_ostream &os, unsigned index,
+                const npy::NpyArray &array) {
+  os << "result" << index << ": " << npy::dtypeName(array.dtype)
+     << " shape " << array.shapeString() << "\n";
+  switch (array.dtype) {
+  case npy::DType::F32:
+    return printElements<float>(os, array);
+  case npy::DType::F64:
+    return printElements<double>(os, array);
+  case npy::DType::I64:
+    return printElements<int64_t>(os, array);
+  case npy::DType::I32:
+    return printElements<int32_t>(os, array);
+  case npy::DType::Bool:
+    return printElements<uint8_t>(os, array);
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  cl::HideUnrelatedOptions(runCategory);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "autopar-run: execute a function of an autopar module on the CPU\n");
+
+  mlir::autopar::registerAllAutoParPasses();
+  DialectRegistry registry;
+  mlir::autopar::registerAutoParDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  std::string errorMessage;
+  std::unique_ptr<llvm::MemoryBuffer> file =
+      openInputFile(inputFile, &errorMessage);
+  if (!file)
+    return fail(errorMessage);
+  if (auto error = mlir::autopar::checkIRNestingDepth(file->getBuffer()))
+    return fail(inputFile + ": " + *error);
+
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1; // the parser has reported why
+  if (failed(verify(*module)))
+    return 1;
+
+  // Find the entry function.
+  func::FuncOp entry;
+  if (!entryName.empty()) {
+    entry = module->lookupSymbol<func::FuncOp>(entryName);
+    if (!entry || entry.isExternal())
+      return fail("no function named '" + entryName + "' with a body in " +
+                  inputFile);
+  } else {
+    SmallVector<func::FuncOp> candidates;
+    for (auto func : module->getOps<func::FuncOp>())
+      if (func.isPublic() && !func.isExternal())
+        candidates.push_back(func);
+    if (candidates.size() != 1)
+      return fail(llvm::Twine(candidates.size()) +
+                  " public functions in " + inputFile +
+                  "; name one with --entry");
+    entry = candidates.front();
+  }
+  std::string name = entry.getSymName().str();
+  FunctionType fnType = entry.getFunctionType();
+
+  // Check the signature and the inputs before spending time compiling.
+  for (auto [i, type] : llvm::enumerate(fnType.getInputs()))
+    if (auto message = checkBoundaryType(
+            type, "argument " + llvm::Twine(i) + " of @" + name))
+      return fail(*message);
+  for (auto [i, type] : llvm::enumerate(fnType.getResults()))
+    if (auto message = checkBoundaryType(
+            type, "result " + llvm::Twine(i) + " of @" + name))
+      return fail(*message);
+  if (inputPaths.size() != fnType.getNumInputs())
+    return fail("@" + name + " takes " + llvm::Twine(fnType.getNumInputs()) +
+                " argument(s) but " + llvm::Twine(inputPaths.size()) +
+                " --input file(s) were given");
+  std::vector<npy::NpyArray> inputs;
+  for (auto [i, type] : llvm::enumerate(fnType.getInputs())) {
+    auto tensor = cast<RankedTensorType>(type);
+    llvm::Expected<npy::NpyArray> array = npy::readNpy(inputPaths[i]);
+    if (!array)
+      return fail("argument " + llvm::Twine(i) + " of @" + name + ": " +
+                  llvm::toString(array.takeError()));
+    npy::DType want = *dtypeFor(tensor.getElementType());
+    bool shapeMatches = ArrayRef<int64_t>(array->shape) == tensor.getShape();
+    if (array->dtype != want || !shapeMatches)
+      return fail(llvm::formatv(
+          "argument {0} of @{1} expects {2} (dtype {3}, shape {4}) but {5} "
+          "holds dtype {6}, shape {7}",
+          i, name, typeString(type), npy::dtypeName(want),
+          npy::NpyArray{want, SmallVector<int64_t>(tensor.getShape()), {}}
+              .shapeString(),
+          inputPaths[i], npy::dtypeName(array->dtype),
+          array->shapeString()));
+    inputs.push_back(std::move(*array));
+  }
+  if (failed(checkTensorSizes(*module)))
+    return 1;
+
+  // Lower to the LLVM dialect.
+  entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
+  PassManager pm(&context);
+  mlir::autopar::CPULoweringOptions options;
+  mlir::autopar::buildCPULoweringPipeline(pm, options);
+  if (failed(pm.run(*module)))
+    return fail("lowering " + inputFile + " for the CPU failed");
+
+  // JIT-compile.
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto transformer = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                               /*targetMachine=*/nullptr);
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transformer;
+  SmallVector<StringRef> libs;
+#ifdef AUTOPAR_C_RUNNER_UTILS
+  libs.push_back(AUTOPAR_C_RUNNER_UTILS);
+#endif
+  engineOptions.sharedLibPaths = libs;
+  auto engine = ExecutionEngine::create(*module, engineOptions);
+  if (!engine)
+    return fail("JIT compilation failed: " +
+                llvm::toString(engine.takeError()));
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap map;
+    map[interner("malloc")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&autoparCheckedMalloc),
+        llvm::JITSymbolFlags::Exported};
+    return map;
+  });
+
+  // Arguments: the inputs' descriptors, then one output buffer per result.
+  std::vector<std::unique_ptr<AlignedBuffer>> buffers;
+  std::vector<MemRefDescriptor> descriptors;
+  descriptors.reserve(inputs.size() + fnType.getNumResults());
+  for (auto [array, type] : llvm::zip(inputs, fnType.getInputs())) {
+    auto &buffer = buffers.emplace_back(
+        std::make_unique<AlignedBuffer>(array.data.size()));
+    std::memcpy(buffer->ptr, array.data.data(), array.data.size());
+    descriptors.emplace_back(buffer->ptr,
+                             cast<RankedTensorType>(type).getShape());
+  }
+  std::vector<npy::NpyArray> results;
+  for (Type type : fnType.getResults()) {
+    auto tensor = cast<RankedTensorType>(type);
+    npy::NpyArray array;
+    array.dtype = *dtypeFor(tensor.getElementType());
+    array.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+    array.data.resize(array.numElements() * npy::dtypeSize(array.dtype));
+    auto &buffer = buffers.emplace_back(
+        std::make_unique<AlignedBuffer>(array.data.size()));
+    descriptors.emplace_back(buffer->ptr, tensor.getShape());
+    results.push_back(std::move(array));
+  }
+  std::vector<void *> descriptorPtrs;
+  for (MemRefDescriptor &d : descriptors)
+    descriptorPtrs.push_back(d.words.data());
+  std::vector<void *> packedArgs;
+  for (void *&p : descriptorPtrs)
+    packedArgs.push_back(&p);
+  if (llvm::Error error =
+          (*engine)->invokePacked("_mlir_ciface_" + name, packedArgs))
+    return fail("calling @" + name + " failed: " +
+                llvm::toString(std::move(error)));
+
+  size_t firstResult = inputs.size();
+  for (auto [i, array] : llvm::enumerate(results))
+    std::memcpy(array.data.data(), buffers[firstResult + i]->ptr,
+                array.data.size());
+
+  if (!outputDir.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
+      return fail("cannot create " + outputDir + ": " + ec.message());
+    for (auto [i, array] : llvm::enumerate(results)) {
+      llvm::SmallString<128> path(outputDir);
+      llvm::sys::path::append(path, "result" + std::to_string(i) + ".npy");
+      if (llvm::Error error = npy::writeNpy(path, array))
+        return fail(llvm::toString(std::move(error)));
+    }
+  }
+  if (printResults || outputDir.empty())
+    for (auto [i, array] : llvm::enumerate(results))
+      printArray(llvm::outs(), i, array);
+  return 0;
+}
