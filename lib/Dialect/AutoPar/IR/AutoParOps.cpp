@@ -234,26 +234,6 @@ LogicalResult CompareOp::inferReturnTypes(MLIRContext *context,
   return success();
 }
 
-LogicalResult SelectOp::verify() {
-  auto predShape = getPred().getType().getShape();
-  auto shape = getOnTrue().getType().getShape();
-  if (predShape != shape)
-    return emitOpError() << "predicate has shape " << shapeString(predShape)
-                         << " but the values have shape "
-                         << shapeString(shape);
-  return success();
-}
-
-LogicalResult ConvertOp::verify() {
-  auto inShape = getOperand().getType().getShape();
-  auto outShape = getResult().getType().getShape();
-  if (inShape != outShape)
-    return emitOpError() << "changes the shape from " << shapeString(inShape)
-                         << " to " << shapeString(outShape)
-                         << "; only the element type may change";
-  return success();
-}
-
 OpFoldResult ConvertOp::fold(FoldAdaptor) {
   if (getOperand().getType() == getType())
     return getOperand();
@@ -717,6 +697,38 @@ LogicalResult CrossEntropyOp::inferReturnTypes(
   inferred.push_back(RankedTensorType::get({}, logits.getElementType()));
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Verifiers of ops with inferred result types
+//===----------------------------------------------------------------------===//
+
+// The InferTypeOpInterface check runs after the op's own verifier and reports
+// only "failed to infer returned types"; running the inference here first
+// reports its precise message, or the mismatching result type, at the op.
+template <typename OpT> static LogicalResult verifyByInference(OpT op) {
+  SmallVector<Type> inferred;
+  if (failed(OpT::inferReturnTypes(op.getContext(), op.getLoc(),
+                                   typename OpT::Adaptor(op), inferred)))
+    return failure();
+  if (TypeRange(inferred) != op->getResultTypes())
+    return op.emitOpError() << "result type " << op->getResultTypes()
+                            << " does not match the inferred type "
+                            << TypeRange(inferred);
+  return success();
+}
+#define AUTOPAR_VERIFY_BY_INFERENCE(OP)                                        \
+  LogicalResult OP::verify() { return verifyByInference(*this); }
+AUTOPAR_VERIFY_BY_INFERENCE(CompareOp)
+AUTOPAR_VERIFY_BY_INFERENCE(DotOp)
+AUTOPAR_VERIFY_BY_INFERENCE(ReduceOp)
+AUTOPAR_VERIFY_BY_INFERENCE(TransposeOp)
+AUTOPAR_VERIFY_BY_INFERENCE(SliceOp)
+AUTOPAR_VERIFY_BY_INFERENCE(ConcatOp)
+AUTOPAR_VERIFY_BY_INFERENCE(GatherOp)
+AUTOPAR_VERIFY_BY_INFERENCE(EmbeddingOp)
+AUTOPAR_VERIFY_BY_INFERENCE(AttentionOp)
+AUTOPAR_VERIFY_BY_INFERENCE(CrossEntropyOp)
+#undef AUTOPAR_VERIFY_BY_INFERENCE
 
 #define GET_OP_CLASSES
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.cpp.inc"

@@ -165,6 +165,7 @@ def AutoPar_CompareOp : AutoPar_Op<"compare",
   let assemblyFormat = [{
     $direction `,` $lhs `,` $rhs attr-dict `:` type($lhs)
   }];
+  let hasVerifier = 1;
 }
 
 def AutoPar_SelectOp : AutoPar_Op<"select",
@@ -185,7 +186,6 @@ def AutoPar_SelectOp : AutoPar_Op<"select",
     $pred `,` $on_true `,` $on_false attr-dict `:` type($pred) `,`
     type($result)
   }];
-  let hasVerifier = 1;
 }
 
 def AutoPar_ConvertOp : AutoPar_Op<"convert", [Elementwise]> {
@@ -205,7 +205,6 @@ def AutoPar_ConvertOp : AutoPar_Op<"convert", [Elementwise]> {
     $operand attr-dict `:` type($operand) `->` type($result)
   }];
   let hasFolder = 1;
-  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -241,6 +240,7 @@ def AutoPar_DotOp : AutoPar_Op<"dot",
     `contracting_dims` `=` $lhs_contracting_dims `x` $rhs_contracting_dims
     attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
   }];
+  let hasVerifier = 1;
 }
 
 def AutoPar_ReduceOp : AutoPar_Op<"reduce",
@@ -263,6 +263,7 @@ def AutoPar_ReduceOp : AutoPar_Op<"reduce",
     `->` type($result)
   }];
   let hasFolder = 1;
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -306,6 +307,7 @@ def AutoPar_TransposeOp : AutoPar_Op<"transpose",
     type($result)
   }];
   let hasFolder = 1;
+  let hasVerifier = 1;
 }
 
 def AutoPar_BroadcastOp : AutoPar_Op<"broadcast"> {
@@ -353,6 +355,7 @@ def AutoPar_SliceOp : AutoPar_Op<"slice",
     `strides` `=` $strides attr-dict `:` type($operand) `->` type($result)
   }];
   let hasFolder = 1;
+  let hasVerifier = 1;
 }
 
 def AutoPar_ConcatOp : AutoPar_Op<"concat",
@@ -363,7 +366,7 @@ def AutoPar_ConcatOp : AutoPar_Op<"concat",
     `dim`; all other dimensions agree.
 
     ```mlir
-    %y = autopar.concat %a, %b, dim = 1
+    %y = autopar.concat(%a, %b) dim = 1
          : tensor<2x3xf32>, tensor<2x5xf32> -> tensor<2x8xf32>
     ```
   }];
@@ -371,9 +374,11 @@ def AutoPar_ConcatOp : AutoPar_Op<"concat",
       ConfinedAttr<I64Attr, [IntNonNegative]>:$dim);
   let results = (outs AutoPar_AnyTensor:$result);
   let assemblyFormat = [{
-    $inputs `,` `dim` `=` $dim attr-dict `:` type($inputs) `->` type($result)
+    `(` $inputs `)` `dim` `=` $dim attr-dict `:` type($inputs) `->`
+    type($result)
   }];
   let hasFolder = 1;
+  let hasVerifier = 1;
 }
 
 def AutoPar_GatherOp : AutoPar_Op<"gather",
@@ -400,6 +405,7 @@ def AutoPar_GatherOp : AutoPar_Op<"gather",
     $operand `,` $indices `,` `axis` `=` $axis attr-dict `:` type($operand)
     `,` type($indices) `->` type($result)
   }];
+  let hasVerifier = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -426,6 +432,7 @@ def AutoPar_EmbeddingOp : AutoPar_Op<"embedding",
     $table `,` $ids attr-dict `:` type($table) `,` type($ids) `->`
     type($result)
   }];
+  let hasVerifier = 1;
 }
 
 class AutoPar_SoftmaxLikeOp<string mnemonic, string formula>
@@ -529,6 +536,7 @@ def AutoPar_AttentionOp : AutoPar_Op<"attention",
     $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:` type($query)
     `,` type($key) `,` type($value) (`,` type($mask)^)? `->` type($result)
   }];
+  let hasVerifier = 1;
 }
 
 def AutoPar_CrossEntropyOp : AutoPar_Op<"cross_entropy",
@@ -552,6 +560,7 @@ def AutoPar_CrossEntropyOp : AutoPar_Op<"cross_entropy",
     $logits `,` $labels attr-dict `:` type($logits) `,` type($labels) `->`
     type($result)
   }];
+  let hasVerifier = 1;
 }
 
 #endif // AUTOPAR_DIALECT_AUTOPAR_IR_AUTOPAROPS_TD

@@ -22,10 +22,6 @@ def DecomposeCompositesPass
     this first; the conversion to linalg includes the same patterns.
   }];
   let dependentDialects = ["::mlir::autopar::AutoParDialect"];
-  let statistics = [
-    Statistic<"numDecomposed", "num-decomposed",
-              "Number of composite ops decomposed">
-  ];
 }
 
 #endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD

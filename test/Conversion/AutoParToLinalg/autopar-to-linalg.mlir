@@ -1,0 +1,144 @@
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(convert-autopar-to-linalg))' | FileCheck %s
+
+// CHECK-DAG: #[[$ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-LABEL: func @elementwise
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<2x3xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]], #[[$ID]]], iterator_types = ["parallel", "parallel"]} ins(%{{.*}}, %{{.*}} : tensor<2x3xf32>, tensor<2x3xf32>) outs(%[[E]] : tensor<2x3xf32>)
+// CHECK: arith.addf
+// CHECK: linalg.generic
+// CHECK: math.erf
+// CHECK: linalg.generic
+// CHECK: arith.cmpf olt
+// CHECK: linalg.generic
+// CHECK: arith.select
+// CHECK-NOT: autopar.
+func.func @elementwise(%a: tensor<2x3xf32>, %b: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %0 = autopar.add %a, %b : tensor<2x3xf32>
+  %1 = autopar.gelu %0 : tensor<2x3xf32>
+  %m = autopar.compare lt, %1, %b : tensor<2x3xf32>
+  %2 = autopar.select %m, %1, %b : tensor<2x3xi1>, tensor<2x3xf32>
+  return %2 : tensor<2x3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @integer_ops
+// CHECK: arith.divsi
+// CHECK: arith.maxsi
+// CHECK: arith.cmpi slt
+// CHECK: arith.sitofp
+func.func @integer_ops(%a: tensor<4xi64>, %b: tensor<4xi64>) -> (tensor<4xi1>, tensor<4xf32>) {
+  %0 = autopar.div %a, %b : tensor<4xi64>
+  %1 = autopar.max %0, %b : tensor<4xi64>
+  %2 = autopar.compare lt, %1, %a : tensor<4xi64>
+  %3 = autopar.convert %1 : tensor<4xi64> -> tensor<4xf32>
+  return %2, %3 : tensor<4xi1>, tensor<4xf32>
+}
+
+// -----
+
+// The dot's iteration space is (batch, lhs free, rhs free, contracting).
+// CHECK-DAG: #[[$LHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
+// CHECK-DAG: #[[$RHS:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d3, d2)>
+// CHECK-DAG: #[[$OUT:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>
+// CHECK-LABEL: func @dot
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[INIT:.*]] = linalg.fill ins(%[[ZERO]] : f32)
+// CHECK: linalg.generic {indexing_maps = [#[[$LHS]], #[[$RHS]], #[[$OUT]]], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: outs(%[[INIT]] : tensor<2x3x5xf32>)
+// CHECK: arith.mulf
+// CHECK: arith.addf
+func.func @dot(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3x5xf32> {
+  %0 = autopar.dot %a, %b, batch_dims = [0] x [0], contracting_dims = [2] x [1]
+      : tensor<2x3x4xf32>, tensor<2x4x5xf32> -> tensor<2x3x5xf32>
+  return %0 : tensor<2x3x5xf32>
+}
+
+// -----
+
+// CHECK-DAG: #[[$IN:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+// CHECK-DAG: #[[$RED:.*]] = affine_map<(d0, d1, d2) -> (d1)>
+// CHECK-LABEL: func @reduce_mean
+// CHECK: arith.constant 0.000000e+00 : f32
+// CHECK: linalg.generic {indexing_maps = [#[[$IN]], #[[$RED]]], iterator_types = ["reduction", "parallel", "reduction"]}
+// CHECK: arith.addf
+// CHECK: arith.constant 8.000000e+00 : f32
+// CHECK: arith.divf
+func.func @reduce_mean(%x: tensor<2x3x4xf32>) -> tensor<3xf32> {
+  %0 = autopar.reduce mean %x, dims = [0, 2] : tensor<2x3x4xf32> -> tensor<3xf32>
+  return %0 : tensor<3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @reduce_max
+// CHECK: arith.constant 0xFF800000 : f32
+// CHECK: arith.maximumf
+func.func @reduce_max(%x: tensor<2x3xf32>) -> tensor<2xf32> {
+  %0 = autopar.reduce max %x, dims = [1] : tensor<2x3xf32> -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @shapes
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : tensor<2x3x4xf32> into tensor<24xf32>
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [6, 4] : tensor<24xf32> into tensor<6x4xf32>
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<2x3x4xf32>) outs(%{{.*}} : tensor<4x2x3xf32>) permutation = [2, 0, 1]
+// CHECK: tensor.extract_slice %{{.*}}[0, 1, 0] [2, 2, 2] [1, 1, 2] : tensor<2x3x4xf32> to tensor<2x2x2xf32>
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<2x8x4xf32>
+// CHECK: %[[C0:.*]] = tensor.insert_slice %{{.*}} into %[[E]][0, 0, 0] [2, 3, 4] [1, 1, 1]
+// CHECK: tensor.insert_slice %{{.*}} into %[[C0]][0, 3, 0] [2, 5, 4] [1, 1, 1]
+func.func @shapes(%x: tensor<2x3x4xf32>, %y: tensor<2x5x4xf32>)
+    -> (tensor<6x4xf32>, tensor<4x2x3xf32>, tensor<2x2x2xf32>, tensor<2x8x4xf32>) {
+  %0 = autopar.reshape %x : tensor<2x3x4xf32> -> tensor<6x4xf32>
+  %1 = autopar.transpose %x, perm = [2, 0, 1] : tensor<2x3x4xf32> -> tensor<4x2x3xf32>
+  %2 = autopar.slice %x, start = [0, 1, 0], limit = [2, 3, 4], strides = [1, 1, 2]
+      : tensor<2x3x4xf32> -> tensor<2x2x2xf32>
+  %3 = autopar.concat(%x, %y) dim = 1 : tensor<2x3x4xf32>, tensor<2x5x4xf32> -> tensor<2x8x4xf32>
+  return %0, %1, %2, %3 : tensor<6x4xf32>, tensor<4x2x3xf32>, tensor<2x2x2xf32>, tensor<2x8x4xf32>
+}
+
+// -----
+
+// A size-1 dimension that broadcasts reads index 0.
+// CHECK-DAG: #[[$BIN:.*]] = affine_map<(d0, d1, d2) -> (0, d2)>
+// CHECK-LABEL: func @broadcast
+// CHECK: linalg.generic {indexing_maps = [#[[$BIN]], {{.*}}], iterator_types = ["parallel", "parallel", "parallel"]}
+func.func @broadcast(%x: tensor<1x4xf32>) -> tensor<3x2x4xf32> {
+  %0 = autopar.broadcast %x, dims = [1, 2] : tensor<1x4xf32> -> tensor<3x2x4xf32>
+  return %0 : tensor<3x2x4xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @gather
+// CHECK: linalg.generic
+// CHECK: arith.index_cast
+// CHECK: arith.select
+// CHECK: arith.maxsi
+// CHECK: arith.minsi
+// CHECK: linalg.index 0
+// CHECK: tensor.extract
+func.func @gather(%t: tensor<4x10xf32>, %i: tensor<3xi64>) -> tensor<4x3xf32> {
+  %0 = autopar.gather %t, %i, axis = 1 : tensor<4x10xf32>, tensor<3xi64> -> tensor<4x3xf32>
+  return %0 : tensor<4x3xf32>
+}
+
+// -----
+
+// Composites are decomposed, then lowered: nothing of autopar is left.
+// CHECK-LABEL: func @composites
+// CHECK-NOT: autopar.
+// CHECK: math.exp
+// CHECK-NOT: autopar.
+// CHECK: return
+func.func @composites(%q: tensor<2x4x8xf32>, %g: tensor<8xf32>, %l: tensor<2x4xi64>)
+    -> (tensor<2x4x8xf32>, tensor<f32>) {
+  %0 = autopar.layer_norm %q, %g, %g, axis = 2, epsilon = 1.0e-5
+      : tensor<2x4x8xf32>, tensor<8xf32> -> tensor<2x4x8xf32>
+  %1 = autopar.attention %0, %0, %0 {causal}
+      : tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+  %2 = autopar.cross_entropy %1, %l : tensor<2x4x8xf32>, tensor<2x4xi64> -> tensor<f32>
+  return %1, %2 : tensor<2x4x8xf32>, tensor<f32>
+}

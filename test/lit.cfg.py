@@ -1,0 +1,43 @@
+# -*- Python -*-
+# lit configuration of the autopar regression suite.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+from lit.llvm.subst import ToolSubst
+
+config.name = "AUTOPAR"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "harness.py",
+                   "cases.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.autopar_obj_root, "test")
+
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
+# Debian's numpy and torch belong to the system interpreter, not to the
+# python3 that may come first on PATH.
+config.python_executable = "/usr/bin/python3"
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(("%autopar_src", config.autopar_src_root))
+config.environment["PYTHONPATH"] = os.path.join(config.autopar_src_root,
+                                                "python")
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+
+# `lit -Droundtrip=1` (target check-autopar-roundtrip) makes every
+# autopar-opt call re-parse what it prints.
+opt_extra = ["--verify-roundtrip"] if lit_config.params.get("roundtrip") else []
+
+tool_dirs = [config.autopar_tools_dir, config.llvm_tools_dir]
+tools = [
+    ToolSubst("autopar-opt", extra_args=opt_extra, unresolved="fatal"),
+    ToolSubst("autopar-run", unresolved="fatal"),
+]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
+llvm_config.with_environment("PATH", config.autopar_tools_dir,
+                             append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
