@@ -10,8 +10,7 @@ from lit.llvm.subst import ToolSubst
 config.name = "AUTOPAR"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "harness.py",
-                   "cases.py"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.autopar_obj_root, "test")
 
@@ -24,6 +23,7 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%autopar_src", config.autopar_src_root))
 config.environment["PYTHONPATH"] = os.path.join(config.autopar_src_root,
                                                 "python")
+config.environment["AUTOPAR_BIN_DIR"] = config.autopar_tools_dir
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

@@ -483,7 +483,10 @@ struct ReshapeLowering : public OpConversionPattern<ReshapeOp> {
     Value flat = adaptor.getOperand();
     auto flatType =
         RankedTensorType::get({inType.getNumElements()}, inType.getElementType());
-    if (inType.getRank() != 1)
+    if (inType.getRank() == 0)
+      flat = tensor::ExpandShapeOp::create(rewriter, loc, flatType, flat,
+                                           SmallVector<ReassociationIndices>{});
+    else if (inType.getRank() != 1)
       flat = tensor::CollapseShapeOp::create(rewriter, loc, flatType, flat,
                                              allDims(inType.getRank()));
     if (outType.getRank() == 1) {
