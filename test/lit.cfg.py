@@ -28,9 +28,11 @@ config.environment["AUTOPAR_BIN_DIR"] = config.autopar_tools_dir
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 
-# `lit -Droundtrip=1` (target check-autopar-roundtrip) makes every
-# autopar-opt call re-parse what it prints.
-opt_extra = ["--verify-roundtrip"] if lit_config.params.get("roundtrip") else []
+# Every autopar-opt call re-parses what it prints (--verify-roundtrip), so
+# that each printed form is known to parse back; `lit -Droundtrip=0` turns
+# that off.
+opt_extra = ([] if lit_config.params.get("roundtrip", "1") == "0"
+             else ["--verify-roundtrip"])
 
 tool_dirs = [config.autopar_tools_dir, config.llvm_tools_dir]
 tools = [

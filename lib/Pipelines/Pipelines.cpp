@@ -41,7 +41,7 @@ void autopar::buildCPULoweringPipeline(OpPassManager &pm,
   std::string upstream = kBufferizeToLLVM;
   std::string outParams =
       options.outParams ? "buffer-results-to-out-params{hoist-static-allocs "
-                        "modify-public-functions},"
+                          "modify-public-functions},"
                         : "";
   upstream.replace(upstream.find("%OUT_PARAMS%"), strlen("%OUT_PARAMS%"),
                    outParams);

@@ -15,51 +15,23 @@
 using namespace autopar;
 using llvm::StringRef;
 
-size_t autopar::dtypeSize(DType dtype) {
-  switch (dtype) {
-  case DType::F32:
-  case DType::I32:
-    return 4;
-  case DType::F64:
-  case DType::I64:
-    return 8;
-  case DType::Bool:
-    return 1;
-  }
-  return 0;
-}
+namespace {
+/// What the driver knows about each dtype, indexed by DType.
+struct DTypeInfo {
+  size_t size;
+  StringRef name;
+  StringRef descr;
+};
+constexpr DTypeInfo kDTypes[] = {
+    {4, "float32", "<f4"}, {8, "float64", "<f8"}, {8, "int64", "<i8"},
+    {4, "int32", "<i4"},   {1, "bool", "|b1"},
+};
+const DTypeInfo &info(DType dtype) { return kDTypes[size_t(dtype)]; }
+} // namespace
 
-StringRef autopar::dtypeName(DType dtype) {
-  switch (dtype) {
-  case DType::F32:
-    return "float32";
-  case DType::F64:
-    return "float64";
-  case DType::I64:
-    return "int64";
-  case DType::I32:
-    return "int32";
-  case DType::Bool:
-    return "bool";
-  }
-  return "?";
-}
-
-StringRef autopar::dtypeDescr(DType dtype) {
-  switch (dtype) {
-  case DType::F32:
-    return "<f4";
-  case DType::F64:
-    return "<f8";
-  case DType::I64:
-    return "<i8";
-  case DType::I32:
-    return "<i4";
-  case DType::Bool:
-    return "|b1";
-  }
-  return "?";
-}
+size_t autopar::dtypeSize(DType dtype) { return info(dtype).size; }
+StringRef autopar::dtypeName(DType dtype) { return info(dtype).name; }
+StringRef autopar::dtypeDescr(DType dtype) { return info(dtype).descr; }
 
 int64_t NpyArray::numElements() const {
   int64_t n = 1;
@@ -78,8 +50,7 @@ std::string NpyArray::shapeString() const {
 }
 
 std::optional<int64_t>
-autopar::checkedNumElements(llvm::ArrayRef<int64_t> shape,
-                            size_t elementSize) {
+autopar::checkedNumElements(llvm::ArrayRef<int64_t> shape, size_t elementSize) {
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0)
@@ -142,22 +113,16 @@ llvm::Expected<NpyArray> autopar::parseNpy(StringRef bytes, StringRef name) {
   NpyArray array;
   // descr
   std::optional<StringRef> descr = findKey(header, "descr");
-  if (!descr || descr->empty() || (descr->front() != '\'' &&
-                                   descr->front() != '"'))
+  if (!descr || descr->empty() ||
+      (descr->front() != '\'' && descr->front() != '"'))
     return npyError(name, "header has no 'descr'");
   char quote = descr->front();
   StringRef d = descr->drop_front();
   d = d.take_until([&](char c) { return c == quote; });
-  if (d == "<f4")
-    array.dtype = DType::F32;
-  else if (d == "<f8")
-    array.dtype = DType::F64;
-  else if (d == "<i8")
-    array.dtype = DType::I64;
-  else if (d == "<i4")
-    array.dtype = DType::I32;
-  else if (d == "|b1")
-    array.dtype = DType::Bool;
+  const DTypeInfo *found =
+      llvm::find_if(kDTypes, [&](const DTypeInfo &i) { return i.descr == d; });
+  if (found != std::end(kDTypes))
+    array.dtype = DType(found - std::begin(kDTypes));
   else
     return npyError(name, "unsupported dtype '" + d +
                               "' (supported: float32, float64, int64, int32, "
@@ -194,8 +159,7 @@ llvm::Expected<NpyArray> autopar::parseNpy(StringRef bytes, StringRef name) {
     array.shape.push_back(dim);
   }
   size_t elementSize = dtypeSize(array.dtype);
-  std::optional<int64_t> count =
-      checkedNumElements(array.shape, elementSize);
+  std::optional<int64_t> count = checkedNumElements(array.shape, elementSize);
   if (!count)
     return npyError(name, "shape " + array.shapeString() + " is too large");
   uint64_t expected = uint64_t(*count) * elementSize;
@@ -205,8 +169,7 @@ llvm::Expected<NpyArray> autopar::parseNpy(StringRef bytes, StringRef name) {
                               llvm::Twine(expected) + " bytes, file has " +
                               llvm::Twine(payload.size()));
   if (payload.size() > expected)
-    return npyError(name, "file has " +
-                              llvm::Twine(payload.size() - expected) +
+    return npyError(name, "file has " + llvm::Twine(payload.size() - expected) +
                               " bytes after the data");
   array.data.assign(payload.begin(), payload.end());
   if (array.dtype == DType::Bool)
@@ -224,9 +187,9 @@ llvm::Expected<NpyArray> autopar::readNpy(StringRef path) {
 }
 
 std::string autopar::serializeNpy(const NpyArray &array) {
-  std::string dict = "{'descr': '" + dtypeDescr(array.dtype).str() +
-                     "', 'fortran_order': False, 'shape': " +
-                     array.shapeString() + ", }";
+  std::string dict =
+      "{'descr': '" + dtypeDescr(array.dtype).str() +
+      "', 'fortran_order': False, 'shape': " + array.shapeString() + ", }";
   // Pad so that magic + length field + header + '\n' is a multiple of 64.
   bool v2 = dict.size() + 1 + 10 > 65535;
   size_t prefix = v2 ? 12 : 10;

@@ -25,6 +25,7 @@
 
 namespace autopar {
 
+/// The order matches the dtype table in Npy.cpp.
 enum class DType { F32, F64, I64, I32, Bool };
 
 /// Bytes per element of `dtype`.

@@ -112,8 +112,7 @@ std::optional<std::string> checkBoundaryType(Type type,
             "; autopar-run passes statically shaped tensors only")
         .str();
   if (!dtypeFor(tensor.getElementType()))
-    return (what + " has element type " +
-            typeString(tensor.getElementType()) +
+    return (what + " has element type " + typeString(tensor.getElementType()) +
             ", which .npy files cannot carry (use f32, f64, i64, i32 or i1 "
             "at the boundary and autopar.convert inside)")
         .str();
@@ -133,8 +132,8 @@ LogicalResult checkTensorSizes(ModuleOp module) {
                         : 64;
     std::optional<int64_t> count = npy::checkedNumElements(
         tensor.getShape(), std::max<unsigned>(1, bits / 8));
-    if (!count || uint64_t(*count) * std::max<unsigned>(1, bits / 8) >
-                      maxTensorBytes) {
+    if (!count ||
+        uint64_t(*count) * std::max<unsigned>(1, bits / 8) > maxTensorBytes) {
       op->emitError() << "tensor type " << type
                       << " is larger than --max-tensor-bytes="
                       << maxTensorBytes.getValue();
@@ -173,8 +172,9 @@ struct MemRefDescriptor {
 /// Heap buffer aligned for vector loads.
 struct AlignedBuffer {
   explicit AlignedBuffer(size_t bytes)
-      : ptr(std::aligned_alloc(64, llvm::alignTo(std::max<size_t>(bytes, 1),
-                                                 64))) {}
+      : ptr(std::aligned_alloc(64,
+                               llvm::alignTo(std::max<size_t>(bytes, 1), 64))) {
+  }
   ~AlignedBuffer() { std::free(ptr); }
   AlignedBuffer(const AlignedBuffer &) = delete;
   AlignedBuffer &operator=(const AlignedBuffer &) = delete;
@@ -210,8 +210,8 @@ void printElements(llvm::raw_ostream &os, const npy::NpyArray &array) {
 
 void printArray(llvm::raw_ostream &os, unsigned index,
                 const npy::NpyArray &array) {
-  os << "result" << index << ": " << npy::dtypeName(array.dtype)
-     << " shape " << array.shapeString() << "\n";
+  os << "result" << index << ": " << npy::dtypeName(array.dtype) << " shape "
+     << array.shapeString() << "\n";
   switch (array.dtype) {
   case npy::DType::F32:
     return printElements<float>(os, array);
@@ -271,9 +271,8 @@ int main(int argc, char **argv) {
       if (func.isPublic() && !func.isExternal())
         candidates.push_back(func);
     if (candidates.size() != 1)
-      return fail(llvm::Twine(candidates.size()) +
-                  " public functions in " + inputFile +
-                  "; name one with --entry");
+      return fail(llvm::Twine(candidates.size()) + " public functions in " +
+                  inputFile + "; name one with --entry");
     entry = candidates.front();
   }
   std::string name = entry.getSymName().str();
@@ -281,12 +280,12 @@ int main(int argc, char **argv) {
 
   // Check the signature and the inputs before spending time compiling.
   for (auto [i, type] : llvm::enumerate(fnType.getInputs()))
-    if (auto message = checkBoundaryType(
-            type, "argument " + llvm::Twine(i) + " of @" + name))
+    if (auto message = checkBoundaryType(type, "argument " + llvm::Twine(i) +
+                                                   " of @" + name))
       return fail(*message);
   for (auto [i, type] : llvm::enumerate(fnType.getResults()))
-    if (auto message = checkBoundaryType(
-            type, "result " + llvm::Twine(i) + " of @" + name))
+    if (auto message = checkBoundaryType(type, "result " + llvm::Twine(i) +
+                                                   " of @" + name))
       return fail(*message);
   if (inputPaths.size() != fnType.getNumInputs())
     return fail("@" + name + " takes " + llvm::Twine(fnType.getNumInputs()) +
@@ -308,8 +307,7 @@ int main(int argc, char **argv) {
           i, name, typeString(type), npy::dtypeName(want),
           npy::NpyArray{want, SmallVector<int64_t>(tensor.getShape()), {}}
               .shapeString(),
-          inputPaths[i], npy::dtypeName(array->dtype),
-          array->shapeString()));
+          inputPaths[i], npy::dtypeName(array->dtype), array->shapeString()));
     inputs.push_back(std::move(*array));
   }
   if (failed(checkTensorSizes(*module)))
@@ -378,8 +376,8 @@ int main(int argc, char **argv) {
     packedArgs.push_back(&p);
   if (llvm::Error error =
           (*engine)->invokePacked("_mlir_ciface_" + name, packedArgs))
-    return fail("calling @" + name + " failed: " +
-                llvm::toString(std::move(error)));
+    return fail("calling @" + name +
+                " failed: " + llvm::toString(std::move(error)));
 
   size_t firstResult = inputs.size();
   for (auto [i, array] : llvm::enumerate(results))

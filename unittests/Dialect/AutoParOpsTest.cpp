@@ -52,10 +52,10 @@ protected:
 
 TEST_F(AutoParOpsTest, DotInfersBatchThenFreeDims) {
   Block *body = function({f32({5, 2, 3}), f32({3, 2, 7})});
-  auto dot = DotOp::create(builder, loc, body->getArgument(0),
-                           body->getArgument(1), ArrayRef<int64_t>{1},
-                           ArrayRef<int64_t>{1}, ArrayRef<int64_t>{2},
-                           ArrayRef<int64_t>{0});
+  auto dot =
+      DotOp::create(builder, loc, body->getArgument(0), body->getArgument(1),
+                    ArrayRef<int64_t>{1}, ArrayRef<int64_t>{1},
+                    ArrayRef<int64_t>{2}, ArrayRef<int64_t>{0});
   EXPECT_EQ(dot.getType(), f32({2, 5, 7}));
   func::ReturnOp::create(builder, loc);
   EXPECT_TRUE(succeeded(verify(*module)));
@@ -69,9 +69,9 @@ TEST_F(AutoParOpsTest, ReduceAndTransposeInferShapes) {
   EXPECT_EQ(sum.getType(), f32({3}));
   auto t = TransposeOp::create(builder, loc, x, ArrayRef<int64_t>{2, 0, 1});
   EXPECT_EQ(t.getType(), f32({4, 2, 3}));
-  auto s = SliceOp::create(builder, loc, x, ArrayRef<int64_t>{0, 1, 0},
-                           ArrayRef<int64_t>{2, 3, 4},
-                           ArrayRef<int64_t>{1, 1, 3});
+  auto s =
+      SliceOp::create(builder, loc, x, ArrayRef<int64_t>{0, 1, 0},
+                      ArrayRef<int64_t>{2, 3, 4}, ArrayRef<int64_t>{1, 1, 3});
   EXPECT_EQ(s.getType(), f32({2, 2, 2}));
 }
 
@@ -87,15 +87,14 @@ TEST_F(AutoParOpsTest, InferenceWithoutLocationFailsQuietly) {
   OperationState state(loc, DotOp::getOperationName());
   DotOp::build(builder, state, body->getArgument(0).getType(),
                body->getArgument(0), body->getArgument(1), {}, {}, {1}, {0});
-  DotOp::Adaptor adaptor(ValueRange{body->getArgument(0),
-                                    body->getArgument(1)},
+  DotOp::Adaptor adaptor(ValueRange{body->getArgument(0), body->getArgument(1)},
                          state.attributes.getDictionary(&context),
                          state.getRawProperties());
-  EXPECT_TRUE(failed(DotOp::inferReturnTypes(&context, std::nullopt, adaptor,
-                                             inferred)));
+  EXPECT_TRUE(failed(
+      DotOp::inferReturnTypes(&context, std::nullopt, adaptor, inferred)));
   EXPECT_FALSE(diagnosed);
-  EXPECT_TRUE(failed(DotOp::inferReturnTypes(&context, loc, adaptor,
-                                             inferred)));
+  EXPECT_TRUE(
+      failed(DotOp::inferReturnTypes(&context, loc, adaptor, inferred)));
   EXPECT_TRUE(diagnosed);
 }
 

@@ -125,8 +125,7 @@ TEST(Npy, RejectsBadHeaders) {
             std::string::npos);
   EXPECT_NE(withHeader("'shape'", "'shope'").find("no 'shape'"),
             std::string::npos);
-  EXPECT_NE(withHeader("NUMPY", "NUMPX").find("bad magic"),
-            std::string::npos);
+  EXPECT_NE(withHeader("NUMPY", "NUMPX").find("bad magic"), std::string::npos);
 }
 
 TEST(Npy, RejectsShapesWhoseSizeOverflows) {

@@ -48,12 +48,21 @@ Value scalarConst(OpBuilder &b, Location loc, Type type, double value) {
 
 bool isFloat(Type type) { return isa<FloatType>(type); }
 
+/// Creates `FloatOpT` for floating-point operands and `IntOpT` otherwise.
+template <typename FloatOpT, typename IntOpT, typename... Args>
+Value floatOrInt(OpBuilder &b, Location loc, bool fp, Args... args) {
+  if (fp)
+    return FloatOpT::create(b, loc, args...);
+  return IntOpT::create(b, loc, args...);
+}
+
 /// 1 / (1 + exp(-x)).
 Value scalarSigmoid(OpBuilder &b, Location loc, Value x) {
   Type t = x.getType();
   Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, x));
   Value one = scalarConst(b, loc, t, 1.0);
-  return arith::DivFOp::create(b, loc, one, arith::AddFOp::create(b, loc, one, e));
+  return arith::DivFOp::create(b, loc, one,
+                               arith::AddFOp::create(b, loc, one, e));
 }
 
 Value scalarGelu(OpBuilder &b, Location loc, Value x,
@@ -68,14 +77,14 @@ Value scalarGelu(OpBuilder &b, Location loc, Value x,
     inner = math::ErfOp::create(b, loc, scaled);
   } else {
     // tanh(sqrt(2/pi) * (x + 0.044715 x^3))
-    Value x3 = arith::MulFOp::create(b, loc, x,
-                                     arith::MulFOp::create(b, loc, x, x));
+    Value x3 =
+        arith::MulFOp::create(b, loc, x, arith::MulFOp::create(b, loc, x, x));
     Value poly = arith::AddFOp::create(
         b, loc, x,
         arith::MulFOp::create(b, loc, scalarConst(b, loc, t, 0.044715), x3));
     Value k = scalarConst(b, loc, t, std::sqrt(2.0 / M_PI));
-    inner = math::TanhOp::create(b, loc,
-                                 arith::MulFOp::create(b, loc, k, poly));
+    inner =
+        math::TanhOp::create(b, loc, arith::MulFOp::create(b, loc, k, poly));
   }
   Value onePlus = arith::AddFOp::create(b, loc, one, inner);
   return arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, half, x),
@@ -96,10 +105,8 @@ Value buildScalar(Operation *op, OpBuilder &b, Location loc, ValueRange args,
           return arith::NegFOp::create(b, loc, x);
         return arith::SubIOp::create(b, loc, scalarConst(b, loc, t, 0), x);
       })
-      .Case([&](AbsOp) -> Value {
-        if (fp)
-          return math::AbsFOp::create(b, loc, x);
-        return math::AbsIOp::create(b, loc, x);
+      .Case([&](AbsOp) {
+        return floatOrInt<math::AbsFOp, math::AbsIOp>(b, loc, fp, x);
       })
       .Case([&](ExpOp) { return math::ExpOp::create(b, loc, x); })
       .Case([&](LogOp) { return math::LogOp::create(b, loc, x); })
@@ -111,56 +118,57 @@ Value buildScalar(Operation *op, OpBuilder &b, Location loc, ValueRange args,
       .Case([&](SiluOp) -> Value {
         return arith::MulFOp::create(b, loc, x, scalarSigmoid(b, loc, x));
       })
-      .Case([&](ReluOp) -> Value {
-        Value zero = scalarConst(b, loc, t, 0);
-        if (fp)
-          return arith::MaximumFOp::create(b, loc, x, zero);
-        return arith::MaxSIOp::create(b, loc, x, zero);
+      .Case([&](ReluOp) {
+        return floatOrInt<arith::MaximumFOp, arith::MaxSIOp>(
+            b, loc, fp, x, scalarConst(b, loc, t, 0));
       })
       .Case([&](GeluOp gelu) {
         return scalarGelu(b, loc, x, gelu.getApproximate());
       })
-      .Case([&](AddOp) -> Value {
-        if (fp)
-          return arith::AddFOp::create(b, loc, x, args[1]);
-        return arith::AddIOp::create(b, loc, x, args[1]);
+      .Case([&](AddOp) {
+        return floatOrInt<arith::AddFOp, arith::AddIOp>(b, loc, fp, x, args[1]);
       })
-      .Case([&](SubOp) -> Value {
-        if (fp)
-          return arith::SubFOp::create(b, loc, x, args[1]);
-        return arith::SubIOp::create(b, loc, x, args[1]);
+      .Case([&](SubOp) {
+        return floatOrInt<arith::SubFOp, arith::SubIOp>(b, loc, fp, x, args[1]);
       })
-      .Case([&](MulOp) -> Value {
-        if (fp)
-          return arith::MulFOp::create(b, loc, x, args[1]);
-        return arith::MulIOp::create(b, loc, x, args[1]);
+      .Case([&](MulOp) {
+        return floatOrInt<arith::MulFOp, arith::MulIOp>(b, loc, fp, x, args[1]);
       })
-      .Case([&](DivOp) -> Value {
-        if (fp)
-          return arith::DivFOp::create(b, loc, x, args[1]);
-        return arith::DivSIOp::create(b, loc, x, args[1]);
+      .Case([&](DivOp) {
+        return floatOrInt<arith::DivFOp, arith::DivSIOp>(b, loc, fp, x,
+                                                         args[1]);
       })
-      .Case([&](MaxOp) -> Value {
-        if (fp)
-          return arith::MaximumFOp::create(b, loc, x, args[1]);
-        return arith::MaxSIOp::create(b, loc, x, args[1]);
+      .Case([&](MaxOp) {
+        return floatOrInt<arith::MaximumFOp, arith::MaxSIOp>(b, loc, fp, x,
+                                                             args[1]);
       })
-      .Case([&](MinOp) -> Value {
-        if (fp)
-          return arith::MinimumFOp::create(b, loc, x, args[1]);
-        return arith::MinSIOp::create(b, loc, x, args[1]);
+      .Case([&](MinOp) {
+        return floatOrInt<arith::MinimumFOp, arith::MinSIOp>(b, loc, fp, x,
+                                                             args[1]);
       })
       .Case([&](PowOp) { return math::PowFOp::create(b, loc, x, args[1]); })
       .Case([&](CompareOp cmp) -> Value {
         if (fp) {
           arith::CmpFPredicate pred = arith::CmpFPredicate::OEQ;
           switch (cmp.getDirection()) {
-          case CompareDirection::EQ: pred = arith::CmpFPredicate::OEQ; break;
-          case CompareDirection::NE: pred = arith::CmpFPredicate::UNE; break;
-          case CompareDirection::LT: pred = arith::CmpFPredicate::OLT; break;
-          case CompareDirection::LE: pred = arith::CmpFPredicate::OLE; break;
-          case CompareDirection::GT: pred = arith::CmpFPredicate::OGT; break;
-          case CompareDirection::GE: pred = arith::CmpFPredicate::OGE; break;
+          case CompareDirection::EQ:
+            pred = arith::CmpFPredicate::OEQ;
+            break;
+          case CompareDirection::NE:
+            pred = arith::CmpFPredicate::UNE;
+            break;
+          case CompareDirection::LT:
+            pred = arith::CmpFPredicate::OLT;
+            break;
+          case CompareDirection::LE:
+            pred = arith::CmpFPredicate::OLE;
+            break;
+          case CompareDirection::GT:
+            pred = arith::CmpFPredicate::OGT;
+            break;
+          case CompareDirection::GE:
+            pred = arith::CmpFPredicate::OGE;
+            break;
           }
           return arith::CmpFOp::create(b, loc, pred, x, args[1]);
         }
@@ -168,8 +176,12 @@ Value buildScalar(Operation *op, OpBuilder &b, Location loc, ValueRange args,
         bool u = t.isInteger(1);
         arith::CmpIPredicate pred = arith::CmpIPredicate::eq;
         switch (cmp.getDirection()) {
-        case CompareDirection::EQ: pred = arith::CmpIPredicate::eq; break;
-        case CompareDirection::NE: pred = arith::CmpIPredicate::ne; break;
+        case CompareDirection::EQ:
+          pred = arith::CmpIPredicate::eq;
+          break;
+        case CompareDirection::NE:
+          pred = arith::CmpIPredicate::ne;
+          break;
         case CompareDirection::LT:
           pred = u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt;
           break;
@@ -231,8 +243,7 @@ Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type) {
                                  type.getElementType());
 }
 
-Value filled(OpBuilder &b, Location loc, RankedTensorType type,
-             Value scalar) {
+Value filled(OpBuilder &b, Location loc, RankedTensorType type, Value scalar) {
   return linalg::FillOp::create(b, loc, scalar, emptyLike(b, loc, type))
       .getResult(0);
 }
@@ -265,8 +276,8 @@ struct ElementwiseLowering : public OpConversionPattern<OpT> {
         ValueRange{emptyLike(rewriter, loc, type)}, maps,
         parallelIterators(type.getRank()),
         [&](OpBuilder &b, Location nested, ValueRange args) {
-          Value v = buildScalar(source, b, nested,
-                                args.drop_back(), type.getElementType());
+          Value v = buildScalar(source, b, nested, args.drop_back(),
+                                type.getElementType());
           if (!v) {
             failedBody = true;
             v = args.back();
@@ -316,8 +327,7 @@ struct DotLowering : public OpConversionPattern<DotOp> {
         auto batchIt = llvm::find(batchDims, d);
         auto contractIt = llvm::find(contractDims, d);
         if (batchIt != batchDims.end())
-          exprs.push_back(
-              getAffineDimExpr(batchIt - batchDims.begin(), ctx));
+          exprs.push_back(getAffineDimExpr(batchIt - batchDims.begin(), ctx));
         else if (contractIt != contractDims.end())
           exprs.push_back(getAffineDimExpr(
               numResult + (contractIt - contractDims.begin()), ctx));
@@ -329,9 +339,9 @@ struct DotLowering : public OpConversionPattern<DotOp> {
     int64_t lhsFree = lhsType.getRank() - numBatch - numContract;
     AffineMap lhsMap = operandMap(lhsType.getRank(), op.getLhsBatchDims(),
                                   op.getLhsContractingDims(), numBatch);
-    AffineMap rhsMap = operandMap(rhsType.getRank(), op.getRhsBatchDims(),
-                                  op.getRhsContractingDims(),
-                                  numBatch + lhsFree);
+    AffineMap rhsMap =
+        operandMap(rhsType.getRank(), op.getRhsBatchDims(),
+                   op.getRhsContractingDims(), numBatch + lhsFree);
     SmallVector<AffineExpr> outExprs;
     for (int64_t d = 0; d < numResult; ++d)
       outExprs.push_back(getAffineDimExpr(d, ctx));
@@ -349,16 +359,11 @@ struct DotLowering : public OpConversionPattern<DotOp> {
         ValueRange{adaptor.getLhs(), adaptor.getRhs()}, ValueRange{init},
         ArrayRef<AffineMap>{lhsMap, rhsMap, outMap}, iterators,
         [&](OpBuilder &b, Location nested, ValueRange args) {
-          Value sum;
-          if (fp)
-            sum = arith::AddFOp::create(
-                b, nested, args[2],
-                arith::MulFOp::create(b, nested, args[0], args[1]));
-          else
-            sum = arith::AddIOp::create(
-                b, nested, args[2],
-                arith::MulIOp::create(b, nested, args[0], args[1]));
-          linalg::YieldOp::create(b, nested, sum);
+          Value product = floatOrInt<arith::MulFOp, arith::MulIOp>(
+              b, nested, fp, args[0], args[1]);
+          linalg::YieldOp::create(b, nested,
+                                  floatOrInt<arith::AddFOp, arith::AddIOp>(
+                                      b, nested, fp, args[2], product));
         });
     rewriter.replaceOp(op, generic.getResults());
     return success();
@@ -398,9 +403,9 @@ struct ReduceLowering : public OpConversionPattern<ReduceOp> {
         unsigned width = elementType.getIntOrFloatBitWidth();
         APInt v = isMax ? APInt::getSignedMinValue(width)
                         : APInt::getSignedMaxValue(width);
-        identity = arith::ConstantOp::create(
-            rewriter, loc, elementType,
-            rewriter.getIntegerAttr(elementType, v));
+        identity =
+            arith::ConstantOp::create(rewriter, loc, elementType,
+                                      rewriter.getIntegerAttr(elementType, v));
       }
       break;
     }
@@ -427,16 +432,15 @@ struct ReduceLowering : public OpConversionPattern<ReduceOp> {
           switch (kind) {
           case ReduceKind::Sum:
           case ReduceKind::Mean:
-            r = fp ? Value(arith::AddFOp::create(b, nested, acc, x))
-                   : Value(arith::AddIOp::create(b, nested, acc, x));
+            r = floatOrInt<arith::AddFOp, arith::AddIOp>(b, nested, fp, acc, x);
             break;
           case ReduceKind::Max:
-            r = fp ? Value(arith::MaximumFOp::create(b, nested, acc, x))
-                   : Value(arith::MaxSIOp::create(b, nested, acc, x));
+            r = floatOrInt<arith::MaximumFOp, arith::MaxSIOp>(b, nested, fp,
+                                                              acc, x);
             break;
           case ReduceKind::Min:
-            r = fp ? Value(arith::MinimumFOp::create(b, nested, acc, x))
-                   : Value(arith::MinSIOp::create(b, nested, acc, x));
+            r = floatOrInt<arith::MinimumFOp, arith::MinSIOp>(b, nested, fp,
+                                                              acc, x);
             break;
           }
           linalg::YieldOp::create(b, nested, r);
@@ -481,8 +485,8 @@ struct ReshapeLowering : public OpConversionPattern<ReshapeOp> {
       return r;
     };
     Value flat = adaptor.getOperand();
-    auto flatType =
-        RankedTensorType::get({inType.getNumElements()}, inType.getElementType());
+    auto flatType = RankedTensorType::get({inType.getNumElements()},
+                                          inType.getElementType());
     if (inType.getRank() == 0)
       flat = tensor::ExpandShapeOp::create(rewriter, loc, flatType, flat,
                                            SmallVector<ReassociationIndices>{});
@@ -649,7 +653,8 @@ struct GatherLowering : public OpConversionPattern<GatherOp> {
 };
 
 struct ConvertAutoParToLinalgPass
-    : public mlir::autopar::impl::ConvertAutoParToLinalgPassBase<ConvertAutoParToLinalgPass> {
+    : public mlir::autopar::impl::ConvertAutoParToLinalgPassBase<
+          ConvertAutoParToLinalgPass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     // Composites first, into primitives.

@@ -34,12 +34,7 @@ using namespace mlir::autopar;
 // Dialect
 //===----------------------------------------------------------------------===//
 
-void AutoParDialect::initialize() {
-  addOperations<
-#define GET_OP_LIST
-#include "autopar/Dialect/AutoPar/IR/AutoParOps.cpp.inc"
-      >();
-}
+void AutoParDialect::initialize() { registerAutoParDialectOperations(this); }
 
 Operation *AutoParDialect::materializeConstant(OpBuilder &builder,
                                                Attribute value, Type type,
@@ -59,8 +54,7 @@ namespace {
 /// verifier path) and stays silent otherwise (speculative builders).
 template <typename OpT>
 LogicalResult opError(std::optional<Location> loc, const Twine &message) {
-  return emitOptionalError(loc, "'", OpT::getOperationName(), "' op ",
-                           message);
+  return emitOptionalError(loc, "'", OpT::getOperationName(), "' op ", message);
 }
 
 std::string typeString(Type type) {
@@ -148,10 +142,9 @@ LogicalResult verifyNormParam(OpT op, StringRef name, Value param) {
            << name << " has shape " << shapeString(paramType.getShape())
            << " but the normalized dimensions are " << shapeString(expected);
   if (paramType.getElementType() != operandType.getElementType())
-    return op.emitOpError() << name << " has element type "
-                            << paramType.getElementType()
-                            << " but the operand has "
-                            << operandType.getElementType();
+    return op.emitOpError()
+           << name << " has element type " << paramType.getElementType()
+           << " but the operand has " << operandType.getElementType();
   if (op.getEpsilon().isNegative())
     return op.emitOpError() << "epsilon must not be negative";
   return success();
@@ -267,12 +260,12 @@ LogicalResult DotOp::inferReturnTypes(MLIRContext *context,
                                    " contracting dimensions but rhs has " +
                                    Twine(rc.size()));
   llvm::SmallBitVector lhsSeen(lhsType.getRank()), rhsSeen(rhsType.getRank());
-  if (failed(checkDims<DotOp>(loc, "lhs batch", lb, lhsType.getRank(),
-                              lhsSeen)) ||
+  if (failed(
+          checkDims<DotOp>(loc, "lhs batch", lb, lhsType.getRank(), lhsSeen)) ||
       failed(checkDims<DotOp>(loc, "lhs contracting", lc, lhsType.getRank(),
                               lhsSeen)) ||
-      failed(checkDims<DotOp>(loc, "rhs batch", rb, rhsType.getRank(),
-                              rhsSeen)) ||
+      failed(
+          checkDims<DotOp>(loc, "rhs batch", rb, rhsType.getRank(), rhsSeen)) ||
       failed(checkDims<DotOp>(loc, "rhs contracting", rc, rhsType.getRank(),
                               rhsSeen)))
     return failure();
@@ -321,10 +314,9 @@ LogicalResult ReduceOp::inferReturnTypes(MLIRContext *context,
   if (adaptor.getKind() == ReduceKind::Mean &&
       !isa<FloatType>(type.getElementType()))
     return opError<ReduceOp>(loc, "mean needs a floating-point operand, got " +
-                                      Twine(typeString(
-                                          type.getElementType())));
-  inferred.push_back(type.clone(
-      dropDims(type.getShape(), adaptor.getDimensions())));
+                                      Twine(typeString(type.getElementType())));
+  inferred.push_back(
+      type.clone(dropDims(type.getShape(), adaptor.getDimensions())));
   return success();
 }
 
@@ -448,8 +440,7 @@ OpFoldResult BroadcastOp::fold(FoldAdaptor adaptor) {
   if (getOperand().getType() == getType())
     return getOperand();
   if (SplatElementsAttr splat = getSplat(adaptor.getOperand()))
-    return SplatElementsAttr::get(getType(),
-                                  splat.getSplatValue<Attribute>());
+    return SplatElementsAttr::get(getType(), splat.getSplatValue<Attribute>());
   return {};
 }
 
@@ -470,11 +461,10 @@ LogicalResult SliceOp::inferReturnTypes(MLIRContext *context,
   int64_t rank = type.getRank();
   if (int64_t(start.size()) != rank || int64_t(limit.size()) != rank ||
       int64_t(strides.size()) != rank)
-    return opError<SliceOp>(loc, "start, limit and strides need " +
-                                     Twine(rank) + " entries each (got " +
-                                     Twine(start.size()) + ", " +
-                                     Twine(limit.size()) + ", " +
-                                     Twine(strides.size()) + ")");
+    return opError<SliceOp>(
+        loc, "start, limit and strides need " + Twine(rank) +
+                 " entries each (got " + Twine(start.size()) + ", " +
+                 Twine(limit.size()) + ", " + Twine(strides.size()) + ")");
   SmallVector<int64_t> shape;
   for (int64_t d = 0; d < rank; ++d) {
     int64_t size = type.getDimSize(d);
@@ -523,10 +513,9 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *context,
     auto type = cast<RankedTensorType>(input.getType());
     if (type.getElementType() != first.getElementType() ||
         type.getRank() != first.getRank())
-      return opError<ConcatOp>(loc, "input " + Twine(i + 1) + " has type " +
-                                        typeString(type) +
-                                        ", which does not match input 0 " +
-                                        typeString(first));
+      return opError<ConcatOp>(
+          loc, "input " + Twine(i + 1) + " has type " + typeString(type) +
+                   ", which does not match input 0 " + typeString(first));
     for (int64_t d = 0; d < type.getRank(); ++d)
       if (d != dim && type.getDimSize(d) != first.getDimSize(d))
         return opError<ConcatOp>(
@@ -594,8 +583,8 @@ LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *context,
 template <typename OpT> static LogicalResult verifySoftmaxLike(OpT op) {
   int64_t rank = op.getType().getRank();
   if (int64_t(op.getAxis()) >= rank)
-    return op.emitOpError() << "axis " << op.getAxis()
-                            << " is out of range for rank " << rank;
+    return op.emitOpError()
+           << "axis " << op.getAxis() << " is out of range for rank " << rank;
   return success();
 }
 
@@ -644,24 +633,21 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *context,
   int64_t sq = q.getDimSize(rank - 2), d = q.getDimSize(rank - 1);
   int64_t sk = k.getDimSize(rank - 2);
   if (k.getDimSize(rank - 1) != d)
-    return opError<AttentionOp>(loc, "key head size " +
-                                         Twine(k.getDimSize(rank - 1)) +
-                                         " differs from query head size " +
-                                         Twine(d));
+    return opError<AttentionOp>(
+        loc, "key head size " + Twine(k.getDimSize(rank - 1)) +
+                 " differs from query head size " + Twine(d));
   if (v.getDimSize(rank - 2) != sk)
     return opError<AttentionOp>(loc, "value has " +
                                          Twine(v.getDimSize(rank - 2)) +
-                                         " positions but key has " +
-                                         Twine(sk));
+                                         " positions but key has " + Twine(sk));
   if (Value mask = adaptor.getMask()) {
     auto m = cast<RankedTensorType>(mask.getType());
     SmallVector<int64_t> expected(batch);
     expected.append({sq, sk});
     if (m.getShape() != ArrayRef<int64_t>(expected))
-      return opError<AttentionOp>(loc, "mask has shape " +
-                                           shapeString(m.getShape()) +
-                                           ", expected " +
-                                           shapeString(expected));
+      return opError<AttentionOp>(
+          loc, "mask has shape " + shapeString(m.getShape()) + ", expected " +
+                   shapeString(expected));
     if (m.getElementType() != q.getElementType())
       return opError<AttentionOp>(loc, "mask must have the element type of "
                                        "the query");
@@ -679,9 +665,10 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *context,
 // CrossEntropyOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult CrossEntropyOp::inferReturnTypes(
-    MLIRContext *context, std::optional<Location> loc, Adaptor adaptor,
-    SmallVectorImpl<Type> &inferred) {
+LogicalResult
+CrossEntropyOp::inferReturnTypes(MLIRContext *context,
+                                 std::optional<Location> loc, Adaptor adaptor,
+                                 SmallVectorImpl<Type> &inferred) {
   auto logits = dyn_cast<RankedTensorType>(adaptor.getLogits().getType());
   auto labels = dyn_cast<RankedTensorType>(adaptor.getLabels().getType());
   if (!logits || !labels)
@@ -711,9 +698,9 @@ template <typename OpT> static LogicalResult verifyByInference(OpT op) {
                                    typename OpT::Adaptor(op), inferred)))
     return failure();
   if (TypeRange(inferred) != op->getResultTypes())
-    return op.emitOpError() << "result type " << op->getResultTypes()
-                            << " does not match the inferred type "
-                            << TypeRange(inferred);
+    return op.emitOpError()
+           << "result type " << op->getResultTypes()
+           << " does not match the inferred type " << TypeRange(inferred);
   return success();
 }
 #define AUTOPAR_VERIFY_BY_INFERENCE(OP)                                        \
@@ -729,6 +716,3 @@ AUTOPAR_VERIFY_BY_INFERENCE(EmbeddingOp)
 AUTOPAR_VERIFY_BY_INFERENCE(AttentionOp)
 AUTOPAR_VERIFY_BY_INFERENCE(CrossEntropyOp)
 #undef AUTOPAR_VERIFY_BY_INFERENCE
-
-#define GET_OP_CLASSES
-#include "autopar/Dialect/AutoPar/IR/AutoParOps.cpp.inc"

@@ -62,6 +62,15 @@ public:
     return BroadcastOp::create(b, loc, type, x, kept);
   }
 
+  /// rsqrt(meanSquare + epsilon), broadcast back over the reduced `dims` of
+  /// `type`: the normalizer shared by layer_norm and rms_norm.
+  Value inverseRms(Value meanSquare, double epsilon, RankedTensorType type,
+                   ArrayRef<int64_t> dims) {
+    auto statType = cast<RankedTensorType>(meanSquare.getType());
+    Value shifted = op<AddOp>(meanSquare, splat(statType, epsilon));
+    return expand(op<RsqrtOp>(shifted), type, dims);
+  }
+
   /// Broadcasts `x` into the trailing dimensions of `type`.
   Value expandTrailing(Value x, RankedTensorType type) {
     int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
@@ -101,8 +110,7 @@ struct DecomposeSoftmaxLike : public OpRewritePattern<OpT> {
     if constexpr (std::is_same_v<OpT, SoftmaxOp>)
       result = pb.op<DivOp>(e, pb.expand(sum, type, dims));
     else
-      result = pb.op<SubOp>(shifted,
-                            pb.expand(pb.op<LogOp>(sum), type, dims));
+      result = pb.op<SubOp>(shifted, pb.expand(pb.op<LogOp>(sum), type, dims));
     rewriter.replaceOp(op, result);
     return success();
   }
@@ -119,14 +127,12 @@ struct DecomposeLayerNorm : public OpRewritePattern<LayerNormOp> {
     Value x = op.getOperand();
     Value mean = pb.expand(pb.reduce(ReduceKind::Mean, x, dims), type, dims);
     Value centered = pb.op<SubOp>(x, mean);
-    Value var = pb.reduce(ReduceKind::Mean,
-                          pb.op<MulOp>(centered, centered), dims);
-    auto statType = cast<RankedTensorType>(var.getType());
-    Value eps = pb.splat(statType, op.getEpsilon().convertToDouble());
-    Value inv = pb.expand(pb.op<RsqrtOp>(pb.op<AddOp>(var, eps)), type, dims);
+    Value var =
+        pb.reduce(ReduceKind::Mean, pb.op<MulOp>(centered, centered), dims);
+    Value inv =
+        pb.inverseRms(var, op.getEpsilon().convertToDouble(), type, dims);
     Value normed = pb.op<MulOp>(centered, inv);
-    Value scaled =
-        pb.op<MulOp>(normed, pb.expandTrailing(op.getScale(), type));
+    Value scaled = pb.op<MulOp>(normed, pb.expandTrailing(op.getScale(), type));
     rewriter.replaceOp(
         op, pb.op<AddOp>(scaled, pb.expandTrailing(op.getBias(), type)));
     return success();
@@ -143,9 +149,8 @@ struct DecomposeRmsNorm : public OpRewritePattern<RmsNormOp> {
     SmallVector<int64_t> dims = trailingDims(op.getAxis(), type.getRank());
     Value x = op.getOperand();
     Value ms = pb.reduce(ReduceKind::Mean, pb.op<MulOp>(x, x), dims);
-    auto statType = cast<RankedTensorType>(ms.getType());
-    Value eps = pb.splat(statType, op.getEpsilon().convertToDouble());
-    Value inv = pb.expand(pb.op<RsqrtOp>(pb.op<AddOp>(ms, eps)), type, dims);
+    Value inv =
+        pb.inverseRms(ms, op.getEpsilon().convertToDouble(), type, dims);
     rewriter.replaceOp(op,
                        pb.op<MulOp>(pb.op<MulOp>(x, inv),
                                     pb.expandTrailing(op.getScale(), type)));
@@ -164,12 +169,13 @@ struct DecomposeAttention : public OpRewritePattern<AttentionOp> {
     int64_t rank = qType.getRank();
     int64_t sq = qType.getDimSize(rank - 2), d = qType.getDimSize(rank - 1);
     int64_t sk = kType.getDimSize(rank - 2);
-    SmallVector<int64_t> batch = llvm::to_vector(llvm::seq<int64_t>(0, rank - 2));
+    SmallVector<int64_t> batch =
+        llvm::to_vector(llvm::seq<int64_t>(0, rank - 2));
 
     // scores[..., i, j] = sum_d q[..., i, d] * k[..., j, d]
-    Value scores = pb.op<DotOp>(op.getQuery(), op.getKey(), batch, batch,
-                                ArrayRef<int64_t>{rank - 1},
-                                ArrayRef<int64_t>{rank - 1});
+    Value scores =
+        pb.op<DotOp>(op.getQuery(), op.getKey(), batch, batch,
+                     ArrayRef<int64_t>{rank - 1}, ArrayRef<int64_t>{rank - 1});
     auto scoreType = cast<RankedTensorType>(scores.getType());
     double scale = op.getScale() ? op.getScale()->convertToDouble()
                                  : 1.0 / std::sqrt(double(d));
@@ -186,8 +192,8 @@ struct DecomposeAttention : public OpRewritePattern<AttentionOp> {
         for (int64_t j = 0; j < sk; ++j)
           values.push_back(j > i ? APFloat::getInf(sem, /*Negative=*/true)
                                  : APFloat::getZero(sem));
-      Value causal = pb.op<ConstantOp>(
-          maskType, DenseElementsAttr::get(maskType, values));
+      Value causal =
+          pb.op<ConstantOp>(maskType, DenseElementsAttr::get(maskType, values));
       scores = pb.op<AddOp>(scores, pb.expandTrailing(causal, scoreType));
     }
     Value probs = pb.op<SoftmaxOp>(scores, rank - 1);
@@ -226,24 +232,22 @@ struct DecomposeCrossEntropy : public OpRewritePattern<CrossEntropyOp> {
     labels = pb.op<MaxOp>(labels, pb.splat(labelsType, 0));
     labels = pb.op<MinOp>(labels, pb.splat(labelsType, double(classes - 1)));
 
-    auto iotaType = RankedTensorType::get({classes},
-                                          labelsType.getElementType());
+    auto iotaType =
+        RankedTensorType::get({classes}, labelsType.getElementType());
     SmallVector<APInt> iota;
     unsigned width = labelsType.getElementType().getIntOrFloatBitWidth();
     for (int64_t c = 0; c < classes; ++c)
       iota.push_back(APInt(width, c, /*isSigned=*/true));
-    Value iotaConst = pb.op<ConstantOp>(
-        iotaType, DenseElementsAttr::get(iotaType, iota));
+    Value iotaConst =
+        pb.op<ConstantOp>(iotaType, DenseElementsAttr::get(iotaType, iota));
     auto wideLabels = logitsType.clone(labelsType.getElementType());
     Value classIds = pb.expandTrailing(iotaConst, wideLabels);
     Value labelIds = pb.op<BroadcastOp>(
-        wideLabels, labels,
-        llvm::to_vector(llvm::seq<int64_t>(0, rank - 1)));
+        wideLabels, labels, llvm::to_vector(llvm::seq<int64_t>(0, rank - 1)));
     Value onehot = pb.op<CompareOp>(CompareDirection::EQ, classIds, labelIds);
 
     Value logProbs = pb.op<LogSoftmaxOp>(op.getLogits(), rank - 1);
-    Value picked = pb.op<SelectOp>(onehot, logProbs,
-                                   pb.splat(logitsType, 0.0));
+    Value picked = pb.op<SelectOp>(onehot, logProbs, pb.splat(logitsType, 0.0));
     Value total = pb.reduce(ReduceKind::Sum, picked,
                             llvm::to_vector(llvm::seq<int64_t>(0, rank)));
     auto scalarType = cast<RankedTensorType>(total.getType());
@@ -255,7 +259,8 @@ struct DecomposeCrossEntropy : public OpRewritePattern<CrossEntropyOp> {
 };
 
 struct DecomposeCompositesPass
-    : public mlir::autopar::impl::DecomposeCompositesPassBase<DecomposeCompositesPass> {
+    : public mlir::autopar::impl::DecomposeCompositesPassBase<
+          DecomposeCompositesPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateDecomposeCompositesPatterns(patterns);
@@ -268,8 +273,8 @@ struct DecomposeCompositesPass
 
 void mlir::autopar::populateDecomposeCompositesPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<DecomposeSoftmaxLike<SoftmaxOp>,
-               DecomposeSoftmaxLike<LogSoftmaxOp>, DecomposeLayerNorm,
-               DecomposeRmsNorm, DecomposeAttention, DecomposeEmbedding,
-               DecomposeCrossEntropy>(patterns.getContext());
+  patterns
+      .add<DecomposeSoftmaxLike<SoftmaxOp>, DecomposeSoftmaxLike<LogSoftmaxOp>,
+           DecomposeLayerNorm, DecomposeRmsNorm, DecomposeAttention,
+           DecomposeEmbedding, DecomposeCrossEntropy>(patterns.getContext());
 }
