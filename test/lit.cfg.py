@@ -25,6 +25,12 @@ config.environment["PYTHONPATH"] = os.path.join(config.autopar_src_root,
                                                 "python")
 config.environment["AUTOPAR_BIN_DIR"] = config.autopar_tools_dir
 
+# Tests that build models with torch need Debian's python3-torch.
+import subprocess
+if subprocess.run([config.python_executable, "-c", "import torch, onnx"],
+                  capture_output=True).returncode == 0:
+    config.available_features.add("torch")
+
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 

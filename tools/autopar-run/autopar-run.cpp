@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Npy.h"
+#include "Safetensors.h"
 
 #include "autopar/Pipelines/Pipelines.h"
 #include "autopar/Support/InputGuard.h"
@@ -64,6 +65,11 @@ static cl::opt<std::string>
               cl::desc("Write result N to DIR/resultN.npy (created if "
                        "missing)"),
               cl::cat(runCategory));
+static cl::opt<std::string> weightsPath(
+    "weights",
+    cl::desc("Safetensors file with the parameters (default: the file the "
+             "module's autopar.weights attribute names, next to the module)"),
+    cl::cat(runCategory));
 static cl::opt<bool> printResults(
     "print",
     cl::desc("Print results to stdout (the default without --output-dir)"),
@@ -287,33 +293,96 @@ int main(int argc, char **argv) {
     if (auto message = checkBoundaryType(type, "result " + llvm::Twine(i) +
                                                    " of @" + name))
       return fail(*message);
-  if (inputPaths.size() != fnType.getNumInputs())
-    return fail("@" + name + " takes " + llvm::Twine(fnType.getNumInputs()) +
-                " argument(s) but " + llvm::Twine(inputPaths.size()) +
+  // Parameters come from the module's weights file, the other arguments
+  // from --input files in order.
+  SmallVector<unsigned> dataArgs, paramArgs;
+  for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
+    auto role = entry.getArgAttrOfType<StringAttr>(i, "autopar.role");
+    (role && role.getValue() == "param" ? paramArgs : dataArgs).push_back(i);
+  }
+  if (inputPaths.size() != dataArgs.size())
+    return fail("@" + name + " takes " + llvm::Twine(dataArgs.size()) +
+                " input argument(s)" +
+                (paramArgs.empty() ? llvm::Twine("")
+                                   : " (and " + llvm::Twine(paramArgs.size()) +
+                                         " parameters from its weights file)") +
+                " but " + llvm::Twine(inputPaths.size()) +
                 " --input file(s) were given");
-  std::vector<npy::NpyArray> inputs;
-  for (auto [i, type] : llvm::enumerate(fnType.getInputs())) {
+  npy::TensorMap weights;
+  std::string weightsName;
+  if (!paramArgs.empty()) {
+    weightsName = weightsPath;
+    if (weightsName.empty()) {
+      auto attr = (*module)->getAttrOfType<StringAttr>("autopar.weights");
+      if (!attr)
+        return fail("@" + name + " has parameters but the module names no "
+                    "weights file (autopar.weights) and --weights is not "
+                    "given");
+      llvm::SmallString<256> path(llvm::sys::path::parent_path(inputFile));
+      llvm::sys::path::append(path, attr.getValue());
+      weightsName = std::string(path);
+    }
+    llvm::Expected<npy::TensorMap> loaded = npy::readSafetensors(weightsName);
+    if (!loaded)
+      return fail(llvm::toString(loaded.takeError()));
+    weights = std::move(*loaded);
+  }
+  std::vector<npy::NpyArray> inputs(fnType.getNumInputs());
+  auto checkArray = [&](unsigned i, const npy::NpyArray &array,
+                        StringRef source) -> std::optional<std::string> {
+    Type type = fnType.getInput(i);
     auto tensor = cast<RankedTensorType>(type);
-    llvm::Expected<npy::NpyArray> array = npy::readNpy(inputPaths[i]);
+    npy::DType want = *dtypeFor(tensor.getElementType());
+    if (array.dtype == want &&
+        ArrayRef<int64_t>(array.shape) == tensor.getShape())
+      return std::nullopt;
+    return llvm::formatv(
+        "argument {0} of @{1} expects {2} (dtype {3}, shape {4}) but {5} "
+        "holds dtype {6}, shape {7}",
+        i, name, typeString(type), npy::dtypeName(want),
+        npy::NpyArray{want, SmallVector<int64_t>(tensor.getShape()), {}}
+            .shapeString(),
+        source, npy::dtypeName(array.dtype), array.shapeString());
+  };
+  for (auto [k, i] : llvm::enumerate(dataArgs)) {
+    llvm::Expected<npy::NpyArray> array = npy::readNpy(inputPaths[k]);
     if (!array)
       return fail("argument " + llvm::Twine(i) + " of @" + name + ": " +
                   llvm::toString(array.takeError()));
-    npy::DType want = *dtypeFor(tensor.getElementType());
-    bool shapeMatches = ArrayRef<int64_t>(array->shape) == tensor.getShape();
-    if (array->dtype != want || !shapeMatches)
-      return fail(llvm::formatv(
-          "argument {0} of @{1} expects {2} (dtype {3}, shape {4}) but {5} "
-          "holds dtype {6}, shape {7}",
-          i, name, typeString(type), npy::dtypeName(want),
-          npy::NpyArray{want, SmallVector<int64_t>(tensor.getShape()), {}}
-              .shapeString(),
-          inputPaths[i], npy::dtypeName(array->dtype), array->shapeString()));
-    inputs.push_back(std::move(*array));
+    if (auto message = checkArray(i, *array, inputPaths[k]))
+      return fail(*message);
+    inputs[i] = std::move(*array);
+  }
+  for (unsigned i : paramArgs) {
+    auto paramName = entry.getArgAttrOfType<StringAttr>(i, "autopar.name");
+    if (!paramName)
+      return fail("parameter argument " + llvm::Twine(i) + " of @" + name +
+                  " has no autopar.name");
+    auto it = weights.find(paramName.getValue().str());
+    if (it == weights.end())
+      return fail("parameter '" + paramName.getValue() + "' (argument " +
+                  llvm::Twine(i) + " of @" + name + ") is not in " +
+                  weightsName);
+    if (auto message = checkArray(
+            i, it->second,
+            weightsName + " tensor '" + paramName.getValue().str() + "'"))
+      return fail(*message);
+    inputs[i] = std::move(it->second);
   }
   if (failed(checkTensorSizes(*module)))
     return 1;
 
-  // Lower to the LLVM dialect.
+  // Lower to the LLVM dialect. The autopar.* argument attributes have been
+  // read; the LLVM translation would warn about them.
+  for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
+    SmallVector<NamedAttribute> kept;
+    if (DictionaryAttr attrs = entry.getArgAttrDict(i))
+      for (NamedAttribute a : attrs)
+        if (!a.getName().getValue().starts_with("autopar."))
+          kept.push_back(a);
+    entry.setArgAttrs(i, kept);
+  }
+  (*module)->removeAttr("autopar.weights");
   entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
   PassManager pm(&context);
   mlir::autopar::CPULoweringOptions options;

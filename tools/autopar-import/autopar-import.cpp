@@ -1,0 +1,95 @@
+//===- autopar-import.cpp - ONNX model to autopar MLIR + weights ----------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+//   autopar-import MODEL.onnx -o MODEL.mlir [--weights=FILE.safetensors]
+//
+// Writes the model's forward function in the autopar dialect and its
+// parameters as safetensors next to it (MODEL.safetensors by default); the
+// module's `autopar.weights` attribute names that file, so that
+// `autopar-run MODEL.mlir --input=x.npy` finds the parameters.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Npy.h"
+#include "Safetensors.h"
+
+#include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
+#include "autopar/Import/ONNX/ONNXImporter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("autopar-import options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
+                                      cl::desc("<model.onnx>"),
+                                      cl::cat(category));
+static cl::opt<std::string> outputFile("o", cl::Required,
+                                       cl::desc("Output .mlir file"),
+                                       cl::value_desc("file"),
+                                       cl::cat(category));
+static cl::opt<std::string>
+    weightsFile("weights",
+                cl::desc("Output safetensors file (default: the output file "
+                         "with the extension .safetensors)"),
+                cl::cat(category));
+
+static int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "autopar-import") << message << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM initLLVM(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "autopar-import: ONNX model to the autopar "
+                              "dialect plus a safetensors weights file\n");
+
+  std::string weights = weightsFile;
+  if (weights.empty()) {
+    llvm::SmallString<256> path(outputFile);
+    llvm::sys::path::replace_extension(path, "safetensors");
+    weights = std::string(path);
+  }
+
+  mlir::MLIRContext context;
+  llvm::SourceMgr sourceMgr;
+  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  mlir::autopar::ONNXImportOptions options;
+  options.weightsFileName = llvm::sys::path::filename(weights).str();
+  mlir::FailureOr<mlir::autopar::ImportedModel> model =
+      mlir::autopar::importONNXFile(&context, inputFile, options);
+  if (mlir::failed(model))
+    return 1;
+
+  autopar::TensorMap tensors;
+  for (mlir::autopar::ImportedWeight &w : model->weights) {
+    autopar::NpyArray array;
+    array.dtype = w.dtype == "F64" ? autopar::DType::F64 : autopar::DType::F32;
+    array.shape.assign(w.shape.begin(), w.shape.end());
+    array.data = std::move(w.data);
+    tensors.emplace(w.name, std::move(array));
+  }
+  if (llvm::Error error = autopar::writeSafetensors(weights, tensors))
+    return fail(llvm::toString(std::move(error)));
+
+  std::string errorMessage;
+  auto output = mlir::openOutputFile(outputFile, &errorMessage);
+  if (!output)
+    return fail(errorMessage);
+  model->module->print(output->os());
+  output->keep();
+  return 0;
+}
