@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Installs what autopar needs to build and test on Debian 12, and nothing else.
-# Idempotent and quiet when everything is already there.
+# Installs what autopar needs to build (and with --test, to run every test)
+# on Debian 12, and nothing else. Idempotent and quiet when all is there.
 set -euo pipefail
 
 packages=(
   cmake ninja-build ccache g++ git
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
+  libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev
   python3 python3-numpy
 )
+if [ "${1:-}" = "--test" ]; then
+  # References for the numerical and import tests: torch exports models,
+  # onnx reads test data, libonnx-testdata holds ONNX's node test suite.
+  packages+=(python3-torch python3-onnx libonnx-testdata)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,5 +4,5 @@
 # and the GoogleTest units through ctest.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" --test
 "$root/scripts/build.sh" check

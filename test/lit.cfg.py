@@ -30,6 +30,8 @@ import subprocess
 if subprocess.run([config.python_executable, "-c", "import torch, onnx"],
                   capture_output=True).returncode == 0:
     config.available_features.add("torch")
+if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
+    config.available_features.add("onnx-testdata")
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()

@@ -24,7 +24,7 @@ struct DTypeInfo {
 };
 constexpr DTypeInfo kDTypes[] = {
     {4, "float32", "<f4"}, {8, "float64", "<f8"}, {8, "int64", "<i8"},
-    {4, "int32", "<i4"},   {1, "bool", "|b1"},
+    {4, "int32", "<i4"},   {1, "bool", "|b1"},    {2, "float16", "<f2"},
 };
 const DTypeInfo &info(DType dtype) { return kDTypes[size_t(dtype)]; }
 } // namespace
@@ -125,8 +125,8 @@ llvm::Expected<NpyArray> autopar::parseNpy(StringRef bytes, StringRef name) {
     array.dtype = DType(found - std::begin(kDTypes));
   else
     return npyError(name, "unsupported dtype '" + d +
-                              "' (supported: float32, float64, int64, int32, "
-                              "bool, little-endian)");
+                              "' (supported: float32, float64, float16, int64, "
+                              "int32, bool, little-endian)");
   // fortran_order
   std::optional<StringRef> fortran = findKey(header, "fortran_order");
   if (!fortran)

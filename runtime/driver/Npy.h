@@ -5,7 +5,8 @@
 //===----------------------------------------------------------------------===//
 //
 // The driver's tensor I/O. Reads format versions 1.0, 2.0 and 3.0 with
-// little-endian float32, float64, int64, int32 and bool data in C order;
+// little-endian float32, float64, float16, int64, int32 and bool data in C
+// order;
 // everything else (big-endian, Fortran order, object arrays, a truncated
 // file, a shape whose size overflows) is an error naming the file and the
 // reason, never a crash.
@@ -26,7 +27,7 @@
 namespace autopar {
 
 /// The order matches the dtype table in Npy.cpp.
-enum class DType { F32, F64, I64, I32, Bool };
+enum class DType { F32, F64, I64, I32, Bool, F16 };
 
 /// Bytes per element of `dtype`.
 size_t dtypeSize(DType dtype);

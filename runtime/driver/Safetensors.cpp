@@ -32,13 +32,15 @@ StringRef autopar::safetensorsDType(DType dtype) {
     return "I32";
   case DType::Bool:
     return "BOOL";
+  case DType::F16:
+    return "F16";
   }
   return "?";
 }
 
 static std::optional<DType> dtypeFromSafetensors(StringRef s) {
-  for (DType d :
-       {DType::F32, DType::F64, DType::I64, DType::I32, DType::Bool})
+  for (DType d : {DType::F32, DType::F64, DType::I64, DType::I32, DType::Bool,
+                  DType::F16})
     if (safetensorsDType(d) == s)
       return d;
   return std::nullopt;
@@ -80,7 +82,7 @@ llvm::Expected<TensorMap> autopar::parseSafetensors(StringRef bytes,
     std::optional<DType> dtype = dtypeFromSafetensors(*dtypeName);
     if (!dtype)
       return fail("unsupported dtype '" + *dtypeName +
-                  "' (supported: F32, F64, I64, I32, BOOL)");
+                  "' (supported: F32, F64, F16, I64, I32, BOOL)");
     const llvm::json::Array *shape = entry->getArray("shape");
     const llvm::json::Array *offsets = entry->getArray("data_offsets");
     if (!shape || !offsets || offsets->size() != 2)
@@ -100,11 +102,11 @@ llvm::Expected<TensorMap> autopar::parseSafetensors(StringRef bytes,
       return fail("data_offsets are outside the file's data");
     std::optional<int64_t> count =
         checkedNumElements(array.shape, dtypeSize(*dtype));
-    if (!count || uint64_t(*count) * dtypeSize(*dtype) !=
-                      uint64_t(*end - *begin))
-      return fail("shape " + array.shapeString() + " of " +
-                  dtypeName->str() + " does not match its " +
-                  llvm::Twine(*end - *begin) + " bytes");
+    if (!count ||
+        uint64_t(*count) * dtypeSize(*dtype) != uint64_t(*end - *begin))
+      return fail("shape " + array.shapeString() + " of " + dtypeName->str() +
+                  " does not match its " + llvm::Twine(*end - *begin) +
+                  " bytes");
     array.data.assign(data.begin() + *begin, data.begin() + *end);
     tensors.emplace(tensorName, std::move(array));
   }
@@ -130,7 +132,8 @@ std::string autopar::serializeSafetensors(const TensorMap &tensors) {
         {"dtype", safetensorsDType(array.dtype)},
         {"shape", std::move(shape)},
         {"data_offsets",
-         llvm::json::Array{int64_t(offset), int64_t(offset + array.data.size())}}};
+         llvm::json::Array{int64_t(offset),
+                           int64_t(offset + array.data.size())}}};
     offset += array.data.size();
   }
   std::string text;

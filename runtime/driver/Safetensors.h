@@ -26,7 +26,7 @@ namespace autopar {
 /// Tensors by name, in name order (safetensors files are written sorted).
 using TensorMap = std::map<std::string, NpyArray>;
 
-/// The safetensors dtype name ("F32", "F64", "I64", "I32", "BOOL").
+/// The safetensors dtype name ("F32", "F64", "F16", "I64", "I32", "BOOL").
 llvm::StringRef safetensorsDType(DType dtype);
 
 llvm::Expected<TensorMap> parseSafetensors(llvm::StringRef bytes,

@@ -32,11 +32,13 @@
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("autopar-import options");
-static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
+static cl::opt<bool> listOps("list-ops",
+                             cl::desc("Print the supported ONNX op types"),
+                             cl::cat(category));
+static cl::opt<std::string> inputFile(cl::Positional, cl::Optional,
                                       cl::desc("<model.onnx>"),
                                       cl::cat(category));
-static cl::opt<std::string> outputFile("o", cl::Required,
-                                       cl::desc("Output .mlir file"),
+static cl::opt<std::string> outputFile("o", cl::desc("Output .mlir file"),
                                        cl::value_desc("file"),
                                        cl::cat(category));
 static cl::opt<std::string>
@@ -56,6 +58,14 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "autopar-import: ONNX model to the autopar "
                               "dialect plus a safetensors weights file\n");
+
+  if (listOps) {
+    for (const std::string &op : mlir::autopar::supportedONNXOps())
+      llvm::outs() << op << "\n";
+    return 0;
+  }
+  if (inputFile.empty() || outputFile.empty())
+    return fail("usage: autopar-import MODEL.onnx -o MODEL.mlir");
 
   std::string weights = weightsFile;
   if (weights.empty()) {

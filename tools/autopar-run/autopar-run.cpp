@@ -105,6 +105,8 @@ std::optional<npy::DType> dtypeFor(Type type) {
     return npy::DType::I32;
   if (type.isInteger(1))
     return npy::DType::Bool;
+  if (type.isF16())
+    return npy::DType::F16;
   return std::nullopt;
 }
 
@@ -119,8 +121,8 @@ std::optional<std::string> checkBoundaryType(Type type,
         .str();
   if (!dtypeFor(tensor.getElementType()))
     return (what + " has element type " + typeString(tensor.getElementType()) +
-            ", which .npy files cannot carry (use f32, f64, i64, i32 or i1 "
-            "at the boundary and autopar.convert inside)")
+            ", which .npy files cannot carry (use f32, f64, f16, i64, i32 or "
+            "i1 at the boundary and autopar.convert inside)")
         .str();
   return std::nullopt;
 }
@@ -229,6 +231,19 @@ void printArray(llvm::raw_ostream &os, unsigned index,
     return printElements<int32_t>(os, array);
   case npy::DType::Bool:
     return printElements<uint8_t>(os, array);
+  case npy::DType::F16: {
+    // Widen to float32 for printing.
+    npy::NpyArray wide{npy::DType::F32, array.shape, {}};
+    wide.data.resize(array.numElements() * 4);
+    for (int64_t i = 0; i < array.numElements(); ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, array.data.data() + 2 * i, 2);
+      float f = llvm::APFloat(llvm::APFloat::IEEEhalf(), llvm::APInt(16, bits))
+                    .convertToFloat();
+      std::memcpy(wide.data.data() + 4 * i, &f, 4);
+    }
+    return printElements<float>(os, wide);
+  }
   }
 }
 
@@ -315,7 +330,8 @@ int main(int argc, char **argv) {
     if (weightsName.empty()) {
       auto attr = (*module)->getAttrOfType<StringAttr>("autopar.weights");
       if (!attr)
-        return fail("@" + name + " has parameters but the module names no "
+        return fail("@" + name +
+                    " has parameters but the module names no "
                     "weights file (autopar.weights) and --weights is not "
                     "given");
       llvm::SmallString<256> path(llvm::sys::path::parent_path(inputFile));
@@ -363,9 +379,9 @@ int main(int argc, char **argv) {
       return fail("parameter '" + paramName.getValue() + "' (argument " +
                   llvm::Twine(i) + " of @" + name + ") is not in " +
                   weightsName);
-    if (auto message = checkArray(
-            i, it->second,
-            weightsName + " tensor '" + paramName.getValue().str() + "'"))
+    if (auto message = checkArray(i, it->second,
+                                  weightsName + " tensor '" +
+                                      paramName.getValue().str() + "'"))
       return fail(*message);
     inputs[i] = std::move(it->second);
   }

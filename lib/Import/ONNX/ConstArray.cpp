@@ -13,7 +13,8 @@
 using namespace mlir;
 using namespace mlir::autopar::onnx_import;
 
-SmallVector<int64_t> mlir::autopar::onnx_import::stridesOf(ArrayRef<int64_t> shape) {
+SmallVector<int64_t>
+mlir::autopar::onnx_import::stridesOf(ArrayRef<int64_t> shape) {
   SmallVector<int64_t> strides(shape.size(), 1);
   for (int64_t i = int64_t(shape.size()) - 2; i >= 0; --i)
     strides[i] = strides[i + 1] * shape[i + 1];
@@ -21,7 +22,8 @@ SmallVector<int64_t> mlir::autopar::onnx_import::stridesOf(ArrayRef<int64_t> sha
 }
 
 std::optional<SmallVector<int64_t>>
-mlir::autopar::onnx_import::broadcastShapes(ArrayRef<int64_t> a, ArrayRef<int64_t> b) {
+mlir::autopar::onnx_import::broadcastShapes(ArrayRef<int64_t> a,
+                                            ArrayRef<int64_t> b) {
   size_t rank = std::max(a.size(), b.size());
   SmallVector<int64_t> out(rank);
   for (size_t i = 0; i < rank; ++i) {
@@ -85,8 +87,8 @@ DenseElementsAttr ConstArray::toAttr() const {
     for (long double v : values) {
       APFloat f((double)v);
       bool lost;
-      f.convert(floatType.getFloatSemantics(),
-                APFloat::rmNearestTiesToEven, &lost);
+      f.convert(floatType.getFloatSemantics(), APFloat::rmNearestTiesToEven,
+                &lost);
       vals.push_back(f);
     }
     return DenseElementsAttr::get(t, vals);
@@ -177,7 +179,8 @@ ConstArray mlir::autopar::onnx_import::mapElements(
   return out;
 }
 
-ConstArray mlir::autopar::onnx_import::transpose(const ConstArray &a, ArrayRef<int64_t> perm) {
+ConstArray mlir::autopar::onnx_import::transpose(const ConstArray &a,
+                                                 ArrayRef<int64_t> perm) {
   ConstArray out;
   out.elementType = a.elementType;
   for (int64_t p : perm)
@@ -198,7 +201,8 @@ ConstArray mlir::autopar::onnx_import::transpose(const ConstArray &a, ArrayRef<i
 }
 
 ConstArray mlir::autopar::onnx_import::gather(const ConstArray &data,
-                               const ConstArray &indices, int64_t axis) {
+                                              const ConstArray &indices,
+                                              int64_t axis) {
   ConstArray out;
   out.elementType = data.elementType;
   out.shape.append(data.shape.begin(), data.shape.begin() + axis);
@@ -220,9 +224,10 @@ ConstArray mlir::autopar::onnx_import::gather(const ConstArray &data,
   return out;
 }
 
-ConstArray mlir::autopar::onnx_import::slice(const ConstArray &a, ArrayRef<int64_t> starts,
-                              ArrayRef<int64_t> sizes,
-                              ArrayRef<int64_t> steps) {
+ConstArray mlir::autopar::onnx_import::slice(const ConstArray &a,
+                                             ArrayRef<int64_t> starts,
+                                             ArrayRef<int64_t> sizes,
+                                             ArrayRef<int64_t> steps) {
   ConstArray out;
   out.elementType = a.elementType;
   out.shape.assign(sizes.begin(), sizes.end());
@@ -243,8 +248,9 @@ ConstArray mlir::autopar::onnx_import::slice(const ConstArray &a, ArrayRef<int64
   return out;
 }
 
-ConstArray mlir::autopar::onnx_import::concat(ArrayRef<const ConstArray *> parts,
-                               int64_t axis) {
+ConstArray
+mlir::autopar::onnx_import::concat(ArrayRef<const ConstArray *> parts,
+                                   int64_t axis) {
   ConstArray out;
   out.elementType = parts.front()->elementType;
   out.shape = parts.front()->shape;

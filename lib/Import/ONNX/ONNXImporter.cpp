@@ -48,7 +48,7 @@ constexpr int64_t kMinOpset = 13, kMaxOpset = 21;
 /// A value of the graph being imported.
 struct Tensor {
   RankedTensorType type;
-  Value value;                      ///< the IR value, once materialized
+  Value value;                        ///< the IR value, once materialized
   std::optional<ConstArray> constant; ///< contents, when known at import
 };
 
@@ -139,14 +139,18 @@ private:
   FailureOr<int64_t> axis(const onnx::NodeProto &node, int64_t a,
                           int64_t rank) {
     if (a < -rank || a >= std::max<int64_t>(rank, 1)) {
-      nodeError(node) << "axis " << a << " is out of range for rank "
-                      << rank;
+      nodeError(node) << "axis " << a << " is out of range for rank " << rank;
       return failure();
     }
     return a < 0 ? a + rank : a;
   }
 
   // Building blocks.
+  /// Creates an op whose result type is inferred, reporting an inference
+  /// failure (operands that do not fit together) as a diagnostic at `loc`
+  /// instead of the fatal error the ODS builders raise.
+  template <typename OpT, typename... Args>
+  FailureOr<Value> createInferred(Location loc, Args &&...args);
   Value broadcastTo(Value v, ArrayRef<int64_t> shape, Location loc);
   FailureOr<SmallVector<Value>> broadcastAll(const onnx::NodeProto &node,
                                              ArrayRef<Value> operands);
@@ -159,8 +163,8 @@ private:
   LogicalResult convertNode(const onnx::NodeProto &node);
   template <typename OpT> void unary(StringRef name);
   template <typename OpT>
-  void binary(StringRef name, std::function<long double(long double,
-                                                        long double)> fold);
+  void binary(StringRef name,
+              std::function<long double(long double, long double)> fold);
 
   MLIRContext *ctx;
   OpBuilder builder;
@@ -238,8 +242,8 @@ LogicalResult Importer::readRawData(const onnx::TensorProto &tensor, Type type,
       else if (e.key() == "offset" || e.key() == "length") {
         int64_t v;
         if (StringRef(e.value()).getAsInteger(10, v) || v < 0)
-          return fail("malformed external data " + e.key() + " '" +
-                      e.value() + "'");
+          return fail("malformed external data " + e.key() + " '" + e.value() +
+                      "'");
         (e.key() == "offset" ? offset : length) = v;
       }
     }
@@ -248,11 +252,10 @@ LogicalResult Importer::readRawData(const onnx::TensorProto &tensor, Type type,
     if (llvm::sys::path::is_absolute(location))
       return fail("external data location '" + location +
                   "' is absolute; it must be relative to the model's folder");
-    for (StringRef part : llvm::make_range(
-             llvm::sys::path::begin(location), llvm::sys::path::end(location)))
+    for (StringRef part : llvm::make_range(llvm::sys::path::begin(location),
+                                           llvm::sys::path::end(location)))
       if (part == "..")
-        return fail("external data location '" + location +
-                    "' contains '..'");
+        return fail("external data location '" + location + "' contains '..'");
     llvm::SmallString<256> path(modelDir), realDir, realPath;
     llvm::sys::path::append(path, location);
     if (llvm::sys::fs::real_path(modelDir.empty() ? "." : modelDir, realDir) ||
@@ -315,16 +318,15 @@ LogicalResult Importer::readRawData(const onnx::TensorProto &tensor, Type type,
                     [](int32_t v) { return uint8_t(v != 0); });
   case onnx::TensorProto::FLOAT16:
   case onnx::TensorProto::BFLOAT16:
-    return copyFrom(tensor.int32_data(),
-                    [](int32_t v) { return uint16_t(v); });
+    return copyFrom(tensor.int32_data(), [](int32_t v) { return uint16_t(v); });
   default:
     return fail("unsupported data type");
   }
 }
 
 FailureOr<ConstArray> Importer::readConstant(const onnx::TensorProto &tensor) {
-  FailureOr<Type> type = elementType(tensor.data_type(),
-                                     "tensor '" + tensor.name() + "'");
+  FailureOr<Type> type =
+      elementType(tensor.data_type(), "tensor '" + tensor.name() + "'");
   FailureOr<SmallVector<int64_t>> dims = dimsOf(tensor);
   if (failed(type) || failed(dims))
     return failure();
@@ -366,8 +368,7 @@ FailureOr<ConstArray> Importer::readConstant(const onnx::TensorProto &tensor) {
     } else {
       uint16_t bits;
       std::memcpy(&bits, p, 2);
-      APFloat f(cast<FloatType>(*type).getFloatSemantics(),
-                APInt(16, bits));
+      APFloat f(cast<FloatType>(*type).getFloatSemantics(), APInt(16, bits));
       v = f.convertToDouble();
     }
     c.values.push_back(v);
@@ -395,8 +396,8 @@ Tensor *Importer::operand(const onnx::NodeProto &node, int index) {
   return it == values.end() ? nullptr : &it->second;
 }
 
-FailureOr<std::vector<int64_t>>
-Importer::constInts(const onnx::NodeProto &node, int index, StringRef what) {
+FailureOr<std::vector<int64_t>> Importer::constInts(const onnx::NodeProto &node,
+                                                    int index, StringRef what) {
   Tensor *t = operand(node, index);
   if (!t->constant) {
     nodeError(node) << what << " (input " << index
@@ -421,8 +422,8 @@ FailureOr<SmallVector<Value>>
 Importer::broadcastAll(const onnx::NodeProto &node, ArrayRef<Value> operands) {
   SmallVector<int64_t> shape;
   for (Value v : operands) {
-    auto next = broadcastShapes(
-        shape, cast<RankedTensorType>(v.getType()).getShape());
+    auto next =
+        broadcastShapes(shape, cast<RankedTensorType>(v.getType()).getShape());
     if (!next) {
       auto diag = nodeError(node) << "operand shapes do not broadcast:";
       for (Value w : operands)
@@ -454,6 +455,23 @@ Value Importer::splat(Type elementType, ArrayRef<int64_t> shape, double v,
                             SplatElementsAttr::get(type, scalar));
 }
 
+template <typename OpT, typename... Args>
+FailureOr<Value> Importer::createInferred(Location loc, Args &&...args) {
+  OperationState state(loc, OpT::getOperationName());
+  // The explicit-result-type builder runs no inference; the placeholder type
+  // is replaced below.
+  OpT::build(builder, state, builder.getNoneType(),
+             std::forward<Args>(args)...);
+  SmallVector<Type> types;
+  typename OpT::Adaptor adaptor(state.operands,
+                                state.attributes.getDictionary(ctx),
+                                state.getRawProperties(), state.regions);
+  if (failed(OpT::inferReturnTypes(ctx, loc, adaptor, types)))
+    return failure();
+  state.types.assign(types.begin(), types.end());
+  return builder.create(state)->getResult(0);
+}
+
 //===----------------------------------------------------------------------===//
 // Op handlers
 //===----------------------------------------------------------------------===//
@@ -474,20 +492,20 @@ void Importer::binary(
       const ConstArray &b = *operand(node, 1)->constant;
       if (!broadcastShapes(a.shape, b.shape))
         return nodeError(node) << "operand shapes do not broadcast";
-      defineConst(node, 0,
-                  mapElements({&a, &b}, a.elementType,
-                              [&](ArrayRef<long double> v) {
-                                return fold(v[0], v[1]);
-                              }));
+      defineConst(
+          node, 0,
+          mapElements({&a, &b}, a.elementType, [&](ArrayRef<long double> v) {
+            return fold(v[0], v[1]);
+          }));
       return success();
     }
     auto ops = broadcastAll(node, {use(node, 0), use(node, 1)});
     if (failed(ops))
       return failure();
     if ((*ops)[0].getType() != (*ops)[1].getType())
-      return nodeError(node) << "operands have different element types "
-                             << (*ops)[0].getType() << " and "
-                             << (*ops)[1].getType();
+      return nodeError(node)
+             << "operands have different element types " << (*ops)[0].getType()
+             << " and " << (*ops)[1].getType();
     define(node, 0, OpT::create(builder, locOf(node), (*ops)[0], (*ops)[1]));
     return success();
   };
@@ -512,22 +530,71 @@ void Importer::registerHandlers() {
   binary<AddOp>("Add", [](long double a, long double b) { return a + b; });
   binary<SubOp>("Sub", [](long double a, long double b) { return a - b; });
   binary<MulOp>("Mul", [](long double a, long double b) { return a * b; });
-  binary<PowOp>("Pow", [](long double a, long double b) {
-    return std::pow(a, b);
-  });
-  binary<MaxOp>("Max", nullptr);
-  binary<MinOp>("Min", nullptr);
+  handlers["Pow"] = [this](const onnx::NodeProto &node) -> LogicalResult {
+    if (allConstant(node)) {
+      const ConstArray &a = *operand(node, 0)->constant;
+      const ConstArray &b = *operand(node, 1)->constant;
+      if (!broadcastShapes(a.shape, b.shape))
+        return nodeError(node) << "operand shapes do not broadcast";
+      defineConst(
+          node, 0,
+          mapElements({&a, &b}, a.elementType, [](ArrayRef<long double> v) {
+            return std::pow(v[0], v[1]);
+          }));
+      return success();
+    }
+    Location loc = locOf(node);
+    auto ops = broadcastAll(node, {use(node, 0), use(node, 1)});
+    if (failed(ops))
+      return failure();
+    auto baseType = cast<RankedTensorType>((*ops)[0].getType());
+    // autopar.pow is floating point: integers go through f64, exact for
+    // every result an int64 can hold to 2^53.
+    Type compute = isa<FloatType>(baseType.getElementType())
+                       ? baseType.getElementType()
+                       : Type(builder.getF64Type());
+    auto asCompute = [&](Value v) -> Value {
+      auto t = cast<RankedTensorType>(v.getType());
+      if (t.getElementType() == compute)
+        return v;
+      return ConvertOp::create(builder, loc, t.clone(compute), v);
+    };
+    Value r =
+        PowOp::create(builder, loc, asCompute((*ops)[0]), asCompute((*ops)[1]));
+    if (compute != baseType.getElementType())
+      r = ConvertOp::create(builder, loc, baseType, r);
+    define(node, 0, r);
+    return success();
+  };
+  auto variadic = [this](auto tag) {
+    using OpT = decltype(tag);
+    return [this](const onnx::NodeProto &node) -> LogicalResult {
+      Value acc = use(node, 0);
+      for (int i = 1; i < node.input_size(); ++i) {
+        auto ops = broadcastAll(node, {acc, use(node, i)});
+        if (failed(ops))
+          return failure();
+        acc = OpT::create(builder, locOf(node), (*ops)[0], (*ops)[1]);
+      }
+      define(node, 0, acc);
+      return success();
+    };
+  };
+  handlers["Max"] = variadic(MaxOp());
+  handlers["Min"] = variadic(MinOp());
 
   handlers["Div"] = [this](const onnx::NodeProto &node) -> LogicalResult {
     if (allConstant(node)) {
       const ConstArray &a = *operand(node, 0)->constant;
       const ConstArray &b = *operand(node, 1)->constant;
+      if (!broadcastShapes(a.shape, b.shape))
+        return nodeError(node) << "operand shapes do not broadcast";
       bool isInt = !a.isFloat();
-      defineConst(node, 0,
-                  mapElements({&a, &b}, a.elementType,
-                              [&](ArrayRef<long double> v) {
-                                return truncDiv(v[0], v[1], isInt);
-                              }));
+      defineConst(
+          node, 0,
+          mapElements({&a, &b}, a.elementType, [&](ArrayRef<long double> v) {
+            return truncDiv(v[0], v[1], isInt);
+          }));
       return success();
     }
     auto ops = broadcastAll(node, {use(node, 0), use(node, 1)});
@@ -540,10 +607,10 @@ void Importer::registerHandlers() {
   handlers["Sqrt"] = [this](const onnx::NodeProto &node) -> LogicalResult {
     if (allConstant(node)) {
       const ConstArray &a = *operand(node, 0)->constant;
-      defineConst(node, 0, mapElements({&a}, a.elementType,
-                                       [](ArrayRef<long double> v) {
-                                         return std::sqrt(v[0]);
-                                       }));
+      defineConst(node, 0,
+                  mapElements({&a}, a.elementType, [](ArrayRef<long double> v) {
+                    return std::sqrt(v[0]);
+                  }));
       return success();
     }
     define(node, 0, SqrtOp::create(builder, locOf(node), use(node, 0)));
@@ -575,6 +642,8 @@ void Importer::registerHandlers() {
       if (allConstant(node)) {
         const ConstArray &a = *operand(node, 0)->constant;
         const ConstArray &b = *operand(node, 1)->constant;
+        if (!broadcastShapes(a.shape, b.shape))
+          return nodeError(node) << "operand shapes do not broadcast";
         defineConst(node, 0,
                     mapElements({&a, &b}, builder.getI1Type(),
                                 [&](ArrayRef<long double> v) {
@@ -585,15 +654,19 @@ void Importer::registerHandlers() {
       auto ops = broadcastAll(node, {use(node, 0), use(node, 1)});
       if (failed(ops))
         return failure();
-      define(node, 0,
-             CompareOp::create(builder, locOf(node), dir, (*ops)[0], (*ops)[1]));
+      FailureOr<Value> r =
+          createInferred<CompareOp>(locOf(node), dir, (*ops)[0], (*ops)[1]);
+      if (failed(r))
+        return failure();
+      define(node, 0, *r);
       return success();
     };
   };
-  handlers["Equal"] = compare(CompareDirection::EQ,
-                              [](long double a, long double b) { return a == b; });
-  handlers["Less"] = compare(CompareDirection::LT,
-                             [](long double a, long double b) { return a < b; });
+  handlers["Equal"] =
+      compare(CompareDirection::EQ,
+              [](long double a, long double b) { return a == b; });
+  handlers["Less"] = compare(
+      CompareDirection::LT, [](long double a, long double b) { return a < b; });
   handlers["Greater"] = compare(
       CompareDirection::GT, [](long double a, long double b) { return a > b; });
 
@@ -602,17 +675,22 @@ void Importer::registerHandlers() {
       const ConstArray &c = *operand(node, 0)->constant;
       const ConstArray &x = *operand(node, 1)->constant;
       const ConstArray &y = *operand(node, 2)->constant;
-      defineConst(node, 0, mapElements({&c, &x, &y}, x.elementType,
-                                       [](ArrayRef<long double> v) {
-                                         return v[0] != 0 ? v[1] : v[2];
-                                       }));
+      auto xy = broadcastShapes(x.shape, y.shape);
+      if (!xy || !broadcastShapes(c.shape, *xy))
+        return nodeError(node) << "operand shapes do not broadcast";
+      defineConst(
+          node, 0,
+          mapElements({&c, &x, &y}, x.elementType, [](ArrayRef<long double> v) {
+            return v[0] != 0 ? v[1] : v[2];
+          }));
       return success();
     }
     auto ops = broadcastAll(node, {use(node, 0), use(node, 1), use(node, 2)});
     if (failed(ops))
       return failure();
-    define(node, 0, SelectOp::create(builder, locOf(node), (*ops)[0],
-                                     (*ops)[1], (*ops)[2]));
+    define(node, 0,
+           SelectOp::create(builder, locOf(node), (*ops)[0], (*ops)[1],
+                            (*ops)[2]));
     return success();
   };
 
@@ -649,7 +727,17 @@ void Importer::registerHandlers() {
     return success();
   };
   handlers["Identity"] = identity;
-  handlers["Dropout"] = identity;
+  handlers["Dropout"] =
+      [this, identity](const onnx::NodeProto &node) -> LogicalResult {
+    if (hasInput(node, 2)) {
+      Tensor *mode = operand(node, 2);
+      if (!mode->constant ||
+          llvm::any_of(mode->constant->values, [](long double v) { return v; }))
+        return nodeError(node) << "Dropout in training mode is unsupported "
+                                  "(autopar imports inference graphs)";
+    }
+    return identity(node);
+  };
 
   handlers["Constant"] = [this](const onnx::NodeProto &node) -> LogicalResult {
     if (node.attribute_size() != 1)
@@ -673,17 +761,17 @@ void Importer::registerHandlers() {
       defineConst(node, 0, c);
     } else if (a.name() == "value_ints") {
       defineConst(node, 0,
-                  ConstArray::vector(builder.getI64Type(),
-                                     std::vector<int64_t>(a.ints().begin(),
-                                                          a.ints().end())));
+                  ConstArray::vector(
+                      builder.getI64Type(),
+                      std::vector<int64_t>(a.ints().begin(), a.ints().end())));
     } else {
       return nodeError(node) << "unsupported attribute '" << a.name() << "'";
     }
     return success();
   };
 
-  handlers["ConstantOfShape"] = [this](
-                                    const onnx::NodeProto &node) -> LogicalResult {
+  handlers["ConstantOfShape"] =
+      [this](const onnx::NodeProto &node) -> LogicalResult {
     FailureOr<std::vector<int64_t>> shape = constInts(node, 0, "shape");
     if (failed(shape))
       return failure();
@@ -758,21 +846,23 @@ void Importer::registerHandlers() {
     bt = cast<RankedTensorType>(b.getType());
     int64_t k = at.getShape().back();
     if (bt.getDimSize(bt.getRank() - 2) != k)
-      return nodeError(node) << "inner dimensions differ: " << at << " and "
-                             << bt;
+      return nodeError(node)
+             << "inner dimensions differ: " << at << " and " << bt;
     Value result;
     if (bt.getRank() == 2) {
       // [..., M, K] x [K, N]: contract directly, no broadcast of b.
-      result = DotOp::create(builder, loc, a, b, ArrayRef<int64_t>{},
-                             ArrayRef<int64_t>{},
-                             ArrayRef<int64_t>{at.getRank() - 1},
-                             ArrayRef<int64_t>{0});
+      FailureOr<Value> dot = createInferred<DotOp>(
+          loc, a, b, ArrayRef<int64_t>{}, ArrayRef<int64_t>{},
+          ArrayRef<int64_t>{at.getRank() - 1}, ArrayRef<int64_t>{0});
+      if (failed(dot))
+        return failure();
+      result = *dot;
     } else {
       auto batch = broadcastShapes(at.getShape().drop_back(2),
                                    bt.getShape().drop_back(2));
       if (!batch)
-        return nodeError(node) << "batch dimensions do not broadcast: " << at
-                               << " and " << bt;
+        return nodeError(node)
+               << "batch dimensions do not broadcast: " << at << " and " << bt;
       SmallVector<int64_t> aShape(*batch), bShape(*batch);
       aShape.append({at.getDimSize(at.getRank() - 2), k});
       bShape.append({k, bt.getShape().back()});
@@ -781,8 +871,12 @@ void Importer::registerHandlers() {
       int64_t nb = batch->size();
       SmallVector<int64_t> batchDims =
           llvm::to_vector(llvm::seq<int64_t>(0, nb));
-      result = DotOp::create(builder, loc, a, b, batchDims, batchDims,
-                             ArrayRef<int64_t>{nb + 1}, ArrayRef<int64_t>{nb});
+      FailureOr<Value> dot = createInferred<DotOp>(
+          loc, a, b, ArrayRef<int64_t>(batchDims), ArrayRef<int64_t>(batchDims),
+          ArrayRef<int64_t>{nb + 1}, ArrayRef<int64_t>{nb});
+      if (failed(dot))
+        return failure();
+      result = *dot;
     }
     if (aVector || bVector) {
       auto rt = cast<RankedTensorType>(result.getType());
@@ -807,11 +901,14 @@ void Importer::registerHandlers() {
     int64_t ca = intAttr(node, "transA", 0) ? 0 : 1;
     int64_t cb = intAttr(node, "transB", 0) ? 1 : 0;
     if (at.getDimSize(ca) != bt.getDimSize(cb))
-      return nodeError(node) << "inner dimensions differ: " << at << " and "
-                             << bt;
-    Value y = DotOp::create(builder, loc, a, b, ArrayRef<int64_t>{},
-                            ArrayRef<int64_t>{}, ArrayRef<int64_t>{ca},
-                            ArrayRef<int64_t>{cb});
+      return nodeError(node)
+             << "inner dimensions differ: " << at << " and " << bt;
+    FailureOr<Value> dot = createInferred<DotOp>(
+        loc, a, b, ArrayRef<int64_t>{}, ArrayRef<int64_t>{},
+        ArrayRef<int64_t>{ca}, ArrayRef<int64_t>{cb});
+    if (failed(dot))
+      return failure();
+    Value y = *dot;
     auto yt = cast<RankedTensorType>(y.getType());
     float alpha = floatAttr(node, "alpha", 1.0f);
     float beta = floatAttr(node, "beta", 1.0f);
@@ -822,8 +919,8 @@ void Importer::registerHandlers() {
       Value c = use(node, 2);
       if (!broadcastShapes(cast<RankedTensorType>(c.getType()).getShape(),
                            yt.getShape()))
-        return nodeError(node) << "C " << c.getType()
-                               << " does not broadcast to " << yt;
+        return nodeError(node)
+               << "C " << c.getType() << " does not broadcast to " << yt;
       c = broadcastTo(c, yt.getShape(), loc);
       if (beta != 1.0f)
         c = MulOp::create(builder, loc, c,
@@ -852,16 +949,13 @@ void Importer::registerHandlers() {
 
   handlers["LayerNormalization"] =
       [this](const onnx::NodeProto &node) -> LogicalResult {
-    if ((node.output_size() > 1 && !node.output(1).empty()) ||
-        (node.output_size() > 2 && !node.output(2).empty()))
-      return nodeError(node) << "the Mean and InvStdDev outputs are not "
-                                "supported";
     Location loc = locOf(node);
     Value x = use(node, 0);
     auto xt = cast<RankedTensorType>(x.getType());
     FailureOr<int64_t> a = axis(node, intAttr(node, "axis", -1), xt.getRank());
     if (failed(a))
       return failure();
+    float epsilon = floatAttr(node, "epsilon", 1e-5f);
     SmallVector<int64_t> normShape(xt.getShape().drop_front(*a));
     Value scale = broadcastTo(use(node, 1), normShape, loc);
     Value bias = hasInput(node, 2)
@@ -870,8 +964,36 @@ void Importer::registerHandlers() {
     define(node, 0,
            LayerNormOp::create(builder, loc, xt, x, scale, bias,
                                builder.getI64IntegerAttr(*a),
-                               builder.getF64FloatAttr(
-                                   floatAttr(node, "epsilon", 1e-5f))));
+                               builder.getF64FloatAttr(epsilon)));
+    bool wantMean = node.output_size() > 1 && !node.output(1).empty();
+    bool wantInv = node.output_size() > 2 && !node.output(2).empty();
+    if (wantMean || wantInv) {
+      // Statistics shaped [d0, ..., d(axis-1), 1, ..., 1], as ONNX defines.
+      SmallVector<int64_t> dims =
+          llvm::to_vector(llvm::seq<int64_t>(*a, xt.getRank()));
+      SmallVector<int64_t> statShape(xt.getShape());
+      for (int64_t d : dims)
+        statShape[d] = 1;
+      FailureOr<Value> meanOr = createInferred<ReduceOp>(
+          loc, ReduceKind::Mean, x, ArrayRef<int64_t>(dims));
+      if (failed(meanOr))
+        return failure();
+      Value mean = *meanOr;
+      SmallVector<int64_t> kept = llvm::to_vector(llvm::seq<int64_t>(0, *a));
+      Value meanFull = BroadcastOp::create(builder, loc, xt, mean, kept);
+      Value centered = SubOp::create(builder, loc, x, meanFull);
+      Value var = ReduceOp::create(
+          builder, loc, ReduceKind::Mean,
+          MulOp::create(builder, loc, centered, centered), dims);
+      auto varType = cast<RankedTensorType>(var.getType());
+      Value inv = RsqrtOp::create(
+          builder, loc,
+          AddOp::create(builder, loc, var,
+                        splat(varType.getElementType(), varType.getShape(),
+                              epsilon, loc)));
+      define(node, 1, reshape(mean, statShape, loc));
+      define(node, 2, reshape(inv, statShape, loc));
+    }
     return success();
   };
 
@@ -909,7 +1031,11 @@ void Importer::registerHandlers() {
           dims.push_back(*d);
       }
       llvm::sort(dims);
-      Value r = ReduceOp::create(builder, loc, kind, x, dims);
+      FailureOr<Value> reduced =
+          createInferred<ReduceOp>(loc, kind, x, ArrayRef<int64_t>(dims));
+      if (failed(reduced))
+        return failure();
+      Value r = *reduced;
       if (intAttr(node, "keepdims", 1)) {
         SmallVector<int64_t> shape(xt.getShape());
         for (int64_t d : dims)
@@ -938,14 +1064,17 @@ void Importer::registerHandlers() {
     llvm::sort(sorted);
     if (int64_t(perm.size()) != rank ||
         !llvm::equal(sorted, llvm::seq<int64_t>(0, rank)))
-      return nodeError(node) << "perm is not a permutation of the " << rank
-                             << " dimensions";
+      return nodeError(node)
+             << "perm is not a permutation of the " << rank << " dimensions";
     if (t.constant) {
       defineConst(node, 0, transpose(*t.constant, perm));
       return success();
     }
-    define(node, 0, TransposeOp::create(builder, locOf(node), use(node, 0),
-                                        perm));
+    FailureOr<Value> r = createInferred<TransposeOp>(locOf(node), use(node, 0),
+                                                     ArrayRef<int64_t>(perm));
+    if (failed(r))
+      return failure();
+    define(node, 0, *r);
     return success();
   };
 
@@ -963,9 +1092,9 @@ void Importer::registerHandlers() {
       for (int64_t d : *shape)
         count *= d;
       if (count != t.type.getNumElements())
-        return nodeError(node) << "cannot reshape " << t.type << " to "
-                               << shape->size() << " dimensions with "
-                               << count << " elements";
+        return nodeError(node)
+               << "cannot reshape " << t.type << " to " << shape->size()
+               << " dimensions with " << count << " elements";
       if (t.constant) {
         ConstArray c = *t.constant;
         c.shape = *shape;
@@ -1099,14 +1228,14 @@ void Importer::registerHandlers() {
       RankedTensorType t = operand(node, i)->type;
       if (t.getRank() != rank ||
           t.getElementType() != operand(node, 0)->type.getElementType())
-        return nodeError(node) << "input " << i << " " << t
-                               << " does not match input 0 "
-                               << operand(node, 0)->type;
+        return nodeError(node)
+               << "input " << i << " " << t << " does not match input 0 "
+               << operand(node, 0)->type;
       for (int64_t d = 0; d < rank; ++d)
         if (d != *a && t.getDimSize(d) != operand(node, 0)->type.getDimSize(d))
-          return nodeError(node) << "input " << i << " " << t
-                                 << " does not match input 0 "
-                                 << operand(node, 0)->type;
+          return nodeError(node)
+                 << "input " << i << " " << t << " does not match input 0 "
+                 << operand(node, 0)->type;
     }
     if (allConstant(node)) {
       SmallVector<const ConstArray *> parts;
@@ -1118,7 +1247,11 @@ void Importer::registerHandlers() {
     SmallVector<Value> inputs;
     for (int i = 0; i < node.input_size(); ++i)
       inputs.push_back(use(node, i));
-    define(node, 0, ConcatOp::create(builder, locOf(node), inputs, *a));
+    FailureOr<Value> r =
+        createInferred<ConcatOp>(locOf(node), ValueRange(inputs), *a);
+    if (failed(r))
+      return failure();
+    define(node, 0, *r);
     return success();
   };
 
@@ -1153,8 +1286,8 @@ void Importer::registerHandlers() {
       total += s;
     }
     if (total != size || int64_t(sizes.size()) != node.output_size())
-      return nodeError(node) << "split sizes must sum to " << size
-                             << " over " << node.output_size() << " outputs";
+      return nodeError(node) << "split sizes must sum to " << size << " over "
+                             << node.output_size() << " outputs";
     int64_t offset = 0;
     for (auto [i, s] : llvm::enumerate(sizes)) {
       SmallVector<int64_t> start(rank, 0), limit(t.type.getShape()),
@@ -1167,9 +1300,12 @@ void Importer::registerHandlers() {
         shape[*a] = s;
         defineConst(node, i, slice(*t.constant, start, shape, steps));
       } else {
-        define(node, i,
-               SliceOp::create(builder, locOf(node), use(node, 0), start,
-                               limit, steps));
+        FailureOr<Value> r = createInferred<SliceOp>(
+            locOf(node), use(node, 0), ArrayRef<int64_t>(start),
+            ArrayRef<int64_t>(limit), ArrayRef<int64_t>(steps));
+        if (failed(r))
+          return failure();
+        define(node, i, *r);
       }
     }
     return success();
@@ -1204,8 +1340,7 @@ void Importer::registerHandlers() {
         steps.size() != starts->size())
       return nodeError(node) << "starts, ends, axes and steps differ in "
                                 "length";
-    SmallVector<int64_t> start(rank, 0), size(t.type.getShape()),
-        step(rank, 1);
+    SmallVector<int64_t> start(rank, 0), size(t.type.getShape()), step(rank, 1);
     for (size_t k = 0; k < axes.size(); ++k) {
       FailureOr<int64_t> d = axis(node, axes[k], rank);
       if (failed(d))
@@ -1239,10 +1374,14 @@ void Importer::registerHandlers() {
                                 "supported";
     SmallVector<int64_t> limit;
     for (int64_t d = 0; d < rank; ++d)
-      limit.push_back(std::min(t.type.getDimSize(d),
-                               start[d] + size[d] * step[d]));
-    define(node, 0, SliceOp::create(builder, locOf(node), use(node, 0), start,
-                                    limit, step));
+      limit.push_back(
+          std::min(t.type.getDimSize(d), start[d] + size[d] * step[d]));
+    FailureOr<Value> r = createInferred<SliceOp>(
+        locOf(node), use(node, 0), ArrayRef<int64_t>(start),
+        ArrayRef<int64_t>(limit), ArrayRef<int64_t>(step));
+    if (failed(r))
+      return failure();
+    define(node, 0, *r);
     return success();
   };
 
@@ -1253,12 +1392,15 @@ void Importer::registerHandlers() {
     if (failed(a))
       return failure();
     if (allConstant(node)) {
-      defineConst(node, 0, gather(*data.constant, *operand(node, 1)->constant,
-                                  *a));
+      defineConst(node, 0,
+                  gather(*data.constant, *operand(node, 1)->constant, *a));
       return success();
     }
-    define(node, 0, GatherOp::create(builder, locOf(node), use(node, 0),
-                                     use(node, 1), *a));
+    FailureOr<Value> r =
+        createInferred<GatherOp>(locOf(node), use(node, 0), use(node, 1), *a);
+    if (failed(r))
+      return failure();
+    define(node, 0, *r);
     return success();
   };
 
@@ -1308,11 +1450,12 @@ void Importer::registerHandlers() {
         keep.values.push_back(upper ? (j - i >= k) : (j - i <= k));
     if (t.constant) {
       ConstArray zero = ConstArray::scalarLike(t.type.getElementType(), 0);
-      defineConst(node, 0, mapElements({&keep, &*t.constant, &zero},
-                                       t.type.getElementType(),
-                                       [](ArrayRef<long double> v) {
-                                         return v[0] != 0 ? v[1] : v[2];
-                                       }));
+      defineConst(node, 0,
+                  mapElements({&keep, &*t.constant, &zero},
+                              t.type.getElementType(),
+                              [](ArrayRef<long double> v) {
+                                return v[0] != 0 ? v[1] : v[2];
+                              }));
       return success();
     }
     Location loc = locOf(node);
@@ -1325,9 +1468,85 @@ void Importer::registerHandlers() {
   };
 }
 
+/// Every op type the importer converts, with how many inputs it takes
+/// (ONNX's own ranges for opsets 13-21); handlers may then read inputs
+/// [0, min) without checking.
+static const llvm::StringMap<std::pair<int, int>> &arityTable() {
+  static const llvm::StringMap<std::pair<int, int>> table = {
+      {"Neg", {1, 1}},
+      {"Abs", {1, 1}},
+      {"Exp", {1, 1}},
+      {"Log", {1, 1}},
+      {"Tanh", {1, 1}},
+      {"Sigmoid", {1, 1}},
+      {"Relu", {1, 1}},
+      {"Erf", {1, 1}},
+      {"Sqrt", {1, 1}},
+      {"Reciprocal", {1, 1}},
+      {"Gelu", {1, 1}},
+      {"Add", {2, 2}},
+      {"Sub", {2, 2}},
+      {"Mul", {2, 2}},
+      {"Div", {2, 2}},
+      {"Pow", {2, 2}},
+      {"Max", {1, 1 << 20}},
+      {"Min", {1, 1 << 20}},
+      {"Equal", {2, 2}},
+      {"Less", {2, 2}},
+      {"Greater", {2, 2}},
+      {"Where", {3, 3}},
+      {"Cast", {1, 1}},
+      {"Identity", {1, 1}},
+      {"Dropout", {1, 3}},
+      {"Constant", {0, 0}},
+      {"ConstantOfShape", {1, 1}},
+      {"Shape", {1, 1}},
+      {"Range", {3, 3}},
+      {"MatMul", {2, 2}},
+      {"Gemm", {2, 3}},
+      {"Softmax", {1, 1}},
+      {"LogSoftmax", {1, 1}},
+      {"LayerNormalization", {2, 3}},
+      {"ReduceMean", {1, 2}},
+      {"ReduceSum", {1, 2}},
+      {"ReduceMax", {1, 2}},
+      {"ReduceMin", {1, 2}},
+      {"Transpose", {1, 1}},
+      {"Reshape", {2, 2}},
+      {"Flatten", {1, 1}},
+      {"Squeeze", {1, 2}},
+      {"Unsqueeze", {1, 2}},
+      {"Concat", {1, 1 << 20}},
+      {"Split", {1, 2}},
+      {"Slice", {3, 5}},
+      {"Gather", {2, 2}},
+      {"Expand", {2, 2}},
+      {"Trilu", {1, 2}}};
+  return table;
+}
+
+static std::pair<int, int> arity(StringRef op) {
+  return arityTable().lookup(op);
+}
+
 LogicalResult Importer::convertNode(const onnx::NodeProto &node) {
-  auto it = handlers.find(node.op_type());
-  return it->second(node);
+  auto [minInputs, maxInputs] = arity(node.op_type());
+  int present = node.input_size();
+  for (int i = 0; i < std::min(present, minInputs); ++i)
+    if (node.input(i).empty())
+      return nodeError(node) << "required input " << i << " is missing";
+  if (present < minInputs || present > maxInputs)
+    return nodeError(node) << "has " << present << " inputs; " << node.op_type()
+                           << " takes " << minInputs
+                           << (maxInputs == minInputs
+                                   ? std::string()
+                                   : " to " + std::to_string(maxInputs));
+  if (node.output_size() < 1)
+    return nodeError(node) << "has no outputs";
+  auto handler = handlers.find(node.op_type());
+  if (handler == handlers.end())
+    return nodeError(node) << "internal error: no converter registered";
+  return handler->second(node);
 }
 
 //===----------------------------------------------------------------------===//
@@ -1351,14 +1570,13 @@ FailureOr<ImportedModel> Importer::run() {
   std::map<std::string, std::vector<std::string>> unsupported;
   for (const onnx::NodeProto &node : graph.node()) {
     bool standard = node.domain().empty() || node.domain() == "ai.onnx";
-    if (!standard || !handlers.count(node.op_type()))
+    if (!standard || !arityTable().count(node.op_type()))
       unsupported[(standard ? "" : node.domain() + "::") + node.op_type()]
           .push_back(node.name().empty() ? "<unnamed>" : node.name());
   }
   if (!unsupported.empty()) {
-    auto diag = emitError(fileLoc)
-                << "the model uses " << unsupported.size()
-                << " unsupported op type(s):";
+    auto diag = emitError(fileLoc) << "the model uses " << unsupported.size()
+                                   << " unsupported op type(s):";
     for (const auto &[op, nodes] : unsupported) {
       diag << " " << op << " (";
       for (size_t i = 0; i < nodes.size() && i < 5; ++i)
@@ -1468,9 +1686,9 @@ FailureOr<ImportedModel> Importer::run() {
         continue;
       if (produced.contains(node.input(i)))
         return nodeError(node)
-               << "input '" << node.input(i)
-               << "' is produced by a later node (the graph has a cycle or "
-                  "is not topologically sorted)",
+                   << "input '" << node.input(i)
+                   << "' is produced by a later node (the graph has a cycle or "
+                      "is not topologically sorted)",
                failure();
       return nodeError(node) << "input '" << node.input(i)
                              << "' is not defined by any node, initializer "
@@ -1522,6 +1740,14 @@ FailureOr<ImportedModel> Importer::run() {
 }
 
 } // namespace
+
+std::vector<std::string> mlir::autopar::supportedONNXOps() {
+  std::vector<std::string> ops;
+  for (const auto &entry : arityTable())
+    ops.push_back(entry.getKey().str());
+  llvm::sort(ops);
+  return ops;
+}
 
 FailureOr<ImportedModel>
 mlir::autopar::importONNXBytes(MLIRContext *context, StringRef bytes,

@@ -58,6 +58,9 @@ FailureOr<ImportedModel> importONNXBytes(MLIRContext *context,
                                          llvm::StringRef modelDir,
                                          const ONNXImportOptions &options);
 
+/// The ONNX op types (default domain) the importer converts, sorted.
+std::vector<std::string> supportedONNXOps();
+
 } // namespace mlir::autopar
 
 #endif // AUTOPAR_IMPORT_ONNX_ONNXIMPORTER_H
