@@ -17,10 +17,12 @@
 #include "Safetensors.h"
 
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
+#include "autopar/Dialect/AutoPar/Transforms/Passes.h"
 #include "autopar/Import/ONNX/ONNXImporter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -41,6 +43,11 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::Optional,
 static cl::opt<std::string> outputFile("o", cl::desc("Output .mlir file"),
                                        cl::value_desc("file"),
                                        cl::cat(category));
+static cl::opt<bool> noRaise(
+    "no-raise",
+    cl::desc("Keep the primitive chains exporters write (no layer_norm, gelu "
+             "or attention composites)"),
+    cl::cat(category));
 static cl::opt<std::string>
     weightsFile("weights",
                 cl::desc("Output safetensors file (default: the output file "
@@ -83,6 +90,13 @@ int main(int argc, char **argv) {
       mlir::autopar::importONNXFile(&context, inputFile, options);
   if (mlir::failed(model))
     return 1;
+  if (!noRaise) {
+    mlir::PassManager pm(&context);
+    pm.addNestedPass<mlir::func::FuncOp>(
+        mlir::autopar::createRaiseCompositesPass());
+    if (mlir::failed(pm.run(*model->module)))
+      return fail("raising composites failed");
+  }
 
   autopar::TensorMap tensors;
   for (mlir::autopar::ImportedWeight &w : model->weights) {

@@ -87,9 +87,9 @@ TEST(Safetensors, ReadsMetadataAndSkipsIt) {
 TEST(Safetensors, RejectsBadFiles) {
   EXPECT_NE(errorOf(parseSafetensors("abc", "t")).find("too short"),
             std::string::npos);
-  EXPECT_NE(errorOf(parseSafetensors(withHeader("{", 0), "t"))
-                .find("malformed JSON"),
-            std::string::npos);
+  EXPECT_NE(
+      errorOf(parseSafetensors(withHeader("{", 0), "t")).find("malformed JSON"),
+      std::string::npos);
   std::string huge = withHeader("{}", 0);
   huge[0] = char(0xff);
   EXPECT_NE(errorOf(parseSafetensors(huge, "t")).find("exceeds the file"),

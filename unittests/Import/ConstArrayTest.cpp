@@ -36,10 +36,9 @@ TEST_F(ConstArrayTest, BroadcastsLikeNumpy) {
   EXPECT_EQ(*broadcastShapes({}, {2, 2}), (SmallVector<int64_t>{2, 2}));
   EXPECT_FALSE(broadcastShapes({3}, {4}).has_value());
   ConstArray a = ints({2, 1}, {10, 20}), c = ints({3}, {1, 2, 3});
-  ConstArray sum = mapElements({&a, &c}, b.getI64Type(),
-                               [](ArrayRef<long double> v) {
-                                 return v[0] + v[1];
-                               });
+  ConstArray sum =
+      mapElements({&a, &c}, b.getI64Type(),
+                  [](ArrayRef<long double> v) { return v[0] + v[1]; });
   EXPECT_EQ(sum.shape, (SmallVector<int64_t>{2, 3}));
   EXPECT_EQ(sum.ints(), (std::vector<int64_t>{11, 12, 13, 21, 22, 23}));
 }

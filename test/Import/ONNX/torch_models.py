@@ -61,25 +61,33 @@ def main(name):
     model.eval()
     with torch.no_grad():
         want = model(x).numpy()
+    status = 0
     with tempfile.TemporaryDirectory() as work:
         onnx_path = os.path.join(work, f"{name}.onnx")
         torch.onnx.export(model, (x,), onnx_path, opset_version=14,
                           input_names=["x"], output_names=["y"])
-        mlir_path = os.path.join(work, f"{name}.mlir")
-        subprocess.run([os.path.join(BIN, "autopar-import"), onnx_path, "-o",
-                        mlir_path], check=True)
         np.save(os.path.join(work, "x.npy"), x.numpy())
-        subprocess.run([os.path.join(BIN, "autopar-run"), mlir_path,
-                        "--input=" + os.path.join(work, "x.npy"),
-                        "--output-dir=" + os.path.join(work, "out")],
-                       check=True)
-        got = np.load(os.path.join(work, "out", "result0.npy"))
-    err = np.abs(got - want).max()
-    ok = got.shape == want.shape and np.allclose(got, want, rtol=1e-4,
-                                                 atol=1e-5)
-    print(f"{name}: shape {got.shape}, max abs error {err:.3g}: "
-          f"{'PASS' if ok else 'FAIL'}")
-    return 0 if ok else 1
+        for mode, flags in (("raised", []), ("primitive", ["--no-raise"])):
+            mlir_path = os.path.join(work, f"{name}-{mode}.mlir")
+            subprocess.run([os.path.join(BIN, "autopar-import"), onnx_path,
+                            "-o", mlir_path] + flags, check=True)
+            with open(mlir_path) as f:
+                text = f.read()
+            ops = {op: text.count(f"autopar.{op} ")
+                   for op in ("layer_norm", "gelu", "attention")}
+            out = os.path.join(work, "out-" + mode)
+            subprocess.run([os.path.join(BIN, "autopar-run"), mlir_path,
+                            "--input=" + os.path.join(work, "x.npy"),
+                            "--output-dir=" + out], check=True)
+            got = np.load(os.path.join(out, "result0.npy"))
+            err = np.abs(got - want).max()
+            ok = got.shape == want.shape and np.allclose(
+                got, want, rtol=1e-4, atol=1e-5)
+            composites = " ".join(f"{k}={v}" for k, v in ops.items())
+            print(f"{name} {mode}: {composites}; shape {got.shape}, max abs "
+                  f"error {err:.3g}: {'PASS' if ok else 'FAIL'}")
+            status |= 0 if ok else 1
+    return status
 
 
 if __name__ == "__main__":

@@ -23,6 +23,10 @@ namespace autopar {
 /// conversion to linalg.
 void populateDecomposeCompositesPatterns(RewritePatternSet &patterns);
 
+/// Patterns that recognize exporter-written primitive chains (layer norm,
+/// GELU, attention) and replace them by composites.
+void populateRaiseCompositesPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "autopar/Dialect/AutoPar/Transforms/Passes.h.inc"
 

@@ -24,4 +24,19 @@ def DecomposeCompositesPass
   let dependentDialects = ["::mlir::autopar::AutoParDialect"];
 }
 
+def RaiseCompositesPass : Pass<"autopar-raise-composites", "func::FuncOp"> {
+  let summary = "Recognize primitive chains that exporters emit as composites";
+  let description = [{
+    The inverse of `autopar-decompose-composites` for the forms that ONNX
+    exporters write: layer norm as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div
+    followed by the affine scale and shift, GELU as `x * (1 + erf(x /
+    sqrt(2))) * 0.5`, and attention as `softmax(q k^T * scale [+ mask]) v`
+    over batched matrix products. Constants and dimensions are checked; a
+    chain that differs in any of them is left as it is. The autopar
+    canonicalization patterns run alongside (transposes introduced for the
+    key fold away).
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect"];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD
