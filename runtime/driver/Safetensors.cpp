@@ -121,7 +121,9 @@ llvm::Expected<TensorMap> autopar::readSafetensors(StringRef path) {
   return parseSafetensors((*buffer)->getBuffer(), path);
 }
 
-std::string autopar::serializeSafetensors(const TensorMap &tensors) {
+/// The 8-byte length and the JSON header, padded so the data starts 8-byte
+/// aligned.
+static std::string headerOf(const TensorMap &tensors) {
   llvm::json::Object header;
   uint64_t offset = 0;
   for (const auto &[name, array] : tensors) {
@@ -140,12 +142,15 @@ std::string autopar::serializeSafetensors(const TensorMap &tensors) {
   llvm::raw_string_ostream os(text);
   os << llvm::json::Value(std::move(header));
   os.flush();
-  // Pad the header with spaces to 8 bytes, as the reference writer does.
   text.append((8 - text.size() % 8) % 8, ' ');
   std::string out;
   for (int i = 0; i < 8; ++i)
     out.push_back(char((uint64_t(text.size()) >> (8 * i)) & 0xff));
-  out += text;
+  return out + text;
+}
+
+std::string autopar::serializeSafetensors(const TensorMap &tensors) {
+  std::string out = headerOf(tensors);
   for (const auto &entry : tensors)
     out.append(entry.second.data.begin(), entry.second.data.end());
   return out;
@@ -159,10 +164,17 @@ llvm::Error autopar::writeSafetensors(StringRef path,
     llvm::raw_fd_ostream os(temp, ec, llvm::sys::fs::OF_None);
     if (ec)
       return stError(temp, ec.message());
-    os << serializeSafetensors(tensors);
+    // Streamed tensor by tensor: no second copy of the weights in memory.
+    os << headerOf(tensors);
+    for (const auto &entry : tensors)
+      os.write(entry.second.data.data(), entry.second.data.size());
     os.close();
-    if (os.has_error())
-      return stError(temp, os.error().message());
+    if (os.has_error()) {
+      std::string message = os.error().message();
+      os.clear_error();
+      llvm::sys::fs::remove(temp);
+      return stError(temp, message);
+    }
   }
   if (std::error_code ec = llvm::sys::fs::rename(temp, path))
     return stError(path, ec.message());

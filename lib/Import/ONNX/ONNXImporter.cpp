@@ -29,6 +29,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -54,9 +55,8 @@ struct Tensor {
 
 class Importer {
 public:
-  Importer(MLIRContext *ctx, const onnx::ModelProto &model,
-           StringRef sourceName, StringRef modelDir,
-           const ONNXImportOptions &options)
+  Importer(MLIRContext *ctx, onnx::ModelProto &model, StringRef sourceName,
+           StringRef modelDir, const ONNXImportOptions &options)
       : ctx(ctx), builder(ctx), model(model), sourceName(sourceName),
         modelDir(modelDir), options(options),
         fileLoc(FileLineColLoc::get(ctx, sourceName, 0, 0)) {}
@@ -168,7 +168,8 @@ private:
 
   MLIRContext *ctx;
   OpBuilder builder;
-  const onnx::ModelProto &model;
+  /// Mutable so that parameter bytes can be released as they are copied out.
+  onnx::ModelProto &model;
   std::string sourceName, modelDir;
   const ONNXImportOptions &options;
   Location fileLoc;
@@ -1733,6 +1734,12 @@ FailureOr<ImportedModel> Importer::run() {
                            RankedTensorType::get(dims, type).getNumElements(),
                            w.data)))
       return failure();
+    // The bytes now live in the weight; drop the model's copy so that peak
+    // memory stays near one copy of the parameters.
+    auto *owned = const_cast<onnx::TensorProto *>(init);
+    std::string().swap(*owned->mutable_raw_data()); // frees the capacity
+    owned->clear_float_data();
+    owned->clear_double_data();
     result.weights.push_back(std::move(w));
   }
   result.module = std::move(module);
@@ -1768,13 +1775,22 @@ mlir::autopar::importONNXBytes(MLIRContext *context, StringRef bytes,
 FailureOr<ImportedModel>
 mlir::autopar::importONNXFile(MLIRContext *context, StringRef path,
                               const ONNXImportOptions &options) {
-  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
-                                            /*RequiresNullTerminator=*/false);
-  if (!buffer) {
-    emitError(FileLineColLoc::get(context, path, 0, 0))
-        << "cannot read: " << buffer.getError().message();
+  context->loadDialect<AutoParDialect, func::FuncDialect>();
+  Location loc = FileLineColLoc::get(context, path, 0, 0);
+  // Parse straight from the file: no second copy of the model in memory.
+  int fd;
+  if (std::error_code ec = llvm::sys::fs::openFileForRead(path, fd)) {
+    emitError(loc) << "cannot read: " << ec.message();
     return failure();
   }
-  return importONNXBytes(context, (*buffer)->getBuffer(), path,
-                         llvm::sys::path::parent_path(path), options);
+  onnx::ModelProto model;
+  bool parsed = model.ParseFromFileDescriptor(fd);
+  llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+  if (!parsed) {
+    emitError(loc) << "not a valid ONNX model (the protobuf does not parse)";
+    return failure();
+  }
+  Importer importer(context, model, path, llvm::sys::path::parent_path(path),
+                    options);
+  return importer.run();
 }

@@ -28,6 +28,7 @@ class MLP(torch.nn.Module):
     def forward(self, x):
         h = torch.nn.functional.gelu(self.fc1(x))
         h = torch.relu(self.fc2(h)) + torch.tanh(h) * torch.sigmoid(h)
+        h = h + torch.nn.functional.gelu(h, approximate="tanh")
         return torch.log_softmax(self.fc3(h), dim=-1)
 
 

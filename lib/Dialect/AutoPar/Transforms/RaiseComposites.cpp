@@ -193,33 +193,77 @@ struct RaiseLayerNorm : public OpRewritePattern<AddOp> {
   }
 };
 
-/// mul(mul(x, add(erf(x / sqrt(2)), 1)), 0.5) in any operand order, with
-/// x * (1/sqrt(2)) also accepted -> gelu(x).
+/// True if `v` is x^3 written as x * (x * x) (any order) or pow(x, 3).
+bool isCubeOf(Value v, Value x) {
+  if (auto pow = v.getDefiningOp<PowOp>())
+    return pow.getLhs() == x && near(splatValue(pow.getRhs()), 3.0);
+  auto mul = v.getDefiningOp<MulOp>();
+  if (!mul)
+    return false;
+  return eitherOrder(mul.getLhs(), mul.getRhs(), [&](Value a, Value sq) {
+    auto m = sq.getDefiningOp<MulOp>();
+    return a == x && m && m.getLhs() == x && m.getRhs() == x;
+  });
+}
+
+/// The GELU form if `v` is 1 + erf(x / sqrt(2)) (or x * (1/sqrt(2))), or
+/// 1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)), in any operand order.
+std::optional<GeluApproximation> onePlusGeluInner(Value v, Value x) {
+  auto add = v.getDefiningOp<AddOp>();
+  if (!add)
+    return std::nullopt;
+  std::optional<GeluApproximation> form;
+  eitherOrder(add.getLhs(), add.getRhs(), [&](Value inner, Value one) {
+    if (!near(splatValue(one), 1.0))
+      return false;
+    if (auto erf = inner.getDefiningOp<ErfOp>()) {
+      Value in = erf.getOperand();
+      bool ok = false;
+      if (auto div = in.getDefiningOp<DivOp>())
+        ok =
+            div.getLhs() == x && near(splatValue(div.getRhs()), std::sqrt(2.0));
+      else if (auto mul = in.getDefiningOp<MulOp>())
+        ok = eitherOrder(mul.getLhs(), mul.getRhs(), [&](Value a, Value c) {
+          return a == x && near(splatValue(c), M_SQRT1_2);
+        });
+      if (ok)
+        form = GeluApproximation::None;
+      return ok;
+    }
+    auto tanh = inner.getDefiningOp<TanhOp>();
+    auto scaled = tanh ? tanh.getOperand().getDefiningOp<MulOp>() : MulOp();
+    if (!scaled)
+      return false;
+    bool ok =
+        eitherOrder(scaled.getLhs(), scaled.getRhs(), [&](Value k, Value poly) {
+          auto sum = poly.getDefiningOp<AddOp>();
+          if (!near(splatValue(k), std::sqrt(2.0 / M_PI)) || !sum)
+            return false;
+          return eitherOrder(sum.getLhs(), sum.getRhs(), [&](Value a, Value t) {
+            auto term = t.getDefiningOp<MulOp>();
+            return a == x && term &&
+                   eitherOrder(term.getLhs(), term.getRhs(),
+                               [&](Value c, Value cube) {
+                                 return near(splatValue(c), 0.044715) &&
+                                        isCubeOf(cube, x);
+                               });
+          });
+        });
+    if (ok)
+      form = GeluApproximation::Tanh;
+    return ok;
+  });
+  return form;
+}
+
+/// mul(mul(x, 1 + inner(x)), 0.5) in any operand order -> gelu(x), with the
+/// erf or the tanh form of `inner` (see onePlusGeluInner).
 struct RaiseGelu : public OpRewritePattern<MulOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(MulOp root,
                                 PatternRewriter &rewriter) const override {
-    // The 0.5 may multiply x, (1 + erf), or the product of the two.
     Value x;
-    auto isOnePlusErfOf = [&](Value v, Value arg) {
-      auto add = v.getDefiningOp<AddOp>();
-      if (!add)
-        return false;
-      return eitherOrder(add.getLhs(), add.getRhs(), [&](Value e, Value one) {
-        auto erf = e.getDefiningOp<ErfOp>();
-        if (!erf || !near(splatValue(one), 1.0))
-          return false;
-        Value in = erf.getOperand();
-        if (auto div = in.getDefiningOp<DivOp>())
-          return div.getLhs() == arg &&
-                 near(splatValue(div.getRhs()), std::sqrt(2.0));
-        if (auto mul = in.getDefiningOp<MulOp>())
-          return eitherOrder(mul.getLhs(), mul.getRhs(), [&](Value a, Value c) {
-            return a == arg && near(splatValue(c), M_SQRT1_2);
-          });
-        return false;
-      });
-    };
+    std::optional<GeluApproximation> form;
     bool matched =
         eitherOrder(root.getLhs(), root.getRhs(), [&](Value prod, Value half) {
           if (!near(splatValue(half), 0.5))
@@ -228,16 +272,15 @@ struct RaiseGelu : public OpRewritePattern<MulOp> {
           if (!mul)
             return false;
           return eitherOrder(mul.getLhs(), mul.getRhs(), [&](Value a, Value b) {
-            if (isOnePlusErfOf(b, a)) {
+            form = onePlusGeluInner(b, a);
+            if (form)
               x = a;
-              return true;
-            }
-            return false;
+            return form.has_value();
           });
         });
     if (!matched)
       return failure();
-    rewriter.replaceOpWithNewOp<GeluOp>(root, x, GeluApproximation::None);
+    rewriter.replaceOpWithNewOp<GeluOp>(root, x, *form);
     return success();
   }
 };

@@ -81,6 +81,30 @@ func.func @gelu(%x: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>) {
 
 // -----
 
+// GELU, tanh form, as torch exports gelu(approximate="tanh").
+// CHECK-LABEL: func @gelu_tanh
+// CHECK-SAME: (%[[X:.*]]: tensor<3xf32>)
+// CHECK-NEXT: %[[R:.*]] = autopar.gelu %[[X]] approximate = tanh : tensor<3xf32>
+// CHECK-NEXT: return %[[R]]
+func.func @gelu_tanh(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %half = autopar.constant dense<0.5> : tensor<3xf32>
+  %one = autopar.constant dense<1.0> : tensor<3xf32>
+  %k = autopar.constant dense<0.797884583> : tensor<3xf32>
+  %c = autopar.constant dense<0.044715> : tensor<3xf32>
+  %sq = autopar.mul %x, %x : tensor<3xf32>
+  %cube = autopar.mul %x, %sq : tensor<3xf32>
+  %t = autopar.mul %c, %cube : tensor<3xf32>
+  %p = autopar.add %x, %t : tensor<3xf32>
+  %s = autopar.mul %k, %p : tensor<3xf32>
+  %th = autopar.tanh %s : tensor<3xf32>
+  %a = autopar.add %one, %th : tensor<3xf32>
+  %m = autopar.mul %x, %a : tensor<3xf32>
+  %r = autopar.mul %half, %m : tensor<3xf32>
+  return %r : tensor<3xf32>
+}
+
+// -----
+
 // x * (1 + erf(x / 2)) * 0.5 has the wrong constant: left alone.
 // CHECK-LABEL: func @not_gelu
 // CHECK-NOT: autopar.gelu
