@@ -470,3 +470,35 @@ func.func @cross_entropy_labels(%l: tensor<4x10xf32>, %y: tensor<5xi64>) -> tens
   %0 = autopar.cross_entropy %l, %y : tensor<4x10xf32>, tensor<5xi64> -> tensor<f32>
   return %0 : tensor<f32>
 }
+
+// -----
+
+func.func @linear_rank(%x: tensor<2x8xf32>, %w: tensor<8xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'autopar.linear' op needs an input of rank >= 1 and a weight of rank 2}}
+  %0 = autopar.linear %x, %w : tensor<2x8xf32>, tensor<8xf32> -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @linear_features(%x: tensor<2x8xf32>, %w: tensor<8x16xf32>) -> tensor<2x8xf32> {
+  // expected-error @+1 {{'autopar.linear' op weight tensor<8x16xf32> (transposed) contracts 16 features but the input has 8}}
+  %0 = autopar.linear %x, %w {weight_transposed} : tensor<2x8xf32>, tensor<8x16xf32> -> tensor<2x8xf32>
+  return %0 : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @linear_bias(%x: tensor<2x8xf32>, %w: tensor<8x16xf32>, %b: tensor<8xf32>) -> tensor<2x16xf32> {
+  // expected-error @+1 {{'autopar.linear' op bias must be tensor<16xf32>, got tensor<8xf32>}}
+  %0 = autopar.linear %x, %w, %b : tensor<2x8xf32>, tensor<8x16xf32>, tensor<8xf32> -> tensor<2x16xf32>
+  return %0 : tensor<2x16xf32>
+}
+
+// -----
+
+func.func @linear_dtype(%x: tensor<2x8xf32>, %w: tensor<8x16xf16>) -> tensor<2x16xf32> {
+  // expected-error @+1 {{'autopar.linear' op weight element type differs from the input's}}
+  %0 = autopar.linear %x, %w : tensor<2x8xf32>, tensor<8x16xf16> -> tensor<2x16xf32>
+  return %0 : tensor<2x16xf32>
+}

@@ -188,3 +188,13 @@ func.func @attention_mask(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x6x16xf32>,
         -> tensor<2x4x8x32xf32>
   return %0 : tensor<2x4x8x32xf32>
 }
+
+// CHECK-LABEL: func @linear
+func.func @linear(%x: tensor<2x3x8xf32>, %w: tensor<8x16xf32>, %wt: tensor<16x8xf32>, %b: tensor<16xf32>)
+    -> (tensor<2x3x16xf32>, tensor<2x3x16xf32>) {
+  // CHECK: autopar.linear %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x3x8xf32>, tensor<8x16xf32>, tensor<16xf32> -> tensor<2x3x16xf32>
+  %0 = autopar.linear %x, %w, %b : tensor<2x3x8xf32>, tensor<8x16xf32>, tensor<16xf32> -> tensor<2x3x16xf32>
+  // CHECK: autopar.linear %{{.*}}, %{{.*}} {weight_transposed} : tensor<2x3x8xf32>, tensor<16x8xf32> -> tensor<2x3x16xf32>
+  %1 = autopar.linear %x, %wt {weight_transposed} : tensor<2x3x8xf32>, tensor<16x8xf32> -> tensor<2x3x16xf32>
+  return %0, %1 : tensor<2x3x16xf32>, tensor<2x3x16xf32>
+}

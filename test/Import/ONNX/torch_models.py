@@ -75,7 +75,7 @@ def main(name):
             with open(mlir_path) as f:
                 text = f.read()
             ops = {op: text.count(f"autopar.{op} ")
-                   for op in ("layer_norm", "gelu", "attention")}
+                   for op in ("layer_norm", "gelu", "attention", "linear")}
             out = os.path.join(work, "out-" + mode)
             subprocess.run([os.path.join(BIN, "autopar-run"), mlir_path,
                             "--input=" + os.path.join(work, "x.npy"),

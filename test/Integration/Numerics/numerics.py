@@ -543,6 +543,22 @@ def composite_cases():
     cases.append(attn_case("attention Sq != Sk, Dv != D", q2, k2, v2))
     cases.append(attn_case("attention rank 2 causal", randf((6, 4)),
                            randf((6, 4)), randf((6, 4)), causal=True))
+    for xshape, transposed, bias in [((4, 8), False, True),
+                                     ((2, 3, 8), True, True),
+                                     ((5, 8), True, False)]:
+        x = randf(xshape)
+        w = randf((16, 8) if transposed else (8, 16), low=-1, high=1)
+        b = randf((16,))
+        inputs = [x, w] + ([b] if bias else [])
+        expected = ref(lambda *a: (a[0] @ (a[1].T if transposed else a[1]))
+                       + (a[2] if bias else 0), *inputs)
+        attr = " {weight_transposed}" if transposed else ""
+        operands = ", ".join(f"%a{i}" for i in range(len(inputs)))
+        types = ", ".join(ty(a) for a in inputs)
+        cases.append(Case(f"linear {xshape} transposed={transposed} "
+                          f"bias={bias}", inputs, expected,
+                          f"  %r0 = autopar.linear {operands}{attr} : {types}"
+                          f" -> {ty(expected)}", atol=1e-5))
     for shape, ldt in [((4, 10), np.int64), ((2, 3, 7), np.int32),
                        ((5, 2), np.int64)]:
         logits = randf(shape, low=-6, high=6)

@@ -577,6 +577,47 @@ LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *context,
 }
 
 //===----------------------------------------------------------------------===//
+// LinearOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LinearOp::inferReturnTypes(MLIRContext *context,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &inferred) {
+  auto in = dyn_cast<RankedTensorType>(adaptor.getInput().getType());
+  auto w = dyn_cast<RankedTensorType>(adaptor.getWeight().getType());
+  if (!in || !w)
+    return opError<LinearOp>(loc, "expects ranked tensor operands");
+  if (in.getRank() < 1 || w.getRank() != 2)
+    return opError<LinearOp>(loc, "needs an input of rank >= 1 and a "
+                                  "weight of rank 2");
+  if (w.getElementType() != in.getElementType())
+    return opError<LinearOp>(loc, "weight element type differs from the "
+                                  "input's");
+  bool transposed = bool(adaptor.getWeightTransposedAttr());
+  int64_t k = w.getDimSize(transposed ? 1 : 0);
+  int64_t n = w.getDimSize(transposed ? 0 : 1);
+  if (k != in.getShape().back())
+    return opError<LinearOp>(
+        loc, "weight " + typeString(w) + (transposed ? " (transposed)" : "") +
+                 " contracts " + Twine(k) + " features but the input has " +
+                 Twine(in.getShape().back()));
+  if (Value bias = adaptor.getBias()) {
+    auto b = cast<RankedTensorType>(bias.getType());
+    if (b.getShape() != ArrayRef<int64_t>{n} ||
+        b.getElementType() != in.getElementType())
+      return opError<LinearOp>(
+          loc, "bias must be " +
+                   typeString(RankedTensorType::get({n}, in.getElementType())) +
+                   ", got " + typeString(b));
+  }
+  SmallVector<int64_t> shape(in.getShape());
+  shape.back() = n;
+  inferred.push_back(in.clone(shape));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Softmax, LayerNorm, RmsNorm
 //===----------------------------------------------------------------------===//
 
@@ -715,4 +756,5 @@ AUTOPAR_VERIFY_BY_INFERENCE(GatherOp)
 AUTOPAR_VERIFY_BY_INFERENCE(EmbeddingOp)
 AUTOPAR_VERIFY_BY_INFERENCE(AttentionOp)
 AUTOPAR_VERIFY_BY_INFERENCE(CrossEntropyOp)
+AUTOPAR_VERIFY_BY_INFERENCE(LinearOp)
 #undef AUTOPAR_VERIFY_BY_INFERENCE

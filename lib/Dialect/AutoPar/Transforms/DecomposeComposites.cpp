@@ -205,6 +205,24 @@ struct DecomposeAttention : public OpRewritePattern<AttentionOp> {
   }
 };
 
+/// linear(x, w, b) = dot(x, w) + broadcast(b).
+struct DecomposeLinear : public OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op,
+                                PatternRewriter &rewriter) const override {
+    PrimitiveBuilder pb(rewriter, op.getLoc());
+    int64_t rank = op.getInput().getType().getRank();
+    int64_t wDim = op.getWeightTransposed() ? 1 : 0;
+    Value y = pb.op<DotOp>(op.getInput(), op.getWeight(), ArrayRef<int64_t>{},
+                           ArrayRef<int64_t>{}, ArrayRef<int64_t>{rank - 1},
+                           ArrayRef<int64_t>{wDim});
+    if (Value bias = op.getBias())
+      y = pb.op<AddOp>(y, pb.expandTrailing(bias, op.getType()));
+    rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
 /// embedding(table, ids) = gather(table, ids, axis = 0).
 struct DecomposeEmbedding : public OpRewritePattern<EmbeddingOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -276,5 +294,6 @@ void mlir::autopar::populateDecomposeCompositesPatterns(
   patterns
       .add<DecomposeSoftmaxLike<SoftmaxOp>, DecomposeSoftmaxLike<LogSoftmaxOp>,
            DecomposeLayerNorm, DecomposeRmsNorm, DecomposeAttention,
-           DecomposeEmbedding, DecomposeCrossEntropy>(patterns.getContext());
+           DecomposeEmbedding, DecomposeCrossEntropy, DecomposeLinear>(
+          patterns.getContext());
 }

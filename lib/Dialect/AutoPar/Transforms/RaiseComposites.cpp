@@ -285,6 +285,52 @@ struct RaiseGelu : public OpRewritePattern<MulOp> {
   }
 };
 
+/// add(dot(x, w), broadcast(b)) contracting x's last dimension with a
+/// matrix weight -> linear(x, w, b). A dot without a bias stays a dot.
+static bool isLinearDot(DotOp dot, bool &transposed) {
+  int64_t rank = dot.getLhs().getType().getRank();
+  if (dot.getRhs().getType().getRank() != 2 || !dot.getLhsBatchDims().empty() ||
+      dot.getLhsContractingDims() != ArrayRef<int64_t>{rank - 1})
+    return false;
+  ArrayRef<int64_t> rc = dot.getRhsContractingDims();
+  if (rc.size() != 1)
+    return false;
+  transposed = rc[0] == 1;
+  return isa<FloatType>(dot.getType().getElementType());
+}
+
+struct RaiseLinear : public OpRewritePattern<AddOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AddOp root,
+                                PatternRewriter &rewriter) const override {
+    auto type = root.getType();
+    DotOp dot;
+    Value bias;
+    bool transposed = false;
+    bool matched =
+        eitherOrder(root.getLhs(), root.getRhs(), [&](Value d, Value bb) {
+          dot = d.getDefiningOp<DotOp>();
+          auto bcast = bb.getDefiningOp<BroadcastOp>();
+          if (!dot || !bcast || !isLinearDot(dot, transposed))
+            return false;
+          auto b = bcast.getOperand();
+          if (cast<RankedTensorType>(b.getType()).getShape() !=
+                  ArrayRef<int64_t>{type.getShape().back()} ||
+              bcast.getBroadcastDimensions() !=
+                  ArrayRef<int64_t>{type.getRank() - 1})
+            return false;
+          bias = b;
+          return true;
+        });
+    if (!matched)
+      return failure();
+    rewriter.replaceOpWithNewOp<LinearOp>(
+        root, type, dot.getLhs(), dot.getRhs(), bias,
+        transposed ? rewriter.getUnitAttr() : UnitAttr());
+    return success();
+  }
+};
+
 /// dot(softmax(scale * dot(q, kT) [+ mask]), v) over the last two dimensions
 /// with every leading dimension a batch dimension -> attention(q, k, v).
 /// The scale may sit on q (q / c or q * c) and/or on the scores.
@@ -389,6 +435,6 @@ struct RaiseCompositesPass
 
 void mlir::autopar::populateRaiseCompositesPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<RaiseLayerNorm, RaiseGelu, RaiseAttention>(
+  patterns.add<RaiseLayerNorm, RaiseGelu, RaiseAttention, RaiseLinear>(
       patterns.getContext());
 }

@@ -97,3 +97,15 @@ func.func @cross_entropy(%l: tensor<3x5xf32>, %y: tensor<3xi64>) -> tensor<f32> 
   %0 = autopar.cross_entropy %l, %y : tensor<3x5xf32>, tensor<3xi64> -> tensor<f32>
   return %0 : tensor<f32>
 }
+
+// -----
+
+// CHECK-LABEL: func @linear
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x8xf32>, %[[W:.*]]: tensor<16x8xf32>, %[[B:.*]]: tensor<16xf32>)
+// CHECK: %[[D:.*]] = autopar.dot %[[X]], %[[W]], batch_dims = [] x [], contracting_dims = [2] x [1] : tensor<2x3x8xf32>, tensor<16x8xf32> -> tensor<2x3x16xf32>
+// CHECK: %[[BB:.*]] = autopar.broadcast %[[B]], dims = [2] : tensor<16xf32> -> tensor<2x3x16xf32>
+// CHECK: autopar.add %[[D]], %[[BB]]
+func.func @linear(%x: tensor<2x3x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) -> tensor<2x3x16xf32> {
+  %0 = autopar.linear %x, %w, %b {weight_transposed} : tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<16xf32> -> tensor<2x3x16xf32>
+  return %0 : tensor<2x3x16xf32>
+}

@@ -150,3 +150,29 @@ func.func @not_attention(%q: tensor<2x5x4xf32>, %kt: tensor<2x4x5xf32>, %v: tens
   %o = autopar.dot %p, %v, batch_dims = [0] x [0], contracting_dims = [2] x [1] : tensor<2x5x5xf32>, tensor<2x5x3xf32> -> tensor<2x5x3xf32>
   return %o : tensor<2x5x3xf32>
 }
+
+// -----
+
+// A matrix product plus a broadcast bias is a linear layer.
+// CHECK-LABEL: func @linear
+// CHECK-SAME: (%[[X:.*]]: tensor<2x3x8xf32>, %[[W:.*]]: tensor<16x8xf32>, %[[B:.*]]: tensor<16xf32>)
+// CHECK-NEXT: %[[R:.*]] = autopar.linear %[[X]], %[[W]], %[[B]] {weight_transposed}
+// CHECK-NEXT: return %[[R]]
+func.func @linear(%x: tensor<2x3x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32>) -> tensor<2x3x16xf32> {
+  %d = autopar.dot %x, %w, batch_dims = [] x [], contracting_dims = [2] x [1] : tensor<2x3x8xf32>, tensor<16x8xf32> -> tensor<2x3x16xf32>
+  %bb = autopar.broadcast %b, dims = [2] : tensor<16xf32> -> tensor<2x3x16xf32>
+  %r = autopar.add %bb, %d : tensor<2x3x16xf32>
+  return %r : tensor<2x3x16xf32>
+}
+
+// -----
+
+// A bias broadcast along the wrong dimension is not a linear bias.
+// CHECK-LABEL: func @not_linear
+// CHECK-NOT: autopar.linear
+func.func @not_linear(%x: tensor<4x8xf32>, %w: tensor<8x4xf32>, %b: tensor<4xf32>) -> tensor<4x4xf32> {
+  %d = autopar.dot %x, %w, batch_dims = [] x [], contracting_dims = [1] x [0] : tensor<4x8xf32>, tensor<8x4xf32> -> tensor<4x4xf32>
+  %bb = autopar.broadcast %b, dims = [0] : tensor<4xf32> -> tensor<4x4xf32>
+  %r = autopar.add %d, %bb : tensor<4x4xf32>
+  return %r : tensor<4x4xf32>
+}

@@ -435,6 +435,30 @@ def AutoPar_EmbeddingOp : AutoPar_Op<"embedding",
   let hasVerifier = 1;
 }
 
+def AutoPar_LinearOp : AutoPar_Op<"linear", [InferTypeOpAdaptor]> {
+  let summary = "fully connected layer: x @ w (+ bias)";
+  let description = [{
+    Contracts the last dimension of `input [..., K]` with the weight and
+    adds the optional `bias [N]` to every row: the result is `[..., N]`. The
+    weight is `[K, N]`, or `[N, K]` (PyTorch's layout) with
+    `weight_transposed`. A composite of its own because tensor parallelism
+    splits it by column or by row.
+
+    ```mlir
+    %y = autopar.linear %x, %w, %b {weight_transposed}
+         : tensor<4x8xf32>, tensor<16x8xf32>, tensor<16xf32> -> tensor<4x16xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$input, AutoPar_FloatTensor:$weight,
+      Optional<AutoPar_FloatTensor>:$bias, UnitAttr:$weight_transposed);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight (`,` $bias^)? attr-dict `:` type($input) `,`
+    type($weight) (`,` type($bias)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 class AutoPar_SoftmaxLikeOp<string mnemonic, string formula>
     : AutoPar_Op<mnemonic, [SameOperandsAndResultType]> {
   let summary = mnemonic # " along one axis";

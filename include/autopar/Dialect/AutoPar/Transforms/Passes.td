@@ -14,7 +14,7 @@ def DecomposeCompositesPass
   let summary = "Rewrite composite ops into autopar primitives";
   let description = [{
     Replaces `softmax`, `log_softmax`, `layer_norm`, `rms_norm`,
-    `attention`, `embedding` and `cross_entropy` by `autopar` primitives
+    `attention`, `embedding`, `linear` and `cross_entropy` by `autopar` primitives
     (elementwise math, `reduce`, `broadcast`, `dot`, `gather`, `compare`,
     `select`), each with the numerically stable formulation (max subtracted
     before `exp`). Elementwise composites such as `gelu` stay: they lower to
@@ -30,8 +30,9 @@ def RaiseCompositesPass : Pass<"autopar-raise-composites", "func::FuncOp"> {
     The inverse of `autopar-decompose-composites` for the forms that ONNX
     exporters write: layer norm as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div
     followed by the affine scale and shift, GELU as `x * (1 + erf(x /
-    sqrt(2))) * 0.5`, and attention as `softmax(q k^T * scale [+ mask]) v`
-    over batched matrix products. Constants and dimensions are checked; a
+    sqrt(2))) * 0.5` or its tanh form, attention as `softmax(q k^T * scale
+    [+ mask]) v` over batched matrix products, and linear layers as a matrix
+    product plus a broadcast bias. Constants and dimensions are checked; a
     chain that differs in any of them is left as it is. The autopar
     canonicalization patterns run alongside (transposes introduced for the
     key fold away).
