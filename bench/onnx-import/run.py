@@ -37,6 +37,10 @@ class GPT2Small(torch.nn.Module):
         self.head = torch.nn.Linear(dim, vocab, bias=False)
         self.head.weight = self.emb.weight
         self.seq = seq
+        # nn.TransformerEncoder deep-copies one layer, and the exporter stores
+        # identical tensors once: give every layer its own weights.
+        for p in self.enc.parameters():
+            torch.nn.init.normal_(p, std=0.02)
         self.register_buffer(
             "mask", torch.triu(torch.full((seq, seq), float("-inf")), 1))
 
@@ -49,6 +53,7 @@ def main():
     work = sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp()
     os.makedirs(work, exist_ok=True)
     onnx_path = os.path.join(work, "gpt2-small.onnx")
+    torch.manual_seed(0)
     model = GPT2Small().eval()
     params = sum(p.numel() for p in model.parameters())
     if not os.path.exists(onnx_path):
