@@ -46,6 +46,7 @@ tool_dirs = [config.autopar_tools_dir, config.llvm_tools_dir]
 tools = [
     ToolSubst("autopar-opt", extra_args=opt_extra, unresolved="fatal"),
     ToolSubst("autopar-run", unresolved="fatal"),
+    ToolSubst("autopar-plan", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.autopar_tools_dir,

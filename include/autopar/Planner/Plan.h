@@ -1,0 +1,127 @@
+//===- Plan.h - parallel plans for transformer training ---------*- C++ -*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The first planner: transformer models described by their shape (the model
+// zoo), plans over data x tensor x pipeline parallelism with sequence
+// parallelism, ZeRO 0-3, microbatching, GPipe/1F1B/interleaved schedules and
+// recomputation, each evaluated with the formulas of CostModel.h, and an
+// exhaustive search that keeps the fastest plan that fits in memory and the
+// best rejected alternatives with their reasons. Per-op shardings inside a
+// stage are Megatron's (column- then row-parallel), not yet searched.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_PLANNER_PLAN_H
+#define AUTOPAR_PLANNER_PLAN_H
+
+#include "autopar/Planner/CostModel.h"
+
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::autopar::planner {
+
+/// A decoder-only transformer by its shape.
+struct TransformerModel {
+  std::string name;
+  int64_t layers = 0, hidden = 0, heads = 0, kvHeads = 0, ffn = 0, vocab = 0,
+          seq = 0;
+  bool gatedMLP = false; ///< SwiGLU (three ffn matrices) instead of two
+  bool tiedEmbedding = true;
+
+  int64_t paramsPerLayer() const;
+  int64_t embeddingParams() const;
+  int64_t totalParams() const;
+  /// Forward FLOPs of one layer for `tokens` tokens of sequence `seq`.
+  double layerForwardFlops(double tokens) const;
+  /// Forward FLOPs of the LM head (logits) for `tokens` tokens.
+  double headForwardFlops(double tokens) const;
+};
+
+/// `zoo:gpt2-small` ... `zoo:gpt3-175b`, `zoo:llama3-8b`, `zoo:llama3-70b`,
+/// Megatron's `megatron-1.7b` ... `megatron-1t`, or
+/// `zoo:gpt:layers=L,hidden=H,heads=A[,ffn=F,vocab=V,seq=S]`.
+llvm::Expected<TransformerModel> zooModel(llvm::StringRef spec);
+/// The preset names zooModel accepts.
+std::vector<std::string> zooPresets();
+
+enum class Schedule { GPipe, OneFOneB, Interleaved };
+
+struct Plan {
+  int64_t dp = 1, tp = 1, pp = 1;
+  bool sequenceParallel = false;
+  ZeroStage zero = ZeroStage::None;
+  int64_t microbatches = 1; ///< per data-parallel replica per step
+  Schedule schedule = Schedule::OneFOneB;
+  int64_t virtualStages = 1; ///< chunks per device with Interleaved
+  Recompute recompute = Recompute::None;
+
+  std::string str() const;
+};
+
+/// Parses "dp=2,tp=4,pp=2,sp=on,zero=1,mb=8,schedule=1f1b,recompute=selective"
+/// (omitted keys keep Plan's defaults; `v=` sets the interleaving factor).
+llvm::Expected<Plan> parsePlan(llvm::StringRef text);
+
+struct TrainingSetup {
+  int64_t globalBatch = 0; ///< sequences per step
+  int64_t seq = 0;         ///< overrides the model's when nonzero
+  ComputeType computeType = ComputeType::BF16;
+  StateBytes stateBytes = StateBytes::mixedPrecisionAdam();
+  /// Fractions of peak reached by large matrix products and by
+  /// memory-bound work (until autopar-calibrate measures them).
+  double computeEfficiency = 0.5, memoryEfficiency = 0.7;
+  /// Fraction of device memory a plan may use.
+  double memoryHeadroom = 0.9;
+};
+
+struct PlanEstimate {
+  Plan plan;
+  bool feasible = false;
+  std::string rejection; ///< why not, when infeasible
+  // Seconds per step.
+  double compute = 0, exposedComm = 0, bubble = 0, optimizer = 0;
+  double stepTime() const { return compute + exposedComm + bubble + optimizer; }
+  // Bytes per device (the most loaded, first pipeline stage).
+  double parameters = 0, gradients = 0, optimizerState = 0, activations = 0,
+         workspace = 0;
+  double memory() const {
+    return parameters + gradients + optimizerState + activations + workspace;
+  }
+  double tokensPerSecond = 0, tflopsPerDevice = 0, mfu = 0;
+};
+
+/// Predicts time and memory of `plan`; infeasible plans say why.
+PlanEstimate evaluatePlan(const TransformerModel &model,
+                          const ClusterSpec &cluster,
+                          const TrainingSetup &setup, const Plan &plan);
+
+struct SearchResult {
+  PlanEstimate best;
+  std::vector<PlanEstimate> alternatives; ///< best rejected/slower ones
+  int64_t evaluated = 0, feasible = 0;
+};
+
+/// Enumerates every valid plan and returns the fastest feasible one; fails
+/// with the most common reason when nothing fits.
+llvm::Expected<SearchResult> searchPlans(const TransformerModel &model,
+                                         const ClusterSpec &cluster,
+                                         const TrainingSetup &setup,
+                                         size_t keepAlternatives = 5);
+
+llvm::json::Value toJSON(const TransformerModel &model,
+                         const ClusterSpec &cluster, const TrainingSetup &setup,
+                         const SearchResult &result);
+/// The explanation `--explain` prints.
+std::string explain(const TransformerModel &model, const ClusterSpec &cluster,
+                    const TrainingSetup &setup, const SearchResult &result);
+
+} // namespace mlir::autopar::planner
+
+#endif // AUTOPAR_PLANNER_PLAN_H

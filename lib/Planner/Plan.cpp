@@ -1,0 +1,603 @@
+//===- Plan.cpp - parallel plans for transformer training -----------------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Planner/Plan.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <map>
+
+using namespace mlir::autopar::planner;
+using llvm::StringRef;
+
+static llvm::Error planError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+//===----------------------------------------------------------------------===//
+// Models
+//===----------------------------------------------------------------------===//
+
+int64_t TransformerModel::paramsPerLayer() const {
+  int64_t kvDim = hidden / heads * kvHeads;
+  int64_t attention = 2 * hidden * hidden + 2 * hidden * kvDim;
+  int64_t mlp = (gatedMLP ? 3 : 2) * hidden * ffn;
+  // GPT: two layer norms with bias and biases on every matrix; Llama: two
+  // RMSNorm scales, no biases.
+  int64_t small =
+      gatedMLP ? 2 * hidden
+               : 4 * hidden + (hidden + 2 * kvDim + hidden) + (ffn + hidden);
+  return attention + mlp + small;
+}
+
+int64_t TransformerModel::embeddingParams() const {
+  int64_t positions = gatedMLP ? 0 : seq * hidden; // RoPE has none
+  return vocab * hidden * (tiedEmbedding ? 1 : 2) + positions +
+         (gatedMLP ? hidden : 2 * hidden); // final norm
+}
+
+int64_t TransformerModel::totalParams() const {
+  return layers * paramsPerLayer() + embeddingParams();
+}
+
+double TransformerModel::layerForwardFlops(double tokens) const {
+  int64_t kvDim = hidden / heads * kvHeads;
+  double matrices = 2.0 * hidden * hidden + 2.0 * hidden * kvDim +
+                    (gatedMLP ? 3.0 : 2.0) * hidden * ffn;
+  // 2 FLOPs per weight per token, plus q k^T and p v: 2 * 2 * s * h.
+  return 2.0 * tokens * matrices + 4.0 * tokens * seq * hidden;
+}
+
+double TransformerModel::headForwardFlops(double tokens) const {
+  return 2.0 * tokens * vocab * hidden;
+}
+
+namespace {
+struct ZooEntry {
+  const char *name;
+  int64_t layers, hidden, heads, kvHeads, ffn, vocab, seq;
+  bool gated, tied;
+};
+// GPT-2 (Radford et al.), GPT-3 (Brown et al., table 2.1), Megatron-LM's
+// weak-scaling models (Narayanan et al. SC'21, table 1; vocab 51200, seq
+// 2048), Llama 3 (Meta, 2024).
+const ZooEntry kZoo[] = {
+    {"gpt2-small", 12, 768, 12, 12, 3072, 50257, 1024, false, true},
+    {"gpt2-medium", 24, 1024, 16, 16, 4096, 50257, 1024, false, true},
+    {"gpt2-large", 36, 1280, 20, 20, 5120, 50257, 1024, false, true},
+    {"gpt2-xl", 48, 1600, 25, 25, 6400, 50257, 1024, false, true},
+    {"gpt3-1.3b", 24, 2048, 16, 16, 8192, 50257, 2048, false, true},
+    {"gpt3-2.7b", 32, 2560, 32, 32, 10240, 50257, 2048, false, true},
+    {"gpt3-6.7b", 32, 4096, 32, 32, 16384, 50257, 2048, false, true},
+    {"gpt3-13b", 40, 5140, 40, 40, 20560, 50257, 2048, false, true},
+    {"gpt3-175b", 96, 12288, 96, 96, 49152, 50257, 2048, false, true},
+    {"megatron-1.7b", 24, 2304, 24, 24, 9216, 51200, 2048, false, true},
+    {"megatron-3.6b", 30, 3072, 32, 32, 12288, 51200, 2048, false, true},
+    {"megatron-7.5b", 36, 4096, 32, 32, 16384, 51200, 2048, false, true},
+    {"megatron-18.4b", 40, 6144, 48, 48, 24576, 51200, 2048, false, true},
+    {"megatron-39.1b", 48, 8192, 64, 64, 32768, 51200, 2048, false, true},
+    {"megatron-76.1b", 60, 10240, 80, 80, 40960, 51200, 2048, false, true},
+    {"megatron-145.6b", 80, 12288, 96, 96, 49152, 51200, 2048, false, true},
+    {"megatron-310.1b", 96, 16384, 128, 128, 65536, 51200, 2048, false, true},
+    {"megatron-529.6b", 105, 20480, 128, 128, 81920, 51200, 2048, false, true},
+    {"megatron-1t", 128, 25600, 160, 160, 102400, 51200, 2048, false, true},
+    {"llama3-8b", 32, 4096, 32, 8, 14336, 128256, 8192, true, false},
+    {"llama3-70b", 80, 8192, 64, 8, 28672, 128256, 8192, true, false},
+};
+} // namespace
+
+std::vector<std::string> mlir::autopar::planner::zooPresets() {
+  std::vector<std::string> names;
+  for (const ZooEntry &e : kZoo)
+    names.push_back(e.name);
+  return names;
+}
+
+llvm::Expected<TransformerModel>
+mlir::autopar::planner::zooModel(StringRef spec) {
+  if (!spec.consume_front("zoo:"))
+    return planError("model '" + spec +
+                     "' is not a zoo model (zoo:NAME or zoo:gpt:...)");
+  TransformerModel m;
+  for (const ZooEntry &e : kZoo)
+    if (spec == e.name) {
+      m = {e.name, e.layers, e.hidden, e.heads, e.kvHeads,
+           e.ffn,  e.vocab,  e.seq,    e.gated, e.tied};
+      return m;
+    }
+  if (!spec.consume_front("gpt:") && spec != "gpt")
+    return planError("unknown zoo model '" + spec + "' (known: " +
+                     llvm::join(zooPresets(), ", ") + ", gpt:key=value,...)");
+  m = {"gpt", 12, 768, 12, 0, 0, 50257, 1024, false, true};
+  llvm::SmallVector<StringRef> parts;
+  spec.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef part : parts) {
+    auto [key, value] = part.split('=');
+    int64_t v;
+    if (value.getAsInteger(10, v) || v <= 0)
+      return planError("zoo:gpt: '" + part + "' needs a positive integer");
+    if (key == "layers")
+      m.layers = v;
+    else if (key == "hidden")
+      m.hidden = v;
+    else if (key == "heads")
+      m.heads = v;
+    else if (key == "ffn")
+      m.ffn = v;
+    else if (key == "vocab")
+      m.vocab = v;
+    else if (key == "seq")
+      m.seq = v;
+    else
+      return planError("zoo:gpt: unknown key '" + key +
+                       "' (layers, hidden, heads, ffn, vocab, seq)");
+  }
+  if (m.ffn == 0)
+    m.ffn = 4 * m.hidden;
+  m.kvHeads = m.heads;
+  if (m.hidden % m.heads)
+    return planError("zoo:gpt: hidden " + llvm::Twine(m.hidden) +
+                     " is not divisible by heads " + llvm::Twine(m.heads));
+  m.name = "gpt";
+  return m;
+}
+
+//===----------------------------------------------------------------------===//
+// Plans
+//===----------------------------------------------------------------------===//
+
+static StringRef scheduleName(Schedule s) {
+  switch (s) {
+  case Schedule::GPipe:
+    return "gpipe";
+  case Schedule::OneFOneB:
+    return "1f1b";
+  case Schedule::Interleaved:
+    return "interleaved";
+  }
+  return "?";
+}
+
+static StringRef recomputeName(Recompute r) {
+  switch (r) {
+  case Recompute::None:
+    return "none";
+  case Recompute::Selective:
+    return "selective";
+  case Recompute::Full:
+    return "full";
+  }
+  return "?";
+}
+
+std::string Plan::str() const {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "dp=" << dp << ",tp=" << tp << ",pp=" << pp
+     << ",sp=" << (sequenceParallel ? "on" : "off") << ",zero=" << int(zero)
+     << ",mb=" << microbatches << ",schedule=" << scheduleName(schedule);
+  if (schedule == Schedule::Interleaved)
+    os << ",v=" << virtualStages;
+  os << ",recompute=" << recomputeName(recompute);
+  return s;
+}
+
+llvm::Expected<Plan> mlir::autopar::planner::parsePlan(StringRef text) {
+  Plan p;
+  llvm::SmallVector<StringRef> parts;
+  text.split(parts, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef part : parts) {
+    auto [key, value] = part.trim().split('=');
+    auto number = [&](int64_t &out) -> llvm::Error {
+      if (value.getAsInteger(10, out) || out < 1)
+        return planError("--plan: '" + part + "' needs a positive integer");
+      return llvm::Error::success();
+    };
+    llvm::Error err = llvm::Error::success();
+    if (key == "dp")
+      err = number(p.dp);
+    else if (key == "tp")
+      err = number(p.tp);
+    else if (key == "pp")
+      err = number(p.pp);
+    else if (key == "mb")
+      err = number(p.microbatches);
+    else if (key == "v")
+      err = number(p.virtualStages);
+    else if (key == "sp" && (value == "on" || value == "off"))
+      p.sequenceParallel = value == "on";
+    else if (key == "zero" && value.size() == 1 && value[0] >= '0' &&
+             value[0] <= '3')
+      p.zero = ZeroStage(value[0] - '0');
+    else if (key == "schedule" &&
+             (value == "gpipe" || value == "1f1b" || value == "interleaved"))
+      p.schedule = value == "gpipe"  ? Schedule::GPipe
+                   : value == "1f1b" ? Schedule::OneFOneB
+                                     : Schedule::Interleaved;
+    else if (key == "recompute" &&
+             (value == "none" || value == "selective" || value == "full"))
+      p.recompute = value == "none"        ? Recompute::None
+                    : value == "selective" ? Recompute::Selective
+                                           : Recompute::Full;
+    else
+      return planError("--plan: cannot read '" + part +
+                       "' (keys: dp, tp, pp, sp=on|off, zero=0..3, mb, "
+                       "schedule=gpipe|1f1b|interleaved, v, "
+                       "recompute=none|selective|full)");
+    if (err)
+      return std::move(err);
+  }
+  if (p.schedule == Schedule::Interleaved && p.virtualStages < 2)
+    p.virtualStages = 2;
+  return p;
+}
+
+//===----------------------------------------------------------------------===//
+// Evaluation
+//===----------------------------------------------------------------------===//
+
+/// Why `plan` cannot run `model` on `cluster` at all (before memory), or "".
+static std::string invalidReason(const TransformerModel &m,
+                                 const ClusterSpec &c,
+                                 const TrainingSetup &setup, const Plan &p) {
+  std::string why;
+  llvm::raw_string_ostream os(why);
+  if (p.dp * p.tp * p.pp != c.numDevices())
+    os << "dp*tp*pp = " << p.dp * p.tp * p.pp << " but the cluster has "
+       << c.numDevices() << " devices";
+  else if (m.heads % p.tp || m.ffn % p.tp)
+    os << "tp=" << p.tp << " does not divide the " << m.heads
+       << " heads and the ffn width " << m.ffn;
+  else if (m.layers % (p.pp * p.virtualStages))
+    os << "pp*v=" << p.pp * p.virtualStages << " does not divide the "
+       << m.layers << " layers";
+  else if (setup.globalBatch % p.dp)
+    os << "dp=" << p.dp << " does not divide the global batch "
+       << setup.globalBatch;
+  else if ((setup.globalBatch / p.dp) % p.microbatches)
+    os << p.microbatches << " microbatches do not divide the per-replica batch "
+       << setup.globalBatch / p.dp;
+  else if (p.sequenceParallel && p.tp == 1)
+    os << "sequence parallelism needs tp > 1";
+  else if (p.schedule == Schedule::Interleaved &&
+           (p.pp == 1 || p.microbatches % p.pp))
+    os << "the interleaved schedule needs pp > 1 and a multiple of pp "
+          "microbatches";
+  return why;
+}
+
+PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
+                                                  const ClusterSpec &c,
+                                                  const TrainingSetup &setup,
+                                                  const Plan &p) {
+  PlanEstimate e;
+  e.plan = p;
+  e.rejection = invalidReason(m, c, setup, p);
+  if (!e.rejection.empty())
+    return e;
+  const DeviceSpec &d = c.device;
+  double s = setup.seq ? setup.seq : m.seq;
+  double b = double(setup.globalBatch / p.dp / p.microbatches);
+  double tokens = b * s; // per microbatch
+  double layersPerStage = double(m.layers) / p.pp;
+  double peak = d.peakFlops(setup.computeType) * setup.computeEfficiency;
+
+  // Compute of the most loaded stage (the last: it also holds the head).
+  double layerFwd = m.layerForwardFlops(tokens) / p.tp / peak;
+  double headFwd = m.headForwardFlops(tokens) / p.tp / peak;
+  double fwd = layersPerStage * layerFwd + headFwd;
+  double bwd = 2 * fwd;
+  if (p.recompute == Recompute::Full)
+    bwd += layersPerStage * layerFwd;
+  else if (p.recompute == Recompute::Selective)
+    bwd += layersPerStage * 4.0 * tokens * s * m.hidden / p.tp / peak;
+
+  // Tensor parallelism: 2 all-reduces forward and 2 backward per layer (or,
+  // with sequence parallelism, all-gathers and reduce-scatters of the same
+  // volume), over the link inside the tensor-parallel group.
+  CollectiveCostModel tpComm(c.linkFor(p.tp, 1));
+  double actBytes = tokens * m.hidden * 2;
+  double tpPerMicrobatch =
+      layersPerStage * 4 * tpComm.allReduce(actBytes, p.tp);
+  double perMicrobatch = fwd + bwd + tpPerMicrobatch;
+  e.compute = p.microbatches * (fwd + bwd);
+  e.exposedComm = p.microbatches * tpPerMicrobatch;
+
+  // Pipeline: fill and drain, shortened by interleaving; activations sent
+  // between stages during them.
+  double v = p.schedule == Schedule::Interleaved ? p.virtualStages : 1;
+  if (p.pp > 1) {
+    e.bubble = (p.pp - 1) * perMicrobatch / v;
+    CollectiveCostModel p2p(c.linkFor(2, p.tp * p.dp));
+    double boundary = actBytes / (p.sequenceParallel ? p.tp : 1);
+    e.exposedComm += 2 * (p.pp - 1) * v * p2p.sendRecv(boundary);
+  }
+
+  // Model states of the first stage (embedding) or the last (head).
+  double stageParams =
+      (layersPerStage * m.paramsPerLayer() +
+       (p.pp == 1 ? m.embeddingParams() : m.vocab * double(m.hidden))) /
+      p.tp;
+  ModelStateMemory states =
+      modelStateMemory(stageParams, p.dp, p.zero, setup.stateBytes);
+  e.parameters = states.parameters;
+  e.gradients = states.gradients;
+  e.optimizerState = states.optimizer;
+
+  // Data parallelism: gradients reduced (all-reduce, or reduce-scatter +
+  // all-gather under ZeRO: the same volume) while the last microbatch's
+  // backward runs; ZeRO-3 also gathers parameters for forward and backward.
+  CollectiveCostModel dpComm(c.linkFor(p.dp, p.tp));
+  double gradBytes = stageParams * setup.stateBytes.gradient;
+  double dpTime = dpComm.allReduce(gradBytes, p.dp);
+  if (p.zero == ZeroStage::Parameters)
+    dpTime +=
+        2 * dpComm.allGather(stageParams * setup.stateBytes.parameter, p.dp);
+  e.exposedComm += std::max(0.0, dpTime - bwd);
+
+  // Optimizer: memory-bound update of this device's share of the states.
+  double updated =
+      stageParams / (p.zero >= ZeroStage::OptimizerStates ? double(p.dp) : 1.0);
+  double bytesPerParam = 2 * setup.stateBytes.optimizer +
+                         setup.stateBytes.gradient +
+                         2 * setup.stateBytes.parameter;
+  e.optimizer = rooflineTime(d, setup.computeType, 0, updated * bytesPerParam,
+                             1.0, setup.memoryEfficiency);
+
+  // Activations: the first stage keeps min(pp, mb) microbatches in flight
+  // under 1F1B (all of them under GPipe; interleaving adds (pp-1)/(pp v)).
+  TransformerShape shape{int64_t(s), int64_t(b), m.hidden, m.heads};
+  double perLayer = transformerLayerActivationBytes(
+      shape, p.tp, p.sequenceParallel, p.recompute);
+  double inFlight = p.schedule == Schedule::GPipe
+                        ? double(p.microbatches)
+                        : double(std::min(p.pp, p.microbatches));
+  if (p.schedule == Schedule::Interleaved)
+    inFlight *= 1 + double(p.pp - 1) / (p.pp * v);
+  e.activations = perLayer * layersPerStage * inFlight;
+  // Workspace: fp32 logits for the loss (vocab split by tp), the embedding
+  // output, and a fixed 512 MiB for library workspaces.
+  e.workspace = tokens * m.vocab * 4.0 / p.tp + tokens * m.hidden * 4.0 +
+                512.0 * (1 << 20);
+
+  double budget = setup.memoryHeadroom * d.memoryBytes;
+  double stepTime = e.stepTime();
+  double stepTokens = double(setup.globalBatch) * s;
+  e.tokensPerSecond = stepTokens / stepTime;
+  double modelFlops = 3 * (m.layers * m.layerForwardFlops(stepTokens) +
+                           m.headForwardFlops(stepTokens));
+  e.tflopsPerDevice = modelFlops / stepTime / c.numDevices() / 1e12;
+  e.mfu =
+      modelFlops / stepTime / (c.numDevices() * d.peakFlops(setup.computeType));
+  if (e.memory() > budget) {
+    std::string why;
+    llvm::raw_string_ostream os(why);
+    os << llvm::format("needs %.1f GB per device, more than %.0f%% of %.1f GB",
+                       e.memory() / 1e9, setup.memoryHeadroom * 100,
+                       d.memoryBytes / 1e9);
+    e.rejection = why;
+    return e;
+  }
+  e.feasible = true;
+  return e;
+}
+
+//===----------------------------------------------------------------------===//
+// Search
+//===----------------------------------------------------------------------===//
+
+static std::vector<int64_t> divisors(int64_t n) {
+  std::vector<int64_t> out;
+  for (int64_t i = 1; i * i <= n; ++i)
+    if (n % i == 0) {
+      out.push_back(i);
+      if (i != n / i)
+        out.push_back(n / i);
+    }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
+    const TransformerModel &m, const ClusterSpec &c, const TrainingSetup &setup,
+    size_t keepAlternatives) {
+  SearchResult result;
+  std::vector<PlanEstimate> feasible, rejected;
+  std::map<std::string, int64_t> reasons;
+  int64_t n = c.numDevices();
+  for (int64_t tp : divisors(n)) {
+    if (m.heads % tp || m.ffn % tp)
+      continue;
+    for (int64_t pp : divisors(n / tp)) {
+      if (m.layers % pp)
+        continue;
+      int64_t dp = n / tp / pp;
+      if (setup.globalBatch % dp)
+        continue;
+      for (int64_t mb : divisors(setup.globalBatch / dp)) {
+        if (pp == 1 && mb > 1)
+          continue; // without a pipeline, microbatching only adds steps
+        for (bool sp : {false, true}) {
+          if (sp && tp == 1)
+            continue;
+          for (int zero = 0; zero <= 3; ++zero) {
+            for (Recompute r :
+                 {Recompute::None, Recompute::Selective, Recompute::Full}) {
+              std::vector<std::pair<Schedule, int64_t>> schedules = {
+                  {Schedule::OneFOneB, 1}};
+              if (pp > 1) {
+                schedules.push_back({Schedule::GPipe, 1});
+                for (int64_t v : {2, 4})
+                  if (m.layers % (pp * v) == 0 && mb % pp == 0)
+                    schedules.push_back({Schedule::Interleaved, v});
+              }
+              for (auto [schedule, v] : schedules) {
+                Plan p{dp, tp, pp, sp, ZeroStage(zero), mb, schedule, v, r};
+                PlanEstimate e = evaluatePlan(m, c, setup, p);
+                ++result.evaluated;
+                if (e.feasible) {
+                  feasible.push_back(e);
+                } else {
+                  ++reasons[e.rejection.substr(0, e.rejection.find(','))];
+                  rejected.push_back(e);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  result.feasible = feasible.size();
+  auto faster = [](const PlanEstimate &a, const PlanEstimate &b) {
+    return a.stepTime() < b.stepTime();
+  };
+  if (feasible.empty()) {
+    std::string why = "no plan fits";
+    if (!rejected.empty()) {
+      auto best = std::min_element(rejected.begin(), rejected.end(), faster);
+      why += "; the fastest candidate (" + best->plan.str() + ") " +
+             best->rejection;
+    }
+    return planError(why + " (" + llvm::Twine(result.evaluated) +
+                     " plans evaluated)");
+  }
+  std::sort(feasible.begin(), feasible.end(), faster);
+  std::sort(rejected.begin(), rejected.end(), faster);
+  result.best = feasible.front();
+  // Alternatives: the fastest rejected plans (with why) and the runners-up
+  // of other grid shapes.
+  for (const PlanEstimate &e : rejected) {
+    if (result.alternatives.size() >= keepAlternatives / 2 + 1 ||
+        e.stepTime() >= result.best.stepTime() * 2)
+      break;
+    if (e.stepTime() < result.best.stepTime())
+      result.alternatives.push_back(e);
+  }
+  for (const PlanEstimate &e : feasible) {
+    if (result.alternatives.size() >= keepAlternatives)
+      break;
+    const Plan &a = e.plan, &bp = result.best.plan;
+    if (a.dp != bp.dp || a.tp != bp.tp || a.pp != bp.pp)
+      if (llvm::none_of(result.alternatives, [&](const PlanEstimate &x) {
+            return x.feasible && x.plan.dp == a.dp && x.plan.tp == a.tp &&
+                   x.plan.pp == a.pp;
+          }))
+        result.alternatives.push_back(e);
+  }
+  return result;
+}
+
+//===----------------------------------------------------------------------===//
+// Output
+//===----------------------------------------------------------------------===//
+
+static llvm::json::Value planJSON(const Plan &p, const TrainingSetup &setup) {
+  return llvm::json::Object{
+      {"dp", p.dp},
+      {"tp", p.tp},
+      {"pp", p.pp},
+      {"sequence_parallel", p.sequenceParallel},
+      {"zero", int64_t(p.zero)},
+      {"microbatches", p.microbatches},
+      {"microbatch_size", setup.globalBatch / p.dp / p.microbatches},
+      {"schedule", scheduleName(p.schedule)},
+      {"virtual_stages", p.virtualStages},
+      {"recompute", recomputeName(p.recompute)},
+      {"spec", p.str()}};
+}
+
+static llvm::json::Value estimateJSON(const PlanEstimate &e,
+                                      const TrainingSetup &setup) {
+  return llvm::json::Object{
+      {"plan", planJSON(e.plan, setup)},
+      {"feasible", e.feasible},
+      {"rejection", e.rejection},
+      {"step_time_s", e.stepTime()},
+      {"time_s", llvm::json::Object{{"compute", e.compute},
+                                    {"exposed_communication", e.exposedComm},
+                                    {"pipeline_bubble", e.bubble},
+                                    {"optimizer", e.optimizer}}},
+      {"memory_per_device_bytes",
+       llvm::json::Object{{"parameters", e.parameters},
+                          {"gradients", e.gradients},
+                          {"optimizer_state", e.optimizerState},
+                          {"activations", e.activations},
+                          {"workspace", e.workspace},
+                          {"total", e.memory()}}},
+      {"tokens_per_s", e.tokensPerSecond},
+      {"tflops_per_device", e.tflopsPerDevice},
+      {"mfu", e.mfu}};
+}
+
+llvm::json::Value mlir::autopar::planner::toJSON(const TransformerModel &m,
+                                                 const ClusterSpec &c,
+                                                 const TrainingSetup &setup,
+                                                 const SearchResult &r) {
+  llvm::json::Array alternatives;
+  for (const PlanEstimate &e : r.alternatives)
+    alternatives.push_back(estimateJSON(e, setup));
+  return llvm::json::Object{
+      {"model", llvm::json::Object{{"name", m.name},
+                                   {"parameters", m.totalParams()},
+                                   {"layers", m.layers},
+                                   {"hidden", m.hidden},
+                                   {"heads", m.heads},
+                                   {"seq", setup.seq ? setup.seq : m.seq}}},
+      {"cluster", llvm::json::Object{{"name", c.name},
+                                     {"devices", c.numDevices()},
+                                     {"device", c.device.name}}},
+      {"global_batch", setup.globalBatch},
+      {"chosen", estimateJSON(r.best, setup)},
+      {"alternatives", std::move(alternatives)},
+      {"search", llvm::json::Object{{"evaluated", r.evaluated},
+                                    {"feasible", r.feasible}}}};
+}
+
+std::string mlir::autopar::planner::explain(const TransformerModel &m,
+                                            const ClusterSpec &c,
+                                            const TrainingSetup &setup,
+                                            const SearchResult &r) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  const PlanEstimate &e = r.best;
+  os << llvm::format("model %s: %.2fB parameters, %lld layers, hidden %lld\n",
+                     m.name.c_str(), m.totalParams() / 1e9, (long long)m.layers,
+                     (long long)m.hidden);
+  os << "cluster " << c.name << ": " << c.numDevices() << " x " << c.device.name
+     << "\n";
+  os << "plan: " << e.plan.str() << "  (microbatch size "
+     << setup.globalBatch / e.plan.dp / e.plan.microbatches << ")\n";
+  os << llvm::format("step time %.3f s = compute %.3f + exposed "
+                     "communication %.3f + pipeline bubble %.3f + optimizer "
+                     "%.3f\n",
+                     e.stepTime(), e.compute, e.exposedComm, e.bubble,
+                     e.optimizer);
+  os << llvm::format("memory per device %.2f GB = parameters %.2f + "
+                     "gradients %.2f + optimizer state %.2f + activations "
+                     "%.2f + workspace %.2f (device %.0f GB)\n",
+                     e.memory() / 1e9, e.parameters / 1e9, e.gradients / 1e9,
+                     e.optimizerState / 1e9, e.activations / 1e9,
+                     e.workspace / 1e9, c.device.memoryBytes / 1e9);
+  os << llvm::format("throughput %.0f tokens/s, %.1f TFLOP/s per device, MFU "
+                     "%.1f%%\n",
+                     e.tokensPerSecond, e.tflopsPerDevice, e.mfu * 100);
+  os << "searched " << r.evaluated << " plans, " << r.feasible
+     << " fit in memory\n";
+  for (const PlanEstimate &a : r.alternatives) {
+    os << "  alternative " << a.plan.str() << ": ";
+    if (a.feasible)
+      os << llvm::format("%.3f s per step (%.2fx)\n", a.stepTime(),
+                         a.stepTime() / e.stepTime());
+    else
+      os << llvm::format("would take %.3f s but ", a.stepTime()) << a.rejection
+         << "\n";
+  }
+  return text;
+}

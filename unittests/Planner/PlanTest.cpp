@@ -1,0 +1,127 @@
+//===- PlanTest.cpp - model zoo, plan evaluation and search ---------------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Planner/Plan.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+
+using namespace mlir::autopar::planner;
+
+namespace {
+
+double billions(const char *name) {
+  llvm::Expected<TransformerModel> m = zooModel(name);
+  EXPECT_TRUE(bool(m));
+  return m ? m->totalParams() / 1e9 : 0;
+}
+
+// Published sizes: GPT-2 small 124M (117M in the paper, 124M counting the
+// learned positions), GPT-3 175B, Llama 3 8.03B and 70.6B.
+TEST(Zoo, ParameterCountsMatchPublishedSizes) {
+  EXPECT_NEAR(billions("zoo:gpt2-small"), 0.124, 0.002);
+  EXPECT_NEAR(billions("zoo:gpt3-175b"), 175.0, 1.0);
+  EXPECT_NEAR(billions("zoo:llama3-8b"), 8.03, 0.02);
+  EXPECT_NEAR(billions("zoo:llama3-70b"), 70.6, 0.2);
+  EXPECT_NEAR(billions("zoo:megatron-145.6b"), 145.6, 1.0);
+}
+
+TEST(Zoo, CustomGPTAndErrors) {
+  llvm::Expected<TransformerModel> m =
+      zooModel("zoo:gpt:layers=2,hidden=64,heads=4,vocab=100,seq=16");
+  ASSERT_TRUE(bool(m));
+  EXPECT_EQ(m->ffn, 256);
+  EXPECT_FALSE(bool(zooModel("zoo:gpt:hidden=65,heads=4")));
+  llvm::Expected<TransformerModel> bad = zooModel("zoo:gpt9");
+  ASSERT_FALSE(bool(bad));
+  EXPECT_NE(llvm::toString(bad.takeError()).find("gpt2-small"),
+            std::string::npos);
+}
+
+TEST(Plan, ParsesAndPrints) {
+  llvm::Expected<Plan> p = parsePlan(
+      "dp=2,tp=4,pp=2,sp=on,zero=1,mb=8,schedule=interleaved,recompute=full");
+  ASSERT_TRUE(bool(p));
+  EXPECT_EQ(p->str(), "dp=2,tp=4,pp=2,sp=on,zero=1,mb=8,schedule=interleaved,"
+                      "v=2,recompute=full");
+  EXPECT_FALSE(bool(parsePlan("dp=0")));
+  EXPECT_FALSE(bool(parsePlan("zero=4")));
+  EXPECT_FALSE(bool(parsePlan("colour=red")));
+}
+
+class PlanSearch : public ::testing::Test {
+protected:
+  TransformerModel model = *zooModel("zoo:gpt3-1.3b");
+  ClusterSpec cluster = *clusterPreset("a100-80g-8x2");
+  TrainingSetup setup = [] {
+    TrainingSetup s;
+    s.globalBatch = 64;
+    return s;
+  }();
+};
+
+TEST_F(PlanSearch, EvaluationUsesTheMemoryModel) {
+  Plan p{16,
+         1,
+         1,
+         false,
+         ZeroStage::OptimizerStates,
+         1,
+         Schedule::OneFOneB,
+         1,
+         Recompute::Full};
+  PlanEstimate e = evaluatePlan(model, cluster, setup, p);
+  ModelStateMemory states = modelStateMemory(double(model.totalParams()), 16,
+                                             ZeroStage::OptimizerStates);
+  EXPECT_DOUBLE_EQ(e.parameters, states.parameters);
+  EXPECT_DOUBLE_EQ(e.optimizerState, states.optimizer);
+  EXPECT_TRUE(e.feasible) << e.rejection;
+  EXPECT_GT(e.mfu, 0.0);
+  EXPECT_LT(e.mfu, 1.0);
+}
+
+TEST_F(PlanSearch, RejectsWithReasons) {
+  Plan wrongSize{3, 1, 1};
+  EXPECT_NE(evaluatePlan(model, cluster, setup, wrongSize)
+                .rejection.find("the cluster has 16 devices"),
+            std::string::npos);
+  Plan badTp{1, 16, 1};
+  TransformerModel twelveHeads = *zooModel("zoo:gpt2-small");
+  EXPECT_NE(evaluatePlan(twelveHeads, cluster, setup, badTp)
+                .rejection.find("does not divide"),
+            std::string::npos);
+  // Everything in one device's memory, no parallelism helping: too big.
+  TransformerModel huge = *zooModel("zoo:gpt3-175b");
+  ClusterSpec one = *clusterPreset("a100-80g-8x1");
+  llvm::Expected<SearchResult> none = searchPlans(huge, one, setup);
+  ASSERT_FALSE(bool(none));
+  EXPECT_NE(llvm::toString(none.takeError()).find("no plan fits"),
+            std::string::npos);
+}
+
+TEST_F(PlanSearch, FindsTheFastestFeasiblePlan) {
+  llvm::Expected<SearchResult> r = searchPlans(model, cluster, setup);
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  EXPECT_TRUE(r->best.feasible);
+  EXPECT_GT(r->evaluated, 100);
+  // No hand-picked feasible plan is faster than the search's.
+  for (const char *spec :
+       {"dp=16", "dp=8,tp=2", "dp=4,tp=4,sp=on", "dp=2,tp=8,sp=on,zero=1",
+        "dp=8,pp=2,mb=4", "dp=4,tp=2,pp=2,mb=8,zero=2,recompute=full"}) {
+    PlanEstimate e = evaluatePlan(model, cluster, setup, *parsePlan(spec));
+    if (e.feasible) {
+      EXPECT_LE(r->best.stepTime(), e.stepTime() * (1 + 1e-12)) << spec;
+    }
+  }
+  // The step time adds up, and so does memory.
+  const PlanEstimate &b = r->best;
+  EXPECT_DOUBLE_EQ(b.stepTime(),
+                   b.compute + b.exposedComm + b.bubble + b.optimizer);
+  EXPECT_LE(b.memory(), setup.memoryHeadroom * cluster.device.memoryBytes);
+}
+
+} // namespace
