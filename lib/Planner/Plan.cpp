@@ -433,7 +433,9 @@ llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
                   {Schedule::OneFOneB, 1}};
               if (pp > 1) {
                 schedules.push_back({Schedule::GPipe, 1});
-                for (int64_t v : {2, 4})
+                // Interleaving: v model chunks per device, v dividing the
+                // layers of a stage (Megatron needs mb a multiple of pp).
+                for (int64_t v : {2, 3, 4, 6, 8})
                   if (m.layers % (pp * v) == 0 && mb % pp == 0)
                     schedules.push_back({Schedule::Interleaved, v});
               }
