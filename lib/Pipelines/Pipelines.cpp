@@ -9,6 +9,7 @@
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 #include "autopar/Dialect/AutoPar/Transforms/Passes.h"
+#include "autopar/Planner/Passes.h"
 
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -55,6 +56,7 @@ void autopar::registerAllAutoParPasses() {
   registerAllPasses();
   registerAutoParTransformsPasses();
   registerAutoParConversionPasses();
+  registerAutoParPlannerPasses();
   PassPipelineRegistration<CPULoweringOptions>(
       "autopar-lower-to-cpu",
       "Lower autopar to the LLVM dialect for CPU execution (linalg, one-shot "
