@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds autopar, and runs the demo: a small MLP
-# forward pass in the autopar dialect, compiled for the CPU and executed.
+# forward pass in the autopar dialect, compiled for the CPU and executed, then
+# a parallel plan for GPT-3 175B on 1024 A100 GPUs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${AUTOPAR_BUILD_DIR:-$root/build}
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" autopar-opt autopar-run
+"$root/scripts/build.sh" autopar-opt autopar-run autopar-plan
 echo "== autopar-run examples/mlp/mlp.mlir --input=examples/mlp/input.npy"
 "$build/bin/autopar-run" "$root/examples/mlp/mlp.mlir" \
   --input="$root/examples/mlp/input.npy"
+echo
+echo "== autopar-plan --model=zoo:gpt3-175b --cluster=a100-80g-8x128 --global-batch=1536 --explain"
+"$build/bin/autopar-plan" --model=zoo:gpt3-175b --cluster=a100-80g-8x128 \
+  --global-batch=1536 --explain
