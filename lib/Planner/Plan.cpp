@@ -479,7 +479,12 @@ llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
     if (result.alternatives.size() >= keepAlternatives / 2 + 1 ||
         e.stepTime() >= result.best.stepTime() * 2)
       break;
-    if (e.stepTime() < result.best.stepTime())
+    bool sameGrid =
+        llvm::any_of(result.alternatives, [&](const PlanEstimate &x) {
+          return x.plan.dp == e.plan.dp && x.plan.tp == e.plan.tp &&
+                 x.plan.pp == e.plan.pp;
+        });
+    if (e.stepTime() < result.best.stepTime() && !sameGrid)
       result.alternatives.push_back(e);
   }
   for (const PlanEstimate &e : feasible) {
