@@ -16,6 +16,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "autopar/Dialect/AutoPar/IR/AutoParEnums.h.inc"
+#include "autopar/Dialect/AutoPar/IR/AutoParInterfaces.h.inc"
 
 #define GET_OP_CLASSES
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h.inc"

@@ -8,6 +8,7 @@
 #define AUTOPAR_DIALECT_AUTOPAR_IR_AUTOPAROPS_TD
 
 include "autopar/Dialect/AutoPar/IR/AutoParBase.td"
+include "autopar/Dialect/AutoPar/IR/AutoParInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
@@ -20,7 +21,7 @@ class AutoPar_Op<string mnemonic, list<Trait> traits = []>
 //===----------------------------------------------------------------------===//
 
 def AutoPar_ConstantOp : AutoPar_Op<"constant",
-    [ConstantLike, AllTypesMatch<["value", "result"]>]> {
+    [ConstantLike, AllTypesMatch<["value", "result"]>, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "tensor constant";
   let description = [{
     A tensor whose value is given by a dense elements attribute.
@@ -43,7 +44,8 @@ def AutoPar_ConstantOp : AutoPar_Op<"constant",
 class AutoPar_UnaryOp<string mnemonic, Type tensorType, string formula,
                       list<Trait> traits = []>
     : AutoPar_Op<mnemonic, !listconcat(traits,
-                 [Elementwise, SameOperandsAndResultType])> {
+                 [Elementwise, SameOperandsAndResultType,
+                  DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>])> {
   let summary = "elementwise " # mnemonic;
   let description = [{
     Applies `}] # formula # [{` to every element. Operand and result have the
@@ -77,7 +79,7 @@ def AutoPar_RsqrtOp
 def AutoPar_ErfOp : AutoPar_UnaryOp<"erf", AutoPar_FloatTensor, "erf(x)">;
 
 def AutoPar_GeluOp : AutoPar_Op<"gelu",
-    [Elementwise, SameOperandsAndResultType]> {
+    [Elementwise, SameOperandsAndResultType, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "Gaussian error linear unit";
   let description = [{
     With `approximate none` (the default, omitted when printed):
@@ -106,7 +108,8 @@ def AutoPar_GeluOp : AutoPar_Op<"gelu",
 class AutoPar_BinaryOp<string mnemonic, Type tensorType, string formula,
                        list<Trait> traits = []>
     : AutoPar_Op<mnemonic, !listconcat(traits,
-                 [Elementwise, SameOperandsAndResultType])> {
+                 [Elementwise, SameOperandsAndResultType,
+                  DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>])> {
   let summary = "elementwise " # mnemonic;
   let description = [{
     Computes `}] # formula # [{` element by element. Both operands and the
@@ -148,7 +151,7 @@ def AutoPar_PowOp : AutoPar_BinaryOp<"pow", AutoPar_FloatTensor, "x ^ y">;
 
 def AutoPar_CompareOp : AutoPar_Op<"compare",
     [Elementwise, AllTypesMatch<["lhs", "rhs"]>,
-     InferTypeOpAdaptor]> {
+     InferTypeOpAdaptor, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "elementwise comparison";
   let description = [{
     Compares two tensors of the same type element by element and returns an
@@ -169,7 +172,7 @@ def AutoPar_CompareOp : AutoPar_Op<"compare",
 }
 
 def AutoPar_SelectOp : AutoPar_Op<"select",
-    [Elementwise, AllTypesMatch<["on_true", "on_false", "result"]>]> {
+    [Elementwise, AllTypesMatch<["on_true", "on_false", "result"]>, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "elementwise choice";
   let description = [{
     `result[i] = pred[i] ? on_true[i] : on_false[i]`. The predicate is an
@@ -188,7 +191,7 @@ def AutoPar_SelectOp : AutoPar_Op<"select",
   }];
 }
 
-def AutoPar_ConvertOp : AutoPar_Op<"convert", [Elementwise]> {
+def AutoPar_ConvertOp : AutoPar_Op<"convert", [Elementwise, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "element type conversion";
   let description = [{
     Converts every element to the result's element type, as numpy's `astype`:
@@ -212,7 +215,7 @@ def AutoPar_ConvertOp : AutoPar_Op<"convert", [Elementwise]> {
 //===----------------------------------------------------------------------===//
 
 def AutoPar_DotOp : AutoPar_Op<"dot",
-    [InferTypeOpAdaptor]> {
+    [InferTypeOpAdaptor, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "general tensor contraction (like StableHLO dot_general)";
   let description = [{
     Contracts `lhs` and `rhs` over the paired contracting dimensions, with the
@@ -244,7 +247,7 @@ def AutoPar_DotOp : AutoPar_Op<"dot",
 }
 
 def AutoPar_ReduceOp : AutoPar_Op<"reduce",
-    [InferTypeOpAdaptor]> {
+    [InferTypeOpAdaptor, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "sum, mean, max or min over a list of dimensions";
   let description = [{
     Reduces the listed dimensions (distinct, in range, any order) and drops
@@ -270,7 +273,7 @@ def AutoPar_ReduceOp : AutoPar_Op<"reduce",
 // Shape ops
 //===----------------------------------------------------------------------===//
 
-def AutoPar_ReshapeOp : AutoPar_Op<"reshape"> {
+def AutoPar_ReshapeOp : AutoPar_Op<"reshape", [DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "reshape to a type with the same number of elements";
   let description = [{
     Reinterprets the elements in row-major order under a new static shape.
@@ -289,7 +292,7 @@ def AutoPar_ReshapeOp : AutoPar_Op<"reshape"> {
 }
 
 def AutoPar_TransposeOp : AutoPar_Op<"transpose",
-    [InferTypeOpAdaptor]> {
+    [InferTypeOpAdaptor, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "permute dimensions";
   let description = [{
     `result.shape[i] = operand.shape[perm[i]]`, as numpy's
@@ -310,7 +313,7 @@ def AutoPar_TransposeOp : AutoPar_Op<"transpose",
   let hasVerifier = 1;
 }
 
-def AutoPar_BroadcastOp : AutoPar_Op<"broadcast"> {
+def AutoPar_BroadcastOp : AutoPar_Op<"broadcast", [DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "explicit broadcast (broadcast_in_dim)";
   let description = [{
     Operand dimension `i` becomes result dimension `dims[i]`; `dims` is
@@ -334,7 +337,7 @@ def AutoPar_BroadcastOp : AutoPar_Op<"broadcast"> {
 }
 
 def AutoPar_SliceOp : AutoPar_Op<"slice",
-    [InferTypeOpAdaptor]> {
+    [InferTypeOpAdaptor, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "static strided slice";
   let description = [{
     Takes `operand[start:limit:stride]` in every dimension; `0 <= start <=
@@ -359,7 +362,7 @@ def AutoPar_SliceOp : AutoPar_Op<"slice",
 }
 
 def AutoPar_ConcatOp : AutoPar_Op<"concat",
-    [InferTypeOpAdaptor]> {
+    [InferTypeOpAdaptor, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "concatenate along a dimension";
   let description = [{
     Joins one or more tensors of the same element type and rank along

@@ -40,4 +40,24 @@ def RaiseCompositesPass : Pass<"autopar-raise-composites", "func::FuncOp"> {
   let dependentDialects = ["::mlir::autopar::AutoParDialect"];
 }
 
+def AutodiffPass : Pass<"autopar-autodiff", "ModuleOp"> {
+  let summary = "Build the gradient function of a scalar loss function";
+  let description = [{
+    For the function `entry` (by default the module's only public function),
+    whose single result is a scalar floating-point loss, adds
+    `@<entry>_grad` returning the loss followed by its gradient with respect
+    to each argument marked `{autopar.role = "param"}` (or, when none is
+    marked, each floating-point argument), in argument order. The new
+    function computes the forward pass with composites decomposed, then the
+    reverse sweep built from each op's `VJPOpInterface` rule, accumulating
+    cotangents of values used more than once. An op without a rule (or a
+    configuration its rule does not cover) is an error naming the op.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect"];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"\"",
+           "Function to differentiate (default: the only public one)">
+  ];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD

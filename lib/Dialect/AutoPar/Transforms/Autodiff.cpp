@@ -1,0 +1,177 @@
+//===- Autodiff.cpp - reverse-mode differentiation of a loss function -----===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Dialect/AutoPar/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_AUTODIFFPASS
+#include "autopar/Dialect/AutoPar/Transforms/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+using namespace mlir::autopar;
+
+namespace {
+
+bool isFloatTensor(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  return t && isa<FloatType>(t.getElementType());
+}
+
+Value zerosOf(OpBuilder &b, Location loc, Type type) {
+  auto t = cast<RankedTensorType>(type);
+  return ConstantOp::create(
+      b, loc, t,
+      SplatElementsAttr::get(t, FloatAttr::get(t.getElementType(), 0.0)));
+}
+
+struct AutodiffPass
+    : public mlir::autopar::impl::AutodiffPassBase<AutodiffPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    func::FuncOp fn;
+    if (!entry.empty()) {
+      fn = module.lookupSymbol<func::FuncOp>(entry);
+      if (!fn || fn.isExternal()) {
+        module.emitError("autopar-autodiff: no function named '")
+            << entry.getValue() << "' with a body";
+        return signalPassFailure();
+      }
+    } else {
+      SmallVector<func::FuncOp> publics;
+      for (auto f : module.getOps<func::FuncOp>())
+        if (f.isPublic() && !f.isExternal())
+          publics.push_back(f);
+      if (publics.size() != 1) {
+        module.emitError("autopar-autodiff: ")
+            << publics.size() << " public functions; name one with entry=";
+        return signalPassFailure();
+      }
+      fn = publics.front();
+    }
+    if (failed(differentiate(module, fn)))
+      signalPassFailure();
+  }
+
+  LogicalResult differentiate(ModuleOp module, func::FuncOp fn) {
+    FunctionType type = fn.getFunctionType();
+    if (type.getNumResults() != 1 || !isFloatTensor(type.getResult(0)) ||
+        cast<RankedTensorType>(type.getResult(0)).getRank() != 0)
+      return fn.emitOpError("autopar-autodiff needs exactly one result, a "
+                            "scalar floating-point loss (tensor<f32>), got ")
+             << type.getResults();
+    if (!fn.getBody().hasOneBlock())
+      return fn.emitOpError("autopar-autodiff needs a single-block body");
+
+    // The gradient function starts as a copy of the forward one.
+    auto grad = cast<func::FuncOp>(fn->clone());
+    std::string name = (fn.getSymName() + "_grad").str();
+    grad.setSymName(name);
+    grad.setPublic();
+    SymbolTable(module).insert(grad);
+    {
+      RewritePatternSet patterns(&getContext());
+      populateDecomposeCompositesPatterns(patterns);
+      if (failed(applyPatternsGreedily(grad, std::move(patterns))))
+        return grad.emitOpError("could not decompose composites");
+    }
+
+    Block &body = grad.getBody().front();
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    SmallVector<BlockArgument> wrt;
+    for (BlockArgument arg : body.getArguments()) {
+      auto role =
+          grad.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "autopar.role");
+      if (role && role.getValue() == "param")
+        wrt.push_back(arg);
+    }
+    if (wrt.empty())
+      for (BlockArgument arg : body.getArguments())
+        if (isFloatTensor(arg.getType()))
+          wrt.push_back(arg);
+
+    // Activity: only values computed from a differentiated argument need
+    // cotangents.
+    llvm::DenseSet<Value> active(wrt.begin(), wrt.end());
+    for (Operation &op : body.without_terminator())
+      if (llvm::any_of(op.getOperands(),
+                       [&](Value v) { return active.contains(v); }))
+        active.insert(op.result_begin(), op.result_end());
+
+    OpBuilder b(ret);
+    llvm::DenseMap<Value, Value> cotangent;
+    auto accumulate = [&](Value v, Value c) {
+      auto [it, inserted] = cotangent.try_emplace(v, c);
+      if (!inserted)
+        it->second = AddOp::create(b, v.getLoc(), it->second, c);
+    };
+    Value loss = ret.getOperand(0);
+    auto lossType = cast<RankedTensorType>(loss.getType());
+    accumulate(loss, ConstantOp::create(
+                         b, ret.getLoc(), lossType,
+                         SplatElementsAttr::get(
+                             lossType,
+                             FloatAttr::get(lossType.getElementType(), 1.0))));
+
+    SmallVector<Operation *> forward;
+    for (Operation &op : body.without_terminator())
+      forward.push_back(&op);
+    for (Operation *op : llvm::reverse(forward)) {
+      SmallVector<Value> resultCotangents;
+      bool any = false;
+      for (Value r : op->getResults()) {
+        Value c = cotangent.lookup(r);
+        any |= bool(c);
+        resultCotangents.push_back(c);
+      }
+      if (!any || llvm::none_of(op->getOperands(),
+                                [&](Value v) { return active.contains(v); }))
+        continue;
+      auto vjp = dyn_cast<VJPOpInterface>(op);
+      if (!vjp)
+        return op->emitOpError("has no VJP rule; autopar-autodiff cannot "
+                               "differentiate through it");
+      SmallVector<Value> operandCotangents;
+      if (failed(vjp.buildVJP(b, resultCotangents, operandCotangents)))
+        return failure();
+      if (operandCotangents.size() != op->getNumOperands())
+        return op->emitOpError("VJP rule returned ")
+               << operandCotangents.size() << " cotangents for "
+               << op->getNumOperands() << " operands";
+      for (auto [operand, c] : llvm::zip(op->getOperands(), operandCotangents))
+        if (c && active.contains(operand))
+          accumulate(operand, c);
+    }
+
+    SmallVector<Value> results = {loss};
+    for (BlockArgument arg : wrt) {
+      Value c = cotangent.lookup(arg);
+      results.push_back(c ? c : zerosOf(b, ret.getLoc(), arg.getType()));
+    }
+    func::ReturnOp::create(b, ret.getLoc(), results);
+    ret.erase();
+    // Rules build every operand's cotangent; drop those nothing uses.
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
+      if (isOpTriviallyDead(&op))
+        op.erase();
+    grad.setFunctionType(FunctionType::get(&getContext(), type.getInputs(),
+                                           ValueRange(results).getTypes()));
+    return success();
+  }
+};
+
+} // namespace

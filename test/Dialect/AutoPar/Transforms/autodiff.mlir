@@ -1,0 +1,62 @@
+// RUN: autopar-opt %s -split-input-file --autopar-autodiff -verify-diagnostics | FileCheck %s
+
+// The gradient function returns the loss, then d loss / d param for each
+// argument marked as a parameter, in order; x is not a parameter.
+// CHECK-LABEL: func @loss(
+// CHECK-LABEL: func @loss_grad(
+// CHECK-SAME: %[[X:.*]]: tensor<4x3xf32> {autopar.role = "input"}, %[[W:.*]]: tensor<3x2xf32> {autopar.role = "param"}, %[[B:.*]]: tensor<2xf32> {autopar.role = "param"})
+// CHECK-SAME: -> (tensor<f32>, tensor<3x2xf32>, tensor<2xf32>)
+// CHECK: %[[Y:.*]] = autopar.dot %[[X]], %[[W]]
+// CHECK: %[[L:.*]] = autopar.reduce sum
+// The seed, d loss / d loss = 1.
+// CHECK: autopar.constant dense<1.000000e+00> : tensor<f32>
+// d b: the broadcast's cotangent summed over the batch.
+// CHECK: %[[DB:.*]] = autopar.reduce sum %{{.*}}, dims = [0] : tensor<4x2xf32> -> tensor<2xf32>
+// x is not differentiated: no dot computes its cotangent (g w^T).
+// CHECK-NOT: contracting_dims = [1] x [1]
+// d w = x^T g: a dot contracting the batch dimension of x and g.
+// CHECK: %[[DW:.*]] = autopar.dot %[[X]], %{{.*}}, batch_dims = [] x [], contracting_dims = [0] x [0] : tensor<4x3xf32>, tensor<4x2xf32> -> tensor<3x2xf32>
+// CHECK: return %[[L]], %{{.*}}, %[[DB]] : tensor<f32>, tensor<3x2xf32>, tensor<2xf32>
+func.func @loss(%x: tensor<4x3xf32> {autopar.role = "input"}, %w: tensor<3x2xf32> {autopar.role = "param"},
+                %b: tensor<2xf32> {autopar.role = "param"}) -> tensor<f32> {
+  %h = autopar.linear %x, %w, %b : tensor<4x3xf32>, tensor<3x2xf32>, tensor<2xf32> -> tensor<4x2xf32>
+  %t = autopar.tanh %h : tensor<4x2xf32>
+  %l = autopar.reduce sum %t, dims = [0, 1] : tensor<4x2xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// A parameter the loss does not use gets a zero gradient.
+// CHECK-LABEL: func @unused_grad(
+// CHECK: %[[Z:.*]] = autopar.constant dense<0.000000e+00> : tensor<3xf32>
+// CHECK: return %{{.*}}, %{{.*}}, %[[Z]]
+func.func @unused(%x: tensor<3xf32> {autopar.role = "param"}, %u: tensor<3xf32> {autopar.role = "param"}) -> tensor<f32> {
+  %l = autopar.reduce sum %x, dims = [0] : tensor<3xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// expected-error @+1 {{'func.func' op autopar-autodiff needs exactly one result, a scalar floating-point loss (tensor<f32>), got 'tensor<3xf32>'}}
+func.func @not_scalar(%x: tensor<3xf32>) -> tensor<3xf32> {
+  return %x : tensor<3xf32>
+}
+
+// -----
+
+func.func @no_rule(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<f32> {
+  // expected-error @+1 {{'autopar.gather' op has no VJP rule; autopar-autodiff cannot differentiate through it}}
+  %e = autopar.gather %t, %i, axis = 0 : tensor<10x4xf32>, tensor<3xi64> -> tensor<3x4xf32>
+  %l = autopar.reduce sum %e, dims = [0, 1] : tensor<3x4xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @strided(%x: tensor<8xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'autopar.slice' op has no VJP for strides other than 1 yet (it needs a scatter op)}}
+  %s = autopar.slice %x, start = [0], limit = [8], strides = [2] : tensor<8xf32> -> tensor<4xf32>
+  %l = autopar.reduce sum %s, dims = [0] : tensor<4xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
