@@ -60,4 +60,45 @@ def AutodiffPass : Pass<"autopar-autodiff", "ModuleOp"> {
   ];
 }
 
+def MakeOptimizerStepPass
+    : Pass<"autopar-make-optimizer-step", "ModuleOp"> {
+  let summary = "Build the optimizer update of a model's parameters";
+  let description = [{
+    For the function `entry` (default: the only public one), adds
+    `@optimizer_step(params..., grads..., state..., lr, step) ->
+    (params..., state...)`, where params are the arguments marked
+    `{autopar.role = "param"}` (in order), `lr` and `step` are scalars of the
+    parameters' element type (`step` counts from 1, as PyTorch's state
+    does), and the state holds, per parameter and in this order:
+    sgd: the momentum buffer (when momentum > 0); adam, adamw: exp_avg,
+    exp_avg_sq; rmsprop: square_avg, then grad_avg when centered, then the
+    momentum buffer when momentum > 0; adagrad: sum. The updates are
+    PyTorch's (torch.optim, maximize=False, foreach/fused irrelevant), with
+    optional global gradient-norm clipping first (clip_grad_norm_'s
+    max_norm / (norm + 1e-6), at most 1). The caller creates the initial
+    state: zeros, or `initial_accumulator_value` for adagrad's sum.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect"];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"\"",
+           "Function whose parameters are updated">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"sgd\"",
+           "sgd, adam, adamw, rmsprop or adagrad">,
+    Option<"momentum", "momentum", "double", "0.0", "sgd, rmsprop">,
+    Option<"dampening", "dampening", "double", "0.0", "sgd">,
+    Option<"nesterov", "nesterov", "bool", "false", "sgd">,
+    Option<"weightDecay", "weight-decay", "double", "-1.0",
+           "L2 penalty (adamw: decoupled); default 0, adamw 0.01">,
+    Option<"beta1", "beta1", "double", "0.9", "adam, adamw">,
+    Option<"beta2", "beta2", "double", "0.999", "adam, adamw">,
+    Option<"eps", "eps", "double", "-1.0",
+           "default 1e-8 (adam, adamw), 1e-8 (rmsprop), 1e-10 (adagrad)">,
+    Option<"alpha", "alpha", "double", "0.99", "rmsprop">,
+    Option<"centered", "centered", "bool", "false", "rmsprop">,
+    Option<"lrDecay", "lr-decay", "double", "0.0", "adagrad">,
+    Option<"clipGradNorm", "clip-grad-norm", "double", "0.0",
+           "Clip the global gradient norm to this (0: off)">
+  ];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD
