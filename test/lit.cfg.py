@@ -47,6 +47,7 @@ tools = [
     ToolSubst("autopar-opt", extra_args=opt_extra, unresolved="fatal"),
     ToolSubst("autopar-run", unresolved="fatal"),
     ToolSubst("autopar-plan", unresolved="fatal"),
+    ToolSubst("autopar-lr", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.autopar_tools_dir,
