@@ -35,8 +35,8 @@ static cl::opt<double> warmupStart("warmup-start", cl::init(0.0),
                                    cl::desc("Warmup start factor (default "
                                             "1/(warmup-steps+1))"),
                                    cl::cat(category));
-static cl::opt<int64_t> steps("steps", cl::init(10),
-                              cl::desc("Steps to print"), cl::cat(category));
+static cl::opt<int64_t> steps("steps", cl::init(10), cl::desc("Steps to print"),
+                              cl::cat(category));
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
@@ -51,8 +51,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (warmupSteps > 0) {
-    double start = warmupStart > 0 ? double(warmupStart)
-                                   : 1.0 / double(warmupSteps + 1);
+    double start =
+        warmupStart > 0 ? double(warmupStart) : 1.0 / double(warmupSteps + 1);
     if (llvm::Error e = s->setWarmup(warmupSteps, start)) {
       llvm::WithColor::error(llvm::errs(), "autopar-lr")
           << llvm::toString(std::move(e)) << "\n";

@@ -15,7 +15,8 @@ def ConvertAutoParToLinalgPass
   let description = [{
     Lowers every `autopar` op to destination-passing `linalg` ops on tensors
     (`linalg.generic` for elementwise math, contractions and reductions,
-    `linalg.transpose`), `tensor` ops for shape manipulation
+    `linalg.transpose`), `scf.for` loops for `scatter_add` (whose repeated
+    indices accumulate), `tensor` ops for shape manipulation
     (`collapse_shape`/`expand_shape`, `extract_slice`, `insert_slice`), and
     `arith`/`math` in the bodies. Composite ops are first decomposed into
     primitives with the patterns of `autopar-decompose-composites`. The
@@ -26,6 +27,7 @@ def ConvertAutoParToLinalgPass
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::autopar::AutoParDialect"
   ];

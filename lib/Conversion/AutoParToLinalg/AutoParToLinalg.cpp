@@ -17,12 +17,14 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/AffineMap.h"
 #include "mlir/Transforms/DialectConversion.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include <cmath>
+#include <functional>
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_CONVERTAUTOPARTOLINALGPASS
@@ -593,6 +595,74 @@ struct ConcatLowering : public OpConversionPattern<ConcatOp> {
   }
 };
 
+/// An index read from a tensor, as `index`: a negative one counts from the
+/// end, and one still outside [0, size) is clamped into it (gather's and
+/// scatter_add's shared semantics).
+Value clampedIndex(OpBuilder &b, Location loc, Value raw, int64_t size) {
+  Value idx = arith::IndexCastOp::create(b, loc, b.getIndexType(), raw);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value n = arith::ConstantIndexOp::create(b, loc, size);
+  Value last = arith::ConstantIndexOp::create(b, loc, size - 1);
+  Value negative =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, idx, zero);
+  idx = arith::SelectOp::create(b, loc, negative,
+                                arith::AddIOp::create(b, loc, idx, n), idx);
+  idx = arith::MaxSIOp::create(b, loc, idx, zero);
+  return arith::MinSIOp::create(b, loc, idx, last);
+}
+
+/// scatter_add: loops over the updates (sequential, so repeated indices
+/// accumulate) reading, adding and inserting one element at a time; one-shot
+/// bufferization makes the inserts in place.
+struct ScatterAddLowering : public OpConversionPattern<ScatterAddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ScatterAddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto updatesType = op.getUpdates().getType();
+    int64_t rank = updatesType.getRank();
+    int64_t axis = op.getAxis();
+    int64_t indexRank = op.getIndices().getType().getRank();
+    int64_t size = op.getTarget().getType().getDimSize(axis);
+    bool fp = isFloat(updatesType.getElementType());
+    Value indices = adaptor.getIndices(), updates = adaptor.getUpdates();
+    SmallVector<Value> ivs;
+    std::function<Value(OpBuilder &, int64_t, Value)> loop =
+        [&](OpBuilder &b, int64_t d, Value acc) -> Value {
+      if (d == rank) {
+        SmallVector<Value> at(ivs.begin() + axis,
+                              ivs.begin() + axis + indexRank);
+        Value idx = clampedIndex(
+            b, loc, tensor::ExtractOp::create(b, loc, indices, at), size);
+        SmallVector<Value> coords(ivs.begin(), ivs.begin() + axis);
+        coords.push_back(idx);
+        coords.append(ivs.begin() + axis + indexRank, ivs.end());
+        Value u = tensor::ExtractOp::create(b, loc, updates, ivs);
+        Value cur = tensor::ExtractOp::create(b, loc, acc, coords);
+        Value sum =
+            floatOrInt<arith::AddFOp, arith::AddIOp>(b, loc, fp, cur, u);
+        return tensor::InsertOp::create(b, loc, sum, acc, coords);
+      }
+      Value lb = arith::ConstantIndexOp::create(b, loc, 0);
+      Value ub =
+          arith::ConstantIndexOp::create(b, loc, updatesType.getDimSize(d));
+      Value step = arith::ConstantIndexOp::create(b, loc, 1);
+      auto forOp = scf::ForOp::create(
+          b, loc, lb, ub, step, ValueRange{acc},
+          [&](OpBuilder &inner, Location, Value iv, ValueRange iters) {
+            ivs.push_back(iv);
+            Value next = loop(inner, d + 1, iters[0]);
+            ivs.pop_back();
+            scf::YieldOp::create(inner, loc, next);
+          });
+      return forOp.getResult(0);
+    };
+    rewriter.replaceOp(op, loop(rewriter, 0, adaptor.getTarget()));
+    return success();
+  }
+};
+
 /// gather: a generic over the result shape that reads the index, wraps a
 /// negative one, clamps it into range and extracts the element.
 struct GatherLowering : public OpConversionPattern<GatherOp> {
@@ -622,18 +692,7 @@ struct GatherLowering : public OpConversionPattern<GatherOp> {
         ArrayRef<AffineMap>{indexMap, outMap},
         parallelIterators(outType.getRank()),
         [&](OpBuilder &b, Location nested, ValueRange args) {
-          Type indexTy = b.getIndexType();
-          Value idx = arith::IndexCastOp::create(b, nested, indexTy, args[0]);
-          Value zero = arith::ConstantIndexOp::create(b, nested, 0);
-          Value n = arith::ConstantIndexOp::create(b, nested, size);
-          Value last = arith::ConstantIndexOp::create(b, nested, size - 1);
-          Value negative = arith::CmpIOp::create(
-              b, nested, arith::CmpIPredicate::slt, idx, zero);
-          idx = arith::SelectOp::create(
-              b, nested, negative, arith::AddIOp::create(b, nested, idx, n),
-              idx);
-          idx = arith::MaxSIOp::create(b, nested, idx, zero);
-          idx = arith::MinSIOp::create(b, nested, idx, last);
+          Value idx = clampedIndex(b, nested, args[0], size);
           SmallVector<Value> coords;
           for (int64_t d = 0; d < dataType.getRank(); ++d) {
             if (d < axis)
@@ -667,7 +726,8 @@ struct ConvertAutoParToLinalgPass
     ConversionTarget target(*ctx);
     target.addIllegalDialect<AutoParDialect>();
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
-                           math::MathDialect, tensor::TensorDialect>();
+                           math::MathDialect, scf::SCFDialect,
+                           tensor::TensorDialect>();
     RewritePatternSet patterns(ctx);
     populateAutoParToLinalgPatterns(patterns);
     if (failed(applyPartialConversion(getOperation(), target,
@@ -695,5 +755,5 @@ void mlir::autopar::populateAutoParToLinalgPatterns(
       ctx);
   patterns.add<ConstantLowering, DotLowering, ReduceLowering, ReshapeLowering,
                TransposeLowering, BroadcastLowering, SliceLowering,
-               ConcatLowering, GatherLowering>(ctx);
+               ConcatLowering, GatherLowering, ScatterAddLowering>(ctx);
 }

@@ -142,3 +142,19 @@ func.func @composites(%q: tensor<2x4x8xf32>, %g: tensor<8xf32>, %l: tensor<2x4xi
   %2 = autopar.cross_entropy %1, %l : tensor<2x4x8xf32>, tensor<2x4xi64> -> tensor<f32>
   return %1, %2 : tensor<2x4x8xf32>, tensor<f32>
 }
+
+// -----
+
+// scatter_add runs sequentially so that repeated indices accumulate.
+// CHECK-LABEL: func @scatter_add
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: tensor.extract
+// CHECK: arith.maxsi
+// CHECK: arith.minsi
+// CHECK: arith.addf
+// CHECK: tensor.insert
+func.func @scatter_add(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %u: tensor<3x4xf32>) -> tensor<10x4xf32> {
+  %0 = autopar.scatter_add %t, %i, %u, axis = 0 : tensor<10x4xf32>, tensor<3xi64>, tensor<3x4xf32> -> tensor<10x4xf32>
+  return %0 : tensor<10x4xf32>
+}

@@ -502,3 +502,19 @@ func.func @linear_dtype(%x: tensor<2x8xf32>, %w: tensor<8x16xf16>) -> tensor<2x1
   %0 = autopar.linear %x, %w : tensor<2x8xf32>, tensor<8x16xf16> -> tensor<2x16xf32>
   return %0 : tensor<2x16xf32>
 }
+
+// -----
+
+func.func @scatter_shape(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %u: tensor<3x5xf32>) -> tensor<10x4xf32> {
+  // expected-error @+1 {{'autopar.scatter_add' op updates must be tensor<3x4xf32>, got tensor<3x5xf32>}}
+  %0 = autopar.scatter_add %t, %i, %u, axis = 0 : tensor<10x4xf32>, tensor<3xi64>, tensor<3x5xf32> -> tensor<10x4xf32>
+  return %0 : tensor<10x4xf32>
+}
+
+// -----
+
+func.func @scatter_axis(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %u: tensor<3x4xf32>) -> tensor<10x4xf32> {
+  // expected-error @+1 {{'autopar.scatter_add' op axis 2 is out of range for rank 2}}
+  %0 = autopar.scatter_add %t, %i, %u, axis = 2 : tensor<10x4xf32>, tensor<3xi64>, tensor<3x4xf32> -> tensor<10x4xf32>
+  return %0 : tensor<10x4xf32>
+}

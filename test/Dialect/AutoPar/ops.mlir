@@ -198,3 +198,10 @@ func.func @linear(%x: tensor<2x3x8xf32>, %w: tensor<8x16xf32>, %wt: tensor<16x8x
   %1 = autopar.linear %x, %wt {weight_transposed} : tensor<2x3x8xf32>, tensor<16x8xf32> -> tensor<2x3x16xf32>
   return %0, %1 : tensor<2x3x16xf32>, tensor<2x3x16xf32>
 }
+
+// CHECK-LABEL: func @scatter_add
+func.func @scatter_add(%t: tensor<10x4xf32>, %i: tensor<2x3xi64>, %u: tensor<2x3x4xf32>) -> tensor<10x4xf32> {
+  // CHECK: autopar.scatter_add %{{.*}}, %{{.*}}, %{{.*}}, axis = 0 : tensor<10x4xf32>, tensor<2x3xi64>, tensor<2x3x4xf32> -> tensor<10x4xf32>
+  %0 = autopar.scatter_add %t, %i, %u, axis = 0 : tensor<10x4xf32>, tensor<2x3xi64>, tensor<2x3x4xf32> -> tensor<10x4xf32>
+  return %0 : tensor<10x4xf32>
+}

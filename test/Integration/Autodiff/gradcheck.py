@@ -198,6 +198,29 @@ def structure_cases():
                       f"  %o = autopar.slice %a0, start = [0, 1, 1], limit = "
                       f"[2, 3, 4], strides = [1, 1, 1] : {ref.ty(x)} -> "
                       f"tensor<2x2x3xf64>", (2, 2, 3)))
+    table = f64((6, 3))
+    ids = np.array([[1, 4, 1], [0, 5, -1]])  # repeated and negative ids
+    cases.append(Case("gather (repeated, negative indices)", [table],
+                      lambda t, i: np.take(t, np.where(i < 0, i + 6, i), axis=0),
+                      f"  %o = autopar.gather %a0, %e0, axis = 0 : {ref.ty(table)}, "
+                      f"tensor<2x3xi64> -> tensor<2x3x3xf64>", (2, 3, 3),
+                      extra=[ids]))
+    cases.append(Case("embedding", [table],
+                      lambda t, i: t[np.where(i < 0, i + 6, i)],
+                      f"  %o = autopar.embedding %a0, %e0 : {ref.ty(table)}, "
+                      f"tensor<2x3xi64> -> tensor<2x3x3xf64>", (2, 3, 3),
+                      extra=[ids]))
+
+    def scatter(t, u, i):
+        out = t.copy()
+        np.add.at(out, (slice(None), i), u)
+        return out
+
+    tt, uu = f64((2, 5)), f64((2, 3))
+    cases.append(Case("scatter_add", [tt, uu], scatter,
+                      f"  %o = autopar.scatter_add %a0, %e0, %a1, axis = 1 : "
+                      f"{ref.ty(tt)}, tensor<3xi64>, {ref.ty(uu)} -> {ref.ty(tt)}",
+                      (2, 5), extra=[np.array([4, 0, 4])]))
     u, v = f64((2, 2)), f64((2, 3))
     cases.append(Case("concat", [u, v],
                       lambda p, q: np.concatenate([p, q], axis=1),

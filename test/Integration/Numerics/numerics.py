@@ -446,6 +446,26 @@ def shape_cases():
     cases.append(Case("gather clamps", [data, idx], expected,
                       f"  %r0 = autopar.gather %a0, %a1, axis = 0 : "
                       f"{ty(data)}, {ty(idx)} -> {ty(expected)}"))
+    # scatter_add: numpy's add.at with the same wrapping and clamping.
+    for target_shape, axis, idx_shape in [((6, 3), 0, (5,)), ((4, 7), 1, (2, 3)),
+                                          ((5,), 0, ())]:
+        n = target_shape[axis]
+        target = randf(target_shape)
+        idx = rng.integers(-n - 2, n + 2, size=idx_shape).astype(np.int64)
+        upd_shape = target_shape[:axis] + idx_shape + target_shape[axis + 1:]
+        upd = randf(upd_shape)
+        want = target.astype(np.float64).copy()
+        clamped = np.clip(np.where(idx < 0, idx + n, idx), 0, n - 1)
+        moved = np.moveaxis(want, axis, 0)
+        upd_moved = np.moveaxis(upd.astype(np.float64).reshape(
+            target_shape[:axis] + (int(np.prod(idx_shape)),) +
+            target_shape[axis + 1:]), axis, 0)
+        np.add.at(moved, clamped.reshape(-1), upd_moved)
+        cases.append(Case(
+            f"scatter_add {target_shape} axis {axis} indices {idx_shape}",
+            [target, idx, upd], want.astype(np.float32),
+            f"  %r0 = autopar.scatter_add %a0, %a1, %a2, axis = {axis} : "
+            f"{ty(target)}, {ty(idx)}, {ty(upd)} -> {ty(target)}", atol=1e-5))
     table = randf((11, 6))
     ids = rng.integers(0, 11, size=(2, 5)).astype(np.int64)
     cases.append(Case("embedding", [table, ids], table[ids],

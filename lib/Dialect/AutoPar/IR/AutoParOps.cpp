@@ -576,6 +576,34 @@ LogicalResult EmbeddingOp::inferReturnTypes(MLIRContext *context,
   return success();
 }
 
+LogicalResult ScatterAddOp::inferReturnTypes(MLIRContext *context,
+                                             std::optional<Location> loc,
+                                             Adaptor adaptor,
+                                             SmallVectorImpl<Type> &inferred) {
+  auto target = dyn_cast<RankedTensorType>(adaptor.getTarget().getType());
+  auto indices = dyn_cast<RankedTensorType>(adaptor.getIndices().getType());
+  auto updates = dyn_cast<RankedTensorType>(adaptor.getUpdates().getType());
+  if (!target || !indices || !updates)
+    return opError<ScatterAddOp>(loc, "expects ranked tensor operands");
+  int64_t axis = adaptor.getAxis();
+  if (axis >= target.getRank())
+    return opError<ScatterAddOp>(loc, "axis " + Twine(axis) +
+                                          " is out of range for rank " +
+                                          Twine(target.getRank()));
+  SmallVector<int64_t> expected(target.getShape().take_front(axis));
+  llvm::append_range(expected, indices.getShape());
+  llvm::append_range(expected, target.getShape().drop_front(axis + 1));
+  if (updates.getShape() != ArrayRef<int64_t>(expected) ||
+      updates.getElementType() != target.getElementType())
+    return opError<ScatterAddOp>(
+        loc, "updates must be " +
+                 typeString(
+                     RankedTensorType::get(expected, target.getElementType())) +
+                 ", got " + typeString(updates));
+  inferred.push_back(target);
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // LinearOp
 //===----------------------------------------------------------------------===//
@@ -757,4 +785,5 @@ AUTOPAR_VERIFY_BY_INFERENCE(EmbeddingOp)
 AUTOPAR_VERIFY_BY_INFERENCE(AttentionOp)
 AUTOPAR_VERIFY_BY_INFERENCE(CrossEntropyOp)
 AUTOPAR_VERIFY_BY_INFERENCE(LinearOp)
+AUTOPAR_VERIFY_BY_INFERENCE(ScatterAddOp)
 #undef AUTOPAR_VERIFY_BY_INFERENCE

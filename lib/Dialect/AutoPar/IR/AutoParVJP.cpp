@@ -473,3 +473,31 @@ LogicalResult ConcatOp::buildVJP(OpBuilder &b, ValueRange cotangents,
   }
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Gather and its transpose
+//===----------------------------------------------------------------------===//
+
+LogicalResult GatherOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                 SmallVectorImpl<Value> &out) {
+  Value g = cotangents[0];
+  if (!g || !isFloatTensor(getOperand()))
+    return noCotangents(*this, out);
+  VJPBuilder vb(b, getLoc());
+  out.push_back(ScatterAddOp::create(b, getLoc(), getOperand().getType(),
+                                     vb.zerosLike(getOperand()), getIndices(),
+                                     g, getAxisAttr()));
+  out.push_back(Value());
+  return success();
+}
+
+LogicalResult ScatterAddOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                     SmallVectorImpl<Value> &out) {
+  Value g = cotangents[0];
+  if (!g || !isFloatTensor(getTarget()))
+    return noCotangents(*this, out);
+  out.push_back(g);
+  out.push_back(Value());
+  out.push_back(GatherOp::create(b, getLoc(), g, getIndices(), getAxis()));
+  return success();
+}

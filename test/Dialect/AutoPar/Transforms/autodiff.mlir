@@ -1,4 +1,4 @@
-// RUN: autopar-opt %s -split-input-file --autopar-autodiff -verify-diagnostics | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --autopar-autodiff -verify-diagnostics --allow-unregistered-dialect | FileCheck %s
 
 // The gradient function returns the loss, then d loss / d param for each
 // argument marked as a parameter, in order; x is not a parameter.
@@ -45,10 +45,21 @@ func.func @not_scalar(%x: tensor<3xf32>) -> tensor<3xf32> {
 
 // -----
 
-func.func @no_rule(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<f32> {
-  // expected-error @+1 {{'autopar.gather' op has no VJP rule; autopar-autodiff cannot differentiate through it}}
-  %e = autopar.gather %t, %i, axis = 0 : tensor<10x4xf32>, tensor<3xi64> -> tensor<3x4xf32>
+// An embedding's gradient scatters the cotangent back into the table.
+// CHECK-LABEL: func @embedding_grad(
+// CHECK: autopar.scatter_add %{{.*}}, %{{.*}}, %{{.*}}, axis = 0 : tensor<10x4xf32>, tensor<3xi64>, tensor<3x4xf32> -> tensor<10x4xf32>
+func.func @embedding(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<f32> {
+  %e = autopar.embedding %t, %i : tensor<10x4xf32>, tensor<3xi64> -> tensor<3x4xf32>
   %l = autopar.reduce sum %e, dims = [0, 1] : tensor<3x4xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @no_rule(%x: tensor<3xf32>) -> tensor<f32> {
+  %y = "test.unknown"(%x) : (tensor<3xf32>) -> tensor<3xf32>
+  // expected-error @-1 {{'test.unknown' op has no VJP rule; autopar-autodiff cannot differentiate through it}}
+  %l = autopar.reduce sum %y, dims = [0] : tensor<3xf32> -> tensor<f32>
   return %l : tensor<f32>
 }
 

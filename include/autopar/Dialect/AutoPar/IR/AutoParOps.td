@@ -385,7 +385,7 @@ def AutoPar_ConcatOp : AutoPar_Op<"concat",
 }
 
 def AutoPar_GatherOp : AutoPar_Op<"gather",
-    [InferTypeOpAdaptor]> {
+    [InferTypeOpAdaptor, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "take slices along one axis (ONNX Gather, numpy take)";
   let description = [{
     `result[p..., i..., q...] = operand[p..., indices[i...], q...]` where
@@ -407,6 +407,34 @@ def AutoPar_GatherOp : AutoPar_Op<"gather",
   let assemblyFormat = [{
     $operand `,` $indices `,` `axis` `=` $axis attr-dict `:` type($operand)
     `,` type($indices) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def AutoPar_ScatterAddOp : AutoPar_Op<"scatter_add",
+    [InferTypeOpAdaptor,
+     DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
+  let summary = "add slices into a tensor at indices (the inverse of gather)";
+  let description = [{
+    `result = target` with, for every index position `i...`,
+    `result[p..., indices[i...], q...] += updates[p..., i..., q...]`
+    (repeated indices accumulate). `updates` has the shape gather would
+    produce: `target.shape[:axis] + indices.shape + target.shape[axis+1:]`.
+    Indices are wrapped and clamped exactly as `autopar.gather` does, so that
+    it is gather's transpose (and its gradient).
+
+    ```mlir
+    %t = autopar.scatter_add %zeros, %ids, %grads, axis = 0
+         : tensor<100x16xf32>, tensor<8xi64>, tensor<8x16xf32> -> tensor<100x16xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_NumericTensor:$target,
+      AutoPar_IndexTensor:$indices, AutoPar_NumericTensor:$updates,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$axis);
+  let results = (outs AutoPar_NumericTensor:$result);
+  let assemblyFormat = [{
+    $target `,` $indices `,` $updates `,` `axis` `=` $axis attr-dict `:`
+    type($target) `,` type($indices) `,` type($updates) `->` type($result)
   }];
   let hasVerifier = 1;
 }
