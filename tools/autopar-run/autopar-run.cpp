@@ -247,6 +247,105 @@ void printArray(llvm::raw_ostream &os, unsigned index,
   }
 }
 
+
+/// Lowers `module` for the CPU and JIT-compiles it; every public function
+/// gets a C interface. The autopar.* argument attributes must have been read
+/// before: they are dropped (the LLVM translation would warn about them).
+llvm::Expected<std::unique_ptr<ExecutionEngine>>
+compileModule(ModuleOp module, StringRef inputName) {
+  MLIRContext *context = module.getContext();
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      SmallVector<NamedAttribute> kept;
+      if (DictionaryAttr attrs = fn.getArgAttrDict(i))
+        for (NamedAttribute a : attrs)
+          if (!a.getName().getValue().starts_with("autopar."))
+            kept.push_back(a);
+      fn.setArgAttrs(i, kept);
+    }
+    if (fn.isPublic() && !fn.isExternal())
+      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(context));
+  }
+  module->removeAttr("autopar.weights");
+  PassManager pm(context);
+  mlir::autopar::CPULoweringOptions options;
+  mlir::autopar::buildCPULoweringPipeline(pm, options);
+  if (failed(pm.run(module)))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "lowering " + inputName +
+                                       " for the CPU failed");
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  auto transformer = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                               /*targetMachine=*/nullptr);
+  ExecutionEngineOptions engineOptions;
+  engineOptions.transformer = transformer;
+  SmallVector<StringRef> libs;
+#ifdef AUTOPAR_C_RUNNER_UTILS
+  libs.push_back(AUTOPAR_C_RUNNER_UTILS);
+#endif
+  engineOptions.sharedLibPaths = libs;
+  auto engine = ExecutionEngine::create(module, engineOptions);
+  if (!engine)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "JIT compilation failed: " +
+                                       llvm::toString(engine.takeError()));
+  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
+    llvm::orc::SymbolMap map;
+    map[interner("malloc")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&autoparCheckedMalloc),
+        llvm::JITSymbolFlags::Exported};
+    return map;
+  });
+  return std::move(*engine);
+}
+
+/// Calls `name` (of type `fnType`, tensors of .npy dtypes only) with
+/// `inputs`, which the caller has checked against the signature.
+llvm::Expected<std::vector<npy::NpyArray>>
+callFunction(ExecutionEngine &engine, StringRef name, FunctionType fnType,
+             ArrayRef<npy::NpyArray> inputs) {
+  // Arguments: the inputs' descriptors, then one output buffer per result.
+  std::vector<std::unique_ptr<AlignedBuffer>> buffers;
+  std::vector<MemRefDescriptor> descriptors;
+  descriptors.reserve(inputs.size() + fnType.getNumResults());
+  for (auto [array, type] : llvm::zip(inputs, fnType.getInputs())) {
+    auto &buffer = buffers.emplace_back(
+        std::make_unique<AlignedBuffer>(array.data.size()));
+    std::memcpy(buffer->ptr, array.data.data(), array.data.size());
+    descriptors.emplace_back(buffer->ptr,
+                             cast<RankedTensorType>(type).getShape());
+  }
+  std::vector<npy::NpyArray> results;
+  for (Type type : fnType.getResults()) {
+    auto tensor = cast<RankedTensorType>(type);
+    npy::NpyArray array;
+    array.dtype = *dtypeFor(tensor.getElementType());
+    array.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
+    array.data.resize(array.numElements() * npy::dtypeSize(array.dtype));
+    auto &buffer = buffers.emplace_back(
+        std::make_unique<AlignedBuffer>(array.data.size()));
+    descriptors.emplace_back(buffer->ptr, tensor.getShape());
+    results.push_back(std::move(array));
+  }
+  std::vector<void *> descriptorPtrs;
+  for (MemRefDescriptor &d : descriptors)
+    descriptorPtrs.push_back(d.words.data());
+  std::vector<void *> packedArgs;
+  for (void *&p : descriptorPtrs)
+    packedArgs.push_back(&p);
+  if (llvm::Error error =
+          engine.invokePacked(("_mlir_ciface_" + name).str(), packedArgs))
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "calling @" + name + " failed: " +
+                                       llvm::toString(std::move(error)));
+  size_t firstResult = inputs.size();
+  for (auto [i, array] : llvm::enumerate(results))
+    std::memcpy(array.data.data(), buffers[firstResult + i]->ptr,
+                array.data.size());
+  return results;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -388,86 +487,15 @@ int main(int argc, char **argv) {
   if (failed(checkTensorSizes(*module)))
     return 1;
 
-  // Lower to the LLVM dialect. The autopar.* argument attributes have been
-  // read; the LLVM translation would warn about them.
-  for (unsigned i = 0; i < fnType.getNumInputs(); ++i) {
-    SmallVector<NamedAttribute> kept;
-    if (DictionaryAttr attrs = entry.getArgAttrDict(i))
-      for (NamedAttribute a : attrs)
-        if (!a.getName().getValue().starts_with("autopar."))
-          kept.push_back(a);
-    entry.setArgAttrs(i, kept);
-  }
-  (*module)->removeAttr("autopar.weights");
-  entry->setAttr("llvm.emit_c_interface", UnitAttr::get(&context));
-  PassManager pm(&context);
-  mlir::autopar::CPULoweringOptions options;
-  mlir::autopar::buildCPULoweringPipeline(pm, options);
-  if (failed(pm.run(*module)))
-    return fail("lowering " + inputFile + " for the CPU failed");
-
-  // JIT-compile.
-  llvm::InitializeNativeTarget();
-  llvm::InitializeNativeTargetAsmPrinter();
-  auto transformer = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                               /*targetMachine=*/nullptr);
-  ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = transformer;
-  SmallVector<StringRef> libs;
-#ifdef AUTOPAR_C_RUNNER_UTILS
-  libs.push_back(AUTOPAR_C_RUNNER_UTILS);
-#endif
-  engineOptions.sharedLibPaths = libs;
-  auto engine = ExecutionEngine::create(*module, engineOptions);
+  llvm::Expected<std::unique_ptr<ExecutionEngine>> engine =
+      compileModule(*module, inputFile);
   if (!engine)
-    return fail("JIT compilation failed: " +
-                llvm::toString(engine.takeError()));
-  (*engine)->registerSymbols([](llvm::orc::MangleAndInterner interner) {
-    llvm::orc::SymbolMap map;
-    map[interner("malloc")] = {
-        llvm::orc::ExecutorAddr::fromPtr(&autoparCheckedMalloc),
-        llvm::JITSymbolFlags::Exported};
-    return map;
-  });
-
-  // Arguments: the inputs' descriptors, then one output buffer per result.
-  std::vector<std::unique_ptr<AlignedBuffer>> buffers;
-  std::vector<MemRefDescriptor> descriptors;
-  descriptors.reserve(inputs.size() + fnType.getNumResults());
-  for (auto [array, type] : llvm::zip(inputs, fnType.getInputs())) {
-    auto &buffer = buffers.emplace_back(
-        std::make_unique<AlignedBuffer>(array.data.size()));
-    std::memcpy(buffer->ptr, array.data.data(), array.data.size());
-    descriptors.emplace_back(buffer->ptr,
-                             cast<RankedTensorType>(type).getShape());
-  }
-  std::vector<npy::NpyArray> results;
-  for (Type type : fnType.getResults()) {
-    auto tensor = cast<RankedTensorType>(type);
-    npy::NpyArray array;
-    array.dtype = *dtypeFor(tensor.getElementType());
-    array.shape.assign(tensor.getShape().begin(), tensor.getShape().end());
-    array.data.resize(array.numElements() * npy::dtypeSize(array.dtype));
-    auto &buffer = buffers.emplace_back(
-        std::make_unique<AlignedBuffer>(array.data.size()));
-    descriptors.emplace_back(buffer->ptr, tensor.getShape());
-    results.push_back(std::move(array));
-  }
-  std::vector<void *> descriptorPtrs;
-  for (MemRefDescriptor &d : descriptors)
-    descriptorPtrs.push_back(d.words.data());
-  std::vector<void *> packedArgs;
-  for (void *&p : descriptorPtrs)
-    packedArgs.push_back(&p);
-  if (llvm::Error error =
-          (*engine)->invokePacked("_mlir_ciface_" + name, packedArgs))
-    return fail("calling @" + name +
-                " failed: " + llvm::toString(std::move(error)));
-
-  size_t firstResult = inputs.size();
-  for (auto [i, array] : llvm::enumerate(results))
-    std::memcpy(array.data.data(), buffers[firstResult + i]->ptr,
-                array.data.size());
+    return fail(llvm::toString(engine.takeError()));
+  llvm::Expected<std::vector<npy::NpyArray>> called =
+      callFunction(**engine, name, fnType, inputs);
+  if (!called)
+    return fail(llvm::toString(called.takeError()));
+  std::vector<npy::NpyArray> results = std::move(*called);
 
   if (!outputDir.empty()) {
     if (std::error_code ec = llvm::sys::fs::create_directories(outputDir))
