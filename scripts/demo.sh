@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds autopar, and runs the demo: a small MLP
-# forward pass in the autopar dialect, compiled for the CPU and executed, then
-# a parallel plan for GPT-3 175B on 1024 A100 GPUs.
+# forward pass in the autopar dialect, compiled for the CPU and executed; a
+# parallel plan for GPT-3 175B on 1024 A100 GPUs; then a small ONNX classifier
+# trained here (Adam, cosine schedule), showing the falling loss.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${AUTOPAR_BUILD_DIR:-$root/build}
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh" autopar-opt autopar-run autopar-plan
+"$root/scripts/build.sh" autopar-opt autopar-run autopar-plan autopar-compile
 echo "== autopar-run examples/mlp/mlp.mlir --input=examples/mlp/input.npy"
 "$build/bin/autopar-run" "$root/examples/mlp/mlp.mlir" \
   --input="$root/examples/mlp/input.npy"
@@ -14,3 +15,12 @@ echo
 echo "== autopar-plan --model=zoo:gpt3-175b --cluster=a100-80g-8x128 --global-batch=1536 --explain"
 "$build/bin/autopar-plan" --model=zoo:gpt3-175b --cluster=a100-80g-8x128 \
   --global-batch=1536 --explain
+echo
+echo "== autopar-compile examples/train/classifier.onnx --train --optimizer=adam --lr=0.01 --lr-schedule=cosine:t_max=64"
+artifact="$build/demo-train"
+"$build/bin/autopar-compile" "$root/examples/train/classifier.onnx" --train \
+  --optimizer=adam --lr=0.01 --lr-schedule=cosine:t_max=64 -o "$artifact"
+echo "== autopar-run $artifact --data=examples/train/x.npy --labels=examples/train/y.npy --steps=64"
+"$build/bin/autopar-run" "$artifact" --data="$root/examples/train/x.npy" \
+  --labels="$root/examples/train/y.npy" --steps=64 \
+  --export="$artifact/trained.safetensors"

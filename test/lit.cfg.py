@@ -48,6 +48,7 @@ tools = [
     ToolSubst("autopar-run", unresolved="fatal"),
     ToolSubst("autopar-plan", unresolved="fatal"),
     ToolSubst("autopar-lr", unresolved="fatal"),
+    ToolSubst("autopar-compile", unresolved="fatal"),
 ]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 llvm_config.with_environment("PATH", config.autopar_tools_dir,

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LRSchedule.h"
 #include "Npy.h"
 #include "Safetensors.h"
 
@@ -36,13 +37,17 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/WithColor.h"
 
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 using namespace mlir;
 namespace npy = ::autopar;
@@ -74,6 +79,33 @@ static cl::opt<bool> printResults(
     "print",
     cl::desc("Print results to stdout (the default without --output-dir)"),
     cl::cat(runCategory));
+static cl::opt<std::string>
+    dataPath("data", cl::desc("Training: inputs, one sample per row (.npy)"),
+             cl::cat(runCategory));
+static cl::opt<std::string>
+    labelsPath("labels", cl::desc("Training: labels, one per row (.npy)"),
+               cl::cat(runCategory));
+static cl::opt<int64_t>
+    batchSize("batch-size",
+              cl::desc("Training: rows per step (default: the compiled batch)"),
+              cl::init(0), cl::cat(runCategory));
+static cl::opt<int64_t> trainSteps(
+    "steps",
+    cl::desc("Training: steps (default: one pass over --data); batches "
+             "are taken in order and repeat after the last whole one"),
+    cl::init(0), cl::cat(runCategory));
+static cl::opt<int64_t> printEvery(
+    "print-every",
+    cl::desc("Training: print every Nth step (default: about 16 lines; "
+             "the first and last step always print)"),
+    cl::init(0), cl::cat(runCategory));
+static cl::opt<std::string>
+    logPath("log", cl::desc("Training: one JSON object per step to FILE"),
+            cl::cat(runCategory));
+static cl::opt<std::string>
+    exportPath("export",
+               cl::desc("Training: write the trained weights (safetensors)"),
+               cl::cat(runCategory));
 static cl::opt<uint64_t> maxTensorBytes(
     "max-tensor-bytes",
     cl::desc("Refuse modules with a tensor larger than this (default 16 GiB)"),
@@ -247,7 +279,6 @@ void printArray(llvm::raw_ostream &os, unsigned index,
   }
 }
 
-
 /// Lowers `module` for the CPU and JIT-compiles it; every public function
 /// gets a C interface. The autopar.* argument attributes must have been read
 /// before: they are dropped (the LLVM translation would warn about them).
@@ -336,14 +367,298 @@ callFunction(ExecutionEngine &engine, StringRef name, FunctionType fnType,
     packedArgs.push_back(&p);
   if (llvm::Error error =
           engine.invokePacked(("_mlir_ciface_" + name).str(), packedArgs))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "calling @" + name + " failed: " +
-                                       llvm::toString(std::move(error)));
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "calling @" + name + " failed: " + llvm::toString(std::move(error)));
   size_t firstResult = inputs.size();
   for (auto [i, array] : llvm::enumerate(results))
     std::memcpy(array.data.data(), buffers[firstResult + i]->ptr,
                 array.data.size());
   return results;
+}
+
+/// The rows [begin, begin + count) of `array` (a copy).
+npy::NpyArray rows(const npy::NpyArray &array, int64_t begin, int64_t count) {
+  npy::NpyArray out = array;
+  out.shape[0] = count;
+  size_t rowBytes = array.data.size() / std::max<int64_t>(1, array.shape[0]);
+  out.data.assign(array.data.begin() + begin * rowBytes,
+                  array.data.begin() + (begin + count) * rowBytes);
+  return out;
+}
+
+npy::NpyArray scalarLike(npy::DType dtype, double v) {
+  npy::NpyArray a;
+  a.dtype = dtype;
+  if (dtype == npy::DType::F64) {
+    a.data.resize(8);
+    std::memcpy(a.data.data(), &v, 8);
+  } else {
+    float f = float(v);
+    a.data.resize(4);
+    std::memcpy(a.data.data(), &f, 4);
+  }
+  return a;
+}
+
+double scalarValue(const npy::NpyArray &a) {
+  if (a.dtype == npy::DType::F64) {
+    double v;
+    std::memcpy(&v, a.data.data(), 8);
+    return v;
+  }
+  float f;
+  std::memcpy(&f, a.data.data(), 4);
+  return f;
+}
+
+/// `autopar-run ARTIFACT --data=x.npy --labels=y.npy [--batch-size=B]
+/// --steps=N [--log=F.jsonl] [--export=W.safetensors]`: trains on the CPU.
+int runTraining(MLIRContext &context, StringRef dir) {
+  auto file = [&](StringRef name) {
+    llvm::SmallString<256> p(dir);
+    llvm::sys::path::append(p, name);
+    return std::string(p);
+  };
+  auto manifestText = llvm::MemoryBuffer::getFile(file("manifest.json"));
+  if (!manifestText)
+    return fail(file("manifest.json") + ": " +
+                manifestText.getError().message() +
+                " (is this a folder written by autopar-compile --train?)");
+  llvm::Expected<llvm::json::Value> manifest =
+      llvm::json::parse((*manifestText)->getBuffer());
+  if (!manifest)
+    return fail(file("manifest.json") + ": " +
+                llvm::toString(manifest.takeError()));
+  const llvm::json::Object *m = manifest->getAsObject();
+  if (!m || m->getString("format") != StringRef("autopar-training-artifact"))
+    return fail(file("manifest.json") + " is not an autopar training "
+                                        "artifact manifest");
+  auto str = [&](StringRef key) {
+    return m->getString(key).value_or("").str();
+  };
+  std::vector<std::string> paramNames;
+  if (const llvm::json::Array *params = m->getArray("params"))
+    for (const llvm::json::Value &v : *params)
+      paramNames.push_back(v.getAsString().value_or("").str());
+  int64_t slots = m->getInteger("state_slots_per_param").value_or(-1);
+  if (paramNames.empty() || slots < 0)
+    return fail(file("manifest.json") + " lacks params or state slots");
+
+  llvm::Expected<npy::LRSchedule> schedule = npy::LRSchedule::parse(
+      str("lr_schedule"), m->getNumber("lr").value_or(0));
+  if (!schedule)
+    return fail(llvm::toString(schedule.takeError()));
+  int64_t warmup = m->getInteger("warmup_steps").value_or(0);
+  if (warmup > 0) {
+    double start = m->getNumber("warmup_start").value_or(0);
+    if (llvm::Error e = schedule->setWarmup(
+            warmup, start > 0 ? start : 1.0 / double(warmup + 1)))
+      return fail(llvm::toString(std::move(e)));
+  }
+
+  std::string moduleName = file(str("module"));
+  std::string errorMessage;
+  auto buffer = openInputFile(moduleName, &errorMessage);
+  if (!buffer)
+    return fail(errorMessage);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module || failed(verify(*module)))
+    return 1;
+  auto gradFn = module->lookupSymbol<func::FuncOp>(str("gradient_function"));
+  auto stepFn = module->lookupSymbol<func::FuncOp>(str("optimizer_function"));
+  if (!gradFn || !stepFn)
+    return fail(moduleName + " lacks the functions the manifest names");
+  // Lowering replaces the func ops: keep their names and types.
+  std::string gradName = gradFn.getSymName().str();
+  std::string stepName = stepFn.getSymName().str();
+  FunctionType gradType = gradFn.getFunctionType();
+  FunctionType stepType = stepFn.getFunctionType();
+  size_t n = paramNames.size();
+  if (gradType.getNumInputs() != n + 2 || gradType.getNumResults() != n + 1 ||
+      stepType.getNumInputs() != n * (2 + slots) + 2)
+    return fail("@" + gradName + " and @" + stepName +
+                " do not match the manifest: @" + gradName +
+                " must take one data input, the labels and the parameters");
+  for (Type t :
+       llvm::concat<const Type>(gradType.getInputs(), stepType.getInputs()))
+    if (auto message = checkBoundaryType(t, "an argument of the training "
+                                            "functions"))
+      return fail(*message);
+
+  // Data and labels, cut into the compiled batch size.
+  auto xType = cast<RankedTensorType>(gradType.getInput(0));
+  auto yType = cast<RankedTensorType>(gradType.getInput(1));
+  int64_t compiledBatch = xType.getRank() ? xType.getDimSize(0) : 1;
+  if (dataPath.empty() || labelsPath.empty())
+    return fail("training needs --data and --labels");
+  llvm::Expected<npy::NpyArray> data = npy::readNpy(dataPath);
+  if (!data)
+    return fail(llvm::toString(data.takeError()));
+  llvm::Expected<npy::NpyArray> labels = npy::readNpy(labelsPath);
+  if (!labels)
+    return fail(llvm::toString(labels.takeError()));
+  int64_t batch = batchSize ? int64_t(batchSize) : compiledBatch;
+  if (batch != compiledBatch)
+    return fail(llvm::formatv(
+        "the model was compiled for batches of {0} rows ({1}) but "
+        "--batch-size is {2}; export the model with that batch size",
+        compiledBatch, typeString(xType), batch));
+  auto checkRows = [&](const npy::NpyArray &a, RankedTensorType t,
+                       StringRef what) -> std::optional<std::string> {
+    npy::DType want = *dtypeFor(t.getElementType());
+    if (a.dtype != want || a.shape.empty() ||
+        ArrayRef<int64_t>(a.shape).drop_front() != t.getShape().drop_front() ||
+        a.shape[0] < batch) {
+      std::string shape = "(N";
+      for (int64_t d : t.getShape().drop_front())
+        shape += ", " + std::to_string(d);
+      shape += t.getRank() == 1 ? ",)" : ")";
+      return llvm::formatv("{0} holds dtype {1}, shape {2}; the model needs "
+                           "dtype {3}, shape {4} with N >= {5}",
+                           what, npy::dtypeName(a.dtype), a.shapeString(),
+                           npy::dtypeName(want), shape, batch)
+          .str();
+    }
+    return std::nullopt;
+  };
+  if (auto e = checkRows(*data, xType, dataPath))
+    return fail(*e);
+  if (auto e = checkRows(*labels, yType, labelsPath))
+    return fail(*e);
+  if (labels->shape[0] != data->shape[0])
+    return fail(llvm::formatv("{0} has {1} rows but {2} has {3}", dataPath,
+                              data->shape[0], labelsPath, labels->shape[0]));
+  int64_t batches = data->shape[0] / batch;
+  int64_t steps = trainSteps ? int64_t(trainSteps) : batches;
+  if (steps < 0)
+    return fail(llvm::formatv("--steps must be positive, got {0}", steps));
+  if (data->shape[0] % batch)
+    llvm::errs() << llvm::formatv(
+        "autopar-run: warning: {0} has {1} rows; the last {2} do not fill a "
+        "batch of {3} and are not used\n",
+        dataPath, data->shape[0], data->shape[0] % batch, batch);
+
+  // Parameters, then zero optimizer state.
+  std::string weightsName = file(str("weights"));
+  llvm::Expected<npy::TensorMap> weights = npy::readSafetensors(weightsName);
+  if (!weights)
+    return fail(llvm::toString(weights.takeError()));
+  std::vector<npy::NpyArray> params, state;
+  for (auto [i, name] : llvm::enumerate(paramNames)) {
+    auto it = weights->find(name);
+    auto t = cast<RankedTensorType>(stepType.getInput(i));
+    if (it == weights->end() ||
+        it->second.dtype != *dtypeFor(t.getElementType()) ||
+        ArrayRef<int64_t>(it->second.shape) != t.getShape())
+      return fail("parameter '" + name + "' is missing from " + weightsName +
+                  " or does not match " + typeString(t));
+    params.push_back(it->second);
+  }
+  for (size_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < slots; ++k) {
+      npy::NpyArray zeros = params[i];
+      std::fill(zeros.data.begin(), zeros.data.end(), 0);
+      state.push_back(std::move(zeros));
+    }
+
+  llvm::Expected<std::unique_ptr<ExecutionEngine>> engine =
+      compileModule(*module, moduleName);
+  if (!engine)
+    return fail(llvm::toString(engine.takeError()));
+
+  // Materialize both functions now, so that step 1's time is a step's.
+  for (StringRef name : {StringRef(gradName), StringRef(stepName)})
+    if (auto fn = (*engine)->lookupPacked(name); !fn)
+      return fail(llvm::toString(fn.takeError()));
+
+  std::unique_ptr<llvm::raw_fd_ostream> log;
+  if (!logPath.empty()) {
+    std::error_code ec;
+    log = std::make_unique<llvm::raw_fd_ostream>(logPath, ec,
+                                                 llvm::sys::fs::OF_Text);
+    if (ec)
+      return fail(logPath + ": " + ec.message());
+  }
+  npy::DType scalarType = params.front().dtype;
+  if (printEvery < 0)
+    return fail("--print-every must be positive");
+  int64_t every = printEvery ? int64_t(printEvery)
+                             : std::max<int64_t>(1, (steps + 15) / 16);
+  std::vector<double> losses;
+  auto runStart = std::chrono::steady_clock::now();
+  for (int64_t step = 1; step <= steps; ++step) {
+    auto start = std::chrono::steady_clock::now();
+    int64_t b = (step - 1) % batches;
+    std::vector<npy::NpyArray> inputs = {rows(*data, b * batch, batch),
+                                         rows(*labels, b * batch, batch)};
+    inputs.insert(inputs.end(), params.begin(), params.end());
+    llvm::Expected<std::vector<npy::NpyArray>> lossAndGrads =
+        callFunction(**engine, gradName, gradType, inputs);
+    if (!lossAndGrads)
+      return fail(llvm::toString(lossAndGrads.takeError()));
+    double loss = scalarValue((*lossAndGrads)[0]);
+    if (!std::isfinite(loss))
+      return fail(llvm::formatv(
+          "the loss is {0} at step {1}; stopping without --export (try a "
+          "lower --lr or --clip-grad-norm)",
+          std::isnan(loss) ? "nan" : "inf", step));
+    double lrValue = schedule->at(step);
+    std::vector<npy::NpyArray> stepInputs = params;
+    stepInputs.insert(stepInputs.end(), lossAndGrads->begin() + 1,
+                      lossAndGrads->end());
+    stepInputs.insert(stepInputs.end(), state.begin(), state.end());
+    stepInputs.push_back(scalarLike(scalarType, lrValue));
+    stepInputs.push_back(scalarLike(scalarType, double(step)));
+    llvm::Expected<std::vector<npy::NpyArray>> updated =
+        callFunction(**engine, stepName, stepType, stepInputs);
+    if (!updated)
+      return fail(llvm::toString(updated.takeError()));
+    params.assign(updated->begin(), updated->begin() + n);
+    state.assign(updated->begin() + n, updated->end());
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    double samples = double(batch) / seconds;
+    losses.push_back(loss);
+    if (step == 1 || step == steps || step % every == 0)
+      llvm::outs() << llvm::format("step %lld/%lld  loss %.7g  lr %.6g  %.1f "
+                                   "samples/s\n",
+                                   (long long)step, (long long)steps, loss,
+                                   lrValue, samples);
+    if (log)
+      *log << llvm::json::Value(llvm::json::Object{{"step", step},
+                                                   {"loss", loss},
+                                                   {"lr", lrValue},
+                                                   {"samples_per_s", samples}})
+           << "\n";
+  }
+  // Summary: the mean loss over the first and the last pass over the data.
+  if (steps > 0) {
+    size_t window = std::min<size_t>(batches, losses.size());
+    auto mean = [&](auto begin) {
+      return std::accumulate(begin, begin + window, 0.0) / double(window);
+    };
+    double total = std::chrono::duration<double>(
+                       std::chrono::steady_clock::now() - runStart)
+                       .count();
+    llvm::outs() << llvm::formatv(
+        "trained {0} steps of {1} rows in {2:f2} s; mean loss over {3} "
+        "batches: first {4:f6}, last {5:f6}\n",
+        steps, batch, total, window, mean(losses.begin()),
+        mean(losses.end() - window));
+  }
+  if (!exportPath.empty()) {
+    npy::TensorMap trained;
+    for (auto [name, p] : llvm::zip(paramNames, params))
+      trained.emplace(name, p);
+    if (llvm::Error e = npy::writeSafetensors(exportPath, trained))
+      return fail(llvm::toString(std::move(e)));
+  }
+  return 0;
 }
 
 } // namespace
@@ -360,6 +675,9 @@ int main(int argc, char **argv) {
   mlir::autopar::registerAutoParDialects(registry);
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+
+  if (llvm::sys::fs::is_directory(inputFile))
+    return runTraining(context, inputFile);
 
   std::string errorMessage;
   std::unique_ptr<llvm::MemoryBuffer> file =

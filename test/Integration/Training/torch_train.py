@@ -1,0 +1,144 @@
+"""Trains a small MLP exported to ONNX with autopar-compile + autopar-run
+and with torch.optim, from the same initial weights and batches, and
+compares every step's loss and the final weights.
+
+Usage: torch_train.py WORKDIR  (autopar-compile and autopar-run on PATH)
+Run with Debian's /usr/bin/python3 (torch 1.13, onnx, numpy).
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+STEPS = 12
+BATCH = 4
+ROWS = 16  # four batches, cycled
+RTOL, ATOL = 2e-4, 1e-5  # float32, a dozen steps
+
+# name, autopar-compile flags, torch optimizer factory, torch scheduler, loss
+CASES = [
+    ("adam", ["--optimizer=adam", "--lr=0.01"],
+     lambda p: torch.optim.Adam(p, lr=0.01), None, "cross_entropy"),
+    ("sgd-nesterov-step",
+     ["--optimizer=sgd", "--lr=0.1", "--momentum=0.9", "--nesterov",
+      "--lr-schedule=step:step_size=4,gamma=0.5"],
+     lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+     lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.5),
+     "cross_entropy"),
+    ("adamw-cosine",
+     ["--optimizer=adamw", "--lr=0.02", "--weight-decay=0.05",
+      "--lr-schedule=cosine:t_max=12"],
+     lambda p: torch.optim.AdamW(p, lr=0.02, weight_decay=0.05),
+     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=12),
+     "cross_entropy"),
+    ("rmsprop-mse", ["--optimizer=rmsprop", "--lr=0.005", "--loss=mse"],
+     lambda p: torch.optim.RMSprop(p, lr=0.005), None, "mse"),
+]
+
+
+class MLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(8, 16)
+        self.fc2 = torch.nn.Linear(16, 4)
+
+    def forward(self, x):
+        return self.fc2(torch.nn.functional.gelu(self.fc1(x)))
+
+
+def read_safetensors(path):
+    """An independent reader: 8-byte little-endian header size, JSON
+    header, raw little-endian tensors."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + size])
+    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
+    out = {}
+    for key, info in header.items():
+        if key == "__metadata__":
+            continue
+        begin, end = info["data_offsets"]
+        out[key] = np.frombuffer(raw[8 + size + begin:8 + size + end],
+                                 dtype=dtypes[info["dtype"]]).reshape(
+                                     info["shape"])
+    return out
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"FAIL: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
+def main():
+    work = sys.argv[1]
+    os.makedirs(work, exist_ok=True)
+    torch.manual_seed(0)
+    model = MLP()
+    onnx_path = os.path.join(work, "mlp.onnx")
+    torch.onnx.export(model, (torch.zeros(BATCH, 8),), onnx_path,
+                      opset_version=14, input_names=["x"],
+                      output_names=["logits"])
+    init = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((ROWS, 8)).astype(np.float32)
+    classes = rng.integers(0, 4, ROWS).astype(np.int64)
+    targets = rng.standard_normal((ROWS, 4)).astype(np.float32)
+    np.save(os.path.join(work, "x.npy"), x)
+    np.save(os.path.join(work, "classes.npy"), classes)
+    np.save(os.path.join(work, "targets.npy"), targets)
+
+    failed = False
+    for name, flags, make_opt, make_sched, loss_kind in CASES:
+        art = os.path.join(work, name)
+        log = os.path.join(work, name + ".jsonl")
+        out = os.path.join(work, name + ".safetensors")
+        labels = "classes.npy" if loss_kind == "cross_entropy" else "targets.npy"
+        run(["autopar-compile", onnx_path, "--train", "-o", art] + flags)
+        run(["autopar-run", art, "--data", os.path.join(work, "x.npy"),
+             "--labels", os.path.join(work, labels), f"--steps={STEPS}",
+             "--log", log, "--export", out])
+        ours = [json.loads(l)["loss"] for l in open(log)]
+
+        model.load_state_dict(init)
+        opt = make_opt(model.parameters())
+        sched = make_sched(opt) if make_sched else None
+        ref = []
+        for step in range(STEPS):
+            b = step % (ROWS // BATCH)
+            xb = torch.from_numpy(x[b * BATCH:(b + 1) * BATCH])
+            if loss_kind == "cross_entropy":
+                yb = torch.from_numpy(classes[b * BATCH:(b + 1) * BATCH])
+                loss = torch.nn.functional.cross_entropy(model(xb), yb)
+            else:
+                yb = torch.from_numpy(targets[b * BATCH:(b + 1) * BATCH])
+                loss = torch.nn.functional.mse_loss(model(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched:
+                sched.step()
+            ref.append(loss.item())
+        loss_err = max(abs(a - b) / (ATOL + RTOL * abs(b))
+                       for a, b in zip(ours, ref))
+        trained = read_safetensors(out)
+        w_err = max(
+            float(np.max(np.abs(trained[k] - v.detach().numpy())
+                         / (ATOL + RTOL * np.abs(v.detach().numpy()))))
+            for k, v in model.state_dict().items())
+        ok = len(ours) == STEPS and loss_err <= 1 and w_err <= 1
+        failed |= not ok
+        print(f"{name}: {STEPS} steps, loss {ours[0]:.4f} -> {ours[-1]:.4f} "
+              f"(torch {ref[0]:.4f} -> {ref[-1]:.4f}), worst loss error "
+              f"{loss_err:.3f}, worst weight error {w_err:.3f} of tolerance: "
+              f"{'PASS' if ok else 'FAIL'}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
