@@ -20,7 +20,7 @@ echo "== autopar-compile examples/train/classifier.onnx --train --optimizer=adam
 artifact="$build/demo-train"
 "$build/bin/autopar-compile" "$root/examples/train/classifier.onnx" --train \
   --optimizer=adam --lr=0.01 --lr-schedule=cosine:t_max=64 -o "$artifact"
-echo "== autopar-run $artifact --data=examples/train/x.npy --labels=examples/train/y.npy --steps=64"
+echo "== autopar-run $artifact --data=examples/train/x.npy --labels=examples/train/y.npy --batch-size=32 --steps=64"
 "$build/bin/autopar-run" "$artifact" --data="$root/examples/train/x.npy" \
-  --labels="$root/examples/train/y.npy" --steps=64 \
+  --labels="$root/examples/train/y.npy" --batch-size=32 --steps=64 \
   --export="$artifact/trained.safetensors"

@@ -85,20 +85,41 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     labelsPath("labels", cl::desc("Training: labels, one per row (.npy)"),
                cl::cat(runCategory));
-static cl::opt<int64_t>
-    batchSize("batch-size",
-              cl::desc("Training: rows per step (default: the compiled batch)"),
-              cl::init(0), cl::cat(runCategory));
+static cl::opt<int64_t> batchSize(
+    "batch-size",
+    cl::desc("Training: rows per step (default: all of --data, one batch)"),
+    cl::init(0), cl::cat(runCategory));
 static cl::opt<int64_t> trainSteps(
     "steps",
-    cl::desc("Training: steps (default: one pass over --data); batches "
-             "are taken in order and repeat after the last whole one"),
+    cl::desc("Training: the last step to run (default: one pass over "
+             "--data); batches are taken in order and repeat after the last "
+             "whole one"),
     cl::init(0), cl::cat(runCategory));
 static cl::opt<int64_t> printEvery(
     "print-every",
     cl::desc("Training: print every Nth step (default: about 16 lines; "
              "the first and last step always print)"),
     cl::init(0), cl::cat(runCategory));
+static cl::opt<bool> skipNonfinite(
+    "skip-nonfinite",
+    cl::desc("Training: skip (do not apply) a step whose loss or gradients "
+             "are not finite, instead of stopping"),
+    cl::cat(runCategory));
+static cl::opt<std::string> checkpointDir(
+    "checkpoint-dir",
+    cl::desc("Training: write checkpoints (parameters, optimizer state, "
+             "step) to this folder"),
+    cl::cat(runCategory));
+static cl::opt<int64_t> checkpointEvery(
+    "checkpoint-every",
+    cl::desc("Training: checkpoint every K steps and after the last one "
+             "(default: only after the last one)"),
+    cl::init(0), cl::cat(runCategory));
+static cl::opt<std::string>
+    resumeDir("resume",
+              cl::desc("Training: continue from the checkpoint in this folder "
+                       "up to --steps"),
+              cl::cat(runCategory));
 static cl::opt<std::string>
     logPath("log", cl::desc("Training: one JSON object per step to FILE"),
             cl::cat(runCategory));
@@ -401,6 +422,28 @@ npy::NpyArray scalarLike(npy::DType dtype, double v) {
   return a;
 }
 
+/// The index of the first NaN or infinity in a float array, if any.
+std::optional<int64_t> firstNonFinite(const npy::NpyArray &a) {
+  auto scan = [&](auto *data) -> std::optional<int64_t> {
+    for (int64_t i = 0, e = a.numElements(); i < e; ++i)
+      if (!std::isfinite(double(data[i])))
+        return i;
+    return std::nullopt;
+  };
+  if (a.dtype == npy::DType::F32)
+    return scan(reinterpret_cast<const float *>(a.data.data()));
+  if (a.dtype == npy::DType::F64)
+    return scan(reinterpret_cast<const double *>(a.data.data()));
+  return std::nullopt;
+}
+
+std::string nonFiniteName(const npy::NpyArray &a, int64_t i) {
+  double v = a.dtype == npy::DType::F64
+                 ? reinterpret_cast<const double *>(a.data.data())[i]
+                 : reinterpret_cast<const float *>(a.data.data())[i];
+  return std::isnan(v) ? "nan" : "inf";
+}
+
 double scalarValue(const npy::NpyArray &a) {
   if (a.dtype == npy::DType::F64) {
     double v;
@@ -475,6 +518,22 @@ int runTraining(MLIRContext &context, StringRef dir) {
   // Lowering replaces the func ops: keep their names and types.
   std::string gradName = gradFn.getSymName().str();
   std::string stepName = stepFn.getSymName().str();
+  // Optimizer state names (w.exp_avg, ...) key the checkpoints; the number
+  // of classes bounds cross-entropy labels.
+  std::vector<std::string> stateNames;
+  for (unsigned i = 2 * paramNames.size(), e = stepFn.getNumArguments() - 2;
+       i < e; ++i) {
+    auto name = stepFn.getArgAttrOfType<StringAttr>(i, "autopar.name");
+    stateNames.push_back(name ? name.str() : "state" + std::to_string(i));
+  }
+  int64_t numClasses = 0;
+  if (auto forward = module->lookupSymbol<func::FuncOp>("forward"))
+    if (str("loss") == "cross_entropy" &&
+        forward.getFunctionType().getNumResults() == 1)
+      if (auto t = dyn_cast<RankedTensorType>(
+              forward.getFunctionType().getResult(0));
+          t && t.getRank() > 0)
+        numClasses = t.getShape().back();
   FunctionType gradType = gradFn.getFunctionType();
   FunctionType stepType = stepFn.getFunctionType();
   size_t n = paramNames.size();
@@ -501,12 +560,18 @@ int runTraining(MLIRContext &context, StringRef dir) {
   llvm::Expected<npy::NpyArray> labels = npy::readNpy(labelsPath);
   if (!labels)
     return fail(llvm::toString(labels.takeError()));
-  int64_t batch = batchSize ? int64_t(batchSize) : compiledBatch;
+  int64_t batch = batchSize             ? int64_t(batchSize)
+                  : data->shape.empty() ? 0
+                                        : data->shape[0];
   if (batch != compiledBatch)
     return fail(llvm::formatv(
-        "the model was compiled for batches of {0} rows ({1}) but "
-        "--batch-size is {2}; export the model with that batch size",
-        compiledBatch, typeString(xType), batch));
+        "the model was compiled for batches of {0} rows ({1}) but {2} "
+        "{3}; export the model with that batch size{4}",
+        compiledBatch, typeString(xType),
+        batchSize ? "--batch-size is" : dataPath + " (one batch) has", batch,
+        batchSize ? ""
+                  : ", or pass --batch-size=" + std::to_string(compiledBatch) +
+                        " to take batches of its rows in order"));
   auto checkRows = [&](const npy::NpyArray &a, RankedTensorType t,
                        StringRef what) -> std::optional<std::string> {
     npy::DType want = *dtypeFor(t.getElementType());
@@ -532,6 +597,22 @@ int runTraining(MLIRContext &context, StringRef dir) {
   if (labels->shape[0] != data->shape[0])
     return fail(llvm::formatv("{0} has {1} rows but {2} has {3}", dataPath,
                               data->shape[0], labelsPath, labels->shape[0]));
+  for (auto [array, path] : {std::pair(&*data, dataPath.getValue()),
+                             std::pair(&*labels, labelsPath.getValue())})
+    if (auto i = firstNonFinite(*array)) {
+      int64_t rowSize = array->numElements() / array->shape[0];
+      return fail(llvm::formatv("{0} holds {1} in row {2} (element {3})", path,
+                                nonFiniteName(*array, *i), *i / rowSize, *i));
+    }
+  if (numClasses > 0 && labels->dtype == npy::DType::I64) {
+    const int64_t *y = reinterpret_cast<const int64_t *>(labels->data.data());
+    for (int64_t i = 0, e = labels->numElements(); i < e; ++i)
+      if (y[i] < 0 || y[i] >= numClasses)
+        return fail(llvm::formatv(
+            "{0}: label {1} at element {2} is out of range; the model has "
+            "{3} classes (0 to {4})",
+            labelsPath, y[i], i, numClasses, numClasses - 1));
+  }
   int64_t batches = data->shape[0] / batch;
   int64_t steps = trainSteps ? int64_t(trainSteps) : batches;
   if (steps < 0)
@@ -565,6 +646,111 @@ int runTraining(MLIRContext &context, StringRef dir) {
       state.push_back(std::move(zeros));
     }
 
+  // A checkpoint replaces the initial parameters and the zero state.
+  int64_t firstStep = 1, updates = 0;
+  if (!resumeDir.empty()) {
+    llvm::SmallString<256> jsonPath(resumeDir.getValue());
+    llvm::sys::path::append(jsonPath, "checkpoint.json");
+    auto text = llvm::MemoryBuffer::getFile(jsonPath);
+    if (!text)
+      return fail(jsonPath + ": " + text.getError().message() +
+                  " (no checkpoint to resume from)");
+    llvm::Expected<llvm::json::Value> json =
+        llvm::json::parse((*text)->getBuffer());
+    if (!json)
+      return fail(jsonPath + ": " + llvm::toString(json.takeError()));
+    const llvm::json::Object *c = json->getAsObject();
+    std::optional<int64_t> at = c ? c->getInteger("step") : std::nullopt;
+    std::optional<int64_t> applied =
+        c ? c->getInteger("updates") : std::nullopt;
+    std::optional<StringRef> tensorsFile =
+        c ? c->getString("tensors") : std::nullopt;
+    if (!c || c->getString("format") != StringRef("autopar-checkpoint") ||
+        !at || *at < 1 || !applied || !tensorsFile ||
+        tensorsFile->contains('/'))
+      return fail(jsonPath + " is not an autopar checkpoint manifest");
+    llvm::SmallString<256> tensorsPath(resumeDir.getValue());
+    llvm::sys::path::append(tensorsPath, *tensorsFile);
+    llvm::Expected<npy::TensorMap> saved = npy::readSafetensors(tensorsPath);
+    if (!saved)
+      return fail(llvm::toString(saved.takeError()));
+    auto restore = [&](ArrayRef<std::string> names,
+                       std::vector<npy::NpyArray> &into) -> bool {
+      for (auto [name, array] : llvm::zip(names, into)) {
+        auto it = saved->find(name);
+        if (it == saved->end() || it->second.dtype != array.dtype ||
+            it->second.shape != array.shape) {
+          fail(tensorsPath + ": tensor '" + name + "' is " +
+               (it == saved->end()
+                    ? std::string("missing")
+                    : "of dtype " + npy::dtypeName(it->second.dtype) +
+                          ", shape " + it->second.shapeString()) +
+               "; this model needs " + npy::dtypeName(array.dtype) + ", " +
+               array.shapeString());
+          return false;
+        }
+        array = it->second;
+      }
+      return true;
+    };
+    if (!restore(paramNames, params) || !restore(stateNames, state))
+      return 1;
+    firstStep = *at + 1;
+    updates = *applied;
+    if (firstStep > steps)
+      return fail(llvm::formatv("the checkpoint in {0} is at step {1}; "
+                                "--steps={2} leaves nothing to do",
+                                resumeDir, *at, steps));
+  }
+  if (checkpointEvery < 0)
+    return fail("--checkpoint-every must be positive");
+  if (checkpointEvery > 0 && checkpointDir.empty())
+    return fail("--checkpoint-every needs --checkpoint-dir");
+  std::string lastCheckpoint;
+  // Tensors first (written to a temporary name and renamed), then the small
+  // manifest that names them, the same way: a run killed at any point
+  // leaves the previous checkpoint whole.
+  auto writeCheckpoint = [&](int64_t step) -> llvm::Error {
+    if (std::error_code ec = llvm::sys::fs::create_directories(checkpointDir))
+      return llvm::createStringError(ec, checkpointDir + ": " + ec.message());
+    npy::TensorMap tensors;
+    for (auto [name, p] : llvm::zip(paramNames, params))
+      tensors.emplace(name, p);
+    for (auto [name, t] : llvm::zip(stateNames, state))
+      tensors.emplace(name, t);
+    std::string file = "checkpoint-" + std::to_string(step) + ".safetensors";
+    llvm::SmallString<256> tensorsPath(checkpointDir.getValue());
+    llvm::sys::path::append(tensorsPath, file);
+    if (llvm::Error e = npy::writeSafetensors(tensorsPath, tensors))
+      return e;
+    llvm::SmallString<256> jsonPath(checkpointDir.getValue());
+    llvm::sys::path::append(jsonPath, "checkpoint.json");
+    std::string tmp = (jsonPath + ".tmp").str();
+    {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
+      if (ec)
+        return llvm::createStringError(ec, tmp + ": " + ec.message());
+      os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
+                                       {"format", "autopar-checkpoint"},
+                                       {"version", 1},
+                                       {"step", step},
+                                       {"updates", updates},
+                                       {"tensors", file},
+                                       {"artifact", dir.str()}}))
+         << "\n";
+      os.close();
+      if (os.has_error())
+        return llvm::createStringError(os.error(), tmp + ": write failed");
+    }
+    if (std::error_code ec = llvm::sys::fs::rename(tmp, jsonPath))
+      return llvm::createStringError(ec, jsonPath + ": " + ec.message());
+    if (!lastCheckpoint.empty() && lastCheckpoint != tensorsPath)
+      llvm::sys::fs::remove(lastCheckpoint);
+    lastCheckpoint = std::string(tensorsPath);
+    return llvm::Error::success();
+  };
+
   llvm::Expected<std::unique_ptr<ExecutionEngine>> engine =
       compileModule(*module, moduleName);
   if (!engine)
@@ -578,8 +764,11 @@ int runTraining(MLIRContext &context, StringRef dir) {
   std::unique_ptr<llvm::raw_fd_ostream> log;
   if (!logPath.empty()) {
     std::error_code ec;
-    log = std::make_unique<llvm::raw_fd_ostream>(logPath, ec,
-                                                 llvm::sys::fs::OF_Text);
+    // A resumed run appends to the log of the run it continues.
+    log = std::make_unique<llvm::raw_fd_ostream>(
+        logPath, ec,
+        resumeDir.empty() ? llvm::sys::fs::OF_Text
+                          : llvm::sys::fs::OF_Text | llvm::sys::fs::OF_Append);
     if (ec)
       return fail(logPath + ": " + ec.message());
   }
@@ -589,8 +778,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
   int64_t every = printEvery ? int64_t(printEvery)
                              : std::max<int64_t>(1, (steps + 15) / 16);
   std::vector<double> losses;
+  int64_t skipped = 0;
   auto runStart = std::chrono::steady_clock::now();
-  for (int64_t step = 1; step <= steps; ++step) {
+  for (int64_t step = firstStep; step <= steps; ++step) {
     auto start = std::chrono::steady_clock::now();
     int64_t b = (step - 1) % batches;
     std::vector<npy::NpyArray> inputs = {rows(*data, b * batch, batch),
@@ -601,18 +791,41 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (!lossAndGrads)
       return fail(llvm::toString(lossAndGrads.takeError()));
     double loss = scalarValue((*lossAndGrads)[0]);
-    if (!std::isfinite(loss))
-      return fail(llvm::formatv(
-          "the loss is {0} at step {1}; stopping without --export (try a "
-          "lower --lr or --clip-grad-norm)",
-          std::isnan(loss) ? "nan" : "inf", step));
     double lrValue = schedule->at(step);
+    // The first tensor that is not finite: the loss or a gradient.
+    std::string bad;
+    if (!std::isfinite(loss))
+      bad = std::string("the loss is ") + (std::isnan(loss) ? "nan" : "inf");
+    for (size_t i = 0; bad.empty() && i < n; ++i)
+      if (auto at = firstNonFinite((*lossAndGrads)[i + 1]))
+        bad = "the gradient of " + paramNames[i] + " holds " +
+              nonFiniteName((*lossAndGrads)[i + 1], *at) + " (element " +
+              std::to_string(*at) + ")";
+    if (!bad.empty()) {
+      if (!skipNonfinite)
+        return fail(llvm::formatv(
+            "{0} at step {1}; stopping without --export (try a lower --lr, "
+            "--clip-grad-norm, or --skip-nonfinite)",
+            bad, step));
+      llvm::errs() << llvm::formatv(
+          "autopar-run: warning: {0} at step {1}; the step is skipped\n", bad,
+          step);
+      if (log)
+        *log << llvm::json::Value(llvm::json::Object{
+                    {"step", step}, {"skipped", bad}, {"lr", lrValue}})
+             << "\n";
+      ++skipped;
+      continue;
+    }
+    ++updates;
     std::vector<npy::NpyArray> stepInputs = params;
     stepInputs.insert(stepInputs.end(), lossAndGrads->begin() + 1,
                       lossAndGrads->end());
     stepInputs.insert(stepInputs.end(), state.begin(), state.end());
     stepInputs.push_back(scalarLike(scalarType, lrValue));
-    stepInputs.push_back(scalarLike(scalarType, double(step)));
+    // The optimizer's own count (Adam's bias correction) counts applied
+    // updates; the schedule follows the step number.
+    stepInputs.push_back(scalarLike(scalarType, double(updates)));
     llvm::Expected<std::vector<npy::NpyArray>> updated =
         callFunction(**engine, stepName, stepType, stepInputs);
     if (!updated)
@@ -624,7 +837,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
             .count();
     double samples = double(batch) / seconds;
     losses.push_back(loss);
-    if (step == 1 || step == steps || step % every == 0)
+    if (step == firstStep || step == steps || step % every == 0)
       llvm::outs() << llvm::format("step %lld/%lld  loss %.7g  lr %.6g  %.1f "
                                    "samples/s\n",
                                    (long long)step, (long long)steps, loss,
@@ -635,9 +848,18 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                                    {"lr", lrValue},
                                                    {"samples_per_s", samples}})
            << "\n";
+    if (!checkpointDir.empty() &&
+        ((checkpointEvery > 0 && step % checkpointEvery == 0) ||
+         step == steps)) {
+      if (log)
+        log->flush();
+      if (llvm::Error e = writeCheckpoint(step))
+        return fail("writing a checkpoint at step " + std::to_string(step) +
+                    ": " + llvm::toString(std::move(e)));
+    }
   }
   // Summary: the mean loss over the first and the last pass over the data.
-  if (steps > 0) {
+  if (!losses.empty()) {
     size_t window = std::min<size_t>(batches, losses.size());
     auto mean = [&](auto begin) {
       return std::accumulate(begin, begin + window, 0.0) / double(window);
@@ -646,10 +868,11 @@ int runTraining(MLIRContext &context, StringRef dir) {
                        std::chrono::steady_clock::now() - runStart)
                        .count();
     llvm::outs() << llvm::formatv(
-        "trained {0} steps of {1} rows in {2:f2} s; mean loss over {3} "
+        "trained {0} steps of {1} rows in {2:f2} s{6}; mean loss over {3} "
         "batches: first {4:f6}, last {5:f6}\n",
-        steps, batch, total, window, mean(losses.begin()),
-        mean(losses.end() - window));
+        losses.size(), batch, total, window, mean(losses.begin()),
+        mean(losses.end() - window),
+        skipped ? " (" + std::to_string(skipped) + " skipped)" : "");
   }
   if (!exportPath.empty()) {
     npy::TensorMap trained;

@@ -17,3 +17,8 @@ np.save(os.path.join(out, "x.npy"), rng.standard_normal((6, 8)).astype(np.float3
 np.save(os.path.join(out, "y.npy"), rng.integers(0, 4, 6).astype(np.int64))
 np.save(os.path.join(out, "y5.npy"), rng.integers(0, 4, 5).astype(np.int64))
 np.save(os.path.join(out, "t.npy"), rng.standard_normal((6, 4)).astype(np.float32))
+bad = np.array([0, 1, 4, 2, 3, 0], dtype=np.int64)
+np.save(os.path.join(out, "ybad.npy"), bad)
+xnan = rng.standard_normal((6, 8)).astype(np.float32)
+xnan[4, 2] = np.nan
+np.save(os.path.join(out, "xnan.npy"), xnan)

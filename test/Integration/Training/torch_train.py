@@ -101,7 +101,8 @@ def main():
         labels = "classes.npy" if loss_kind == "cross_entropy" else "targets.npy"
         run(["autopar-compile", onnx_path, "--train", "-o", art] + flags)
         run(["autopar-run", art, "--data", os.path.join(work, "x.npy"),
-             "--labels", os.path.join(work, labels), f"--steps={STEPS}",
+             "--labels", os.path.join(work, labels), f"--batch-size={BATCH}",
+             f"--steps={STEPS}",
              "--log", log, "--export", out])
         ours = [json.loads(l)["loss"] for l in open(log)]
 
