@@ -94,6 +94,11 @@ static cl::opt<double> warmupStart("warmup-start", cl::init(0),
                                    cl::cat(category),
                                    cl::desc("Warmup start factor"));
 
+static cl::opt<int64_t> gradAccum(
+    "grad-accum", cl::init(1), cl::cat(category),
+    cl::desc("Average the gradients of K microbatches (each of the exported "
+             "batch size) per optimizer step"));
+
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "autopar-compile") << message << "\n";
   return 1;
@@ -181,6 +186,9 @@ int main(int argc, char **argv) {
   if (!train)
     return fail("only --train is implemented; run a model's forward pass "
                 "with autopar-import and autopar-run");
+  if (gradAccum < 1)
+    return fail("--grad-accum must be at least 1, got " +
+                llvm::Twine(gradAccum.getValue()));
   // Validate the schedule now rather than at the first training step.
   llvm::Expected<::autopar::LRSchedule> schedule =
       ::autopar::LRSchedule::parse(lrSchedule, lr);
@@ -300,7 +308,8 @@ int main(int argc, char **argv) {
                               {"lr", lr.getValue()},
                               {"lr_schedule", lrSchedule.getValue()},
                               {"warmup_steps", warmupSteps.getValue()},
-                              {"warmup_start", warmupStart.getValue()}};
+                              {"warmup_start", warmupStart.getValue()},
+                              {"grad_accum", gradAccum.getValue()}};
   std::error_code ec;
   llvm::raw_fd_ostream os(path("manifest.json"), ec, llvm::sys::fs::OF_Text);
   if (ec)

@@ -422,6 +422,32 @@ npy::NpyArray scalarLike(npy::DType dtype, double v) {
   return a;
 }
 
+/// `acc += x` elementwise for float arrays of one shape.
+void addInto(npy::NpyArray &acc, const npy::NpyArray &x) {
+  auto add = [&](auto *a, const auto *b) {
+    for (int64_t i = 0, e = acc.numElements(); i < e; ++i)
+      a[i] += b[i];
+  };
+  if (acc.dtype == npy::DType::F64)
+    add(reinterpret_cast<double *>(acc.data.data()),
+        reinterpret_cast<const double *>(x.data.data()));
+  else
+    add(reinterpret_cast<float *>(acc.data.data()),
+        reinterpret_cast<const float *>(x.data.data()));
+}
+
+/// `acc *= factor` elementwise for a float array.
+void scaleBy(npy::NpyArray &acc, double factor) {
+  auto scale = [&](auto *a) {
+    for (int64_t i = 0, e = acc.numElements(); i < e; ++i)
+      a[i] *= factor;
+  };
+  if (acc.dtype == npy::DType::F64)
+    scale(reinterpret_cast<double *>(acc.data.data()));
+  else
+    scale(reinterpret_cast<float *>(acc.data.data()));
+}
+
 /// The index of the first NaN or infinity in a float array, if any.
 std::optional<int64_t> firstNonFinite(const npy::NpyArray &a) {
   auto scan = [&](auto *data) -> std::optional<int64_t> {
@@ -551,7 +577,12 @@ int runTraining(MLIRContext &context, StringRef dir) {
   // Data and labels, cut into the compiled batch size.
   auto xType = cast<RankedTensorType>(gradType.getInput(0));
   auto yType = cast<RankedTensorType>(gradType.getInput(1));
-  int64_t compiledBatch = xType.getRank() ? xType.getDimSize(0) : 1;
+  int64_t microBatch = xType.getRank() ? xType.getDimSize(0) : 1;
+  // With gradient accumulation a step takes `accum` microbatches.
+  int64_t accum = m->getInteger("grad_accum").value_or(1);
+  if (accum < 1)
+    return fail(file("manifest.json") + ": grad_accum must be at least 1");
+  int64_t compiledBatch = microBatch * accum;
   if (dataPath.empty() || labelsPath.empty())
     return fail("training needs --data and --labels");
   llvm::Expected<npy::NpyArray> data = npy::readNpy(dataPath);
@@ -565,13 +596,15 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                         : data->shape[0];
   if (batch != compiledBatch)
     return fail(llvm::formatv(
-        "the model was compiled for batches of {0} rows ({1}) but {2} "
+        "the model was compiled for batches of {0} rows ({1}{5}) but {2} "
         "{3}; export the model with that batch size{4}",
         compiledBatch, typeString(xType),
         batchSize ? "--batch-size is" : dataPath + " (one batch) has", batch,
         batchSize ? ""
                   : ", or pass --batch-size=" + std::to_string(compiledBatch) +
-                        " to take batches of its rows in order"));
+                        " to take batches of its rows in order",
+        accum > 1 ? llvm::formatv(" times --grad-accum={0}", accum).str()
+                  : ""));
   auto checkRows = [&](const npy::NpyArray &a, RankedTensorType t,
                        StringRef what) -> std::optional<std::string> {
     npy::DType want = *dtypeFor(t.getElementType());
@@ -783,14 +816,30 @@ int runTraining(MLIRContext &context, StringRef dir) {
   for (int64_t step = firstStep; step <= steps; ++step) {
     auto start = std::chrono::steady_clock::now();
     int64_t b = (step - 1) % batches;
-    std::vector<npy::NpyArray> inputs = {rows(*data, b * batch, batch),
-                                         rows(*labels, b * batch, batch)};
-    inputs.insert(inputs.end(), params.begin(), params.end());
+    // The mean of the microbatches' losses and gradients: the gradient of
+    // the mean loss over the whole batch.
     llvm::Expected<std::vector<npy::NpyArray>> lossAndGrads =
-        callFunction(**engine, gradName, gradType, inputs);
-    if (!lossAndGrads)
-      return fail(llvm::toString(lossAndGrads.takeError()));
-    double loss = scalarValue((*lossAndGrads)[0]);
+        std::vector<npy::NpyArray>();
+    double loss = 0;
+    for (int64_t j = 0; j < accum; ++j) {
+      int64_t begin = b * batch + j * microBatch;
+      std::vector<npy::NpyArray> inputs = {rows(*data, begin, microBatch),
+                                           rows(*labels, begin, microBatch)};
+      inputs.insert(inputs.end(), params.begin(), params.end());
+      llvm::Expected<std::vector<npy::NpyArray>> micro =
+          callFunction(**engine, gradName, gradType, inputs);
+      if (!micro)
+        return fail(llvm::toString(micro.takeError()));
+      loss += scalarValue((*micro)[0]) / double(accum);
+      if (j == 0)
+        *lossAndGrads = std::move(*micro);
+      else
+        for (size_t i = 1; i < micro->size(); ++i)
+          addInto((*lossAndGrads)[i], (*micro)[i]);
+    }
+    if (accum > 1)
+      for (size_t i = 1; i < lossAndGrads->size(); ++i)
+        scaleBy((*lossAndGrads)[i], 1.0 / double(accum));
     double lrValue = schedule->at(step);
     // The first tensor that is not finite: the loss or a gradient.
     std::string bad;

@@ -18,24 +18,28 @@ BATCH = 4
 ROWS = 16  # four batches, cycled
 RTOL, ATOL = 2e-4, 1e-5  # float32, a dozen steps
 
-# name, autopar-compile flags, torch optimizer factory, torch scheduler, loss
+# name, autopar-compile flags, torch optimizer factory, torch scheduler, loss,
+# microbatches per step (gradient accumulation)
 CASES = [
     ("adam", ["--optimizer=adam", "--lr=0.01"],
-     lambda p: torch.optim.Adam(p, lr=0.01), None, "cross_entropy"),
+     lambda p: torch.optim.Adam(p, lr=0.01), None, "cross_entropy", 1),
     ("sgd-nesterov-step",
      ["--optimizer=sgd", "--lr=0.1", "--momentum=0.9", "--nesterov",
       "--lr-schedule=step:step_size=4,gamma=0.5"],
      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True),
      lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.5),
-     "cross_entropy"),
+     "cross_entropy", 1),
     ("adamw-cosine",
      ["--optimizer=adamw", "--lr=0.02", "--weight-decay=0.05",
       "--lr-schedule=cosine:t_max=12"],
      lambda p: torch.optim.AdamW(p, lr=0.02, weight_decay=0.05),
      lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=12),
-     "cross_entropy"),
+     "cross_entropy", 1),
     ("rmsprop-mse", ["--optimizer=rmsprop", "--lr=0.005", "--loss=mse"],
-     lambda p: torch.optim.RMSprop(p, lr=0.005), None, "mse"),
+     lambda p: torch.optim.RMSprop(p, lr=0.005), None, "mse", 1),
+    ("adam-accum2-clip",
+     ["--optimizer=adam", "--lr=0.01", "--grad-accum=2", "--clip-grad-norm=0.5"],
+     lambda p: torch.optim.Adam(p, lr=0.01), None, "cross_entropy", 2),
 ]
 
 
@@ -94,14 +98,14 @@ def main():
     np.save(os.path.join(work, "targets.npy"), targets)
 
     failed = False
-    for name, flags, make_opt, make_sched, loss_kind in CASES:
+    for name, flags, make_opt, make_sched, loss_kind, accum in CASES:
         art = os.path.join(work, name)
         log = os.path.join(work, name + ".jsonl")
         out = os.path.join(work, name + ".safetensors")
         labels = "classes.npy" if loss_kind == "cross_entropy" else "targets.npy"
         run(["autopar-compile", onnx_path, "--train", "-o", art] + flags)
         run(["autopar-run", art, "--data", os.path.join(work, "x.npy"),
-             "--labels", os.path.join(work, labels), f"--batch-size={BATCH}",
+             "--labels", os.path.join(work, labels), f"--batch-size={BATCH * accum}",
              f"--steps={STEPS}",
              "--log", log, "--export", out])
         ours = [json.loads(l)["loss"] for l in open(log)]
@@ -111,20 +115,26 @@ def main():
         sched = make_sched(opt) if make_sched else None
         ref = []
         for step in range(STEPS):
-            b = step % (ROWS // BATCH)
-            xb = torch.from_numpy(x[b * BATCH:(b + 1) * BATCH])
-            if loss_kind == "cross_entropy":
-                yb = torch.from_numpy(classes[b * BATCH:(b + 1) * BATCH])
-                loss = torch.nn.functional.cross_entropy(model(xb), yb)
-            else:
-                yb = torch.from_numpy(targets[b * BATCH:(b + 1) * BATCH])
-                loss = torch.nn.functional.mse_loss(model(xb), yb)
+            b = step % (ROWS // (BATCH * accum))
             opt.zero_grad()
-            loss.backward()
+            total = 0.0
+            for j in range(accum):
+                lo = (b * accum + j) * BATCH
+                xb = torch.from_numpy(x[lo:lo + BATCH])
+                if loss_kind == "cross_entropy":
+                    yb = torch.from_numpy(classes[lo:lo + BATCH])
+                    loss = torch.nn.functional.cross_entropy(model(xb), yb)
+                else:
+                    yb = torch.from_numpy(targets[lo:lo + BATCH])
+                    loss = torch.nn.functional.mse_loss(model(xb), yb)
+                (loss / accum).backward()
+                total += loss.item() / accum
+            if "--clip-grad-norm=0.5" in flags:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
             opt.step()
             if sched:
                 sched.step()
-            ref.append(loss.item())
+            ref.append(total)
         loss_err = max(abs(a - b) / (ATOL + RTOL * abs(b))
                        for a, b in zip(ours, ref))
         trained = read_safetensors(out)
