@@ -39,6 +39,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Regex.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/WithColor.h"
 
@@ -98,6 +99,11 @@ static cl::opt<int64_t> gradAccum(
     "grad-accum", cl::init(1), cl::cat(category),
     cl::desc("Average the gradients of K microbatches (each of the exported "
              "batch size) per optimizer step"));
+
+static cl::opt<std::string> freezePattern(
+    "freeze", cl::cat(category),
+    cl::desc("Keep the parameters whose names match this regular expression "
+             "(anywhere in the name; anchor with ^ and $) fixed"));
 
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "autopar-compile") << message << "\n";
@@ -219,8 +225,42 @@ int main(int argc, char **argv) {
   // The forward pass stays for inference; it is not public, so that
   // autopar-run picks nothing by accident.
   forward.setPrivate();
-  if (failed(buildLossFunction(module, forward)))
+  FailureOr<func::FuncOp> lossFn = buildLossFunction(module, forward);
+  if (failed(lossFn))
     return 1;
+  // Frozen parameters become plain inputs of @loss: autodiff and the
+  // optimizer then leave them alone.
+  llvm::json::Array frozen;
+  if (!freezePattern.empty()) {
+    llvm::Regex regex(freezePattern);
+    std::string why;
+    if (!regex.isValid(why))
+      return fail("--freeze='" + freezePattern +
+                  "' is not a regular "
+                  "expression: " +
+                  why);
+    std::string all;
+    unsigned params = 0;
+    for (unsigned i = 0; i < lossFn->getNumArguments(); ++i) {
+      auto role = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.role");
+      auto name = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.name");
+      if (!role || role.getValue() != "param" || !name)
+        continue;
+      ++params;
+      all += (all.empty() ? "" : ", ") + name.str();
+      if (regex.match(name.getValue())) {
+        lossFn->setArgAttr(i, "autopar.role",
+                           StringAttr::get(&context, "frozen"));
+        frozen.push_back(name.str());
+      }
+    }
+    if (frozen.empty())
+      return fail("--freeze='" + freezePattern +
+                  "' matches no parameter; the parameters are " + all);
+    if (frozen.size() == params)
+      return fail("--freeze='" + freezePattern +
+                  "' matches every parameter; nothing would train");
+  }
 
   std::string optimizerOptions = "optimizer=" + optimizerName.getValue();
   auto add = [&](StringRef key, const llvm::Twine &value) {
@@ -293,8 +333,10 @@ int main(int argc, char **argv) {
   if (!step || !module.lookupSymbol<func::FuncOp>("loss_grad"))
     return fail("internal error: the training functions were not built");
 
-  int64_t slots = (step.getNumArguments() - 2 - 2 * params.size()) /
-                  std::max<size_t>(1, params.size());
+  size_t frozenCount = frozen.size();
+  size_t trainable = params.size() - frozenCount;
+  int64_t slots = (step.getNumArguments() - 2 - 2 * trainable) /
+                  std::max<size_t>(1, trainable);
   llvm::json::Object manifest{{"format", "autopar-training-artifact"},
                               {"version", 1},
                               {"module", "train.mlir"},
@@ -309,7 +351,8 @@ int main(int argc, char **argv) {
                               {"lr_schedule", lrSchedule.getValue()},
                               {"warmup_steps", warmupSteps.getValue()},
                               {"warmup_start", warmupStart.getValue()},
-                              {"grad_accum", gradAccum.getValue()}};
+                              {"grad_accum", gradAccum.getValue()},
+                              {"frozen", std::move(frozen)}};
   std::error_code ec;
   llvm::raw_fd_ostream os(path("manifest.json"), ec, llvm::sys::fs::OF_Text);
   if (ec)
@@ -319,9 +362,10 @@ int main(int argc, char **argv) {
   for (const auto &entry : weights)
     elements += entry.second.numElements();
   llvm::outs() << llvm::formatv(
-      "wrote {0}: {1} parameter tensors ({2} values), loss {3}, {4} with {5} "
-      "state tensors per parameter; train it with autopar-run {0} "
+      "wrote {0}: {1} parameter tensors ({2} values{6}), loss {3}, {4} with "
+      "{5} state tensors per parameter; train it with autopar-run {0} "
       "--data=X.npy --labels=Y.npy\n",
-      outDir, weights.size(), elements, lossKind, optimizerName, slots);
+      outDir, weights.size(), elements, lossKind, optimizerName, slots,
+      frozenCount ? llvm::formatv(", {0} frozen", frozenCount).str() : "");
   return 0;
 }

@@ -31,6 +31,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ExecutionEngine/Orc/Mangling.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -513,6 +514,16 @@ int runTraining(MLIRContext &context, StringRef dir) {
   int64_t slots = m->getInteger("state_slots_per_param").value_or(-1);
   if (paramNames.empty() || slots < 0)
     return fail(file("manifest.json") + " lacks params or state slots");
+  // Frozen parameters are inputs of the gradient function only; the
+  // optimizer sees the trainable ones, in order.
+  llvm::StringSet<> frozen;
+  if (const llvm::json::Array *names = m->getArray("frozen"))
+    for (const llvm::json::Value &v : *names)
+      frozen.insert(v.getAsString().value_or(""));
+  std::vector<size_t> trainable;
+  for (auto [i, name] : llvm::enumerate(paramNames))
+    if (!frozen.contains(name))
+      trainable.push_back(i);
 
   llvm::Expected<npy::LRSchedule> schedule = npy::LRSchedule::parse(
       str("lr_schedule"), m->getNumber("lr").value_or(0));
@@ -547,7 +558,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
   // Optimizer state names (w.exp_avg, ...) key the checkpoints; the number
   // of classes bounds cross-entropy labels.
   std::vector<std::string> stateNames;
-  for (unsigned i = 2 * paramNames.size(), e = stepFn.getNumArguments() - 2;
+  for (unsigned i = 2 * trainable.size(), e = stepFn.getNumArguments() - 2;
        i < e; ++i) {
     auto name = stepFn.getArgAttrOfType<StringAttr>(i, "autopar.name");
     stateNames.push_back(name ? name.str() : "state" + std::to_string(i));
@@ -562,12 +573,13 @@ int runTraining(MLIRContext &context, StringRef dir) {
         numClasses = t.getShape().back();
   FunctionType gradType = gradFn.getFunctionType();
   FunctionType stepType = stepFn.getFunctionType();
-  size_t n = paramNames.size();
-  if (gradType.getNumInputs() != n + 2 || gradType.getNumResults() != n + 1 ||
-      stepType.getNumInputs() != n * (2 + slots) + 2)
+  size_t n = paramNames.size(), nt = trainable.size();
+  if (gradType.getNumInputs() != n + 2 || gradType.getNumResults() != nt + 1 ||
+      stepType.getNumInputs() != nt * (2 + slots) + 2)
     return fail("@" + gradName + " and @" + stepName +
                 " do not match the manifest: @" + gradName +
-                " must take one data input, the labels and the parameters");
+                " must take one data input, the labels and the parameters "
+                "and return the loss and the trainable ones' gradients");
   for (Type t :
        llvm::concat<const Type>(gradType.getInputs(), stepType.getInputs()))
     if (auto message = checkBoundaryType(t, "an argument of the training "
@@ -664,7 +676,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
   std::vector<npy::NpyArray> params, state;
   for (auto [i, name] : llvm::enumerate(paramNames)) {
     auto it = weights->find(name);
-    auto t = cast<RankedTensorType>(stepType.getInput(i));
+    auto t = cast<RankedTensorType>(gradType.getInput(2 + i));
     if (it == weights->end() ||
         it->second.dtype != *dtypeFor(t.getElementType()) ||
         ArrayRef<int64_t>(it->second.shape) != t.getShape())
@@ -672,7 +684,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
                   " or does not match " + typeString(t));
     params.push_back(it->second);
   }
-  for (size_t i = 0; i < n; ++i)
+  for (size_t i : trainable)
     for (int64_t k = 0; k < slots; ++k) {
       npy::NpyArray zeros = params[i];
       std::fill(zeros.data.begin(), zeros.data.end(), 0);
@@ -845,9 +857,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
     std::string bad;
     if (!std::isfinite(loss))
       bad = std::string("the loss is ") + (std::isnan(loss) ? "nan" : "inf");
-    for (size_t i = 0; bad.empty() && i < n; ++i)
+    for (size_t i = 0; bad.empty() && i < nt; ++i)
       if (auto at = firstNonFinite((*lossAndGrads)[i + 1]))
-        bad = "the gradient of " + paramNames[i] + " holds " +
+        bad = "the gradient of " + paramNames[trainable[i]] + " holds " +
               nonFiniteName((*lossAndGrads)[i + 1], *at) + " (element " +
               std::to_string(*at) + ")";
     if (!bad.empty()) {
@@ -867,7 +879,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
       continue;
     }
     ++updates;
-    std::vector<npy::NpyArray> stepInputs = params;
+    std::vector<npy::NpyArray> stepInputs;
+    for (size_t i : trainable)
+      stepInputs.push_back(params[i]);
     stepInputs.insert(stepInputs.end(), lossAndGrads->begin() + 1,
                       lossAndGrads->end());
     stepInputs.insert(stepInputs.end(), state.begin(), state.end());
@@ -879,8 +893,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
         callFunction(**engine, stepName, stepType, stepInputs);
     if (!updated)
       return fail(llvm::toString(updated.takeError()));
-    params.assign(updated->begin(), updated->begin() + n);
-    state.assign(updated->begin() + n, updated->end());
+    for (auto [k, i] : llvm::enumerate(trainable))
+      params[i] = std::move((*updated)[k]);
+    state.assign(updated->begin() + nt, updated->end());
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

@@ -40,6 +40,12 @@ CASES = [
     ("adam-accum2-clip",
      ["--optimizer=adam", "--lr=0.01", "--grad-accum=2", "--clip-grad-norm=0.5"],
      lambda p: torch.optim.Adam(p, lr=0.01), None, "cross_entropy", 2),
+    # Fine-tuning: fc1 frozen, torch optimizes fc2 only.
+    ("sgd-momentum-freeze-fc1",
+     ["--optimizer=sgd", "--lr=0.1", "--momentum=0.9", "--freeze=^fc1\\."],
+     lambda p: torch.optim.SGD([q for q in p if q.requires_grad], lr=0.1,
+                               momentum=0.9),
+     None, "cross_entropy", 1),
 ]
 
 
@@ -111,6 +117,9 @@ def main():
         ours = [json.loads(l)["loss"] for l in open(log)]
 
         model.load_state_dict(init)
+        frozen = any(f.startswith("--freeze") for f in flags)
+        for pname, q in model.named_parameters():
+            q.requires_grad_(not (frozen and pname.startswith("fc1.")))
         opt = make_opt(model.parameters())
         sched = make_sched(opt) if make_sched else None
         ref = []
