@@ -32,6 +32,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -231,6 +232,39 @@ int main(int argc, char **argv) {
   // Frozen parameters become plain inputs of @loss: autodiff and the
   // optimizer then leave them alone.
   llvm::json::Array frozen;
+  // An initializer holding inf or nan (an additive attention mask exported
+  // from a buffer) is a constant, not something to train.
+  llvm::StringSet<> nonFinite;
+  for (const mlir::autopar::ImportedWeight &w : model->weights) {
+    bool bad = false;
+    if (w.dtype == "F32")
+      for (size_t i = 0; !bad && i + 4 <= w.data.size(); i += 4) {
+        float v;
+        std::memcpy(&v, w.data.data() + i, 4);
+        bad = !std::isfinite(v);
+      }
+    else if (w.dtype == "F64")
+      for (size_t i = 0; !bad && i + 8 <= w.data.size(); i += 8) {
+        double v;
+        std::memcpy(&v, w.data.data() + i, 8);
+        bad = !std::isfinite(v);
+      }
+    if (bad)
+      nonFinite.insert(w.name);
+  }
+  for (unsigned i = 0; i < lossFn->getNumArguments(); ++i) {
+    auto role = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.role");
+    auto name = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.name");
+    if (role && role.getValue() == "param" && name &&
+        nonFinite.contains(name.getValue())) {
+      lossFn->setArgAttr(i, "autopar.role",
+                         StringAttr::get(&context, "frozen"));
+      frozen.push_back(name.str());
+      llvm::errs() << "autopar-compile: note: '" << name.getValue()
+                   << "' holds inf or nan (a mask?); it is kept fixed\n";
+    }
+  }
+  size_t autoFrozen = frozen.size();
   if (!freezePattern.empty()) {
     llvm::Regex regex(freezePattern);
     std::string why;
@@ -254,13 +288,20 @@ int main(int argc, char **argv) {
         frozen.push_back(name.str());
       }
     }
-    if (frozen.empty())
+    if (frozen.size() == autoFrozen)
       return fail("--freeze='" + freezePattern +
                   "' matches no parameter; the parameters are " + all);
-    if (frozen.size() == params)
+    if (frozen.size() == params + autoFrozen)
       return fail("--freeze='" + freezePattern +
                   "' matches every parameter; nothing would train");
   }
+  if (llvm::none_of(
+          llvm::seq<unsigned>(0, lossFn->getNumArguments()), [&](unsigned i) {
+            auto role = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.role");
+            return role && role.getValue() == "param";
+          }))
+    return fail(modelFile + " has no trainable parameters (initializers "
+                            "holding finite floating-point values)");
 
   std::string optimizerOptions = "optimizer=" + optimizerName.getValue();
   auto add = [&](StringRef key, const llvm::Twine &value) {

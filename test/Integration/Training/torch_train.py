@@ -82,6 +82,7 @@ def run(cmd):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"FAIL: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
+    sys.stderr.write(r.stderr)  # notes and warnings, for FileCheck
     return r.stdout
 
 
