@@ -40,6 +40,7 @@
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/WithColor.h"
@@ -824,6 +825,8 @@ int runTraining(MLIRContext &context, StringRef dir) {
                              : std::max<int64_t>(1, (steps + 15) / 16);
   std::vector<double> losses;
   int64_t skipped = 0;
+  bool terminal = llvm::sys::Process::StandardOutIsDisplayed();
+  auto lastDraw = std::chrono::steady_clock::time_point();
   auto runStart = std::chrono::steady_clock::now();
   for (int64_t step = firstStep; step <= steps; ++step) {
     auto start = std::chrono::steady_clock::now();
@@ -901,11 +904,26 @@ int runTraining(MLIRContext &context, StringRef dir) {
             .count();
     double samples = double(batch) / seconds;
     losses.push_back(loss);
-    if (step == firstStep || step == steps || step % every == 0)
+    if (step == firstStep || step == steps || step % every == 0) {
+      if (terminal)
+        llvm::outs() << "\r\x1b[K";
       llvm::outs() << llvm::format("step %lld/%lld  loss %.7g  lr %.6g  %.1f "
                                    "samples/s\n",
                                    (long long)step, (long long)steps, loss,
                                    lrValue, samples);
+    } else if (terminal && std::chrono::steady_clock::now() - lastDraw >
+                               std::chrono::milliseconds(100)) {
+      lastDraw = std::chrono::steady_clock::now();
+      // On a terminal, a progress bar between the printed lines.
+      constexpr int width = 30;
+      int done = int(width * (step - firstStep + 1) /
+                     std::max<int64_t>(1, steps - firstStep + 1));
+      llvm::outs() << "\r\x1b[K[" << std::string(done, '=')
+                   << std::string(width - done, ' ')
+                   << llvm::format("] step %lld/%lld  loss %.5g",
+                                   (long long)step, (long long)steps, loss);
+      llvm::outs().flush();
+    }
     if (log)
       *log << llvm::json::Value(llvm::json::Object{{"step", step},
                                                    {"loss", loss},
