@@ -106,6 +106,10 @@ static cl::opt<std::string> freezePattern(
     cl::desc("Keep the parameters whose names match this regular expression "
              "(anywhere in the name; anchor with ^ and $) fixed"));
 
+static cl::opt<double> initialAccumulator(
+    "initial-accumulator-value", cl::init(0), cl::cat(category),
+    cl::desc("adagrad: the starting value of the squared-gradient sum"));
+
 static int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "autopar-compile") << message << "\n";
   return 1;
@@ -193,6 +197,10 @@ int main(int argc, char **argv) {
   if (!train)
     return fail("only --train is implemented; run a model's forward pass "
                 "with autopar-import and autopar-run");
+  if (initialAccumulator < 0)
+    return fail("--initial-accumulator-value must not be negative");
+  if (initialAccumulator != 0 && optimizerName != "adagrad")
+    return fail("--initial-accumulator-value applies to adagrad only");
   if (gradAccum < 1)
     return fail("--grad-accum must be at least 1, got " +
                 llvm::Twine(gradAccum.getValue()));
@@ -378,22 +386,27 @@ int main(int argc, char **argv) {
   size_t trainable = params.size() - frozenCount;
   int64_t slots = (step.getNumArguments() - 2 - 2 * trainable) /
                   std::max<size_t>(1, trainable);
-  llvm::json::Object manifest{{"format", "autopar-training-artifact"},
-                              {"version", 1},
-                              {"module", "train.mlir"},
-                              {"weights", "weights.safetensors"},
-                              {"gradient_function", "loss_grad"},
-                              {"optimizer_function", "optimizer_step"},
-                              {"loss", lossKind.getValue()},
-                              {"optimizer", optimizerOptions},
-                              {"params", std::move(params)},
-                              {"state_slots_per_param", slots},
-                              {"lr", lr.getValue()},
-                              {"lr_schedule", lrSchedule.getValue()},
-                              {"warmup_steps", warmupSteps.getValue()},
-                              {"warmup_start", warmupStart.getValue()},
-                              {"grad_accum", gradAccum.getValue()},
-                              {"frozen", std::move(frozen)}};
+  llvm::json::Object manifest{
+      {"format", "autopar-training-artifact"},
+      {"version", 1},
+      {"module", "train.mlir"},
+      {"weights", "weights.safetensors"},
+      {"gradient_function", "loss_grad"},
+      {"optimizer_function", "optimizer_step"},
+      {"loss", lossKind.getValue()},
+      {"optimizer", optimizerOptions},
+      {"params", std::move(params)},
+      {"state_slots_per_param", slots},
+      {"lr", lr.getValue()},
+      {"lr_schedule", lrSchedule.getValue()},
+      {"warmup_steps", warmupSteps.getValue()},
+      {"warmup_start", warmupStart.getValue()},
+      {"grad_accum", gradAccum.getValue()},
+      {"frozen", std::move(frozen)},
+      // Starting values of optimizer state slots,
+      // by slot name (zero when absent).
+      {"state_init",
+       llvm::json::Object{{"sum", initialAccumulator.getValue()}}}};
   std::error_code ec;
   llvm::raw_fd_ostream os(path("manifest.json"), ec, llvm::sys::fs::OF_Text);
   if (ec)

@@ -424,11 +424,13 @@ npy::NpyArray scalarLike(npy::DType dtype, double v) {
   return a;
 }
 
-/// `acc += x` elementwise for float arrays of one shape.
-void addInto(npy::NpyArray &acc, const npy::NpyArray &x) {
+/// `acc += x` elementwise for float arrays of one shape, or for a scalar
+/// `x` with `broadcast`.
+void addInto(npy::NpyArray &acc, const npy::NpyArray &x,
+             bool broadcast = false) {
   auto add = [&](auto *a, const auto *b) {
     for (int64_t i = 0, e = acc.numElements(); i < e; ++i)
-      a[i] += b[i];
+      a[i] += b[broadcast ? 0 : i];
   };
   if (acc.dtype == npy::DType::F64)
     add(reinterpret_cast<double *>(acc.data.data()),
@@ -685,11 +687,17 @@ int runTraining(MLIRContext &context, StringRef dir) {
                   " or does not match " + typeString(t));
     params.push_back(it->second);
   }
+  // Optimizer state starts at zero, or at the manifest's state_init value
+  // for its slot (adagrad's initial_accumulator_value for `w.sum`).
+  const llvm::json::Object *stateInit = m->getObject("state_init");
   for (size_t i : trainable)
     for (int64_t k = 0; k < slots; ++k) {
-      npy::NpyArray zeros = params[i];
-      std::fill(zeros.data.begin(), zeros.data.end(), 0);
-      state.push_back(std::move(zeros));
+      npy::NpyArray init = params[i];
+      std::fill(init.data.begin(), init.data.end(), 0);
+      StringRef slot = StringRef(stateNames[state.size()]).rsplit('.').second;
+      if (double v = stateInit ? stateInit->getNumber(slot).value_or(0) : 0)
+        addInto(init, scalarLike(init.dtype, v), /*broadcast=*/true);
+      state.push_back(std::move(init));
     }
 
   // A checkpoint replaces the initial parameters and the zero state.

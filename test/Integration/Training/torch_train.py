@@ -40,6 +40,12 @@ CASES = [
     ("adam-accum2-clip",
      ["--optimizer=adam", "--lr=0.01", "--grad-accum=2", "--clip-grad-norm=0.5"],
      lambda p: torch.optim.Adam(p, lr=0.01), None, "cross_entropy", 2),
+    ("adagrad-initial-accumulator",
+     ["--optimizer=adagrad", "--lr=0.05", "--lr-decay=0.01",
+      "--initial-accumulator-value=0.1"],
+     lambda p: torch.optim.Adagrad(p, lr=0.05, lr_decay=0.01,
+                                   initial_accumulator_value=0.1),
+     None, "cross_entropy", 1),
     # Fine-tuning: fc1 frozen, torch optimizes fc2 only.
     ("sgd-momentum-freeze-fc1",
      ["--optimizer=sgd", "--lr=0.1", "--momentum=0.9", "--freeze=^fc1\\."],
