@@ -145,6 +145,8 @@ llvm::Expected<LRSchedule> LRSchedule::parse(StringRef spec, double lr) {
 }
 
 llvm::Error LRSchedule::setWarmup(int64_t steps, double startFactor) {
+  if (startFactor == 0)
+    startFactor = 1.0 / double(steps + 1);
   if (steps < 0 || !(startFactor > 0) || startFactor > 1)
     return scheduleError("warmup needs steps >= 0 and 0 < start factor <= 1");
   warmupSteps = steps;

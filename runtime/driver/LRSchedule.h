@@ -44,7 +44,8 @@ public:
 
   /// Puts `steps` steps of linear warmup from `startFactor` x the schedule's
   /// first value in front; the schedule then starts over at its step 1.
-  llvm::Error setWarmup(int64_t steps, double startFactor);
+  /// A `startFactor` of 0 means 1 / (steps + 1).
+  llvm::Error setWarmup(int64_t steps, double startFactor = 0);
 
   /// The learning rate of step `step` (from 1).
   double at(int64_t step) const;

@@ -12,6 +12,8 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cmath>
+
 using namespace autopar;
 using llvm::StringRef;
 
@@ -218,4 +220,18 @@ llvm::Error autopar::writeNpy(StringRef path, const NpyArray &array) {
   if (os.has_error())
     return npyError(path, os.error().message());
   return llvm::Error::success();
+}
+
+std::optional<int64_t> autopar::firstNonFinite(const NpyArray &array) {
+  auto scan = [&](const auto *data) -> std::optional<int64_t> {
+    for (int64_t i = 0, e = array.numElements(); i < e; ++i)
+      if (!std::isfinite(double(data[i])))
+        return i;
+    return std::nullopt;
+  };
+  if (array.dtype == DType::F32)
+    return scan(reinterpret_cast<const float *>(array.data.data()));
+  if (array.dtype == DType::F64)
+    return scan(reinterpret_cast<const double *>(array.data.data()));
+  return std::nullopt;
 }

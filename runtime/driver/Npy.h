@@ -53,6 +53,10 @@ struct NpyArray {
 std::optional<int64_t> checkedNumElements(llvm::ArrayRef<int64_t> shape,
                                           size_t elementSize);
 
+/// The index of the first NaN or infinity in a float32/float64 array, if
+/// any (other dtypes have none).
+std::optional<int64_t> firstNonFinite(const NpyArray &array);
+
 /// Parses .npy bytes; `name` is used in error messages.
 llvm::Expected<NpyArray> parseNpy(llvm::StringRef bytes, llvm::StringRef name);
 /// Reads and parses a .npy file.

@@ -210,9 +210,7 @@ int main(int argc, char **argv) {
   if (!schedule)
     return fail(llvm::toString(schedule.takeError()));
   if (warmupSteps > 0)
-    if (llvm::Error e = schedule->setWarmup(
-            warmupSteps, warmupStart > 0 ? double(warmupStart)
-                                         : 1.0 / double(warmupSteps + 1)))
+    if (llvm::Error e = schedule->setWarmup(warmupSteps, warmupStart))
       return fail(llvm::toString(std::move(e)));
 
   mlir::autopar::registerAllAutoParPasses();
@@ -242,23 +240,19 @@ int main(int argc, char **argv) {
   llvm::json::Array frozen;
   // An initializer holding inf or nan (an additive attention mask exported
   // from a buffer) is a constant, not something to train.
+  ::autopar::TensorMap weights;
+  llvm::json::Array params;
   llvm::StringSet<> nonFinite;
-  for (const mlir::autopar::ImportedWeight &w : model->weights) {
-    bool bad = false;
-    if (w.dtype == "F32")
-      for (size_t i = 0; !bad && i + 4 <= w.data.size(); i += 4) {
-        float v;
-        std::memcpy(&v, w.data.data() + i, 4);
-        bad = !std::isfinite(v);
-      }
-    else if (w.dtype == "F64")
-      for (size_t i = 0; !bad && i + 8 <= w.data.size(); i += 8) {
-        double v;
-        std::memcpy(&v, w.data.data() + i, 8);
-        bad = !std::isfinite(v);
-      }
-    if (bad)
+  for (mlir::autopar::ImportedWeight &w : model->weights) {
+    ::autopar::NpyArray array;
+    array.dtype =
+        w.dtype == "F64" ? ::autopar::DType::F64 : ::autopar::DType::F32;
+    array.shape.assign(w.shape.begin(), w.shape.end());
+    array.data = std::move(w.data);
+    if (::autopar::firstNonFinite(array))
       nonFinite.insert(w.name);
+    params.push_back(w.name);
+    weights.emplace(w.name, std::move(array));
   }
   for (unsigned i = 0; i < lossFn->getNumArguments(); ++i) {
     auto role = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.role");
@@ -357,17 +351,6 @@ int main(int argc, char **argv) {
     llvm::sys::path::append(p, name);
     return std::string(p);
   };
-  ::autopar::TensorMap weights;
-  llvm::json::Array params;
-  for (mlir::autopar::ImportedWeight &w : model->weights) {
-    ::autopar::NpyArray array;
-    array.dtype =
-        w.dtype == "F64" ? ::autopar::DType::F64 : ::autopar::DType::F32;
-    array.shape.assign(w.shape.begin(), w.shape.end());
-    array.data = std::move(w.data);
-    params.push_back(w.name);
-    weights.emplace(w.name, std::move(array));
-  }
   if (llvm::Error e =
           ::autopar::writeSafetensors(path("weights.safetensors"), weights))
     return fail(llvm::toString(std::move(e)));

@@ -51,9 +51,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (warmupSteps > 0) {
-    double start =
-        warmupStart > 0 ? double(warmupStart) : 1.0 / double(warmupSteps + 1);
-    if (llvm::Error e = s->setWarmup(warmupSteps, start)) {
+    if (llvm::Error e = s->setWarmup(warmupSteps, warmupStart)) {
       llvm::WithColor::error(llvm::errs(), "autopar-lr")
           << llvm::toString(std::move(e)) << "\n";
       return 1;

@@ -452,21 +452,6 @@ void scaleBy(npy::NpyArray &acc, double factor) {
     scale(reinterpret_cast<float *>(acc.data.data()));
 }
 
-/// The index of the first NaN or infinity in a float array, if any.
-std::optional<int64_t> firstNonFinite(const npy::NpyArray &a) {
-  auto scan = [&](auto *data) -> std::optional<int64_t> {
-    for (int64_t i = 0, e = a.numElements(); i < e; ++i)
-      if (!std::isfinite(double(data[i])))
-        return i;
-    return std::nullopt;
-  };
-  if (a.dtype == npy::DType::F32)
-    return scan(reinterpret_cast<const float *>(a.data.data()));
-  if (a.dtype == npy::DType::F64)
-    return scan(reinterpret_cast<const double *>(a.data.data()));
-  return std::nullopt;
-}
-
 std::string nonFiniteName(const npy::NpyArray &a, int64_t i) {
   double v = a.dtype == npy::DType::F64
                  ? reinterpret_cast<const double *>(a.data.data())[i]
@@ -533,12 +518,10 @@ int runTraining(MLIRContext &context, StringRef dir) {
   if (!schedule)
     return fail(llvm::toString(schedule.takeError()));
   int64_t warmup = m->getInteger("warmup_steps").value_or(0);
-  if (warmup > 0) {
-    double start = m->getNumber("warmup_start").value_or(0);
+  if (warmup > 0)
     if (llvm::Error e = schedule->setWarmup(
-            warmup, start > 0 ? start : 1.0 / double(warmup + 1)))
+            warmup, m->getNumber("warmup_start").value_or(0)))
       return fail(llvm::toString(std::move(e)));
-  }
 
   std::string moduleName = file(str("module"));
   std::string errorMessage;
@@ -647,7 +630,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
                               data->shape[0], labelsPath, labels->shape[0]));
   for (auto [array, path] : {std::pair(&*data, dataPath.getValue()),
                              std::pair(&*labels, labelsPath.getValue())})
-    if (auto i = firstNonFinite(*array)) {
+    if (auto i = npy::firstNonFinite(*array)) {
       int64_t rowSize = array->numElements() / array->shape[0];
       return fail(llvm::formatv("{0} holds {1} in row {2} (element {3})", path,
                                 nonFiniteName(*array, *i), *i / rowSize, *i));
@@ -723,6 +706,12 @@ int runTraining(MLIRContext &context, StringRef dir) {
         !at || *at < 1 || !applied || !tensorsFile ||
         tensorsFile->contains('/'))
       return fail(jsonPath + " is not an autopar checkpoint manifest");
+    // Same shapes are not enough: state from another optimizer (or other
+    // hyperparameters) would resume a different run.
+    if (std::optional<StringRef> opt = c->getString("optimizer");
+        opt && *opt != str("optimizer"))
+      return fail(jsonPath + " was written with '" + *opt +
+                  "' but this artifact uses '" + str("optimizer") + "'");
     llvm::SmallString<256> tensorsPath(resumeDir.getValue());
     llvm::sys::path::append(tensorsPath, *tensorsFile);
     llvm::Expected<npy::TensorMap> saved = npy::readSafetensors(tensorsPath);
@@ -791,6 +780,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                        {"step", step},
                                        {"updates", updates},
                                        {"tensors", file},
+                                       {"optimizer", str("optimizer")},
                                        {"artifact", dir.str()}}))
          << "\n";
       os.close();
@@ -869,7 +859,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (!std::isfinite(loss))
       bad = std::string("the loss is ") + (std::isnan(loss) ? "nan" : "inf");
     for (size_t i = 0; bad.empty() && i < nt; ++i)
-      if (auto at = firstNonFinite((*lossAndGrads)[i + 1]))
+      if (auto at = npy::firstNonFinite((*lossAndGrads)[i + 1]))
         bad = "the gradient of " + paramNames[trainable[i]] + " holds " +
               nonFiniteName((*lossAndGrads)[i + 1], *at) + " (element " +
               std::to_string(*at) + ")";

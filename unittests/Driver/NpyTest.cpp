@@ -9,6 +9,7 @@
 #include "llvm/Support/Error.h"
 #include "gtest/gtest.h"
 
+#include <cmath>
 #include <cstring>
 
 using namespace autopar;
@@ -148,6 +149,31 @@ TEST(Npy, NormalizesBooleans) {
   llvm::Expected<NpyArray> b = parseNpy(serializeNpy(a), "b.npy");
   ASSERT_TRUE(bool(b));
   EXPECT_EQ(b->data, (std::vector<char>{0, 1, 1}));
+}
+
+TEST(Npy, FindsTheFirstNonFiniteElement) {
+  NpyArray f;
+  f.dtype = DType::F32;
+  f.shape = {4};
+  std::vector<float> values = {1.0f, 2.0f, std::nanf(""), INFINITY};
+  f.data.resize(16);
+  std::memcpy(f.data.data(), values.data(), 16);
+  EXPECT_EQ(firstNonFinite(f), 2);
+  values[2] = 3.0f;
+  std::memcpy(f.data.data(), values.data(), 16);
+  EXPECT_EQ(firstNonFinite(f), 3);
+  NpyArray d;
+  d.dtype = DType::F64;
+  d.shape = {2};
+  double dv[2] = {0.5, -1.0};
+  d.data.resize(16);
+  std::memcpy(d.data.data(), dv, 16);
+  EXPECT_FALSE(firstNonFinite(d).has_value());
+  NpyArray i;
+  i.dtype = DType::I64;
+  i.shape = {1};
+  i.data.assign(8, char(0xff));
+  EXPECT_FALSE(firstNonFinite(i).has_value());
 }
 
 } // namespace
