@@ -24,11 +24,13 @@ using namespace mlir;
 /// tensors. Kept as one textual pipeline so that `autopar-opt` users can run
 /// exactly the same steps by hand (docs/architecture.md lists them).
 static constexpr const char *kBufferizeToLLVM =
+    "%FUSE%"
     "canonicalize,"
     "one-shot-bufferize{bufferize-function-boundaries "
     "function-boundary-type-conversion=identity-layout-map},"
     "%OUT_PARAMS%"
     "buffer-deallocation-pipeline,"
+    "%GEMM%"
     "func.func(convert-linalg-to-loops),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
     "math-extend-to-supported-types,"
@@ -46,6 +48,10 @@ void autopar::buildCPULoweringPipeline(OpPassManager &pm,
                         : "";
   upstream.replace(upstream.find("%OUT_PARAMS%"), strlen("%OUT_PARAMS%"),
                    outParams);
+  upstream.replace(upstream.find("%FUSE%"), strlen("%FUSE%"),
+                   options.fuse ? "func.func(autopar-fuse-elementwise)," : "");
+  upstream.replace(upstream.find("%GEMM%"), strlen("%GEMM%"),
+                   options.runtimeGemm ? "autopar-contractions-to-calls," : "");
   // The string is a constant of this file; a parse failure is a bug here, and
   // the pass manager then reports it as an empty pipeline failing to run.
   if (failed(parsePassPipeline(upstream, pm, llvm::errs())))

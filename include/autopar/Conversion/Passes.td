@@ -33,4 +33,43 @@ def ConvertAutoParToLinalgPass
   ];
 }
 
+def ContractionsToCallsPass
+    : Pass<"autopar-contractions-to-calls", "::mlir::ModuleOp"> {
+  let summary = "Run f32 contractions on buffers through the runtime's GEMM";
+  let description = [{
+    Replaces every `linalg` op on buffers that is a contraction (a
+    multiply-add body, as `autopar.dot` lowers to, or `linalg.matmul` and its
+    relatives) over `f32` memrefs with a call to the CPU runtime's
+    `autopar_gemm_f32(A, B, C, loops)`, which computes `C += A * B` with
+    oneDNN's sgemm (runtime/cpu/Contraction.h). The buffers are passed as
+    unranked memrefs; `loops` is a constant `memref<?xi64>` holding, for each
+    loop of the op, the dimension of A, B and C it indexes or -1. Any layout
+    works: the runtime reads transposed operands in place and packs only
+    those whose strides no GEMM can take. Contractions of other element
+    types, or whose indexing maps are not projected permutations, stay as
+    they are and become loops.
+  }];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect"
+  ];
+}
+
+def FuseElementwisePass
+    : Pass<"autopar-fuse-elementwise", "::mlir::func::FuncOp"> {
+  let summary = "Fuse chains of elementwise linalg ops into single loops";
+  let description = [{
+    Upstream elementwise fusion (`linalg::populateElementwiseOpsFusionPatterns`)
+    on tensors, with autopar's control: a producer is fused into its consumer
+    only when it has no other use (nothing is computed twice), and never into
+    a contraction, so that every `autopar.dot` stays a plain multiply-add that
+    `autopar-contractions-to-calls` turns into a GEMM call. Elementwise
+    producers of reductions are fused (softmax's exp into its sum).
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // AUTOPAR_CONVERSION_PASSES_TD

@@ -21,6 +21,17 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
       llvm::cl::desc("Turn function results into caller-allocated output "
                      "buffers (what autopar-run expects)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fuse{
+      *this, "fuse",
+      llvm::cl::desc("Fuse elementwise chains into single loops "
+                     "(autopar-fuse-elementwise)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> runtimeGemm{
+      *this, "runtime-gemm",
+      llvm::cl::desc("Run f32 contractions through the runtime's GEMM "
+                     "(autopar-contractions-to-calls; the caller must provide "
+                     "autopar_gemm_f32) instead of generated loops"),
+      llvm::cl::init(true)};
 };
 
 /// Builds the pipeline that takes a module in the autopar dialect down to the

@@ -1,0 +1,56 @@
+//===- Contraction.h - strided tensor contractions through a GEMM -*- C++
+//-*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The CPU runtime's matrix multiply. The compiler rewrites every f32
+// contraction (autopar.dot after lowering: a linalg.generic with a
+// multiply-add body) on buffers into a call to `autopar_gemm_f32`, which
+// lands here with the three buffers and, for each loop of the contraction,
+// which dimension of each buffer it indexes. The loops fall into batch (in
+// all three), M (A and C), N (B and C) and K (A and B); each group is
+// collapsed into one dimension when the strides allow, the operand is read
+// transposed when that makes it a row-major matrix, and copied into a
+// contiguous buffer only when neither works. The GEMM itself is oneDNN's
+// sgemm, the fastest correct one of the BLAS libraries Debian ships on this
+// machine (bench/blas/blas-compare.cpp, docs/cpu-performance.md).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_RUNTIME_CPU_CONTRACTION_H
+#define AUTOPAR_RUNTIME_CPU_CONTRACTION_H
+
+#include "mlir/ExecutionEngine/CRunnerUtils.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace autopar::cpu {
+
+/// One loop of a contraction: its trip count and, per operand (A, B, C), the
+/// stride in elements of the dimension it indexes, or `absent`.
+struct ContractionLoop {
+  static constexpr int64_t absent = INT64_MIN;
+  int64_t size = 1;
+  int64_t stride[3] = {absent, absent, absent};
+};
+
+/// C += A * B over `loops`, where A, B and C point at each operand's first
+/// element. Returns an empty string, or what is wrong with `loops` (a loop in
+/// only one operand, or in A and B but not C with C also missing it, ...).
+std::string contract(const float *a, const float *b, float *c,
+                     const std::vector<ContractionLoop> &loops);
+
+} // namespace autopar::cpu
+
+/// What compiled code calls for `C += A * B`: the buffers and, for each loop,
+/// the dimension of A, B and C it indexes (-1: none). Aborts with a message
+/// on a description no contraction has (only a compiler bug gives one).
+extern "C" void _mlir_ciface_autopar_gemm_f32(
+    UnrankedMemRefType<float> *a, UnrankedMemRefType<float> *b,
+    UnrankedMemRefType<float> *c, StridedMemRefType<int64_t, 1> *spec);
+
+#endif // AUTOPAR_RUNTIME_CPU_CONTRACTION_H

@@ -1,0 +1,75 @@
+// RUN: autopar-opt %s --autopar-contractions-to-calls --split-input-file | FileCheck %s
+
+// A linear layer's matmul on buffers becomes one runtime call; the loop
+// description lists, per loop (m, n, k), the dimension of A, B and C.
+// CHECK: memref.global "private" constant @__autopar_gemm_loops : memref<9xi64> = dense<[0, -1, 0, -1, 1, 1, 1, 0, -1]>
+// CHECK: func.func private @autopar_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<?xi64>) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @matmul
+// CHECK: %[[LOOPS:.*]] = memref.get_global @__autopar_gemm_loops : memref<9xi64>
+// CHECK: %[[A:.*]] = memref.cast %arg0 : memref<4x8xf32> to memref<*xf32>
+// CHECK: %[[B:.*]] = memref.cast %arg1 : memref<8x16xf32> to memref<*xf32>
+// CHECK: %[[C:.*]] = memref.cast %arg2 : memref<4x16xf32> to memref<*xf32>
+// CHECK: %[[L:.*]] = memref.cast %[[LOOPS]] : memref<9xi64> to memref<?xi64>
+// CHECK: call @autopar_gemm_f32(%[[A]], %[[B]], %[[C]], %[[L]])
+// CHECK-NOT: linalg
+func.func @matmul(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf32>) {
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
+  return
+}
+
+// -----
+
+// The generic autopar.dot lowers to, with a transposed operand and a strided
+// view, batch loop first; two contractions with the same description share
+// one global.
+#lhs = affine_map<(b, m, n, k) -> (b, k, m)>
+#rhs = affine_map<(b, m, n, k) -> (b, k, n)>
+#out = affine_map<(b, m, n, k) -> (b, m, n)>
+// CHECK: memref.global "private" constant @__autopar_gemm_loops : memref<12xi64> = dense<[0, 0, 0, 2, -1, 1, -1, 2, 2, 1, 1, -1]>
+// CHECK-NOT: memref.global
+// CHECK-LABEL: func.func @batched
+// CHECK-COUNT-2: call @autopar_gemm_f32
+func.func @batched(%a: memref<2x5x3xf32, strided<[?, ?, ?], offset: ?>>, %b: memref<2x5x4xf32>, %c: memref<2x3x4xf32>, %d: memref<2x3x4xf32>) {
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<2x5x3xf32, strided<[?, ?, ?], offset: ?>>, memref<2x5x4xf32>) outs(%c : memref<2x3x4xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#lhs, #rhs, #out], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<2x5x3xf32, strided<[?, ?, ?], offset: ?>>, memref<2x5x4xf32>) outs(%d : memref<2x3x4xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Left as loops: f64 and integer contractions (no runtime GEMM for them),
+// contractions still on tensors, and bodies that are not a multiply-add.
+// CHECK-NOT: autopar_gemm
+// CHECK-LABEL: func.func @kept
+// CHECK-COUNT-3: linalg.matmul
+// CHECK: linalg.generic
+// CHECK-NOT: call
+func.func @kept(%a: memref<4x8xf64>, %b: memref<8x16xf64>, %c: memref<4x16xf64>,
+                %ia: memref<4x8xi32>, %ib: memref<8x16xi32>, %ic: memref<4x16xi32>,
+                %ta: tensor<4x8xf32>, %tb: tensor<8x16xf32>, %tc: tensor<4x16xf32>,
+                %fa: memref<4x8xf32>, %fb: memref<8x16xf32>, %fc: memref<4x16xf32>) -> tensor<4x16xf32> {
+  linalg.matmul ins(%a, %b : memref<4x8xf64>, memref<8x16xf64>) outs(%c : memref<4x16xf64>)
+  linalg.matmul ins(%ia, %ib : memref<4x8xi32>, memref<8x16xi32>) outs(%ic : memref<4x16xi32>)
+  %t = linalg.matmul ins(%ta, %tb : tensor<4x8xf32>, tensor<8x16xf32>) outs(%tc : tensor<4x16xf32>) -> tensor<4x16xf32>
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%fa, %fb : memref<4x8xf32>, memref<8x16xf32>) outs(%fc : memref<4x16xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %m = arith.maximumf %x, %y : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return %t : tensor<4x16xf32>
+}

@@ -1,0 +1,42 @@
+// RUN: autopar-opt %s --pass-pipeline='builtin.module(func.func(convert-autopar-to-linalg,autopar-fuse-elementwise))' --split-input-file | FileCheck %s
+
+// gelu(x * w + b): three elementwise ops become one loop nest.
+// CHECK-LABEL: func.func @chain
+// CHECK: linalg.generic
+// CHECK-SAME: iterator_types = ["parallel", "parallel"]
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: math.erf
+// CHECK: linalg.yield
+// CHECK-NOT: linalg.generic
+func.func @chain(%x: tensor<4x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  %0 = autopar.mul %x, %w : tensor<4x8xf32>
+  %1 = autopar.add %0, %b : tensor<4x8xf32>
+  %2 = autopar.gelu %1 : tensor<4x8xf32>
+  return %2 : tensor<4x8xf32>
+}
+
+// -----
+
+// The producer of a contraction is not fused into it (the contraction stays
+// a multiply-add for the GEMM call), but the contraction's consumer chain is
+// fused into one loop, and a value with two uses is computed once.
+// CHECK-LABEL: func.func @around_dot
+// CHECK: %[[T:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]
+// CHECK: math.tanh
+// CHECK: %[[D:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}}ins(%[[T]], %arg1
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: arith.mulf
+// CHECK-NEXT: arith.addf
+// CHECK-NEXT: linalg.yield
+// CHECK: linalg.generic {{.*}}ins(%[[D]], %[[T]]
+// CHECK: math.exp
+// CHECK: arith.mulf
+// CHECK-NOT: linalg.generic
+func.func @around_dot(%x: tensor<4x4xf32>, %w: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  %t = autopar.tanh %x : tensor<4x4xf32>
+  %d = autopar.dot %t, %w, batch_dims = [] x [], contracting_dims = [1] x [0] : tensor<4x4xf32>, tensor<4x4xf32> -> tensor<4x4xf32>
+  %e = autopar.exp %d : tensor<4x4xf32>
+  %r = autopar.mul %e, %t : tensor<4x4xf32>
+  return %r : tensor<4x4xf32>
+}

@@ -1,0 +1,147 @@
+//===- ContractionTest.cpp - the runtime's strided GEMM
+//--------------------===//
+//
+// Part of the autopar project.
+//
+// autopar::cpu::contract against a float64 loop nest, for layouts the
+// compiler produces: plain and transposed matrices, padded rows, several
+// loops per group (which collapse or must be packed), batches in any
+// position, size-1 and size-0 loops, and C transposed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Contraction.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+using autopar::cpu::contract;
+using autopar::cpu::ContractionLoop;
+
+namespace {
+/// A test contraction: loop sizes, each loop's kind, and for each operand the
+/// order in which its loops are laid out in memory (outermost first) plus
+/// padding added to the outermost stride.
+struct Case {
+  std::vector<int64_t> sizes;
+  // Per operand: loop indices from outermost to innermost.
+  std::vector<int> order[3];
+  int64_t pad[3] = {0, 0, 0};
+};
+
+void check(const Case &c, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<ContractionLoop> loops(c.sizes.size());
+  std::vector<float> buffers[3];
+  for (size_t l = 0; l < loops.size(); ++l)
+    loops[l].size = c.sizes[l];
+  for (int o = 0; o < 3; ++o) {
+    int64_t stride = 1;
+    for (size_t i = c.order[o].size(); i-- > 0;) {
+      int l = c.order[o][i];
+      loops[l].stride[o] = stride;
+      stride *= c.sizes[l] + (i == 0 ? c.pad[o] : 0);
+    }
+    if (c.order[o].empty())
+      stride = 1;
+    buffers[o].resize(size_t(std::max<int64_t>(stride, 1)));
+    for (float &v : buffers[o])
+      v = dist(rng);
+  }
+  std::vector<float> expected = buffers[2];
+  // Reference: every point of the iteration space, in float64.
+  std::vector<double> acc(expected.begin(), expected.end());
+  int64_t total = 1;
+  for (int64_t s : c.sizes)
+    total *= s;
+  std::vector<int64_t> index(c.sizes.size(), 0);
+  for (int64_t p = 0; p < total; ++p) {
+    int64_t off[3] = {0, 0, 0};
+    for (size_t l = 0; l < loops.size(); ++l)
+      for (int o = 0; o < 3; ++o)
+        if (loops[l].stride[o] != ContractionLoop::absent)
+          off[o] += index[l] * loops[l].stride[o];
+    acc[size_t(off[2])] +=
+        double(buffers[0][size_t(off[0])]) * buffers[1][size_t(off[1])];
+    for (size_t l = c.sizes.size(); l-- > 0;) {
+      if (++index[l] < c.sizes[l])
+        break;
+      index[l] = 0;
+    }
+  }
+  std::string error =
+      contract(buffers[0].data(), buffers[1].data(), buffers[2].data(), loops);
+  ASSERT_EQ(error, "");
+  for (size_t i = 0; i < acc.size(); ++i)
+    EXPECT_NEAR(buffers[2][i], acc[i], 1e-4 * (1 + std::fabs(acc[i])))
+        << "element " << i;
+}
+
+// Loop roles by index in each case below: see the comments.
+TEST(Contraction, PlainMatmul) {
+  // loops: 0 = m, 1 = n, 2 = k.  A[m,k] B[k,n] C[m,n]
+  check({{7, 5, 9}, {{0, 2}, {2, 1}, {0, 1}}}, 1);
+}
+
+TEST(Contraction, TransposedOperands) {
+  // A[k,m], B[n,k] (read transposed in place), C[m,n].
+  check({{6, 8, 5}, {{2, 0}, {1, 2}, {0, 1}}}, 2);
+}
+
+TEST(Contraction, TransposedResult) {
+  // C[n,m]: computed as C^T = B^T A^T.
+  check({{6, 8, 5}, {{0, 2}, {2, 1}, {1, 0}}}, 3);
+}
+
+TEST(Contraction, PaddedRows) {
+  check({{4, 3, 6}, {{0, 2}, {2, 1}, {0, 1}}, {3, 2, 5}}, 4);
+}
+
+TEST(Contraction, BatchedAttentionScores) {
+  // loops: 0 = batch, 1 = head, 2 = query (m), 3 = key (n), 4 = d (k).
+  // Q[b,q,h,d] (heads interleaved), K[b,k,h,d], S[b,h,q,k].
+  check({{2, 3, 5, 4, 6}, {{0, 2, 1, 4}, {0, 3, 1, 4}, {0, 1, 2, 3}}}, 5);
+}
+
+TEST(Contraction, CollapsibleGroups) {
+  // Weight gradient of a linear layer over [batch, seq]: loops 0 = b, 1 = s
+  // (both k), 2 = in (m), 3 = out (n). A = x[b,s,in] read as [in, b*s]^T.
+  check({{3, 4, 5, 6}, {{0, 1, 2}, {0, 1, 3}, {2, 3}}}, 6);
+}
+
+TEST(Contraction, PackedWhenNotCollapsible) {
+  // k loops 0 and 1 appear in A in the order (1, 0): no single stride.
+  check({{3, 4, 5, 6}, {{1, 0, 2}, {0, 1, 3}, {2, 3}}}, 7);
+}
+
+TEST(Contraction, PackedResult) {
+  // C's m loops 0 and 1 are split around n (loop 2): C must be packed.
+  check({{2, 3, 4, 5}, {{0, 1, 3}, {3, 2}, {0, 2, 1}}}, 8);
+}
+
+TEST(Contraction, VectorAndScalarShapes) {
+  // Matrix-vector (no n loop): loops 0 = m, 1 = k.
+  check({{5, 7}, {{0, 1}, {1}, {0}}}, 9);
+  // Dot product (no m, no n): one k loop, C a scalar.
+  check({{11}, {{0}, {0}, {}}}, 10);
+  // Outer product (no k): loops 0 = m, 1 = n.
+  check({{4, 3}, {{0}, {1}, {0, 1}}}, 11);
+}
+
+TEST(Contraction, SizeOneAndEmptyLoops) {
+  check({{1, 5, 1}, {{0, 2}, {2, 1}, {0, 1}}}, 12);
+  // A zero-trip loop adds nothing: C keeps its values.
+  check({{3, 4, 0}, {{0, 2}, {2, 1}, {0, 1}}}, 13);
+}
+
+TEST(Contraction, RejectsLoopInOneOperand) {
+  std::vector<ContractionLoop> loops(1);
+  loops[0].size = 2;
+  loops[0].stride[0] = 1;
+  float a[2] = {1, 2}, b[1] = {1}, c[1] = {0};
+  EXPECT_EQ(contract(a, b, c, loops), "a loop indexes only one operand");
+}
+} // namespace
