@@ -30,6 +30,7 @@ static constexpr const char *kBufferizeToLLVM =
     "function-boundary-type-conversion=identity-layout-map},"
     "%OUT_PARAMS%"
     "buffer-deallocation-pipeline,"
+    "autopar-outline-loop-nests,"
     "%GEMM%"
     "func.func(convert-linalg-to-loops),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"

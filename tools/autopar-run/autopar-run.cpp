@@ -28,6 +28,7 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
@@ -350,11 +351,27 @@ compileModule(ModuleOp module, StringRef inputName) {
     }
     return std::move(*machine);
   }();
-  auto transformer =
-      makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
-                                getenv("NOTM") ? nullptr : hostMachine.get());
+  // The argument-unpacking wrappers MLIR adds (`_mlir_ciface_*`, and the
+  // ExecutionEngine's `_mlir_*`) are one straight-line block of a load or
+  // store per descriptor field: over a thousand for a training step, where
+  // instruction selection's store merging goes quadratic. They do nothing
+  // worth optimizing: compile them at -O0. (Static: the engine keeps only a
+  // reference to the transformer, and may compile after this returns.)
+  static std::function<llvm::Error(llvm::Module *)> transformer =
+      [optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0,
+                                            hostMachine.get())](
+          llvm::Module *m) -> llvm::Error {
+    for (llvm::Function &f : *m)
+      if (!f.isDeclaration() && f.getName().starts_with("_mlir_")) {
+        f.addFnAttr(llvm::Attribute::OptimizeNone);
+        f.addFnAttr(llvm::Attribute::NoInline);
+      }
+    return optimize(m);
+  };
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = transformer;
+  engineOptions.enableGDBNotificationListener = false;
+  engineOptions.enablePerfNotificationListener = false;
   SmallVector<StringRef> libs;
 #ifdef AUTOPAR_C_RUNNER_UTILS
   libs.push_back(AUTOPAR_C_RUNNER_UTILS);
@@ -826,6 +843,17 @@ int runTraining(MLIRContext &context, StringRef dir) {
     return llvm::Error::success();
   };
 
+  // Compile only what training calls: @loss and @forward are for
+  // inference and would add a third to the JIT's time.
+  for (bool erased = true; erased;) {
+    erased = false;
+    for (auto fn : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
+      if (fn.getSymName() != gradName && fn.getSymName() != stepName &&
+          SymbolTable::symbolKnownUseEmpty(fn, *module)) {
+        fn.erase();
+        erased = true;
+      }
+  }
   llvm::Expected<std::unique_ptr<ExecutionEngine>> engine =
       compileModule(*module, moduleName);
   if (!engine)

@@ -72,4 +72,20 @@ def FuseElementwisePass
   ];
 }
 
+def OutlineLoopNestsPass
+    : Pass<"autopar-outline-loop-nests", "::mlir::ModuleOp"> {
+  let summary = "Move each linalg op on buffers into its own function";
+  let description = [{
+    Outlines every `linalg` op with buffer semantics into a private function
+    of its operands and the values its body captures (constants are cloned
+    in), marked `no_inline`, and calls it. A training step otherwise becomes
+    one function with thousands of loops, and LLVM's loop passes
+    (IndVarSimplify above all) take time that grows faster than linearly
+    with a function's size: a 4-layer GPT's step took 100 s to JIT-compile
+    before, a few seconds after (docs/cpu-performance.md). A call per loop
+    nest costs nothing next to the nest.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // AUTOPAR_CONVERSION_PASSES_TD
