@@ -34,6 +34,7 @@ static constexpr const char *kBufferizeToLLVM =
     "%GEMM%"
     "func.func(convert-linalg-to-loops),"
     "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+    "%APPROX%"
     "math-extend-to-supported-types,"
     "convert-math-to-llvm,convert-math-to-libm,"
     "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
@@ -51,6 +52,8 @@ void autopar::buildCPULoweringPipeline(OpPassManager &pm,
                    outParams);
   upstream.replace(upstream.find("%FUSE%"), strlen("%FUSE%"),
                    options.fuse ? "func.func(autopar-fuse-elementwise)," : "");
+  upstream.replace(upstream.find("%APPROX%"), strlen("%APPROX%"),
+                   "func.func(autopar-approximate-math),");
   upstream.replace(upstream.find("%GEMM%"), strlen("%GEMM%"),
                    options.runtimeGemm ? "autopar-contractions-to-calls," : "");
   // The string is a constant of this file; a parse failure is a bug here, and

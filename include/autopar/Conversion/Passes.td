@@ -88,4 +88,21 @@ def OutlineLoopNestsPass
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def ApproximateMathPass
+    : Pass<"autopar-approximate-math", "::mlir::func::FuncOp"> {
+  let summary = "Replace f32 transcendental functions by polynomial code";
+  let description = [{
+    Upstream's polynomial approximations (exp, log, tanh, erf, ... on f32)
+    in place of calls to libm, which the loop vectorizer cannot widen: the
+    loops around softmax, GELU and the loss then run in SIMD. f64 math keeps
+    libm. The approximations are within a few ulp of libm; the numerical
+    tests against numpy (f32: relative 1e-5) cover every such op.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // AUTOPAR_CONVERSION_PASSES_TD

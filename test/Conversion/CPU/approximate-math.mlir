@@ -1,0 +1,23 @@
+// RUN: autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-approximate-math))' | FileCheck %s
+
+// f32 exp, erf and tanh become polynomial code (no libm call, vectorizable);
+// f64 keeps the math op, which lowers to libm.
+// CHECK-LABEL: func.func @approximated
+// CHECK-NOT: math.exp
+// CHECK-NOT: math.erf
+// CHECK-NOT: math.tanh
+// CHECK: math.fma
+// CHECK: return
+func.func @approximated(%x: f32) -> f32 {
+  %0 = math.exp %x : f32
+  %1 = math.erf %0 : f32
+  %2 = math.tanh %1 : f32
+  return %2 : f32
+}
+
+// CHECK-LABEL: func.func @kept
+// CHECK: math.exp %{{.*}} : f64
+func.func @kept(%x: f64) -> f64 {
+  %0 = math.exp %x : f64
+  return %0 : f64
+}
