@@ -9,8 +9,8 @@
 //        optimizer's options] [--lr-schedule=SPEC --warmup-steps=W
 //        --warmup-start=F] -o OUT
 //
-// Writes the folder OUT: train.mlir (@forward, @loss, @loss_grad and
-// @optimizer_step in the autopar dialect), weights.safetensors (the initial
+// Writes the folder OUT: train.mlir (@forward, @loss, @forward_backward (the
+// loss and its gradients) and @optimizer_step in the autopar dialect), weights.safetensors (the initial
 // parameters under their ONNX names) and manifest.json (what autopar-run
 // needs to train: the functions, the parameter order, the optimizer state
 // slots, the learning rate and its schedule).
@@ -342,6 +342,13 @@ int main(int argc, char **argv) {
     return fail("bad optimizer options: " + optimizerOptions);
   if (failed(pm.run(module)))
     return 1;
+  // DESIGN.md's name for one microbatch's loss and gradients.
+  if (auto grad = module.lookupSymbol<func::FuncOp>("loss_grad")) {
+    if (failed(SymbolTable::replaceAllSymbolUses(
+            grad, StringAttr::get(&context, "forward_backward"), module)))
+      return fail("internal error: could not rename @loss_grad");
+    grad.setSymName("forward_backward");
+  }
 
   // The artifact.
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
@@ -362,7 +369,7 @@ int main(int argc, char **argv) {
     module.print(os);
   }
   auto step = module.lookupSymbol<func::FuncOp>("optimizer_step");
-  if (!step || !module.lookupSymbol<func::FuncOp>("loss_grad"))
+  if (!step || !module.lookupSymbol<func::FuncOp>("forward_backward"))
     return fail("internal error: the training functions were not built");
 
   size_t frozenCount = frozen.size();
@@ -374,7 +381,7 @@ int main(int argc, char **argv) {
       {"version", 1},
       {"module", "train.mlir"},
       {"weights", "weights.safetensors"},
-      {"gradient_function", "loss_grad"},
+      {"gradient_function", "forward_backward"},
       {"optimizer_function", "optimizer_step"},
       {"loss", lossKind.getValue()},
       {"optimizer", optimizerOptions},
