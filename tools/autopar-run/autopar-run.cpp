@@ -58,6 +58,7 @@
 #include <limits>
 #include <malloc.h>
 #include <numeric>
+#include <random>
 
 using namespace mlir;
 namespace npy = ::autopar;
@@ -110,6 +111,15 @@ static cl::opt<int64_t> printEvery(
     cl::desc("Training: print every Nth step (default: about 16 lines; "
              "the first and last step always print)"),
     cl::init(0), cl::cat(runCategory));
+static cl::opt<bool> shuffle(
+    "shuffle",
+    cl::desc("Training: visit the rows of --data in a new random order each "
+             "pass (from --seed and the pass number, so a resumed run sees "
+             "the same order)"),
+    cl::cat(runCategory));
+static cl::opt<uint64_t>
+    shuffleSeed("seed", cl::desc("Training: the seed of --shuffle"),
+                cl::init(0), cl::cat(runCategory));
 static cl::opt<bool> skipNonfinite(
     "skip-nonfinite",
     cl::desc("Training: skip (do not apply) a step whose loss or gradients "
@@ -457,6 +467,18 @@ npy::NpyArray rows(const npy::NpyArray &array, int64_t begin, int64_t count) {
   return out;
 }
 
+/// The rows `picked` of `array`, in that order (a copy).
+npy::NpyArray gatherRows(const npy::NpyArray &array, ArrayRef<int64_t> picked) {
+  npy::NpyArray out = array;
+  out.shape[0] = int64_t(picked.size());
+  size_t rowBytes = array.data.size() / std::max<int64_t>(1, array.shape[0]);
+  out.data.resize(picked.size() * rowBytes);
+  for (auto [i, r] : llvm::enumerate(picked))
+    std::memcpy(out.data.data() + i * rowBytes,
+                array.data.data() + r * rowBytes, rowBytes);
+  return out;
+}
+
 npy::NpyArray scalarLike(npy::DType dtype, double v) {
   npy::NpyArray a;
   a.dtype = dtype;
@@ -706,6 +728,28 @@ int runTraining(MLIRContext &context, StringRef dir) {
   }
   int64_t batches = data->shape[0] / batch;
   int64_t steps = trainSteps ? int64_t(trainSteps) : batches;
+  // Row order: as stored, or for --shuffle a permutation per pass over the
+  // data (a Fisher-Yates shuffle driven by a 64-bit generator seeded with
+  // --seed and the pass number, the same on every platform).
+  std::string order =
+      shuffle
+          ? ("shuffled with seed " + llvm::Twine(shuffleSeed.getValue())).str()
+          : "in order";
+  std::vector<int64_t> permutation;
+  int64_t permutedPass = -1;
+  auto rowOf = [&](int64_t pass, int64_t i) -> int64_t {
+    if (!shuffle)
+      return i;
+    if (pass != permutedPass) {
+      permutation.resize(size_t(data->shape[0]));
+      std::iota(permutation.begin(), permutation.end(), 0);
+      std::mt19937_64 rng(shuffleSeed * 0x9E3779B97F4A7C15ull + uint64_t(pass));
+      for (size_t k = permutation.size(); k > 1; --k)
+        std::swap(permutation[k - 1], permutation[rng() % k]);
+      permutedPass = pass;
+    }
+    return permutation[size_t(i)];
+  };
   if (steps < 0)
     return fail(llvm::formatv("--steps must be positive, got {0}", steps));
   if (data->shape[0] % batch)
@@ -772,6 +816,13 @@ int runTraining(MLIRContext &context, StringRef dir) {
         opt && *opt != str("optimizer"))
       return fail(jsonPath + " was written with '" + *opt +
                   "' but this artifact uses '" + str("optimizer") + "'");
+    // The batches a resumed run sees must be those the first run would
+    // have seen next.
+    if (std::optional<StringRef> was = c->getString("order");
+        was.value_or("in order") != order)
+      return fail(jsonPath + " was written by a run taking rows " +
+                  was.value_or("in order") + ", not " + order +
+                  "; pass the same --shuffle and --seed");
     llvm::SmallString<256> tensorsPath(resumeDir.getValue());
     llvm::sys::path::append(tensorsPath, *tensorsFile);
     llvm::Expected<npy::TensorMap> saved = npy::readSafetensors(tensorsPath);
@@ -841,6 +892,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                        {"updates", updates},
                                        {"tensors", file},
                                        {"optimizer", str("optimizer")},
+                                       {"order", order},
                                        {"artifact", dir.str()}}))
          << "\n";
       os.close();
@@ -907,8 +959,17 @@ int runTraining(MLIRContext &context, StringRef dir) {
     double loss = 0;
     for (int64_t j = 0; j < accum; ++j) {
       int64_t begin = b * batch + j * microBatch;
-      std::vector<npy::NpyArray> inputs = {rows(*data, begin, microBatch),
-                                           rows(*labels, begin, microBatch)};
+      int64_t pass = (step - 1) / batches;
+      std::vector<npy::NpyArray> inputs;
+      if (shuffle) {
+        std::vector<int64_t> picked;
+        for (int64_t r = begin; r < begin + microBatch; ++r)
+          picked.push_back(rowOf(pass, r));
+        inputs = {gatherRows(*data, picked), gatherRows(*labels, picked)};
+      } else {
+        inputs = {rows(*data, begin, microBatch),
+                  rows(*labels, begin, microBatch)};
+      }
       inputs.insert(inputs.end(), params.begin(), params.end());
       llvm::Expected<std::vector<npy::NpyArray>> micro =
           callFunction(**engine, gradName, gradType, inputs);
