@@ -10,10 +10,10 @@
 //        --warmup-start=F] -o OUT
 //
 // Writes the folder OUT: train.mlir (@forward, @loss, @forward_backward (the
-// loss and its gradients) and @optimizer_step in the autopar dialect), weights.safetensors (the initial
-// parameters under their ONNX names) and manifest.json (what autopar-run
-// needs to train: the functions, the parameter order, the optimizer state
-// slots, the learning rate and its schedule).
+// loss and its gradients) and @optimizer_step in the autopar dialect),
+// weights.safetensors (the initial parameters under their ONNX names) and
+// manifest.json (what autopar-run needs to train: the functions, the parameter
+// order, the optimizer state slots, the learning rate and its schedule).
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,9 +55,12 @@ static cl::opt<std::string> outDir("o", cl::Required, cl::desc("Output folder"),
                                    cl::cat(category));
 static cl::opt<bool> train("train", cl::desc("Build the training step"),
                            cl::cat(category));
-static cl::opt<std::string> lossKind("loss", cl::init("cross_entropy"),
-                                     cl::desc("cross_entropy or mse"),
-                                     cl::cat(category));
+static cl::opt<std::string>
+    lossKind("loss", cl::init("cross_entropy"),
+             cl::desc("cross_entropy, mse, or graph (the "
+                      "model takes data and labels and "
+                      "outputs its loss)"),
+             cl::cat(category));
 static cl::opt<std::string> optimizerName("optimizer", cl::init("adam"),
                                           cl::desc("sgd, adam, adamw, "
                                                    "rmsprop, adagrad"),
@@ -117,11 +120,53 @@ static int fail(const llvm::Twine &message) {
 
 /// @loss(inputs..., labels, params...) = loss(@forward(inputs, params),
 /// labels), built by copying @forward's body.
+/// `--loss=graph`: the model computes its loss itself from two graph inputs,
+/// the data and then the labels, and outputs it as one value. @loss is the
+/// forward pass with the second input marked as the labels and the output
+/// reshaped to a scalar.
+static FailureOr<func::FuncOp> buildGraphLossFunction(ModuleOp module,
+                                                      func::FuncOp forward) {
+  SmallVector<unsigned> inputs;
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
+    auto role = forward.getArgAttrOfType<StringAttr>(i, "autopar.role");
+    if (!role || role.getValue() != "param")
+      inputs.push_back(i);
+  }
+  if (inputs.size() != 2 || inputs[0] != 0 || inputs[1] != 1)
+    return forward.emitOpError(
+               "with --loss=graph needs exactly two graph inputs, the data "
+               "and then the labels, before the parameters; it has ")
+           << inputs.size();
+  auto out = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+  if (!out || !isa<FloatType>(out.getElementType()) ||
+      out.getNumElements() != 1)
+    return forward.emitOpError("with --loss=graph must output the loss, one "
+                               "floating-point value; it outputs ")
+           << forward.getResultTypes()[0];
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  auto fn = cast<func::FuncOp>(b.clone(*forward));
+  fn.setSymName("loss");
+  fn.setPublic();
+  fn.setArgAttr(1, "autopar.role", b.getStringAttr("label"));
+  if (out.getRank() > 0) {
+    auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
+    b.setInsertionPoint(ret);
+    auto scalar = RankedTensorType::get({}, out.getElementType());
+    Value loss = mlir::autopar::ReshapeOp::create(b, ret.getLoc(), scalar,
+                                                  ret.getOperand(0));
+    ret->setOperand(0, loss);
+    fn.setType(b.getFunctionType(fn.getArgumentTypes(), {scalar}));
+  }
+  return fn;
+}
+
 static FailureOr<func::FuncOp> buildLossFunction(ModuleOp module,
                                                  func::FuncOp forward) {
   if (forward.getNumResults() != 1)
     return forward.emitOpError("needs exactly one output to train on, has ")
            << forward.getNumResults();
+  if (lossKind == "graph")
+    return buildGraphLossFunction(module, forward);
   auto out = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
   if (!out || !isa<FloatType>(out.getElementType()))
     return forward.emitOpError("output must be a floating-point tensor");
@@ -134,7 +179,8 @@ static FailureOr<func::FuncOp> buildLossFunction(ModuleOp module,
   } else if (lossKind == "mse") {
     labelType = out;
   } else {
-    return module.emitError("--loss must be cross_entropy or mse, got '")
+    return module.emitError("--loss must be cross_entropy, mse or graph, "
+                            "got '")
            << lossKind.getValue() << "'";
   }
   // The labels go after the last data input.
