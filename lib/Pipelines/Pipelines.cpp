@@ -16,6 +16,7 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -62,6 +63,34 @@ void autopar::buildCPULoweringPipeline(OpPassManager &pm,
     llvm::report_fatal_error("autopar: malformed built-in CPU pipeline");
 }
 
+void autopar::buildTrainStepPipeline(OpPassManager &pm,
+                                     const TrainStepOptions &options) {
+  auto exact = [](double v) {
+    std::string text;
+    llvm::raw_string_ostream(text) << llvm::format("%.17g", v);
+    return text;
+  };
+  // The nested options are printed back as pass options; strings are
+  // quoted so that a regular expression may hold spaces or braces.
+  auto quoted = [](StringRef v) { return "\"" + v.str() + "\""; };
+  std::string pipeline =
+      "autopar-build-loss{entry=" + quoted(options.entry) +
+      " loss=" + quoted(options.loss) + " freeze=" + quoted(options.freeze) +
+      "},autopar-autodiff{entry=loss name=forward_backward}," +
+      "autopar-make-optimizer-step{entry=loss optimizer=" +
+      quoted(options.optimizer) + " momentum=" + exact(options.momentum) +
+      " dampening=" + exact(options.dampening) +
+      " nesterov=" + (options.nesterov ? "true" : "false") +
+      " weight-decay=" + exact(options.weightDecay) +
+      " beta1=" + exact(options.beta1) + " beta2=" + exact(options.beta2) +
+      " eps=" + exact(options.eps) + " alpha=" + exact(options.alpha) +
+      " centered=" + (options.centered ? "true" : "false") +
+      " lr-decay=" + exact(options.lrDecay) +
+      " clip-grad-norm=" + exact(options.clipGradNorm) + "}";
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    llvm::report_fatal_error("autopar: malformed training-step pipeline");
+}
+
 void autopar::registerAllAutoParPasses() {
   registerAllPasses();
   registerAutoParTransformsPasses();
@@ -72,6 +101,11 @@ void autopar::registerAllAutoParPasses() {
       "Lower autopar to the LLVM dialect for CPU execution (linalg, one-shot "
       "bufferization, loops, LLVM)",
       buildCPULoweringPipeline);
+  PassPipelineRegistration<TrainStepOptions>(
+      "autopar-make-train-step",
+      "Build the training step of a model's forward function: @loss, "
+      "@forward_backward (its gradients) and @optimizer_step",
+      buildTrainStepPipeline);
 }
 
 void autopar::registerAutoParDialects(DialectRegistry &registry) {

@@ -120,120 +120,6 @@ static int fail(const llvm::Twine &message) {
 
 /// @loss(inputs..., labels, params...) = loss(@forward(inputs, params),
 /// labels), built by copying @forward's body.
-/// `--loss=graph`: the model computes its loss itself from two graph inputs,
-/// the data and then the labels, and outputs it as one value. @loss is the
-/// forward pass with the second input marked as the labels and the output
-/// reshaped to a scalar.
-static FailureOr<func::FuncOp> buildGraphLossFunction(ModuleOp module,
-                                                      func::FuncOp forward) {
-  SmallVector<unsigned> inputs;
-  for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
-    auto role = forward.getArgAttrOfType<StringAttr>(i, "autopar.role");
-    if (!role || role.getValue() != "param")
-      inputs.push_back(i);
-  }
-  if (inputs.size() != 2 || inputs[0] != 0 || inputs[1] != 1)
-    return forward.emitOpError(
-               "with --loss=graph needs exactly two graph inputs, the data "
-               "and then the labels, before the parameters; it has ")
-           << inputs.size();
-  auto out = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-  if (!out || !isa<FloatType>(out.getElementType()) ||
-      out.getNumElements() != 1)
-    return forward.emitOpError("with --loss=graph must output the loss, one "
-                               "floating-point value; it outputs ")
-           << forward.getResultTypes()[0];
-  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-  auto fn = cast<func::FuncOp>(b.clone(*forward));
-  fn.setSymName("loss");
-  fn.setPublic();
-  fn.setArgAttr(1, "autopar.role", b.getStringAttr("label"));
-  if (out.getRank() > 0) {
-    auto ret = cast<func::ReturnOp>(fn.getBody().front().getTerminator());
-    b.setInsertionPoint(ret);
-    auto scalar = RankedTensorType::get({}, out.getElementType());
-    Value loss = mlir::autopar::ReshapeOp::create(b, ret.getLoc(), scalar,
-                                                  ret.getOperand(0));
-    ret->setOperand(0, loss);
-    fn.setType(b.getFunctionType(fn.getArgumentTypes(), {scalar}));
-  }
-  return fn;
-}
-
-static FailureOr<func::FuncOp> buildLossFunction(ModuleOp module,
-                                                 func::FuncOp forward) {
-  if (forward.getNumResults() != 1)
-    return forward.emitOpError("needs exactly one output to train on, has ")
-           << forward.getNumResults();
-  if (lossKind == "graph")
-    return buildGraphLossFunction(module, forward);
-  auto out = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
-  if (!out || !isa<FloatType>(out.getElementType()))
-    return forward.emitOpError("output must be a floating-point tensor");
-  Type labelType;
-  if (lossKind == "cross_entropy") {
-    if (out.getRank() < 1)
-      return forward.emitOpError("cross_entropy needs logits [..., C]");
-    labelType = RankedTensorType::get(
-        out.getShape().drop_back(), IntegerType::get(module.getContext(), 64));
-  } else if (lossKind == "mse") {
-    labelType = out;
-  } else {
-    return module.emitError("--loss must be cross_entropy, mse or graph, "
-                            "got '")
-           << lossKind.getValue() << "'";
-  }
-  // The labels go after the last data input.
-  unsigned labelsAt = 0;
-  for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
-    auto role = forward.getArgAttrOfType<StringAttr>(i, "autopar.role");
-    if (!role || role.getValue() != "param")
-      labelsAt = i + 1;
-  }
-  SmallVector<Type> inputs(forward.getArgumentTypes());
-  inputs.insert(inputs.begin() + labelsAt, labelType);
-  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
-  Location loc = forward.getLoc();
-  auto fn = func::FuncOp::create(
-      b, loc, "loss",
-      b.getFunctionType(inputs,
-                        RankedTensorType::get({}, out.getElementType())));
-  Block *body = fn.addEntryBlock();
-  IRMapping map;
-  for (unsigned i = 0, j = 0; i < inputs.size(); ++i) {
-    if (i == labelsAt)
-      continue;
-    map.map(forward.getArgument(j), body->getArgument(i));
-    if (DictionaryAttr attrs = forward.getArgAttrDict(j))
-      fn.setArgAttrs(i, attrs);
-    ++j;
-  }
-  fn.setArgAttr(labelsAt, "autopar.role", b.getStringAttr("label"));
-  fn.setArgAttr(labelsAt, "autopar.name", b.getStringAttr("labels"));
-  b.setInsertionPointToEnd(body);
-  Value result;
-  for (Operation &op : forward.getBody().front()) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      result = map.lookup(ret.getOperand(0));
-      break;
-    }
-    b.clone(op, map);
-  }
-  Value labels = body->getArgument(labelsAt);
-  Value loss;
-  if (lossKind == "cross_entropy") {
-    loss = mlir::autopar::CrossEntropyOp::create(b, loc, result, labels);
-  } else {
-    Value d = mlir::autopar::SubOp::create(b, loc, result, labels);
-    loss = mlir::autopar::ReduceOp::create(
-        b, loc, mlir::autopar::ReduceKind::Mean,
-        mlir::autopar::MulOp::create(b, loc, d, d),
-        llvm::to_vector(llvm::seq<int64_t>(0, out.getRank())));
-  }
-  func::ReturnOp::create(b, loc, loss);
-  return fn;
-}
-
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -275,17 +161,9 @@ int main(int argc, char **argv) {
     return 1;
   ModuleOp module = *model->module;
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
-  // The forward pass stays for inference; it is not public, so that
-  // autopar-run picks nothing by accident.
-  forward.setPrivate();
-  FailureOr<func::FuncOp> lossFn = buildLossFunction(module, forward);
-  if (failed(lossFn))
-    return 1;
-  // Frozen parameters become plain inputs of @loss: autodiff and the
-  // optimizer then leave them alone.
-  llvm::json::Array frozen;
   // An initializer holding inf or nan (an additive attention mask exported
-  // from a buffer) is a constant, not something to train.
+  // from a buffer) is a constant, not something to train: it is marked
+  // frozen on @forward, which @loss inherits.
   ::autopar::TensorMap weights;
   llvm::json::Array params;
   llvm::StringSet<> nonFinite;
@@ -300,54 +178,22 @@ int main(int argc, char **argv) {
     params.push_back(w.name);
     weights.emplace(w.name, std::move(array));
   }
-  for (unsigned i = 0; i < lossFn->getNumArguments(); ++i) {
-    auto role = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.role");
-    auto name = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.name");
-    if (role && role.getValue() == "param" && name &&
-        nonFinite.contains(name.getValue())) {
-      lossFn->setArgAttr(i, "autopar.role",
+  unsigned trainableParams = 0;
+  for (unsigned i = 0; i < forward.getNumArguments(); ++i) {
+    auto role = forward.getArgAttrOfType<StringAttr>(i, "autopar.role");
+    auto name = forward.getArgAttrOfType<StringAttr>(i, "autopar.name");
+    if (!role || role.getValue() != "param" || !name)
+      continue;
+    if (nonFinite.contains(name.getValue())) {
+      forward.setArgAttr(i, "autopar.role",
                          StringAttr::get(&context, "frozen"));
-      frozen.push_back(name.str());
       llvm::errs() << "autopar-compile: note: '" << name.getValue()
                    << "' holds inf or nan (a mask?); it is kept fixed\n";
+    } else {
+      ++trainableParams;
     }
   }
-  size_t autoFrozen = frozen.size();
-  if (!freezePattern.empty()) {
-    llvm::Regex regex(freezePattern);
-    std::string why;
-    if (!regex.isValid(why))
-      return fail("--freeze='" + freezePattern +
-                  "' is not a regular "
-                  "expression: " +
-                  why);
-    std::string all;
-    unsigned params = 0;
-    for (unsigned i = 0; i < lossFn->getNumArguments(); ++i) {
-      auto role = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.role");
-      auto name = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.name");
-      if (!role || role.getValue() != "param" || !name)
-        continue;
-      ++params;
-      all += (all.empty() ? "" : ", ") + name.str();
-      if (regex.match(name.getValue())) {
-        lossFn->setArgAttr(i, "autopar.role",
-                           StringAttr::get(&context, "frozen"));
-        frozen.push_back(name.str());
-      }
-    }
-    if (frozen.size() == autoFrozen)
-      return fail("--freeze='" + freezePattern +
-                  "' matches no parameter; the parameters are " + all);
-    if (frozen.size() == params + autoFrozen)
-      return fail("--freeze='" + freezePattern +
-                  "' matches every parameter; nothing would train");
-  }
-  if (llvm::none_of(
-          llvm::seq<unsigned>(0, lossFn->getNumArguments()), [&](unsigned i) {
-            auto role = lossFn->getArgAttrOfType<StringAttr>(i, "autopar.role");
-            return role && role.getValue() == "param";
-          }))
+  if (trainableParams == 0)
     return fail(modelFile + " has no trainable parameters (initializers "
                             "holding finite floating-point values)");
 
@@ -378,22 +224,40 @@ int main(int argc, char **argv) {
   add("centered", centered ? "true" : "false");
   add("lr-decay", exact(lrDecay));
   add("clip-grad-norm", exact(clipGradNorm));
+  mlir::autopar::TrainStepOptions stepOptions;
+  stepOptions.loss = lossKind.getValue();
+  stepOptions.freeze = freezePattern.getValue();
+  stepOptions.optimizer = optimizerName.getValue();
+  stepOptions.momentum = momentum;
+  stepOptions.dampening = dampening;
+  stepOptions.nesterov = nesterov;
+  stepOptions.weightDecay = weightDecay;
+  stepOptions.eps = eps;
+  stepOptions.alpha = alpha;
+  stepOptions.centered = centered;
+  stepOptions.lrDecay = lrDecay;
+  stepOptions.clipGradNorm = clipGradNorm;
+  if (!betas.empty()) {
+    auto [b1, b2] = StringRef(betas).split(',');
+    double v1 = 0, v2 = 0;
+    (void)b1.trim().getAsDouble(v1);
+    (void)b2.trim().getAsDouble(v2);
+    stepOptions.beta1 = v1;
+    stepOptions.beta2 = v2;
+  }
   PassManager pm(&context);
   // Anchored on the module already: the pipeline names only its passes.
-  std::string pipeline =
-      "autopar-autodiff{entry=loss}," +
-      std::string("autopar-make-optimizer-step{entry=loss ") +
-      optimizerOptions + "}";
-  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
-    return fail("bad optimizer options: " + optimizerOptions);
+  mlir::autopar::buildTrainStepPipeline(pm, stepOptions);
   if (failed(pm.run(module)))
     return 1;
-  // DESIGN.md's name for one microbatch's loss and gradients.
-  if (auto grad = module.lookupSymbol<func::FuncOp>("loss_grad")) {
-    if (failed(SymbolTable::replaceAllSymbolUses(
-            grad, StringAttr::get(&context, "forward_backward"), module)))
-      return fail("internal error: could not rename @loss_grad");
-    grad.setSymName("forward_backward");
+  // What the loss keeps fixed: the non-finite initializers and --freeze's.
+  auto lossFn = module.lookupSymbol<func::FuncOp>("loss");
+  llvm::json::Array frozen;
+  for (unsigned i = 0; i < lossFn.getNumArguments(); ++i) {
+    auto role = lossFn.getArgAttrOfType<StringAttr>(i, "autopar.role");
+    auto name = lossFn.getArgAttrOfType<StringAttr>(i, "autopar.name");
+    if (role && role.getValue() == "frozen" && name)
+      frozen.push_back(name.str());
   }
 
   // The artifact.

@@ -34,6 +34,59 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
       llvm::cl::init(true)};
 };
 
+/// Options of the training-step pipeline (`autopar-make-train-step`): the
+/// loss (autopar-build-loss) and the optimizer (autopar-make-optimizer-step,
+/// whose options and defaults these are).
+struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
+  PassOptions::Option<std::string> entry{
+      *this, "entry", llvm::cl::desc("The model's forward function"),
+      llvm::cl::init("forward")};
+  PassOptions::Option<std::string> loss{
+      *this, "loss", llvm::cl::desc("cross_entropy, mse or graph"),
+      llvm::cl::init("cross_entropy")};
+  PassOptions::Option<std::string> freeze{
+      *this, "freeze",
+      llvm::cl::desc("Regular expression on parameter names to keep fixed")};
+  PassOptions::Option<std::string> optimizer{
+      *this, "optimizer",
+      llvm::cl::desc("sgd, adam, adamw, rmsprop or adagrad"),
+      llvm::cl::init("sgd")};
+  PassOptions::Option<double> momentum{
+      *this, "momentum", llvm::cl::desc("sgd, rmsprop"), llvm::cl::init(0.0)};
+  PassOptions::Option<double> dampening{
+      *this, "dampening", llvm::cl::desc("sgd"), llvm::cl::init(0.0)};
+  PassOptions::Option<bool> nesterov{*this, "nesterov", llvm::cl::desc("sgd"),
+                                     llvm::cl::init(false)};
+  PassOptions::Option<double> weightDecay{
+      *this, "weight-decay",
+      llvm::cl::desc("L2 penalty (adamw: decoupled); default 0, adamw 0.01"),
+      llvm::cl::init(-1.0)};
+  PassOptions::Option<double> beta1{
+      *this, "beta1", llvm::cl::desc("adam, adamw"), llvm::cl::init(0.9)};
+  PassOptions::Option<double> beta2{
+      *this, "beta2", llvm::cl::desc("adam, adamw"), llvm::cl::init(0.999)};
+  PassOptions::Option<double> eps{
+      *this, "eps",
+      llvm::cl::desc("default 1e-8 (adam, adamw, rmsprop), 1e-10 (adagrad)"),
+      llvm::cl::init(-1.0)};
+  PassOptions::Option<double> alpha{*this, "alpha", llvm::cl::desc("rmsprop"),
+                                    llvm::cl::init(0.99)};
+  PassOptions::Option<bool> centered{
+      *this, "centered", llvm::cl::desc("rmsprop"), llvm::cl::init(false)};
+  PassOptions::Option<double> lrDecay{
+      *this, "lr-decay", llvm::cl::desc("adagrad"), llvm::cl::init(0.0)};
+  PassOptions::Option<double> clipGradNorm{
+      *this, "clip-grad-norm",
+      llvm::cl::desc("Clip the global gradient norm to this (0: off)"),
+      llvm::cl::init(0.0)};
+};
+
+/// Builds the training step from a model's forward function: @loss
+/// (autopar-build-loss), its gradient function @forward_backward
+/// (autopar-autodiff) and @optimizer_step (autopar-make-optimizer-step), the
+/// functions DESIGN.md section 2 names.
+void buildTrainStepPipeline(OpPassManager &pm, const TrainStepOptions &options);
+
 /// Builds the pipeline that takes a module in the autopar dialect down to the
 /// LLVM dialect: autopar -> linalg on tensors -> one-shot bufferization ->
 /// loops -> LLVM. Functions keep their names and gain C interfaces.

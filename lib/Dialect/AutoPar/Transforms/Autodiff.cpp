@@ -79,7 +79,8 @@ struct AutodiffPass
 
     // The gradient function starts as a copy of the forward one.
     auto grad = cast<func::FuncOp>(fn->clone());
-    std::string name = (fn.getSymName() + "_grad").str();
+    std::string name =
+        gradName.empty() ? (fn.getSymName() + "_grad").str() : gradName;
     grad.setSymName(name);
     grad.setPublic();
     SymbolTable(module).insert(grad);

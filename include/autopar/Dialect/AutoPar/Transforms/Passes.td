@@ -56,7 +56,37 @@ def AutodiffPass : Pass<"autopar-autodiff", "ModuleOp"> {
   let dependentDialects = ["::mlir::autopar::AutoParDialect"];
   let options = [
     Option<"entry", "entry", "std::string", /*default=*/"\"\"",
-           "Function to differentiate (default: the only public one)">
+           "Function to differentiate (default: the only public one)">,
+    Option<"gradName", "name", "std::string", /*default=*/"\"\"",
+           "Name of the gradient function (default: <entry>_grad)">
+  ];
+}
+
+def BuildLossPass : Pass<"autopar-build-loss", "ModuleOp"> {
+  let summary = "Add @loss, the training loss of a model's forward function";
+  let description = [{
+    From the function `entry` (default `forward`), whose arguments are the
+    graph inputs followed by parameters marked `{autopar.role = "param"}`,
+    adds the public `@loss(inputs..., labels, params...) -> tensor<f..>`:
+    - `cross_entropy`: mean cross-entropy of the single output (logits
+      [..., C]) against int64 labels [...];
+    - `mse`: mean squared error against targets of the output's shape;
+    - `graph`: the model computes its loss itself; it takes two graph
+      inputs, the data and then the labels, and outputs one value.
+    `entry` becomes private. Parameters whose `autopar.name` matches the
+    regular expression `freeze` are marked `{autopar.role = "frozen"}` in
+    `@loss` (as are those already frozen in `entry`): autodiff and the
+    optimizer leave them alone. A pattern that is not a regular expression,
+    matches no parameter or matches all of them is an error.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect"];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"forward\"",
+           "The model's forward function">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"cross_entropy\"",
+           "cross_entropy, mse or graph">,
+    Option<"freeze", "freeze", "std::string", /*default=*/"\"\"",
+           "Regular expression on parameter names to keep fixed">
   ];
 }
 
