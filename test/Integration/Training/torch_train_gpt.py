@@ -52,6 +52,12 @@ CASES = [
      lambda p: torch.optim.Adam(p, lr=0.003)),
     ("gpt-sgd-momentum", ["--optimizer=sgd", "--lr=0.1", "--momentum=0.9"],
      lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
+    ("gpt-adamw", ["--optimizer=adamw", "--lr=0.003", "--weight-decay=0.1"],
+     lambda p: torch.optim.AdamW(p, lr=0.003, weight_decay=0.1)),
+    ("gpt-rmsprop", ["--optimizer=rmsprop", "--lr=0.001"],
+     lambda p: torch.optim.RMSprop(p, lr=0.001)),
+    ("gpt-adagrad", ["--optimizer=adagrad", "--lr=0.05"],
+     lambda p: torch.optim.Adagrad(p, lr=0.05)),
 ]
 
 
