@@ -25,6 +25,9 @@
 #include "autopar/Dialect/AutoPar/Transforms/Passes.h"
 #include "autopar/Import/ONNX/ONNXImporter.h"
 #include "autopar/Pipelines/Pipelines.h"
+#include "autopar/Planner/Cluster.h"
+#include "autopar/Planner/ModelIR.h"
+#include "autopar/Planner/Plan.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -53,6 +56,40 @@ static cl::opt<std::string> modelFile(cl::Positional, cl::Required,
                                       cl::cat(category));
 static cl::opt<std::string> outDir("o", cl::Required, cl::desc("Output folder"),
                                    cl::cat(category));
+static cl::opt<bool>
+    planOnly("plan-only",
+             cl::desc("Plan how to parallelize training MODEL (a zoo: model) "
+                      "on --cluster and write OUT/model.mlir (the forward "
+                      "pass annotated with the plan) and OUT/plan.json"),
+             cl::cat(category));
+static cl::opt<std::string>
+    clusterSpec("cluster",
+                cl::desc("With --plan-only: a preset (h100-sxm-8xN, "
+                         "a100-80g-8xN, cpu-host) or a JSON file"),
+                cl::cat(category));
+static cl::opt<int64_t>
+    devices("devices", cl::init(1),
+            cl::desc("With --plan-only: devices of cpu-host"),
+            cl::cat(category));
+static cl::opt<int64_t> globalBatch("global-batch", cl::init(0),
+                                    cl::desc("With --plan-only: sequences "
+                                             "per step"),
+                                    cl::cat(category));
+static cl::opt<int64_t>
+    seqLength("seq", cl::init(0),
+              cl::desc("With --plan-only: sequence length (default: the "
+                       "model's)"),
+              cl::cat(category));
+static cl::opt<std::string>
+    planSpec("plan",
+             cl::desc("With --plan-only: evaluate this plan instead of "
+                      "searching (\"dp=2,tp=4,pp=2,sp=on,zero=1,mb=8,"
+                      "schedule=1f1b,recompute=selective\")"),
+             cl::cat(category));
+static cl::opt<bool> explainPlan("explain",
+                                 cl::desc("With --plan-only: print the plan "
+                                          "for a person"),
+                                 cl::cat(category));
 static cl::opt<bool> train("train", cl::desc("Build the training step"),
                            cl::cat(category));
 static cl::opt<std::string>
@@ -120,15 +157,117 @@ static int fail(const llvm::Twine &message) {
 
 /// @loss(inputs..., labels, params...) = loss(@forward(inputs, params),
 /// labels), built by copying @forward's body.
+/// `--plan-only`: plan a zoo model on a cluster and write the annotated IR
+/// and plan.json into OUT.
+static int planModel() {
+  using namespace mlir::autopar::planner;
+  if (!StringRef(modelFile).starts_with("zoo:"))
+    return fail("--plan-only plans zoo: models (zoo:gpt3-175b, "
+                "zoo:gpt:layers=...); planning an ONNX model is not "
+                "supported yet");
+  if (clusterSpec.empty())
+    return fail("--plan-only needs --cluster");
+  if (globalBatch < 1)
+    return fail("--plan-only needs --global-batch, a positive number of "
+                "sequences per step");
+  if (seqLength < 0)
+    return fail("--seq must be positive");
+  llvm::Expected<TransformerModel> model = zooModel(modelFile);
+  if (!model)
+    return fail(llvm::toString(model.takeError()));
+  llvm::Expected<ClusterSpec> cluster = loadCluster(clusterSpec, devices);
+  if (!cluster)
+    return fail(llvm::toString(cluster.takeError()));
+  TrainingSetup setup;
+  setup.globalBatch = globalBatch;
+  setup.seq = seqLength;
+  SearchResult result;
+  if (!planSpec.empty()) {
+    llvm::Expected<Plan> plan = parsePlan(planSpec);
+    if (!plan)
+      return fail(llvm::toString(plan.takeError()));
+    result.best = evaluatePlan(*model, *cluster, setup, *plan);
+    result.evaluated = 1;
+    result.feasible = result.best.feasible;
+    if (!result.best.feasible)
+      return fail("plan " + plan->str() +
+                  " is not possible: " + result.best.rejection);
+  } else {
+    llvm::Expected<SearchResult> searched =
+        searchPlans(*model, *cluster, setup);
+    if (!searched)
+      return fail(llvm::toString(searched.takeError()));
+    result = std::move(*searched);
+  }
+  const Plan &plan = result.best.plan;
+  int64_t seq = seqLength ? int64_t(seqLength) : model->seq;
+  int64_t perReplica = globalBatch / plan.dp;
+  int64_t microBatch = std::max<int64_t>(
+      1, perReplica / std::max<int64_t>(1, plan.microbatches));
+
+  DialectRegistry registry;
+  mlir::autopar::registerAutoParDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::Expected<ModelIR> ir =
+      buildTransformerIR(&context, *model, microBatch, seq);
+  if (!ir)
+    return fail(llvm::toString(ir.takeError()));
+  annotatePlan(*ir, *model, plan);
+  int64_t irParams = 0;
+  auto forwardFn = ir->module->lookupSymbol<func::FuncOp>("forward");
+  for (Type t : forwardFn.getArgumentTypes().drop_front())
+    irParams += cast<RankedTensorType>(t).getNumElements();
+
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+    return fail(outDir + ": " + ec.message());
+  auto write =
+      [&](StringRef name,
+          llvm::function_ref<void(raw_ostream &)> fn) -> std::optional<int> {
+    llvm::SmallString<256> path(outDir);
+    llvm::sys::path::append(path, name);
+    std::string tmp = (path + ".tmp").str();
+    std::error_code ec;
+    {
+      llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
+      if (ec)
+        return fail(tmp + ": " + ec.message());
+      fn(os);
+    }
+    if ((ec = llvm::sys::fs::rename(tmp, path)))
+      return fail(path + ": " + ec.message());
+    return std::nullopt;
+  };
+  if (auto rc =
+          write("model.mlir", [&](raw_ostream &os) { ir->module->print(os); }))
+    return *rc;
+  if (auto rc = write("plan.json", [&](raw_ostream &os) {
+        os << llvm::formatv("{0:2}", toJSON(*model, *cluster, setup, result))
+           << "\n";
+      }))
+    return *rc;
+  if (explainPlan)
+    llvm::outs() << explain(*model, *cluster, setup, result);
+  llvm::outs() << "wrote " << outDir << ": model.mlir (" << model->name << ", "
+               << ir->params.size() << " parameter tensors holding " << irParams
+               << " values (the zoo counts " << model->totalParams()
+               << "), micro-batch " << microBatch << " x " << seq
+               << ", annotated with " << plan.str() << ") and plan.json\n";
+  return 0;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "autopar-compile: a model to a training "
                               "artifact\n");
+  if (planOnly)
+    return planModel();
   if (!train)
-    return fail("only --train is implemented; run a model's forward pass "
-                "with autopar-import and autopar-run");
+    return fail("give --train (build the training step) or --plan-only "
+                "(plan a zoo: model); run a model's forward pass with "
+                "autopar-import and autopar-run");
   if (initialAccumulator < 0)
     return fail("--initial-accumulator-value must not be negative");
   if (initialAccumulator != 0 && optimizerName != "adagrad")
