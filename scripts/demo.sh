@@ -2,7 +2,7 @@
 # Installs what is missing, builds autopar, and runs the demo: a small MLP
 # forward pass in the autopar dialect, compiled for the CPU and executed; a
 # parallel plan for GPT-3 175B on 1024 A100 GPUs; then a small ONNX classifier
-# trained here (Adam, cosine schedule), showing the falling loss.
+# and a small GPT from the model zoo trained here, showing the falling loss.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${AUTOPAR_BUILD_DIR:-$root/build}
@@ -24,3 +24,11 @@ echo "== autopar-run $artifact --data=examples/train/x.npy --labels=examples/tra
 "$build/bin/autopar-run" "$artifact" --data="$root/examples/train/x.npy" \
   --labels="$root/examples/train/y.npy" --batch-size=32 --steps=64 \
   --export="$artifact/trained.safetensors"
+echo
+echo "== autopar-compile 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' --train --batch=4 --optimizer=adam --lr=0.003"
+gpt="$build/demo-gpt"
+"$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
+  --train --batch=4 --optimizer=adam --lr=0.003 -o "$gpt"
+echo "== autopar-run $gpt --data=examples/gpt/tokens.npy --labels=examples/gpt/next.npy --batch-size=4 --steps=64 --shuffle"
+"$build/bin/autopar-run" "$gpt" --data="$root/examples/gpt/tokens.npy" \
+  --labels="$root/examples/gpt/next.npy" --batch-size=4 --steps=64 --shuffle

@@ -18,8 +18,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "LRSchedule.h"
+
 #include "Npy.h"
 #include "Safetensors.h"
+#include <cstring>
+#include <random>
 
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 #include "autopar/Dialect/AutoPar/Transforms/Passes.h"
@@ -90,6 +93,15 @@ static cl::opt<bool> explainPlan("explain",
                                  cl::desc("With --plan-only: print the plan "
                                           "for a person"),
                                  cl::cat(category));
+static cl::opt<int64_t>
+    trainBatch("batch", cl::init(8),
+               cl::desc("With --train on a zoo: model: sequences per step"),
+               cl::cat(category));
+static cl::opt<uint64_t>
+    initSeed("seed", cl::init(0),
+             cl::desc("With --train on a zoo: model: seed of the random "
+                      "initial weights"),
+             cl::cat(category));
 static cl::opt<bool> train("train", cl::desc("Build the training step"),
                            cl::cat(category));
 static cl::opt<std::string>
@@ -157,6 +169,61 @@ static int fail(const llvm::Twine &message) {
 
 /// @loss(inputs..., labels, params...) = loss(@forward(inputs, params),
 /// labels), built by copying @forward's body.
+/// A zoo model to train: its forward function for `--batch` sequences of
+/// `--seq` tokens, with random initial weights as GPT-2 initializes them
+/// (normal with standard deviation 0.02 for matrices and embeddings, ones
+/// for norm scales, zeros for biases), seeded by `--seed`.
+static FailureOr<mlir::autopar::ImportedModel>
+zooForTraining(MLIRContext *context) {
+  using namespace mlir::autopar::planner;
+  llvm::Expected<TransformerModel> zoo = zooModel(modelFile);
+  if (!zoo) {
+    fail(llvm::toString(zoo.takeError()));
+    return failure();
+  }
+  if (trainBatch < 1) {
+    fail("--batch must be positive");
+    return failure();
+  }
+  int64_t seq = seqLength > 0 ? int64_t(seqLength) : zoo->seq;
+  if (zoo->totalParams() > (int64_t(1) << 31)) {
+    fail(zoo->name + " has " + llvm::Twine(zoo->totalParams()) +
+         " parameters; training it on this machine's CPU is not supported "
+         "(plan it with --plan-only)");
+    return failure();
+  }
+  context->loadAllAvailableDialects();
+  llvm::Expected<ModelIR> ir =
+      buildTransformerIR(context, *zoo, trainBatch, seq);
+  if (!ir) {
+    fail(llvm::toString(ir.takeError()));
+    return failure();
+  }
+  mlir::autopar::ImportedModel model;
+  model.module = std::move(ir->module);
+  model.module.get()->setAttr("autopar.weights",
+                              StringAttr::get(context, "weights.safetensors"));
+  auto forward = model.module->lookupSymbol<func::FuncOp>("forward");
+  std::mt19937_64 rng(initSeed);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  for (auto [i, info] : llvm::enumerate(ir->params)) {
+    auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i + 1]);
+    mlir::autopar::ImportedWeight w;
+    w.name = info.name;
+    w.dtype = "F32";
+    w.shape.assign(type.getShape().begin(), type.getShape().end());
+    std::vector<float> values(size_t(type.getNumElements()));
+    bool isBias = StringRef(info.name).ends_with(".bias");
+    bool isNorm = StringRef(info.name).contains("norm");
+    for (float &v : values)
+      v = isBias ? 0.0f : isNorm ? 1.0f : normal(rng);
+    w.data.resize(values.size() * sizeof(float));
+    std::memcpy(w.data.data(), values.data(), w.data.size());
+    model.weights.push_back(std::move(w));
+  }
+  return model;
+}
+
 /// `--plan-only`: plan a zoo model on a cluster and write the annotated IR
 /// and plan.json into OUT.
 static int planModel() {
@@ -295,7 +362,9 @@ int main(int argc, char **argv) {
   mlir::autopar::ONNXImportOptions importOptions;
   importOptions.weightsFileName = "weights.safetensors";
   FailureOr<mlir::autopar::ImportedModel> model =
-      mlir::autopar::importONNXFile(&context, modelFile, importOptions);
+      StringRef(modelFile).starts_with("zoo:")
+          ? zooForTraining(&context)
+          : mlir::autopar::importONNXFile(&context, modelFile, importOptions);
   if (failed(model))
     return 1;
   ModuleOp module = *model->module;
