@@ -608,3 +608,140 @@ std::string mlir::autopar::planner::explain(const TransformerModel &m,
   }
   return text;
 }
+
+//===----------------------------------------------------------------------===//
+// HTML
+//===----------------------------------------------------------------------===//
+
+namespace {
+std::string htmlEscape(llvm::StringRef text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+    case '<':
+      out += "&lt;";
+      break;
+    case '>':
+      out += "&gt;";
+      break;
+    case '&':
+      out += "&amp;";
+      break;
+    case '"':
+      out += "&quot;";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// One stacked horizontal bar: `parts` (label, value, colour) as shares of
+/// `whole`.
+std::string
+stackedBar(llvm::ArrayRef<std::tuple<const char *, double, const char *>> parts,
+           double whole, llvm::StringRef unit, double scale) {
+  std::string s = "<div class=\"bar\">";
+  for (auto [label, value, colour] : parts) {
+    double pct = whole > 0 ? 100.0 * value / whole : 0;
+    if (pct <= 0)
+      continue;
+    s += llvm::formatv("<div class=\"seg\" style=\"width:{0:F2}%;"
+                       "background:{1}\" title=\"{2}: {3:F3} {4}\"></div>",
+                       pct, colour, label, value / scale, unit);
+  }
+  s += "</div><div class=\"legend\">";
+  for (auto [label, value, colour] : parts)
+    s += llvm::formatv("<span><i style=\"background:{0}\"></i>{1} {2:F3} "
+                       "{3}</span>",
+                       colour, label, value / scale, unit);
+  return s + "</div>";
+}
+} // namespace
+
+std::string mlir::autopar::planner::toHTML(const TransformerModel &m,
+                                           const ClusterSpec &c,
+                                           const TrainingSetup &setup,
+                                           const SearchResult &r) {
+  const PlanEstimate &e = r.best;
+  const Plan &p = e.plan;
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+     << htmlEscape(m.name) << " on " << htmlEscape(c.name) << "</title><style>"
+     << "body{font-family:sans-serif;margin:2em;max-width:70em}"
+     << ".bar{display:flex;height:1.6em;border:1px solid #888;width:100%}"
+     << ".seg{height:100%}.legend span{margin-right:1.5em;font-size:90%}"
+     << ".legend i{display:inline-block;width:.9em;height:.9em;"
+     << "margin-right:.3em;vertical-align:middle}"
+     << ".stage{margin:.4em 0;padding:.3em;border:1px solid #bbb}"
+     << ".replica{display:inline-block;margin:1px 4px 1px 0;padding:1px;"
+     << "border:1px solid #46a}"
+     << ".dev{display:inline-block;width:.8em;height:.8em;margin:1px;"
+     << "background:#8ac}"
+     << "table{border-collapse:collapse}td,th{border:1px solid #bbb;"
+     << "padding:.2em .5em;text-align:left}</style></head><body>\n";
+  os << "<h1>" << htmlEscape(m.name) << " on " << htmlEscape(c.name) << " ("
+     << c.numDevices() << " devices)</h1>\n";
+  os << llvm::formatv(
+      "<p>Plan <b>{0}</b>: {1:F1} s per step of {2} sequences, {3:F0} "
+      "tokens/s, {4:F1} TFLOP/s per device, MFU {5:F1}%. Searched {6} plans, "
+      "{7} fit in memory.</p>\n",
+      htmlEscape(p.str()), e.stepTime(), setup.globalBatch, e.tokensPerSecond,
+      e.tflopsPerDevice, 100 * e.mfu, r.evaluated, r.feasible);
+
+  // The device grid: one box per pipeline stage, holding its data-parallel
+  // replicas, each a group of tensor-parallel devices.
+  os << "<h2>Device grid: " << p.pp << " pipeline stages &times; " << p.dp
+     << " data-parallel replicas &times; " << p.tp
+     << " tensor-parallel devices</h2>\n";
+  int64_t shownReplicas = std::min<int64_t>(p.dp, 32);
+  int64_t layersPerStage = m.layers / std::max<int64_t>(1, p.pp);
+  for (int64_t stage = 0; stage < p.pp; ++stage) {
+    int64_t first = stage * m.layers / p.pp;
+    int64_t last = (stage + 1) * m.layers / p.pp - 1;
+    os << "<div class=\"stage\"><b>stage " << stage << "</b>: layers " << first
+       << "&ndash;" << last << (stage == 0 ? ", embedding" : "")
+       << (stage == p.pp - 1 ? ", final norm and head" : "") << "<br>";
+    for (int64_t replica = 0; replica < shownReplicas; ++replica) {
+      os << "<span class=\"replica\" title=\"stage " << stage << ", replica "
+         << replica << "\">";
+      for (int64_t t = 0; t < p.tp; ++t)
+        os << "<span class=\"dev\"></span>";
+      os << "</span>";
+    }
+    if (shownReplicas < p.dp)
+      os << " &hellip; and " << p.dp - shownReplicas << " more replicas";
+    os << "</div>\n";
+  }
+  (void)layersPerStage;
+
+  os << "<h2>Time per step</h2>\n"
+     << stackedBar({{"compute", e.compute, "#4a8"},
+                    {"exposed communication", e.exposedComm, "#d84"},
+                    {"pipeline bubble", e.bubble, "#bbb"},
+                    {"optimizer", e.optimizer, "#86c"}},
+                   e.stepTime(), "s", 1.0);
+  os << "<h2>Memory per device (of "
+     << llvm::format("%.1f", c.device.memoryBytes / 1e9) << " GB)</h2>\n"
+     << stackedBar({{"parameters", e.parameters, "#48c"},
+                    {"gradients", e.gradients, "#8ac"},
+                    {"optimizer state", e.optimizerState, "#86c"},
+                    {"activations", e.activations, "#4a8"},
+                    {"workspace", e.workspace, "#bbb"},
+                    {"free", std::max(0.0, c.device.memoryBytes - e.memory()),
+                     "#fff"}},
+                   std::max(c.device.memoryBytes, e.memory()), "GB", 1e9);
+
+  os << "<h2>Alternatives</h2>\n<table><tr><th>plan</th><th>step (s)</th>"
+     << "<th>memory (GB)</th><th>why not</th></tr>\n";
+  for (const PlanEstimate &a : r.alternatives)
+    os << llvm::formatv("<tr><td>{0}</td><td>{1:F2}</td><td>{2:F1}</td>"
+                        "<td>{3}</td></tr>\n",
+                        htmlEscape(a.plan.str()), a.stepTime(),
+                        a.memory() / 1e9,
+                        htmlEscape(a.feasible ? "slower" : a.rejection));
+  os << "</table>\n</body></html>\n";
+  return s;
+}

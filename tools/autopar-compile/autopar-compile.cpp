@@ -225,7 +225,7 @@ zooForTraining(MLIRContext *context) {
 }
 
 /// `--plan-only`: plan a zoo model on a cluster and write the annotated IR
-/// and plan.json into OUT.
+/// with plan.json and plan.html into OUT.
 static int planModel() {
   using namespace mlir::autopar::planner;
   if (!StringRef(modelFile).starts_with("zoo:"))
@@ -313,13 +313,18 @@ static int planModel() {
            << "\n";
       }))
     return *rc;
+  if (auto rc = write("plan.html", [&](raw_ostream &os) {
+        os << toHTML(*model, *cluster, setup, result);
+      }))
+    return *rc;
   if (explainPlan)
     llvm::outs() << explain(*model, *cluster, setup, result);
   llvm::outs() << "wrote " << outDir << ": model.mlir (" << model->name << ", "
                << ir->params.size() << " parameter tensors holding " << irParams
                << " values (the zoo counts " << model->totalParams()
                << "), micro-batch " << microBatch << " x " << seq
-               << ", annotated with " << plan.str() << ") and plan.json\n";
+               << ", annotated with " << plan.str()
+               << "), plan.json and plan.html\n";
   return 0;
 }
 

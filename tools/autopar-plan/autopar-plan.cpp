@@ -50,6 +50,11 @@ static cl::opt<int64_t> seqLength("seq", cl::init(0),
 static cl::opt<std::string>
     planSpec("plan", cl::desc("Evaluate this plan instead of searching"),
              cl::cat(category));
+static cl::opt<std::string>
+    htmlFile("html",
+             cl::desc("Also write the plan as an HTML page (device grid, "
+                      "stages, time and memory bars) to this file"),
+             cl::value_desc("FILE"), cl::cat(category));
 static cl::opt<bool> doExplain("explain", cl::desc("Print the explanation"),
                                cl::cat(category));
 static cl::opt<std::string> outputFile("o", cl::desc("Write plan.json here"),
@@ -111,6 +116,13 @@ int main(int argc, char **argv) {
       return fail(outputFile + ": " + ec.message());
     os << llvm::formatv("{0:2}", toJSON(*model, *cluster, setup, result))
        << "\n";
+  }
+  if (!htmlFile.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(htmlFile, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return fail(htmlFile + ": " + ec.message());
+    os << toHTML(*model, *cluster, setup, result);
   }
   if (doExplain || outputFile.empty())
     llvm::outs() << explain(*model, *cluster, setup, result);

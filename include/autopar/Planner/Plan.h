@@ -118,6 +118,11 @@ llvm::Expected<SearchResult> searchPlans(const TransformerModel &model,
 llvm::json::Value toJSON(const TransformerModel &model,
                          const ClusterSpec &cluster, const TrainingSetup &setup,
                          const SearchResult &result);
+/// A self-contained HTML page: the device grid by pipeline stage, data
+/// replica and tensor group, the layers of each stage, the step time and the
+/// per-device memory as stacked bars, the alternatives with why not.
+std::string toHTML(const TransformerModel &model, const ClusterSpec &cluster,
+                   const TrainingSetup &setup, const SearchResult &result);
 /// The explanation `--explain` prints.
 std::string explain(const TransformerModel &model, const ClusterSpec &cluster,
                     const TrainingSetup &setup, const SearchResult &result);
