@@ -253,7 +253,7 @@ mlir::autopar::planner::buildTransformerIR(MLIRContext *context,
 
 namespace {
 constexpr StringLiteral kGrid = "grid";
-constexpr int16_t kDataAxis = 1, kTensorAxis = 2;
+constexpr int16_t kDataAxis = 1, kTensorAxis = 2, kContextAxis = 3;
 
 /// `split_axes` for a rank-`rank` tensor: `splits[d]` lists the grid axes
 /// dimension d is split over.
@@ -286,8 +286,10 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
   ModuleOp module = *ir.module;
   MLIRContext *ctx = module.getContext();
   OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
-  shard::GridOp::create(b, module.getLoc(), kGrid,
-                        ArrayRef<int64_t>{plan.pp, plan.dp, plan.tp});
+  SmallVector<int64_t> gridShape = {plan.pp, plan.dp, plan.tp};
+  if (plan.cp > 1)
+    gridShape.push_back(plan.cp); // axis 3: context parallelism
+  shard::GridOp::create(b, module.getLoc(), kGrid, gridShape);
   module->setAttr("autopar.plan", b.getStringAttr(plan.str()));
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   Block &entry = forward.getBody().front();
@@ -300,7 +302,10 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
   // Parameters.
   b.setInsertionPointToStart(&entry);
   Value ids = entry.getArgument(0);
-  Value shardedIds = annotate(b, forward.getLoc(), ids, {{0, kDataAxis}});
+  SmallVector<std::pair<int64_t, int16_t>> idSplits = {{0, kDataAxis}};
+  if (plan.cp > 1)
+    idSplits.push_back({1, kContextAxis});
+  Value shardedIds = annotate(b, forward.getLoc(), ids, idSplits);
   ids.replaceAllUsesExcept(shardedIds, shardedIds.getDefiningOp());
   for (auto [i, info] : llvm::enumerate(ir.params)) {
     BlockArgument arg = entry.getArgument(i + 1);
@@ -366,6 +371,14 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
       splits.push_back({2, kTensorAxis}); // slices of column outputs
     } else if (rank == 3 && plan.sequenceParallel) {
       splits.push_back({1, kTensorAxis}); // residual stream, norms
+    }
+    if (plan.cp > 1 && rank >= 3) {
+      // The sequence dimension: [B, S, ...], [B, heads, S, h] or the
+      // grouped [B, kv, rep, S, h].
+      int64_t seqDim = rank == 5                                        ? 3
+                       : rank == 4 && type.getDimSize(1) == model.heads ? 2
+                                                                        : 1;
+      splits.push_back({seqDim, kContextAxis});
     }
     b.setInsertionPointAfter(op);
     Value sharded = annotate(b, op->getLoc(), result, splits);

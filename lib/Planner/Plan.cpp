@@ -185,6 +185,8 @@ std::string Plan::str() const {
   if (schedule == Schedule::Interleaved)
     os << ",v=" << virtualStages;
   os << ",recompute=" << recomputeName(recompute);
+  if (cp > 1)
+    os << ",cp=" << cp;
   return s;
 }
 
@@ -210,6 +212,8 @@ llvm::Expected<Plan> mlir::autopar::planner::parsePlan(StringRef text) {
       err = number(p.microbatches);
     else if (key == "v")
       err = number(p.virtualStages);
+    else if (key == "cp")
+      err = number(p.cp);
     else if (key == "sp" && (value == "on" || value == "off"))
       p.sequenceParallel = value == "on";
     else if (key == "zero" && value.size() == 1 && value[0] >= '0' &&
@@ -229,7 +233,7 @@ llvm::Expected<Plan> mlir::autopar::planner::parsePlan(StringRef text) {
       return planError("--plan: cannot read '" + part +
                        "' (keys: dp, tp, pp, sp=on|off, zero=0..3, mb, "
                        "schedule=gpipe|1f1b|interleaved, v, "
-                       "recompute=none|selective|full)");
+                       "recompute=none|selective|full, cp)");
     if (err)
       return std::move(err);
   }
@@ -248,9 +252,13 @@ static std::string invalidReason(const TransformerModel &m,
                                  const TrainingSetup &setup, const Plan &p) {
   std::string why;
   llvm::raw_string_ostream os(why);
-  if (p.dp * p.tp * p.pp != c.numDevices())
-    os << "dp*tp*pp = " << p.dp * p.tp * p.pp << " but the cluster has "
-       << c.numDevices() << " devices";
+  int64_t seq = setup.seq ? setup.seq : m.seq;
+  if (p.dp * p.tp * p.pp * p.cp != c.numDevices())
+    os << (p.cp > 1 ? "dp*tp*pp*cp = " : "dp*tp*pp = ")
+       << p.dp * p.tp * p.pp * p.cp << " but the cluster has " << c.numDevices()
+       << " devices";
+  else if (seq % p.cp)
+    os << "cp=" << p.cp << " does not divide the sequence length " << seq;
   else if (m.heads % p.tp || m.ffn % p.tp)
     os << "tp=" << p.tp << " does not divide the " << m.heads
        << " heads and the ffn width " << m.ffn;
@@ -285,29 +293,48 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   double s = setup.seq ? setup.seq : m.seq;
   double b = double(setup.globalBatch / p.dp / p.microbatches);
   double tokens = b * s; // per microbatch
+  double cp = double(p.cp);
   double layersPerStage = double(m.layers) / p.pp;
   double peak = d.peakFlops(setup.computeType) * setup.computeEfficiency;
 
   // Compute of the most loaded stage (the last: it also holds the head).
-  double layerFwd = m.layerForwardFlops(tokens) / p.tp / peak;
-  double headFwd = m.headForwardFlops(tokens) / p.tp / peak;
+  // Context parallelism divides every token's work, attention included
+  // (each device's queries against all keys, load-balanced as Megatron's
+  // zigzag split does).
+  double layerFwd = m.layerForwardFlops(tokens) / p.tp / cp / peak;
+  double headFwd = m.headForwardFlops(tokens) / p.tp / cp / peak;
   double fwd = layersPerStage * layerFwd + headFwd;
   double bwd = 2 * fwd;
   if (p.recompute == Recompute::Full)
     bwd += layersPerStage * layerFwd;
   else if (p.recompute == Recompute::Selective)
-    bwd += layersPerStage * 4.0 * tokens * s * m.hidden / p.tp / peak;
+    bwd += layersPerStage * 4.0 * tokens * s * m.hidden / p.tp / cp / peak;
 
   // Tensor parallelism: 2 all-reduces forward and 2 backward per layer (or,
   // with sequence parallelism, all-gathers and reduce-scatters of the same
   // volume), over the link inside the tensor-parallel group.
   CollectiveCostModel tpComm(c.linkFor(p.tp, 1));
-  double actBytes = tokens * m.hidden * 2;
+  double actBytes = tokens / cp * m.hidden * 2;
   double tpPerMicrobatch =
       layersPerStage * 4 * tpComm.allReduce(actBytes, p.tp);
-  double perMicrobatch = fwd + bwd + tpPerMicrobatch;
+  // Context parallelism: per layer the key/value blocks go once around the
+  // ring of cp devices forward and, with their gradients, twice backward,
+  // hidden behind the attention computed on the blocks already there.
+  double cpPerMicrobatch = 0;
+  if (p.cp > 1) {
+    CollectiveCostModel ring(c.linkFor(p.cp, p.tp));
+    int64_t kvHeads = m.kvHeads > 0 ? m.kvHeads : m.heads;
+    double kvBytes =
+        2.0 * b * (s / cp) * (m.hidden / m.heads) * kvHeads * 2 / p.tp;
+    double attention = 4.0 * b * s * s * m.hidden / p.tp / cp / peak;
+    double pass = (cp - 1) * ring.sendRecv(kvBytes);
+    cpPerMicrobatch =
+        layersPerStage * (std::max(0.0, pass - attention) +
+                          std::max(0.0, 2 * pass - 2 * attention));
+  }
+  double perMicrobatch = fwd + bwd + tpPerMicrobatch + cpPerMicrobatch;
   e.compute = p.microbatches * (fwd + bwd);
-  e.exposedComm = p.microbatches * tpPerMicrobatch;
+  e.exposedComm = p.microbatches * (tpPerMicrobatch + cpPerMicrobatch);
 
   // Pipeline: fill and drain, shortened by interleaving; activations sent
   // between stages during them.
@@ -316,6 +343,7 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
     e.bubble = (p.pp - 1) * perMicrobatch / v;
     CollectiveCostModel p2p(c.linkFor(2, p.tp * p.dp));
     double boundary = actBytes / (p.sequenceParallel ? p.tp : 1);
+    // (actBytes is already one context-parallel rank's share.)
     e.exposedComm += 2 * (p.pp - 1) * v * p2p.sendRecv(boundary);
   }
 
@@ -324,8 +352,11 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
       (layersPerStage * m.paramsPerLayer() +
        (p.pp == 1 ? m.embeddingParams() : m.vocab * double(m.hidden))) /
       p.tp;
+  // Context-parallel ranks hold the same parameters: gradients are reduced
+  // and ZeRO shards over data x context replicas.
+  int64_t replicas = p.dp * p.cp;
   ModelStateMemory states =
-      modelStateMemory(stageParams, p.dp, p.zero, setup.stateBytes);
+      modelStateMemory(stageParams, replicas, p.zero, setup.stateBytes);
   e.parameters = states.parameters;
   e.gradients = states.gradients;
   e.optimizerState = states.optimizer;
@@ -333,17 +364,18 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   // Data parallelism: gradients reduced (all-reduce, or reduce-scatter +
   // all-gather under ZeRO: the same volume) while the last microbatch's
   // backward runs; ZeRO-3 also gathers parameters for forward and backward.
-  CollectiveCostModel dpComm(c.linkFor(p.dp, p.tp));
+  CollectiveCostModel dpComm(c.linkFor(replicas, p.tp));
   double gradBytes = stageParams * setup.stateBytes.gradient;
-  double dpTime = dpComm.allReduce(gradBytes, p.dp);
+  double dpTime = dpComm.allReduce(gradBytes, replicas);
   if (p.zero == ZeroStage::Parameters)
-    dpTime +=
-        2 * dpComm.allGather(stageParams * setup.stateBytes.parameter, p.dp);
+    dpTime += 2 * dpComm.allGather(stageParams * setup.stateBytes.parameter,
+                                   replicas);
   e.exposedComm += std::max(0.0, dpTime - bwd);
 
   // Optimizer: memory-bound update of this device's share of the states.
   double updated =
-      stageParams / (p.zero >= ZeroStage::OptimizerStates ? double(p.dp) : 1.0);
+      stageParams /
+      (p.zero >= ZeroStage::OptimizerStates ? double(replicas) : 1.0);
   double bytesPerParam = 2 * setup.stateBytes.optimizer +
                          setup.stateBytes.gradient +
                          2 * setup.stateBytes.parameter;
@@ -352,7 +384,8 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
 
   // Activations: the first stage keeps min(pp, mb) microbatches in flight
   // under 1F1B (all of them under GPipe; interleaving adds (pp-1)/(pp v)).
-  TransformerShape shape{int64_t(s), int64_t(b), m.hidden, m.heads};
+  // With context parallelism a device holds 1/cp of each sequence.
+  TransformerShape shape{int64_t(s / cp), int64_t(b), m.hidden, m.heads};
   double perLayer = transformerLayerActivationBytes(
       shape, p.tp, p.sequenceParallel, p.recompute);
   double inFlight = p.schedule == Schedule::GPipe
@@ -363,8 +396,8 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   e.activations = perLayer * layersPerStage * inFlight;
   // Workspace: fp32 logits for the loss (vocab split by tp), the embedding
   // output, and a fixed 512 MiB for library workspaces.
-  e.workspace = tokens * m.vocab * 4.0 / p.tp + tokens * m.hidden * 4.0 +
-                512.0 * (1 << 20);
+  e.workspace = tokens / cp * m.vocab * 4.0 / p.tp +
+                tokens / cp * m.hidden * 4.0 + 512.0 * (1 << 20);
 
   double budget = setup.memoryHeadroom * d.memoryBytes;
   double stepTime = e.stepTime();
@@ -417,37 +450,45 @@ llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
     for (int64_t pp : divisors(n / tp)) {
       if (m.layers % pp)
         continue;
-      int64_t dp = n / tp / pp;
-      if (setup.globalBatch % dp)
-        continue;
-      for (int64_t mb : divisors(setup.globalBatch / dp)) {
-        if (pp == 1 && mb > 1)
-          continue; // without a pipeline, microbatching only adds steps
-        for (bool sp : {false, true}) {
-          if (sp && tp == 1)
-            continue;
-          for (int zero = 0; zero <= 3; ++zero) {
-            for (Recompute r :
-                 {Recompute::None, Recompute::Selective, Recompute::Full}) {
-              std::vector<std::pair<Schedule, int64_t>> schedules = {
-                  {Schedule::OneFOneB, 1}};
-              if (pp > 1) {
-                schedules.push_back({Schedule::GPipe, 1});
-                // Interleaving: v model chunks per device, v dividing the
-                // layers of a stage (Megatron needs mb a multiple of pp).
-                for (int64_t v : {2, 3, 4, 6, 8})
-                  if (m.layers % (pp * v) == 0 && mb % pp == 0)
-                    schedules.push_back({Schedule::Interleaved, v});
-              }
-              for (auto [schedule, v] : schedules) {
-                Plan p{dp, tp, pp, sp, ZeroStage(zero), mb, schedule, v, r};
-                PlanEstimate e = evaluatePlan(m, c, setup, p);
-                ++result.evaluated;
-                if (e.feasible) {
-                  feasible.push_back(e);
-                } else {
-                  ++reasons[e.rejection.substr(0, e.rejection.find(','))];
-                  rejected.push_back(e);
+      // Context parallelism for long sequences only (at least 1024 tokens
+      // per rank), by powers of two up to 8.
+      int64_t seq = setup.seq ? setup.seq : m.seq;
+      for (int64_t cp : {1, 2, 4, 8}) {
+        if ((n / tp / pp) % cp || seq % cp || (cp > 1 && seq / cp < 1024))
+          continue;
+        int64_t dp = n / tp / pp / cp;
+        if (setup.globalBatch % dp)
+          continue;
+        for (int64_t mb : divisors(setup.globalBatch / dp)) {
+          if (pp == 1 && mb > 1)
+            continue; // without a pipeline, microbatching only adds steps
+          for (bool sp : {false, true}) {
+            if (sp && tp == 1)
+              continue;
+            for (int zero = 0; zero <= 3; ++zero) {
+              for (Recompute r :
+                   {Recompute::None, Recompute::Selective, Recompute::Full}) {
+                std::vector<std::pair<Schedule, int64_t>> schedules = {
+                    {Schedule::OneFOneB, 1}};
+                if (pp > 1) {
+                  schedules.push_back({Schedule::GPipe, 1});
+                  // Interleaving: v model chunks per device, v dividing the
+                  // layers of a stage (Megatron needs mb a multiple of pp).
+                  for (int64_t v : {2, 3, 4, 6, 8})
+                    if (m.layers % (pp * v) == 0 && mb % pp == 0)
+                      schedules.push_back({Schedule::Interleaved, v});
+                }
+                for (auto [schedule, v] : schedules) {
+                  Plan p{dp, tp,       pp, sp, ZeroStage(zero),
+                         mb, schedule, v,  r,  cp};
+                  PlanEstimate e = evaluatePlan(m, c, setup, p);
+                  ++result.evaluated;
+                  if (e.feasible) {
+                    feasible.push_back(e);
+                  } else {
+                    ++reasons[e.rejection.substr(0, e.rejection.find(','))];
+                    rejected.push_back(e);
+                  }
                 }
               }
             }

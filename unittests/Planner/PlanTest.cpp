@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "autopar/Planner/Cluster.h"
 #include "autopar/Planner/Plan.h"
 
 #include "gtest/gtest.h"
@@ -125,3 +126,51 @@ TEST_F(PlanSearch, FindsTheFastestFeasiblePlan) {
 }
 
 } // namespace
+
+// Context parallelism: the same replicas with each sequence split over two
+// devices halve every device's compute, shrink its activations by at least
+// half (the attention scores' share by four), keep its parameters, and
+// shard ZeRO state over data x context replicas.
+TEST(Plan, ContextParallelSplitsTheSequence) {
+  auto model = zooModel("zoo:llama3-8b");
+  ASSERT_TRUE(bool(model));
+  auto eight = clusterPreset("h100-sxm-8x1", 1);
+  auto sixteen = clusterPreset("h100-sxm-8x2", 1);
+  ASSERT_TRUE(bool(eight) && bool(sixteen));
+  TrainingSetup setup;
+  setup.globalBatch = 8;
+  setup.seq = 8192;
+  Plan base;
+  base.dp = 8;
+  base.zero = ZeroStage::OptimizerStates;
+  base.recompute = Recompute::Full;
+  Plan split = base;
+  split.cp = 2;
+  PlanEstimate e1 = evaluatePlan(*model, *eight, setup, base);
+  PlanEstimate e2 = evaluatePlan(*model, *sixteen, setup, split);
+  ASSERT_EQ(e1.rejection, "");
+  ASSERT_EQ(e2.rejection, "");
+  EXPECT_NEAR(e2.compute, e1.compute / 2, 1e-9 * e1.compute);
+  EXPECT_LE(e2.activations, e1.activations / 2);
+  EXPECT_DOUBLE_EQ(e2.parameters, e1.parameters);
+  EXPECT_NEAR(e2.optimizerState, e1.optimizerState / 2,
+              1e-9 * e1.optimizerState);
+  EXPECT_GE(e2.exposedComm, 0.0);
+  EXPECT_EQ(split.str(), "dp=8,tp=1,pp=1,sp=off,zero=1,mb=1,schedule=1f1b,"
+                         "recompute=full,cp=2");
+}
+
+TEST(Plan, ContextParallelMustDivideTheSequence) {
+  auto model = zooModel("zoo:llama3-8b");
+  auto sixteen = clusterPreset("h100-sxm-8x2", 1);
+  ASSERT_TRUE(bool(model) && bool(sixteen));
+  TrainingSetup setup;
+  setup.globalBatch = 8;
+  setup.seq = 8191;
+  auto plan = parsePlan("dp=8,cp=2");
+  ASSERT_TRUE(bool(plan));
+  EXPECT_EQ(plan->cp, 2);
+  PlanEstimate e = evaluatePlan(*model, *sixteen, setup, *plan);
+  EXPECT_FALSE(e.feasible);
+  EXPECT_EQ(e.rejection, "cp=2 does not divide the sequence length 8191");
+}

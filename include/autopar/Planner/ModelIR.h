@@ -48,8 +48,9 @@ llvm::Expected<ModelIR> buildTransformerIR(MLIRContext *context,
                                            const TransformerModel &model,
                                            int64_t batch, int64_t seq);
 
-/// Writes `plan` onto `ir`: `shard.grid @grid(shape = PPxDPxTP)` (axis 0
-/// pipeline, 1 data, 2 tensor), a `shard.shard` for every parameter
+/// Writes `plan` onto `ir`: `shard.grid @grid(shape = PPxDPxTP[xCP])` (axis 0
+/// pipeline, 1 data, 2 tensor, 3 context when cp > 1, splitting sequences),
+/// a `shard.shard` for every parameter
 /// (column / row / vocabulary splits on the tensor axis) and every op
 /// result (batch on the data axis; heads, column-parallel outputs and, with
 /// sequence parallelism, the sequence of the residual stream on the tensor

@@ -61,12 +61,16 @@ struct Plan {
   Schedule schedule = Schedule::OneFOneB;
   int64_t virtualStages = 1; ///< chunks per device with Interleaved
   Recompute recompute = Recompute::None;
+  /// Context parallelism: each sequence split over `cp` devices, attention
+  /// by a ring exchange of key/value blocks (1: off).
+  int64_t cp = 1;
 
   std::string str() const;
 };
 
 /// Parses "dp=2,tp=4,pp=2,sp=on,zero=1,mb=8,schedule=1f1b,recompute=selective"
-/// (omitted keys keep Plan's defaults; `v=` sets the interleaving factor).
+/// (omitted keys keep Plan's defaults; `v=` sets the interleaving factor,
+/// `cp=` the context-parallel degree).
 llvm::Expected<Plan> parsePlan(llvm::StringRef text);
 
 struct TrainingSetup {
