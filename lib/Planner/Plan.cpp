@@ -584,6 +584,24 @@ static llvm::json::Value estimateJSON(const PlanEstimate &e,
       {"mfu", e.mfu}};
 }
 
+llvm::Expected<SearchResult> mlir::autopar::planner::choosePlan(
+    const TransformerModel &m, const ClusterSpec &c, const TrainingSetup &setup,
+    StringRef planSpec) {
+  if (planSpec.empty())
+    return searchPlans(m, c, setup);
+  llvm::Expected<Plan> plan = parsePlan(planSpec);
+  if (!plan)
+    return plan.takeError();
+  SearchResult result;
+  result.best = evaluatePlan(m, c, setup, *plan);
+  result.evaluated = 1;
+  result.feasible = result.best.feasible;
+  if (!result.best.feasible)
+    return planError("plan " + plan->str() +
+                     " is not possible: " + result.best.rejection);
+  return result;
+}
+
 llvm::json::Value mlir::autopar::planner::toJSON(const TransformerModel &m,
                                                  const ClusterSpec &c,
                                                  const TrainingSetup &setup,

@@ -248,24 +248,11 @@ static int planModel() {
   TrainingSetup setup;
   setup.globalBatch = globalBatch;
   setup.seq = seqLength;
-  SearchResult result;
-  if (!planSpec.empty()) {
-    llvm::Expected<Plan> plan = parsePlan(planSpec);
-    if (!plan)
-      return fail(llvm::toString(plan.takeError()));
-    result.best = evaluatePlan(*model, *cluster, setup, *plan);
-    result.evaluated = 1;
-    result.feasible = result.best.feasible;
-    if (!result.best.feasible)
-      return fail("plan " + plan->str() +
-                  " is not possible: " + result.best.rejection);
-  } else {
-    llvm::Expected<SearchResult> searched =
-        searchPlans(*model, *cluster, setup);
-    if (!searched)
-      return fail(llvm::toString(searched.takeError()));
-    result = std::move(*searched);
-  }
+  llvm::Expected<SearchResult> planned =
+      choosePlan(*model, *cluster, setup, planSpec);
+  if (!planned)
+    return fail(llvm::toString(planned.takeError()));
+  SearchResult &result = *planned;
   const Plan &plan = result.best.plan;
   int64_t seq = seqLength ? int64_t(seqLength) : model->seq;
   int64_t perReplica = globalBatch / plan.dp;

@@ -87,24 +87,11 @@ int main(int argc, char **argv) {
   setup.seq = seqLength;
 
   auto start = std::chrono::steady_clock::now();
-  SearchResult result;
-  if (!planSpec.empty()) {
-    llvm::Expected<Plan> plan = parsePlan(planSpec);
-    if (!plan)
-      return fail(llvm::toString(plan.takeError()));
-    result.best = evaluatePlan(*model, *cluster, setup, *plan);
-    result.evaluated = 1;
-    result.feasible = result.best.feasible;
-    if (!result.best.feasible)
-      return fail("plan " + plan->str() +
-                  " is not possible: " + result.best.rejection);
-  } else {
-    llvm::Expected<SearchResult> searched =
-        searchPlans(*model, *cluster, setup);
-    if (!searched)
-      return fail(llvm::toString(searched.takeError()));
-    result = std::move(*searched);
-  }
+  llvm::Expected<SearchResult> planned =
+      choosePlan(*model, *cluster, setup, planSpec);
+  if (!planned)
+    return fail(llvm::toString(planned.takeError()));
+  SearchResult &result = *planned;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();

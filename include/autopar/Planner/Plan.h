@@ -119,6 +119,13 @@ llvm::Expected<SearchResult> searchPlans(const TransformerModel &model,
                                          const TrainingSetup &setup,
                                          size_t keepAlternatives = 5);
 
+/// What the tools do: evaluate `planSpec` when given (an error saying why
+/// when it is not possible), else search.
+llvm::Expected<SearchResult> choosePlan(const TransformerModel &model,
+                                        const ClusterSpec &cluster,
+                                        const TrainingSetup &setup,
+                                        llvm::StringRef planSpec);
+
 llvm::json::Value toJSON(const TransformerModel &model,
                          const ClusterSpec &cluster, const TrainingSetup &setup,
                          const SearchResult &result);
