@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build ccache g++ git
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libonnx-dev libprotobuf-dev protobuf-compiler
-  libgtest-dev libdnnl-dev
+  libgtest-dev libdnnl-dev libopenmpi-dev openmpi-bin
   python3 python3-numpy
 )
 if [ "${1:-}" = "--test" ]; then

@@ -30,6 +30,12 @@ import subprocess
 if subprocess.run([config.python_executable, "-c", "import torch, onnx"],
                   capture_output=True).returncode == 0:
     config.available_features.add("torch")
+# Multi-process runs need OpenMPI's mpirun (as root it must be told so).
+import shutil
+if shutil.which("mpirun"):
+    config.available_features.add("mpi")
+    config.substitutions.append(
+        ("%mpirun", "mpirun --allow-run-as-root --oversubscribe"))
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
 

@@ -16,9 +16,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "Contraction.h"
+
 #include "LRSchedule.h"
 #include "Npy.h"
 #include "Safetensors.h"
+#include <mpi.h>
 
 #include "autopar/Pipelines/Pipelines.h"
 #include "autopar/Support/InputGuard.h"
@@ -154,9 +156,53 @@ static cl::opt<uint64_t> maxTensorBytes(
 
 namespace {
 
+/// The processes of an `mpirun` launch: training is data-parallel over
+/// them (each rank takes its own rows, gradients and losses are averaged
+/// with MPI_Allreduce before the identical optimizer step on every rank).
+void scaleBy(npy::NpyArray &a, double factor);
+
+struct World {
+  int rank = 0, size = 1;
+  bool active = false;
+};
+World world;
+
+/// Joins the MPI job when started by mpirun with more than one process.
+void joinWorld() {
+  const char *size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (!size)
+    size = std::getenv("PMI_SIZE");
+  if (!size || std::atoi(size) < 2)
+    return;
+  MPI_Init(nullptr, nullptr);
+  MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &world.size);
+  world.active = true;
+  // One process speaks: the others' standard output goes nowhere.
+  if (world.rank != 0)
+    if (std::FILE *null = std::freopen("/dev/null", "w", stdout))
+      (void)null;
+}
+
 int fail(const llvm::Twine &message) {
-  llvm::WithColor::error(llvm::errs(), "autopar-run") << message << "\n";
+  llvm::WithColor::error(llvm::errs(), "autopar-run")
+      << (world.active ? "rank " + std::to_string(world.rank) + ": " : "")
+      << message << "\n";
+  // Every rank sees the same data and checks: the others stop too, and an
+  // abort guarantees that none waits for the failed one.
+  if (world.active)
+    MPI_Abort(MPI_COMM_WORLD, 1);
   return 1;
+}
+
+/// Averages `values` (float32 or float64) over the ranks, in place.
+void averageOverRanks(npy::NpyArray &a) {
+  if (!world.active)
+    return;
+  bool f64 = a.dtype == npy::DType::F64;
+  MPI_Allreduce(MPI_IN_PLACE, a.data.data(), int(a.numElements()),
+                f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+  scaleBy(a, 1.0 / world.size);
 }
 
 std::string typeString(Type type) {
@@ -726,7 +772,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
             "{3} classes (0 to {4})",
             labelsPath, y[i], i, numClasses, numClasses - 1));
   }
-  int64_t batches = data->shape[0] / batch;
+  // Under mpirun each step takes world.size batches, one per rank.
+  int64_t stride = batch * world.size;
+  int64_t batches = data->shape[0] / stride;
+  if (batches == 0)
+    return fail(llvm::formatv("{0} has {1} rows; {2} processes need at "
+                              "least {3} ({2} batches of {4})",
+                              dataPath, data->shape[0], world.size, stride,
+                              batch));
   int64_t steps = trainSteps ? int64_t(trainSteps) : batches;
   // Row order: as stored, or for --shuffle a permutation per pass over the
   // data (a Fisher-Yates shuffle driven by a 64-bit generator seeded with
@@ -752,11 +805,11 @@ int runTraining(MLIRContext &context, StringRef dir) {
   };
   if (steps < 0)
     return fail(llvm::formatv("--steps must be positive, got {0}", steps));
-  if (data->shape[0] % batch)
+  if (data->shape[0] % stride && world.rank == 0)
     llvm::errs() << llvm::formatv(
         "autopar-run: warning: {0} has {1} rows; the last {2} do not fill a "
         "batch of {3} and are not used\n",
-        dataPath, data->shape[0], data->shape[0] % batch, batch);
+        dataPath, data->shape[0], data->shape[0] % stride, stride);
 
   // Parameters, then zero optimizer state.
   std::string weightsName = file(str("weights"));
@@ -929,7 +982,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
       return fail(llvm::toString(fn.takeError()));
 
   std::unique_ptr<llvm::raw_fd_ostream> log;
-  if (!logPath.empty()) {
+  if (!logPath.empty() && world.rank == 0) {
     std::error_code ec;
     // A resumed run appends to the log of the run it continues.
     log = std::make_unique<llvm::raw_fd_ostream>(
@@ -946,7 +999,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
                              : std::max<int64_t>(1, (steps + 15) / 16);
   std::vector<double> losses;
   int64_t skipped = 0;
-  bool terminal = llvm::sys::Process::StandardOutIsDisplayed();
+  // (mpirun hands its ranks a pseudo-terminal even when piped: no bar.)
+  bool terminal =
+      llvm::sys::Process::StandardOutIsDisplayed() && !world.active;
   auto lastDraw = std::chrono::steady_clock::time_point();
   auto runStart = std::chrono::steady_clock::now();
   for (int64_t step = firstStep; step <= steps; ++step) {
@@ -958,7 +1013,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
         std::vector<npy::NpyArray>();
     double loss = 0;
     for (int64_t j = 0; j < accum; ++j) {
-      int64_t begin = b * batch + j * microBatch;
+      int64_t begin = b * stride + world.rank * batch + j * microBatch;
       int64_t pass = (step - 1) / batches;
       std::vector<npy::NpyArray> inputs;
       if (shuffle) {
@@ -985,6 +1040,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (accum > 1)
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
         scaleBy((*lossAndGrads)[i], 1.0 / double(accum));
+    // Data parallelism over the ranks: the mean over all their rows.
+    if (world.active) {
+      MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM,
+                    MPI_COMM_WORLD);
+      loss /= world.size;
+      for (size_t i = 1; i < lossAndGrads->size(); ++i)
+        averageOverRanks((*lossAndGrads)[i]);
+    }
     double lrValue = schedule->at(step);
     // The first tensor that is not finite: the loss or a gradient.
     std::string bad;
@@ -1060,7 +1123,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                                    {"lr", lrValue},
                                                    {"samples_per_s", samples}})
            << "\n";
-    if (!checkpointDir.empty() &&
+    if (!checkpointDir.empty() && world.rank == 0 &&
         ((checkpointEvery > 0 && step % checkpointEvery == 0) ||
          step == steps)) {
       if (log)
@@ -1082,11 +1145,15 @@ int runTraining(MLIRContext &context, StringRef dir) {
     llvm::outs() << llvm::formatv(
         "trained {0} steps of {1} rows in {2:f2} s{6}; mean loss over {3} "
         "batches: first {4:f6}, last {5:f6}\n",
-        losses.size(), batch, total, window, mean(losses.begin()),
-        mean(losses.end() - window),
+        losses.size(),
+        world.active
+            ? std::to_string(stride) + " (" + std::to_string(world.size) +
+                  " processes of " + std::to_string(batch) + ")"
+            : std::to_string(batch),
+        total, window, mean(losses.begin()), mean(losses.end() - window),
         skipped ? " (" + std::to_string(skipped) + " skipped)" : "");
   }
-  if (!exportPath.empty()) {
+  if (!exportPath.empty() && world.rank == 0) {
     npy::TensorMap trained;
     for (auto [name, p] : llvm::zip(paramNames, params))
       trained.emplace(name, p);
@@ -1111,8 +1178,13 @@ int main(int argc, char **argv) {
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
 
-  if (llvm::sys::fs::is_directory(inputFile))
-    return runTraining(context, inputFile);
+  if (llvm::sys::fs::is_directory(inputFile)) {
+    joinWorld();
+    int rc = runTraining(context, inputFile);
+    if (world.active)
+      MPI_Finalize();
+    return rc;
+  }
 
   std::string errorMessage;
   std::unique_ptr<llvm::MemoryBuffer> file =
