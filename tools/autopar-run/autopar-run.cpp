@@ -61,6 +61,7 @@
 #include <malloc.h>
 #include <numeric>
 #include <random>
+#include <thread>
 
 using namespace mlir;
 namespace npy = ::autopar;
@@ -122,6 +123,12 @@ static cl::opt<bool> shuffle(
 static cl::opt<uint64_t>
     shuffleSeed("seed", cl::desc("Training: the seed of --shuffle"),
                 cl::init(0), cl::cat(runCategory));
+static cl::opt<double> collectiveTimeout(
+    "collective-timeout",
+    cl::desc("Under mpirun: seconds a rank waits for the others in a "
+             "collective before it stops the job, naming the ranks that did "
+             "not arrive"),
+    cl::init(60.0), cl::cat(runCategory));
 static cl::opt<bool> skipNonfinite(
     "skip-nonfinite",
     cl::desc("Training: skip (do not apply) a step whose loss or gradients "
@@ -195,13 +202,89 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
+/// Before step `step`'s all-reduces every rank tells every other one that
+/// it got there, so that a rank that times out can name who did not.
+void announceStep(int64_t step) {
+  // Fault injection for the tests: AUTOPAR_FAULT_HANG=RANK:STEP makes that
+  // rank stop answering at that step, as a hung process would.
+  if (const char *fault = std::getenv("AUTOPAR_FAULT_HANG")) {
+    auto [r, st] = StringRef(fault).split(':');
+    int hangRank = -1;
+    int64_t hangStep = -1;
+    if (!r.getAsInteger(10, hangRank) && !st.getAsInteger(10, hangStep) &&
+        hangRank == world.rank && hangStep == step)
+      for (;;)
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  static int64_t note;
+  note = step;
+  for (int r = 0; r < world.size; ++r)
+    if (r != world.rank) {
+      MPI_Request request;
+      MPI_Isend(&note, 1, MPI_INT64_T, r, int(step % 30000), MPI_COMM_WORLD,
+                &request);
+      MPI_Request_free(&request);
+    }
+}
+
+/// Completes `request` (a collective of step `step`) within
+/// --collective-timeout seconds, or stops the job naming the ranks that did
+/// not announce the step.
+void finishOrAbort(MPI_Request &request, StringRef what, int64_t step) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::duration<double>(collectiveTimeout);
+  for (int done = 0;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done)
+      return;
+    if (std::chrono::steady_clock::now() > deadline)
+      break;
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  std::string missing;
+  for (int r = 0; r < world.size; ++r) {
+    if (r == world.rank)
+      continue;
+    int arrived = 0;
+    MPI_Iprobe(r, int(step % 30000), MPI_COMM_WORLD, &arrived,
+               MPI_STATUS_IGNORE);
+    if (!arrived)
+      missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+  }
+  fail(llvm::formatv("the {0} of step {1} did not complete within {2} s: "
+                     "{3} did not reach it",
+                     what, step, collectiveTimeout.getValue(),
+                     missing.empty() ? std::string("a rank")
+                                     : "rank " + missing));
+}
+
+/// Receives the step notes of the other ranks (all sent: the collective
+/// that follows the notes has completed).
+void collectStepNotes(int64_t step) {
+  int64_t note;
+  for (int r = 0; r < world.size; ++r)
+    if (r != world.rank)
+      MPI_Recv(&note, 1, MPI_INT64_T, r, int(step % 30000), MPI_COMM_WORLD,
+               MPI_STATUS_IGNORE);
+}
+
+/// Sums `count` values at `data` over the ranks, in place, within the
+/// timeout.
+void allReduceSum(void *data, int count, MPI_Datatype type, StringRef what,
+                  int64_t step) {
+  MPI_Request request;
+  MPI_Iallreduce(MPI_IN_PLACE, data, count, type, MPI_SUM, MPI_COMM_WORLD,
+                 &request);
+  finishOrAbort(request, what, step);
+}
+
 /// Averages `values` (float32 or float64) over the ranks, in place.
-void averageOverRanks(npy::NpyArray &a) {
+void averageOverRanks(npy::NpyArray &a, int64_t step) {
   if (!world.active)
     return;
   bool f64 = a.dtype == npy::DType::F64;
-  MPI_Allreduce(MPI_IN_PLACE, a.data.data(), int(a.numElements()),
-                f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+  allReduceSum(a.data.data(), int(a.numElements()),
+               f64 ? MPI_DOUBLE : MPI_FLOAT, "gradient all-reduce", step);
   scaleBy(a, 1.0 / world.size);
 }
 
@@ -1000,8 +1083,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
   std::vector<double> losses;
   int64_t skipped = 0;
   // (mpirun hands its ranks a pseudo-terminal even when piped: no bar.)
-  bool terminal =
-      llvm::sys::Process::StandardOutIsDisplayed() && !world.active;
+  bool terminal = llvm::sys::Process::StandardOutIsDisplayed() && !world.active;
   auto lastDraw = std::chrono::steady_clock::time_point();
   auto runStart = std::chrono::steady_clock::now();
   for (int64_t step = firstStep; step <= steps; ++step) {
@@ -1042,11 +1124,12 @@ int runTraining(MLIRContext &context, StringRef dir) {
         scaleBy((*lossAndGrads)[i], 1.0 / double(accum));
     // Data parallelism over the ranks: the mean over all their rows.
     if (world.active) {
-      MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM,
-                    MPI_COMM_WORLD);
+      announceStep(step);
+      allReduceSum(&loss, 1, MPI_DOUBLE, "loss all-reduce", step);
       loss /= world.size;
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
-        averageOverRanks((*lossAndGrads)[i]);
+        averageOverRanks((*lossAndGrads)[i], step);
+      collectStepNotes(step);
     }
     double lrValue = schedule->at(step);
     // The first tensor that is not finite: the loss or a gradient.
