@@ -64,6 +64,7 @@ tools = [
     ToolSubst("autopar-opt", extra_args=opt_extra, unresolved="fatal"),
     ToolSubst("autopar-run", unresolved="fatal"),
     ToolSubst("autopar-plan", unresolved="fatal"),
+    ToolSubst("autopar-calibrate", unresolved="fatal"),
     ToolSubst("autopar-lr", unresolved="fatal"),
     ToolSubst("autopar-compile", unresolved="fatal"),
 ]
