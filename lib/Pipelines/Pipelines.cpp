@@ -91,6 +91,26 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
     llvm::report_fatal_error("autopar: malformed training-step pipeline");
 }
 
+void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
+                                        const CUDALoweringOptions &options) {
+  std::string pipeline =
+      "func.func(convert-autopar-to-linalg,autopar-fuse-elementwise),"
+      "canonicalize,"
+      "one-shot-bufferize{bufferize-function-boundaries "
+      "function-boundary-type-conversion=identity-layout-map},"
+      "func.func(convert-linalg-to-parallel-loops,gpu-map-parallel-loops,"
+      "convert-parallel-loops-to-gpu),"
+      "gpu-kernel-outlining,lower-affine,convert-scf-to-cf,"
+      "nvvm-attach-target{chip=" +
+      options.chip.getValue() + " features=" + options.features.getValue() +
+      "},"
+      "gpu.module(convert-gpu-to-nvvm,convert-arith-to-llvm,"
+      "convert-index-to-llvm,canonicalize,cse,reconcile-unrealized-casts),"
+      "gpu-module-to-binary{format=isa}";
+  if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
+    llvm::report_fatal_error("autopar: malformed CUDA pipeline");
+}
+
 void autopar::registerAllAutoParPasses() {
   registerAllPasses();
   registerAutoParTransformsPasses();
@@ -101,6 +121,11 @@ void autopar::registerAllAutoParPasses() {
       "Lower autopar to the LLVM dialect for CPU execution (linalg, one-shot "
       "bufferization, loops, LLVM)",
       buildCPULoweringPipeline);
+  PassPipelineRegistration<CUDALoweringOptions>(
+      "autopar-lower-to-cuda",
+      "Lower autopar to GPU kernels compiled to PTX (gpu.binary) launched "
+      "from the host functions",
+      buildCUDALoweringPipeline);
   PassPipelineRegistration<TrainStepOptions>(
       "autopar-make-train-step",
       "Build the training step of a model's forward function: @loss, "

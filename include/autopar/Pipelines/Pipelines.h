@@ -87,6 +87,24 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
 /// functions DESIGN.md section 2 names.
 void buildTrainStepPipeline(OpPassManager &pm, const TrainStepOptions &options);
 
+/// Options of the CUDA device pipeline (`autopar-lower-to-cuda`).
+struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
+  PassOptions::Option<std::string> chip{
+      *this, "chip", llvm::cl::desc("GPU architecture (sm_90: H100)"),
+      llvm::cl::init("sm_90")};
+  PassOptions::Option<std::string> features{
+      *this, "features", llvm::cl::desc("PTX features (sm_90 needs PTX 8.0)"),
+      llvm::cl::init("+ptx80")};
+};
+
+/// A first CUDA path: autopar -> fused linalg on tensors -> buffers ->
+/// parallel loops mapped to GPU blocks and threads -> outlined kernels ->
+/// NVVM -> PTX in a `gpu.binary` (gpu-module-to-binary, format isa). The
+/// host side keeps `gpu.launch_func`; contractions stay loops (cuBLAS is
+/// issue 7's next step).
+void buildCUDALoweringPipeline(OpPassManager &pm,
+                               const CUDALoweringOptions &options);
+
 /// Builds the pipeline that takes a module in the autopar dialect down to the
 /// LLVM dialect: autopar -> linalg on tensors -> one-shot bufferization ->
 /// loops -> LLVM. Functions keep their names and gain C interfaces.
