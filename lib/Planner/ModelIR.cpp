@@ -212,7 +212,7 @@ struct Writer {
                       /*transposed=*/true);
     } else {
       std::string head =
-          param("head.weight", {d, v}, ParamKind::ColumnParallel, -1);
+          param("head.weight", {d, v}, ParamKind::ColumnParallel, m.layers - 1);
       logits = linear(x, {batch, seq, d}, head, "", d, v, m.layers - 1);
     }
     return llvm::formatv("module {{\n  func.func @forward(%ids: {0} "
@@ -284,7 +284,6 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
                                           const TransformerModel &model,
                                           const Plan &plan) {
   ModuleOp module = *ir.module;
-  MLIRContext *ctx = module.getContext();
   OpBuilder b = OpBuilder::atBlockBegin(module.getBody());
   SmallVector<int64_t> gridShape = {plan.pp, plan.dp, plan.tp};
   if (plan.cp > 1)
@@ -324,19 +323,14 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
     }
     // ZeRO-3 also splits every parameter over the data axis (gathered
     // before use): on the first dimension the tensor axis leaves alone.
-    if (plan.zero == ZeroStage::Parameters)
-      splits.push_back({rank > 1 && info.kind == ParamKind::RowParallel      ? 1
-                        : info.kind == ParamKind::ColumnParallel && rank > 1 ? 0
-                        : info.kind == ParamKind::VocabParallel              ? 1
-                                                                : 0,
-                        kDataAxis});
+    if (plan.zero == ZeroStage::Parameters) {
+      bool tensorOnFirst = !splits.empty() && splits.front().first == 0;
+      splits.push_back({rank > 1 && tensorOnFirst ? 1 : 0, kDataAxis});
+    }
     Value sharded = annotate(b, arg.getLoc(), arg, splits);
     arg.replaceAllUsesExcept(sharded, sharded.getDefiningOp());
-    int64_t stage = info.layer < 0 && info.name != "embed.weight" &&
-                            info.name != "pos.weight"
-                        ? plan.pp - 1
-                        : stageOf(info.layer);
-    forward.setArgAttr(i + 1, "autopar.stage", b.getI64IntegerAttr(stage));
+    forward.setArgAttr(i + 1, "autopar.stage",
+                       b.getI64IntegerAttr(stageOf(info.layer)));
   }
 
   // Activations: every autopar op's result.
@@ -384,5 +378,4 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
     Value sharded = annotate(b, op->getLoc(), result, splits);
     result.replaceAllUsesExcept(sharded, sharded.getDefiningOp());
   }
-  (void)ctx;
 }

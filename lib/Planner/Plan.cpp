@@ -756,7 +756,6 @@ std::string mlir::autopar::planner::toHTML(const TransformerModel &m,
      << " data-parallel replicas &times; " << p.tp
      << " tensor-parallel devices</h2>\n";
   int64_t shownReplicas = std::min<int64_t>(p.dp, 32);
-  int64_t layersPerStage = m.layers / std::max<int64_t>(1, p.pp);
   for (int64_t stage = 0; stage < p.pp; ++stage) {
     int64_t first = stage * m.layers / p.pp;
     int64_t last = (stage + 1) * m.layers / p.pp - 1;
@@ -774,7 +773,6 @@ std::string mlir::autopar::planner::toHTML(const TransformerModel &m,
       os << " &hellip; and " << p.dp - shownReplicas << " more replicas";
     os << "</div>\n";
   }
-  (void)layersPerStage;
 
   os << "<h2>Time per step</h2>\n"
      << stackedBar({{"compute", e.compute, "#4a8"},

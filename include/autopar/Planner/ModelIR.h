@@ -31,7 +31,7 @@ enum class ParamKind {
 struct ParamInfo {
   std::string name;
   ParamKind kind;
-  int64_t layer; ///< -1 for the embedding and the head
+  int64_t layer; ///< -1 for the embeddings; the head and final norm: the last
 };
 
 struct ModelIR {

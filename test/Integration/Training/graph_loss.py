@@ -71,22 +71,17 @@ def main():
     worst_loss = max(abs(a - b) / abs(b) for a, b in zip(ours, theirs))
     trained = read_safetensors(out)
     # The exporter may store a Linear weight transposed under another name:
-    # match each torch tensor to the exported one of the same values' shape.
+    # each torch tensor must have exactly one exported tensor of its shape
+    # (or its transpose's), which is compared with it.
     worst_w = 0.0
-    by_value = {k: v for k, v in trained.items()}
     final = {k: v.detach().numpy() for k, v in model.state_dict().items()}
-    start = {k: v.numpy() for k, v in init.items()}
     for name, want in final.items():
-        matches = [k for k, v in by_value.items()
+        matches = [v if v.shape == want.shape else v.T
+                   for v in trained.values()
                    if v.shape == want.shape or v.shape == want.T.shape]
-        got = None
-        for k in matches:
-            cand = by_value[k] if by_value[k].shape == want.shape \
-                else by_value[k].T
-            if got is None or np.abs(cand - want).max() < \
-                    np.abs(got - want).max():
-                got = cand
-        err = np.abs(got - want) / (ATOL + RTOL * np.abs(want))
+        if len(matches) != 1:
+            sys.exit(f"FAIL: {len(matches)} exported tensors could be {name}")
+        err = np.abs(matches[0] - want) / (ATOL + RTOL * np.abs(want))
         worst_w = max(worst_w, float(err.max()))
     ok = len(ours) == STEPS and worst_loss <= LOSS_RTOL and worst_w <= 1.0
     print(f"graph-loss: {STEPS} steps, loss {ours[0]:.5f} -> {ours[-1]:.5f} "
