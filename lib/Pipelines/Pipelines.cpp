@@ -50,6 +50,7 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
 
 void autopar::buildCPULoweringPipeline(OpPassManager &pm,
                                        const CPULoweringOptions &options) {
+  pm.addPass(createCollectivesToCallsPass());
   pm.addNestedPass<func::FuncOp>(createConvertAutoParToLinalgPass());
   // The text is built in this file; a parse failure is a bug here, and the
   // pass manager then reports it as an empty pipeline failing to run.
@@ -71,7 +72,12 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
   std::string pipeline =
       "autopar-build-loss{entry=" + quoted(options.entry) +
       " loss=" + quoted(options.loss) + " freeze=" + quoted(options.freeze) +
-      "},autopar-autodiff{entry=loss name=forward_backward}," +
+      "}," +
+      (options.tp > 1 ? "autopar-partition-tensor-parallel{entry=loss dp=" +
+                            std::to_string(options.dp) +
+                            " tp=" + std::to_string(options.tp) + "},"
+                      : std::string()) +
+      "autopar-autodiff{entry=loss name=forward_backward}," +
       "autopar-make-optimizer-step{entry=loss optimizer=" +
       quoted(options.optimizer) + " momentum=" + exact(options.momentum) +
       " dampening=" + exact(options.dampening) +

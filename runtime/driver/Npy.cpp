@@ -12,6 +12,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cassert>
 #include <cmath>
 
 using namespace autopar;
@@ -234,4 +235,57 @@ std::optional<int64_t> autopar::firstNonFinite(const NpyArray &array) {
   if (array.dtype == DType::F64)
     return scan(reinterpret_cast<const double *>(array.data.data()));
   return std::nullopt;
+}
+
+/// Bytes per step along `dim` (the product of the later dimensions and the
+/// element size) and the number of such runs before it.
+static std::pair<size_t, int64_t> runsAlong(const NpyArray &a, int64_t dim) {
+  size_t inner = dtypeSize(a.dtype);
+  for (size_t d = size_t(dim) + 1; d < a.shape.size(); ++d)
+    inner *= size_t(a.shape[d]);
+  int64_t outer = 1;
+  for (int64_t d = 0; d < dim; ++d)
+    outer *= a.shape[size_t(d)];
+  return {inner, outer};
+}
+
+NpyArray autopar::sliceAlong(const NpyArray &array, int64_t dim, int64_t parts,
+                             int64_t index) {
+  assert(dim >= 0 && size_t(dim) < array.shape.size() && parts > 0 &&
+         array.shape[size_t(dim)] % parts == 0 && "bad slice");
+  NpyArray part;
+  part.dtype = array.dtype;
+  part.shape = array.shape;
+  part.shape[size_t(dim)] /= parts;
+  auto [inner, outer] = runsAlong(array, dim);
+  size_t chunk = inner * size_t(part.shape[size_t(dim)]);
+  size_t whole = inner * size_t(array.shape[size_t(dim)]);
+  part.data.resize(chunk * size_t(outer));
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(part.data.data() + size_t(o) * chunk,
+                array.data.data() + size_t(o) * whole + size_t(index) * chunk,
+                chunk);
+  return part;
+}
+
+NpyArray autopar::concatAlong(llvm::ArrayRef<NpyArray> pieces, int64_t dim) {
+  assert(!pieces.empty() && "nothing to concatenate");
+  NpyArray whole;
+  whole.dtype = pieces.front().dtype;
+  whole.shape = pieces.front().shape;
+  whole.shape[size_t(dim)] = 0;
+  for (const NpyArray &p : pieces)
+    whole.shape[size_t(dim)] += p.shape[size_t(dim)];
+  auto [inner, outer] = runsAlong(whole, dim);
+  size_t wholeRun = inner * size_t(whole.shape[size_t(dim)]);
+  whole.data.resize(wholeRun * size_t(outer));
+  size_t at = 0;
+  for (const NpyArray &p : pieces) {
+    size_t run = inner * size_t(p.shape[size_t(dim)]);
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(whole.data.data() + size_t(o) * wholeRun + at,
+                  p.data.data() + size_t(o) * run, run);
+    at += run;
+  }
+  return whole;
 }

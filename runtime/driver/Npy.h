@@ -57,6 +57,14 @@ std::optional<int64_t> checkedNumElements(llvm::ArrayRef<int64_t> shape,
 /// any (other dtypes have none).
 std::optional<int64_t> firstNonFinite(const NpyArray &array);
 
+/// Part `index` of `parts` equal parts of `array` along dimension `dim`
+/// (which `parts` must divide): a process's shard of a split tensor.
+NpyArray sliceAlong(const NpyArray &array, int64_t dim, int64_t parts,
+                    int64_t index);
+/// The concatenation of `pieces` (same dtype, same shape but along `dim`)
+/// along dimension `dim`: the inverse of slicing a tensor into them.
+NpyArray concatAlong(llvm::ArrayRef<NpyArray> pieces, int64_t dim);
+
 /// Parses .npy bytes; `name` is used in error messages.
 llvm::Expected<NpyArray> parseNpy(llvm::StringRef bytes, llvm::StringRef name);
 /// Reads and parses a .npy file.

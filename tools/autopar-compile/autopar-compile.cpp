@@ -67,12 +67,15 @@ static cl::opt<bool>
              cl::cat(category));
 static cl::opt<std::string>
     clusterSpec("cluster",
-                cl::desc("With --plan-only: a preset (h100-sxm-8xN, "
-                         "a100-80g-8xN, cpu-host) or a JSON file"),
+                cl::desc("A preset (h100-sxm-8xN, a100-80g-8xN, cpu-host) or "
+                         "a JSON file: what --plan-only plans for, and what "
+                         "--train --devices=N picks a grid for (default "
+                         "cpu-host)"),
                 cl::cat(category));
 static cl::opt<int64_t>
     devices("devices", cl::init(1),
-            cl::desc("With --plan-only: devices of cpu-host"),
+            cl::desc("Devices of cpu-host (--plan-only); with --train, the "
+                     "processes the step runs on (mpirun -np N)"),
             cl::cat(category));
 static cl::opt<int64_t> globalBatch("global-batch", cl::init(0),
                                     cl::desc("With --plan-only: sequences "
@@ -87,7 +90,8 @@ static cl::opt<std::string>
     planSpec("plan",
              cl::desc("With --plan-only: evaluate this plan instead of "
                       "searching (\"dp=2,tp=4,pp=2,sp=on,zero=1,mb=8,"
-                      "schedule=1f1b,recompute=selective\")"),
+                      "schedule=1f1b,recompute=selective\"); with --train, "
+                      "the processes' grid (\"dp=2,tp=2\")"),
              cl::cat(category));
 static cl::opt<bool> explainPlan("explain",
                                  cl::desc("With --plan-only: print the plan "
@@ -315,6 +319,85 @@ static int planModel() {
   return 0;
 }
 
+/// Predicted seconds of one step of `stepModule` (a training step built
+/// for one process of a dp x tp grid) on `cluster`: the contractions of
+/// @forward_backward at the device's fp32 peak, plus ring all-reduces
+/// (2 (n-1) messages, 2 (n-1)/n of the bytes each way) of the program's own
+/// tensor-parallel sums and of the runtime's per-gradient data-parallel
+/// ones.
+static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
+                          const mlir::autopar::planner::ClusterSpec &cluster) {
+  auto bytes = [](Type type) {
+    auto t = cast<RankedTensorType>(type);
+    return double(t.getNumElements()) * t.getElementTypeBitWidth() / 8;
+  };
+  auto allReduce = [&](int64_t n, double size) {
+    if (n == 1)
+      return 0.0;
+    const auto &link = cluster.linkFor(n, 1);
+    return 2.0 * double(n - 1) *
+           (link.latency + size / double(n) / link.bandwidth);
+  };
+  auto grad = stepModule.lookupSymbol<func::FuncOp>("forward_backward");
+  double flops = 0, seconds = 0;
+  grad.walk([&](Operation *op) {
+    if (auto dot = dyn_cast<mlir::autopar::DotOp>(op)) {
+      double k = 1;
+      for (int64_t d : dot.getLhsContractingDims())
+        k *= double(dot.getLhs().getType().getDimSize(d));
+      flops += 2 * k * double(dot.getType().getNumElements());
+    } else if (auto sum = dyn_cast<mlir::autopar::AllReduceOp>(op)) {
+      seconds += allReduce(tp, bytes(sum.getType()));
+    }
+  });
+  for (Type t : grad.getFunctionType().getResults().drop_front())
+    seconds += allReduce(dp, bytes(t));
+  using mlir::autopar::planner::ComputeType;
+  return seconds + flops / cluster.device.peakFlops(ComputeType::FP32);
+}
+
+/// The processes' grid for `devices` processes when --plan does not give
+/// one: of the factorizations dp x tp whose step builds, the one with the
+/// most rows per second (a data-parallel group takes the compiled batch).
+static FailureOr<std::pair<int64_t, int64_t>>
+chooseGrid(ModuleOp module, mlir::autopar::TrainStepOptions &base,
+           int64_t devices,
+           const mlir::autopar::planner::ClusterSpec &cluster) {
+  std::optional<std::pair<int64_t, int64_t>> best;
+  double bestRate = 0;
+  for (int64_t tp = 1; tp <= devices; ++tp) {
+    if (devices % tp)
+      continue;
+    int64_t dp = devices / tp;
+    OwningOpRef<ModuleOp> candidate = module.clone();
+    base.dp = dp;
+    base.tp = tp;
+    PassManager pm(module.getContext());
+    mlir::autopar::buildTrainStepPipeline(pm, base);
+    // A grid the model cannot be split over is not a candidate.
+    ScopedDiagnosticHandler quiet(module.getContext(),
+                                  [](Diagnostic &) { return success(); });
+    if (failed(pm.run(*candidate)))
+      continue;
+    auto grad = candidate->lookupSymbol<func::FuncOp>("forward_backward");
+    auto input = cast<RankedTensorType>(grad.getFunctionType().getInput(0));
+    double rows = double(dp * (input.getRank() ? input.getDimSize(0) : 1));
+    double seconds = stepSeconds(*candidate, dp, tp, cluster);
+    llvm::errs() << llvm::formatv("autopar-compile: note: dp={0} x tp={1}: "
+                                  "predicted {2:e} s per step of {3} rows, "
+                                  "{4:f0} rows/s\n",
+                                  dp, tp, seconds, int64_t(rows),
+                                  rows / seconds);
+    if (!best || rows / seconds > bestRate) {
+      best = {dp, tp};
+      bestRate = rows / seconds;
+    }
+  }
+  if (!best)
+    return failure();
+  return *best;
+}
+
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
   cl::HideUnrelatedOptions(category);
@@ -360,6 +443,15 @@ int main(int argc, char **argv) {
   if (failed(model))
     return 1;
   ModuleOp module = *model->module;
+  // Linear layers, attention and norms as composites: the units tensor
+  // parallelism splits (autodiff decomposes them again).
+  {
+    PassManager raise(&context);
+    raise.addNestedPass<func::FuncOp>(
+        mlir::autopar::createRaiseCompositesPass());
+    if (failed(raise.run(module)))
+      return fail("raising composites in " + modelFile + " failed");
+  }
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
   // An initializer holding inf or nan (an additive attention mask exported
   // from a buffer) is a constant, not something to train: it is marked
@@ -445,6 +537,61 @@ int main(int argc, char **argv) {
     stepOptions.beta1 = v1;
     stepOptions.beta2 = v2;
   }
+  // The processes' grid: --plan's, or the one communicating least.
+  int64_t dpDegree = devices, tpDegree = 1;
+  if (!planSpec.empty()) {
+    llvm::Expected<mlir::autopar::planner::Plan> plan =
+        mlir::autopar::planner::parsePlan(planSpec);
+    if (!plan)
+      return fail("--plan: " + llvm::toString(plan.takeError()));
+    std::string unsupported;
+    if (plan->pp > 1)
+      unsupported = "pipeline parallelism (pp=)";
+    else if (plan->cp > 1)
+      unsupported = "context parallelism (cp=)";
+    else if (plan->sequenceParallel)
+      unsupported = "sequence parallelism (sp=on)";
+    else if (plan->zero != mlir::autopar::planner::ZeroStage::None)
+      unsupported = "ZeRO (zero=)";
+    else if (plan->microbatches != 1)
+      unsupported = "pipeline microbatches (mb=; use --grad-accum)";
+    if (!unsupported.empty())
+      return fail("--plan: --train runs data and tensor parallelism (dp=, "
+                  "tp=) so far; " +
+                  unsupported +
+                  " is planned by --plan-only but not executed yet");
+    dpDegree = plan->dp;
+    tpDegree = plan->tp;
+    if (devices.getNumOccurrences() && devices != dpDegree * tpDegree)
+      return fail(llvm::formatv("--plan={0} runs on {1} processes but "
+                                "--devices is {2}",
+                                planSpec, dpDegree * tpDegree,
+                                devices.getValue()));
+  } else if (devices > 1) {
+    llvm::Expected<mlir::autopar::planner::ClusterSpec> cluster =
+        mlir::autopar::planner::loadCluster(clusterSpec.empty()
+                                                ? StringRef("cpu-host")
+                                                : StringRef(clusterSpec),
+                                            devices);
+    if (!cluster)
+      return fail("--cluster: " + llvm::toString(cluster.takeError()));
+    if (cluster->numDevices() < devices)
+      return fail(llvm::formatv("--cluster {0} has {1} devices; --devices "
+                                "asks for {2}",
+                                cluster->name, cluster->numDevices(),
+                                devices.getValue()));
+    FailureOr<std::pair<int64_t, int64_t>> grid =
+        chooseGrid(module, stepOptions, devices, *cluster);
+    if (failed(grid))
+      return fail(llvm::formatv("no dp x tp grid of {0} processes builds "
+                                "for {1}",
+                                devices.getValue(), modelFile));
+    std::tie(dpDegree, tpDegree) = *grid;
+  }
+  if (devices < 1)
+    return fail("--devices must be at least 1");
+  stepOptions.dp = dpDegree;
+  stepOptions.tp = tpDegree;
   PassManager pm(&context);
   // Anchored on the module already: the pipeline names only its passes.
   mlir::autopar::buildTrainStepPipeline(pm, stepOptions);
@@ -479,9 +626,31 @@ int main(int argc, char **argv) {
     module.print(os);
   }
   auto step = module.lookupSymbol<func::FuncOp>("optimizer_step");
+  int64_t tpAllReduces = 0;
+  if (auto grad = module.lookupSymbol<func::FuncOp>("forward_backward"))
+    grad.walk([&](mlir::autopar::AllReduceOp) { ++tpAllReduces; });
   if (!step || !module.lookupSymbol<func::FuncOp>("forward_backward"))
     return fail("internal error: the training functions were not built");
 
+  // What each process holds: its part of every parameter and of the
+  // optimizer state (the types of @optimizer_step, local after
+  // partitioning).
+  double paramBytes = 0, stateBytes = 0;
+  {
+    auto bytes = [](Type type) {
+      auto t = cast<RankedTensorType>(type);
+      return double(t.getNumElements()) * t.getElementTypeBitWidth() / 8;
+    };
+    auto grad = module.lookupSymbol<func::FuncOp>("forward_backward");
+    for (Type t : grad.getFunctionType().getInputs().drop_front(2))
+      paramBytes += bytes(t);
+    FunctionType stepType = step.getFunctionType();
+    size_t trainableCount = params.size() - frozen.size();
+    for (Type t : stepType.getInputs().slice(2 * trainableCount,
+                                             stepType.getNumInputs() - 2 -
+                                                 2 * trainableCount))
+      stateBytes += bytes(t);
+  }
   size_t frozenCount = frozen.size();
   size_t trainable = params.size() - frozenCount;
   int64_t slots = (step.getNumArguments() - 2 - 2 * trainable) /
@@ -502,6 +671,12 @@ int main(int argc, char **argv) {
       {"warmup_steps", warmupSteps.getValue()},
       {"warmup_start", warmupStart.getValue()},
       {"grad_accum", gradAccum.getValue()},
+      // Processes: a data-parallel artifact (tp = 1) runs on any number;
+      // a tensor-parallel one on exactly dp x tp (its @autopar_grid).
+      {"plan", llvm::json::Object{{"dp", dpDegree}, {"tp", tpDegree}}},
+      {"bytes_per_process",
+       llvm::json::Object{{"parameters", int64_t(paramBytes)},
+                          {"optimizer_state", int64_t(stateBytes)}}},
       {"frozen", std::move(frozen)},
       // Starting values of optimizer state slots,
       // by slot name (zero when absent).
@@ -517,9 +692,18 @@ int main(int argc, char **argv) {
     elements += entry.second.numElements();
   llvm::outs() << llvm::formatv(
       "wrote {0}: {1} parameter tensors ({2} values{6}), loss {3}, {4} with "
-      "{5} state tensors per parameter; train it with autopar-run {0} "
+      "{5} state tensors per parameter; train it with {7}autopar-run {0} "
       "--data=X.npy --labels=Y.npy\n",
       outDir, weights.size(), elements, lossKind, optimizerName, slots,
-      frozenCount ? llvm::formatv(", {0} frozen", frozenCount).str() : "");
+      frozenCount ? llvm::formatv(", {0} frozen", frozenCount).str() : "",
+      dpDegree * tpDegree > 1
+          ? llvm::formatv("mpirun -np {0} ", dpDegree * tpDegree).str()
+          : std::string());
+  if (tpDegree > 1)
+    llvm::outs() << llvm::formatv(
+        "plan: dp={0} x tp={1}: linear layers split in column/row pairs "
+        "within each group of {1} processes, {2} tensor-parallel "
+        "all-reduces per forward and backward pass\n",
+        dpDegree, tpDegree, tpAllReduces);
   return 0;
 }

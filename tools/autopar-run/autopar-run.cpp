@@ -26,6 +26,7 @@
 #include "autopar/Support/InputGuard.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinOps.h"
@@ -171,6 +172,13 @@ void scaleBy(npy::NpyArray &a, double factor);
 struct World {
   int rank = 0, size = 1;
   bool active = false;
+  /// The artifact's grid (`shard.grid @autopar_grid`, dp x tp): this
+  /// process's coordinates and the communicators of its axes. Without a
+  /// grid every process is its own data-parallel group member.
+  int dp = 1, tp = 1, dpIndex = 0, tpIndex = 0;
+  MPI_Comm dpComm = MPI_COMM_WORLD, tpComm = MPI_COMM_SELF;
+  /// The step the collectives belong to (their timeout messages name it).
+  int64_t step = 0;
 };
 World world;
 
@@ -273,19 +281,56 @@ void collectStepNotes(int64_t step) {
 void allReduceSum(void *data, int count, MPI_Datatype type, StringRef what,
                   int64_t step) {
   MPI_Request request;
-  MPI_Iallreduce(MPI_IN_PLACE, data, count, type, MPI_SUM, MPI_COMM_WORLD,
+  MPI_Iallreduce(MPI_IN_PLACE, data, count, type, MPI_SUM, world.dpComm,
                  &request);
   finishOrAbort(request, what, step);
 }
 
-/// Averages `values` (float32 or float64) over the ranks, in place.
+/// Averages `values` (float32 or float64) over the data-parallel group, in
+/// place.
 void averageOverRanks(npy::NpyArray &a, int64_t step) {
-  if (!world.active)
+  if (!world.active || world.dp == 1)
     return;
   bool f64 = a.dtype == npy::DType::F64;
   allReduceSum(a.data.data(), int(a.numElements()),
                f64 ? MPI_DOUBLE : MPI_FLOAT, "gradient all-reduce", step);
-  scaleBy(a, 1.0 / world.size);
+  scaleBy(a, 1.0 / world.dp);
+}
+
+/// `autopar_all_reduce_f32/f64(axes, in, out)`, which the program calls for
+/// `autopar.all_reduce` (autopar-collectives-to-calls): `out` = the sum of
+/// `in` over the processes that differ only along the grid axes in the bit
+/// mask `axes`.
+template <typename T>
+void gridAllReduce(int64_t axes, ::UnrankedMemRefType<T> *in,
+                   ::UnrankedMemRefType<T> *out) {
+  DynamicMemRefType<T> a(*in), r(*out);
+  int64_t count = 1;
+  bool contiguous = true;
+  for (int64_t d = a.rank - 1; d >= 0; --d) {
+    contiguous &= a.strides[d] == count && r.strides[d] == count;
+    count *= a.sizes[d];
+  }
+  if (!contiguous) {
+    fail("internal error: a tensor-parallel all-reduce got a strided buffer");
+    std::exit(1);
+  }
+  const T *src = a.data + a.offset;
+  T *dst = r.data + r.offset;
+  MPI_Comm comm = axes == 1   ? world.dpComm
+                  : axes == 2 ? world.tpComm
+                              : MPI_COMM_WORLD;
+  if (!world.active || axes == 0) {
+    std::memcpy(dst, src, size_t(count) * sizeof(T));
+    return;
+  }
+  MPI_Request request;
+  MPI_Iallreduce(src, dst, int(count),
+                 std::is_same_v<T, double> ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM,
+                 comm, &request);
+  finishOrAbort(request,
+                axes == 2 ? "tensor-parallel all-reduce" : "grid all-reduce",
+                world.step);
 }
 
 std::string typeString(Type type) {
@@ -536,6 +581,12 @@ compileModule(ModuleOp module, StringRef inputName) {
     map[interner("_mlir_ciface_autopar_gemm_f32")] = {
         llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_autopar_gemm_f32),
         llvm::JITSymbolFlags::Exported};
+    map[interner("_mlir_ciface_autopar_all_reduce_f32")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&gridAllReduce<float>),
+        llvm::JITSymbolFlags::Exported};
+    map[interner("_mlir_ciface_autopar_all_reduce_f64")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&gridAllReduce<double>),
+        llvm::JITSymbolFlags::Exported};
     return map;
   });
   return std::move(*engine);
@@ -749,6 +800,33 @@ int runTraining(MLIRContext &context, StringRef dir) {
   auto stepFn = module->lookupSymbol<func::FuncOp>(str("optimizer_function"));
   if (!gradFn || !stepFn)
     return fail(moduleName + " lacks the functions the manifest names");
+  // A partitioned artifact runs on the grid it was compiled for: one
+  // process per grid point, rank = dp index * tp + tp index.
+  if (auto grid = module->lookupSymbol<shard::GridOp>("autopar_grid")) {
+    ArrayRef<int64_t> shape = grid.getShape();
+    if (shape.size() != 2 || ShapedType::isDynamicShape(shape))
+      return fail(moduleName + ": @autopar_grid must be a static dp x tp grid");
+    int64_t procs = shape[0] * shape[1];
+    if (procs != world.size)
+      return fail(llvm::formatv(
+          "{0} was compiled for {1} processes (dp={2} x tp={3}); start it "
+          "with mpirun -np {1}{4}",
+          dir, procs, shape[0], shape[1],
+          world.active ? ", not " + std::to_string(world.size) : ""));
+    world.dp = int(shape[0]);
+    world.tp = int(shape[1]);
+    world.dpIndex = world.rank / world.tp;
+    world.tpIndex = world.rank % world.tp;
+    if (world.active) {
+      MPI_Comm_split(MPI_COMM_WORLD, world.tpIndex, world.dpIndex,
+                     &world.dpComm);
+      MPI_Comm_split(MPI_COMM_WORLD, world.dpIndex, world.tpIndex,
+                     &world.tpComm);
+    }
+  } else {
+    world.dp = world.size;
+    world.dpIndex = world.rank;
+  }
   // Lowering replaces the func ops: keep their names and types.
   std::string gradName = gradFn.getSymName().str();
   std::string stepName = stepFn.getSymName().str();
@@ -771,6 +849,26 @@ int runTraining(MLIRContext &context, StringRef dir) {
   FunctionType gradType = gradFn.getFunctionType();
   FunctionType stepType = stepFn.getFunctionType();
   size_t n = paramNames.size(), nt = trainable.size();
+  // Parameters split across the tensor-parallel axis: this process holds
+  // part tpIndex of tp along `dim` (autopar-partition-tensor-parallel).
+  std::vector<int64_t> splitDim(n, -1);
+  for (size_t i = 0; i < n && 2 + i < gradFn.getNumArguments(); ++i)
+    if (auto split = gradFn.getArgAttrOfType<DenseI64ArrayAttr>(
+            unsigned(2 + i), "autopar.split")) {
+      auto t = dyn_cast<RankedTensorType>(gradType.getInput(2 + i));
+      if (split.size() != 2 || split[1] != 1 || !t || split[0] < 0 ||
+          split[0] >= t.getRank())
+        return fail(moduleName + ": parameter '" + paramNames[i] +
+                    "' has a malformed autopar.split (want [dim, 1])");
+      splitDim[i] = split[0];
+    }
+  // The whole shape of a parameter, of which this process holds a part.
+  auto wholeShape = [&](size_t i, ArrayRef<int64_t> local) {
+    SmallVector<int64_t> shape(local);
+    if (splitDim[i] >= 0)
+      shape[size_t(splitDim[i])] *= world.tp;
+    return shape;
+  };
   if (gradType.getNumInputs() != n + 2 || gradType.getNumResults() != nt + 1 ||
       stepType.getNumInputs() != nt * (2 + slots) + 2)
     return fail("@" + gradName + " and @" + stepName +
@@ -855,14 +953,19 @@ int runTraining(MLIRContext &context, StringRef dir) {
             "{3} classes (0 to {4})",
             labelsPath, y[i], i, numClasses, numClasses - 1));
   }
-  // Under mpirun each step takes world.size batches, one per rank.
-  int64_t stride = batch * world.size;
+  // Under mpirun each step takes one batch per data-parallel group (the
+  // processes of a tensor-parallel group share theirs).
+  int64_t stride = batch * world.dp;
   int64_t batches = data->shape[0] / stride;
   if (batches == 0)
-    return fail(llvm::formatv("{0} has {1} rows; {2} processes need at "
-                              "least {3} ({2} batches of {4})",
-                              dataPath, data->shape[0], world.size, stride,
-                              batch));
+    return fail(llvm::formatv(
+        "{0} has {1} rows; {2} processes{5} need at least {3} ({4} batches "
+        "of {6})",
+        dataPath, data->shape[0], world.size, stride, world.dp,
+        world.tp > 1
+            ? " in " + std::to_string(world.dp) + " data-parallel groups"
+            : std::string(),
+        batch));
   int64_t steps = trainSteps ? int64_t(trainSteps) : batches;
   // Row order: as stored, or for --shuffle a permutation per pass over the
   // data (a Fisher-Yates shuffle driven by a 64-bit generator seeded with
@@ -905,10 +1008,15 @@ int runTraining(MLIRContext &context, StringRef dir) {
     auto t = cast<RankedTensorType>(gradType.getInput(2 + i));
     if (it == weights->end() ||
         it->second.dtype != *dtypeFor(t.getElementType()) ||
-        ArrayRef<int64_t>(it->second.shape) != t.getShape())
+        ArrayRef<int64_t>(it->second.shape) !=
+            ArrayRef<int64_t>(wholeShape(i, t.getShape())))
       return fail("parameter '" + name + "' is missing from " + weightsName +
-                  " or does not match " + typeString(t));
-    params.push_back(it->second);
+                  " or does not match " +
+                  typeString(t.clone(wholeShape(i, t.getShape()))));
+    params.push_back(splitDim[i] < 0
+                         ? it->second
+                         : npy::sliceAlong(it->second, splitDim[i], world.tp,
+                                           world.tpIndex));
   }
   // Optimizer state starts at zero, or at the manifest's state_init value
   // for its slot (adagrad's initial_accumulator_value for `w.sum`).
@@ -964,26 +1072,34 @@ int runTraining(MLIRContext &context, StringRef dir) {
     llvm::Expected<npy::TensorMap> saved = npy::readSafetensors(tensorsPath);
     if (!saved)
       return fail(llvm::toString(saved.takeError()));
+    // Checkpoints hold whole tensors: this process takes its part.
     auto restore = [&](ArrayRef<std::string> names,
-                       std::vector<npy::NpyArray> &into) -> bool {
-      for (auto [name, array] : llvm::zip(names, into)) {
+                       std::vector<npy::NpyArray> &into, auto ownerOf) -> bool {
+      for (auto [k, name, array] : llvm::enumerate(names, into)) {
         auto it = saved->find(name);
+        size_t owner = ownerOf(k);
+        SmallVector<int64_t> whole = wholeShape(owner, array.shape);
         if (it == saved->end() || it->second.dtype != array.dtype ||
-            it->second.shape != array.shape) {
+            ArrayRef<int64_t>(it->second.shape) != ArrayRef<int64_t>(whole)) {
           fail(tensorsPath + ": tensor '" + name + "' is " +
                (it == saved->end()
                     ? std::string("missing")
                     : "of dtype " + npy::dtypeName(it->second.dtype) +
                           ", shape " + it->second.shapeString()) +
                "; this model needs " + npy::dtypeName(array.dtype) + ", " +
-               array.shapeString());
+               npy::NpyArray{array.dtype, whole, {}}.shapeString());
           return false;
         }
-        array = it->second;
+        array = splitDim[owner] < 0
+                    ? it->second
+                    : npy::sliceAlong(it->second, splitDim[owner], world.tp,
+                                      world.tpIndex);
       }
       return true;
     };
-    if (!restore(paramNames, params) || !restore(stateNames, state))
+    if (!restore(paramNames, params, [](size_t k) { return k; }) ||
+        !restore(stateNames, state,
+                 [&](size_t k) { return trainable[k / size_t(slots)]; }))
       return 1;
     firstStep = *at + 1;
     updates = *applied;
@@ -996,6 +1112,27 @@ int runTraining(MLIRContext &context, StringRef dir) {
     return fail("--checkpoint-every must be positive");
   if (checkpointEvery > 0 && checkpointDir.empty())
     return fail("--checkpoint-every needs --checkpoint-dir");
+  // The whole tensor of a split one, on tensor-parallel rank 0 (the other
+  // ranks of the group get an empty array); called by the whole group.
+  auto gatherWhole = [&](const npy::NpyArray &local,
+                         int64_t dim) -> npy::NpyArray {
+    if (dim < 0 || world.tp == 1)
+      return local;
+    std::vector<char> all(world.tpIndex == 0 ? local.data.size() * world.tp
+                                             : 0);
+    MPI_Gather(local.data.data(), int(local.data.size()), MPI_BYTE, all.data(),
+               int(local.data.size()), MPI_BYTE, 0, world.tpComm);
+    if (world.tpIndex != 0)
+      return npy::NpyArray{};
+    std::vector<npy::NpyArray> parts(size_t(world.tp));
+    for (auto [r, part] : llvm::enumerate(parts)) {
+      part.dtype = local.dtype;
+      part.shape = local.shape;
+      auto begin = all.begin() + std::ptrdiff_t(r * local.data.size());
+      part.data.assign(begin, begin + std::ptrdiff_t(local.data.size()));
+    }
+    return npy::concatAlong(parts, dim);
+  };
   std::string lastCheckpoint;
   // Tensors first (written to a temporary name and renamed), then the small
   // manifest that names them, the same way: a run killed at any point
@@ -1004,10 +1141,13 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (std::error_code ec = llvm::sys::fs::create_directories(checkpointDir))
       return llvm::createStringError(ec, checkpointDir + ": " + ec.message());
     npy::TensorMap tensors;
-    for (auto [name, p] : llvm::zip(paramNames, params))
-      tensors.emplace(name, p);
-    for (auto [name, t] : llvm::zip(stateNames, state))
-      tensors.emplace(name, t);
+    for (auto [i, name, p] : llvm::enumerate(paramNames, params))
+      tensors.emplace(name, gatherWhole(p, splitDim[i]));
+    for (auto [k, name, t] : llvm::enumerate(stateNames, state))
+      tensors.emplace(name,
+                      gatherWhole(t, splitDim[trainable[k / size_t(slots)]]));
+    if (world.rank != 0)
+      return llvm::Error::success();
     std::string file = "checkpoint-" + std::to_string(step) + ".safetensors";
     llvm::SmallString<256> tensorsPath(checkpointDir.getValue());
     llvm::sys::path::append(tensorsPath, file);
@@ -1088,6 +1228,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
   auto runStart = std::chrono::steady_clock::now();
   for (int64_t step = firstStep; step <= steps; ++step) {
     auto start = std::chrono::steady_clock::now();
+    world.step = step;
+    if (world.active)
+      announceStep(step);
     int64_t b = (step - 1) % batches;
     // The mean of the microbatches' losses and gradients: the gradient of
     // the mean loss over the whole batch.
@@ -1095,7 +1238,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
         std::vector<npy::NpyArray>();
     double loss = 0;
     for (int64_t j = 0; j < accum; ++j) {
-      int64_t begin = b * stride + world.rank * batch + j * microBatch;
+      int64_t begin = b * stride + world.dpIndex * batch + j * microBatch;
       int64_t pass = (step - 1) / batches;
       std::vector<npy::NpyArray> inputs;
       if (shuffle) {
@@ -1123,13 +1266,11 @@ int runTraining(MLIRContext &context, StringRef dir) {
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
         scaleBy((*lossAndGrads)[i], 1.0 / double(accum));
     // Data parallelism over the ranks: the mean over all their rows.
-    if (world.active) {
-      announceStep(step);
+    if (world.active && world.dp > 1) {
       allReduceSum(&loss, 1, MPI_DOUBLE, "loss all-reduce", step);
-      loss /= world.size;
+      loss /= world.dp;
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
         averageOverRanks((*lossAndGrads)[i], step);
-      collectStepNotes(step);
     }
     double lrValue = schedule->at(step);
     // The first tensor that is not finite: the loss or a gradient.
@@ -1141,6 +1282,20 @@ int runTraining(MLIRContext &context, StringRef dir) {
         bad = "the gradient of " + paramNames[trainable[i]] + " holds " +
               nonFiniteName((*lossAndGrads)[i + 1], *at) + " (element " +
               std::to_string(*at) + ")";
+    if (world.active) {
+      // The processes of a tensor-parallel group hold different parts of
+      // the gradients: all of them skip (or stop) if any one must.
+      if (world.tp > 1) {
+        int flag = bad.empty() ? 0 : 1;
+        MPI_Request request;
+        MPI_Iallreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD,
+                       &request);
+        finishOrAbort(request, "non-finite check", step);
+        if (flag && bad.empty())
+          bad = "a gradient part on another process is not finite";
+      }
+      collectStepNotes(step);
+    }
     if (!bad.empty()) {
       if (!skipNonfinite)
         return fail(llvm::formatv(
@@ -1206,7 +1361,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                                    {"lr", lrValue},
                                                    {"samples_per_s", samples}})
            << "\n";
-    if (!checkpointDir.empty() && world.rank == 0 &&
+    if (!checkpointDir.empty() && world.dpIndex == 0 &&
         ((checkpointEvery > 0 && step % checkpointEvery == 0) ||
          step == steps)) {
       if (log)
@@ -1215,6 +1370,31 @@ int runTraining(MLIRContext &context, StringRef dir) {
         return fail("writing a checkpoint at step " + std::to_string(step) +
                     ": " + llvm::toString(std::move(e)));
     }
+  }
+  // What each process held, against the compiler's prediction.
+  if (world.active) {
+    auto held = [](const std::vector<npy::NpyArray> &arrays) {
+      int64_t total = 0;
+      for (const npy::NpyArray &a : arrays)
+        total += int64_t(a.data.size());
+      return total;
+    };
+    int64_t mine[2] = {held(params), held(state)};
+    std::vector<int64_t> all(2 * size_t(world.size));
+    MPI_Gather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, 0,
+               MPI_COMM_WORLD);
+    const llvm::json::Object *predicted = m->getObject("bytes_per_process");
+    for (int r = 0; r < world.size; ++r)
+      llvm::outs() << llvm::formatv(
+          "rank {0} holds {1} bytes of parameters and {2} of optimizer "
+          "state{3}\n",
+          r, all[2 * r], all[2 * r + 1],
+          predicted ? llvm::formatv(
+                          " (predicted {0} and {1})",
+                          predicted->getInteger("parameters").value_or(0),
+                          predicted->getInteger("optimizer_state").value_or(0))
+                          .str()
+                    : std::string());
   }
   // Summary: the mean loss over the first and the last pass over the data.
   if (!losses.empty()) {
@@ -1229,17 +1409,22 @@ int runTraining(MLIRContext &context, StringRef dir) {
         "trained {0} steps of {1} rows in {2:f2} s{6}; mean loss over {3} "
         "batches: first {4:f6}, last {5:f6}\n",
         losses.size(),
-        world.active
+        world.tp > 1 ? llvm::formatv("{0} ({1} processes: dp={2} x tp={3})",
+                                     stride, world.size, world.dp, world.tp)
+                           .str()
+        : world.active
             ? std::to_string(stride) + " (" + std::to_string(world.size) +
                   " processes of " + std::to_string(batch) + ")"
             : std::to_string(batch),
         total, window, mean(losses.begin()), mean(losses.end() - window),
         skipped ? " (" + std::to_string(skipped) + " skipped)" : "");
   }
-  if (!exportPath.empty() && world.rank == 0) {
+  if (!exportPath.empty() && world.dpIndex == 0) {
     npy::TensorMap trained;
-    for (auto [name, p] : llvm::zip(paramNames, params))
-      trained.emplace(name, p);
+    for (auto [i, name, p] : llvm::enumerate(paramNames, params))
+      trained.emplace(name, gatherWhole(p, splitDim[i]));
+    if (world.rank != 0)
+      return 0;
     if (llvm::Error e = npy::writeSafetensors(exportPath, trained))
       return fail(llvm::toString(std::move(e)));
   }

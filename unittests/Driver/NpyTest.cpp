@@ -176,4 +176,40 @@ TEST(Npy, FindsTheFirstNonFiniteElement) {
   EXPECT_FALSE(firstNonFinite(i).has_value());
 }
 
+TEST(Npy, SliceAndConcatAlongADimension) {
+  // A 2x3x4 int64 array holding 0..23 in C order.
+  NpyArray a;
+  a.dtype = DType::I64;
+  a.shape = {2, 3, 4};
+  a.data.resize(24 * 8);
+  for (int64_t i = 0; i < 24; ++i)
+    std::memcpy(a.data.data() + 8 * i, &i, 8);
+  auto at = [](const NpyArray &x, int64_t i) {
+    int64_t v;
+    std::memcpy(&v, x.data.data() + 8 * i, 8);
+    return v;
+  };
+  // Along the last dimension, second half: a[:, :, 2:4].
+  NpyArray last = sliceAlong(a, 2, 2, 1);
+  EXPECT_EQ(last.shape, (llvm::SmallVector<int64_t>{2, 3, 2}));
+  std::vector<int64_t> want = {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23};
+  for (int64_t i = 0; i < 12; ++i)
+    EXPECT_EQ(at(last, i), want[size_t(i)]) << i;
+  // Along the middle one, third of three: a[:, 2:3, :].
+  NpyArray mid = sliceAlong(a, 1, 3, 2);
+  EXPECT_EQ(mid.shape, (llvm::SmallVector<int64_t>{2, 1, 4}));
+  EXPECT_EQ(at(mid, 0), 8);
+  EXPECT_EQ(at(mid, 4), 20);
+  // Concatenating the parts gives the array back, for every dimension.
+  for (int64_t dim = 0; dim < 3; ++dim) {
+    int64_t parts = a.shape[size_t(dim)];
+    std::vector<NpyArray> pieces;
+    for (int64_t p = 0; p < parts; ++p)
+      pieces.push_back(sliceAlong(a, dim, parts, p));
+    NpyArray back = concatAlong(pieces, dim);
+    EXPECT_EQ(back.shape, a.shape) << dim;
+    EXPECT_EQ(back.data, a.data) << dim;
+  }
+}
+
 } // namespace

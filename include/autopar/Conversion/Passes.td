@@ -105,4 +105,27 @@ def ApproximateMathPass
   ];
 }
 
+
+def CollectivesToCallsPass
+    : Pass<"autopar-collectives-to-calls", "::mlir::ModuleOp"> {
+  let summary = "Lower grid collectives to calls into the process runtime";
+  let description = [{
+    Replaces each `autopar.all_reduce` on `f32`/`f64` tensors by a call to
+    the runtime's `autopar_all_reduce_f32` / `_f64(axes, in, out)`: `in` is
+    the operand's buffer (read only), `out` a fresh buffer that becomes the
+    result, `axes` a bit mask of the grid axes whose processes sum together.
+    The runtime (autopar-run) keeps one communicator per axis set, made once
+    at start-up, and bounds every wait by its collective timeout.
+    `autopar.grad_all_reduce` is the identity once differentiated and goes.
+    `shard.grid` ops with no users left are erased. Runs before
+    `convert-autopar-to-linalg`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect"
+  ];
+}
+
 #endif // AUTOPAR_CONVERSION_PASSES_TD

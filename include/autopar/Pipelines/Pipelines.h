@@ -79,12 +79,22 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
       *this, "clip-grad-norm",
       llvm::cl::desc("Clip the global gradient norm to this (0: off)"),
       llvm::cl::init(0.0)};
+  PassOptions::Option<int64_t> dp{
+      *this, "dp",
+      llvm::cl::desc("With tp > 1: processes along the data-parallel axis"),
+      llvm::cl::init(1)};
+  PassOptions::Option<int64_t> tp{
+      *this, "tp",
+      llvm::cl::desc("Tensor-parallel processes (autopar-partition-tensor-"
+                     "parallel before autodiff when > 1)"),
+      llvm::cl::init(1)};
 };
 
 /// Builds the training step from a model's forward function: @loss
 /// (autopar-build-loss), its gradient function @forward_backward
 /// (autopar-autodiff) and @optimizer_step (autopar-make-optimizer-step), the
-/// functions DESIGN.md section 2 names.
+/// functions DESIGN.md section 2 names. With tp > 1, @loss is first split
+/// for one process of a dp x tp grid (autopar-partition-tensor-parallel).
 void buildTrainStepPipeline(OpPassManager &pm, const TrainStepOptions &options);
 
 /// Options of the CUDA device pipeline (`autopar-lower-to-cuda`).

@@ -518,3 +518,47 @@ func.func @scatter_axis(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %u: tensor<3x4x
   %0 = autopar.scatter_add %t, %i, %u, axis = 2 : tensor<10x4xf32>, tensor<3xi64>, tensor<3x4xf32> -> tensor<10x4xf32>
   return %0 : tensor<10x4xf32>
 }
+
+// -----
+
+func.func @all_reduce_no_grid(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{names @nowhere, which is not a shard.grid in scope}}
+  %0 = autopar.all_reduce %x on @nowhere grid_axes = [0] : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+shard.grid @grid(shape = 2x2)
+func.func @all_reduce_axis_range(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{grid axis 2 is out of range for @grid of rank 2}}
+  %0 = autopar.all_reduce %x on @grid grid_axes = [2] : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+shard.grid @grid(shape = 2x2)
+func.func @grad_all_reduce_axis_twice(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{grid axis 1 appears twice}}
+  %0 = autopar.grad_all_reduce %x on @grid grid_axes = [1, 1] : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+shard.grid @grid(shape = 2x2)
+func.func @all_reduce_no_axes(%x: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{needs at least one grid axis}}
+  %0 = autopar.all_reduce %x on @grid grid_axes = [] : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+shard.grid @grid(shape = 2)
+func.func @all_reduce_int(%x: tensor<4xi64>) -> tensor<4xi64> {
+  // expected-error @+1 {{operand #0 must be statically shaped tensor of 16-bit float or bfloat16 type or 32-bit float or 64-bit float values}}
+  %0 = autopar.all_reduce %x on @grid grid_axes = [0] : tensor<4xi64>
+  return %0 : tensor<4xi64>
+}

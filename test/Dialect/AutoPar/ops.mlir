@@ -205,3 +205,14 @@ func.func @scatter_add(%t: tensor<10x4xf32>, %i: tensor<2x3xi64>, %u: tensor<2x3
   %0 = autopar.scatter_add %t, %i, %u, axis = 0 : tensor<10x4xf32>, tensor<2x3xi64>, tensor<2x3x4xf32> -> tensor<10x4xf32>
   return %0 : tensor<10x4xf32>
 }
+
+// CHECK: shard.grid @grid(shape = 2x2)
+shard.grid @grid(shape = 2x2)
+// CHECK-LABEL: func @collectives
+func.func @collectives(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // CHECK: autopar.grad_all_reduce %{{.*}} on @grid grid_axes = [1] : tensor<4x8xf32>
+  %0 = autopar.grad_all_reduce %x on @grid grid_axes = [1] : tensor<4x8xf32>
+  // CHECK: autopar.all_reduce %{{.*}} on @grid grid_axes = [0, 1] : tensor<4x8xf32>
+  %1 = autopar.all_reduce %0 on @grid grid_axes = [0, 1] : tensor<4x8xf32>
+  return %1 : tensor<4x8xf32>
+}

@@ -13,6 +13,7 @@
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 
 #include "mlir/Dialect/CommonFolders.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Dialect/UB/IR/UBOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -787,3 +788,39 @@ AUTOPAR_VERIFY_BY_INFERENCE(CrossEntropyOp)
 AUTOPAR_VERIFY_BY_INFERENCE(LinearOp)
 AUTOPAR_VERIFY_BY_INFERENCE(ScatterAddOp)
 #undef AUTOPAR_VERIFY_BY_INFERENCE
+
+//===----------------------------------------------------------------------===//
+// Collectives
+//===----------------------------------------------------------------------===//
+
+/// The grid must be a `shard.grid` and the axes distinct axes of it.
+static LogicalResult verifyGridAxes(Operation *op, FlatSymbolRefAttr gridName,
+                                    ArrayRef<int64_t> axes,
+                                    SymbolTableCollection &symbols) {
+  auto grid = symbols.lookupNearestSymbolFrom<shard::GridOp>(op, gridName);
+  if (!grid)
+    return op->emitOpError("names ")
+           << gridName << ", which is not a shard.grid in scope";
+  if (axes.empty())
+    return op->emitOpError("needs at least one grid axis");
+  llvm::SmallBitVector seen(grid.getRank());
+  for (int64_t axis : axes) {
+    if (axis < 0 || axis >= grid.getRank())
+      return op->emitOpError("grid axis ")
+             << axis << " is out of range for " << gridName << " of rank "
+             << grid.getRank();
+    if (seen.test(axis))
+      return op->emitOpError("grid axis ") << axis << " appears twice";
+    seen.set(axis);
+  }
+  return success();
+}
+
+LogicalResult AllReduceOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyGridAxes(*this, getGridAttr(), getGridAxes(), symbols);
+}
+
+LogicalResult
+GradAllReduceOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyGridAxes(*this, getGridAttr(), getGridAxes(), symbols);
+}

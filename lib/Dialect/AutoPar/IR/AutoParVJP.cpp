@@ -501,3 +501,23 @@ LogicalResult ScatterAddOp::buildVJP(OpBuilder &b, ValueRange cotangents,
   out.push_back(GatherOp::create(b, getLoc(), g, getIndices(), getAxis()));
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Collectives: all_reduce and grad_all_reduce are each other's transpose
+//===----------------------------------------------------------------------===//
+
+LogicalResult AllReduceOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                    SmallVectorImpl<Value> &out) {
+  out.push_back(cotangents[0]);
+  return success();
+}
+
+LogicalResult GradAllReduceOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                        SmallVectorImpl<Value> &out) {
+  Value g = cotangents[0];
+  out.push_back(
+      g ? AllReduceOp::create(b, getLoc(), g, getGridAttr(), getGridAxesAttr())
+              .getResult()
+        : Value());
+  return success();
+}

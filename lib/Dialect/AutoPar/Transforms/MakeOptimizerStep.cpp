@@ -16,6 +16,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/SymbolTable.h"
 
+#include <map>
+
 namespace mlir::autopar {
 #define GEN_PASS_DEF_MAKEOPTIMIZERSTEPPASS
 #include "autopar/Dialect/AutoPar/Transforms/Passes.h.inc"
@@ -127,6 +129,9 @@ struct MakeOptimizerStepPass
     Type elementType;
     SmallVector<RankedTensorType> paramTypes;
     SmallVector<std::string> paramNames;
+    // Parameters split over a grid axis (tensor parallelism): their
+    // gradients' squared norms are summed over that axis for clipping.
+    SmallVector<int64_t> splitAxes;
     for (unsigned i : paramIndices) {
       auto t = dyn_cast<RankedTensorType>(fn.getArgumentTypes()[i]);
       if (!t || !isa<FloatType>(t.getElementType()) ||
@@ -140,12 +145,15 @@ struct MakeOptimizerStepPass
       paramTypes.push_back(t);
       auto name = fn.getArgAttrOfType<StringAttr>(i, "autopar.name");
       paramNames.push_back(name ? name.str() : "param" + std::to_string(i));
+      auto split = fn.getArgAttrOfType<DenseI64ArrayAttr>(i, "autopar.split");
+      splitAxes.push_back(split && split.size() == 2 ? split[1] : -1);
     }
-    build(module, paramTypes, paramNames, elementType);
+    build(module, paramTypes, paramNames, splitAxes, elementType);
   }
 
   void build(ModuleOp module, ArrayRef<RankedTensorType> paramTypes,
-             ArrayRef<std::string> paramNames, Type elementType) {
+             ArrayRef<std::string> paramNames, ArrayRef<int64_t> splitAxes,
+             Type elementType) {
     MLIRContext *ctx = &getContext();
     SmallVector<StringRef> slots = stateNames();
     size_t n = paramTypes.size();
@@ -188,15 +196,23 @@ struct MakeOptimizerStepPass
       grads.push_back(arg(n + i));
     if (clipGradNorm > 0) {
       // clip_grad_norm_: coefficient max_norm / (||g|| + 1e-6), at most 1.
+      // Over the parts of split parameters, the sum of the parts' sums.
       Value sumSq = e.constant(scalar, 0.0);
-      for (Value g : grads) {
+      std::map<int64_t, Value> splitSumSq;
+      for (auto [g, axis] : llvm::zip(grads, splitAxes)) {
         int64_t rank = cast<RankedTensorType>(g.getType()).getRank();
         Value sq = e.mul(g, g);
         if (rank)
           sq = ReduceOp::create(b, loc, ReduceKind::Sum, sq,
                                 llvm::to_vector(llvm::seq<int64_t>(0, rank)));
-        sumSq = e.add(sumSq, sq);
+        Value &into = axis < 0 ? sumSq : splitSumSq[axis];
+        into = into ? e.add(into, sq) : sq;
       }
+      for (auto [axis, partial] : splitSumSq)
+        sumSq = e.add(sumSq, AllReduceOp::create(
+                                 b, loc, partial,
+                                 FlatSymbolRefAttr::get(ctx, "autopar_grid"),
+                                 b.getDenseI64ArrayAttr({axis})));
       Value coef = e.div(e.constant(scalar, clipGradNorm),
                          e.add(e.sqrt(sumSq), e.constant(scalar, 1e-6)));
       coef = MinOp::create(b, loc, coef, e.constant(scalar, 1.0));

@@ -10,6 +10,7 @@
 include "autopar/Dialect/AutoPar/IR/AutoParBase.td"
 include "autopar/Dialect/AutoPar/IR/AutoParInterfaces.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
@@ -616,6 +617,59 @@ def AutoPar_CrossEntropyOp : AutoPar_Op<"cross_entropy",
     type($result)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Collectives over the axes of a device grid
+//===----------------------------------------------------------------------===//
+
+class AutoPar_CollectiveOp<string mnemonic, list<Trait> traits = []>
+    : AutoPar_Op<mnemonic, !listconcat(traits,
+                 [SameOperandsAndResultType,
+                  DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+                  DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>])> {
+  let arguments = (ins AutoPar_FloatTensor:$operand,
+      FlatSymbolRefAttr:$grid, DenseI64ArrayAttr:$grid_axes);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $operand `on` $grid `grid_axes` `=` $grid_axes attr-dict `:` type($result)
+  }];
+}
+
+def AutoPar_AllReduceOp : AutoPar_CollectiveOp<"all_reduce"> {
+  let summary = "sum over the processes of grid axes (Megatron's g)";
+  let description = [{
+    Every process of a group (the processes that differ only in their
+    coordinates along `grid_axes` of the `shard.grid` named `grid`) gets the
+    elementwise sum of the group's operands. Tensor parallelism puts it
+    after a row-parallel layer, whose outputs are partial sums.
+
+    The value it returns is the same on every process of the group and is
+    used as such, so its vector-Jacobian product is the identity: each
+    process's cotangent is already the whole one. Its transpose is
+    `autopar.grad_all_reduce`.
+
+    ```mlir
+    %y = autopar.all_reduce %partial on @autopar_grid grid_axes = [1]
+         : tensor<4x8xf32>
+    ```
+  }];
+}
+
+def AutoPar_GradAllReduceOp : AutoPar_CollectiveOp<"grad_all_reduce"> {
+  let summary = "identity whose gradient is summed over grid axes (Megatron's f)";
+  let description = [{
+    Returns its operand. It marks where a value that every process of the
+    group holds whole enters work split across the group (the input of a
+    column-parallel layer): each process then gets only its share of the
+    value's cotangent, so the vector-Jacobian product sums the cotangent
+    over the group with `autopar.all_reduce`. Lowering drops it.
+
+    ```mlir
+    %x1 = autopar.grad_all_reduce %x on @autopar_grid grid_axes = [1]
+          : tensor<4x8xf32>
+    ```
+  }];
 }
 
 #endif // AUTOPAR_DIALECT_AUTOPAR_IR_AUTOPAROPS_TD

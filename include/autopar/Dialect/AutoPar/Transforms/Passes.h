@@ -9,6 +9,8 @@
 
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {

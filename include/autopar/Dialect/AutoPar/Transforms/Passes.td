@@ -131,4 +131,41 @@ def MakeOptimizerStepPass
   ];
 }
 
+
+def PartitionTensorParallelPass
+    : Pass<"autopar-partition-tensor-parallel", "ModuleOp"> {
+  let summary = "Split linear layers across the tensor-parallel grid axis";
+  let description = [{
+    Rewrites the function `entry` (default `loss`) into the program one
+    process of a `dp` x `tp` grid runs (`shard.grid @autopar_grid`, axis 0
+    data-parallel, axis 1 tensor-parallel), in Megatron-LM's form: a
+    column-parallel `autopar.linear` (each process holds `1/tp` of the
+    weight's output features and of the bias) feeds, through elementwise
+    ops, a row-parallel one (`1/tp` of the input features), whose partial
+    sums an `autopar.all_reduce` adds before the bias. The column layer's
+    input passes through `autopar.grad_all_reduce`, so that differentiating
+    the result gives the backward all-reduce. Data parallelism needs nothing
+    here: the runtime averages gradients over axis 0.
+
+    Layers marked `autopar.parallelism = "column"` / `"row"` (the planner's
+    choice) are split as marked; without marks, each linear layer whose
+    output reaches exactly one other linear layer through single-use
+    elementwise ops forms a column/row pair. Split weights and biases must
+    be parameters used by that layer alone; their arguments get local types
+    and `autopar.split = array<i64: dim, grid_axis>`, which the runtime uses
+    to cut each process's shard from the full tensor. Other layers are
+    computed whole on every process.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect",
+                           "::mlir::shard::ShardDialect"];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"loss\"",
+           "The function to partition">,
+    Option<"dp", "dp", "int64_t", /*default=*/"1",
+           "Processes along the data-parallel axis">,
+    Option<"tp", "tp", "int64_t", /*default=*/"2",
+           "Processes along the tensor-parallel axis">
+  ];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD

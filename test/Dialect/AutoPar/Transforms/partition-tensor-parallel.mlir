@@ -1,0 +1,127 @@
+// RUN: autopar-opt %s -split-input-file --autopar-partition-tensor-parallel="dp=2 tp=2" -verify-diagnostics | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --autopar-partition-tensor-parallel="dp=2 tp=2" -verify-diagnostics | awk '/^\/\/ -----/{exit} {print}' | autopar-opt --autopar-autodiff="entry=loss name=grad" | FileCheck %s --check-prefix=GRAD
+
+// A Megatron MLP block after a layer norm: the first linear layer is split
+// by columns (output features and bias), the second by rows; the forward
+// pass has exactly one all-reduce (after the row layer, before its bias),
+// and the column layer's input passes through grad_all_reduce.
+// CHECK: shard.grid @autopar_grid(shape = 2x2)
+// CHECK-LABEL: func.func @loss
+// CHECK-SAME: %[[W1:[a-z0-9]+]]: tensor<8x16xf32> {autopar.name = "w1", autopar.role = "param", autopar.split = array<i64: 1, 1>}
+// CHECK-SAME: %[[B1:[a-z0-9]+]]: tensor<16xf32> {autopar.name = "b1", autopar.role = "param", autopar.split = array<i64: 0, 1>}
+// CHECK-SAME: %[[W2:[a-z0-9]+]]: tensor<16x8xf32> {autopar.name = "w2", autopar.role = "param", autopar.split = array<i64: 0, 1>}
+// CHECK-SAME: %[[B2:[a-z0-9]+]]: tensor<8xf32> {autopar.name = "b2", autopar.role = "param"}
+// CHECK: %[[N:.*]] = autopar.layer_norm
+// CHECK: %[[X:.*]] = autopar.grad_all_reduce %[[N]] on @autopar_grid grid_axes = [1] : tensor<4x8xf32>
+// CHECK: %[[H:.*]] = autopar.linear %[[X]], %[[W1]], %[[B1]] : tensor<4x8xf32>, tensor<8x16xf32>, tensor<16xf32> -> tensor<4x16xf32>
+// CHECK: %[[A:.*]] = autopar.gelu %[[H]] : tensor<4x16xf32>
+// CHECK: %[[P:.*]] = autopar.linear %[[A]], %[[W2]] : tensor<4x16xf32>, tensor<16x8xf32> -> tensor<4x8xf32>
+// CHECK: %[[S:.*]] = autopar.all_reduce %[[P]] on @autopar_grid grid_axes = [1] : tensor<4x8xf32>
+// CHECK: %[[BB:.*]] = autopar.broadcast %[[B2]], dims = [1] : tensor<8xf32> -> tensor<4x8xf32>
+// CHECK: autopar.add %[[S]], %[[BB]] : tensor<4x8xf32>
+// CHECK-NOT: all_reduce
+// CHECK: return
+//
+// Differentiated: one more all-reduce, of the layer norm's output
+// cotangent (grad_all_reduce's transpose), in the backward pass.
+// GRAD-LABEL: func.func @grad
+// GRAD: autopar.grad_all_reduce
+// GRAD: autopar.all_reduce
+// GRAD: autopar.all_reduce
+// GRAD-NOT: autopar.all_reduce
+// GRAD: return
+func.func @loss(%x: tensor<4x8xf32> {autopar.role = "input"}, %y: tensor<4xi64> {autopar.role = "labels"},
+    %g: tensor<8xf32> {autopar.role = "param", autopar.name = "g"}, %b: tensor<8xf32> {autopar.role = "param", autopar.name = "b"},
+    %w1: tensor<8x32xf32> {autopar.role = "param", autopar.name = "w1"}, %b1: tensor<32xf32> {autopar.role = "param", autopar.name = "b1"},
+    %w2: tensor<32x8xf32> {autopar.role = "param", autopar.name = "w2"}, %b2: tensor<8xf32> {autopar.role = "param", autopar.name = "b2"}) -> tensor<f32> {
+  %n = autopar.layer_norm %x, %g, %b, axis = 1, epsilon = 1.0e-05 : tensor<4x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  %h = autopar.linear %n, %w1, %b1 : tensor<4x8xf32>, tensor<8x32xf32>, tensor<32xf32> -> tensor<4x32xf32>
+  %a = autopar.gelu %h : tensor<4x32xf32>
+  %o = autopar.linear %a, %w2, %b2 : tensor<4x32xf32>, tensor<32x8xf32>, tensor<8xf32> -> tensor<4x8xf32>
+  %l = autopar.cross_entropy %o, %y : tensor<4x8xf32>, tensor<4xi64> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// PyTorch's [out, in] weights split the other dimension; a layer feeding
+// nothing split stays whole (here the last one: its output is the loss's
+// input, not another linear layer's).
+// CHECK-LABEL: func.func @loss
+// CHECK-SAME: tensor<8x8xf32> {autopar.role = "param", autopar.split = array<i64: 0, 1>}
+// CHECK-SAME: tensor<4x8xf32> {autopar.role = "param", autopar.split = array<i64: 1, 1>}
+// CHECK-SAME: %[[W3:[a-z0-9]+]]: tensor<3x4xf32> {autopar.role = "param"}
+// CHECK: autopar.linear {{.*}} {weight_transposed} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+// CHECK: autopar.linear {{.*}} {weight_transposed} : tensor<2x8xf32>, tensor<4x8xf32> -> tensor<2x4xf32>
+// CHECK: autopar.linear %{{.*}}, %[[W3]] {weight_transposed} : tensor<2x4xf32>, tensor<3x4xf32> -> tensor<2x3xf32>
+func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<16x8xf32> {autopar.role = "param"},
+    %w2: tensor<4x16xf32> {autopar.role = "param"}, %w3: tensor<3x4xf32> {autopar.role = "param"}) -> tensor<2x3xf32> {
+  %h = autopar.linear %x, %w1 {weight_transposed} : tensor<2x8xf32>, tensor<16x8xf32> -> tensor<2x16xf32>
+  %a = autopar.relu %h : tensor<2x16xf32>
+  %o = autopar.linear %a, %w2 {weight_transposed} : tensor<2x16xf32>, tensor<4x16xf32> -> tensor<2x4xf32>
+  %r = autopar.linear %o, %w3 {weight_transposed} : tensor<2x4xf32>, tensor<3x4xf32> -> tensor<2x3xf32>
+  return %r : tensor<2x3xf32>
+}
+
+// -----
+
+// Unmarked pairs that cannot be split (odd features, a weight used twice)
+// stay whole, with nothing to communicate.
+// CHECK-LABEL: func.func @loss
+// CHECK-NOT: all_reduce
+// CHECK: return
+func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<8x5xf32> {autopar.role = "param"},
+    %w2: tensor<5x8xf32> {autopar.role = "param"}, %w3: tensor<8x8xf32> {autopar.role = "param"}) -> tensor<2x8xf32> {
+  %h = autopar.linear %x, %w1 : tensor<2x8xf32>, tensor<8x5xf32> -> tensor<2x5xf32>
+  %o = autopar.linear %h, %w2 : tensor<2x5xf32>, tensor<5x8xf32> -> tensor<2x8xf32>
+  %p = autopar.linear %o, %w3 : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  %q = autopar.linear %p, %w3 : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  return %q : tensor<2x8xf32>
+}
+
+// -----
+
+// The planner's marks are followed, and must be possible.
+func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<8x5xf32> {autopar.role = "param"},
+    %w2: tensor<5x8xf32> {autopar.role = "param"}) -> tensor<2x8xf32> {
+  // expected-error @+1 {{cannot be split over 2 processes: its 5 output features do not divide}}
+  %h = autopar.linear %x, %w1 {autopar.parallelism = "column"} : tensor<2x8xf32>, tensor<8x5xf32> -> tensor<2x5xf32>
+  %o = autopar.linear %h, %w2 {autopar.parallelism = "row"} : tensor<2x5xf32>, tensor<5x8xf32> -> tensor<2x8xf32>
+  return %o : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<8x8xf32> {autopar.role = "param"},
+    %w2: tensor<8x8xf32> {autopar.role = "param"}) -> tensor<2x8xf32> {
+  // expected-error @+1 {{is marked column-parallel but does not feed a row-parallel layer through single-use elementwise ops}}
+  %h = autopar.linear %x, %w1 {autopar.parallelism = "column"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  %s = autopar.softmax %h, axis = 1 : tensor<2x8xf32>
+  %o = autopar.linear %s, %w2 {autopar.parallelism = "row"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  return %o : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<8x8xf32> {autopar.role = "param"}) -> tensor<2x8xf32> {
+  // expected-error @+1 {{is marked row-parallel but no column-parallel layer feeds it through elementwise ops}}
+  %o = autopar.linear %x, %w1 {autopar.parallelism = "row"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  return %o : tensor<2x8xf32>
+}
+
+// -----
+
+func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w: tensor<8x8xf32> {autopar.role = "param"}) -> tensor<2x8xf32> {
+  // expected-error @+1 {{cannot be split: a parameter it uses is used elsewhere too (tied weights)}}
+  %h = autopar.linear %x, %w {autopar.parallelism = "column"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  %o = autopar.linear %h, %w {autopar.parallelism = "row"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
+  return %o : tensor<2x8xf32>
+}
+
+// -----
+
+// expected-error @+1 {{has shape 4; autopar-partition-tensor-parallel needs 2x2}}
+shard.grid @autopar_grid(shape = 4)
+func.func @loss(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
+  return %x : tensor<2x8xf32>
+}
