@@ -249,10 +249,23 @@ static std::pair<size_t, int64_t> runsAlong(const NpyArray &a, int64_t dim) {
   return {inner, outer};
 }
 
-NpyArray autopar::sliceAlong(const NpyArray &array, int64_t dim, int64_t parts,
-                             int64_t index) {
-  assert(dim >= 0 && size_t(dim) < array.shape.size() && parts > 0 &&
-         array.shape[size_t(dim)] % parts == 0 && "bad slice");
+/// `array` with dimension `dim` seen as [groups, size / groups].
+static NpyArray grouped(NpyArray array, int64_t dim, int64_t groups) {
+  int64_t size = array.shape[size_t(dim)];
+  array.shape[size_t(dim)] = size / groups;
+  array.shape.insert(array.shape.begin() + dim, groups);
+  return array;
+}
+
+/// The inverse of `grouped`.
+static NpyArray merged(NpyArray array, int64_t dim) {
+  array.shape[size_t(dim) + 1] *= array.shape[size_t(dim)];
+  array.shape.erase(array.shape.begin() + dim);
+  return array;
+}
+
+static NpyArray sliceContiguous(const NpyArray &array, int64_t dim,
+                                int64_t parts, int64_t index) {
   NpyArray part;
   part.dtype = array.dtype;
   part.shape = array.shape;
@@ -268,8 +281,7 @@ NpyArray autopar::sliceAlong(const NpyArray &array, int64_t dim, int64_t parts,
   return part;
 }
 
-NpyArray autopar::concatAlong(llvm::ArrayRef<NpyArray> pieces, int64_t dim) {
-  assert(!pieces.empty() && "nothing to concatenate");
+static NpyArray concatContiguous(llvm::ArrayRef<NpyArray> pieces, int64_t dim) {
   NpyArray whole;
   whole.dtype = pieces.front().dtype;
   whole.shape = pieces.front().shape;
@@ -288,4 +300,26 @@ NpyArray autopar::concatAlong(llvm::ArrayRef<NpyArray> pieces, int64_t dim) {
     at += run;
   }
   return whole;
+}
+
+NpyArray autopar::sliceAlong(const NpyArray &array, int64_t dim, int64_t parts,
+                             int64_t index, int64_t groups) {
+  assert(dim >= 0 && size_t(dim) < array.shape.size() && parts > 0 &&
+         groups > 0 && array.shape[size_t(dim)] % (parts * groups) == 0 &&
+         "bad slice");
+  if (groups == 1)
+    return sliceContiguous(array, dim, parts, index);
+  return merged(
+      sliceContiguous(grouped(array, dim, groups), dim + 1, parts, index), dim);
+}
+
+NpyArray autopar::concatAlong(llvm::ArrayRef<NpyArray> pieces, int64_t dim,
+                              int64_t groups) {
+  assert(!pieces.empty() && "nothing to concatenate");
+  if (groups == 1)
+    return concatContiguous(pieces, dim);
+  std::vector<NpyArray> split;
+  for (const NpyArray &p : pieces)
+    split.push_back(grouped(p, dim, groups));
+  return merged(concatContiguous(split, dim + 1), dim);
 }

@@ -57,13 +57,17 @@ std::optional<int64_t> checkedNumElements(llvm::ArrayRef<int64_t> shape,
 /// any (other dtypes have none).
 std::optional<int64_t> firstNonFinite(const NpyArray &array);
 
-/// Part `index` of `parts` equal parts of `array` along dimension `dim`
-/// (which `parts` must divide): a process's shard of a split tensor.
+/// Part `index` of `parts` equal parts of `array` along dimension `dim`: a
+/// process's shard of a split tensor. With `groups` > 1 the dimension is
+/// `groups` consecutive groups (a fused projection's query, key and value)
+/// and the part is block `index` of every group, in order. `groups * parts`
+/// must divide the dimension.
 NpyArray sliceAlong(const NpyArray &array, int64_t dim, int64_t parts,
-                    int64_t index);
-/// The concatenation of `pieces` (same dtype, same shape but along `dim`)
-/// along dimension `dim`: the inverse of slicing a tensor into them.
-NpyArray concatAlong(llvm::ArrayRef<NpyArray> pieces, int64_t dim);
+                    int64_t index, int64_t groups = 1);
+/// The inverse: the tensor whose parts along `dim` (of `groups` groups) are
+/// `pieces` (same dtype and shape), in order.
+NpyArray concatAlong(llvm::ArrayRef<NpyArray> pieces, int64_t dim,
+                     int64_t groups = 1);
 
 /// Parses .npy bytes; `name` is used in error messages.
 llvm::Expected<NpyArray> parseNpy(llvm::StringRef bytes, llvm::StringRef name);

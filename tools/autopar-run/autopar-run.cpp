@@ -851,16 +851,21 @@ int runTraining(MLIRContext &context, StringRef dir) {
   size_t n = paramNames.size(), nt = trainable.size();
   // Parameters split across the tensor-parallel axis: this process holds
   // part tpIndex of tp along `dim` (autopar-partition-tensor-parallel).
-  std::vector<int64_t> splitDim(n, -1);
+  std::vector<int64_t> splitDim(n, -1), splitGroups(n, 1);
   for (size_t i = 0; i < n && 2 + i < gradFn.getNumArguments(); ++i)
     if (auto split = gradFn.getArgAttrOfType<DenseI64ArrayAttr>(
             unsigned(2 + i), "autopar.split")) {
       auto t = dyn_cast<RankedTensorType>(gradType.getInput(2 + i));
-      if (split.size() != 2 || split[1] != 1 || !t || split[0] < 0 ||
-          split[0] >= t.getRank())
+      if (split.size() < 2 || split.size() > 3 || split[1] != 1 || !t ||
+          split[0] < 0 || split[0] >= t.getRank() ||
+          (split.size() == 3 &&
+           (split[2] < 1 || t.getDimSize(split[0]) % split[2])))
         return fail(moduleName + ": parameter '" + paramNames[i] +
-                    "' has a malformed autopar.split (want [dim, 1])");
+                    "' has a malformed autopar.split (want [dim, 1] or "
+                    "[dim, 1, groups])");
       splitDim[i] = split[0];
+      if (split.size() == 3)
+        splitGroups[i] = split[2];
     }
   // The whole shape of a parameter, of which this process holds a part.
   auto wholeShape = [&](size_t i, ArrayRef<int64_t> local) {
@@ -1016,7 +1021,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
     params.push_back(splitDim[i] < 0
                          ? it->second
                          : npy::sliceAlong(it->second, splitDim[i], world.tp,
-                                           world.tpIndex));
+                                           world.tpIndex, splitGroups[i]));
   }
   // Optimizer state starts at zero, or at the manifest's state_init value
   // for its slot (adagrad's initial_accumulator_value for `w.sum`).
@@ -1093,7 +1098,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
         array = splitDim[owner] < 0
                     ? it->second
                     : npy::sliceAlong(it->second, splitDim[owner], world.tp,
-                                      world.tpIndex);
+                                      world.tpIndex, splitGroups[owner]);
       }
       return true;
     };
@@ -1115,7 +1120,8 @@ int runTraining(MLIRContext &context, StringRef dir) {
   // The whole tensor of a split one, on tensor-parallel rank 0 (the other
   // ranks of the group get an empty array); called by the whole group.
   auto gatherWhole = [&](const npy::NpyArray &local,
-                         int64_t dim) -> npy::NpyArray {
+                         size_t param) -> npy::NpyArray {
+    int64_t dim = splitDim[param];
     if (dim < 0 || world.tp == 1)
       return local;
     std::vector<char> all(world.tpIndex == 0 ? local.data.size() * world.tp
@@ -1131,7 +1137,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
       auto begin = all.begin() + std::ptrdiff_t(r * local.data.size());
       part.data.assign(begin, begin + std::ptrdiff_t(local.data.size()));
     }
-    return npy::concatAlong(parts, dim);
+    return npy::concatAlong(parts, dim, splitGroups[param]);
   };
   std::string lastCheckpoint;
   // Tensors first (written to a temporary name and renamed), then the small
@@ -1142,10 +1148,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
       return llvm::createStringError(ec, checkpointDir + ": " + ec.message());
     npy::TensorMap tensors;
     for (auto [i, name, p] : llvm::enumerate(paramNames, params))
-      tensors.emplace(name, gatherWhole(p, splitDim[i]));
+      tensors.emplace(name, gatherWhole(p, i));
     for (auto [k, name, t] : llvm::enumerate(stateNames, state))
-      tensors.emplace(name,
-                      gatherWhole(t, splitDim[trainable[k / size_t(slots)]]));
+      tensors.emplace(name, gatherWhole(t, trainable[k / size_t(slots)]));
     if (world.rank != 0)
       return llvm::Error::success();
     std::string file = "checkpoint-" + std::to_string(step) + ".safetensors";
@@ -1422,7 +1427,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
   if (!exportPath.empty() && world.dpIndex == 0) {
     npy::TensorMap trained;
     for (auto [i, name, p] : llvm::enumerate(paramNames, params))
-      trained.emplace(name, gatherWhole(p, splitDim[i]));
+      trained.emplace(name, gatherWhole(p, i));
     if (world.rank != 0)
       return 0;
     if (llvm::Error e = npy::writeSafetensors(exportPath, trained))

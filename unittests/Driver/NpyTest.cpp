@@ -210,6 +210,16 @@ TEST(Npy, SliceAndConcatAlongADimension) {
     EXPECT_EQ(back.shape, a.shape) << dim;
     EXPECT_EQ(back.data, a.data) << dim;
   }
+  // Grouped: the last dimension as 2 groups of 2, part 1 of 2 of each:
+  // elements 1 and 3 of every row of 4.
+  NpyArray g = sliceAlong(a, 2, 2, 1, /*groups=*/2);
+  EXPECT_EQ(g.shape, (llvm::SmallVector<int64_t>{2, 3, 2}));
+  EXPECT_EQ(at(g, 0), 1);
+  EXPECT_EQ(at(g, 1), 3);
+  EXPECT_EQ(at(g, 2), 5);
+  NpyArray back = concatAlong({sliceAlong(a, 2, 2, 0, 2), g}, 2, /*groups=*/2);
+  EXPECT_EQ(back.shape, a.shape);
+  EXPECT_EQ(back.data, a.data);
 }
 
 } // namespace

@@ -146,7 +146,7 @@ struct MakeOptimizerStepPass
       auto name = fn.getArgAttrOfType<StringAttr>(i, "autopar.name");
       paramNames.push_back(name ? name.str() : "param" + std::to_string(i));
       auto split = fn.getArgAttrOfType<DenseI64ArrayAttr>(i, "autopar.split");
-      splitAxes.push_back(split && split.size() == 2 ? split[1] : -1);
+      splitAxes.push_back(split && split.size() >= 2 ? split[1] : -1);
     }
     build(module, paramTypes, paramNames, splitAxes, elementType);
   }

@@ -1,5 +1,5 @@
 // RUN: autopar-opt %s -split-input-file --autopar-partition-tensor-parallel="dp=2 tp=2" -verify-diagnostics | FileCheck %s
-// RUN: autopar-opt %s -split-input-file --autopar-partition-tensor-parallel="dp=2 tp=2" -verify-diagnostics | awk '/^\/\/ -----/{exit} {print}' | autopar-opt --autopar-autodiff="entry=loss name=grad" | FileCheck %s --check-prefix=GRAD
+// RUN: autopar-opt %s -split-input-file --autopar-partition-tensor-parallel="dp=2 tp=2" -verify-diagnostics | awk '/^\/\/ -----/{stop=1} !stop' | autopar-opt --autopar-autodiff="entry=loss name=grad" | FileCheck %s --check-prefix=GRAD
 
 // A Megatron MLP block after a layer norm: the first linear layer is split
 // by columns (output features and bias), the second by rows; the forward
@@ -94,7 +94,7 @@ func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<8x5xf3
 
 func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<8x8xf32> {autopar.role = "param"},
     %w2: tensor<8x8xf32> {autopar.role = "param"}) -> tensor<2x8xf32> {
-  // expected-error @+1 {{is marked column-parallel but does not feed a row-parallel layer through single-use elementwise ops}}
+  // expected-error @+1 {{cannot be split: 'autopar.softmax' has no rule for splitting}}
   %h = autopar.linear %x, %w1 {autopar.parallelism = "column"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
   %s = autopar.softmax %h, axis = 1 : tensor<2x8xf32>
   %o = autopar.linear %s, %w2 {autopar.parallelism = "row"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
@@ -104,7 +104,7 @@ func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<8x8xf3
 // -----
 
 func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w1: tensor<8x8xf32> {autopar.role = "param"}) -> tensor<2x8xf32> {
-  // expected-error @+1 {{is marked row-parallel but no column-parallel layer feeds it through elementwise ops}}
+  // expected-error @+1 {{is marked row-parallel but no column-parallel layer feeds it}}
   %o = autopar.linear %x, %w1 {autopar.parallelism = "row"} : tensor<2x8xf32>, tensor<8x8xf32> -> tensor<2x8xf32>
   return %o : tensor<2x8xf32>
 }
@@ -124,4 +124,64 @@ func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w: tensor<8x8xf32
 shard.grid @autopar_grid(shape = 4)
 func.func @loss(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
   return %x : tensor<2x8xf32>
+}
+
+// -----
+
+// Attention split by heads, as torch exports nn.MultiheadAttention: a fused
+// query/key/value projection (its weight and bias cut as 3 groups, each
+// process taking its heads' block of each), slices of it at local offsets,
+// heads folded into the batch by a reshape, a whole mask broadcast to the
+// local heads only, and the output projection split by rows.
+// CHECK-LABEL: func.func @loss
+// CHECK-SAME: tensor<8x12xf32> {autopar.role = "param", autopar.split = array<i64: 1, 1, 3>}
+// CHECK-SAME: tensor<12xf32> {autopar.role = "param", autopar.split = array<i64: 0, 1, 3>}
+// CHECK-SAME: tensor<8x4xf32> {autopar.role = "param", autopar.split = array<i64: 1, 1>}
+// CHECK: autopar.grad_all_reduce
+// CHECK: %[[QKV:.*]] = autopar.linear {{.*}} -> tensor<4x2x12xf32>
+// CHECK: autopar.slice %[[QKV]], start = [0, 0, 0], limit = [4, 2, 4]
+// CHECK: autopar.slice %[[QKV]], start = [0, 0, 4], limit = [4, 2, 8]
+// CHECK: autopar.slice %[[QKV]], start = [0, 0, 8], limit = [4, 2, 12]
+// CHECK: autopar.reshape %{{.*}} : tensor<4x2x4xf32> -> tensor<4x2x4xf32>
+// CHECK: autopar.broadcast %{{.*}}, dims = [0, 1, 2] : tensor<1x4x4xf32> -> tensor<2x4x4xf32>
+// CHECK: autopar.attention {{.*}} : tensor<2x4x4xf32>, tensor<2x4x4xf32>, tensor<2x4x4xf32>, tensor<2x4x4xf32> -> tensor<2x4x4xf32>
+// CHECK: autopar.reshape %{{.*}} : tensor<4x2x4xf32> -> tensor<8x4xf32>
+// CHECK: autopar.linear {{.*}} : tensor<8x4xf32>, tensor<8x4xf32> -> tensor<8x8xf32>
+// CHECK: autopar.all_reduce
+func.func @loss(%x: tensor<4x2x8xf32> {autopar.role = "input"}, %w: tensor<8x24xf32> {autopar.role = "param"},
+    %b: tensor<24xf32> {autopar.role = "param"}, %mask: tensor<1x4x4xf32> {autopar.role = "frozen"},
+    %wo: tensor<8x8xf32> {autopar.role = "param"}, %bo: tensor<8xf32> {autopar.role = "param"}) -> tensor<8x8xf32> {
+  %qkv = autopar.linear %x, %w, %b : tensor<4x2x8xf32>, tensor<8x24xf32>, tensor<24xf32> -> tensor<4x2x24xf32>
+  %q0 = autopar.slice %qkv, start = [0, 0, 0], limit = [4, 2, 8], strides = [1, 1, 1] : tensor<4x2x24xf32> -> tensor<4x2x8xf32>
+  %k0 = autopar.slice %qkv, start = [0, 0, 8], limit = [4, 2, 16], strides = [1, 1, 1] : tensor<4x2x24xf32> -> tensor<4x2x8xf32>
+  %v0 = autopar.slice %qkv, start = [0, 0, 16], limit = [4, 2, 24], strides = [1, 1, 1] : tensor<4x2x24xf32> -> tensor<4x2x8xf32>
+  %q1 = autopar.reshape %q0 : tensor<4x2x8xf32> -> tensor<4x4x4xf32>
+  %k1 = autopar.reshape %k0 : tensor<4x2x8xf32> -> tensor<4x4x4xf32>
+  %v1 = autopar.reshape %v0 : tensor<4x2x8xf32> -> tensor<4x4x4xf32>
+  %q = autopar.transpose %q1, perm = [1, 0, 2] : tensor<4x4x4xf32> -> tensor<4x4x4xf32>
+  %k = autopar.transpose %k1, perm = [1, 0, 2] : tensor<4x4x4xf32> -> tensor<4x4x4xf32>
+  %v = autopar.transpose %v1, perm = [1, 0, 2] : tensor<4x4x4xf32> -> tensor<4x4x4xf32>
+  %m = autopar.broadcast %mask, dims = [0, 1, 2] : tensor<1x4x4xf32> -> tensor<4x4x4xf32>
+  %a = autopar.attention %q, %k, %v mask %m : tensor<4x4x4xf32>, tensor<4x4x4xf32>, tensor<4x4x4xf32>, tensor<4x4x4xf32> -> tensor<4x4x4xf32>
+  %t = autopar.transpose %a, perm = [1, 0, 2] : tensor<4x4x4xf32> -> tensor<4x4x4xf32>
+  %r = autopar.reshape %t : tensor<4x4x4xf32> -> tensor<8x8xf32>
+  %o = autopar.linear %r, %wo, %bo {weight_transposed} : tensor<8x8xf32>, tensor<8x8xf32>, tensor<8xf32> -> tensor<8x8xf32>
+  return %o : tensor<8x8xf32>
+}
+
+// -----
+
+// Heads that do not divide among the processes: the reshape would cut a
+// head in two, so the layer stays whole.
+// CHECK-LABEL: func.func @loss
+// CHECK-NOT: all_reduce
+// CHECK: return
+func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w: tensor<8x12xf32> {autopar.role = "param"},
+    %wo: tensor<12x8xf32> {autopar.role = "param"}) -> tensor<2x8xf32> {
+  %h = autopar.linear %x, %w : tensor<2x8xf32>, tensor<8x12xf32> -> tensor<2x12xf32>
+  %s = autopar.reshape %h : tensor<2x12xf32> -> tensor<2x3x4xf32>
+  %e = autopar.exp %s : tensor<2x3x4xf32>
+  %r = autopar.reshape %e : tensor<2x3x4xf32> -> tensor<2x12xf32>
+  %o = autopar.linear %r, %wo : tensor<2x12xf32>, tensor<12x8xf32> -> tensor<2x8xf32>
+  return %o : tensor<2x8xf32>
 }

@@ -140,21 +140,30 @@ def PartitionTensorParallelPass
     process of a `dp` x `tp` grid runs (`shard.grid @autopar_grid`, axis 0
     data-parallel, axis 1 tensor-parallel), in Megatron-LM's form: a
     column-parallel `autopar.linear` (each process holds `1/tp` of the
-    weight's output features and of the bias) feeds, through elementwise
-    ops, a row-parallel one (`1/tp` of the input features), whose partial
-    sums an `autopar.all_reduce` adds before the bias. The column layer's
-    input passes through `autopar.grad_all_reduce`, so that differentiating
-    the result gives the backward all-reduce. Data parallelism needs nothing
+    weight's output features and of the bias) feeds a row-parallel one
+    (`1/tp` of the input features), whose partial sums an
+    `autopar.all_reduce` adds before the bias. The column layer's input
+    passes through `autopar.grad_all_reduce`, so that differentiating the
+    result gives the backward all-reduce. Data parallelism needs nothing
     here: the runtime averages gradients over axis 0.
 
+    Between the two layers every op works on the local part: elementwise
+    ops, slices of a fused projection (a column layer whose output is cut
+    into equal slices splits each slice: query, key and value of
+    `nn.MultiheadAttention`), reshapes and transposes that keep each
+    process's blocks whole (heads folded into the batch), and attention
+    over a split batch or head dimension, with a whole additive mask
+    broadcast to the local heads. Anything else that uses the local part
+    (a softmax over it, the function's result) keeps the layer whole.
+
     Layers marked `autopar.parallelism = "column"` / `"row"` (the planner's
-    choice) are split as marked; without marks, each linear layer whose
-    output reaches exactly one other linear layer through single-use
-    elementwise ops forms a column/row pair. Split weights and biases must
-    be parameters used by that layer alone; their arguments get local types
-    and `autopar.split = array<i64: dim, grid_axis>`, which the runtime uses
-    to cut each process's shard from the full tensor. Other layers are
-    computed whole on every process.
+    choice) are split as marked, and a mark that cannot be honoured is an
+    error; without marks, each linear layer whose local part reaches exactly
+    one other linear layer pairs with it. Split weights and biases must be
+    parameters used by that layer alone; their arguments get local types
+    and `autopar.split = array<i64: dim, grid_axis[, groups]>`, from which
+    the runtime cuts each process's shard of the whole tensor (with
+    `groups`, block r of each of the groups).
   }];
   let dependentDialects = ["::mlir::autopar::AutoParDialect",
                            "::mlir::shard::ShardDialect"];
