@@ -73,10 +73,11 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
       "autopar-build-loss{entry=" + quoted(options.entry) +
       " loss=" + quoted(options.loss) + " freeze=" + quoted(options.freeze) +
       "}," +
-      (options.tp > 1 ? "autopar-partition-tensor-parallel{entry=loss dp=" +
-                            std::to_string(options.dp) +
-                            " tp=" + std::to_string(options.tp) + "},"
-                      : std::string()) +
+      (options.tp > 1 || options.zero > 0
+           ? "autopar-partition-tensor-parallel{entry=loss dp=" +
+                 std::to_string(options.dp) +
+                 " tp=" + std::to_string(options.tp) + "},"
+           : std::string()) +
       "autopar-autodiff{entry=loss name=forward_backward}," +
       "autopar-make-optimizer-step{entry=loss optimizer=" +
       quoted(options.optimizer) + " momentum=" + exact(options.momentum) +
@@ -87,7 +88,8 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
       " eps=" + exact(options.eps) + " alpha=" + exact(options.alpha) +
       " centered=" + (options.centered ? "true" : "false") +
       " lr-decay=" + exact(options.lrDecay) +
-      " clip-grad-norm=" + exact(options.clipGradNorm) + "}";
+      " clip-grad-norm=" + exact(options.clipGradNorm) + " zero-shards=" +
+      std::to_string(options.zero > 0 ? int64_t(options.dp) : 1) + "}";
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
     llvm::report_fatal_error("autopar: malformed training-step pipeline");
 }

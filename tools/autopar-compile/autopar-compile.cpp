@@ -538,7 +538,7 @@ int main(int argc, char **argv) {
     stepOptions.beta2 = v2;
   }
   // The processes' grid: --plan's, or the one communicating least.
-  int64_t dpDegree = devices, tpDegree = 1;
+  int64_t dpDegree = devices, tpDegree = 1, zeroStage = 0;
   if (!planSpec.empty()) {
     llvm::Expected<mlir::autopar::planner::Plan> plan =
         mlir::autopar::planner::parsePlan(planSpec);
@@ -551,17 +551,19 @@ int main(int argc, char **argv) {
       unsupported = "context parallelism (cp=)";
     else if (plan->sequenceParallel)
       unsupported = "sequence parallelism (sp=on)";
-    else if (plan->zero != mlir::autopar::planner::ZeroStage::None)
-      unsupported = "ZeRO (zero=)";
     else if (plan->microbatches != 1)
       unsupported = "pipeline microbatches (mb=; use --grad-accum)";
     if (!unsupported.empty())
-      return fail("--plan: --train runs data and tensor parallelism (dp=, "
-                  "tp=) so far; " +
+      return fail("--plan: --train runs data and tensor parallelism and "
+                  "ZeRO (dp=, tp=, zero=) so far; " +
                   unsupported +
                   " is planned by --plan-only but not executed yet");
     dpDegree = plan->dp;
     tpDegree = plan->tp;
+    zeroStage = int64_t(plan->zero);
+    if (zeroStage > 0 && dpDegree == 1)
+      return fail("--plan: ZeRO shards over the data-parallel processes; "
+                  "zero= needs dp > 1");
     if (devices.getNumOccurrences() && devices != dpDegree * tpDegree)
       return fail(llvm::formatv("--plan={0} runs on {1} processes but "
                                 "--devices is {2}",
@@ -592,6 +594,7 @@ int main(int argc, char **argv) {
     return fail("--devices must be at least 1");
   stepOptions.dp = dpDegree;
   stepOptions.tp = tpDegree;
+  stepOptions.zero = zeroStage;
   PassManager pm(&context);
   // Anchored on the module already: the pipeline names only its passes.
   mlir::autopar::buildTrainStepPipeline(pm, stepOptions);
@@ -642,10 +645,21 @@ int main(int argc, char **argv) {
       return double(t.getNumElements()) * t.getElementTypeBitWidth() / 8;
     };
     auto grad = module.lookupSymbol<func::FuncOp>("forward_backward");
-    for (Type t : grad.getFunctionType().getInputs().drop_front(2))
-      paramBytes += bytes(t);
     FunctionType stepType = step.getFunctionType();
     size_t trainableCount = params.size() - frozen.size();
+    // ZeRO keeps its shard of each trained parameter (the update's
+    // inputs); stages 1 and 2 the whole parameters too, stage 3 only the
+    // shards between steps. Frozen parameters stay whole.
+    size_t k = 0;
+    for (unsigned i = 2; i < grad.getNumArguments(); ++i) {
+      auto role = grad.getArgAttrOfType<StringAttr>(i, "autopar.role");
+      bool trained = !role || role.getValue() != "frozen";
+      if (zeroStage != 3 || !trained)
+        paramBytes += bytes(grad.getArgumentTypes()[i]);
+      if (zeroStage > 0 && trained)
+        paramBytes += bytes(stepType.getInput(unsigned(k)));
+      k += trained;
+    }
     for (Type t : stepType.getInputs().slice(2 * trainableCount,
                                              stepType.getNumInputs() - 2 -
                                                  2 * trainableCount))
@@ -673,7 +687,9 @@ int main(int argc, char **argv) {
       {"grad_accum", gradAccum.getValue()},
       // Processes: a data-parallel artifact (tp = 1) runs on any number;
       // a tensor-parallel one on exactly dp x tp (its @autopar_grid).
-      {"plan", llvm::json::Object{{"dp", dpDegree}, {"tp", tpDegree}}},
+      {"plan", llvm::json::Object{{"dp", dpDegree},
+                                  {"tp", tpDegree},
+                                  {"zero", zeroStage}}},
       {"bytes_per_process",
        llvm::json::Object{{"parameters", int64_t(paramBytes)},
                           {"optimizer_state", int64_t(stateBytes)}}},

@@ -1023,12 +1023,85 @@ int runTraining(MLIRContext &context, StringRef dir) {
                          : npy::sliceAlong(it->second, splitDim[i], world.tp,
                                            world.tpIndex, splitGroups[i]));
   }
+  // ZeRO along the data-parallel axis: the update runs on this process's
+  // shard of every trained parameter (flattened, zero-padded to a multiple
+  // of dp, cut in dp), with the same shard of the gradients and the
+  // optimizer state; stage 2 gets the gradient shards by reduce-scatter,
+  // stage 3 keeps only its parameter shards between steps.
+  int64_t zeroStage = 0;
+  if (const llvm::json::Object *plan = m->getObject("plan"))
+    zeroStage = plan->getInteger("zero").value_or(0);
+  if (zeroStage < 0 || zeroStage > 3)
+    return fail(file("manifest.json") + ": plan.zero must be 0 to 3");
+  if (zeroStage > 0 && stepType.getNumInputs() > 0)
+    for (auto [k, i] : llvm::enumerate(trainable)) {
+      int64_t shard = (params[i].numElements() + world.dp - 1) / world.dp;
+      auto t = cast<RankedTensorType>(stepType.getInput(unsigned(k)));
+      if (t.getRank() != 1 || t.getDimSize(0) != shard)
+        return fail(moduleName + ": @" + stepName + " does not take " +
+                    std::to_string(world.dp) + " ZeRO shards of '" +
+                    paramNames[i] + "'");
+    }
+  auto shardOf = [&](const npy::NpyArray &whole) {
+    npy::NpyArray shard;
+    shard.dtype = whole.dtype;
+    int64_t k = (whole.numElements() + world.dp - 1) / world.dp;
+    shard.shape = {k};
+    size_t size = npy::dtypeSize(whole.dtype);
+    shard.data.assign(size_t(k) * size, 0);
+    int64_t begin = world.dpIndex * k;
+    int64_t count =
+        std::max<int64_t>(0, std::min(k, whole.numElements() - begin));
+    if (count > 0)
+      std::memcpy(shard.data.data(), whole.data.data() + begin * size,
+                  size_t(count) * size);
+    return shard;
+  };
+  // The whole (process-local) tensor of `shape` from every process's
+  // shard: an all-gather over the data-parallel axis.
+  auto gatherShards = [&](const npy::NpyArray &shard, ArrayRef<int64_t> shape,
+                          StringRef what, int64_t step) {
+    npy::NpyArray whole;
+    whole.dtype = shard.dtype;
+    whole.shape.assign(shape.begin(), shape.end());
+    std::vector<char> all(shard.data.size() * size_t(world.dp));
+    if (world.active) {
+      MPI_Request request;
+      MPI_Iallgather(shard.data.data(), int(shard.data.size()), MPI_BYTE,
+                     all.data(), int(shard.data.size()), MPI_BYTE, world.dpComm,
+                     &request);
+      finishOrAbort(request, what, step);
+    } else {
+      all = shard.data;
+    }
+    all.resize(size_t(whole.numElements()) * npy::dtypeSize(whole.dtype));
+    whole.data = std::move(all);
+    return whole;
+  };
+  // This process's shard of the mean of `grad` over the data-parallel
+  // axis: a reduce-scatter.
+  auto reduceScatter = [&](const npy::NpyArray &grad, int64_t step) {
+    npy::NpyArray padded = grad;
+    int64_t k = (grad.numElements() + world.dp - 1) / world.dp;
+    padded.shape = {k * world.dp};
+    padded.data.resize(size_t(k * world.dp) * npy::dtypeSize(grad.dtype), 0);
+    npy::NpyArray shard = shardOf(padded);
+    bool f64 = grad.dtype == npy::DType::F64;
+    MPI_Request request;
+    MPI_Ireduce_scatter_block(padded.data.data(), shard.data.data(), int(k),
+                              f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM,
+                              world.dpComm, &request);
+    finishOrAbort(request, "gradient reduce-scatter", step);
+    scaleBy(shard, 1.0 / world.dp);
+    return shard;
+  };
+
   // Optimizer state starts at zero, or at the manifest's state_init value
   // for its slot (adagrad's initial_accumulator_value for `w.sum`).
   const llvm::json::Object *stateInit = m->getObject("state_init");
   for (size_t i : trainable)
     for (int64_t k = 0; k < slots; ++k) {
-      npy::NpyArray init = params[i];
+      npy::NpyArray init = zeroStage ? shardOf(params[i]) : params[i];
       std::fill(init.data.begin(), init.data.end(), 0);
       StringRef slot = StringRef(stateNames[state.size()]).rsplit('.').second;
       if (double v = stateInit ? stateInit->getNumber(slot).value_or(0) : 0)
@@ -1083,7 +1156,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
       for (auto [k, name, array] : llvm::enumerate(names, into)) {
         auto it = saved->find(name);
         size_t owner = ownerOf(k);
-        SmallVector<int64_t> whole = wholeShape(owner, array.shape);
+        SmallVector<int64_t> whole = wholeShape(owner, params[owner].shape);
         if (it == saved->end() || it->second.dtype != array.dtype ||
             ArrayRef<int64_t>(it->second.shape) != ArrayRef<int64_t>(whole)) {
           fail(tensorsPath + ": tensor '" + name + "' is " +
@@ -1099,6 +1172,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
                     ? it->second
                     : npy::sliceAlong(it->second, splitDim[owner], world.tp,
                                       world.tpIndex, splitGroups[owner]);
+        // ZeRO: this process's shard of the state.
+        if (zeroStage > 0 && &into == &state)
+          array = shardOf(array);
       }
       return true;
     };
@@ -1113,6 +1189,37 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                 "--steps={2} leaves nothing to do",
                                 resumeDir, *at, steps));
   }
+  // The update's parameter shards; whole state tensors (from a checkpoint)
+  // become shards too. ZeRO-3 drops its whole parameters until the next
+  // step gathers them.
+  std::vector<npy::NpyArray> shards;
+  if (zeroStage > 0)
+    for (size_t i : trainable) {
+      shards.push_back(shardOf(params[i]));
+      if (zeroStage == 3)
+        params[i].data = std::vector<char>();
+    }
+  // The whole (process-local) tensors of the trained parameters and of the
+  // optimizer state, wherever ZeRO sharded them: collectives over the
+  // data-parallel axis, so every process calls these.
+  auto wholeParams = [&](int64_t step) {
+    std::vector<npy::NpyArray> whole = params;
+    if (zeroStage == 3)
+      for (auto [k, i] : llvm::enumerate(trainable))
+        whole[i] = gatherShards(shards[k], params[i].shape,
+                                "parameter all-gather", step);
+    return whole;
+  };
+  auto wholeState = [&](int64_t step) {
+    if (zeroStage == 0)
+      return state;
+    std::vector<npy::NpyArray> whole;
+    for (auto [k, t] : llvm::enumerate(state))
+      whole.push_back(gatherShards(t,
+                                   params[trainable[k / size_t(slots)]].shape,
+                                   "optimizer state all-gather", step));
+    return whole;
+  };
   if (checkpointEvery < 0)
     return fail("--checkpoint-every must be positive");
   if (checkpointEvery > 0 && checkpointDir.empty())
@@ -1146,10 +1253,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
   auto writeCheckpoint = [&](int64_t step) -> llvm::Error {
     if (std::error_code ec = llvm::sys::fs::create_directories(checkpointDir))
       return llvm::createStringError(ec, checkpointDir + ": " + ec.message());
+    std::vector<npy::NpyArray> allParams = wholeParams(step);
+    std::vector<npy::NpyArray> allState = wholeState(step);
+    if (world.dpIndex != 0)
+      return llvm::Error::success();
     npy::TensorMap tensors;
-    for (auto [i, name, p] : llvm::enumerate(paramNames, params))
+    for (auto [i, name, p] : llvm::enumerate(paramNames, allParams))
       tensors.emplace(name, gatherWhole(p, i));
-    for (auto [k, name, t] : llvm::enumerate(stateNames, state))
+    for (auto [k, name, t] : llvm::enumerate(stateNames, allState))
       tensors.emplace(name, gatherWhole(t, trainable[k / size_t(slots)]));
     if (world.rank != 0)
       return llvm::Error::success();
@@ -1236,6 +1347,11 @@ int runTraining(MLIRContext &context, StringRef dir) {
     world.step = step;
     if (world.active)
       announceStep(step);
+    // ZeRO-3: the whole parameters, for this step only.
+    if (zeroStage == 3)
+      for (auto [k, i] : llvm::enumerate(trainable))
+        params[i] = gatherShards(shards[k], params[i].shape,
+                                 "parameter all-gather", step);
     int64_t b = (step - 1) % batches;
     // The mean of the microbatches' losses and gradients: the gradient of
     // the mean loss over the whole batch.
@@ -1270,13 +1386,23 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (accum > 1)
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
         scaleBy((*lossAndGrads)[i], 1.0 / double(accum));
-    // Data parallelism over the ranks: the mean over all their rows.
+    if (zeroStage == 3)
+      for (size_t i : trainable)
+        params[i].data = std::vector<char>();
+    // Data parallelism over the ranks: the mean over all their rows (ZeRO
+    // 2 and 3: each process gets only its shard of the gradients' mean).
     if (world.active && world.dp > 1) {
       allReduceSum(&loss, 1, MPI_DOUBLE, "loss all-reduce", step);
       loss /= world.dp;
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
-        averageOverRanks((*lossAndGrads)[i], step);
+        if (zeroStage >= 2)
+          (*lossAndGrads)[i] = reduceScatter((*lossAndGrads)[i], step);
+        else
+          averageOverRanks((*lossAndGrads)[i], step);
     }
+    if (zeroStage == 1)
+      for (size_t i = 1; i < lossAndGrads->size(); ++i)
+        (*lossAndGrads)[i] = shardOf((*lossAndGrads)[i]);
     double lrValue = schedule->at(step);
     // The first tensor that is not finite: the loss or a gradient.
     std::string bad;
@@ -1288,9 +1414,10 @@ int runTraining(MLIRContext &context, StringRef dir) {
               nonFiniteName((*lossAndGrads)[i + 1], *at) + " (element " +
               std::to_string(*at) + ")";
     if (world.active) {
-      // The processes of a tensor-parallel group hold different parts of
-      // the gradients: all of them skip (or stop) if any one must.
-      if (world.tp > 1) {
+      // The processes of a tensor-parallel group, and with ZeRO those of a
+      // data-parallel one, hold different parts of the gradients: all of
+      // them skip (or stop) if any one must.
+      if (world.tp > 1 || zeroStage > 0) {
         int flag = bad.empty() ? 0 : 1;
         MPI_Request request;
         MPI_Iallreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD,
@@ -1299,7 +1426,6 @@ int runTraining(MLIRContext &context, StringRef dir) {
         if (flag && bad.empty())
           bad = "a gradient part on another process is not finite";
       }
-      collectStepNotes(step);
     }
     if (!bad.empty()) {
       if (!skipNonfinite)
@@ -1315,12 +1441,17 @@ int runTraining(MLIRContext &context, StringRef dir) {
                     {"step", step}, {"skipped", bad}, {"lr", lrValue}})
              << "\n";
       ++skipped;
+      if (world.active)
+        collectStepNotes(step);
       continue;
     }
     ++updates;
     std::vector<npy::NpyArray> stepInputs;
-    for (size_t i : trainable)
-      stepInputs.push_back(params[i]);
+    if (zeroStage > 0)
+      stepInputs = shards;
+    else
+      for (size_t i : trainable)
+        stepInputs.push_back(params[i]);
     stepInputs.insert(stepInputs.end(), lossAndGrads->begin() + 1,
                       lossAndGrads->end());
     stepInputs.insert(stepInputs.end(), state.begin(), state.end());
@@ -1333,8 +1464,18 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (!updated)
       return fail(llvm::toString(updated.takeError()));
     for (auto [k, i] : llvm::enumerate(trainable))
-      params[i] = std::move((*updated)[k]);
+      if (zeroStage > 0)
+        shards[k] = std::move((*updated)[k]);
+      else
+        params[i] = std::move((*updated)[k]);
     state.assign(updated->begin() + nt, updated->end());
+    // ZeRO 1 and 2: every process gets the whole updated parameters back.
+    if (zeroStage == 1 || zeroStage == 2)
+      for (auto [k, i] : llvm::enumerate(trainable))
+        params[i] = gatherShards(shards[k], params[i].shape,
+                                 "parameter all-gather", step);
+    if (world.active)
+      collectStepNotes(step);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -1366,7 +1507,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                                    {"lr", lrValue},
                                                    {"samples_per_s", samples}})
            << "\n";
-    if (!checkpointDir.empty() && world.dpIndex == 0 &&
+    if (!checkpointDir.empty() &&
         ((checkpointEvery > 0 && step % checkpointEvery == 0) ||
          step == steps)) {
       if (log)
@@ -1384,7 +1525,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
         total += int64_t(a.data.size());
       return total;
     };
-    int64_t mine[2] = {held(params), held(state)};
+    int64_t mine[2] = {held(params) + held(shards), held(state)};
     std::vector<int64_t> all(2 * size_t(world.size));
     MPI_Gather(mine, 2, MPI_INT64_T, all.data(), 2, MPI_INT64_T, 0,
                MPI_COMM_WORLD);
@@ -1424,9 +1565,12 @@ int runTraining(MLIRContext &context, StringRef dir) {
         total, window, mean(losses.begin()), mean(losses.end() - window),
         skipped ? " (" + std::to_string(skipped) + " skipped)" : "");
   }
-  if (!exportPath.empty() && world.dpIndex == 0) {
+  if (!exportPath.empty()) {
+    std::vector<npy::NpyArray> allParams = wholeParams(steps + 1);
+    if (world.dpIndex != 0)
+      return 0;
     npy::TensorMap trained;
-    for (auto [i, name, p] : llvm::enumerate(paramNames, params))
+    for (auto [i, name, p] : llvm::enumerate(paramNames, allParams))
       trained.emplace(name, gatherWhole(p, i));
     if (world.rank != 0)
       return 0;

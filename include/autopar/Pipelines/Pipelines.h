@@ -81,13 +81,19 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
       llvm::cl::init(0.0)};
   PassOptions::Option<int64_t> dp{
       *this, "dp",
-      llvm::cl::desc("With tp > 1: processes along the data-parallel axis"),
+      llvm::cl::desc("With tp > 1 or zero > 0: processes along the "
+                     "data-parallel axis"),
       llvm::cl::init(1)};
   PassOptions::Option<int64_t> tp{
       *this, "tp",
       llvm::cl::desc("Tensor-parallel processes (autopar-partition-tensor-"
                      "parallel before autodiff when > 1)"),
       llvm::cl::init(1)};
+  PassOptions::Option<int64_t> zero{
+      *this, "zero",
+      llvm::cl::desc("ZeRO stage along the data-parallel axis (0-3); "
+                     "1-3 shard the optimizer update over dp"),
+      llvm::cl::init(0)};
 };
 
 /// Builds the training step from a model's forward function: @loss

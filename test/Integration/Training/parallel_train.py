@@ -51,6 +51,13 @@ CASES = [
     ("tp2-sgd-clip", "mlp", ["--plan=dp=1,tp=2", "--optimizer=sgd", "--lr=0.1",
                              "--momentum=0.9", "--clip-grad-norm=0.5"], 2,
      "sgd", 0.5),
+    # ZeRO over dp=2: optimizer state, then gradients, then parameters
+    # sharded; clipping all-reduces the shards' squared norms.
+    ("dp2-zero1-clip", "mlp", ["--plan=dp=2,zero=1", "--clip-grad-norm=0.5"],
+     2, "adam", 0.5),
+    ("dp2-zero2", "mlp", ["--plan=dp=2,zero=2"], 2, "adam", 0),
+    ("dp2-zero3", "mlp", ["--plan=dp=2,zero=3"], 2, "adam", 0),
+    ("dp2xtp2-zero2", "mlp", ["--plan=dp=2,tp=2,zero=2"], 4, "adam", 0),
     # The grid autopar-compile picks for 4 processes of cpu-host.
     ("auto4", "mlp", ["--devices=4"], 4, "adam", 0),
     ("gpt-tp2", "gpt", ["--plan=dp=1,tp=2", "--optimizer=sgd", "--lr=0.1",
@@ -187,16 +194,23 @@ def main():
         ok = (len(ours) == STEPS and vs_one <= 1 and vs_torch <= 1 and
               memory_ok and len(held) == procs)
         failed |= not ok
-        print(f"{name}: dp={groups} x tp={tp} on {procs} processes, loss "
+        zero = manifest["plan"].get("zero", 0)
+        print(f"{name}: dp={groups} x tp={tp}"
+              f"{f' zero={zero}' if zero else ''} on {procs} processes, loss "
               f"{ours[0]:.5f} -> {ours[-1]:.5f}; worst error against one "
               f"process {vs_one:.3f}, against torch {vs_torch:.3f} of "
               f"tolerance; {plan_line(out)}; held bytes as predicted on "
-              f"{len(held)} ranks: {'PASS' if ok else 'FAIL'}")
+              f"{len(held)} ranks (rank 0: {held[0][0] if held else '?'} of "
+              f"parameters, {held[0][1] if held else '?'} of optimizer "
+              f"state): {'PASS' if ok else 'FAIL'}")
 
-    # Checkpoints hold whole tensors: one written by 2 tensor-parallel
-    # processes resumes in one process, and one process's on dp=2 x tp=2.
+    # Checkpoints hold whole tensors: one written by a grid resumes in one
+    # process and the other way round (tensor-parallel and ZeRO shards
+    # gathered on writing, cut again on reading).
     for name, procs, groups, parallel_writes in (("tp2", 2, 1, True),
-                                                 ("dp2xtp2", 4, 2, False)):
+                                                 ("dp2xtp2", 4, 2, False),
+                                                 ("dp2-zero3", 2, 2, True),
+                                                 ("dp2-zero2", 2, 2, False)):
         model = models["mlp"]
         one, par = (os.path.join(work, name + s) for s in ("-one", "-par"))
         ck = os.path.join(work, name + "-ck")

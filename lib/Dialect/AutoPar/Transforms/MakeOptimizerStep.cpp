@@ -142,6 +142,11 @@ struct MakeOptimizerStepPass
         return signalPassFailure();
       }
       elementType = t.getElementType();
+      if (zeroShards > 1) {
+        int64_t n = t.getNumElements();
+        t = RankedTensorType::get({(n + zeroShards - 1) / zeroShards},
+                                  elementType);
+      }
       paramTypes.push_back(t);
       auto name = fn.getArgAttrOfType<StringAttr>(i, "autopar.name");
       paramNames.push_back(name ? name.str() : "param" + std::to_string(i));
@@ -208,11 +213,15 @@ struct MakeOptimizerStepPass
         Value &into = axis < 0 ? sumSq : splitSumSq[axis];
         into = into ? e.add(into, sq) : sq;
       }
+      auto grid = FlatSymbolRefAttr::get(ctx, "autopar_grid");
       for (auto [axis, partial] : splitSumSq)
-        sumSq = e.add(sumSq, AllReduceOp::create(
-                                 b, loc, partial,
-                                 FlatSymbolRefAttr::get(ctx, "autopar_grid"),
-                                 b.getDenseI64ArrayAttr({axis})));
+        sumSq =
+            e.add(sumSq, AllReduceOp::create(b, loc, partial, grid,
+                                             b.getDenseI64ArrayAttr({axis})));
+      // ZeRO shards: each process holds 1/N of every gradient.
+      if (zeroShards > 1)
+        sumSq = AllReduceOp::create(b, loc, sumSq, grid,
+                                    b.getDenseI64ArrayAttr({0}));
       Value coef = e.div(e.constant(scalar, clipGradNorm),
                          e.add(e.sqrt(sumSq), e.constant(scalar, 1e-6)));
       coef = MinOp::create(b, loc, coef, e.constant(scalar, 1.0));

@@ -107,6 +107,13 @@ def MakeOptimizerStepPass
     optional global gradient-norm clipping first (clip_grad_norm_'s
     max_norm / (norm + 1e-6), at most 1). The caller creates the initial
     state: zeros, or `initial_accumulator_value` for adagrad's sum.
+
+    With `zero-shards=N` > 1 (ZeRO along the data-parallel axis 0 of
+    `@autopar_grid`), every parameter, gradient and state tensor of the
+    update is a process's shard: the flattened tensor zero-padded to a
+    multiple of N, cut in N, as a 1-D tensor. The updates are elementwise,
+    so a shard updates alone; clipping all-reduces the squared norm over
+    axis 0 (and split parameters' over their axis first).
   }];
   let dependentDialects = ["::mlir::autopar::AutoParDialect"];
   let options = [
@@ -127,7 +134,10 @@ def MakeOptimizerStepPass
     Option<"centered", "centered", "bool", "false", "rmsprop">,
     Option<"lrDecay", "lr-decay", "double", "0.0", "adagrad">,
     Option<"clipGradNorm", "clip-grad-norm", "double", "0.0",
-           "Clip the global gradient norm to this (0: off)">
+           "Clip the global gradient norm to this (0: off)">,
+    Option<"zeroShards", "zero-shards", "int64_t", "1",
+           "ZeRO: the update takes each process's 1/N of every parameter, "
+           "flattened and zero-padded to a multiple of N (1: whole)">
   ];
 }
 
