@@ -76,7 +76,8 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
       (options.tp > 1 || options.zero > 0
            ? "autopar-partition-tensor-parallel{entry=loss dp=" +
                  std::to_string(options.dp) +
-                 " tp=" + std::to_string(options.tp) + "},"
+                 " tp=" + std::to_string(options.tp) +
+                 (options.sp ? " sp=true" : "") + "},"
            : std::string()) +
       "autopar-autodiff{entry=loss name=forward_backward}," +
       "autopar-make-optimizer-step{entry=loss optimizer=" +

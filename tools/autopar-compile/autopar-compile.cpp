@@ -539,6 +539,7 @@ int main(int argc, char **argv) {
   }
   // The processes' grid: --plan's, or the one communicating least.
   int64_t dpDegree = devices, tpDegree = 1, zeroStage = 0;
+  bool sequenceParallel = false;
   if (!planSpec.empty()) {
     llvm::Expected<mlir::autopar::planner::Plan> plan =
         mlir::autopar::planner::parsePlan(planSpec);
@@ -549,18 +550,20 @@ int main(int argc, char **argv) {
       unsupported = "pipeline parallelism (pp=)";
     else if (plan->cp > 1)
       unsupported = "context parallelism (cp=)";
-    else if (plan->sequenceParallel)
-      unsupported = "sequence parallelism (sp=on)";
     else if (plan->microbatches != 1)
       unsupported = "pipeline microbatches (mb=; use --grad-accum)";
     if (!unsupported.empty())
-      return fail("--plan: --train runs data and tensor parallelism and "
-                  "ZeRO (dp=, tp=, zero=) so far; " +
+      return fail("--plan: --train runs data, tensor and sequence "
+                  "parallelism and ZeRO (dp=, tp=, sp=, zero=) so far; " +
                   unsupported +
                   " is planned by --plan-only but not executed yet");
     dpDegree = plan->dp;
     tpDegree = plan->tp;
     zeroStage = int64_t(plan->zero);
+    sequenceParallel = plan->sequenceParallel;
+    if (sequenceParallel && tpDegree == 1)
+      return fail("--plan: sequence parallelism splits the work between "
+                  "tensor-parallel layers; sp=on needs tp > 1");
     if (zeroStage > 0 && dpDegree == 1)
       return fail("--plan: ZeRO shards over the data-parallel processes; "
                   "zero= needs dp > 1");
@@ -595,6 +598,7 @@ int main(int argc, char **argv) {
   stepOptions.dp = dpDegree;
   stepOptions.tp = tpDegree;
   stepOptions.zero = zeroStage;
+  stepOptions.sp = sequenceParallel;
   PassManager pm(&context);
   // Anchored on the module already: the pipeline names only its passes.
   mlir::autopar::buildTrainStepPipeline(pm, stepOptions);
@@ -632,6 +636,12 @@ int main(int argc, char **argv) {
   int64_t tpAllReduces = 0;
   if (auto grad = module.lookupSymbol<func::FuncOp>("forward_backward"))
     grad.walk([&](mlir::autopar::AllReduceOp) { ++tpAllReduces; });
+  int64_t spGathers = 0, spScatters = 0;
+  if (auto grad = module.lookupSymbol<func::FuncOp>("forward_backward"))
+    grad.walk([&](Operation *op) {
+      spGathers += isa<mlir::autopar::AllGatherOp>(op);
+      spScatters += isa<mlir::autopar::ReduceScatterOp>(op);
+    });
   if (!step || !module.lookupSymbol<func::FuncOp>("forward_backward"))
     return fail("internal error: the training functions were not built");
 
@@ -689,6 +699,7 @@ int main(int argc, char **argv) {
       // a tensor-parallel one on exactly dp x tp (its @autopar_grid).
       {"plan", llvm::json::Object{{"dp", dpDegree},
                                   {"tp", tpDegree},
+                                  {"sp", sequenceParallel},
                                   {"zero", zeroStage}}},
       {"bytes_per_process",
        llvm::json::Object{{"parameters", int64_t(paramBytes)},
@@ -717,9 +728,14 @@ int main(int argc, char **argv) {
           : std::string());
   if (tpDegree > 1)
     llvm::outs() << llvm::formatv(
-        "plan: dp={0} x tp={1}: linear layers split in column/row pairs "
+        "plan: dp={0} x tp={1}{3}: linear layers split in column/row pairs "
         "within each group of {1} processes, {2} tensor-parallel "
-        "all-reduces per forward and backward pass\n",
-        dpDegree, tpDegree, tpAllReduces);
+        "all-reduces per forward and backward pass{4}\n",
+        dpDegree, tpDegree, tpAllReduces, sequenceParallel ? " sp" : "",
+        sequenceParallel
+            ? llvm::formatv(", {0} all-gathers and {1} reduce-scatters",
+                            spGathers, spScatters)
+                  .str()
+            : std::string());
   return 0;
 }

@@ -333,6 +333,120 @@ void gridAllReduce(int64_t axes, ::UnrankedMemRefType<T> *in,
                 world.step);
 }
 
+/// The processes that differ only along the grid axes in the bit mask
+/// `axes`: their communicator, count and this process's index among them.
+struct Group {
+  MPI_Comm comm;
+  int size, index;
+};
+Group groupOf(int64_t axes) {
+  if (axes == 1)
+    return {world.dpComm, world.dp, world.dpIndex};
+  if (axes == 2)
+    return {world.tpComm, world.tp, world.tpIndex};
+  return {MPI_COMM_WORLD, world.size, world.rank};
+}
+
+/// A contiguous buffer's data and its element counts before, along and
+/// after dimension `dim`.
+template <typename T> struct Blocks {
+  T *data;
+  int64_t outer = 1, along = 1, inner = 1;
+  Blocks(::UnrankedMemRefType<T> *m, int64_t dim) {
+    DynamicMemRefType<T> d(*m);
+    int64_t stride = 1;
+    for (int64_t i = d.rank - 1; i >= 0; --i) {
+      if (d.strides[i] != stride) {
+        fail("internal error: a collective got a strided buffer");
+        std::exit(1);
+      }
+      stride *= d.sizes[i];
+      if (i < dim)
+        outer *= d.sizes[i];
+      else if (i == dim)
+        along = d.sizes[i];
+      else
+        inner *= d.sizes[i];
+    }
+    data = d.data + d.offset;
+  }
+  int64_t count() const { return outer * along * inner; }
+};
+
+/// Copies block `r` (of `parts`) along the middle dimension of `whole`
+/// into or out of `part`, a [outer, along / parts, inner] buffer.
+template <typename T>
+void copyBlock(T *whole, T *part, int64_t outer, int64_t along, int64_t inner,
+               int parts, int r, bool intoPart) {
+  int64_t run = along / parts * inner;
+  for (int64_t o = 0; o < outer; ++o) {
+    T *w = whole + o * along * inner + r * run;
+    T *p = part + o * run;
+    if (intoPart)
+      std::memcpy(p, w, size_t(run) * sizeof(T));
+    else
+      std::memcpy(w, p, size_t(run) * sizeof(T));
+  }
+}
+
+template <typename T> MPI_Datatype mpiType() {
+  return std::is_same_v<T, double> ? MPI_DOUBLE : MPI_FLOAT;
+}
+
+/// `autopar_all_gather_*(axes, dim, in, out)`: `out` = the group's
+/// operands concatenated along `dim`.
+template <typename T>
+void gridAllGather(int64_t axes, int64_t dim, ::UnrankedMemRefType<T> *in,
+                   ::UnrankedMemRefType<T> *out) {
+  Blocks<T> a(in, dim), r(out, dim);
+  Group g = groupOf(axes);
+  std::vector<T> all(size_t(a.count()) * size_t(g.size));
+  if (world.active && g.size > 1) {
+    MPI_Request request;
+    MPI_Iallgather(a.data, int(a.count()), mpiType<T>(), all.data(),
+                   int(a.count()), mpiType<T>(), g.comm, &request);
+    finishOrAbort(request, "sequence-parallel all-gather", world.step);
+  } else {
+    std::memcpy(all.data(), a.data, size_t(a.count()) * sizeof(T));
+  }
+  for (int p = 0; p < g.size; ++p)
+    copyBlock(r.data, all.data() + size_t(p) * size_t(a.count()), r.outer,
+              r.along, r.inner, g.size, p, /*intoPart=*/false);
+}
+
+/// `autopar_reduce_scatter_*(axes, dim, in, out)`: `out` = block `index`
+/// along `dim` of the group's sum.
+template <typename T>
+void gridReduceScatter(int64_t axes, int64_t dim, ::UnrankedMemRefType<T> *in,
+                       ::UnrankedMemRefType<T> *out) {
+  Blocks<T> a(in, dim), r(out, dim);
+  Group g = groupOf(axes);
+  // Block p of every outer index, contiguous, for process p.
+  std::vector<T> packed(size_t(a.count()));
+  for (int p = 0; p < g.size; ++p)
+    copyBlock(a.data, packed.data() + size_t(p) * size_t(r.count()), a.outer,
+              a.along, a.inner, g.size, p, /*intoPart=*/true);
+  if (world.active && g.size > 1) {
+    MPI_Request request;
+    MPI_Ireduce_scatter_block(packed.data(), r.data, int(r.count()),
+                              mpiType<T>(), MPI_SUM, g.comm, &request);
+    finishOrAbort(request, "sequence-parallel reduce-scatter", world.step);
+  } else {
+    std::memcpy(r.data, packed.data(), size_t(r.count()) * sizeof(T));
+  }
+}
+
+/// `autopar_local_slice_*(axes, dim, in, out)`: `out` = block `index`
+/// along `dim` of `in`.
+template <typename T>
+void gridLocalSlice(int64_t axes, int64_t dim, ::UnrankedMemRefType<T> *in,
+                    ::UnrankedMemRefType<T> *out) {
+  Blocks<T> a(in, dim);
+  Group g = groupOf(axes);
+  copyBlock(a.data, Blocks<T>(out, dim).data, a.outer, a.along, a.inner, g.size,
+            g.index, /*intoPart=*/true);
+}
+
 std::string typeString(Type type) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -587,6 +701,18 @@ compileModule(ModuleOp module, StringRef inputName) {
     map[interner("_mlir_ciface_autopar_all_reduce_f64")] = {
         llvm::orc::ExecutorAddr::fromPtr(&gridAllReduce<double>),
         llvm::JITSymbolFlags::Exported};
+    auto add = [&](StringRef name, void *fn) {
+      map[interner(("_mlir_ciface_autopar_" + name).str())] = {
+          llvm::orc::ExecutorAddr::fromPtr(fn), llvm::JITSymbolFlags::Exported};
+    };
+    add("all_gather_f32", reinterpret_cast<void *>(&gridAllGather<float>));
+    add("all_gather_f64", reinterpret_cast<void *>(&gridAllGather<double>));
+    add("reduce_scatter_f32",
+        reinterpret_cast<void *>(&gridReduceScatter<float>));
+    add("reduce_scatter_f64",
+        reinterpret_cast<void *>(&gridReduceScatter<double>));
+    add("local_slice_f32", reinterpret_cast<void *>(&gridLocalSlice<float>));
+    add("local_slice_f64", reinterpret_cast<void *>(&gridLocalSlice<double>));
     return map;
   });
   return std::move(*engine);
@@ -1277,15 +1403,23 @@ int runTraining(MLIRContext &context, StringRef dir) {
       llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
       if (ec)
         return llvm::createStringError(ec, tmp + ": " + ec.message());
-      os << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
-                                       {"format", "autopar-checkpoint"},
-                                       {"version", 1},
-                                       {"step", step},
-                                       {"updates", updates},
-                                       {"tensors", file},
-                                       {"optimizer", str("optimizer")},
-                                       {"order", order},
-                                       {"artifact", dir.str()}}))
+      os << llvm::formatv(
+                "{0:2}",
+                llvm::json::Value(llvm::json::Object{
+                    {"format", "autopar-checkpoint"},
+                    {"version", 1},
+                    {"step", step},
+                    {"updates", updates},
+                    {"tensors", file},
+                    {"optimizer", str("optimizer")},
+                    {"order", order},
+                    {"artifact", dir.str()},
+                    // The grid that wrote it; the
+                    // tensors are whole, any grid
+                    // reads them.
+                    {"plan", llvm::json::Object{{"dp", world.dp},
+                                                {"tp", world.tp},
+                                                {"zero", zeroStage}}}}))
          << "\n";
       os.close();
       if (os.has_error())

@@ -114,6 +114,8 @@ def CollectivesToCallsPass
     the runtime's `autopar_all_reduce_f32` / `_f64(axes, in, out)`: `in` is
     the operand's buffer (read only), `out` a fresh buffer that becomes the
     result, `axes` a bit mask of the grid axes whose processes sum together.
+    `autopar.all_gather`, `autopar.reduce_scatter` and `autopar.local_slice`
+    call `autopar_all_gather_f32(axes, dim, in, out)` and its likes.
     The runtime (autopar-run) keeps one communicator per axis set, made once
     at start-up, and bounds every wait by its collective timeout.
     `autopar.grad_all_reduce` is the identity once differentiated and goes.

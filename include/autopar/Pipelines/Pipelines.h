@@ -89,6 +89,9 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
       llvm::cl::desc("Tensor-parallel processes (autopar-partition-tensor-"
                      "parallel before autodiff when > 1)"),
       llvm::cl::init(1)};
+  PassOptions::Option<bool> sp{
+      *this, "sp", llvm::cl::desc("With tp > 1: Megatron sequence parallelism"),
+      llvm::cl::init(false)};
   PassOptions::Option<int64_t> zero{
       *this, "zero",
       llvm::cl::desc("ZeRO stage along the data-parallel axis (0-3); "

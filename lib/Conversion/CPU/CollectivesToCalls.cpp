@@ -26,27 +26,41 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 namespace {
+/// The runtime entry point of a collective: its name stem, and its
+/// dimension (-1: none, all_reduce).
+std::optional<std::pair<StringRef, int64_t>> runtimeCall(Operation *op) {
+  if (isa<AllReduceOp>(op))
+    return std::pair<StringRef, int64_t>("all_reduce", -1);
+  if (auto g = dyn_cast<AllGatherOp>(op))
+    return std::pair<StringRef, int64_t>("all_gather", g.getDim());
+  if (auto r = dyn_cast<ReduceScatterOp>(op))
+    return std::pair<StringRef, int64_t>("reduce_scatter", r.getDim());
+  if (auto l = dyn_cast<LocalSliceOp>(op))
+    return std::pair<StringRef, int64_t>("local_slice", l.getDim());
+  return std::nullopt;
+}
+
 struct CollectivesToCallsPass
     : public autopar::impl::CollectivesToCallsPassBase<CollectivesToCallsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    SmallVector<AllReduceOp> work;
+    SmallVector<Operation *> work;
     WalkResult walk = module.walk([&](Operation *op) {
       if (auto identity = dyn_cast<GradAllReduceOp>(op)) {
         identity.getResult().replaceAllUsesWith(identity.getOperand());
         identity.erase();
         return WalkResult::advance();
       }
-      if (auto reduce = dyn_cast<AllReduceOp>(op)) {
-        Type element = reduce.getType().getElementType();
+      if (runtimeCall(op)) {
+        Type element =
+            cast<RankedTensorType>(op->getResult(0).getType()).getElementType();
         if (!element.isF32() && !element.isF64()) {
-          reduce.emitOpError("runs on the CPU runtime for f32 and f64 only, "
-                             "not ")
+          op->emitOpError("runs on the CPU runtime for f32 and f64 only, not ")
               << element;
           return WalkResult::interrupt();
         }
-        work.push_back(reduce);
+        work.push_back(op);
       }
       return WalkResult::advance();
     });
@@ -56,41 +70,49 @@ struct CollectivesToCallsPass
     SymbolTable symbols(module);
     OpBuilder b(ctx);
     Type i64 = IntegerType::get(ctx, 64);
-    for (AllReduceOp op : work) {
-      RankedTensorType type = op.getType();
+    for (Operation *op : work) {
+      auto [stem, dim] = *runtimeCall(op);
+      auto type = cast<RankedTensorType>(op->getResult(0).getType());
+      auto operandType = cast<RankedTensorType>(op->getOperand(0).getType());
       Type element = type.getElementType();
-      std::string name = std::string("autopar_all_reduce_") +
-                         (element.isF32() ? "f32" : "f64");
+      std::string name =
+          ("autopar_" + stem + "_" + (element.isF32() ? "f32" : "f64")).str();
       auto unranked = UnrankedMemRefType::get(element, nullptr);
+      SmallVector<Type> argTypes = {i64};
+      if (dim >= 0)
+        argTypes.push_back(i64);
+      argTypes.append({unranked, unranked});
       auto callee = symbols.lookup<func::FuncOp>(name);
       if (!callee) {
         b.setInsertionPointToStart(module.getBody());
-        callee = func::FuncOp::create(
-            b, module.getLoc(), name,
-            b.getFunctionType({i64, unranked, unranked}, {}));
+        callee = func::FuncOp::create(b, module.getLoc(), name,
+                                      b.getFunctionType(argTypes, {}));
         callee.setPrivate();
         callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
         symbols.insert(callee);
       }
-      Location loc = op.getLoc();
+      Location loc = op->getLoc();
       b.setInsertionPoint(op);
-      auto bufferType = MemRefType::get(type.getShape(), element);
-      Value in =
-          bufferization::ToBufferOp::create(b, loc, bufferType, op.getOperand(),
-                                            /*read_only=*/true);
-      Value out = memref::AllocOp::create(b, loc, bufferType);
+      Value in = bufferization::ToBufferOp::create(
+          b, loc, MemRefType::get(operandType.getShape(), element),
+          op->getOperand(0), /*read_only=*/true);
+      Value out = memref::AllocOp::create(
+          b, loc, MemRefType::get(type.getShape(), element));
       int64_t mask = 0;
-      for (int64_t axis : op.getGridAxes())
+      for (int64_t axis :
+           op->getAttrOfType<DenseI64ArrayAttr>("grid_axes").asArrayRef())
         mask |= int64_t(1) << axis;
-      Value axes = arith::ConstantIntOp::create(b, loc, mask, 64);
-      func::CallOp::create(
-          b, loc, callee,
-          ValueRange{axes, memref::CastOp::create(b, loc, unranked, in),
-                     memref::CastOp::create(b, loc, unranked, out)});
+      SmallVector<Value> args = {
+          arith::ConstantIntOp::create(b, loc, mask, 64)};
+      if (dim >= 0)
+        args.push_back(arith::ConstantIntOp::create(b, loc, dim, 64));
+      args.push_back(memref::CastOp::create(b, loc, unranked, in));
+      args.push_back(memref::CastOp::create(b, loc, unranked, out));
+      func::CallOp::create(b, loc, callee, args);
       Value result = bufferization::ToTensorOp::create(
           b, loc, type, out, /*restrict=*/true, /*writable=*/true);
-      op.getResult().replaceAllUsesWith(result);
-      op.erase();
+      op->getResult(0).replaceAllUsesWith(result);
+      op->erase();
     }
     // The grids have served; nothing below the CPU lowering knows them.
     for (auto grid : llvm::make_early_inc_range(module.getOps<shard::GridOp>()))

@@ -37,6 +37,29 @@ func.func @g(%x: tensor<3xf64>) -> tensor<3xf64> {
 
 // -----
 
+// Sequence-parallel collectives pass their dimension too.
+// CHECK-DAG: func.func private @autopar_local_slice_f32(i64, i64, memref<*xf32>, memref<*xf32>)
+// CHECK-DAG: func.func private @autopar_all_gather_f32(i64, i64, memref<*xf32>, memref<*xf32>)
+// CHECK-DAG: func.func private @autopar_reduce_scatter_f32(i64, i64, memref<*xf32>, memref<*xf32>)
+// CHECK-LABEL: func.func @s
+// CHECK: %[[A:.*]] = memref.alloc() : memref<2x4xf32>
+// CHECK: %[[M:.*]] = arith.constant 2 : i64
+// CHECK: %[[D:.*]] = arith.constant 1 : i64
+// CHECK: call @autopar_local_slice_f32(%[[M]], %[[D]], %{{.*}}, %{{.*}})
+// CHECK: memref.alloc() : memref<2x8xf32>
+// CHECK: call @autopar_all_gather_f32
+// CHECK: memref.alloc() : memref<2x4xf32>
+// CHECK: call @autopar_reduce_scatter_f32
+shard.grid @autopar_grid(shape = 1x2)
+func.func @s(%x: tensor<2x8xf32>) -> tensor<2x4xf32> {
+  %0 = autopar.local_slice %x on @autopar_grid grid_axes = [1] dim = 1 : tensor<2x8xf32> -> tensor<2x4xf32>
+  %1 = autopar.all_gather %0 on @autopar_grid grid_axes = [1] dim = 1 {partial_grad} : tensor<2x4xf32> -> tensor<2x8xf32>
+  %2 = autopar.reduce_scatter %1 on @autopar_grid grid_axes = [1] dim = 1 : tensor<2x8xf32> -> tensor<2x4xf32>
+  return %2 : tensor<2x4xf32>
+}
+
+// -----
+
 shard.grid @autopar_grid(shape = 2)
 func.func @h(%x: tensor<3xf16>) -> tensor<3xf16> {
   // expected-error @+1 {{runs on the CPU runtime for f32 and f64 only, not 'f16'}}

@@ -562,3 +562,30 @@ func.func @all_reduce_int(%x: tensor<4xi64>) -> tensor<4xi64> {
   %0 = autopar.all_reduce %x on @grid grid_axes = [0] : tensor<4xi64>
   return %0 : tensor<4xi64>
 }
+
+// -----
+
+shard.grid @grid(shape = 2x3)
+func.func @all_gather_shape(%x: tensor<4x5xf32>) -> tensor<4x15xf32> {
+  // expected-error @+1 {{result type 'tensor<4x15xf32>' does not match 'tensor<4x10xf32>'}}
+  %0 = autopar.all_gather %x on @grid grid_axes = [0] dim = 1 : tensor<4x5xf32> -> tensor<4x15xf32>
+  return %0 : tensor<4x15xf32>
+}
+
+// -----
+
+shard.grid @grid(shape = 2x3)
+func.func @reduce_scatter_divide(%x: tensor<4x5xf32>) -> tensor<4x1xf32> {
+  // expected-error @+1 {{dimension 1 of size 5 does not divide among the group's 3 processes}}
+  %0 = autopar.reduce_scatter %x on @grid grid_axes = [1] dim = 1 : tensor<4x5xf32> -> tensor<4x1xf32>
+  return %0 : tensor<4x1xf32>
+}
+
+// -----
+
+shard.grid @grid(shape = 2)
+func.func @local_slice_dim(%x: tensor<4xf32>) -> tensor<2xf32> {
+  // expected-error @+1 {{dim 1 is out of range for rank 1}}
+  %0 = autopar.local_slice %x on @grid grid_axes = [0] dim = 1 : tensor<4xf32> -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}

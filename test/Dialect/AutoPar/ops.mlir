@@ -216,3 +216,16 @@ func.func @collectives(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %1 = autopar.all_reduce %0 on @grid grid_axes = [0, 1] : tensor<4x8xf32>
   return %1 : tensor<4x8xf32>
 }
+
+// CHECK-LABEL: func @sequence_collectives
+func.func @sequence_collectives(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // CHECK: autopar.local_slice %{{.*}} on @grid grid_axes = [1] dim = 1 : tensor<4x8xf32> -> tensor<4x4xf32>
+  %0 = autopar.local_slice %x on @grid grid_axes = [1] dim = 1 : tensor<4x8xf32> -> tensor<4x4xf32>
+  // CHECK: autopar.all_gather %{{.*}} on @grid grid_axes = [1] dim = 1 {partial_grad} : tensor<4x4xf32> -> tensor<4x8xf32>
+  %1 = autopar.all_gather %0 on @grid grid_axes = [1] dim = 1 {partial_grad} : tensor<4x4xf32> -> tensor<4x8xf32>
+  // CHECK: autopar.reduce_scatter %{{.*}} on @grid grid_axes = [0, 1] dim = 0 : tensor<4x8xf32> -> tensor<1x8xf32>
+  %2 = autopar.reduce_scatter %1 on @grid grid_axes = [0, 1] dim = 0 : tensor<4x8xf32> -> tensor<1x8xf32>
+  // CHECK: autopar.all_gather %{{.*}} on @grid grid_axes = [0, 1] dim = 0 : tensor<1x8xf32> -> tensor<4x8xf32>
+  %3 = autopar.all_gather %2 on @grid grid_axes = [0, 1] dim = 0 : tensor<1x8xf32> -> tensor<4x8xf32>
+  return %3 : tensor<4x8xf32>
+}

@@ -65,6 +65,12 @@ CASES = [
     ("gpt-dp2xtp2", "gpt", ["--devices=4", "--plan=dp=2,tp=2",
                             "--optimizer=sgd", "--lr=0.1", "--momentum=0.9"],
      4, "sgd", 0),
+    # Sequence parallelism: layer norms and residuals on the local tokens.
+    ("gpt-tp2-sp", "gpt", ["--plan=dp=1,tp=2,sp=on", "--optimizer=sgd",
+                           "--lr=0.1", "--momentum=0.9"], 2, "sgd", 0),
+    ("gpt-dp2xtp2-sp-zero1", "gpt", ["--plan=dp=2,tp=2,sp=on,zero=1",
+                                     "--optimizer=sgd", "--lr=0.1",
+                                     "--momentum=0.9"], 4, "sgd", 0),
 ]
 
 
@@ -195,7 +201,8 @@ def main():
               memory_ok and len(held) == procs)
         failed |= not ok
         zero = manifest["plan"].get("zero", 0)
-        print(f"{name}: dp={groups} x tp={tp}"
+        sp = " sp" if manifest["plan"].get("sp") else ""
+        print(f"{name}: dp={groups} x tp={tp}{sp}"
               f"{f' zero={zero}' if zero else ''} on {procs} processes, loss "
               f"{ours[0]:.5f} -> {ours[-1]:.5f}; worst error against one "
               f"process {vs_one:.3f}, against torch {vs_torch:.3f} of "

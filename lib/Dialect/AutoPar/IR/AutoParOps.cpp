@@ -824,3 +824,56 @@ LogicalResult
 GradAllReduceOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return verifyGridAxes(*this, getGridAttr(), getGridAxes(), symbols);
 }
+
+/// The number of processes in a group along `axes` of the grid.
+static int64_t groupSize(shard::GridOp grid, ArrayRef<int64_t> axes) {
+  int64_t n = 1;
+  for (int64_t axis : axes)
+    n *= grid.getShape()[axis];
+  return n;
+}
+
+/// Grid, axes and shapes: the result is the operand with `dim` multiplied
+/// (`gather`) or divided by the group size.
+template <typename OpT>
+static LogicalResult verifyDimCollective(OpT op, bool gather,
+                                         SymbolTableCollection &symbols) {
+  if (failed(verifyGridAxes(op, op.getGridAttr(), op.getGridAxes(), symbols)))
+    return failure();
+  auto grid =
+      symbols.lookupNearestSymbolFrom<shard::GridOp>(op, op.getGridAttr());
+  RankedTensorType in = op.getOperand().getType(), out = op.getType();
+  int64_t dim = op.getDim(), n = groupSize(grid, op.getGridAxes());
+  if (dim >= in.getRank())
+    return op.emitOpError("dim ")
+           << dim << " is out of range for rank " << in.getRank();
+  SmallVector<int64_t> want(in.getShape());
+  if (gather) {
+    want[dim] *= n;
+  } else {
+    if (want[dim] % n)
+      return op.emitOpError("dimension ")
+             << dim << " of size " << want[dim]
+             << " does not divide among the group's " << n << " processes";
+    want[dim] /= n;
+  }
+  if (in.getElementType() != out.getElementType() ||
+      out.getShape() != ArrayRef<int64_t>(want))
+    return op.emitOpError("result type ")
+           << out << " does not match "
+           << RankedTensorType::get(want, in.getElementType());
+  return success();
+}
+
+LogicalResult AllGatherOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyDimCollective(*this, /*gather=*/true, symbols);
+}
+
+LogicalResult
+ReduceScatterOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyDimCollective(*this, /*gather=*/false, symbols);
+}
+
+LogicalResult LocalSliceOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyDimCollective(*this, /*gather=*/false, symbols);
+}

@@ -521,3 +521,53 @@ LogicalResult GradAllReduceOp::buildVJP(OpBuilder &b, ValueRange cotangents,
         : Value());
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Sequence-parallel collectives
+//===----------------------------------------------------------------------===//
+
+LogicalResult AllGatherOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                    SmallVectorImpl<Value> &out) {
+  Value g = cotangents[0];
+  if (!g) {
+    out.push_back(Value());
+    return success();
+  }
+  Type type = getOperand().getType();
+  out.push_back(getPartialGrad()
+                    ? ReduceScatterOp::create(b, getLoc(), type, g,
+                                              getGridAttr(), getGridAxesAttr(),
+                                              getDimAttr())
+                          .getResult()
+                    : LocalSliceOp::create(b, getLoc(), type, g, getGridAttr(),
+                                           getGridAxesAttr(), getDimAttr())
+                          .getResult());
+  return success();
+}
+
+/// The transpose of reduce_scatter and local_slice: gather the blocks.
+static LogicalResult gatherVJP(Operation *op, Value operand, OpBuilder &b,
+                               ValueRange cotangents,
+                               SmallVectorImpl<Value> &out,
+                               FlatSymbolRefAttr grid, DenseI64ArrayAttr axes,
+                               IntegerAttr dim) {
+  Value g = cotangents[0];
+  out.push_back(g ? AllGatherOp::create(b, op->getLoc(), operand.getType(), g,
+                                        grid, axes, dim, /*partial_grad=*/
+                                        nullptr)
+                        .getResult()
+                  : Value());
+  return success();
+}
+
+LogicalResult ReduceScatterOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                        SmallVectorImpl<Value> &out) {
+  return gatherVJP(*this, getOperand(), b, cotangents, out, getGridAttr(),
+                   getGridAxesAttr(), getDimAttr());
+}
+
+LogicalResult LocalSliceOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                     SmallVectorImpl<Value> &out) {
+  return gatherVJP(*this, getOperand(), b, cotangents, out, getGridAttr(),
+                   getGridAxesAttr(), getDimAttr());
+}

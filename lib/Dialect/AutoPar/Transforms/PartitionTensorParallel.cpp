@@ -61,7 +61,40 @@ struct Region {
   /// Attention masks made by broadcasting a whole tensor: the broadcast
   /// produces the local part directly.
   llvm::MapVector<BroadcastOp, Split> masks;
+  /// After splitting: the column's grad_all_reduce, the row's all_reduce,
+  /// the row's bias and the ops adding it, and every op in between.
+  GradAllReduceOp enter;
+  AllReduceOp exit;
+  Value rowBias;
+  Operation *biasWide = nullptr, *biasAdd = nullptr;
+  llvm::DenseSet<Operation *> inside;
 };
+
+/// The split of a reshape's result, if one of its dimensions can hold the
+/// operand's blocks whole (flattened, both are [P, tp, c]).
+std::optional<Split> splitThroughReshape(ArrayRef<int64_t> in,
+                                         ArrayRef<int64_t> out, Split s,
+                                         int64_t tp) {
+  int64_t p = 1, c = s.b;
+  for (int64_t d = 0; d < s.dim; ++d)
+    p *= in[d];
+  p *= s.a;
+  for (int64_t d = s.dim + 1; d < int64_t(in.size()); ++d)
+    c *= in[d];
+  for (int64_t j = 0; j < int64_t(out.size()); ++j) {
+    int64_t outer = 1, inner = 1;
+    for (int64_t d = 0; d < j; ++d)
+      outer *= out[d];
+    for (int64_t d = j + 1; d < int64_t(out.size()); ++d)
+      inner *= out[d];
+    if (p % outer || c % inner)
+      continue;
+    int64_t a = p / outer, b = c / inner;
+    if (out[j] == a * tp * b)
+      return Split{j, a, b};
+  }
+  return std::nullopt;
+}
 
 /// Dimension of the weight holding the output (column) or input (row)
 /// features.
@@ -75,13 +108,6 @@ bool isUnaryElementwise(Operation *op) {
          op->hasTrait<OpTrait::Elementwise>() &&
          op->getOperand(0).getType() == op->getResult(0).getType() &&
          isa<AutoParDialect>(op->getDialect());
-}
-
-int64_t product(ArrayRef<int64_t> dims) {
-  int64_t p = 1;
-  for (int64_t d : dims)
-    p *= d;
-  return p;
 }
 
 /// The local shape of a value of global type `type` split as `s`.
@@ -129,6 +155,8 @@ struct PartitionTensorParallelPass
       return;
     for (Region &region : *regions)
       split(fn, region);
+    if (sp && failed(sequenceParallel(fn, *regions)))
+      return signalPassFailure();
     SmallVector<Type> inputs;
     for (BlockArgument arg : fn.getArguments())
       inputs.push_back(arg.getType());
@@ -268,21 +296,10 @@ struct PartitionTensorParallelPass
       return Split{s.dim, length / block, s.b};
     }
     if (auto reshape = dyn_cast<ReshapeOp>(op)) {
-      Split s = *splitOf(reshape.getOperand());
-      ArrayRef<int64_t> in = reshape.getOperand().getType().getShape();
-      ArrayRef<int64_t> out = reshape.getType().getShape();
-      // Flattened [P, tp, c]; find the result dimension that holds tp.
-      int64_t p = product(in.take_front(s.dim)) * s.a;
-      int64_t c = s.b * product(in.drop_front(s.dim + 1));
-      for (int64_t j = 0; j < int64_t(out.size()); ++j) {
-        int64_t outer = product(out.take_front(j));
-        int64_t inner = product(out.drop_front(j + 1));
-        if (p % outer || c % inner)
-          continue;
-        int64_t a = p / outer, b = c / inner;
-        if (out[j] == a * tp * b)
-          return Split{j, a, b};
-      }
+      if (std::optional<Split> out = splitThroughReshape(
+              reshape.getOperand().getType().getShape(),
+              reshape.getType().getShape(), *splitOf(reshape.getOperand()), tp))
+        return out;
       return fail("regroups the split dimension so that no dimension of "
                   "its result holds whole blocks");
     }
@@ -422,9 +439,10 @@ struct PartitionTensorParallelPass
     if (Value bias = column.getBias())
       shardArgument(fn, bias, 0, first.a);
     OpBuilder b(column);
-    Value input = GradAllReduceOp::create(b, column.getLoc(), column.getInput(),
-                                          grid, axes);
-    column.getInputMutable().assign(input);
+    region.enter = GradAllReduceOp::create(b, column.getLoc(),
+                                           column.getInput(), grid, axes);
+    column.getInputMutable().assign(region.enter.getResult());
+    region.inside.insert(column);
 
     // Everything in between computes the local part: local result types,
     // and slices of the split dimension at local offsets.
@@ -448,7 +466,11 @@ struct PartitionTensorParallelPass
         slice.setLimitIndices(limit);
       }
       value.setType(type.clone(localShape(type, s)));
+      if (Operation *def = value.getDefiningOp())
+        region.inside.insert(def);
     }
+    for (auto [wide, s] : region.masks)
+      region.inside.insert(wide);
 
     // Row: a partial sum from the local features, completed by the
     // all-reduce; the bias (whole on every process) is added once after.
@@ -458,16 +480,177 @@ struct PartitionTensorParallelPass
     Value partial = LinearOp::create(b, row.getLoc(), row.getType(),
                                      row.getInput(), row.getWeight(), Value(),
                                      row.getWeightTransposedAttr());
-    Value sum = AllReduceOp::create(b, row.getLoc(), partial, grid, axes);
+    region.inside.insert(partial.getDefiningOp());
+    region.exit = AllReduceOp::create(b, row.getLoc(), partial, grid, axes);
+    Value sum = region.exit;
     if (Value bias = row.getBias()) {
       int64_t rank = row.getType().getRank();
       Value wide = BroadcastOp::create(b, row.getLoc(), row.getType(), bias,
                                        ArrayRef<int64_t>{rank - 1});
       sum = AddOp::create(b, row.getLoc(), sum, wide);
+      region.rowBias = bias;
+      region.biasWide = wide.getDefiningOp();
+      region.biasAdd = sum.getDefiningOp();
     }
     row.getResult().replaceAllUsesWith(sum);
     row.erase();
     column->removeAttr(kParallelism);
+  }
+
+  /// The split of `op`'s result outside the regions, for ops that work
+  /// token by token on a sequence-split value; whole operands they combine
+  /// with it are cut (local_slice) or, when parameters (a norm's scale),
+  /// get their cotangent summed over the group (grad_all_reduce).
+  std::optional<Split> tokenwiseSplit(Operation *op,
+                                      DenseMap<Value, Split> &seq) {
+    MLIRContext *ctx = &getContext();
+    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
+    OpBuilder b(op);
+    std::optional<Split> s;
+    for (Value v : op->getOperands())
+      if (auto it = seq.find(v); it != seq.end())
+        if (!s)
+          s = it->second;
+    if (!s || s->a != 1)
+      return std::nullopt;
+    if (isa<AutoParDialect>(op->getDialect()) &&
+        op->hasTrait<OpTrait::Elementwise>()) {
+      for (Value v : op->getOperands())
+        if (auto it = seq.find(v); it != seq.end() && !(it->second == *s))
+          return std::nullopt;
+      for (OpOperand &use : op->getOpOperands()) {
+        if (seq.count(use.get()))
+          continue;
+        auto type = cast<RankedTensorType>(use.get().getType());
+        use.set(LocalSliceOp::create(
+            b, op->getLoc(), type.clone(localShape(type, *s)), use.get(), grid,
+            axes, b.getI64IntegerAttr(s->dim)));
+      }
+      return s;
+    }
+    if (auto norm = dyn_cast<LayerNormOp>(op)) {
+      if (!seq.count(norm.getOperand()) || s->dim >= int64_t(norm.getAxis()))
+        return std::nullopt;
+      for (OpOperand *use : {&norm.getScaleMutable(), &norm.getBiasMutable()})
+        use->set(
+            GradAllReduceOp::create(b, op->getLoc(), use->get(), grid, axes));
+      return s;
+    }
+    if (auto reshape = dyn_cast<ReshapeOp>(op))
+      return splitThroughReshape(reshape.getOperand().getType().getShape(),
+                                 reshape.getType().getShape(), *s, tp);
+    if (auto transpose = dyn_cast<TransposeOp>(op)) {
+      ArrayRef<int64_t> perm = transpose.getPermutation();
+      return Split{llvm::find(perm, s->dim) - perm.begin(), s->a, s->b};
+    }
+    return std::nullopt;
+  }
+
+  /// Megatron's sequence parallelism: between the regions, the activations
+  /// (layer norms, residual adds, biases of row layers) are split along the
+  /// sequence, dimension 1 of [batch, sequence, ...] (dimension 0 of 2-D
+  /// [tokens, features] ones); a region's input is all-gathered instead of
+  /// passing grad_all_reduce, its output reduce-scattered instead of
+  /// all-reduced. What needs whole values (the loss, a layer that is not
+  /// split) gathers them first.
+  LogicalResult sequenceParallel(func::FuncOp fn,
+                                 MutableArrayRef<Region> regions) {
+    MLIRContext *ctx = &getContext();
+    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
+    DenseMap<Operation *, Region *> byEnter, byExit;
+    llvm::DenseSet<Operation *> inside, dead;
+    for (Region &r : regions) {
+      byEnter[r.enter] = &r;
+      byExit[r.exit] = &r;
+      inside.insert(r.inside.begin(), r.inside.end());
+    }
+    DenseMap<Value, Split> seq;
+    OpBuilder b(ctx);
+    for (Operation &op : fn.front()) {
+      if (dead.contains(&op))
+        continue;
+      b.setInsertionPoint(&op);
+      if (Region *r = byEnter.lookup(&op)) {
+        auto it = seq.find(r->enter.getOperand());
+        if (it != seq.end()) {
+          Value whole = AllGatherOp::create(
+              b, op.getLoc(), r->enter.getType(), r->enter.getOperand(), grid,
+              axes, b.getI64IntegerAttr(it->second.dim), b.getUnitAttr());
+          r->enter.getResult().replaceAllUsesWith(whole);
+          dead.insert(&op);
+        }
+        continue;
+      }
+      if (Region *r = byExit.lookup(&op)) {
+        RankedTensorType type = r->exit.getType();
+        int64_t dim = type.getRank() >= 3 ? 1 : 0;
+        if (type.getDimSize(dim) % tp)
+          return emitError(op.getLoc(), "sequence parallelism splits the "
+                                        "output of a row-parallel layer along "
+                                        "dimension ")
+                 << dim << " of size " << type.getDimSize(dim)
+                 << ", which does not divide among " << int64_t(tp)
+                 << " processes";
+        Split s{dim, 1, type.getDimSize(dim) / tp};
+        auto local = type.clone(localShape(type, s));
+        Value part =
+            ReduceScatterOp::create(b, op.getLoc(), local, r->exit.getOperand(),
+                                    grid, axes, b.getI64IntegerAttr(dim));
+        Value out = part;
+        Operation *replaced = r->exit;
+        if (r->biasAdd) {
+          Value bias =
+              GradAllReduceOp::create(b, op.getLoc(), r->rowBias, grid, axes);
+          Value wide =
+              BroadcastOp::create(b, op.getLoc(), local, bias,
+                                  ArrayRef<int64_t>{type.getRank() - 1});
+          out = AddOp::create(b, op.getLoc(), part, wide);
+          replaced = r->biasAdd;
+          dead.insert(r->biasWide);
+          dead.insert(r->biasAdd);
+        }
+        replaced->getResult(0).replaceAllUsesWith(out);
+        dead.insert(&op);
+        seq[out] = s;
+        continue;
+      }
+      bool split =
+          llvm::any_of(op.getOperands(), [&](Value v) { return seq.count(v); });
+      if (!split)
+        continue;
+      if (inside.contains(&op))
+        return op.emitOpError("takes a sequence-split value inside a "
+                              "tensor-parallel region");
+      if (op.getNumResults() == 1)
+        if (std::optional<Split> s = tokenwiseSplit(&op, seq)) {
+          auto type = cast<RankedTensorType>(op.getResult(0).getType());
+          op.getResult(0).setType(type.clone(localShape(type, *s)));
+          seq[op.getResult(0)] = *s;
+          continue;
+        }
+      // Work that needs the whole sequence gets it.
+      for (OpOperand &use : op.getOpOperands()) {
+        auto it = seq.find(use.get());
+        if (it == seq.end())
+          continue;
+        auto type = cast<RankedTensorType>(use.get().getType());
+        SmallVector<int64_t> shape(type.getShape());
+        shape[it->second.dim] *= tp;
+        use.set(AllGatherOp::create(
+            b, op.getLoc(), type.clone(shape), use.get(), grid, axes,
+            b.getI64IntegerAttr(it->second.dim), nullptr));
+      }
+    }
+    // Dead ops go last first: each is used by none but later dead ones.
+    SmallVector<Operation *> order;
+    for (Operation &op : fn.front())
+      if (dead.contains(&op))
+        order.push_back(&op);
+    for (Operation *op : llvm::reverse(order))
+      op->erase();
+    return success();
   }
 };
 } // namespace

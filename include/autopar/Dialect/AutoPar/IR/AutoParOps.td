@@ -672,4 +672,76 @@ def AutoPar_GradAllReduceOp : AutoPar_CollectiveOp<"grad_all_reduce"> {
   }];
 }
 
+
+class AutoPar_DimCollectiveOp<string mnemonic, list<Trait> traits = []>
+    : AutoPar_Op<mnemonic, !listconcat(traits,
+                 [DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+                  DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>])> {
+  let arguments = (ins AutoPar_FloatTensor:$operand,
+      FlatSymbolRefAttr:$grid, DenseI64ArrayAttr:$grid_axes,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$dim);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $operand `on` $grid `grid_axes` `=` $grid_axes `dim` `=` $dim attr-dict
+    `:` type($operand) `->` type($result)
+  }];
+}
+
+def AutoPar_AllGatherOp : AutoPar_DimCollectiveOp<"all_gather"> {
+  let summary = "concatenate the group's blocks along a dimension";
+  let description = [{
+    Every process of the group (see `autopar.all_reduce`) gets the
+    concatenation along `dim` of the group's operands, in the order of
+    their coordinates: the result's `dim` is the group size times the
+    operand's. Sequence parallelism gathers the sequence before work that
+    needs all of it.
+
+    With `partial_grad`, what consumes the result is split across the group
+    (a column-parallel layer), so each process's cotangent is partial and
+    the vector-Jacobian product is `autopar.reduce_scatter` (Megatron's
+    gather with `tensor_parallel_output_grad`); without it, the consumers
+    compute the same on every process and the product is
+    `autopar.local_slice`.
+
+    ```mlir
+    %x = autopar.all_gather %part on @autopar_grid grid_axes = [1] dim = 1
+         {partial_grad} : tensor<2x4x16xf32> -> tensor<2x8x16xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$operand,
+      FlatSymbolRefAttr:$grid, DenseI64ArrayAttr:$grid_axes,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$dim, UnitAttr:$partial_grad);
+}
+
+def AutoPar_ReduceScatterOp : AutoPar_DimCollectiveOp<"reduce_scatter"> {
+  let summary = "sum over the group, each process keeping its block";
+  let description = [{
+    The elementwise sum of the group's operands, of which process `r` of
+    the group keeps block `r` along `dim` (the result's `dim` is the
+    operand's divided by the group size). Sequence parallelism puts it
+    after a row-parallel layer in place of `autopar.all_reduce`. Its
+    vector-Jacobian product is `autopar.all_gather`.
+
+    ```mlir
+    %y = autopar.reduce_scatter %partial on @autopar_grid grid_axes = [1]
+         dim = 1 : tensor<2x8x16xf32> -> tensor<2x4x16xf32>
+    ```
+  }];
+}
+
+def AutoPar_LocalSliceOp : AutoPar_DimCollectiveOp<"local_slice"> {
+  let summary = "this process's block of a value the group holds whole";
+  let description = [{
+    Block `r` along `dim` for process `r` of the group; no communication.
+    Sequence parallelism cuts a whole value (the embeddings) into the
+    sequence blocks the processes work on. Its vector-Jacobian product is
+    `autopar.all_gather`.
+
+    ```mlir
+    %p = autopar.local_slice %x on @autopar_grid grid_axes = [1] dim = 1
+         : tensor<2x8x16xf32> -> tensor<2x4x16xf32>
+    ```
+  }];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAR_IR_AUTOPAROPS_TD

@@ -174,6 +174,17 @@ def PartitionTensorParallelPass
     and `autopar.split = array<i64: dim, grid_axis[, groups]>`, from which
     the runtime cuts each process's shard of the whole tensor (with
     `groups`, block r of each of the groups).
+
+    With `sp`, Megatron's sequence parallelism: between the split layers
+    the activations (layer norms, residual adds, the row layers' biases) are
+    split along the sequence, dimension 1 of `[batch, sequence, ...]`
+    (dimension 0 of 2-D `[tokens, features]`): a split layer's input is
+    `autopar.all_gather`ed (its VJP a `reduce_scatter`) instead of passing
+    `grad_all_reduce`, its output `autopar.reduce_scatter`ed instead of
+    all-reduced; whole values meeting split ones are cut
+    (`autopar.local_slice`), norm parameters get their cotangents summed
+    (`grad_all_reduce`), and work that needs the whole sequence (the loss,
+    a layer that is not split) gathers it first.
   }];
   let dependentDialects = ["::mlir::autopar::AutoParDialect",
                            "::mlir::shard::ShardDialect"];
@@ -183,7 +194,9 @@ def PartitionTensorParallelPass
     Option<"dp", "dp", "int64_t", /*default=*/"1",
            "Processes along the data-parallel axis">,
     Option<"tp", "tp", "int64_t", /*default=*/"2",
-           "Processes along the tensor-parallel axis">
+           "Processes along the tensor-parallel axis">,
+    Option<"sp", "sp", "bool", /*default=*/"false",
+           "Megatron sequence parallelism between the split layers">
   ];
 }
 
