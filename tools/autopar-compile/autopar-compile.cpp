@@ -321,10 +321,12 @@ static int planModel() {
 
 /// Predicted seconds of one step of `stepModule` (a training step built
 /// for one process of a dp x tp grid) on `cluster`: the contractions of
-/// @forward_backward at the device's fp32 peak, plus ring all-reduces
-/// (2 (n-1) messages, 2 (n-1)/n of the bytes each way) of the program's own
+/// @forward_backward at the device's fp32 peak, every other op at its
+/// memory bandwidth (operands read, result written), ring all-reduces
+/// (2 (n-1) messages, 2 (n-1)/n of the bytes each way) of the program's
 /// tensor-parallel sums and of the runtime's per-gradient data-parallel
-/// ones.
+/// ones, and ring all-gathers / reduce-scatters ((n-1) messages, (n-1)/n of
+/// the whole tensor) of sequence parallelism.
 static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
                           const mlir::autopar::planner::ClusterSpec &cluster) {
   auto bytes = [](Type type) {
@@ -338,8 +340,14 @@ static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
     return 2.0 * double(n - 1) *
            (link.latency + size / double(n) / link.bandwidth);
   };
+  auto ring = [&](int64_t n, double whole) {
+    if (n == 1)
+      return 0.0;
+    const auto &link = cluster.linkFor(n, 1);
+    return double(n - 1) * (link.latency + whole / double(n) / link.bandwidth);
+  };
   auto grad = stepModule.lookupSymbol<func::FuncOp>("forward_backward");
-  double flops = 0, seconds = 0;
+  double flops = 0, seconds = 0, moved = 0;
   grad.walk([&](Operation *op) {
     if (auto dot = dyn_cast<mlir::autopar::DotOp>(op)) {
       double k = 1;
@@ -348,12 +356,41 @@ static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
       flops += 2 * k * double(dot.getType().getNumElements());
     } else if (auto sum = dyn_cast<mlir::autopar::AllReduceOp>(op)) {
       seconds += allReduce(tp, bytes(sum.getType()));
+    } else if (auto gather = dyn_cast<mlir::autopar::AllGatherOp>(op)) {
+      seconds += ring(tp, bytes(gather.getType()));
+    } else if (auto scatter = dyn_cast<mlir::autopar::ReduceScatterOp>(op)) {
+      seconds += ring(tp, bytes(scatter.getOperand().getType()));
+    } else if (isa<mlir::autopar::AutoParDialect>(op->getDialect()) &&
+               !isa<mlir::autopar::ConstantOp, mlir::autopar::GradAllReduceOp,
+                    mlir::autopar::LocalSliceOp>(op)) {
+      for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults()))
+        if (isa<RankedTensorType>(v.getType()))
+          moved += bytes(v.getType());
     }
   });
+  seconds += moved / cluster.device.memoryBandwidth;
   for (Type t : grad.getFunctionType().getResults().drop_front())
     seconds += allReduce(dp, bytes(t));
   using mlir::autopar::planner::ComputeType;
   return seconds + flops / cluster.device.peakFlops(ComputeType::FP32);
+}
+
+/// --cluster (default cpu-host) for `devices` processes.
+static llvm::Expected<mlir::autopar::planner::ClusterSpec>
+trainCluster(int64_t devices) {
+  llvm::Expected<mlir::autopar::planner::ClusterSpec> cluster =
+      mlir::autopar::planner::loadCluster(
+          clusterSpec.empty() ? StringRef("cpu-host") : StringRef(clusterSpec),
+          devices);
+  if (!cluster)
+    return llvm::createStringError("--cluster: " +
+                                   llvm::toString(cluster.takeError()));
+  if (cluster->numDevices() < devices)
+    return llvm::createStringError(
+        llvm::formatv("--cluster {0} has {1} devices; the plan needs {2}",
+                      cluster->name, cluster->numDevices(), devices)
+            .str());
+  return cluster;
 }
 
 /// The processes' grid for `devices` processes when --plan does not give
@@ -574,17 +611,9 @@ int main(int argc, char **argv) {
                                 devices.getValue()));
   } else if (devices > 1) {
     llvm::Expected<mlir::autopar::planner::ClusterSpec> cluster =
-        mlir::autopar::planner::loadCluster(clusterSpec.empty()
-                                                ? StringRef("cpu-host")
-                                                : StringRef(clusterSpec),
-                                            devices);
+        trainCluster(devices);
     if (!cluster)
-      return fail("--cluster: " + llvm::toString(cluster.takeError()));
-    if (cluster->numDevices() < devices)
-      return fail(llvm::formatv("--cluster {0} has {1} devices; --devices "
-                                "asks for {2}",
-                                cluster->name, cluster->numDevices(),
-                                devices.getValue()));
+      return fail(llvm::toString(cluster.takeError()));
     FailureOr<std::pair<int64_t, int64_t>> grid =
         chooseGrid(module, stepOptions, devices, *cluster);
     if (failed(grid))
@@ -633,6 +662,17 @@ int main(int argc, char **argv) {
     module.print(os);
   }
   auto step = module.lookupSymbol<func::FuncOp>("optimizer_step");
+  // The step time the cost model predicts for this grid.
+  std::optional<double> predicted;
+  std::string predictedOn;
+  if (dpDegree * tpDegree > 1 || !clusterSpec.empty()) {
+    llvm::Expected<mlir::autopar::planner::ClusterSpec> cluster =
+        trainCluster(dpDegree * tpDegree);
+    if (!cluster)
+      return fail(llvm::toString(cluster.takeError()));
+    predicted = stepSeconds(module, dpDegree, tpDegree, *cluster);
+    predictedOn = cluster->name;
+  }
   int64_t tpAllReduces = 0;
   if (auto grad = module.lookupSymbol<func::FuncOp>("forward_backward"))
     grad.walk([&](mlir::autopar::AllReduceOp) { ++tpAllReduces; });
@@ -701,6 +741,8 @@ int main(int argc, char **argv) {
                                   {"tp", tpDegree},
                                   {"sp", sequenceParallel},
                                   {"zero", zeroStage}}},
+      {"predicted_step_s",
+       predicted ? llvm::json::Value(*predicted) : llvm::json::Value(nullptr)},
       {"bytes_per_process",
        llvm::json::Object{{"parameters", int64_t(paramBytes)},
                           {"optimizer_state", int64_t(stateBytes)}}},
@@ -726,6 +768,9 @@ int main(int argc, char **argv) {
       dpDegree * tpDegree > 1
           ? llvm::formatv("mpirun -np {0} ", dpDegree * tpDegree).str()
           : std::string());
+  if (predicted)
+    llvm::outs() << llvm::formatv("predicted step time on {0}: {1:e} s\n",
+                                  predictedOn, *predicted);
   if (tpDegree > 1)
     llvm::outs() << llvm::formatv(
         "plan: dp={0} x tp={1}{3}: linear layers split in column/row pairs "
