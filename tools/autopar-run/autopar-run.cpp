@@ -845,6 +845,108 @@ double scalarValue(const npy::NpyArray &a) {
   return f;
 }
 
+/// The whole tensors of the checkpoint in `dir` whose manifest is `c`:
+/// one file (`firstPath`), or one per process of the grid that wrote it,
+/// reassembled by the manifest's layout (tensor-parallel parts
+/// concatenated along their dimension, ZeRO shards joined and unpadded).
+llvm::Expected<npy::TensorMap>
+readCheckpointTensors(StringRef dir, const llvm::json::Object &c,
+                      StringRef firstPath) {
+  const llvm::json::Array *files = c.getArray("files");
+  const llvm::json::Object *plan = c.getObject("plan");
+  const llvm::json::Object *layout = c.getObject("layout");
+  if (!files || files->size() <= 1 || !plan || !layout)
+    return npy::readSafetensors(firstPath);
+  int64_t dp = plan->getInteger("dp").value_or(0);
+  int64_t tp = plan->getInteger("tp").value_or(0);
+  auto bad = [&](const llvm::Twine &why) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   (dir + "/checkpoint.json: " + why).str());
+  };
+  if (dp < 1 || tp < 1 || int64_t(files->size()) != dp * tp)
+    return bad("its plan and its list of files disagree");
+  std::vector<npy::TensorMap> parts;
+  for (const llvm::json::Value &f : *files) {
+    std::optional<StringRef> name = f.getAsString();
+    if (!name || name->contains('/'))
+      return bad("a file name is not a plain name");
+    llvm::SmallString<256> path(dir);
+    llvm::sys::path::append(path, *name);
+    llvm::Expected<npy::TensorMap> part = npy::readSafetensors(path);
+    if (!part)
+      return part.takeError();
+    parts.push_back(std::move(*part));
+  }
+  npy::TensorMap whole;
+  for (const auto &[key, value] : *layout) {
+    std::string name = key.str();
+    const llvm::json::Object *entry = value.getAsObject();
+    const llvm::json::Array *shapeJson =
+        entry ? entry->getArray("shape") : nullptr;
+    if (!shapeJson)
+      return bad("tensor '" + name + "' has no shape");
+    SmallVector<int64_t> shape;
+    for (const llvm::json::Value &d : *shapeJson)
+      shape.push_back(d.getAsInteger().value_or(-1));
+    int64_t dim = -1, groups = 1;
+    if (const llvm::json::Array *split = entry->getArray("split")) {
+      if (split->size() != 2)
+        return bad("tensor '" + name + "' has a malformed split");
+      dim = (*split)[0].getAsInteger().value_or(-1);
+      groups = (*split)[1].getAsInteger().value_or(0);
+      if (dim < 0 || dim >= int64_t(shape.size()) || groups < 1 ||
+          shape[size_t(dim)] % (groups * tp))
+        return bad("tensor '" + name + "' has a malformed split");
+    }
+    bool sharded = entry->getBoolean("zero_shard").value_or(false);
+    SmallVector<int64_t> local = shape;
+    if (dim >= 0)
+      local[size_t(dim)] /= tp;
+    auto find = [&](int64_t rank) -> const npy::NpyArray * {
+      auto it = parts[size_t(rank)].find(name);
+      return it == parts[size_t(rank)].end() ? nullptr : &it->second;
+    };
+    std::vector<npy::NpyArray> pieces;
+    for (int64_t t = 0; t < tp; ++t) {
+      npy::NpyArray piece;
+      if (sharded) {
+        // ZeRO shards of ranks (0..dp-1, t), flattened and padded.
+        for (int64_t d = 0; d < dp; ++d) {
+          const npy::NpyArray *shard = find(d * tp + t);
+          if (!shard)
+            return bad("tensor '" + name + "' is missing from " +
+                       (*files)[size_t(d * tp + t)].getAsString().value_or(""));
+          piece.dtype = shard->dtype;
+          piece.data.insert(piece.data.end(), shard->data.begin(),
+                            shard->data.end());
+        }
+        piece.shape = local;
+        size_t bytes =
+            size_t(piece.numElements()) * npy::dtypeSize(piece.dtype);
+        if (piece.data.size() < bytes)
+          return bad("tensor '" + name +
+                     "' has shards too small for its shape");
+        piece.data.resize(bytes);
+      } else {
+        const npy::NpyArray *part = find(t);
+        if (!part)
+          return bad("tensor '" + name + "' is missing from " +
+                     (*files)[size_t(t)].getAsString().value_or(""));
+        piece = *part;
+      }
+      if (ArrayRef<int64_t>(piece.shape) != ArrayRef<int64_t>(local))
+        return bad("tensor '" + name + "' has parts of shape " +
+                   piece.shapeString() + " for a whole of " +
+                   npy::NpyArray{piece.dtype, shape, {}}.shapeString());
+      pieces.push_back(std::move(piece));
+    }
+    whole.emplace(name, dim >= 0 && tp > 1
+                            ? npy::concatAlong(pieces, dim, groups)
+                            : std::move(pieces.front()));
+  }
+  return whole;
+}
+
 /// `autopar-run ARTIFACT --data=x.npy --labels=y.npy [--batch-size=B]
 /// --steps=N [--log=F.jsonl] [--export=W.safetensors]`: trains on the CPU.
 int runTraining(MLIRContext &context, StringRef dir) {
@@ -1273,7 +1375,8 @@ int runTraining(MLIRContext &context, StringRef dir) {
                   "; pass the same --shuffle and --seed");
     llvm::SmallString<256> tensorsPath(resumeDir.getValue());
     llvm::sys::path::append(tensorsPath, *tensorsFile);
-    llvm::Expected<npy::TensorMap> saved = npy::readSafetensors(tensorsPath);
+    llvm::Expected<npy::TensorMap> saved =
+        readCheckpointTensors(resumeDir, *c, tensorsPath);
     if (!saved)
       return fail(llvm::toString(saved.takeError()));
     // Checkpoints hold whole tensors: this process takes its part.
@@ -1325,25 +1428,15 @@ int runTraining(MLIRContext &context, StringRef dir) {
       if (zeroStage == 3)
         params[i].data = std::vector<char>();
     }
-  // The whole (process-local) tensors of the trained parameters and of the
-  // optimizer state, wherever ZeRO sharded them: collectives over the
-  // data-parallel axis, so every process calls these.
+  // The whole (process-local) trained parameters, wherever ZeRO-3 sharded
+  // them: a collective over the data-parallel axis, so every process calls
+  // it.
   auto wholeParams = [&](int64_t step) {
     std::vector<npy::NpyArray> whole = params;
     if (zeroStage == 3)
       for (auto [k, i] : llvm::enumerate(trainable))
         whole[i] = gatherShards(shards[k], params[i].shape,
                                 "parameter all-gather", step);
-    return whole;
-  };
-  auto wholeState = [&](int64_t step) {
-    if (zeroStage == 0)
-      return state;
-    std::vector<npy::NpyArray> whole;
-    for (auto [k, t] : llvm::enumerate(state))
-      whole.push_back(gatherShards(t,
-                                   params[trainable[k / size_t(slots)]].shape,
-                                   "optimizer state all-gather", step));
     return whole;
   };
   if (checkpointEvery < 0)
@@ -1376,57 +1469,103 @@ int runTraining(MLIRContext &context, StringRef dir) {
   // Tensors first (written to a temporary name and renamed), then the small
   // manifest that names them, the same way: a run killed at any point
   // leaves the previous checkpoint whole.
+  // Every process writes its own tensors (its tensor-parallel part, its
+  // ZeRO shards) to checkpoint-STEP[-rank-R].safetensors; once all have,
+  // rank 0 writes checkpoint.json naming the files, the grid and how each
+  // tensor is cut, from which any grid reassembles them. Files are written
+  // to a temporary name and renamed, the manifest last: a run killed at any
+  // point leaves the previous checkpoint whole.
+  auto agree = [&](bool ok, StringRef what, int64_t step) {
+    if (!world.active)
+      return ok;
+    int flag = ok ? 0 : 1;
+    MPI_Request request;
+    MPI_Iallreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD,
+                   &request);
+    finishOrAbort(request, what, step);
+    return flag == 0;
+  };
   auto writeCheckpoint = [&](int64_t step) -> llvm::Error {
-    if (std::error_code ec = llvm::sys::fs::create_directories(checkpointDir))
-      return llvm::createStringError(ec, checkpointDir + ": " + ec.message());
-    std::vector<npy::NpyArray> allParams = wholeParams(step);
-    std::vector<npy::NpyArray> allState = wholeState(step);
-    if (world.dpIndex != 0)
-      return llvm::Error::success();
+    std::error_code dirError = llvm::sys::fs::create_directories(checkpointDir);
     npy::TensorMap tensors;
-    for (auto [i, name, p] : llvm::enumerate(paramNames, allParams))
-      tensors.emplace(name, gatherWhole(p, i));
-    for (auto [k, name, t] : llvm::enumerate(stateNames, allState))
-      tensors.emplace(name, gatherWhole(t, trainable[k / size_t(slots)]));
-    if (world.rank != 0)
-      return llvm::Error::success();
-    std::string file = "checkpoint-" + std::to_string(step) + ".safetensors";
-    llvm::SmallString<256> tensorsPath(checkpointDir.getValue());
-    llvm::sys::path::append(tensorsPath, file);
-    if (llvm::Error e = npy::writeSafetensors(tensorsPath, tensors))
-      return e;
-    llvm::SmallString<256> jsonPath(checkpointDir.getValue());
-    llvm::sys::path::append(jsonPath, "checkpoint.json");
-    std::string tmp = (jsonPath + ".tmp").str();
-    {
-      std::error_code ec;
-      llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
-      if (ec)
-        return llvm::createStringError(ec, tmp + ": " + ec.message());
-      os << llvm::formatv(
-                "{0:2}",
-                llvm::json::Value(llvm::json::Object{
-                    {"format", "autopar-checkpoint"},
-                    {"version", 1},
-                    {"step", step},
-                    {"updates", updates},
-                    {"tensors", file},
-                    {"optimizer", str("optimizer")},
-                    {"order", order},
-                    {"artifact", dir.str()},
-                    // The grid that wrote it; the
-                    // tensors are whole, any grid
-                    // reads them.
-                    {"plan", llvm::json::Object{{"dp", world.dp},
-                                                {"tp", world.tp},
-                                                {"zero", zeroStage}}}}))
-         << "\n";
-      os.close();
-      if (os.has_error())
-        return llvm::createStringError(os.error(), tmp + ": write failed");
+    llvm::json::Object layout;
+    auto describe = [&](size_t owner, bool sharded) {
+      llvm::json::Array shape;
+      for (int64_t d : wholeShape(owner, params[owner].shape))
+        shape.push_back(d);
+      llvm::json::Object entry{{"shape", std::move(shape)},
+                               {"zero_shard", sharded}};
+      if (splitDim[owner] >= 0)
+        entry["split"] = llvm::json::Array{splitDim[owner], splitGroups[owner]};
+      return entry;
+    };
+    for (auto [i, name] : llvm::enumerate(paramNames)) {
+      auto k = llvm::find(trainable, i) - trainable.begin();
+      bool sharded = zeroStage == 3 && size_t(k) < trainable.size();
+      tensors.emplace(name, sharded ? shards[size_t(k)] : params[i]);
+      layout[name] = describe(i, sharded);
     }
-    if (std::error_code ec = llvm::sys::fs::rename(tmp, jsonPath))
-      return llvm::createStringError(ec, jsonPath + ": " + ec.message());
+    for (auto [k, name, t] : llvm::enumerate(stateNames, state)) {
+      tensors.emplace(name, t);
+      layout[name] = describe(trainable[k / size_t(slots)], zeroStage > 0);
+    }
+    auto fileOf = [&](int r) {
+      return "checkpoint-" + std::to_string(step) +
+             (world.size > 1 ? "-rank-" + std::to_string(r) : "") +
+             ".safetensors";
+    };
+    llvm::SmallString<256> tensorsPath(checkpointDir.getValue());
+    llvm::sys::path::append(tensorsPath, fileOf(world.rank));
+    llvm::Error written =
+        dirError ? llvm::createStringError(dirError, checkpointDir + ": " +
+                                                         dirError.message())
+                 : npy::writeSafetensors(tensorsPath, tensors);
+    std::string message = written ? llvm::toString(std::move(written)) : "";
+    if (!agree(message.empty(), "checkpoint write", step))
+      return llvm::createStringError(
+          message.empty() ? "another process could not write its part"
+                          : message);
+    if (world.rank == 0) {
+      llvm::json::Array files;
+      for (int r = 0; r < world.size; ++r)
+        files.push_back(fileOf(r));
+      llvm::SmallString<256> jsonPath(checkpointDir.getValue());
+      llvm::sys::path::append(jsonPath, "checkpoint.json");
+      std::string tmp = (jsonPath + ".tmp").str();
+      std::error_code ec;
+      {
+        llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
+        if (!ec) {
+          os << llvm::formatv(
+                    "{0:2}",
+                    llvm::json::Value(llvm::json::Object{
+                        {"format", "autopar-checkpoint"},
+                        {"version", 2},
+                        {"step", step},
+                        {"updates", updates},
+                        {"tensors", fileOf(0)},
+                        // One file per process of this grid, in rank order.
+                        {"files", std::move(files)},
+                        {"plan", llvm::json::Object{{"dp", world.dp},
+                                                    {"tp", world.tp},
+                                                    {"zero", zeroStage}}},
+                        {"layout", std::move(layout)},
+                        {"optimizer", str("optimizer")},
+                        {"order", order},
+                        {"artifact", dir.str()}}))
+             << "\n";
+          os.close();
+          if (os.has_error())
+            ec = os.error();
+        }
+      }
+      if (!ec)
+        ec = llvm::sys::fs::rename(tmp, jsonPath);
+      message = ec ? (jsonPath + ": " + ec.message()).str() : "";
+    }
+    if (!agree(message.empty(), "checkpoint manifest", step))
+      return llvm::createStringError(
+          message.empty() ? "rank 0 could not write checkpoint.json" : message);
     if (!lastCheckpoint.empty() && lastCheckpoint != tensorsPath)
       llvm::sys::fs::remove(lastCheckpoint);
     lastCheckpoint = std::string(tensorsPath);
