@@ -8,8 +8,10 @@
 # taking 16/dp sequences). For each plan: the measured step time (mean of 8
 # steps after 2 warm-up steps), the step time autopar-compile predicts for
 # the plan on this machine as autopar-calibrate measures it (run under the
-# same number of processes), and their ratio. More processes than cores run
-# oversubscribed; each process gets cores/N threads (at least 1).
+# same number of processes) and their ratio, and the planner's prediction
+# (autopar-plan's transformer cost model, docs/planner.md) and its ratio.
+# More processes than cores run oversubscribed; each process gets cores/N
+# threads (at least 1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${BUILD_DIR:-$root/build}/bin
@@ -38,8 +40,8 @@ degree() { # degree KEY PLAN -> the value of KEY= in PLAN, or 1
   echo "${v:-1}"
 }
 
-printf "%-16s %-9s %-7s %14s %14s %8s\n" plan processes threads \
-  "measured (s)" "predicted (s)" ratio
+printf "%-16s %-9s %-7s %13s %14s %7s %12s %7s\n" plan processes threads \
+  "measured (s)" "predicted (s)" ratio "planner (s)" ratio
 for plan in "${plans[@]}"; do
   dp=$(degree dp "$plan")
   tp=$(degree tp "$plan")
@@ -59,13 +61,16 @@ for plan in "${plans[@]}"; do
   OMP_NUM_THREADS=$threads "${launch[@]}" "$bin/autopar-run" "$work/$tag" \
     --data="$work/x.npy" --labels="$work/y.npy" --batch-size=$batch \
     --steps=$((steps + warmup)) --log="$work/$tag.jsonl" >/dev/null
+  "$bin/autopar-plan" --model="$model" --cluster="$work/cal$n.json" \
+    --global-batch=$global --plan="$plan" -o "$work/$tag.plan.json" >/dev/null
   /usr/bin/python3 - "$work" "$tag" "$plan" "$n" "$batch" "$threads" "$warmup" <<'PY'
 import json, sys
 work, tag, plan, n, batch, threads, warmup = sys.argv[1:8]
 rows = [json.loads(l) for l in open(f"{work}/{tag}.jsonl")][int(warmup):]
 measured = sum(int(batch) / r["samples_per_s"] for r in rows) / len(rows)
 predicted = json.load(open(f"{work}/{tag}/manifest.json"))["predicted_step_s"]
-print(f"{plan:<16} {n:<9} {threads:<7} {measured:14.4f} {predicted:14.4f} "
-      f"{measured / predicted:8.2f}")
+planner = json.load(open(f"{work}/{tag}.plan.json"))["chosen"]["step_time_s"]
+print(f"{plan:<16} {n:<9} {threads:<7} {measured:13.4f} {predicted:14.4f} "
+      f"{measured / predicted:7.2f} {planner:12.4f} {measured / planner:7.2f}")
 PY
 done
