@@ -21,6 +21,7 @@
 
 #include "Npy.h"
 #include "Safetensors.h"
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -324,9 +325,9 @@ static int planModel() {
 /// @forward_backward at the device's fp32 peak, every other op at its
 /// memory bandwidth (operands read, result written), ring all-reduces
 /// (2 (n-1) messages, 2 (n-1)/n of the bytes each way) of the program's
-/// tensor-parallel sums and of the runtime's per-gradient data-parallel
-/// ones, and ring all-gathers / reduce-scatters ((n-1) messages, (n-1)/n of
-/// the whole tensor) of sequence parallelism.
+/// tensor-parallel sums and of the runtime's gradient buckets over the
+/// data-parallel axis, and ring all-gathers / reduce-scatters ((n-1) messages,
+/// (n-1)/n of the whole tensor) of sequence parallelism.
 static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
                           const mlir::autopar::planner::ClusterSpec &cluster) {
   auto bytes = [](Type type) {
@@ -369,8 +370,18 @@ static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
     }
   });
   seconds += moved / cluster.device.memoryBandwidth;
+  // The runtime averages the gradients in 25 MB buckets, one all-reduce
+  // each.
+  double gradBytes = 0;
   for (Type t : grad.getFunctionType().getResults().drop_front())
-    seconds += allReduce(dp, bytes(t));
+    gradBytes += bytes(t);
+  if (dp > 1) {
+    double buckets = std::max(1.0, std::ceil(gradBytes / (25.0 * (1 << 20))));
+    const auto &link = cluster.linkFor(dp, 1);
+    seconds +=
+        2.0 * double(dp - 1) *
+        (buckets * link.latency + gradBytes / double(dp) / link.bandwidth);
+  }
   using mlir::autopar::planner::ComputeType;
   return seconds + flops / cluster.device.peakFlops(ComputeType::FP32);
 }

@@ -157,6 +157,11 @@ static cl::opt<std::string>
     exportPath("export",
                cl::desc("Training: write the trained weights (safetensors)"),
                cl::cat(runCategory));
+static cl::opt<uint64_t>
+    bucketMB("bucket-mb",
+             cl::desc("Under mpirun: megabytes of gradients per data-parallel "
+                      "all-reduce (default 25)"),
+             cl::init(25), cl::cat(runCategory));
 static cl::opt<uint64_t> maxTensorBytes(
     "max-tensor-bytes",
     cl::desc("Refuse modules with a tensor larger than this (default 16 GiB)"),
@@ -286,15 +291,45 @@ void allReduceSum(void *data, int count, MPI_Datatype type, StringRef what,
   finishOrAbort(request, what, step);
 }
 
-/// Averages `values` (float32 or float64) over the data-parallel group, in
-/// place.
-void averageOverRanks(npy::NpyArray &a, int64_t step) {
+/// Averages `arrays` (float32 or float64) over the data-parallel group, in
+/// place, in buckets: consecutive arrays of one dtype packed into buffers of
+/// up to --bucket-mb, one all-reduce per bucket, all buckets in flight at
+/// once.
+void averageOverRanks(MutableArrayRef<npy::NpyArray> arrays, int64_t step) {
   if (!world.active || world.dp == 1)
     return;
-  bool f64 = a.dtype == npy::DType::F64;
-  allReduceSum(a.data.data(), int(a.numElements()),
-               f64 ? MPI_DOUBLE : MPI_FLOAT, "gradient all-reduce", step);
-  scaleBy(a, 1.0 / world.dp);
+  struct Bucket {
+    size_t first, last; // arrays [first, last)
+    std::vector<char> data;
+    MPI_Request request;
+  };
+  std::vector<Bucket> buckets;
+  size_t limit = size_t(std::max<uint64_t>(1, bucketMB)) << 20;
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    if (buckets.empty() ||
+        arrays[i].dtype != arrays[buckets.back().first].dtype ||
+        buckets.back().data.size() + arrays[i].data.size() > limit)
+      buckets.push_back({i, i, {}, MPI_REQUEST_NULL});
+    Bucket &b = buckets.back();
+    b.data.insert(b.data.end(), arrays[i].data.begin(), arrays[i].data.end());
+    b.last = i + 1;
+  }
+  for (Bucket &b : buckets) {
+    bool f64 = arrays[b.first].dtype == npy::DType::F64;
+    MPI_Iallreduce(
+        MPI_IN_PLACE, b.data.data(), int(b.data.size() / (f64 ? 8 : 4)),
+        f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, world.dpComm, &b.request);
+  }
+  for (Bucket &b : buckets) {
+    finishOrAbort(b.request, "gradient all-reduce", step);
+    size_t at = 0;
+    for (size_t i = b.first; i < b.last; ++i) {
+      std::memcpy(arrays[i].data.data(), b.data.data() + at,
+                  arrays[i].data.size());
+      at += arrays[i].data.size();
+      scaleBy(arrays[i], 1.0 / world.dp);
+    }
+  }
 }
 
 /// `autopar_all_reduce_f32/f64(axes, in, out)`, which the program calls for
@@ -1667,11 +1702,12 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (world.active && world.dp > 1) {
       allReduceSum(&loss, 1, MPI_DOUBLE, "loss all-reduce", step);
       loss /= world.dp;
-      for (size_t i = 1; i < lossAndGrads->size(); ++i)
-        if (zeroStage >= 2)
+      if (zeroStage >= 2)
+        for (size_t i = 1; i < lossAndGrads->size(); ++i)
           (*lossAndGrads)[i] = reduceScatter((*lossAndGrads)[i], step);
-        else
-          averageOverRanks((*lossAndGrads)[i], step);
+      else
+        averageOverRanks(
+            MutableArrayRef<npy::NpyArray>(*lossAndGrads).drop_front(), step);
     }
     if (zeroStage == 1)
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
