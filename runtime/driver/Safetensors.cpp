@@ -46,8 +46,9 @@ static std::optional<DType> dtypeFromSafetensors(StringRef s) {
   return std::nullopt;
 }
 
-llvm::Expected<TensorMap> autopar::parseSafetensors(StringRef bytes,
-                                                    StringRef name) {
+llvm::Expected<TensorMap>
+autopar::parseSafetensors(StringRef bytes, StringRef name,
+                          const TensorFilter &filter) {
   if (bytes.size() < 8)
     return stError(name, "too short for a safetensors header");
   uint64_t headerLen = 0;
@@ -108,17 +109,20 @@ llvm::Expected<TensorMap> autopar::parseSafetensors(StringRef bytes,
                   " does not match its " + llvm::Twine(*end - *begin) +
                   " bytes");
     array.data.assign(data.begin() + *begin, data.begin() + *end);
+    if (filter)
+      array = filter(tensorName, std::move(array));
     tensors.emplace(tensorName, std::move(array));
   }
   return tensors;
 }
 
-llvm::Expected<TensorMap> autopar::readSafetensors(StringRef path) {
+llvm::Expected<TensorMap> autopar::readSafetensors(StringRef path,
+                                                   const TensorFilter &filter) {
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
     return stError(path, buffer.getError().message());
-  return parseSafetensors((*buffer)->getBuffer(), path);
+  return parseSafetensors((*buffer)->getBuffer(), path, filter);
 }
 
 /// The 8-byte length and the JSON header, padded so the data starts 8-byte

@@ -18,6 +18,7 @@
 
 #include "Npy.h"
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -29,9 +30,17 @@ using TensorMap = std::map<std::string, NpyArray>;
 /// The safetensors dtype name ("F32", "F64", "F16", "I64", "I32", "BOOL").
 llvm::StringRef safetensorsDType(DType dtype);
 
+/// What to keep of each tensor as it is read (the tensor itself by
+/// default): a process keeps its part of a split parameter, so that no
+/// more than one whole tensor is in memory at a time.
+using TensorFilter =
+    std::function<NpyArray(const std::string &name, NpyArray whole)>;
+
 llvm::Expected<TensorMap> parseSafetensors(llvm::StringRef bytes,
-                                           llvm::StringRef name);
-llvm::Expected<TensorMap> readSafetensors(llvm::StringRef path);
+                                           llvm::StringRef name,
+                                           const TensorFilter &filter = {});
+llvm::Expected<TensorMap> readSafetensors(llvm::StringRef path,
+                                          const TensorFilter &filter = {});
 std::string serializeSafetensors(const TensorMap &tensors);
 /// Writes to a temporary file next to `path` and renames it into place, so
 /// a reader never sees a half-written file.

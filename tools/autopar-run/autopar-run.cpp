@@ -1267,24 +1267,40 @@ int runTraining(MLIRContext &context, StringRef dir) {
 
   // Parameters, then zero optimizer state.
   std::string weightsName = file(str("weights"));
-  llvm::Expected<npy::TensorMap> weights = npy::readSafetensors(weightsName);
+  // Each process keeps only its part of a split parameter as it reads.
+  llvm::StringMap<size_t> paramIndex;
+  std::vector<bool> cut(n, false);
+  for (auto [i, name] : llvm::enumerate(paramNames))
+    paramIndex[name] = i;
+  llvm::Expected<npy::TensorMap> weights = npy::readSafetensors(
+      weightsName, [&](const std::string &name, npy::NpyArray whole) {
+        auto it = paramIndex.find(name);
+        if (it == paramIndex.end() || splitDim[it->second] < 0)
+          return whole;
+        size_t i = it->second;
+        auto t = cast<RankedTensorType>(gradType.getInput(unsigned(2 + i)));
+        if (ArrayRef<int64_t>(whole.shape) !=
+            ArrayRef<int64_t>(wholeShape(i, t.getShape())))
+          return whole; // reported below
+        cut[i] = true;
+        return npy::sliceAlong(whole, splitDim[i], world.tp, world.tpIndex,
+                               splitGroups[i]);
+      });
   if (!weights)
     return fail(llvm::toString(weights.takeError()));
   std::vector<npy::NpyArray> params, state;
   for (auto [i, name] : llvm::enumerate(paramNames)) {
     auto it = weights->find(name);
     auto t = cast<RankedTensorType>(gradType.getInput(2 + i));
+    // (Split parameters were cut to this process's part as they were read.)
     if (it == weights->end() ||
         it->second.dtype != *dtypeFor(t.getElementType()) ||
-        ArrayRef<int64_t>(it->second.shape) !=
-            ArrayRef<int64_t>(wholeShape(i, t.getShape())))
+        ArrayRef<int64_t>(it->second.shape) != t.getShape() ||
+        (splitDim[i] >= 0 && !cut[i]))
       return fail("parameter '" + name + "' is missing from " + weightsName +
                   " or does not match " +
                   typeString(t.clone(wholeShape(i, t.getShape()))));
-    params.push_back(splitDim[i] < 0
-                         ? it->second
-                         : npy::sliceAlong(it->second, splitDim[i], world.tp,
-                                           world.tpIndex, splitGroups[i]));
+    params.push_back(std::move(it->second));
   }
   // ZeRO along the data-parallel axis: the update runs on this process's
   // shard of every trained parameter (flattened, zero-padded to a multiple

@@ -62,6 +62,24 @@ TEST(Safetensors, RoundTrips) {
   }
 }
 
+TEST(Safetensors, FilterKeepsAPartOfEachTensorAsItIsRead) {
+  TensorMap tensors;
+  tensors["w"] = floats({2, 4}, 1);
+  tensors["b"] = floats({4}, 10);
+  std::vector<std::string> seen;
+  llvm::Expected<TensorMap> back = parseSafetensors(
+      serializeSafetensors(tensors), "t",
+      [&](const std::string &name, NpyArray whole) {
+        seen.push_back(name);
+        return name == "w" ? sliceAlong(whole, 1, 2, 1) : whole;
+      });
+  ASSERT_TRUE(bool(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(seen, (std::vector<std::string>{"b", "w"}));
+  EXPECT_EQ((*back)["w"].shape, (llvm::SmallVector<int64_t>{2, 2}));
+  EXPECT_EQ((*back)["w"].data, sliceAlong(tensors["w"], 1, 2, 1).data);
+  EXPECT_EQ((*back)["b"].data, tensors["b"].data);
+}
+
 TEST(Safetensors, WritesAtomically) {
   llvm::SmallString<128> dir;
   ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("st", dir));
