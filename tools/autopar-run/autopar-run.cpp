@@ -336,7 +336,7 @@ void averageOverRanks(MutableArrayRef<npy::NpyArray> arrays, int64_t step) {
 /// `autopar.all_reduce` (autopar-collectives-to-calls): `out` = the sum of
 /// `in` over the processes that differ only along the grid axes in the bit
 /// mask `axes`.
-template <typename T>
+template <typename T, bool Max = false>
 void gridAllReduce(int64_t axes, ::UnrankedMemRefType<T> *in,
                    ::UnrankedMemRefType<T> *out) {
   DynamicMemRefType<T> a(*in), r(*out);
@@ -361,8 +361,8 @@ void gridAllReduce(int64_t axes, ::UnrankedMemRefType<T> *in,
   }
   MPI_Request request;
   MPI_Iallreduce(src, dst, int(count),
-                 std::is_same_v<T, double> ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM,
-                 comm, &request);
+                 std::is_same_v<T, double> ? MPI_DOUBLE : MPI_FLOAT,
+                 Max ? MPI_MAX : MPI_SUM, comm, &request);
   finishOrAbort(request,
                 axes == 2 ? "tensor-parallel all-reduce" : "grid all-reduce",
                 world.step);
@@ -740,6 +740,10 @@ compileModule(ModuleOp module, StringRef inputName) {
       map[interner(("_mlir_ciface_autopar_" + name).str())] = {
           llvm::orc::ExecutorAddr::fromPtr(fn), llvm::JITSymbolFlags::Exported};
     };
+    add("all_reduce_max_f32",
+        reinterpret_cast<void *>(&gridAllReduce<float, true>));
+    add("all_reduce_max_f64",
+        reinterpret_cast<void *>(&gridAllReduce<double, true>));
     add("all_gather_f32", reinterpret_cast<void *>(&gridAllGather<float>));
     add("all_gather_f64", reinterpret_cast<void *>(&gridAllGather<double>));
     add("reduce_scatter_f32",

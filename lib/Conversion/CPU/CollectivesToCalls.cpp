@@ -31,6 +31,8 @@ namespace {
 std::optional<std::pair<StringRef, int64_t>> runtimeCall(Operation *op) {
   if (isa<AllReduceOp>(op))
     return std::pair<StringRef, int64_t>("all_reduce", -1);
+  if (isa<AllReduceMaxOp>(op))
+    return std::pair<StringRef, int64_t>("all_reduce_max", -1);
   if (auto g = dyn_cast<AllGatherOp>(op))
     return std::pair<StringRef, int64_t>("all_gather", g.getDim());
   if (auto r = dyn_cast<ReduceScatterOp>(op))

@@ -25,14 +25,18 @@ func.func @f(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
 
 // -----
 
-// f64 has its own entry point; both axes: mask 0b11.
-// CHECK: func.func private @autopar_all_reduce_f64
+// f64 has its own entry point; both axes: mask 0b11. The maximum has its
+// own call.
+// CHECK-DAG: func.func private @autopar_all_reduce_f64
+// CHECK-DAG: func.func private @autopar_all_reduce_max_f64
 // CHECK: arith.constant 3 : i64
 // CHECK: call @autopar_all_reduce_f64
+// CHECK: call @autopar_all_reduce_max_f64
 shard.grid @autopar_grid(shape = 2x2)
 func.func @g(%x: tensor<3xf64>) -> tensor<3xf64> {
   %0 = autopar.all_reduce %x on @autopar_grid grid_axes = [0, 1] : tensor<3xf64>
-  return %0 : tensor<3xf64>
+  %1 = autopar.all_reduce_max %0 on @autopar_grid grid_axes = [1] : tensor<3xf64>
+  return %1 : tensor<3xf64>
 }
 
 // -----

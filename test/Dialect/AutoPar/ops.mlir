@@ -214,7 +214,9 @@ func.func @collectives(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %0 = autopar.grad_all_reduce %x on @grid grid_axes = [1] : tensor<4x8xf32>
   // CHECK: autopar.all_reduce %{{.*}} on @grid grid_axes = [0, 1] : tensor<4x8xf32>
   %1 = autopar.all_reduce %0 on @grid grid_axes = [0, 1] : tensor<4x8xf32>
-  return %1 : tensor<4x8xf32>
+  // CHECK: autopar.all_reduce_max %{{.*}} on @grid grid_axes = [1] : tensor<4x8xf32>
+  %2 = autopar.all_reduce_max %1 on @grid grid_axes = [1] : tensor<4x8xf32>
+  return %2 : tensor<4x8xf32>
 }
 
 // CHECK-LABEL: func @sequence_collectives

@@ -820,6 +820,10 @@ LogicalResult AllReduceOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return verifyGridAxes(*this, getGridAttr(), getGridAxes(), symbols);
 }
 
+LogicalResult AllReduceMaxOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyGridAxes(*this, getGridAttr(), getGridAxes(), symbols);
+}
+
 LogicalResult
 GradAllReduceOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return verifyGridAxes(*this, getGridAttr(), getGridAxes(), symbols);

@@ -512,6 +512,12 @@ LogicalResult AllReduceOp::buildVJP(OpBuilder &b, ValueRange cotangents,
   return success();
 }
 
+LogicalResult AllReduceMaxOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                       SmallVectorImpl<Value> &out) {
+  out.push_back(Value());
+  return success();
+}
+
 LogicalResult GradAllReduceOp::buildVJP(OpBuilder &b, ValueRange cotangents,
                                         SmallVectorImpl<Value> &out) {
   Value g = cotangents[0];

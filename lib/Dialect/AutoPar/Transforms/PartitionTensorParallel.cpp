@@ -65,6 +65,9 @@ struct Region {
   /// the row's bias and the ops adding it, and every op in between.
   GradAllReduceOp enter;
   AllReduceOp exit;
+  /// Instead of a row layer: the cross-entropy the split logits feed
+  /// (vocabulary-parallel loss).
+  CrossEntropyOp loss;
   Value rowBias;
   Operation *biasWide = nullptr, *biasAdd = nullptr;
   llvm::DenseSet<Operation *> inside;
@@ -208,7 +211,7 @@ struct PartitionTensorParallelPass
       // one is an error.
       std::string why;
       std::optional<Region> region = grow(fn, op, why);
-      if (region) {
+      if (region && region->row) {
         auto rowMode = region->row->getAttrOfType<StringAttr>(kParallelism);
         if (marked && (!rowMode || rowMode.getValue() != "row"))
           why = "is marked column-parallel but feeds a layer not marked "
@@ -222,7 +225,8 @@ struct PartitionTensorParallelPass
         continue;
       }
       taken.insert(op);
-      taken.insert(region->row);
+      if (region->row)
+        taken.insert(region->row);
       regions.push_back(std::move(*region));
     }
     return regions;
@@ -373,6 +377,21 @@ struct PartitionTensorParallelPass
         region.row = row;
         continue;
       }
+      // Logits split by vocabulary reaching the loss: the cross-entropy
+      // is computed from the parts (unmarked regions only).
+      if (auto ce = dyn_cast<CrossEntropyOp>(op);
+          ce && !region.row && !region.loss && !column->hasAttr(kParallelism) &&
+          region.splits.count(ce.getLogits()) &&
+          !region.splits.count(ce.getLabels())) {
+        Split s = region.splits.lookup(ce.getLogits());
+        if (s.dim != ce.getLogits().getType().getRank() - 1 || s.a != 1) {
+          why = "cannot be split: the loss gets its logits split otherwise "
+                "than by contiguous blocks of the vocabulary";
+          return std::nullopt;
+        }
+        region.loss = ce;
+        continue;
+      }
       if (op->getNumResults() != 1 || isa<func::ReturnOp>(op)) {
         why = "cannot be split: its share reaches '" +
               op->getName().getStringRef().str() +
@@ -384,7 +403,11 @@ struct PartitionTensorParallelPass
         return std::nullopt;
       region.splits.insert({op->getResult(0), *s});
     }
-    if (!region.row) {
+    if (region.row && region.loss) {
+      why = "feeds both a row-parallel layer and the loss";
+      return std::nullopt;
+    }
+    if (!region.row && !region.loss) {
       why = "is marked column-parallel but does not feed a row-parallel "
             "layer";
       if (!column->hasAttr(kParallelism))
@@ -392,7 +415,9 @@ struct PartitionTensorParallelPass
       return std::nullopt;
     }
     // The split weights: parameters of this function used here alone.
-    SmallVector<Value> owned = {column.getWeight(), region.row.getWeight()};
+    SmallVector<Value> owned = {column.getWeight()};
+    if (region.row)
+      owned.push_back(region.row.getWeight());
     if (column.getBias())
       owned.push_back(column.getBias());
     for (Value v : owned) {
@@ -472,6 +497,12 @@ struct PartitionTensorParallelPass
     for (auto [wide, s] : region.masks)
       region.inside.insert(wide);
 
+    if (region.loss) {
+      splitLoss(region);
+      column->removeAttr(kParallelism);
+      return;
+    }
+
     // Row: a partial sum from the local features, completed by the
     // all-reduce; the bias (whole on every process) is added once after.
     LinearOp row = region.row;
@@ -495,6 +526,85 @@ struct PartitionTensorParallelPass
     row.getResult().replaceAllUsesWith(sum);
     row.erase();
     column->removeAttr(kParallelism);
+  }
+
+  /// Megatron's vocabulary-parallel cross-entropy from logits split along
+  /// the classes: the maximum, the sum of exponentials and the label's
+  /// logit are reduced locally and then over the group, so no process needs
+  /// the whole logits.
+  ///   m = max_group(max_local(x)),  s = sum_group(sum_local(exp(x - m))),
+  ///   t = sum_group(sum_local(onehot_local * (x - m))),
+  ///   loss = mean(log(s) - t)
+  /// The one-hot of the labels is built whole and cut (local_slice).
+  void splitLoss(Region &region) {
+    MLIRContext *ctx = &getContext();
+    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
+    CrossEntropyOp ce = region.loss;
+    Location loc = ce.getLoc();
+    OpBuilder b(ce);
+    Value x = ce.getLogits();
+    auto local = cast<RankedTensorType>(x.getType());
+    auto labelsType = cast<RankedTensorType>(ce.getLabels().getType());
+    int64_t rank = local.getRank(), last = rank - 1;
+    int64_t classes = local.getDimSize(last) * tp;
+    auto wholeType = local.clone([&] {
+      SmallVector<int64_t> shape(local.getShape());
+      shape[last] = classes;
+      return shape;
+    }());
+    auto splat = [&](RankedTensorType t, double v) -> Value {
+      Attribute scalar =
+          isa<FloatType>(t.getElementType())
+              ? Attribute(FloatAttr::get(t.getElementType(), v))
+              : Attribute(IntegerAttr::get(t.getElementType(), int64_t(v)));
+      return ConstantOp::create(b, loc, t, SplatElementsAttr::get(t, scalar));
+    };
+    SmallVector<int64_t> lead = llvm::to_vector(llvm::seq<int64_t>(0, last));
+    auto spread = [&](Value v) -> Value {
+      return BroadcastOp::create(b, loc, local, v, lead);
+    };
+    // The shift: the largest logit of each position over all processes.
+    Value m =
+        ReduceOp::create(b, loc, ReduceKind::Max, x, ArrayRef<int64_t>{last});
+    m = AllReduceMaxOp::create(b, loc, m, grid, axes);
+    Value shifted = SubOp::create(b, loc, x, spread(m));
+    Value sum = ReduceOp::create(b, loc, ReduceKind::Sum,
+                                 ExpOp::create(b, loc, shifted),
+                                 ArrayRef<int64_t>{last});
+    sum = AllReduceOp::create(b, loc, sum, grid, axes);
+    // The label's shifted logit, from the process holding it.
+    Value labels = ce.getLabels();
+    labels = MaxOp::create(b, loc, labels, splat(labelsType, 0));
+    labels = MinOp::create(b, loc, labels, splat(labelsType, classes - 1));
+    auto iotaType =
+        RankedTensorType::get({classes}, labelsType.getElementType());
+    SmallVector<APInt> iota;
+    unsigned width = labelsType.getElementType().getIntOrFloatBitWidth();
+    for (int64_t c = 0; c < classes; ++c)
+      iota.push_back(APInt(width, uint64_t(c), /*isSigned=*/true));
+    auto wideIds = wholeType.clone(labelsType.getElementType());
+    Value classIds = BroadcastOp::create(
+        b, loc, wideIds,
+        ConstantOp::create(b, loc, iotaType,
+                           DenseElementsAttr::get(iotaType, iota)),
+        ArrayRef<int64_t>{last});
+    Value labelIds = BroadcastOp::create(b, loc, wideIds, labels, lead);
+    Value onehot = SelectOp::create(
+        b, loc,
+        CompareOp::create(b, loc, CompareDirection::EQ, classIds, labelIds),
+        splat(wholeType, 1.0), splat(wholeType, 0.0));
+    onehot = LocalSliceOp::create(b, loc, local, onehot, grid, axes,
+                                  b.getI64IntegerAttr(last));
+    Value picked = ReduceOp::create(b, loc, ReduceKind::Sum,
+                                    MulOp::create(b, loc, onehot, shifted),
+                                    ArrayRef<int64_t>{last});
+    picked = AllReduceOp::create(b, loc, picked, grid, axes);
+    Value perPosition =
+        SubOp::create(b, loc, LogOp::create(b, loc, sum), picked);
+    Value loss = ReduceOp::create(b, loc, ReduceKind::Mean, perPosition, lead);
+    ce.getResult().replaceAllUsesWith(loss);
+    ce.erase();
   }
 
   /// The split of `op`'s result outside the regions, for ops that work

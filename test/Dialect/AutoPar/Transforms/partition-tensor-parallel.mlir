@@ -185,3 +185,30 @@ func.func @loss(%x: tensor<2x8xf32> {autopar.role = "input"}, %w: tensor<8x12xf3
   %o = autopar.linear %r, %wo : tensor<2x12xf32>, tensor<12x8xf32> -> tensor<2x8xf32>
   return %o : tensor<2x8xf32>
 }
+
+// -----
+
+// The LM head split by vocabulary feeds the loss: Megatron's
+// vocabulary-parallel cross-entropy from the local logits (the maximum, the
+// sum of exponentials and the label's logit reduced over the group; the
+// one-hot of the labels built whole and cut), no process holding all
+// logits.
+// CHECK-LABEL: func.func @loss
+// CHECK-SAME: tensor<16x16xf32> {autopar.role = "param", autopar.split = array<i64: 1, 1>}
+// CHECK: %[[X:.*]] = autopar.linear {{.*}} -> tensor<4x16xf32>
+// CHECK: %[[M:.*]] = autopar.reduce max %[[X]], dims = [1]
+// CHECK: %[[MM:.*]] = autopar.all_reduce_max %[[M]] on @autopar_grid grid_axes = [1] : tensor<4xf32>
+// CHECK: autopar.exp
+// CHECK: autopar.reduce sum
+// CHECK: autopar.all_reduce
+// CHECK: autopar.local_slice %{{.*}} dim = 1 : tensor<4x32xf32> -> tensor<4x16xf32>
+// CHECK: autopar.all_reduce
+// CHECK: autopar.log
+// CHECK: autopar.reduce mean
+// CHECK-NOT: cross_entropy
+func.func @loss(%x: tensor<4x16xf32> {autopar.role = "input"}, %y: tensor<4xi64> {autopar.role = "labels"},
+    %w: tensor<16x32xf32> {autopar.role = "param"}) -> tensor<f32> {
+  %logits = autopar.linear %x, %w : tensor<4x16xf32>, tensor<16x32xf32> -> tensor<4x32xf32>
+  %l = autopar.cross_entropy %logits, %y : tensor<4x32xf32>, tensor<4xi64> -> tensor<f32>
+  return %l : tensor<f32>
+}

@@ -656,6 +656,22 @@ def AutoPar_AllReduceOp : AutoPar_CollectiveOp<"all_reduce"> {
   }];
 }
 
+def AutoPar_AllReduceMaxOp : AutoPar_CollectiveOp<"all_reduce_max"> {
+  let summary = "elementwise maximum over the processes of grid axes";
+  let description = [{
+    Every process of the group gets the elementwise maximum of the group's
+    operands. It is not differentiated: its vector-Jacobian product passes
+    no cotangent, which is exact where the result only shifts an expression
+    that does not change under the shift (the maximum subtracted from
+    logits before a softmax or cross-entropy split by vocabulary).
+
+    ```mlir
+    %m = autopar.all_reduce_max %local on @autopar_grid grid_axes = [1]
+         : tensor<8xf32>
+    ```
+  }];
+}
+
 def AutoPar_GradAllReduceOp : AutoPar_CollectiveOp<"grad_all_reduce"> {
   let summary = "identity whose gradient is summed over grid axes (Megatron's f)";
   let description = [{

@@ -163,8 +163,11 @@ def PartitionTensorParallelPass
     `nn.MultiheadAttention`), reshapes and transposes that keep each
     process's blocks whole (heads folded into the batch), and attention
     over a split batch or head dimension, with a whole additive mask
-    broadcast to the local heads. Anything else that uses the local part
-    (a softmax over it, the function's result) keeps the layer whole.
+    broadcast to the local heads. A column layer whose local logits reach a
+    cross-entropy instead of a row layer (the LM head) is split by
+    vocabulary and the loss computed from the parts (Megatron's
+    vocabulary-parallel cross-entropy). Anything else that uses the local
+    part (a softmax over it, the function's result) keeps the layer whole.
 
     Layers marked `autopar.parallelism = "column"` / `"row"` (the planner's
     choice) are split as marked, and a mark that cannot be honoured is an
