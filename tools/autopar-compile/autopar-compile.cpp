@@ -782,6 +782,15 @@ int main(int argc, char **argv) {
   if (predicted)
     llvm::outs() << llvm::formatv("predicted step time on {0}: {1:e} s\n",
                                   predictedOn, *predicted);
+  // A tensor-parallel grid over a model none of whose layers could be split
+  // runs the whole model on every process: say so.
+  if (tpDegree > 1 && tpAllReduces == 0)
+    llvm::WithColor::warning(llvm::errs(), "autopar-compile")
+        << "--plan asks for tp=" << tpDegree << " but no linear layer of "
+        << modelFile
+        << " could be split among that many processes (their features do "
+           "not divide, or no column/row pair exists); every process "
+           "computes the whole model\n";
   if (tpDegree > 1)
     llvm::outs() << llvm::formatv(
         "plan: dp={0} x tp={1}{3}: linear layers split in column/row pairs "
