@@ -382,6 +382,11 @@ Group groupOf(int64_t axes) {
   return {MPI_COMM_WORLD, world.size, world.rank};
 }
 
+/// `autopar_grid_index(axis)`: this process's coordinate along the axis.
+int64_t gridIndex(int64_t axis) {
+  return axis == 0 ? world.dpIndex : axis == 1 ? world.tpIndex : 0;
+}
+
 /// A contiguous buffer's data and its element counts before, along and
 /// after dimension `dim`.
 template <typename T> struct Blocks {
@@ -740,6 +745,9 @@ compileModule(ModuleOp module, StringRef inputName) {
       map[interner(("_mlir_ciface_autopar_" + name).str())] = {
           llvm::orc::ExecutorAddr::fromPtr(fn), llvm::JITSymbolFlags::Exported};
     };
+    map[interner("autopar_grid_index")] = {
+        llvm::orc::ExecutorAddr::fromPtr(&gridIndex),
+        llvm::JITSymbolFlags::Exported};
     add("all_reduce_max_f32",
         reinterpret_cast<void *>(&gridAllReduce<float, true>));
     add("all_reduce_max_f64",

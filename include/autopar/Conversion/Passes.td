@@ -115,7 +115,8 @@ def CollectivesToCallsPass
     the operand's buffer (read only), `out` a fresh buffer that becomes the
     result, `axes` a bit mask of the grid axes whose processes sum together.
     `autopar.all_gather`, `autopar.reduce_scatter` and `autopar.local_slice`
-    call `autopar_all_gather_f32(axes, dim, in, out)` and its likes.
+    call `autopar_all_gather_f32(axes, dim, in, out)` and its likes;
+    `autopar.grid_index` calls `autopar_grid_index(axis) -> i64`.
     The runtime (autopar-run) keeps one communicator per axis set, made once
     at start-up, and bounds every wait by its collective timeout.
     `autopar.grad_all_reduce` is the identity once differentiated and goes.
@@ -126,7 +127,8 @@ def CollectivesToCallsPass
     "::mlir::arith::ArithDialect",
     "::mlir::bufferization::BufferizationDialect",
     "::mlir::func::FuncDialect",
-    "::mlir::memref::MemRefDialect"
+    "::mlir::memref::MemRefDialect",
+    "::mlir::tensor::TensorDialect"
   ];
 }
 

@@ -72,6 +72,28 @@ struct CollectivesToCallsPass
     SymbolTable symbols(module);
     OpBuilder b(ctx);
     Type i64 = IntegerType::get(ctx, 64);
+    // grid_index: `autopar_grid_index(axis) -> i64`, as a 0-d tensor.
+    SmallVector<GridIndexOp> indices;
+    module.walk([&](GridIndexOp op) { indices.push_back(op); });
+    for (GridIndexOp op : indices) {
+      auto callee = symbols.lookup<func::FuncOp>("autopar_grid_index");
+      if (!callee) {
+        b.setInsertionPointToStart(module.getBody());
+        callee = func::FuncOp::create(b, module.getLoc(), "autopar_grid_index",
+                                      b.getFunctionType({i64}, {i64}));
+        callee.setPrivate();
+        symbols.insert(callee);
+      }
+      b.setInsertionPoint(op);
+      Value axis = arith::ConstantIntOp::create(b, op.getLoc(),
+                                                int64_t(op.getAxis()), 64);
+      Value index =
+          func::CallOp::create(b, op.getLoc(), callee, ValueRange{axis})
+              .getResult(0);
+      op.getResult().replaceAllUsesWith(tensor::FromElementsOp::create(
+          b, op.getLoc(), op.getType(), ValueRange{index}));
+      op.erase();
+    }
     for (Operation *op : work) {
       auto [stem, dim] = *runtimeCall(op);
       auto type = cast<RankedTensorType>(op->getResult(0).getType());

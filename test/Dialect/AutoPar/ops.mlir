@@ -231,3 +231,10 @@ func.func @sequence_collectives(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %3 = autopar.all_gather %2 on @grid grid_axes = [0, 1] dim = 0 : tensor<1x8xf32> -> tensor<4x8xf32>
   return %3 : tensor<4x8xf32>
 }
+
+// CHECK-LABEL: func @grid_index
+func.func @grid_index() -> tensor<i64> {
+  // CHECK: autopar.grid_index @grid axis = 1 : tensor<i64>
+  %0 = autopar.grid_index @grid axis = 1 : tensor<i64>
+  return %0 : tensor<i64>
+}

@@ -881,3 +881,8 @@ ReduceScatterOp::verifySymbolUses(SymbolTableCollection &symbols) {
 LogicalResult LocalSliceOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return verifyDimCollective(*this, /*gather=*/false, symbols);
 }
+
+LogicalResult GridIndexOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  int64_t axis = int64_t(getAxis());
+  return verifyGridAxes(*this, getGridAttr(), ArrayRef<int64_t>(axis), symbols);
+}

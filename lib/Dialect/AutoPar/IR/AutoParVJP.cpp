@@ -577,3 +577,8 @@ LogicalResult LocalSliceOp::buildVJP(OpBuilder &b, ValueRange cotangents,
   return gatherVJP(*this, getOperand(), b, cotangents, out, getGridAttr(),
                    getGridAxesAttr(), getDimAttr());
 }
+
+LogicalResult GridIndexOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                    SmallVectorImpl<Value> &out) {
+  return success(); // no operands
+}

@@ -158,6 +158,7 @@ struct PartitionTensorParallelPass
       return;
     for (Region &region : *regions)
       split(fn, region);
+    splitEmbeddings(fn);
     if (sp && failed(sequenceParallel(fn, *regions)))
       return signalPassFailure();
     SmallVector<Type> inputs;
@@ -526,6 +527,72 @@ struct PartitionTensorParallelPass
     row.getResult().replaceAllUsesWith(sum);
     row.erase();
     column->removeAttr(kParallelism);
+  }
+
+  /// Megatron's vocabulary-parallel embedding: a table (a parameter used
+  /// by one gather along its rows) is split by rows; each process looks up
+  /// the ids in its rows, zeroes the others, and an all-reduce adds the
+  /// parts. The ids' offset comes from the process's coordinate
+  /// (grid_index).
+  void splitEmbeddings(func::FuncOp fn) {
+    MLIRContext *ctx = &getContext();
+    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
+    SmallVector<GatherOp> lookups;
+    fn.walk([&](GatherOp op) {
+      auto table = dyn_cast<BlockArgument>(op.getOperand());
+      auto type = dyn_cast<RankedTensorType>(op.getOperand().getType());
+      if (op.getAxis() == 0 && table && table.getOwner() == &fn.front() &&
+          table.hasOneUse() &&
+          !fn.getArgAttr(table.getArgNumber(), "autopar.split") && type &&
+          isa<FloatType>(type.getElementType()) && type.getDimSize(0) % tp == 0)
+        lookups.push_back(op);
+    });
+    for (GatherOp op : lookups) {
+      Location loc = op.getLoc();
+      OpBuilder b(op);
+      int64_t rows = op.getOperand().getType().getDimSize(0) / tp;
+      shardArgument(fn, op.getOperand(), 0, 1);
+      auto ids = cast<RankedTensorType>(op.getIndices().getType());
+      auto splat = [&](RankedTensorType t, double v) -> Value {
+        Attribute scalar =
+            isa<FloatType>(t.getElementType())
+                ? Attribute(FloatAttr::get(t.getElementType(), v))
+                : Attribute(IntegerAttr::get(t.getElementType(), int64_t(v)));
+        return ConstantOp::create(b, loc, t, SplatElementsAttr::get(t, scalar));
+      };
+      // local = ids - index * rows, in range when 0 <= local < rows.
+      Value index =
+          GridIndexOp::create(b, loc, RankedTensorType::get({}, b.getI64Type()),
+                              grid, b.getI64IntegerAttr(kTensorAxis));
+      auto scalarIds = RankedTensorType::get({}, ids.getElementType());
+      if (ids.getElementType() != scalarIds.getElementType())
+        index = ConvertOp::create(b, loc, scalarIds, index);
+      Value offset = BroadcastOp::create(
+          b, loc, ids,
+          MulOp::create(b, loc, index, splat(scalarIds, double(rows))),
+          ArrayRef<int64_t>{});
+      Value local = SubOp::create(b, loc, op.getIndices(), offset);
+      Value inRange = SelectOp::create(
+          b, loc,
+          CompareOp::create(b, loc, CompareDirection::GE, local, splat(ids, 0)),
+          CompareOp::create(b, loc, CompareDirection::LT, local,
+                            splat(ids, double(rows))),
+          CompareOp::create(b, loc, CompareDirection::NE, local, local));
+      Value clamped = MaxOp::create(
+          b, loc, MinOp::create(b, loc, local, splat(ids, double(rows - 1))),
+          splat(ids, 0));
+      Value part = GatherOp::create(b, loc, op.getOperand(), clamped,
+                                    /*axis=*/0);
+      auto type = cast<RankedTensorType>(part.getType());
+      Value mask = BroadcastOp::create(
+          b, loc, type.clone(b.getI1Type()), inRange,
+          llvm::to_vector(llvm::seq<int64_t>(0, ids.getRank())));
+      Value kept = SelectOp::create(b, loc, mask, part, splat(type, 0.0));
+      op.getResult().replaceAllUsesWith(
+          AllReduceOp::create(b, loc, kept, grid, axes));
+      op.erase();
+    }
   }
 
   /// Megatron's vocabulary-parallel cross-entropy from logits split along

@@ -212,3 +212,24 @@ func.func @loss(%x: tensor<4x16xf32> {autopar.role = "input"}, %y: tensor<4xi64>
   %l = autopar.cross_entropy %logits, %y : tensor<4x32xf32>, tensor<4xi64> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// A token embedding (a table gathered by row) is split by vocabulary: each
+// process looks up the ids among its rows (offset by its coordinate),
+// zeroes the others, and an all-reduce adds the parts.
+// CHECK-LABEL: func.func @loss
+// CHECK-SAME: %[[T:[a-z0-9]+]]: tensor<16x8xf32> {autopar.role = "param", autopar.split = array<i64: 0, 1>}
+// CHECK: %[[R:.*]] = autopar.grid_index @autopar_grid axis = 1 : tensor<i64>
+// CHECK: %[[O:.*]] = autopar.mul %[[R]]
+// CHECK: %[[OB:.*]] = autopar.broadcast %[[O]], dims = [] : tensor<i64> -> tensor<2x4xi64>
+// CHECK: %[[L:.*]] = autopar.sub %arg0, %[[OB]] : tensor<2x4xi64>
+// CHECK-DAG: autopar.compare lt, %[[L]]
+// CHECK-DAG: autopar.compare ge, %[[L]]
+// CHECK: %[[G:.*]] = autopar.gather %[[T]], %{{.*}}, axis = 0 : tensor<16x8xf32>, tensor<2x4xi64> -> tensor<2x4x8xf32>
+// CHECK: %[[K:.*]] = autopar.select %{{.*}}, %[[G]], %{{.*}} : tensor<2x4x8xi1>, tensor<2x4x8xf32>
+// CHECK: autopar.all_reduce %[[K]] on @autopar_grid grid_axes = [1] : tensor<2x4x8xf32>
+func.func @loss(%ids: tensor<2x4xi64> {autopar.role = "input"}, %table: tensor<32x8xf32> {autopar.role = "param"}) -> tensor<2x4x8xf32> {
+  %e = autopar.gather %table, %ids, axis = 0 : tensor<32x8xf32>, tensor<2x4xi64> -> tensor<2x4x8xf32>
+  return %e : tensor<2x4x8xf32>
+}

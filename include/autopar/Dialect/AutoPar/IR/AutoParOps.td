@@ -672,6 +672,25 @@ def AutoPar_AllReduceMaxOp : AutoPar_CollectiveOp<"all_reduce_max"> {
   }];
 }
 
+def AutoPar_GridIndexOp : AutoPar_Op<"grid_index",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+     DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
+  let summary = "this process's coordinate along a grid axis";
+  let description = [{
+    The coordinate, from 0, of the running process along axis `axis` of the
+    `shard.grid` named `grid`, as a 0-d `i64` tensor. A vocabulary-parallel
+    embedding uses it to find the rows of the table its process holds.
+
+    ```mlir
+    %r = autopar.grid_index @autopar_grid axis = 1 : tensor<i64>
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$grid,
+      ConfinedAttr<I64Attr, [IntNonNegative]>:$axis);
+  let results = (outs 0DTensorOf<[I64]>:$result);
+  let assemblyFormat = "$grid `axis` `=` $axis attr-dict `:` type($result)";
+}
+
 def AutoPar_GradAllReduceOp : AutoPar_CollectiveOp<"grad_all_reduce"> {
   let summary = "identity whose gradient is summed over grid axes (Megatron's f)";
   let description = [{

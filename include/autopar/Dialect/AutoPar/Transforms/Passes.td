@@ -168,6 +168,10 @@ def PartitionTensorParallelPass
     vocabulary and the loss computed from the parts (Megatron's
     vocabulary-parallel cross-entropy). Anything else that uses the local
     part (a softmax over it, the function's result) keeps the layer whole.
+    A token embedding (a parameter table gathered by rows and used nowhere
+    else) is split by rows, each process looking up the ids in its rows
+    (`autopar.grid_index` gives the offset) and an all-reduce adding the
+    parts.
 
     Layers marked `autopar.parallelism = "column"` / `"row"` (the planner's
     choice) are split as marked, and a mark that cannot be honoured is an
