@@ -113,6 +113,16 @@ bool isUnaryElementwise(Operation *op) {
          isa<AutoParDialect>(op->getDialect());
 }
 
+/// A constant of `type` holding `v` everywhere.
+Value splatConstant(OpBuilder &b, Location loc, RankedTensorType type,
+                    double v) {
+  Attribute scalar =
+      isa<FloatType>(type.getElementType())
+          ? Attribute(FloatAttr::get(type.getElementType(), v))
+          : Attribute(IntegerAttr::get(type.getElementType(), int64_t(v)));
+  return ConstantOp::create(b, loc, type, SplatElementsAttr::get(type, scalar));
+}
+
 /// The local shape of a value of global type `type` split as `s`.
 SmallVector<int64_t> localShape(RankedTensorType type, Split s) {
   SmallVector<int64_t> shape(type.getShape());
@@ -554,12 +564,8 @@ struct PartitionTensorParallelPass
       int64_t rows = op.getOperand().getType().getDimSize(0) / tp;
       shardArgument(fn, op.getOperand(), 0, 1);
       auto ids = cast<RankedTensorType>(op.getIndices().getType());
-      auto splat = [&](RankedTensorType t, double v) -> Value {
-        Attribute scalar =
-            isa<FloatType>(t.getElementType())
-                ? Attribute(FloatAttr::get(t.getElementType(), v))
-                : Attribute(IntegerAttr::get(t.getElementType(), int64_t(v)));
-        return ConstantOp::create(b, loc, t, SplatElementsAttr::get(t, scalar));
+      auto splat = [&](RankedTensorType t, double v) {
+        return splatConstant(b, loc, t, v);
       };
       // local = ids - index * rows, in range when 0 <= local < rows.
       Value index =
@@ -620,12 +626,8 @@ struct PartitionTensorParallelPass
       shape[last] = classes;
       return shape;
     }());
-    auto splat = [&](RankedTensorType t, double v) -> Value {
-      Attribute scalar =
-          isa<FloatType>(t.getElementType())
-              ? Attribute(FloatAttr::get(t.getElementType(), v))
-              : Attribute(IntegerAttr::get(t.getElementType(), int64_t(v)));
-      return ConstantOp::create(b, loc, t, SplatElementsAttr::get(t, scalar));
+    auto splat = [&](RankedTensorType t, double v) {
+      return splatConstant(b, loc, t, v);
     };
     SmallVector<int64_t> lead = llvm::to_vector(llvm::seq<int64_t>(0, last));
     auto spread = [&](Value v) -> Value {
