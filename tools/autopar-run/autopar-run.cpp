@@ -169,11 +169,12 @@ static cl::opt<uint64_t> maxTensorBytes(
 
 namespace {
 
-/// The processes of an `mpirun` launch: training is data-parallel over
-/// them (each rank takes its own rows, gradients and losses are averaged
-/// with MPI_Allreduce before the identical optimizer step on every rank).
 void scaleBy(npy::NpyArray &a, double factor);
 
+/// The processes of an `mpirun` launch: a dp x tp grid (data-parallel
+/// groups take their own rows; gradients and losses are averaged over the
+/// data-parallel axis; the compiled program's collectives run on the
+/// tensor-parallel one).
 struct World {
   int rank = 0, size = 1;
   bool active = false;
@@ -215,8 +216,9 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
-/// Before step `step`'s all-reduces every rank tells every other one that
-/// it got there, so that a rank that times out can name who did not.
+/// At the start of step `step` every rank tells every other one that it got
+/// there, so that a rank that times out in one of the step's collectives
+/// can name who did not.
 void announceStep(int64_t step) {
   // Fault injection for the tests: AUTOPAR_FAULT_HANG=RANK:STEP makes that
   // rank stop answering at that step, as a hung process would.
@@ -1811,8 +1813,6 @@ int runTraining(MLIRContext &context, StringRef dir) {
       for (auto [k, i] : llvm::enumerate(trainable))
         params[i] = gatherShards(shards[k], params[i].shape,
                                  "parameter all-gather", step);
-    if (world.active)
-      collectStepNotes(step);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -1853,6 +1853,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
         return fail("writing a checkpoint at step " + std::to_string(step) +
                     ": " + llvm::toString(std::move(e)));
     }
+    // The checkpoint's collectives belong to the step too.
+    if (world.active)
+      collectStepNotes(step);
   }
   // What each process held, against the compiler's prediction.
   if (world.active) {
