@@ -206,9 +206,16 @@ void joinWorld() {
 }
 
 int fail(const llvm::Twine &message) {
-  llvm::WithColor::error(llvm::errs(), "autopar-run")
+  // One write: under mpirun, stderr is shared with the other ranks and with
+  // mpirun's own abort notice, and an unbuffered stream written piece by
+  // piece interleaves with them.
+  std::string line;
+  llvm::raw_string_ostream os(line);
+  llvm::WithColor::error(os, "autopar-run")
       << (world.active ? "rank " + std::to_string(world.rank) + ": " : "")
       << message << "\n";
+  llvm::errs() << line;
+  llvm::errs().flush();
   // Every rank sees the same data and checks: the others stop too, and an
   // abort guarantees that none waits for the failed one.
   if (world.active)
