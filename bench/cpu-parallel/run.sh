@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/cpu-parallel/run.sh [PLAN...]
-#   (default: dp=1 dp=2 tp=2 tp=2,sp=on dp=2,zero=2 dp=4 dp=2,tp=2)
+#   (default: dp=1 dp=2 tp=2 tp=2,sp=on dp=2,zero=2 dp=2,zero=3 dp=4 dp=2,tp=2)
 #
 # Parallel training over MPI on this machine: a small zoo GPT (2 layers,
 # hidden 128, 4 heads, vocabulary 1024), global batch 16 sequences of 64
@@ -24,7 +24,7 @@ warmup=2
 mpirun=(mpirun --allow-run-as-root --oversubscribe)
 cores=$(nproc)
 plans=("$@")
-[ ${#plans[@]} -eq 0 ] && plans=(dp=1 dp=2 tp=2 tp=2,sp=on dp=2,zero=2 dp=4 dp=2,tp=2)
+[ ${#plans[@]} -eq 0 ] && plans=(dp=1 dp=2 tp=2 tp=2,sp=on dp=2,zero=2 dp=2,zero=3 dp=4 dp=2,tp=2)
 
 /usr/bin/python3 - "$work" <<'PY'
 import numpy as np, sys

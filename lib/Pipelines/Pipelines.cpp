@@ -79,6 +79,9 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
                  " tp=" + std::to_string(options.tp) +
                  (options.sp ? " sp=true" : "") + "},"
            : std::string()) +
+      (options.zero == 3 ? "autopar-shard-parameters{entry=loss dp=" +
+                               std::to_string(options.dp) + "},"
+                         : std::string()) +
       "autopar-autodiff{entry=loss name=forward_backward}," +
       "autopar-make-optimizer-step{entry=loss optimizer=" +
       quoted(options.optimizer) + " momentum=" + exact(options.momentum) +
@@ -90,7 +93,13 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
       " centered=" + (options.centered ? "true" : "false") +
       " lr-decay=" + exact(options.lrDecay) +
       " clip-grad-norm=" + exact(options.clipGradNorm) + " zero-shards=" +
-      std::to_string(options.zero > 0 ? int64_t(options.dp) : 1) + "}";
+      std::to_string(
+          options.zero == 1 || options.zero == 2 ? int64_t(options.dp) : 1) +
+      "}" +
+      // ZeRO-3: each use gathers its parameter (after autodiff, which
+      // would otherwise keep the forward pass's gather for the backward).
+      (options.zero == 3 ? ",autopar-gather-at-use{entry=forward_backward}"
+                         : "");
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
     llvm::report_fatal_error("autopar: malformed training-step pipeline");
 }

@@ -321,31 +321,36 @@ static int planModel() {
 }
 
 /// Predicted seconds of one step of `stepModule` (a training step built
-/// for one process of a dp x tp grid) on `cluster`: the contractions of
-/// @forward_backward at the device's fp32 peak, every other op at its
-/// memory bandwidth (operands read, result written), ring all-reduces
-/// (2 (n-1) messages, 2 (n-1)/n of the bytes each way) of the program's
-/// tensor-parallel sums and of the runtime's gradient buckets over the
-/// data-parallel axis, and ring all-gathers / reduce-scatters ((n-1) messages,
-/// (n-1)/n of the whole tensor) of sequence parallelism.
+/// for one process of a dp x tp grid, ZeRO stage `zero`) on `cluster`: the
+/// contractions of @forward_backward at the device's fp32 peak, every other
+/// op at its memory bandwidth (operands read, result written), the
+/// program's collectives over their grid axes (ring all-reduces: 2 (n-1)
+/// messages of 1/n of the tensor; all-gathers and reduce-scatters: n-1
+/// such messages; ZeRO-3's gathers and gradient reduce-scatters are among
+/// them), and the runtime's data-parallel traffic: gradients averaged in
+/// 25 MB buckets (stage 0, 1), reduce-scattered one tensor at a time
+/// (stage 2), and the updated parameters all-gathered (stages 1, 2).
 static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
+                          int64_t zero,
                           const mlir::autopar::planner::ClusterSpec &cluster) {
   auto bytes = [](Type type) {
     auto t = cast<RankedTensorType>(type);
     return double(t.getNumElements()) * t.getElementTypeBitWidth() / 8;
   };
-  auto allReduce = [&](int64_t n, double size) {
+  // Ring collectives among n processes: `rounds` (n-1) steps, each one
+  // message of 1/n of `whole`.
+  auto ring = [&](int64_t n, double whole, double rounds = 1) {
     if (n == 1)
       return 0.0;
     const auto &link = cluster.linkFor(n, 1);
-    return 2.0 * double(n - 1) *
-           (link.latency + size / double(n) / link.bandwidth);
+    return rounds * double(n - 1) *
+           (link.latency + whole / double(n) / link.bandwidth);
   };
-  auto ring = [&](int64_t n, double whole) {
-    if (n == 1)
-      return 0.0;
-    const auto &link = cluster.linkFor(n, 1);
-    return double(n - 1) * (link.latency + whole / double(n) / link.bandwidth);
+  auto groupSize = [&](ArrayRef<int64_t> axes) {
+    int64_t n = 1;
+    for (int64_t axis : axes)
+      n *= axis == 0 ? dp : axis == 1 ? tp : 1;
+    return n;
   };
   auto grad = stepModule.lookupSymbol<func::FuncOp>("forward_backward");
   double flops = 0, seconds = 0, moved = 0;
@@ -356,11 +361,12 @@ static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
         k *= double(dot.getLhs().getType().getDimSize(d));
       flops += 2 * k * double(dot.getType().getNumElements());
     } else if (auto sum = dyn_cast<mlir::autopar::AllReduceOp>(op)) {
-      seconds += allReduce(tp, bytes(sum.getType()));
+      seconds += ring(groupSize(sum.getGridAxes()), bytes(sum.getType()), 2);
     } else if (auto gather = dyn_cast<mlir::autopar::AllGatherOp>(op)) {
-      seconds += ring(tp, bytes(gather.getType()));
+      seconds += ring(groupSize(gather.getGridAxes()), bytes(gather.getType()));
     } else if (auto scatter = dyn_cast<mlir::autopar::ReduceScatterOp>(op)) {
-      seconds += ring(tp, bytes(scatter.getOperand().getType()));
+      seconds += ring(groupSize(scatter.getGridAxes()),
+                      bytes(scatter.getOperand().getType()));
     } else if (isa<mlir::autopar::AutoParDialect>(op->getDialect()) &&
                !isa<mlir::autopar::ConstantOp, mlir::autopar::GradAllReduceOp,
                     mlir::autopar::LocalSliceOp>(op)) {
@@ -370,17 +376,25 @@ static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
     }
   });
   seconds += moved / cluster.device.memoryBandwidth;
-  // The runtime averages the gradients in 25 MB buckets, one all-reduce
-  // each.
-  double gradBytes = 0;
-  for (Type t : grad.getFunctionType().getResults().drop_front())
+  // The runtime's data-parallel traffic over the gradients (whole, as the
+  // update's parameters are).
+  double gradBytes = 0, tensors = 0;
+  for (Type t : grad.getFunctionType().getResults().drop_front()) {
     gradBytes += bytes(t);
-  if (dp > 1) {
-    double buckets = std::max(1.0, std::ceil(gradBytes / (25.0 * (1 << 20))));
+    ++tensors;
+  }
+  if (dp > 1 && zero != 3) {
     const auto &link = cluster.linkFor(dp, 1);
+    double messages =
+        zero == 2 ? tensors
+                  : std::max(1.0, std::ceil(gradBytes / (25.0 * (1 << 20))));
+    double rounds = zero == 2 ? 1 : 2;
     seconds +=
-        2.0 * double(dp - 1) *
-        (buckets * link.latency + gradBytes / double(dp) / link.bandwidth);
+        rounds * double(dp - 1) *
+        (messages * link.latency + gradBytes / double(dp) / link.bandwidth);
+    if (zero == 1 || zero == 2)
+      seconds += double(dp - 1) * (tensors * link.latency +
+                                   gradBytes / double(dp) / link.bandwidth);
   }
   using mlir::autopar::planner::ComputeType;
   return seconds + flops / cluster.device.peakFlops(ComputeType::FP32);
@@ -430,7 +444,7 @@ chooseGrid(ModuleOp module, mlir::autopar::TrainStepOptions &base,
     auto grad = candidate->lookupSymbol<func::FuncOp>("forward_backward");
     auto input = cast<RankedTensorType>(grad.getFunctionType().getInput(0));
     double rows = double(dp * (input.getRank() ? input.getDimSize(0) : 1));
-    double seconds = stepSeconds(*candidate, dp, tp, cluster);
+    double seconds = stepSeconds(*candidate, dp, tp, base.zero, cluster);
     llvm::errs() << llvm::formatv("autopar-compile: note: dp={0} x tp={1}: "
                                   "predicted {2:e} s per step of {3} rows, "
                                   "{4:f0} rows/s\n",
@@ -681,17 +695,23 @@ int main(int argc, char **argv) {
         trainCluster(dpDegree * tpDegree);
     if (!cluster)
       return fail(llvm::toString(cluster.takeError()));
-    predicted = stepSeconds(module, dpDegree, tpDegree, *cluster);
+    predicted = stepSeconds(module, dpDegree, tpDegree, zeroStage, *cluster);
     predictedOn = cluster->name;
   }
   int64_t tpAllReduces = 0;
   if (auto grad = module.lookupSymbol<func::FuncOp>("forward_backward"))
     grad.walk([&](mlir::autopar::AllReduceOp) { ++tpAllReduces; });
-  int64_t spGathers = 0, spScatters = 0;
+  // Over the tensor-parallel axis (sequence parallelism) and the
+  // data-parallel one (ZeRO-3's parameter gathers and gradient scatters).
+  int64_t spGathers = 0, spScatters = 0, zeroGathers = 0, zeroScatters = 0;
   if (auto grad = module.lookupSymbol<func::FuncOp>("forward_backward"))
     grad.walk([&](Operation *op) {
-      spGathers += isa<mlir::autopar::AllGatherOp>(op);
-      spScatters += isa<mlir::autopar::ReduceScatterOp>(op);
+      auto axes = op->getAttrOfType<DenseI64ArrayAttr>("grid_axes");
+      bool data = axes && llvm::is_contained(axes.asArrayRef(), 0);
+      bool gather = isa<mlir::autopar::AllGatherOp>(op);
+      bool scatter = isa<mlir::autopar::ReduceScatterOp>(op);
+      (data ? zeroGathers : spGathers) += gather;
+      (data ? zeroScatters : spScatters) += scatter;
     });
   if (!step || !module.lookupSymbol<func::FuncOp>("forward_backward"))
     return fail("internal error: the training functions were not built");
@@ -710,14 +730,13 @@ int main(int argc, char **argv) {
     size_t trainableCount = params.size() - frozen.size();
     // ZeRO keeps its shard of each trained parameter (the update's
     // inputs); stages 1 and 2 the whole parameters too, stage 3 only the
-    // shards between steps. Frozen parameters stay whole.
+    // shards, which @forward_backward takes. Frozen parameters stay whole.
     size_t k = 0;
     for (unsigned i = 2; i < grad.getNumArguments(); ++i) {
       auto role = grad.getArgAttrOfType<StringAttr>(i, "autopar.role");
       bool trained = !role || role.getValue() != "frozen";
-      if (zeroStage != 3 || !trained)
-        paramBytes += bytes(grad.getArgumentTypes()[i]);
-      if (zeroStage > 0 && trained)
+      paramBytes += bytes(grad.getArgumentTypes()[i]);
+      if ((zeroStage == 1 || zeroStage == 2) && trained)
         paramBytes += bytes(stepType.getInput(unsigned(k)));
       k += trained;
     }
@@ -802,5 +821,11 @@ int main(int argc, char **argv) {
                             spGathers, spScatters)
                   .str()
             : std::string());
+  if (zeroStage == 3)
+    llvm::outs() << llvm::formatv(
+        "plan: ZeRO-3 over dp={0}: each process holds 1/{0} of every trained "
+        "parameter and gathers it where it is used: {1} all-gathers and {2} "
+        "gradient reduce-scatters per forward and backward pass\n",
+        dpDegree, zeroGathers, zeroScatters);
   return 0;
 }

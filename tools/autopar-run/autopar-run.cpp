@@ -341,6 +341,15 @@ void averageOverRanks(MutableArrayRef<npy::NpyArray> arrays, int64_t step) {
   }
 }
 
+/// How a timeout names a collective of the program over the grid axes in
+/// the bit mask `axes`.
+std::string collectiveName(int64_t axes, StringRef what) {
+  return (axes == 1   ? "data-parallel "
+          : axes == 2 ? "tensor-parallel "
+                      : "grid ") +
+         what.str();
+}
+
 /// `autopar_all_reduce_f32/f64(axes, in, out)`, which the program calls for
 /// `autopar.all_reduce` (autopar-collectives-to-calls): `out` = the sum of
 /// `in` over the processes that differ only along the grid axes in the bit
@@ -372,9 +381,7 @@ void gridAllReduce(int64_t axes, ::UnrankedMemRefType<T> *in,
   MPI_Iallreduce(src, dst, int(count),
                  std::is_same_v<T, double> ? MPI_DOUBLE : MPI_FLOAT,
                  Max ? MPI_MAX : MPI_SUM, comm, &request);
-  finishOrAbort(request,
-                axes == 2 ? "tensor-parallel all-reduce" : "grid all-reduce",
-                world.step);
+  finishOrAbort(request, collectiveName(axes, "all-reduce"), world.step);
 }
 
 /// The processes that differ only along the grid axes in the bit mask
@@ -449,15 +456,20 @@ void gridAllGather(int64_t axes, int64_t dim, ::UnrankedMemRefType<T> *in,
                    ::UnrankedMemRefType<T> *out) {
   Blocks<T> a(in, dim), r(out, dim);
   Group g = groupOf(axes);
-  std::vector<T> all(size_t(a.count()) * size_t(g.size));
+  // Gathered along the outermost dimension, the blocks land in place.
+  bool direct = r.outer == 1;
+  std::vector<T> all(direct ? 0 : size_t(a.count()) * size_t(g.size));
+  T *into = direct ? r.data : all.data();
   if (world.active && g.size > 1) {
     MPI_Request request;
-    MPI_Iallgather(a.data, int(a.count()), mpiType<T>(), all.data(),
-                   int(a.count()), mpiType<T>(), g.comm, &request);
-    finishOrAbort(request, "sequence-parallel all-gather", world.step);
+    MPI_Iallgather(a.data, int(a.count()), mpiType<T>(), into, int(a.count()),
+                   mpiType<T>(), g.comm, &request);
+    finishOrAbort(request, collectiveName(axes, "all-gather"), world.step);
   } else {
-    std::memcpy(all.data(), a.data, size_t(a.count()) * sizeof(T));
+    std::memcpy(into, a.data, size_t(a.count()) * sizeof(T));
   }
+  if (direct)
+    return;
   for (int p = 0; p < g.size; ++p)
     copyBlock(r.data, all.data() + size_t(p) * size_t(a.count()), r.outer,
               r.along, r.inner, g.size, p, /*intoPart=*/false);
@@ -470,18 +482,20 @@ void gridReduceScatter(int64_t axes, int64_t dim, ::UnrankedMemRefType<T> *in,
                        ::UnrankedMemRefType<T> *out) {
   Blocks<T> a(in, dim), r(out, dim);
   Group g = groupOf(axes);
-  // Block p of every outer index, contiguous, for process p.
-  std::vector<T> packed(size_t(a.count()));
-  for (int p = 0; p < g.size; ++p)
+  // Block p of every outer index, contiguous, for process p (as they are
+  // when scattering along the outermost dimension).
+  std::vector<T> packed(a.outer == 1 ? 0 : size_t(a.count()));
+  for (int p = 0; a.outer != 1 && p < g.size; ++p)
     copyBlock(a.data, packed.data() + size_t(p) * size_t(r.count()), a.outer,
               a.along, a.inner, g.size, p, /*intoPart=*/true);
+  const T *from = a.outer == 1 ? a.data : packed.data();
   if (world.active && g.size > 1) {
     MPI_Request request;
-    MPI_Ireduce_scatter_block(packed.data(), r.data, int(r.count()),
-                              mpiType<T>(), MPI_SUM, g.comm, &request);
-    finishOrAbort(request, "sequence-parallel reduce-scatter", world.step);
+    MPI_Ireduce_scatter_block(from, r.data, int(r.count()), mpiType<T>(),
+                              MPI_SUM, g.comm, &request);
+    finishOrAbort(request, collectiveName(axes, "reduce-scatter"), world.step);
   } else {
-    std::memcpy(r.data, packed.data(), size_t(r.count()) * sizeof(T));
+    std::memcpy(r.data, from, size_t(r.count()) * sizeof(T));
   }
 }
 
@@ -1136,10 +1150,28 @@ int runTraining(MLIRContext &context, StringRef dir) {
   // Parameters split across the tensor-parallel axis: this process holds
   // part tpIndex of tp along `dim` (autopar-partition-tensor-parallel).
   std::vector<int64_t> splitDim(n, -1), splitGroups(n, 1);
+  // ZeRO-3 (autopar-shard-parameters): @forward_backward takes this
+  // process's flat shard of a trained parameter, whose process-local shape
+  // is its `autopar.zero_shape`.
+  std::vector<RankedTensorType> localTypes(n);
+  std::vector<bool> gathered(n, false);
+  for (size_t i = 0; i < n && 2 + i < gradFn.getNumArguments(); ++i) {
+    auto t = dyn_cast<RankedTensorType>(gradType.getInput(2 + i));
+    if (auto shape = gradFn.getArgAttrOfType<DenseI64ArrayAttr>(
+            unsigned(2 + i), "autopar.zero_shape")) {
+      if (!t || t.getRank() != 1 ||
+          llvm::any_of(shape.asArrayRef(), [](int64_t d) { return d < 0; }))
+        return fail(moduleName + ": parameter '" + paramNames[i] +
+                    "' has a malformed autopar.zero_shape");
+      t = RankedTensorType::get(shape.asArrayRef(), t.getElementType());
+      gathered[i] = true;
+    }
+    localTypes[i] = t;
+  }
   for (size_t i = 0; i < n && 2 + i < gradFn.getNumArguments(); ++i)
     if (auto split = gradFn.getArgAttrOfType<DenseI64ArrayAttr>(
             unsigned(2 + i), "autopar.split")) {
-      auto t = dyn_cast<RankedTensorType>(gradType.getInput(2 + i));
+      auto t = localTypes[i];
       if (split.size() < 2 || split.size() > 3 || split[1] != 1 || !t ||
           split[0] < 0 || split[0] >= t.getRank() ||
           (split.size() == 3 &&
@@ -1299,7 +1331,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
         if (it == paramIndex.end() || splitDim[it->second] < 0)
           return whole;
         size_t i = it->second;
-        auto t = cast<RankedTensorType>(gradType.getInput(unsigned(2 + i)));
+        RankedTensorType t = localTypes[i];
         if (ArrayRef<int64_t>(whole.shape) !=
             ArrayRef<int64_t>(wholeShape(i, t.getShape())))
           return whole; // reported below
@@ -1312,7 +1344,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
   std::vector<npy::NpyArray> params, state;
   for (auto [i, name] : llvm::enumerate(paramNames)) {
     auto it = weights->find(name);
-    auto t = cast<RankedTensorType>(gradType.getInput(2 + i));
+    RankedTensorType t = localTypes[i];
     // (Split parameters were cut to this process's part as they were read.)
     if (it == weights->end() ||
         it->second.dtype != *dtypeFor(t.getElementType()) ||
@@ -1326,8 +1358,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
   // ZeRO along the data-parallel axis: the update runs on this process's
   // shard of every trained parameter (flattened, zero-padded to a multiple
   // of dp, cut in dp), with the same shard of the gradients and the
-  // optimizer state; stage 2 gets the gradient shards by reduce-scatter,
-  // stage 3 keeps only its parameter shards between steps.
+  // optimizer state; stage 2 gets the gradient shards by reduce-scatter.
+  // Stage 3 keeps only its parameter shards: the compiled step gathers
+  // each parameter where it is used and returns the gradient's shard.
   int64_t zeroStage = 0;
   if (const llvm::json::Object *plan = m->getObject("plan"))
     zeroStage = plan->getInteger("zero").value_or(0);
@@ -1337,10 +1370,13 @@ int runTraining(MLIRContext &context, StringRef dir) {
     for (auto [k, i] : llvm::enumerate(trainable)) {
       int64_t shard = (params[i].numElements() + world.dp - 1) / world.dp;
       auto t = cast<RankedTensorType>(stepType.getInput(unsigned(k)));
-      if (t.getRank() != 1 || t.getDimSize(0) != shard)
-        return fail(moduleName + ": @" + stepName + " does not take " +
+      if (t.getRank() != 1 || t.getDimSize(0) != shard ||
+          (zeroStage == 3) != gathered[i])
+        return fail(moduleName + ": @" +
+                    (zeroStage == 3 ? gradName : stepName) + " does not take " +
                     std::to_string(world.dp) + " ZeRO shards of '" +
-                    paramNames[i] + "'");
+                    paramNames[i] +
+                    "' (compiled by another version of autopar-compile?)");
     }
   auto shardOf = [&](const npy::NpyArray &whole) {
     npy::NpyArray shard;
@@ -1491,8 +1527,8 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                 resumeDir, *at, steps));
   }
   // The update's parameter shards; whole state tensors (from a checkpoint)
-  // become shards too. ZeRO-3 drops its whole parameters until the next
-  // step gathers them.
+  // become shards too. ZeRO-3 drops its whole parameters (keeping their
+  // shapes): the step gathers them itself.
   std::vector<npy::NpyArray> shards;
   if (zeroStage > 0)
     for (size_t i : trainable) {
@@ -1692,11 +1728,6 @@ int runTraining(MLIRContext &context, StringRef dir) {
     world.step = step;
     if (world.active)
       announceStep(step);
-    // ZeRO-3: the whole parameters, for this step only.
-    if (zeroStage == 3)
-      for (auto [k, i] : llvm::enumerate(trainable))
-        params[i] = gatherShards(shards[k], params[i].shape,
-                                 "parameter all-gather", step);
     int64_t b = (step - 1) % batches;
     // The mean of the microbatches' losses and gradients: the gradient of
     // the mean loss over the whole batch.
@@ -1717,6 +1748,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
                   rows(*labels, begin, microBatch)};
       }
       inputs.insert(inputs.end(), params.begin(), params.end());
+      if (zeroStage == 3)
+        for (auto [k, i] : llvm::enumerate(trainable))
+          inputs[2 + i] = shards[k];
       llvm::Expected<std::vector<npy::NpyArray>> micro =
           callFunction(**engine, gradName, gradType, inputs);
       if (!micro)
@@ -1731,15 +1765,16 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (accum > 1)
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
         scaleBy((*lossAndGrads)[i], 1.0 / double(accum));
-    if (zeroStage == 3)
-      for (size_t i : trainable)
-        params[i].data = std::vector<char>();
     // Data parallelism over the ranks: the mean over all their rows (ZeRO
-    // 2 and 3: each process gets only its shard of the gradients' mean).
+    // 2 and 3: each process gets only its shard of the gradients' mean;
+    // stage 3's step reduce-scattered the sum already).
     if (world.active && world.dp > 1) {
       allReduceSum(&loss, 1, MPI_DOUBLE, "loss all-reduce", step);
       loss /= world.dp;
-      if (zeroStage >= 2)
+      if (zeroStage == 3)
+        for (size_t i = 1; i < lossAndGrads->size(); ++i)
+          scaleBy((*lossAndGrads)[i], 1.0 / world.dp);
+      else if (zeroStage == 2)
         for (size_t i = 1; i < lossAndGrads->size(); ++i)
           (*lossAndGrads)[i] = reduceScatter((*lossAndGrads)[i], step);
       else

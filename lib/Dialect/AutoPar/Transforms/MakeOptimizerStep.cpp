@@ -67,6 +67,8 @@ struct MakeOptimizerStepPass
     : public mlir::autopar::impl::MakeOptimizerStepPassBase<
           MakeOptimizerStepPass> {
   using Base::Base;
+  /// Whether every gradient is a shard along the data-parallel axis.
+  bool dataSharded = false;
 
   /// State slots per parameter, by name suffix.
   SmallVector<StringRef> stateNames() {
@@ -132,7 +134,18 @@ struct MakeOptimizerStepPass
     // Parameters split over a grid axis (tensor parallelism): their
     // gradients' squared norms are summed over that axis for clipping.
     SmallVector<int64_t> splitAxes;
+    // ZeRO-3 shards (autopar-shard-parameters) are updated as they are;
+    // clipping sums their squared norms over the data-parallel axis too.
+    dataSharded = zeroShards > 1;
     for (unsigned i : paramIndices) {
+      if (fn.getArgAttr(i, "autopar.zero_shape")) {
+        if (zeroShards > 1) {
+          fn.emitOpError("parameter ")
+              << i << " is a ZeRO-3 shard already; zero-shards must be 1";
+          return signalPassFailure();
+        }
+        dataSharded = true;
+      }
       auto t = dyn_cast<RankedTensorType>(fn.getArgumentTypes()[i]);
       if (!t || !isa<FloatType>(t.getElementType()) ||
           (elementType && t.getElementType() != elementType)) {
@@ -152,6 +165,14 @@ struct MakeOptimizerStepPass
       paramNames.push_back(name ? name.str() : "param" + std::to_string(i));
       auto split = fn.getArgAttrOfType<DenseI64ArrayAttr>(i, "autopar.split");
       splitAxes.push_back(split && split.size() >= 2 ? split[1] : -1);
+    }
+    if (clipGradNorm > 0 &&
+        (dataSharded ||
+         llvm::any_of(splitAxes, [](int64_t a) { return a >= 0; })) &&
+        !module.lookupSymbol<shard::GridOp>("autopar_grid")) {
+      module.emitError("autopar-make-optimizer-step: clipping sums squared "
+                       "norms over @autopar_grid, which this module lacks");
+      return signalPassFailure();
     }
     build(module, paramTypes, paramNames, splitAxes, elementType);
   }
@@ -219,7 +240,7 @@ struct MakeOptimizerStepPass
             e.add(sumSq, AllReduceOp::create(b, loc, partial, grid,
                                              b.getDenseI64ArrayAttr({axis})));
       // ZeRO shards: each process holds 1/N of every gradient.
-      if (zeroShards > 1)
+      if (dataSharded)
         sumSq = AllReduceOp::create(b, loc, sumSq, grid,
                                     b.getDenseI64ArrayAttr({0}));
       Value coef = e.div(e.constant(scalar, clipGradNorm),

@@ -207,4 +207,57 @@ def PartitionTensorParallelPass
   ];
 }
 
+def ShardParametersPass : Pass<"autopar-shard-parameters", "ModuleOp"> {
+  let summary = "ZeRO-3: each process holds 1/dp of every trained parameter";
+  let description = [{
+    Rewrites the function `entry` (default `loss`) so that every trained
+    parameter (`{autopar.role = "param"}`) arrives as this process's shard
+    along the data-parallel axis 0 of `shard.grid @autopar_grid` (created
+    as `dp x 1` when absent): the parameter flattened, zero-padded to a
+    multiple of `dp` and cut in `dp`, as a 1-D tensor. The argument records
+    the shape it stands for in `autopar.zero_shape`, and the body starts
+    from the whole parameter gathered back: `autopar.all_gather {
+    partial_grad}` over axis 0, a slice dropping the padding, a reshape.
+    Differentiating that gives the gradient's shard by `reduce_scatter`
+    (ZeRO's gradient partitioning). Frozen parameters stay whole.
+
+    ```mlir
+    func.func @loss(%w: tensor<3xf32> {autopar.role = "param",
+                                        autopar.zero_shape = array<i64: 2, 3>})
+      %g = autopar.all_gather %w on @autopar_grid grid_axes = [0] dim = 0
+           {partial_grad} : tensor<3xf32> -> tensor<6xf32>
+      %p = autopar.reshape %g : tensor<6xf32> -> tensor<2x3xf32>
+    ```
+
+    `autopar-gather-at-use` then gives each use its own gather.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect",
+                           "::mlir::shard::ShardDialect"];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"loss\"",
+           "The function whose parameters are sharded">,
+    Option<"dp", "dp", "int64_t", /*default=*/"2",
+           "Processes along the data-parallel axis">
+  ];
+}
+
+def GatherAtUsePass : Pass<"autopar-gather-at-use", "ModuleOp"> {
+  let summary = "ZeRO-3: gather a sharded parameter just before each use";
+  let description = [{
+    In the function `entry` (default `forward_backward`), every gather of a
+    ZeRO-3 shard (`autopar-shard-parameters`: an `autopar.all_gather` of
+    an argument with `autopar.zero_shape`, with the slice and reshape after
+    it) is repeated right before each op that uses the whole parameter, the
+    forward layer and each backward rule that needs it, instead of once at
+    the start. The whole parameter then lives only while one op uses it and
+    is released after (DeepSpeed's ZeRO-3 fetch and release), at the price
+    of one all-gather per use. Run it after `autopar-autodiff`; a later CSE
+    would merge the gathers back.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"forward_backward\"",
+           "The function whose gathers are moved">
+  ];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD
