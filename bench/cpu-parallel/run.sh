@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/cpu-parallel/run.sh [PLAN...]
-#   (default: dp=1 dp=2 tp=2 tp=2,sp=on dp=2,zero=2 dp=2,zero=3 dp=4 dp=2,tp=2)
+#   (default: dp=1 dp=2 dp=2,overlap=off tp=2 tp=2,sp=on dp=2,zero=2
+#    dp=2,zero=3 dp=4 dp=4,overlap=off dp=2,tp=2; overlap=off: the gradient
+#    sums after the backward pass instead of inside it)
 #
 # Parallel training over MPI on this machine: a small zoo GPT (2 layers,
 # hidden 128, 4 heads, vocabulary 1024), global batch 16 sequences of 64
@@ -24,7 +26,8 @@ warmup=2
 mpirun=(mpirun --allow-run-as-root --oversubscribe)
 cores=$(nproc)
 plans=("$@")
-[ ${#plans[@]} -eq 0 ] && plans=(dp=1 dp=2 tp=2 tp=2,sp=on dp=2,zero=2 dp=2,zero=3 dp=4 dp=2,tp=2)
+[ ${#plans[@]} -eq 0 ] && plans=(dp=1 dp=2 dp=2,overlap=off tp=2 tp=2,sp=on
+  dp=2,zero=2 dp=2,zero=3 dp=4 dp=4,overlap=off dp=2,tp=2)
 
 /usr/bin/python3 - "$work" <<'PY'
 import numpy as np, sys
@@ -42,13 +45,18 @@ degree() { # degree KEY PLAN -> the value of KEY= in PLAN, or 1
 
 printf "%-16s %-9s %-7s %13s %14s %7s %12s %7s\n" plan processes threads \
   "measured (s)" "predicted (s)" ratio "planner (s)" ratio
-for plan in "${plans[@]}"; do
+for entry in "${plans[@]}"; do
+  # `overlap=off` (not a plan key): the data-parallel gradient sums run
+  # after the backward pass (autopar-compile --overlap-gradient-sums=false).
+  plan=$(tr ',' '\n' <<<"$entry" | grep -v '^overlap=off$' | paste -sd, -)
+  overlap=true
+  [ "$plan" != "$entry" ] && overlap=false
   dp=$(degree dp "$plan")
   tp=$(degree tp "$plan")
   n=$((dp * tp))
   batch=$((global / dp))
   threads=$((cores / n)); [ "$threads" -lt 1 ] && threads=1
-  tag=${plan//[=,]/_}
+  tag=${entry//[=,]/_}
   launch=()
   [ "$n" -gt 1 ] && launch=("${mpirun[@]}" -np "$n")
   # One calibration per process count, shared by the plans that use it.
@@ -57,13 +65,14 @@ for plan in "${plans[@]}"; do
       -o "$work/cal$n.json" 2>/dev/null
   "$bin/autopar-compile" "$model" --train --batch=$batch --optimizer=adam \
     --lr=0.001 --plan="$plan" --cluster="$work/cal$n.json" \
+    --overlap-gradient-sums=$overlap \
     -o "$work/$tag" >/dev/null
   OMP_NUM_THREADS=$threads "${launch[@]}" "$bin/autopar-run" "$work/$tag" \
     --data="$work/x.npy" --labels="$work/y.npy" --batch-size=$batch \
     --steps=$((steps + warmup)) --log="$work/$tag.jsonl" >/dev/null
   "$bin/autopar-plan" --model="$model" --cluster="$work/cal$n.json" \
     --global-batch=$global --plan="$plan" -o "$work/$tag.plan.json" >/dev/null
-  /usr/bin/python3 - "$work" "$tag" "$plan" "$n" "$batch" "$threads" "$warmup" <<'PY'
+  /usr/bin/python3 - "$work" "$tag" "$entry" "$n" "$batch" "$threads" "$warmup" <<'PY'
 import json, sys
 work, tag, plan, n, batch, threads, warmup = sys.argv[1:8]
 rows = [json.loads(l) for l in open(f"{work}/{tag}.jsonl")][int(warmup):]

@@ -99,7 +99,10 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
       // ZeRO-3: each use gathers its parameter (after autodiff, which
       // would otherwise keep the forward pass's gather for the backward).
       (options.zero == 3 ? ",autopar-gather-at-use{entry=forward_backward}"
-                         : "");
+                         : "") +
+      (options.overlap && options.zero < 2
+           ? ",autopar-overlap-gradient-sums{entry=forward_backward}"
+           : "");
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
     llvm::report_fatal_error("autopar: malformed training-step pipeline");
 }

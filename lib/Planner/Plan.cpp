@@ -7,6 +7,7 @@
 #include "autopar/Planner/Plan.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -40,6 +41,37 @@ int64_t TransformerModel::embeddingParams() const {
   int64_t positions = gatedMLP ? 0 : seq * hidden; // RoPE has none
   return vocab * hidden * (tiedEmbedding ? 1 : 2) + positions +
          (gatedMLP ? hidden : 2 * hidden); // final norm
+}
+
+llvm::Error mlir::autopar::planner::setModelStates(llvm::StringRef name,
+                                                   TrainingSetup &setup) {
+  if (name == "mixed-adam") {
+    setup.stateBytes = StateBytes::mixedPrecisionAdam();
+    setup.computeType = ComputeType::BF16;
+    return llvm::Error::success();
+  }
+  std::optional<StateBytes> bytes =
+      llvm::StringSwitch<std::optional<StateBytes>>(name)
+          .Case("fp32-adam", StateBytes::fp32Adam())
+          .Case("fp32-momentum", StateBytes{4, 4, 4})
+          .Case("fp32-sgd", StateBytes::fp32SGD())
+          .Default(std::nullopt);
+  if (!bytes)
+    return planError("unknown model states '" + name.str() +
+                     "' (mixed-adam, fp32-adam, fp32-momentum, fp32-sgd)");
+  setup.stateBytes = *bytes;
+  setup.computeType = ComputeType::FP32;
+  return llvm::Error::success();
+}
+
+int64_t TransformerModel::replicatedPerLayer() const {
+  // Two norms (LayerNorm: scale and bias), and GPT's biases of the
+  // attention output and second MLP matrix.
+  return gatedMLP ? 2 * hidden : 4 * hidden + 2 * hidden;
+}
+
+int64_t TransformerModel::replicatedEmbedding() const {
+  return embeddingParams() - vocab * hidden * (tiedEmbedding ? 1 : 2);
 }
 
 int64_t TransformerModel::totalParams() const {
@@ -348,10 +380,16 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   }
 
   // Model states of the first stage (embedding) or the last (head).
+  // Split by tensor parallelism but for the norms, row biases and
+  // positions every tensor-parallel process keeps whole.
+  double replicated = layersPerStage * m.replicatedPerLayer() +
+                      (p.pp == 1 ? double(m.replicatedEmbedding()) : 0.0);
   double stageParams =
       (layersPerStage * m.paramsPerLayer() +
-       (p.pp == 1 ? m.embeddingParams() : m.vocab * double(m.hidden))) /
-      p.tp;
+       (p.pp == 1 ? m.embeddingParams() : m.vocab * double(m.hidden)) -
+       replicated) /
+          p.tp +
+      replicated;
   // Context-parallel ranks hold the same parameters: gradients are reduced
   // and ZeRO shards over data x context replicas.
   int64_t replicas = p.dp * p.cp;

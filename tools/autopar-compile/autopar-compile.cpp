@@ -157,6 +157,11 @@ static cl::opt<int64_t> gradAccum(
     "grad-accum", cl::init(1), cl::cat(category),
     cl::desc("Average the gradients of K microbatches (each of the exported "
              "batch size) per optimizer step"));
+static cl::opt<bool> overlapGradientSums(
+    "overlap-gradient-sums", cl::init(true), cl::cat(category),
+    cl::desc("With dp > 1 (ZeRO 0 or 1, no --grad-accum): start each "
+             "gradient's data-parallel sum inside the backward pass as soon "
+             "as it is complete (default on; =false sums them after it)"));
 
 static cl::opt<std::string> freezePattern(
     "freeze", cl::cat(category),
@@ -434,6 +439,7 @@ chooseGrid(ModuleOp module, mlir::autopar::TrainStepOptions &base,
     OwningOpRef<ModuleOp> candidate = module.clone();
     base.dp = dp;
     base.tp = tp;
+    base.overlap = overlapGradientSums && dp > 1 && gradAccum == 1;
     PassManager pm(module.getContext());
     mlir::autopar::buildTrainStepPipeline(pm, base);
     // A grid the model cannot be split over is not a candidate.
@@ -652,6 +658,10 @@ int main(int argc, char **argv) {
   stepOptions.dp = dpDegree;
   stepOptions.tp = tpDegree;
   stepOptions.zero = zeroStage;
+  // Summed once per step: with gradient accumulation the driver sums the
+  // accumulated gradients instead.
+  stepOptions.overlap =
+      overlapGradientSums && dpDegree > 1 && zeroStage < 2 && gradAccum == 1;
   stepOptions.sp = sequenceParallel;
   PassManager pm(&context);
   // Anchored on the module already: the pipeline names only its passes.
@@ -728,18 +738,11 @@ int main(int argc, char **argv) {
     auto grad = module.lookupSymbol<func::FuncOp>("forward_backward");
     FunctionType stepType = step.getFunctionType();
     size_t trainableCount = params.size() - frozen.size();
-    // ZeRO keeps its shard of each trained parameter (the update's
-    // inputs); stages 1 and 2 the whole parameters too, stage 3 only the
+    // ZeRO stages 1 and 2 keep the whole parameters between steps (the
+    // update's shards are cut from them for the update), stage 3 only the
     // shards, which @forward_backward takes. Frozen parameters stay whole.
-    size_t k = 0;
-    for (unsigned i = 2; i < grad.getNumArguments(); ++i) {
-      auto role = grad.getArgAttrOfType<StringAttr>(i, "autopar.role");
-      bool trained = !role || role.getValue() != "frozen";
+    for (unsigned i = 2; i < grad.getNumArguments(); ++i)
       paramBytes += bytes(grad.getArgumentTypes()[i]);
-      if ((zeroStage == 1 || zeroStage == 2) && trained)
-        paramBytes += bytes(stepType.getInput(unsigned(k)));
-      k += trained;
-    }
     for (Type t : stepType.getInputs().slice(2 * trainableCount,
                                              stepType.getNumInputs() - 2 -
                                                  2 * trainableCount))
@@ -821,6 +824,14 @@ int main(int argc, char **argv) {
                             spGathers, spScatters)
                   .str()
             : std::string());
+  int64_t startedSums = 0;
+  if (auto grad = module.lookupSymbol<func::FuncOp>("forward_backward"))
+    grad.walk([&](mlir::autopar::AllReduceStartOp) { ++startedSums; });
+  if (startedSums)
+    llvm::outs() << llvm::formatv(
+        "plan: dp={0}: {1} gradient sums over the data-parallel axis start "
+        "inside the backward pass as each gradient is complete\n",
+        dpDegree, startedSums);
   if (zeroStage == 3)
     llvm::outs() << llvm::formatv(
         "plan: ZeRO-3 over dp={0}: each process holds 1/{0} of every trained "

@@ -55,6 +55,11 @@ static cl::opt<std::string>
              cl::desc("Also write the plan as an HTML page (device grid, "
                       "stages, time and memory bars) to this file"),
              cl::value_desc("FILE"), cl::cat(category));
+static cl::opt<std::string> modelStates(
+    "states", cl::init("mixed-adam"), cl::cat(category),
+    cl::desc("Bytes of model state per parameter: mixed-adam (2+2+12, bf16 "
+             "compute), fp32-adam (4+4+8), fp32-momentum (4+4+4), fp32-sgd "
+             "(4+4)"));
 static cl::opt<bool> doExplain("explain", cl::desc("Print the explanation"),
                                cl::cat(category));
 static cl::opt<std::string> outputFile("o", cl::desc("Write plan.json here"),
@@ -85,6 +90,8 @@ int main(int argc, char **argv) {
   TrainingSetup setup;
   setup.globalBatch = globalBatch;
   setup.seq = seqLength;
+  if (llvm::Error e = setModelStates(modelStates, setup))
+    return fail("--states: " + llvm::toString(std::move(e)));
 
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<SearchResult> planned =

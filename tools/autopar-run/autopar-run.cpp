@@ -22,6 +22,7 @@
 #include "Safetensors.h"
 #include <mpi.h>
 
+#include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 #include "autopar/Pipelines/Pipelines.h"
 #include "autopar/Support/InputGuard.h"
 
@@ -300,44 +301,108 @@ void allReduceSum(void *data, int count, MPI_Datatype type, StringRef what,
   finishOrAbort(request, what, step);
 }
 
+/// Sums over a group of processes that are started one array at a time
+/// and waited for later: the data-parallel gradient sums, which the
+/// compiled backward pass starts as each gradient is complete
+/// (autopar.all_reduce_start / all_reduce_wait) or the driver after it.
+/// Consecutive arrays of one type and group share a bucket of up to
+/// --bucket-mb; a bucket's MPI_Iallreduce starts when it fills, the rest at
+/// the first wait for one of them. Every process starts the same arrays in
+/// the same order, so the buckets match.
+class StartedSums {
+public:
+  /// Copies `bytes` at `data` into a bucket; the request for wait().
+  int64_t start(const void *data, size_t bytes, MPI_Datatype type,
+                MPI_Comm comm, int groupSize) {
+    if (waited == parts.size()) {
+      buckets.clear();
+      parts.clear();
+      waited = 0;
+    }
+    size_t limit = size_t(std::max<uint64_t>(1, bucketMB)) << 20;
+    if (buckets.empty() || buckets.back().started ||
+        buckets.back().type != type || buckets.back().comm != comm ||
+        buckets.back().data.size() + bytes > limit)
+      buckets.push_back({{}, type, comm, groupSize});
+    Bucket &b = buckets.back();
+    parts.push_back({buckets.size() - 1, b.data.size(), bytes});
+    const char *from = static_cast<const char *>(data);
+    b.data.insert(b.data.end(), from, from + bytes);
+    if (b.data.size() >= limit)
+      launch(b);
+    // Nonblocking collectives move on only inside MPI calls.
+    for (Bucket &other : buckets)
+      if (other.started && !other.done)
+        MPI_Test(&other.request, &other.done, MPI_STATUS_IGNORE);
+    return int64_t(parts.size()) - 1;
+  }
+
+  /// Copies the sum of the array of `request` (`bytes`) to `out`.
+  void wait(int64_t request, void *out, size_t bytes) {
+    if (request < 0 || size_t(request) >= parts.size() ||
+        parts[size_t(request)].bytes != bytes) {
+      fail("internal error: a gradient sum waited for a request it did not "
+           "start");
+      std::exit(1);
+    }
+    Part &p = parts[size_t(request)];
+    Bucket &b = buckets[p.bucket];
+    if (!b.started)
+      for (Bucket &other : buckets)
+        if (!other.started)
+          launch(other);
+    if (!b.done)
+      finishOrAbort(b.request, "data-parallel gradient all-reduce", world.step);
+    b.done = 1;
+    std::memcpy(out, b.data.data() + p.offset, bytes);
+    ++waited;
+  }
+
+private:
+  struct Bucket {
+    std::vector<char> data;
+    MPI_Datatype type;
+    MPI_Comm comm;
+    int groupSize;
+    MPI_Request request = MPI_REQUEST_NULL;
+    bool started = false;
+    int done = 0;
+  };
+  struct Part {
+    size_t bucket, offset, bytes;
+  };
+  void launch(Bucket &b) {
+    b.started = true;
+    if (!world.active || b.groupSize == 1) {
+      b.done = 1;
+      return;
+    }
+    int size = 0;
+    MPI_Type_size(b.type, &size);
+    MPI_Iallreduce(MPI_IN_PLACE, b.data.data(), int(b.data.size() / size),
+                   b.type, MPI_SUM, b.comm, &b.request);
+  }
+  std::vector<Bucket> buckets;
+  std::vector<Part> parts;
+  size_t waited = 0;
+};
+StartedSums startedSums;
+
 /// Averages `arrays` (float32 or float64) over the data-parallel group, in
-/// place, in buckets: consecutive arrays of one dtype packed into buffers of
-/// up to --bucket-mb, one all-reduce per bucket, all buckets in flight at
-/// once.
+/// place (StartedSums' buckets).
 void averageOverRanks(MutableArrayRef<npy::NpyArray> arrays, int64_t step) {
   if (!world.active || world.dp == 1)
     return;
-  struct Bucket {
-    size_t first, last; // arrays [first, last)
-    std::vector<char> data;
-    MPI_Request request;
-  };
-  std::vector<Bucket> buckets;
-  size_t limit = size_t(std::max<uint64_t>(1, bucketMB)) << 20;
-  for (size_t i = 0; i < arrays.size(); ++i) {
-    if (buckets.empty() ||
-        arrays[i].dtype != arrays[buckets.back().first].dtype ||
-        buckets.back().data.size() + arrays[i].data.size() > limit)
-      buckets.push_back({i, i, {}, MPI_REQUEST_NULL});
-    Bucket &b = buckets.back();
-    b.data.insert(b.data.end(), arrays[i].data.begin(), arrays[i].data.end());
-    b.last = i + 1;
-  }
-  for (Bucket &b : buckets) {
-    bool f64 = arrays[b.first].dtype == npy::DType::F64;
-    MPI_Iallreduce(
-        MPI_IN_PLACE, b.data.data(), int(b.data.size() / (f64 ? 8 : 4)),
-        f64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, world.dpComm, &b.request);
-  }
-  for (Bucket &b : buckets) {
-    finishOrAbort(b.request, "gradient all-reduce", step);
-    size_t at = 0;
-    for (size_t i = b.first; i < b.last; ++i) {
-      std::memcpy(arrays[i].data.data(), b.data.data() + at,
-                  arrays[i].data.size());
-      at += arrays[i].data.size();
-      scaleBy(arrays[i], 1.0 / world.dp);
-    }
+  world.step = step;
+  std::vector<int64_t> requests;
+  for (npy::NpyArray &a : arrays)
+    requests.push_back(
+        startedSums.start(a.data.data(), a.data.size(),
+                          a.dtype == npy::DType::F64 ? MPI_DOUBLE : MPI_FLOAT,
+                          world.dpComm, world.dp));
+  for (auto [a, request] : llvm::zip(arrays, requests)) {
+    startedSums.wait(request, a.data.data(), a.data.size());
+    scaleBy(a, 1.0 / world.dp);
   }
 }
 
@@ -508,6 +573,22 @@ void gridLocalSlice(int64_t axes, int64_t dim, ::UnrankedMemRefType<T> *in,
   Group g = groupOf(axes);
   copyBlock(a.data, Blocks<T>(out, dim).data, a.outer, a.along, a.inner, g.size,
             g.index, /*intoPart=*/true);
+}
+
+/// `autopar_all_reduce_start_*(axes, in) -> request` and
+/// `autopar_all_reduce_wait_*(request, out)`: a sum over the group that
+/// the program starts and collects later (StartedSums).
+template <typename T>
+int64_t gridSumStart(int64_t axes, ::UnrankedMemRefType<T> *in) {
+  Blocks<T> a(in, 0);
+  Group g = groupOf(axes);
+  return startedSums.start(a.data, size_t(a.count()) * sizeof(T), mpiType<T>(),
+                           g.comm, g.size);
+}
+template <typename T>
+void gridSumWait(int64_t request, ::UnrankedMemRefType<T> *out) {
+  Blocks<T> r(out, 0);
+  startedSums.wait(request, r.data, size_t(r.count()) * sizeof(T));
 }
 
 std::string typeString(Type type) {
@@ -783,6 +864,11 @@ compileModule(ModuleOp module, StringRef inputName) {
         reinterpret_cast<void *>(&gridReduceScatter<double>));
     add("local_slice_f32", reinterpret_cast<void *>(&gridLocalSlice<float>));
     add("local_slice_f64", reinterpret_cast<void *>(&gridLocalSlice<double>));
+    add("all_reduce_start_f32", reinterpret_cast<void *>(&gridSumStart<float>));
+    add("all_reduce_start_f64",
+        reinterpret_cast<void *>(&gridSumStart<double>));
+    add("all_reduce_wait_f32", reinterpret_cast<void *>(&gridSumWait<float>));
+    add("all_reduce_wait_f64", reinterpret_cast<void *>(&gridSumWait<double>));
     return map;
   });
   return std::move(*engine);
@@ -1098,12 +1184,21 @@ int runTraining(MLIRContext &context, StringRef dir) {
   auto stepFn = module->lookupSymbol<func::FuncOp>(str("optimizer_function"));
   if (!gradFn || !stepFn)
     return fail(moduleName + " lacks the functions the manifest names");
+  // Gradients the compiled backward pass sums over the data-parallel axis
+  // itself, as each is complete (autopar-overlap-gradient-sums).
+  bool programSums = false;
+  gradFn.walk([&](mlir::autopar::AllReduceStartOp) { programSums = true; });
   // A partitioned artifact runs on the grid it was compiled for: one
   // process per grid point, rank = dp index * tp + tp index.
+  // A grid of ? x tp (autopar-overlap-gradient-sums on a data-parallel
+  // artifact) runs on any multiple of tp.
   if (auto grid = module->lookupSymbol<shard::GridOp>("autopar_grid")) {
-    ArrayRef<int64_t> shape = grid.getShape();
-    if (shape.size() != 2 || ShapedType::isDynamicShape(shape))
-      return fail(moduleName + ": @autopar_grid must be a static dp x tp grid");
+    SmallVector<int64_t> shape(grid.getShape());
+    if (shape.size() != 2 || ShapedType::isDynamic(shape[1]))
+      return fail(moduleName + ": @autopar_grid must be a dp x tp grid with "
+                               "a static tp");
+    if (ShapedType::isDynamic(shape[0]))
+      shape[0] = std::max<int64_t>(1, world.size / shape[1]);
     int64_t procs = shape[0] * shape[1];
     if (procs != world.size)
       return fail(llvm::formatv(
@@ -1526,15 +1621,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                 "--steps={2} leaves nothing to do",
                                 resumeDir, *at, steps));
   }
-  // The update's parameter shards; whole state tensors (from a checkpoint)
-  // become shards too. ZeRO-3 drops its whole parameters (keeping their
-  // shapes): the step gathers them itself.
+  // ZeRO-3 keeps only its parameter shards and drops the whole parameters
+  // (keeping their shapes): the step gathers them itself. (Stages 1 and 2
+  // cut the update's shards from the whole parameters at each update.)
   std::vector<npy::NpyArray> shards;
-  if (zeroStage > 0)
+  if (zeroStage == 3)
     for (size_t i : trainable) {
       shards.push_back(shardOf(params[i]));
-      if (zeroStage == 3)
-        params[i].data = std::vector<char>();
+      params[i].data = std::vector<char>();
     }
   // The whole (process-local) trained parameters, wherever ZeRO-3 sharded
   // them: a collective over the data-parallel axis, so every process calls
@@ -1767,11 +1861,12 @@ int runTraining(MLIRContext &context, StringRef dir) {
         scaleBy((*lossAndGrads)[i], 1.0 / double(accum));
     // Data parallelism over the ranks: the mean over all their rows (ZeRO
     // 2 and 3: each process gets only its shard of the gradients' mean;
-    // stage 3's step reduce-scattered the sum already).
+    // stage 3's step reduce-scattered the sum already, and an overlapping
+    // step all-reduced it).
     if (world.active && world.dp > 1) {
       allReduceSum(&loss, 1, MPI_DOUBLE, "loss all-reduce", step);
       loss /= world.dp;
-      if (zeroStage == 3)
+      if (zeroStage == 3 || programSums)
         for (size_t i = 1; i < lossAndGrads->size(); ++i)
           scaleBy((*lossAndGrads)[i], 1.0 / world.dp);
       else if (zeroStage == 2)
@@ -1828,11 +1923,11 @@ int runTraining(MLIRContext &context, StringRef dir) {
     }
     ++updates;
     std::vector<npy::NpyArray> stepInputs;
-    if (zeroStage > 0)
+    if (zeroStage == 3)
       stepInputs = shards;
     else
       for (size_t i : trainable)
-        stepInputs.push_back(params[i]);
+        stepInputs.push_back(zeroStage ? shardOf(params[i]) : params[i]);
     stepInputs.insert(stepInputs.end(), lossAndGrads->begin() + 1,
                       lossAndGrads->end());
     stepInputs.insert(stepInputs.end(), state.begin(), state.end());
@@ -1844,17 +1939,16 @@ int runTraining(MLIRContext &context, StringRef dir) {
         callFunction(**engine, stepName, stepType, stepInputs);
     if (!updated)
       return fail(llvm::toString(updated.takeError()));
+    // ZeRO 1 and 2: every process gets the whole updated parameters back.
     for (auto [k, i] : llvm::enumerate(trainable))
-      if (zeroStage > 0)
+      if (zeroStage == 3)
         shards[k] = std::move((*updated)[k]);
+      else if (zeroStage > 0)
+        params[i] = gatherShards((*updated)[k], params[i].shape,
+                                 "parameter all-gather", step);
       else
         params[i] = std::move((*updated)[k]);
     state.assign(updated->begin() + nt, updated->end());
-    // ZeRO 1 and 2: every process gets the whole updated parameters back.
-    if (zeroStage == 1 || zeroStage == 2)
-      for (auto [k, i] : llvm::enumerate(trainable))
-        params[i] = gatherShards(shards[k], params[i].shape,
-                                 "parameter all-gather", step);
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();

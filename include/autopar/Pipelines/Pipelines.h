@@ -97,6 +97,12 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
       llvm::cl::desc("ZeRO stage along the data-parallel axis (0-3); "
                      "1-3 shard the optimizer update over dp"),
       llvm::cl::init(0)};
+  PassOptions::Option<bool> overlap{
+      *this, "overlap",
+      llvm::cl::desc("Sum the gradients over the data-parallel axis inside "
+                     "the backward pass, each as soon as it is complete "
+                     "(ZeRO 0 and 1)"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the training step from a model's forward function: @loss

@@ -37,6 +37,11 @@ struct TransformerModel {
 
   int64_t paramsPerLayer() const;
   int64_t embeddingParams() const;
+  /// Of those, what Megatron's tensor parallelism keeps whole on every
+  /// process: the norms and the row-parallel layers' biases of a layer; the
+  /// learned positions and the final norm.
+  int64_t replicatedPerLayer() const;
+  int64_t replicatedEmbedding() const;
   int64_t totalParams() const;
   /// Forward FLOPs of one layer for `tokens` tokens of sequence `seq`.
   double layerForwardFlops(double tokens) const;
@@ -84,6 +89,12 @@ struct TrainingSetup {
   /// Fraction of device memory a plan may use.
   double memoryHeadroom = 0.9;
 };
+
+/// Sets `setup`'s bytes of model state per parameter and compute type from
+/// a name: `mixed-adam` (the default: 2 + 2 + 12, bf16 compute, the ZeRO
+/// paper's), `fp32-adam` (4 + 4 + 8), `fp32-momentum` (4 + 4 + 4: SGD with
+/// momentum, RMSprop, Adagrad) or `fp32-sgd` (4 + 4), fp32 compute.
+llvm::Error setModelStates(llvm::StringRef name, TrainingSetup &setup);
 
 struct PlanEstimate {
   Plan plan;

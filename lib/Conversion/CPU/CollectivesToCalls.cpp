@@ -48,10 +48,21 @@ struct CollectivesToCallsPass
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
     SmallVector<Operation *> work;
+    SmallVector<AllReduceStartOp> starts;
     WalkResult walk = module.walk([&](Operation *op) {
       if (auto identity = dyn_cast<GradAllReduceOp>(op)) {
         identity.getResult().replaceAllUsesWith(identity.getOperand());
         identity.erase();
+        return WalkResult::advance();
+      }
+      if (auto start = dyn_cast<AllReduceStartOp>(op)) {
+        Type element = start.getOperand().getType().getElementType();
+        if (!element.isF32() && !element.isF64()) {
+          op->emitOpError("runs on the CPU runtime for f32 and f64 only, not ")
+              << element;
+          return WalkResult::interrupt();
+        }
+        starts.push_back(start);
         return WalkResult::advance();
       }
       if (runtimeCall(op)) {
@@ -92,6 +103,66 @@ struct CollectivesToCallsPass
               .getResult(0);
       op.getResult().replaceAllUsesWith(tensor::FromElementsOp::create(
           b, op.getLoc(), op.getType(), ValueRange{index}));
+      op.erase();
+    }
+    // Started sums: `autopar_all_reduce_start_*(axes, in) -> i64` (the
+    // runtime copies `in` before it returns) and
+    // `autopar_all_reduce_wait_*(request, out)`.
+    auto declare = [&](StringRef name, ArrayRef<Type> args,
+                       ArrayRef<Type> results) {
+      auto callee = symbols.lookup<func::FuncOp>(name);
+      if (!callee) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(module.getBody());
+        callee = func::FuncOp::create(b, module.getLoc(), name,
+                                      b.getFunctionType(args, results));
+        callee.setPrivate();
+        callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+        symbols.insert(callee);
+      }
+      return callee;
+    };
+    auto suffix = [](Type element) {
+      return element.isF32() ? "_f32" : "_f64";
+    };
+    for (AllReduceStartOp op : starts) {
+      auto type = cast<RankedTensorType>(op.getOperand().getType());
+      Type element = type.getElementType();
+      auto unranked = UnrankedMemRefType::get(element, nullptr);
+      auto callee =
+          declare(("autopar_all_reduce_start" + Twine(suffix(element))).str(),
+                  {i64, unranked}, {i64});
+      Location loc = op.getLoc();
+      b.setInsertionPoint(op);
+      Value in = bufferization::ToBufferOp::create(
+          b, loc, MemRefType::get(type.getShape(), element), op.getOperand(),
+          /*read_only=*/true);
+      int64_t mask = 0;
+      for (int64_t axis : op.getGridAxes())
+        mask |= int64_t(1) << axis;
+      Value request =
+          func::CallOp::create(
+              b, loc, callee,
+              ValueRange{arith::ConstantIntOp::create(b, loc, mask, 64),
+                         memref::CastOp::create(b, loc, unranked, in)})
+              .getResult(0);
+      for (OpOperand &use : llvm::make_early_inc_range(op->getUses())) {
+        auto wait = cast<AllReduceWaitOp>(use.getOwner());
+        auto outType = MemRefType::get(wait.getType().getShape(), element);
+        auto waitCallee =
+            declare(("autopar_all_reduce_wait" + Twine(suffix(element))).str(),
+                    {i64, unranked}, {});
+        b.setInsertionPoint(wait);
+        Value out = memref::AllocOp::create(b, wait.getLoc(), outType);
+        func::CallOp::create(
+            b, wait.getLoc(), waitCallee,
+            ValueRange{request, memref::CastOp::create(b, wait.getLoc(),
+                                                       unranked, out)});
+        wait.getResult().replaceAllUsesWith(bufferization::ToTensorOp::create(
+            b, wait.getLoc(), wait.getType(), out, /*restrict=*/true,
+            /*writable=*/true));
+        wait.erase();
+      }
       op.erase();
     }
     for (Operation *op : work) {

@@ -70,3 +70,27 @@ func.func @h(%x: tensor<3xf16>) -> tensor<3xf16> {
   %0 = autopar.all_reduce %x on @autopar_grid grid_axes = [0] : tensor<3xf16>
   return %0 : tensor<3xf16>
 }
+
+// -----
+
+// A started sum: the start call copies the operand (read only) and returns
+// a request; the wait fills a fresh buffer. Data-parallel axis 0: mask 1.
+// CHECK-DAG: func.func private @autopar_all_reduce_start_f32(i64, memref<*xf32>) -> i64 attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @autopar_all_reduce_wait_f32(i64, memref<*xf32>) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @started
+// CHECK: %[[IN:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<4xf32> to memref<4xf32>
+// CHECK: %[[MASK:.*]] = arith.constant 1 : i64
+// CHECK: %[[I:.*]] = memref.cast %[[IN]]
+// CHECK: %[[REQ:.*]] = call @autopar_all_reduce_start_f32(%[[MASK]], %[[I]]) : (i64, memref<*xf32>) -> i64
+// CHECK: autopar.exp
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<4xf32>
+// CHECK: %[[O:.*]] = memref.cast %[[OUT]]
+// CHECK: call @autopar_all_reduce_wait_f32(%[[REQ]], %[[O]])
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+shard.grid @autopar_grid(shape = ?x1)
+func.func @started(%g: tensor<4xf32>, %h: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %r = autopar.all_reduce_start %g on @autopar_grid grid_axes = [0] : tensor<4xf32> -> tensor<i64>
+  %e = autopar.exp %h : tensor<4xf32>
+  %s = autopar.all_reduce_wait %r : tensor<i64> -> tensor<4xf32>
+  return %s, %e : tensor<4xf32>, tensor<4xf32>
+}

@@ -589,3 +589,40 @@ func.func @local_slice_dim(%x: tensor<4xf32>) -> tensor<2xf32> {
   %0 = autopar.local_slice %x on @grid grid_axes = [0] dim = 1 : tensor<4xf32> -> tensor<2xf32>
   return %0 : tensor<2xf32>
 }
+
+// -----
+
+func.func @all_reduce_start_grid(%x: tensor<4xf32>) -> tensor<i64> {
+  // expected-error @+1 {{names @nowhere, which is not a shard.grid in scope}}
+  %0 = autopar.all_reduce_start %x on @nowhere grid_axes = [0] : tensor<4xf32> -> tensor<i64>
+  return %0 : tensor<i64>
+}
+
+// -----
+
+func.func @all_reduce_wait_unstarted(%r: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{waits for a request that no autopar.all_reduce_start made}}
+  %0 = autopar.all_reduce_wait %r : tensor<i64> -> tensor<4xf32>
+  return %0 : tensor<4xf32>
+}
+
+// -----
+
+shard.grid @grid(shape = 2)
+func.func @all_reduce_wait_type(%x: tensor<4xf32>) -> tensor<2xf32> {
+  %r = autopar.all_reduce_start %x on @grid grid_axes = [0] : tensor<4xf32> -> tensor<i64>
+  // expected-error @+1 {{result type 'tensor<2xf32>' differs from the started operand's 'tensor<4xf32>'}}
+  %0 = autopar.all_reduce_wait %r : tensor<i64> -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+
+// -----
+
+shard.grid @grid(shape = 2)
+func.func @all_reduce_wait_twice(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = autopar.all_reduce_start %x on @grid grid_axes = [0] : tensor<4xf32> -> tensor<i64>
+  // expected-error @+1 {{shares its request with another wait; each start is waited for once}}
+  %0 = autopar.all_reduce_wait %r : tensor<i64> -> tensor<4xf32>
+  %1 = autopar.all_reduce_wait %r : tensor<i64> -> tensor<4xf32>
+  return %1 : tensor<4xf32>
+}

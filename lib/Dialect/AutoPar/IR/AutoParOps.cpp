@@ -882,6 +882,26 @@ LogicalResult LocalSliceOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return verifyDimCollective(*this, /*gather=*/false, symbols);
 }
 
+LogicalResult
+AllReduceStartOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyGridAxes(*this, getGridAttr(), getGridAxes(), symbols);
+}
+
+LogicalResult AllReduceWaitOp::verify() {
+  auto start = getRequest().getDefiningOp<AllReduceStartOp>();
+  if (!start)
+    return emitOpError("waits for a request that no autopar.all_reduce_start "
+                       "made");
+  if (start.getOperand().getType() != getType())
+    return emitOpError("result type ")
+           << getType() << " differs from the started operand's "
+           << start.getOperand().getType();
+  if (!start->hasOneUse())
+    return emitOpError("shares its request with another wait; each start is "
+                       "waited for once");
+  return success();
+}
+
 LogicalResult GridIndexOp::verifySymbolUses(SymbolTableCollection &symbols) {
   int64_t axis = int64_t(getAxis());
   return verifyGridAxes(*this, getGridAttr(), ArrayRef<int64_t>(axis), symbols);

@@ -68,6 +68,9 @@ struct Region {
   /// Instead of a row layer: the cross-entropy the split logits feed
   /// (vocabulary-parallel loss).
   CrossEntropyOp loss;
+  /// The token embedding that shares the vocabulary-parallel head's weight
+  /// (tied embeddings): it looks up the same split rows.
+  GatherOp tiedLookup;
   Value rowBias;
   Operation *biasWide = nullptr, *biasAdd = nullptr;
   llvm::DenseSet<Operation *> inside;
@@ -161,14 +164,28 @@ struct PartitionTensorParallelPass
       if (op->use_empty())
         op.erase();
     });
+    // An embedding is a gather of the table's rows: as one, it can be
+    // split by vocabulary.
+    if (tp > 1)
+      fn.walk([](EmbeddingOp op) {
+        OpBuilder b(op);
+        op.getResult().replaceAllUsesWith(
+            GatherOp::create(b, op.getLoc(), op.getTable(), op.getIds(),
+                             /*axis=*/0));
+        op.erase();
+      });
     FailureOr<SmallVector<Region>> regions = findRegions(fn);
     if (failed(regions))
       return signalPassFailure();
     if (tp == 1)
       return;
-    for (Region &region : *regions)
+    llvm::DenseSet<Operation *> tied;
+    for (Region &region : *regions) {
       split(fn, region);
-    splitEmbeddings(fn);
+      if (region.tiedLookup)
+        tied.insert(region.tiedLookup);
+    }
+    splitEmbeddings(fn, tied);
     if (sp && failed(sequenceParallel(fn, *regions)))
       return signalPassFailure();
     SmallVector<Type> inputs;
@@ -439,12 +456,33 @@ struct PartitionTensorParallelPass
         return std::nullopt;
       }
       if (!v.hasOneUse()) {
+        // A head tied to the token embedding splits the table's rows (the
+        // vocabulary) for both: Megatron's vocabulary-parallel pair.
+        if (GatherOp lookup = tiedLookup(region, v)) {
+          region.tiedLookup = lookup;
+          continue;
+        }
         why = "cannot be split: a parameter it uses is used elsewhere too "
               "(tied weights)";
         return std::nullopt;
       }
     }
     return region;
+  }
+
+  /// The embedding lookup sharing `weight` with the vocabulary-parallel
+  /// head of `region`, when that is its only other use and both split the
+  /// table's rows.
+  static GatherOp tiedLookup(Region &region, Value weight) {
+    if (!region.loss || weight != region.column.getWeight() ||
+        featureDim(region.column, true) != 0 ||
+        std::distance(weight.use_begin(), weight.use_end()) != 2)
+      return nullptr;
+    for (Operation *user : weight.getUsers())
+      if (auto gather = dyn_cast<GatherOp>(user))
+        if (gather.getAxis() == 0 && gather.getOperand() == weight)
+          return gather;
+    return nullptr;
   }
 
   /// Gives argument `v` its shard's type: dimension `dim` of `groups`
@@ -543,8 +581,10 @@ struct PartitionTensorParallelPass
   /// by one gather along its rows) is split by rows; each process looks up
   /// the ids in its rows, zeroes the others, and an all-reduce adds the
   /// parts. The ids' offset comes from the process's coordinate
-  /// (grid_index).
-  void splitEmbeddings(func::FuncOp fn) {
+  /// (grid_index). `tied` lookups read a table the vocabulary-parallel head
+  /// has split already.
+  void splitEmbeddings(func::FuncOp fn,
+                       const llvm::DenseSet<Operation *> &tied) {
     MLIRContext *ctx = &getContext();
     auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
     auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
@@ -552,17 +592,20 @@ struct PartitionTensorParallelPass
     fn.walk([&](GatherOp op) {
       auto table = dyn_cast<BlockArgument>(op.getOperand());
       auto type = dyn_cast<RankedTensorType>(op.getOperand().getType());
-      if (op.getAxis() == 0 && table && table.getOwner() == &fn.front() &&
-          table.hasOneUse() &&
-          !fn.getArgAttr(table.getArgNumber(), "autopar.split") && type &&
-          isa<FloatType>(type.getElementType()) && type.getDimSize(0) % tp == 0)
+      if (tied.contains(op) ||
+          (op.getAxis() == 0 && table && table.getOwner() == &fn.front() &&
+           table.hasOneUse() &&
+           !fn.getArgAttr(table.getArgNumber(), "autopar.split") && type &&
+           isa<FloatType>(type.getElementType()) &&
+           type.getDimSize(0) % tp == 0))
         lookups.push_back(op);
     });
     for (GatherOp op : lookups) {
       Location loc = op.getLoc();
       OpBuilder b(op);
-      int64_t rows = op.getOperand().getType().getDimSize(0) / tp;
-      shardArgument(fn, op.getOperand(), 0, 1);
+      if (!tied.contains(op))
+        shardArgument(fn, op.getOperand(), 0, 1);
+      int64_t rows = op.getOperand().getType().getDimSize(0);
       auto ids = cast<RankedTensorType>(op.getIndices().getType());
       auto splat = [&](RankedTensorType t, double v) {
         return splatConstant(b, loc, t, v);

@@ -233,3 +233,26 @@ func.func @loss(%ids: tensor<2x4xi64> {autopar.role = "input"}, %table: tensor<3
   %e = autopar.gather %table, %ids, axis = 0 : tensor<32x8xf32>, tensor<2x4xi64> -> tensor<2x4x8xf32>
   return %e : tensor<2x4x8xf32>
 }
+
+// -----
+
+// Tied embeddings (GPT-2's): the table the tokens are looked up in is also
+// the LM head's weight. Both split its rows, the vocabulary: the lookup
+// among the process's rows, the head computing the process's logits for
+// the vocabulary-parallel loss. The table is split once.
+// CHECK-LABEL: func.func @loss
+// CHECK-SAME: %[[T:[a-z0-9]+]]: tensor<16x8xf32> {autopar.name = "wte", autopar.role = "param", autopar.split = array<i64: 0, 1>}
+// CHECK: autopar.gather %[[T]], %{{.*}}, axis = 0 : tensor<16x8xf32>, tensor<2x4xi64> -> tensor<2x4x8xf32>
+// CHECK: %[[E:.*]] = autopar.all_reduce %{{.*}} on @autopar_grid grid_axes = [1] : tensor<2x4x8xf32>
+// CHECK: %[[X:.*]] = autopar.grad_all_reduce %{{.*}} on @autopar_grid grid_axes = [1] : tensor<2x4x8xf32>
+// CHECK: autopar.linear %[[X]], %[[T]] {weight_transposed} : tensor<2x4x8xf32>, tensor<16x8xf32> -> tensor<2x4x16xf32>
+// CHECK: autopar.all_reduce_max
+// CHECK-NOT: autopar.cross_entropy
+func.func @loss(%ids: tensor<2x4xi64> {autopar.role = "input"}, %y: tensor<2x4xi64> {autopar.role = "labels"},
+    %wte: tensor<32x8xf32> {autopar.role = "param", autopar.name = "wte"}) -> tensor<f32> {
+  %e = autopar.gather %wte, %ids, axis = 0 : tensor<32x8xf32>, tensor<2x4xi64> -> tensor<2x4x8xf32>
+  %h = autopar.tanh %e : tensor<2x4x8xf32>
+  %logits = autopar.linear %h, %wte {weight_transposed} : tensor<2x4x8xf32>, tensor<32x8xf32> -> tensor<2x4x32xf32>
+  %l = autopar.cross_entropy %logits, %y : tensor<2x4x32xf32>, tensor<2x4xi64> -> tensor<f32>
+  return %l : tensor<f32>
+}

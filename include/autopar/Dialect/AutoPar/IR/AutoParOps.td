@@ -779,4 +779,53 @@ def AutoPar_LocalSliceOp : AutoPar_DimCollectiveOp<"local_slice"> {
   }];
 }
 
+def AutoPar_AllReduceStartOp : Op<AutoPar_Dialect, "all_reduce_start",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+     MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "start summing a value over grid axes, without waiting";
+  let description = [{
+    Starts the sum of `operand` over the group of `grid_axes` (see
+    `autopar.all_reduce`) and returns a request for
+    `autopar.all_reduce_wait`, which gives the sum. The work between the two
+    runs while the sum travels: the data-parallel gradient sums start as
+    each gradient of the backward pass is complete
+    (`autopar-overlap-gradient-sums`). Starts and waits have side effects,
+    so they are neither merged nor moved; every process must start the same
+    sums in the same order. No vector-Jacobian product: it goes after
+    autodiff.
+
+    ```mlir
+    %r = autopar.all_reduce_start %g on @autopar_grid grid_axes = [0]
+         : tensor<8x16xf32> -> tensor<i64>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$operand,
+      FlatSymbolRefAttr:$grid, DenseI64ArrayAttr:$grid_axes);
+  let results = (outs 0DTensorOf<[I64]>:$request);
+  let assemblyFormat = [{
+    $operand `on` $grid `grid_axes` `=` $grid_axes attr-dict `:`
+    type($operand) `->` type($request)
+  }];
+}
+
+def AutoPar_AllReduceWaitOp : Op<AutoPar_Dialect, "all_reduce_wait",
+    [MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "the sum an autopar.all_reduce_start started";
+  let description = [{
+    Waits for the sum that `request` (an `autopar.all_reduce_start`'s
+    result) started and returns it; the result type is the started
+    operand's. Each request is waited for exactly once.
+
+    ```mlir
+    %s = autopar.all_reduce_wait %r : tensor<i64> -> tensor<8x16xf32>
+    ```
+  }];
+  let arguments = (ins 0DTensorOf<[I64]>:$request);
+  let results = (outs AutoPar_FloatTensor:$result);
+  let assemblyFormat = [{
+    $request attr-dict `:` type($request) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAR_IR_AUTOPAROPS_TD

@@ -260,4 +260,29 @@ def GatherAtUsePass : Pass<"autopar-gather-at-use", "ModuleOp"> {
   ];
 }
 
+def OverlapGradientSumsPass
+    : Pass<"autopar-overlap-gradient-sums", "ModuleOp"> {
+  let summary = "Start each data-parallel gradient sum as soon as it is ready";
+  let description = [{
+    In the gradient function `entry` (default `forward_backward`: the loss,
+    then one gradient per `{autopar.role = "param"}` argument, in order),
+    starts the sum of every gradient over the data-parallel axis 0 of
+    `shard.grid @autopar_grid` (created as `?x1`, any number of processes,
+    when absent) right after the op that completes it
+    (`autopar.all_reduce_start`), and returns the sums, waited for just
+    before the return (`autopar.all_reduce_wait`). The backward pass emits
+    the last layers' gradients first, so their sums travel while the
+    earlier layers' gradients are computed. The runtime packs the started
+    gradients into buckets and sends each when it fills. Gradients of ZeRO-3
+    shards (`autopar.zero_shape`), summed by their reduce-scatter already,
+    are left alone. Run it after `autopar-autodiff`.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect",
+                           "::mlir::shard::ShardDialect"];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"forward_backward\"",
+           "The gradient function">
+  ];
+}
+
 #endif // AUTOPAR_DIALECT_AUTOPAR_TRANSFORMS_PASSES_TD
