@@ -1001,18 +1001,21 @@ double scalarValue(const npy::NpyArray &a) {
   return f;
 }
 
-/// The whole tensors of the checkpoint in `dir` whose manifest is `c`:
-/// one file (`firstPath`), or one per process of the grid that wrote it,
-/// reassembled by the manifest's layout (tensor-parallel parts
-/// concatenated along their dimension, ZeRO shards joined and unpadded).
+/// The tensors of the checkpoint in `dir` whose manifest is `c`, each as
+/// `keep` makes it of the whole tensor: one file (`firstPath`), or one per
+/// process of the grid that wrote it, reassembled by the manifest's layout
+/// (tensor-parallel parts concatenated along their dimension, ZeRO shards
+/// joined and unpadded) one tensor at a time, its parts dropped as it is
+/// done: no more than one whole tensor beyond the files' parts is in
+/// memory.
 llvm::Expected<npy::TensorMap>
 readCheckpointTensors(StringRef dir, const llvm::json::Object &c,
-                      StringRef firstPath) {
+                      StringRef firstPath, const npy::TensorFilter &keep) {
   const llvm::json::Array *files = c.getArray("files");
   const llvm::json::Object *plan = c.getObject("plan");
   const llvm::json::Object *layout = c.getObject("layout");
   if (!files || files->size() <= 1 || !plan || !layout)
-    return npy::readSafetensors(firstPath);
+    return npy::readSafetensors(firstPath, keep);
   int64_t dp = plan->getInteger("dp").value_or(0);
   int64_t tp = plan->getInteger("tp").value_or(0);
   auto bad = [&](const llvm::Twine &why) {
@@ -1096,9 +1099,13 @@ readCheckpointTensors(StringRef dir, const llvm::json::Object &c,
                    npy::NpyArray{piece.dtype, shape, {}}.shapeString());
       pieces.push_back(std::move(piece));
     }
-    whole.emplace(name, dim >= 0 && tp > 1
-                            ? npy::concatAlong(pieces, dim, groups)
-                            : std::move(pieces.front()));
+    for (npy::TensorMap &part : parts)
+      part.erase(name);
+    npy::NpyArray assembled = dim >= 0 && tp > 1
+                                  ? npy::concatAlong(pieces, dim, groups)
+                                  : std::move(pieces.front());
+    pieces.clear();
+    whole.emplace(name, keep(name, std::move(assembled)));
   }
   return whole;
 }
@@ -1578,19 +1585,52 @@ int runTraining(MLIRContext &context, StringRef dir) {
                   "; pass the same --shuffle and --seed");
     llvm::SmallString<256> tensorsPath(resumeDir.getValue());
     llvm::sys::path::append(tensorsPath, *tensorsFile);
+    // Checkpoints hold whole tensors: this process keeps its part of each
+    // as it is read (its tensor-parallel part; of optimizer state under
+    // ZeRO, its shard of that). A tensor that does not match is kept whole
+    // for the error below.
+    struct Wanted {
+      size_t owner;
+      npy::DType dtype;
+      bool state;
+    };
+    llvm::StringMap<Wanted> wanted;
+    for (auto [k, name] : llvm::enumerate(paramNames))
+      wanted[name] = {k, params[k].dtype, false};
+    for (auto [k, name] : llvm::enumerate(stateNames)) {
+      size_t owner = trainable[k / size_t(slots)];
+      wanted[name] = {owner, params[owner].dtype, true};
+    }
+    llvm::StringSet<> cutOnRead;
+    auto keepPart = [&](const std::string &name,
+                        npy::NpyArray whole) -> npy::NpyArray {
+      auto it = wanted.find(name);
+      if (it == wanted.end())
+        return npy::NpyArray{}; // not this model's: ignored
+      size_t owner = it->second.owner;
+      if (whole.dtype != it->second.dtype ||
+          ArrayRef<int64_t>(whole.shape) !=
+              ArrayRef<int64_t>(wholeShape(owner, params[owner].shape)))
+        return whole;
+      cutOnRead.insert(name);
+      npy::NpyArray part =
+          splitDim[owner] < 0
+              ? std::move(whole)
+              : npy::sliceAlong(whole, splitDim[owner], world.tp, world.tpIndex,
+                                splitGroups[owner]);
+      return zeroStage > 0 && it->second.state ? shardOf(part) : part;
+    };
     llvm::Expected<npy::TensorMap> saved =
-        readCheckpointTensors(resumeDir, *c, tensorsPath);
+        readCheckpointTensors(resumeDir, *c, tensorsPath, keepPart);
     if (!saved)
       return fail(llvm::toString(saved.takeError()));
-    // Checkpoints hold whole tensors: this process takes its part.
     auto restore = [&](ArrayRef<std::string> names,
                        std::vector<npy::NpyArray> &into, auto ownerOf) -> bool {
       for (auto [k, name, array] : llvm::enumerate(names, into)) {
         auto it = saved->find(name);
         size_t owner = ownerOf(k);
         SmallVector<int64_t> whole = wholeShape(owner, params[owner].shape);
-        if (it == saved->end() || it->second.dtype != array.dtype ||
-            ArrayRef<int64_t>(it->second.shape) != ArrayRef<int64_t>(whole)) {
+        if (it == saved->end() || !cutOnRead.contains(name)) {
           fail(tensorsPath + ": tensor '" + name + "' is " +
                (it == saved->end()
                     ? std::string("missing")
@@ -1600,13 +1640,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
                npy::NpyArray{array.dtype, whole, {}}.shapeString());
           return false;
         }
-        array = splitDim[owner] < 0
-                    ? it->second
-                    : npy::sliceAlong(it->second, splitDim[owner], world.tp,
-                                      world.tpIndex, splitGroups[owner]);
-        // ZeRO: this process's shard of the state.
-        if (zeroStage > 0 && &into == &state)
-          array = shardOf(array);
+        array = std::move(it->second);
       }
       return true;
     };
