@@ -55,26 +55,21 @@ struct CollectivesToCallsPass
         identity.erase();
         return WalkResult::advance();
       }
-      if (auto start = dyn_cast<AllReduceStartOp>(op)) {
-        Type element = start.getOperand().getType().getElementType();
-        if (!element.isF32() && !element.isF64()) {
-          op->emitOpError("runs on the CPU runtime for f32 and f64 only, not ")
-              << element;
-          return WalkResult::interrupt();
-        }
-        starts.push_back(start);
+      auto start = dyn_cast<AllReduceStartOp>(op);
+      if (!start && !runtimeCall(op))
         return WalkResult::advance();
+      // The data's element type (the operand's; a start returns a request).
+      Type element =
+          cast<RankedTensorType>(op->getOperand(0).getType()).getElementType();
+      if (!element.isF32() && !element.isF64()) {
+        op->emitOpError("runs on the CPU runtime for f32 and f64 only, not ")
+            << element;
+        return WalkResult::interrupt();
       }
-      if (runtimeCall(op)) {
-        Type element =
-            cast<RankedTensorType>(op->getResult(0).getType()).getElementType();
-        if (!element.isF32() && !element.isF64()) {
-          op->emitOpError("runs on the CPU runtime for f32 and f64 only, not ")
-              << element;
-          return WalkResult::interrupt();
-        }
+      if (start)
+        starts.push_back(start);
+      else
         work.push_back(op);
-      }
       return WalkResult::advance();
     });
     if (walk.wasInterrupted())
