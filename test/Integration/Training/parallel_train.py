@@ -66,6 +66,8 @@ CASES = [
     ("auto4", "mlp", ["--devices=4"], 4, "adam", 0),
     ("gpt-tp2", "gpt", ["--plan=dp=1,tp=2", "--optimizer=sgd", "--lr=0.1",
                         "--momentum=0.9"], 2, "sgd", 0),
+    ("gpt-dp2", "gpt", ["--plan=dp=2", "--optimizer=sgd", "--lr=0.1",
+                        "--momentum=0.9"], 2, "sgd", 0),
     ("gpt-dp2xtp2", "gpt", ["--devices=4", "--plan=dp=2,tp=2",
                             "--optimizer=sgd", "--lr=0.1", "--momentum=0.9"],
      4, "sgd", 0),
@@ -75,6 +77,8 @@ CASES = [
     ("gpt-dp2xtp2-sp-zero1", "gpt", ["--plan=dp=2,tp=2,sp=on,zero=1",
                                      "--optimizer=sgd", "--lr=0.1",
                                      "--momentum=0.9"], 4, "sgd", 0),
+    ("gpt-dp2-zero2", "gpt", ["--plan=dp=2,zero=2", "--optimizer=sgd",
+                              "--lr=0.1", "--momentum=0.9"], 2, "sgd", 0),
     # ZeRO-3: every parameter (embeddings, attention, MLPs, norms, head)
     # gathered at each use.
     ("gpt-dp2-zero3", "gpt", ["--plan=dp=2,zero=3", "--optimizer=sgd",
