@@ -423,46 +423,143 @@ trainCluster(int64_t devices) {
   return cluster;
 }
 
-/// The processes' grid for `devices` processes when --plan does not give
-/// one: of the factorizations dp x tp whose step builds, the one with the
-/// most rows per second (a data-parallel group takes the compiled batch).
-static FailureOr<std::pair<int64_t, int64_t>>
-chooseGrid(ModuleOp module, mlir::autopar::TrainStepOptions &base,
-           int64_t devices,
-           const mlir::autopar::planner::ClusterSpec &cluster) {
-  std::optional<std::pair<int64_t, int64_t>> best;
-  double bestRate = 0;
+/// What one process of a built training step holds: its part of every
+/// parameter (@forward_backward's arguments after the data and labels:
+/// whole, tensor-parallel parts or ZeRO-3 shards; ZeRO-1/2 cut the
+/// update's shards from the whole parameters only for the update) and of
+/// the optimizer state (@optimizer_step's state arguments), and the most
+/// bytes the step's own values take at once (@forward_backward in program
+/// order, each value live from its definition to its last use: activations
+/// kept for the backward pass, gradients, temporaries).
+struct ProcessMemory {
+  double parameters = 0, optimizerState = 0, stepValues = 0;
+  double total() const { return parameters + optimizerState + stepValues; }
+};
+
+static double tensorBytes(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  return t ? double(t.getNumElements()) * t.getElementTypeBitWidth() / 8 : 0;
+}
+
+/// Bytes for a person: "512 B", "4.2 kB", "31.4 MB", "16.6 GB".
+static std::string readableBytes(double bytes) {
+  if (bytes < 1e3)
+    return llvm::formatv("{0:f0} B", bytes).str();
+  if (bytes < 1e6)
+    return llvm::formatv("{0:f1} kB", bytes / 1e3).str();
+  if (bytes < 1e9)
+    return llvm::formatv("{0:f1} MB", bytes / 1e6).str();
+  return llvm::formatv("{0:f1} GB", bytes / 1e9).str();
+}
+
+static ProcessMemory processMemory(ModuleOp stepModule) {
+  ProcessMemory m;
+  auto grad = stepModule.lookupSymbol<func::FuncOp>("forward_backward");
+  auto step = stepModule.lookupSymbol<func::FuncOp>("optimizer_step");
+  for (Type t : grad.getArgumentTypes().drop_front(2))
+    m.parameters += tensorBytes(t);
+  size_t trained = grad.getNumResults() - 1;
+  for (Type t : step.getArgumentTypes().drop_front(2 * trained).drop_back(2))
+    m.optimizerState += tensorBytes(t);
+  Block &body = grad.front();
+  DenseMap<Operation *, int64_t> position;
+  for (auto [i, op] : llvm::enumerate(body))
+    position[&op] = int64_t(i);
+  // Live bytes after each op: its results join, values past their last use
+  // leave.
+  std::vector<double> freed(position.size() + 1, 0);
+  double live = 0;
+  for (auto [i, op] : llvm::enumerate(body)) {
+    for (Value v : op.getResults()) {
+      int64_t last = int64_t(i);
+      for (Operation *user : v.getUsers())
+        if (Operation *at = body.findAncestorOpInBlock(*user))
+          last = std::max(last, position.lookup(at));
+      live += tensorBytes(v.getType());
+      freed[size_t(last)] += tensorBytes(v.getType());
+    }
+    m.stepValues = std::max(m.stepValues, live);
+    live -= freed[i];
+  }
+  return m;
+}
+
+/// The plan for `devices` processes when --plan does not give one: of the
+/// data x tensor parallel grids, with and without sequence parallelism and
+/// with each ZeRO stage, the one whose step builds, fits the device's
+/// memory (90%) and trains the most rows per second (a data-parallel group
+/// takes the compiled batch). Each candidate is printed.
+struct TrainPlan {
+  int64_t dp = 1, tp = 1, zero = 0;
+  bool sp = false;
+};
+static FailureOr<TrainPlan>
+choosePlan(ModuleOp module, mlir::autopar::TrainStepOptions &base,
+           int64_t devices, const mlir::autopar::planner::ClusterSpec &cluster,
+           StringRef modelName) {
+  std::optional<TrainPlan> best;
+  double bestRate = 0, budget = 0.9 * cluster.device.memoryBytes;
+  std::optional<double> leastMemory;
+  bool built = false;
   for (int64_t tp = 1; tp <= devices; ++tp) {
     if (devices % tp)
       continue;
     int64_t dp = devices / tp;
-    OwningOpRef<ModuleOp> candidate = module.clone();
-    base.dp = dp;
-    base.tp = tp;
-    base.overlap = overlapGradientSums && dp > 1 && gradAccum == 1;
-    PassManager pm(module.getContext());
-    mlir::autopar::buildTrainStepPipeline(pm, base);
-    // A grid the model cannot be split over is not a candidate.
-    ScopedDiagnosticHandler quiet(module.getContext(),
-                                  [](Diagnostic &) { return success(); });
-    if (failed(pm.run(*candidate)))
-      continue;
-    auto grad = candidate->lookupSymbol<func::FuncOp>("forward_backward");
-    auto input = cast<RankedTensorType>(grad.getFunctionType().getInput(0));
-    double rows = double(dp * (input.getRank() ? input.getDimSize(0) : 1));
-    double seconds = stepSeconds(*candidate, dp, tp, base.zero, cluster);
-    llvm::errs() << llvm::formatv("autopar-compile: note: dp={0} x tp={1}: "
-                                  "predicted {2:e} s per step of {3} rows, "
-                                  "{4:f0} rows/s\n",
-                                  dp, tp, seconds, int64_t(rows),
-                                  rows / seconds);
-    if (!best || rows / seconds > bestRate) {
-      best = {dp, tp};
-      bestRate = rows / seconds;
-    }
+    for (bool sp : {false, true})
+      for (int64_t zero = 0; zero <= 3; ++zero) {
+        if ((sp && tp == 1) || (zero > 0 && dp == 1))
+          continue;
+        OwningOpRef<ModuleOp> candidate = module.clone();
+        base.dp = dp;
+        base.tp = tp;
+        base.sp = sp;
+        base.zero = zero;
+        base.overlap =
+            overlapGradientSums && dp > 1 && zero < 2 && gradAccum == 1;
+        PassManager pm(module.getContext());
+        mlir::autopar::buildTrainStepPipeline(pm, base);
+        // A plan the model cannot be split for is not a candidate.
+        ScopedDiagnosticHandler quiet(module.getContext(),
+                                      [](Diagnostic &) { return success(); });
+        if (failed(pm.run(*candidate)))
+          continue;
+        built = true;
+        auto grad = candidate->lookupSymbol<func::FuncOp>("forward_backward");
+        auto input = cast<RankedTensorType>(grad.getFunctionType().getInput(0));
+        double rows = double(dp * (input.getRank() ? input.getDimSize(0) : 1));
+        double seconds = stepSeconds(*candidate, dp, tp, zero, cluster);
+        ProcessMemory memory = processMemory(*candidate);
+        bool fits = memory.total() <= budget;
+        leastMemory =
+            std::min(leastMemory.value_or(memory.total()), memory.total());
+        llvm::errs() << llvm::formatv(
+            "autopar-compile: note: dp={0} x tp={1}{2}{3}: predicted {4:e} s "
+            "per step of {5} rows, {6:f0} rows/s; {7} per process{8}\n",
+            dp, tp, sp ? " sp" : "",
+            zero ? llvm::formatv(" zero={0}", zero).str() : std::string(),
+            seconds, int64_t(rows), rows / seconds,
+            readableBytes(memory.total()),
+            fits ? ""
+                 : ", over the " + readableBytes(budget) + " a device may use");
+        if (fits && (!best || rows / seconds > bestRate)) {
+          best = TrainPlan{dp, tp, zero, sp};
+          bestRate = rows / seconds;
+        }
+      }
   }
-  if (!best)
+  if (!built) {
+    fail(llvm::formatv("no plan of {0} processes builds for {1}", devices,
+                       modelName));
     return failure();
+  }
+  if (!best) {
+    fail(llvm::formatv("no plan of {0} processes fits in {1}'s memory: the "
+                       "smallest needs {2} per process, {3} may be used (90% "
+                       "of the device's)",
+                       devices, cluster.name, readableBytes(*leastMemory),
+                       readableBytes(budget)));
+    return failure();
+  }
   return *best;
 }
 
@@ -645,13 +742,14 @@ int main(int argc, char **argv) {
         trainCluster(devices);
     if (!cluster)
       return fail(llvm::toString(cluster.takeError()));
-    FailureOr<std::pair<int64_t, int64_t>> grid =
-        chooseGrid(module, stepOptions, devices, *cluster);
-    if (failed(grid))
-      return fail(llvm::formatv("no dp x tp grid of {0} processes builds "
-                                "for {1}",
-                                devices.getValue(), modelFile));
-    std::tie(dpDegree, tpDegree) = *grid;
+    FailureOr<TrainPlan> chosen =
+        choosePlan(module, stepOptions, devices, *cluster, modelFile);
+    if (failed(chosen))
+      return 1;
+    dpDegree = chosen->dp;
+    tpDegree = chosen->tp;
+    zeroStage = chosen->zero;
+    sequenceParallel = chosen->sp;
   }
   if (devices < 1)
     return fail("--devices must be at least 1");
@@ -726,28 +824,8 @@ int main(int argc, char **argv) {
   if (!step || !module.lookupSymbol<func::FuncOp>("forward_backward"))
     return fail("internal error: the training functions were not built");
 
-  // What each process holds: its part of every parameter and of the
-  // optimizer state (the types of @optimizer_step, local after
-  // partitioning).
-  double paramBytes = 0, stateBytes = 0;
-  {
-    auto bytes = [](Type type) {
-      auto t = cast<RankedTensorType>(type);
-      return double(t.getNumElements()) * t.getElementTypeBitWidth() / 8;
-    };
-    auto grad = module.lookupSymbol<func::FuncOp>("forward_backward");
-    FunctionType stepType = step.getFunctionType();
-    size_t trainableCount = params.size() - frozen.size();
-    // ZeRO stages 1 and 2 keep the whole parameters between steps (the
-    // update's shards are cut from them for the update), stage 3 only the
-    // shards, which @forward_backward takes. Frozen parameters stay whole.
-    for (unsigned i = 2; i < grad.getNumArguments(); ++i)
-      paramBytes += bytes(grad.getArgumentTypes()[i]);
-    for (Type t : stepType.getInputs().slice(2 * trainableCount,
-                                             stepType.getNumInputs() - 2 -
-                                                 2 * trainableCount))
-      stateBytes += bytes(t);
-  }
+  // What each process holds (the partitioned functions' types).
+  ProcessMemory memory = processMemory(module);
   size_t frozenCount = frozen.size();
   size_t trainable = params.size() - frozenCount;
   int64_t slots = (step.getNumArguments() - 2 - 2 * trainable) /
@@ -777,8 +855,9 @@ int main(int argc, char **argv) {
       {"predicted_step_s",
        predicted ? llvm::json::Value(*predicted) : llvm::json::Value(nullptr)},
       {"bytes_per_process",
-       llvm::json::Object{{"parameters", int64_t(paramBytes)},
-                          {"optimizer_state", int64_t(stateBytes)}}},
+       llvm::json::Object{{"parameters", int64_t(memory.parameters)},
+                          {"optimizer_state", int64_t(memory.optimizerState)},
+                          {"step_values", int64_t(memory.stepValues)}}},
       {"frozen", std::move(frozen)},
       // Starting values of optimizer state slots,
       // by slot name (zero when absent).
