@@ -62,9 +62,12 @@ static cl::opt<std::string> outDir("o", cl::Required, cl::desc("Output folder"),
                                    cl::cat(category));
 static cl::opt<bool>
     planOnly("plan-only",
-             cl::desc("Plan how to parallelize training MODEL (a zoo: model) "
-                      "on --cluster and write OUT/model.mlir (the forward "
-                      "pass annotated with the plan) and OUT/plan.json"),
+             cl::desc("Plan how to parallelize training MODEL on --cluster "
+                      "and write OUT/model.mlir and OUT/plan.json: a zoo: "
+                      "transformer's forward pass annotated with the "
+                      "planner's plan (also OUT/plan.html), or an ONNX "
+                      "model's partitioned training step for the fastest "
+                      "dp/tp/sp/ZeRO plan that fits"),
              cl::cat(category));
 static cl::opt<std::string>
     clusterSpec("cluster",
@@ -80,7 +83,8 @@ static cl::opt<int64_t>
             cl::cat(category));
 static cl::opt<int64_t> globalBatch("global-batch", cl::init(0),
                                     cl::desc("With --plan-only: sequences "
-                                             "per step"),
+                                             "(rows of an ONNX model) per "
+                                             "step"),
                                     cl::cat(category));
 static cl::opt<int64_t>
     seqLength("seq", cl::init(0),
@@ -238,10 +242,6 @@ zooForTraining(MLIRContext *context) {
 /// with plan.json and plan.html into OUT.
 static int planModel() {
   using namespace mlir::autopar::planner;
-  if (!StringRef(modelFile).starts_with("zoo:"))
-    return fail("--plan-only plans zoo: models (zoo:gpt3-175b, "
-                "zoo:gpt:layers=...); planning an ONNX model is not "
-                "supported yet");
   if (clusterSpec.empty())
     return fail("--plan-only needs --cluster");
   if (globalBatch < 1)
@@ -335,9 +335,16 @@ static int planModel() {
 /// them), and the runtime's data-parallel traffic: gradients averaged in
 /// 25 MB buckets (stage 0, 1), reduce-scattered one tensor at a time
 /// (stage 2), and the updated parameters all-gathered (stages 1, 2).
-static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
-                          int64_t zero,
-                          const mlir::autopar::planner::ClusterSpec &cluster) {
+struct StepTime {
+  /// Seconds of computation and of communication (not overlapped), and the
+  /// contractions' floating-point operations, per process and step.
+  double compute = 0, communication = 0, flops = 0;
+  double total() const { return compute + communication; }
+};
+static StepTime stepTime(ModuleOp stepModule, int64_t dp, int64_t tp,
+                         int64_t zero,
+                         const mlir::autopar::planner::ClusterSpec &cluster,
+                         int64_t microbatches = 1) {
   auto bytes = [](Type type) {
     auto t = cast<RankedTensorType>(type);
     return double(t.getNumElements()) * t.getElementTypeBitWidth() / 8;
@@ -358,20 +365,23 @@ static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
     return n;
   };
   auto grad = stepModule.lookupSymbol<func::FuncOp>("forward_backward");
-  double flops = 0, seconds = 0, moved = 0;
+  StepTime t;
+  double moved = 0;
   grad.walk([&](Operation *op) {
     if (auto dot = dyn_cast<mlir::autopar::DotOp>(op)) {
       double k = 1;
       for (int64_t d : dot.getLhsContractingDims())
         k *= double(dot.getLhs().getType().getDimSize(d));
-      flops += 2 * k * double(dot.getType().getNumElements());
+      t.flops += 2 * k * double(dot.getType().getNumElements());
     } else if (auto sum = dyn_cast<mlir::autopar::AllReduceOp>(op)) {
-      seconds += ring(groupSize(sum.getGridAxes()), bytes(sum.getType()), 2);
+      t.communication +=
+          ring(groupSize(sum.getGridAxes()), bytes(sum.getType()), 2);
     } else if (auto gather = dyn_cast<mlir::autopar::AllGatherOp>(op)) {
-      seconds += ring(groupSize(gather.getGridAxes()), bytes(gather.getType()));
+      t.communication +=
+          ring(groupSize(gather.getGridAxes()), bytes(gather.getType()));
     } else if (auto scatter = dyn_cast<mlir::autopar::ReduceScatterOp>(op)) {
-      seconds += ring(groupSize(scatter.getGridAxes()),
-                      bytes(scatter.getOperand().getType()));
+      t.communication += ring(groupSize(scatter.getGridAxes()),
+                              bytes(scatter.getOperand().getType()));
     } else if (isa<mlir::autopar::AutoParDialect>(op->getDialect()) &&
                !isa<mlir::autopar::ConstantOp, mlir::autopar::GradAllReduceOp,
                     mlir::autopar::LocalSliceOp>(op)) {
@@ -380,12 +390,18 @@ static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
           moved += bytes(v.getType());
     }
   });
-  seconds += moved / cluster.device.memoryBandwidth;
-  // The runtime's data-parallel traffic over the gradients (whole, as the
-  // update's parameters are).
+  using mlir::autopar::planner::ComputeType;
+  // Each microbatch runs the whole gradient function.
+  double k = double(microbatches);
+  t.flops *= k;
+  t.communication *= k;
+  t.compute = k * moved / cluster.device.memoryBandwidth +
+              t.flops / cluster.device.peakFlops(ComputeType::FP32);
+  // The data-parallel traffic over the gradients (whole, as the update's
+  // parameters are), once per step.
   double gradBytes = 0, tensors = 0;
-  for (Type t : grad.getFunctionType().getResults().drop_front()) {
-    gradBytes += bytes(t);
+  for (Type type : grad.getFunctionType().getResults().drop_front()) {
+    gradBytes += bytes(type);
     ++tensors;
   }
   if (dp > 1 && zero != 3) {
@@ -394,15 +410,15 @@ static double stepSeconds(ModuleOp stepModule, int64_t dp, int64_t tp,
         zero == 2 ? tensors
                   : std::max(1.0, std::ceil(gradBytes / (25.0 * (1 << 20))));
     double rounds = zero == 2 ? 1 : 2;
-    seconds +=
+    t.communication +=
         rounds * double(dp - 1) *
         (messages * link.latency + gradBytes / double(dp) / link.bandwidth);
     if (zero == 1 || zero == 2)
-      seconds += double(dp - 1) * (tensors * link.latency +
-                                   gradBytes / double(dp) / link.bandwidth);
+      t.communication +=
+          double(dp - 1) *
+          (tensors * link.latency + gradBytes / double(dp) / link.bandwidth);
   }
-  using mlir::autopar::planner::ComputeType;
-  return seconds + flops / cluster.device.peakFlops(ComputeType::FP32);
+  return t;
 }
 
 /// --cluster (default cpu-host) for `devices` processes.
@@ -484,83 +500,346 @@ static ProcessMemory processMemory(ModuleOp stepModule) {
   return m;
 }
 
-/// The plan for `devices` processes when --plan does not give one: of the
-/// data x tensor parallel grids, with and without sequence parallelism and
-/// with each ZeRO stage, the one whose step builds, fits the device's
-/// memory (90%) and trains the most rows per second (a data-parallel group
-/// takes the compiled batch). Each candidate is printed.
+/// A plan the training step can run: a dp x tp grid, sequence
+/// parallelism, a ZeRO stage.
 struct TrainPlan {
   int64_t dp = 1, tp = 1, zero = 0;
   bool sp = false;
+  std::string str() const {
+    return llvm::formatv("dp={0},tp={1}{2}{3}", dp, tp, sp ? ",sp=on" : "",
+                         zero ? llvm::formatv(",zero={0}", zero).str()
+                              : std::string())
+        .str();
+  }
 };
+
+/// A plan as predicted: step time and memory per process, or why not.
+struct Candidate {
+  TrainPlan plan;
+  int64_t microbatches = 1;
+  double rows = 0; ///< per step, over all processes
+  StepTime time;
+  ProcessMemory memory;
+  std::string rejection;
+  bool feasible() const { return rejection.empty(); }
+  double rate() const { return rows / time.total(); }
+};
+
+/// Every plan of `devices` processes (`only`, when given): the data x
+/// tensor parallel grids with tp at most `maxTp`, with and without sequence
+/// parallelism, with each ZeRO stage. `microbatchesFor(dp)` is the
+/// microbatches a process runs per step, 0 when the batch does not divide.
+/// Each plan's step is built and predicted; one that does not build, or
+/// needs more than 90% of the device's memory, is rejected with the reason.
+static std::vector<Candidate>
+evaluatePlans(ModuleOp module, mlir::autopar::TrainStepOptions &base,
+              int64_t devices, int64_t maxTp,
+              const mlir::autopar::planner::ClusterSpec &cluster,
+              llvm::function_ref<int64_t(int64_t)> microbatchesFor,
+              std::optional<TrainPlan> only) {
+  std::vector<TrainPlan> plans;
+  if (only)
+    plans.push_back(*only);
+  for (int64_t tp = 1; !only && tp <= std::min(devices, maxTp); ++tp)
+    for (bool sp : {false, true})
+      for (int64_t zero = 0; zero <= 3; ++zero)
+        if (devices % tp == 0 && !(sp && tp == 1) &&
+            !(zero > 0 && devices == tp))
+          plans.push_back(TrainPlan{devices / tp, tp, zero, sp});
+  double budget = 0.9 * cluster.device.memoryBytes;
+  std::vector<Candidate> out;
+  for (const TrainPlan &plan : plans) {
+    Candidate c;
+    c.plan = plan;
+    c.microbatches = microbatchesFor(plan.dp);
+    if (c.microbatches < 1) {
+      c.rejection = "the global batch does not divide among dp=" +
+                    std::to_string(plan.dp) + " batches of the model's size";
+      out.push_back(std::move(c));
+      continue;
+    }
+    OwningOpRef<ModuleOp> built = module.clone();
+    base.dp = plan.dp;
+    base.tp = plan.tp;
+    base.sp = plan.sp;
+    base.zero = plan.zero;
+    base.overlap = overlapGradientSums && plan.dp > 1 && plan.zero < 2 &&
+                   c.microbatches == 1;
+    PassManager pm(module.getContext());
+    mlir::autopar::buildTrainStepPipeline(pm, base);
+    // Why a plan does not build: the first error.
+    std::string why;
+    {
+      ScopedDiagnosticHandler quiet(module.getContext(), [&](Diagnostic &d) {
+        if (why.empty() && d.getSeverity() == DiagnosticSeverity::Error)
+          why = d.str();
+        return success();
+      });
+      if (failed(pm.run(*built))) {
+        c.rejection = "does not build: " + (why.empty() ? "?" : why);
+        out.push_back(std::move(c));
+        continue;
+      }
+    }
+    auto grad = built->lookupSymbol<func::FuncOp>("forward_backward");
+    auto input = cast<RankedTensorType>(grad.getFunctionType().getInput(0));
+    c.rows = double(plan.dp * c.microbatches *
+                    (input.getRank() ? input.getDimSize(0) : 1));
+    c.time =
+        stepTime(*built, plan.dp, plan.tp, plan.zero, cluster, c.microbatches);
+    c.memory = processMemory(*built);
+    if (c.memory.total() > budget)
+      c.rejection = "needs " + readableBytes(c.memory.total()) +
+                    " per device, over the " + readableBytes(budget) +
+                    " it may use (90%)";
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+/// The fastest feasible candidate (the first of equals).
+static const Candidate *fastest(ArrayRef<Candidate> candidates) {
+  const Candidate *best = nullptr;
+  for (const Candidate &c : candidates)
+    if (c.feasible() && (!best || c.rate() > best->rate()))
+      best = &c;
+  return best;
+}
+
+/// Why none of `candidates` is possible, for an error message.
+static std::string noPlanReason(ArrayRef<Candidate> candidates,
+                                const mlir::autopar::planner::ClusterSpec &c) {
+  std::optional<double> least;
+  for (const Candidate &k : candidates)
+    if (k.memory.total() > 0)
+      least = std::min(least.value_or(k.memory.total()), k.memory.total());
+  if (!least)
+    return candidates.empty() ? "no plan to try"
+                              : candidates.front().plan.str() + " " +
+                                    candidates.front().rejection;
+  return llvm::formatv("none fits in {0}'s memory: the smallest needs {1} per "
+                       "process, {2} may be used (90% of the device's)",
+                       c.name, readableBytes(*least),
+                       readableBytes(0.9 * c.device.memoryBytes))
+      .str();
+}
+
+/// The plan for `devices` processes when --plan does not give one: the
+/// fastest candidate that builds and fits; each is printed.
 static FailureOr<TrainPlan>
 choosePlan(ModuleOp module, mlir::autopar::TrainStepOptions &base,
            int64_t devices, const mlir::autopar::planner::ClusterSpec &cluster,
            StringRef modelName) {
-  std::optional<TrainPlan> best;
-  double bestRate = 0, budget = 0.9 * cluster.device.memoryBytes;
-  std::optional<double> leastMemory;
+  std::vector<Candidate> candidates = evaluatePlans(
+      module, base, devices, devices, cluster,
+      [](int64_t) { return int64_t(gradAccum); }, std::nullopt);
   bool built = false;
-  for (int64_t tp = 1; tp <= devices; ++tp) {
-    if (devices % tp)
-      continue;
-    int64_t dp = devices / tp;
-    for (bool sp : {false, true})
-      for (int64_t zero = 0; zero <= 3; ++zero) {
-        if ((sp && tp == 1) || (zero > 0 && dp == 1))
-          continue;
-        OwningOpRef<ModuleOp> candidate = module.clone();
-        base.dp = dp;
-        base.tp = tp;
-        base.sp = sp;
-        base.zero = zero;
-        base.overlap =
-            overlapGradientSums && dp > 1 && zero < 2 && gradAccum == 1;
-        PassManager pm(module.getContext());
-        mlir::autopar::buildTrainStepPipeline(pm, base);
-        // A plan the model cannot be split for is not a candidate.
-        ScopedDiagnosticHandler quiet(module.getContext(),
-                                      [](Diagnostic &) { return success(); });
-        if (failed(pm.run(*candidate)))
-          continue;
-        built = true;
-        auto grad = candidate->lookupSymbol<func::FuncOp>("forward_backward");
-        auto input = cast<RankedTensorType>(grad.getFunctionType().getInput(0));
-        double rows = double(dp * (input.getRank() ? input.getDimSize(0) : 1));
-        double seconds = stepSeconds(*candidate, dp, tp, zero, cluster);
-        ProcessMemory memory = processMemory(*candidate);
-        bool fits = memory.total() <= budget;
-        leastMemory =
-            std::min(leastMemory.value_or(memory.total()), memory.total());
-        llvm::errs() << llvm::formatv(
-            "autopar-compile: note: dp={0} x tp={1}{2}{3}: predicted {4:e} s "
-            "per step of {5} rows, {6:f0} rows/s; {7} per process{8}\n",
-            dp, tp, sp ? " sp" : "",
-            zero ? llvm::formatv(" zero={0}", zero).str() : std::string(),
-            seconds, int64_t(rows), rows / seconds,
-            readableBytes(memory.total()),
-            fits ? ""
-                 : ", over the " + readableBytes(budget) + " a device may use");
-        if (fits && (!best || rows / seconds > bestRate)) {
-          best = TrainPlan{dp, tp, zero, sp};
-          bestRate = rows / seconds;
-        }
-      }
+  for (const Candidate &c : candidates) {
+    if (c.rows == 0)
+      continue; // did not build
+    built = true;
+    const TrainPlan &p = c.plan;
+    llvm::errs() << llvm::formatv(
+        "autopar-compile: note: dp={0} x tp={1}{2}{3}: predicted {4:e} s "
+        "per step of {5} rows, {6:f0} rows/s; {7} per process{8}\n",
+        p.dp, p.tp, p.sp ? " sp" : "",
+        p.zero ? llvm::formatv(" zero={0}", p.zero).str() : std::string(),
+        c.time.total(), int64_t(c.rows), c.rate(),
+        readableBytes(c.memory.total()),
+        c.feasible()
+            ? ""
+            : ", over the " + readableBytes(0.9 * cluster.device.memoryBytes) +
+                  " a device may use");
   }
   if (!built) {
     fail(llvm::formatv("no plan of {0} processes builds for {1}", devices,
                        modelName));
     return failure();
   }
+  const Candidate *best = fastest(candidates);
   if (!best) {
-    fail(llvm::formatv("no plan of {0} processes fits in {1}'s memory: the "
-                       "smallest needs {2} per process, {3} may be used (90% "
-                       "of the device's)",
-                       devices, cluster.name, readableBytes(*leastMemory),
-                       readableBytes(budget)));
+    fail(llvm::formatv("no plan of {0} processes fits: {1}", devices,
+                       noPlanReason(candidates, cluster)));
     return failure();
   }
-  return *best;
+  return best->plan;
+}
+
+/// `--plan-only` for a model given as a graph (ONNX): the plans its
+/// training step can run (evaluatePlans) on --cluster's devices for
+/// --global-batch rows per step, the fastest that fits written as OUT/
+/// model.mlir (the chosen plan's partitioned training step) and
+/// OUT/plan.json, with the best alternatives and why each lost.
+static int planGraph(ModuleOp module, mlir::autopar::TrainStepOptions &base) {
+  using namespace mlir::autopar::planner;
+  if (clusterSpec.empty())
+    return fail("--plan-only needs --cluster");
+  llvm::Expected<ClusterSpec> cluster = loadCluster(clusterSpec, devices);
+  if (!cluster)
+    return fail(llvm::toString(cluster.takeError()));
+  int64_t n = cluster->numDevices();
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  auto input = cast<RankedTensorType>(forward.getArgumentTypes().front());
+  int64_t micro = input.getRank() ? input.getDimSize(0) : 1;
+  if (globalBatch < 1 || globalBatch % micro)
+    return fail(llvm::formatv("--plan-only needs --global-batch, the rows per "
+                              "step: a positive multiple of the model's "
+                              "batch of {0}",
+                              micro));
+  std::optional<TrainPlan> only;
+  if (!planSpec.empty()) {
+    llvm::Expected<Plan> plan = parsePlan(planSpec);
+    if (!plan)
+      return fail("--plan: " + llvm::toString(plan.takeError()));
+    if (plan->pp > 1 || plan->cp > 1 || plan->microbatches != 1)
+      return fail("--plan: a graph model is planned over dp, tp, sp and zero "
+                  "(pipeline stages, context parallelism and microbatches "
+                  "are planned for zoo: transformers)");
+    only = TrainPlan{plan->dp, plan->tp, int64_t(plan->zero),
+                     plan->sequenceParallel};
+    if (only->dp * only->tp != n)
+      return fail(llvm::formatv("--plan={0} uses {1} devices but {2} has {3}",
+                                planSpec, only->dp * only->tp, cluster->name,
+                                n));
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::vector<Candidate> candidates = evaluatePlans(
+      module, base, n, cluster->devicesPerNode, *cluster,
+      [&](int64_t dp) -> int64_t {
+        return globalBatch % (dp * micro) ? 0 : globalBatch / (dp * micro);
+      },
+      only);
+  const Candidate *best = fastest(candidates);
+  if (!best)
+    return fail(
+        llvm::formatv("no plan of {0} devices for {1}: {2}", n, modelFile,
+                      only ? only->str() + " " + candidates.front().rejection
+                           : noPlanReason(candidates, *cluster)));
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  // The chosen plan's step, built again (candidates are not kept).
+  base.dp = best->plan.dp;
+  base.tp = best->plan.tp;
+  base.sp = best->plan.sp;
+  base.zero = best->plan.zero;
+  base.overlap = overlapGradientSums && base.dp > 1 && base.zero < 2 &&
+                 best->microbatches == 1;
+  PassManager pm(module.getContext());
+  mlir::autopar::buildTrainStepPipeline(pm, base);
+  if (failed(pm.run(module)))
+    return 1;
+
+  double peak = cluster->device.peakFlops(ComputeType::FP32);
+  auto describe = [&](const Candidate &c) {
+    llvm::json::Object o{{"plan", c.plan.str()}};
+    if (c.rows > 0) {
+      o["step_time_s"] = c.time.total();
+      o["memory_per_device_bytes"] = c.memory.total();
+    }
+    if (!c.feasible())
+      o["rejection"] = c.rejection;
+    return o;
+  };
+  // Alternatives: the fastest others that fit, then those rejected.
+  std::vector<const Candidate *> others;
+  for (const Candidate &c : candidates)
+    if (&c != best)
+      others.push_back(&c);
+  llvm::stable_sort(others, [](const Candidate *a, const Candidate *b) {
+    if (a->feasible() != b->feasible())
+      return a->feasible();
+    return a->feasible() && a->rate() > b->rate();
+  });
+  llvm::json::Array alternatives;
+  for (const Candidate *c : llvm::ArrayRef(others).take_front(8))
+    alternatives.push_back(describe(*c));
+  const TrainPlan &p = best->plan;
+  llvm::json::Object chosen{
+      {"plan", llvm::json::Object{{"spec", p.str()},
+                                  {"dp", p.dp},
+                                  {"tp", p.tp},
+                                  {"sequence_parallel", p.sp},
+                                  {"zero", p.zero},
+                                  {"microbatches", best->microbatches}}},
+      {"step_time_s", best->time.total()},
+      {"time_s",
+       llvm::json::Object{{"compute", best->time.compute},
+                          {"communication", best->time.communication}}},
+      {"memory_per_device_bytes",
+       llvm::json::Object{{"parameters", best->memory.parameters},
+                          {"optimizer_state", best->memory.optimizerState},
+                          {"step_values", best->memory.stepValues},
+                          {"total", best->memory.total()}}},
+      {"rows_per_s", best->rate()},
+      {"tflops_per_device", best->time.flops / best->time.total() / 1e12},
+      {"mfu", best->time.flops / best->time.total() / peak}};
+  llvm::json::Object planJson{{"model", modelFile.getValue()},
+                              {"cluster", cluster->name},
+                              {"devices", n},
+                              {"global_batch", globalBatch.getValue()},
+                              {"micro_batch", micro},
+                              {"evaluated", int64_t(candidates.size())},
+                              {"planning_s", seconds},
+                              {"chosen", std::move(chosen)},
+                              {"alternatives", std::move(alternatives)}};
+  if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
+    return fail(outDir + ": " + ec.message());
+  for (auto [name, text] :
+       {std::pair<StringRef, std::string>("model.mlir",
+                                          [&] {
+                                            std::string t;
+                                            llvm::raw_string_ostream os(t);
+                                            module.print(os);
+                                            return t;
+                                          }()),
+        std::pair<StringRef, std::string>(
+            "plan.json",
+            llvm::formatv("{0:2}\n", llvm::json::Value(std::move(planJson)))
+                .str())}) {
+    llvm::SmallString<256> path(outDir);
+    llvm::sys::path::append(path, name);
+    std::string tmp = (path + ".tmp").str();
+    std::error_code ec;
+    {
+      llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
+      if (ec)
+        return fail(tmp + ": " + ec.message());
+      os << text;
+    }
+    if ((ec = llvm::sys::fs::rename(tmp, path)))
+      return fail(path + ": " + ec.message());
+  }
+  if (explainPlan) {
+    llvm::outs() << llvm::formatv(
+        "plan: {0} ({1} microbatch{2} of {3} rows per process and step)\n"
+        "step time {4:e} s = compute {5:e} + communication {6:e}\n"
+        "memory per device {7} = parameters {8} + optimizer state {9} + "
+        "step values {10} (device {11})\n"
+        "throughput {12:f0} rows/s, {13:f3} TFLOP/s per device, MFU "
+        "{14:f1}%\n",
+        p.str(), best->microbatches, best->microbatches == 1 ? "" : "es", micro,
+        best->time.total(), best->time.compute, best->time.communication,
+        readableBytes(best->memory.total()),
+        readableBytes(best->memory.parameters),
+        readableBytes(best->memory.optimizerState),
+        readableBytes(best->memory.stepValues),
+        readableBytes(cluster->device.memoryBytes), best->rate(),
+        best->time.flops / best->time.total() / 1e12,
+        100 * best->time.flops / best->time.total() / peak);
+    for (const Candidate *c : llvm::ArrayRef(others).take_front(8))
+      llvm::outs() << "  instead of " << c->plan.str() << ": "
+                   << (c->feasible() ? llvm::formatv("{0:f2}x slower",
+                                                     best->rate() / c->rate())
+                                           .str()
+                                     : c->rejection)
+                   << "\n";
+  }
+  llvm::outs() << llvm::formatv(
+      "wrote {0}: model.mlir (the training step for {1} on {2} devices of "
+      "{3}) and plan.json; {4} plans evaluated in {5:f2} s\n",
+      outDir, p.str(), n, cluster->name, candidates.size(), seconds);
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -569,11 +848,11 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "autopar-compile: a model to a training "
                               "artifact\n");
-  if (planOnly)
+  if (planOnly && StringRef(modelFile).starts_with("zoo:"))
     return planModel();
-  if (!train)
+  if (!train && !planOnly)
     return fail("give --train (build the training step) or --plan-only "
-                "(plan a zoo: model); run a model's forward pass with "
+                "(plan its parallelization); run a model's forward pass with "
                 "autopar-import and autopar-run");
   if (initialAccumulator < 0)
     return fail("--initial-accumulator-value must not be negative");
@@ -702,6 +981,8 @@ int main(int argc, char **argv) {
     stepOptions.beta1 = v1;
     stepOptions.beta2 = v2;
   }
+  if (planOnly)
+    return planGraph(module, stepOptions);
   // The processes' grid: --plan's, or the one communicating least.
   int64_t dpDegree = devices, tpDegree = 1, zeroStage = 0;
   bool sequenceParallel = false;
@@ -803,7 +1084,9 @@ int main(int argc, char **argv) {
         trainCluster(dpDegree * tpDegree);
     if (!cluster)
       return fail(llvm::toString(cluster.takeError()));
-    predicted = stepSeconds(module, dpDegree, tpDegree, zeroStage, *cluster);
+    predicted =
+        stepTime(module, dpDegree, tpDegree, zeroStage, *cluster, gradAccum)
+            .total();
     predictedOn = cluster->name;
   }
   int64_t tpAllReduces = 0;
