@@ -238,6 +238,25 @@ zooForTraining(MLIRContext *context) {
   return model;
 }
 
+/// Writes OUT/`name` with what `fn` prints, to a temporary name renamed
+/// into place; the exit code of the failure, if any.
+static std::optional<int>
+writeOutput(StringRef name, llvm::function_ref<void(raw_ostream &)> fn) {
+  llvm::SmallString<256> path(outDir);
+  llvm::sys::path::append(path, name);
+  std::string tmp = (path + ".tmp").str();
+  std::error_code ec;
+  {
+    llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return fail(tmp + ": " + ec.message());
+    fn(os);
+  }
+  if ((ec = llvm::sys::fs::rename(tmp, path)))
+    return fail(path + ": " + ec.message());
+  return std::nullopt;
+}
+
 /// `--plan-only`: plan a zoo model on a cluster and write the annotated IR
 /// with plan.json and plan.html into OUT.
 static int planModel() {
@@ -285,23 +304,7 @@ static int planModel() {
 
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
     return fail(outDir + ": " + ec.message());
-  auto write =
-      [&](StringRef name,
-          llvm::function_ref<void(raw_ostream &)> fn) -> std::optional<int> {
-    llvm::SmallString<256> path(outDir);
-    llvm::sys::path::append(path, name);
-    std::string tmp = (path + ".tmp").str();
-    std::error_code ec;
-    {
-      llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
-      if (ec)
-        return fail(tmp + ": " + ec.message());
-      fn(os);
-    }
-    if ((ec = llvm::sys::fs::rename(tmp, path)))
-      return fail(path + ": " + ec.message());
-    return std::nullopt;
-  };
+  auto write = writeOutput;
   if (auto rc =
           write("model.mlir", [&](raw_ostream &os) { ir->module->print(os); }))
     return *rc;
@@ -785,31 +788,13 @@ static int planGraph(ModuleOp module, mlir::autopar::TrainStepOptions &base) {
                               {"alternatives", std::move(alternatives)}};
   if (std::error_code ec = llvm::sys::fs::create_directories(outDir))
     return fail(outDir + ": " + ec.message());
-  for (auto [name, text] :
-       {std::pair<StringRef, std::string>("model.mlir",
-                                          [&] {
-                                            std::string t;
-                                            llvm::raw_string_ostream os(t);
-                                            module.print(os);
-                                            return t;
-                                          }()),
-        std::pair<StringRef, std::string>(
-            "plan.json",
-            llvm::formatv("{0:2}\n", llvm::json::Value(std::move(planJson)))
-                .str())}) {
-    llvm::SmallString<256> path(outDir);
-    llvm::sys::path::append(path, name);
-    std::string tmp = (path + ".tmp").str();
-    std::error_code ec;
-    {
-      llvm::raw_fd_ostream os(tmp, ec, llvm::sys::fs::OF_Text);
-      if (ec)
-        return fail(tmp + ": " + ec.message());
-      os << text;
-    }
-    if ((ec = llvm::sys::fs::rename(tmp, path)))
-      return fail(path + ": " + ec.message());
-  }
+  if (auto rc =
+          writeOutput("model.mlir", [&](raw_ostream &os) { module.print(os); }))
+    return *rc;
+  if (auto rc = writeOutput("plan.json", [&](raw_ostream &os) {
+        os << llvm::formatv("{0:2}\n", llvm::json::Value(std::move(planJson)));
+      }))
+    return *rc;
   if (explainPlan) {
     llvm::outs() << llvm::formatv(
         "plan: {0} ({1} microbatch{2} of {3} rows per process and step)\n"
