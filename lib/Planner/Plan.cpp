@@ -485,6 +485,10 @@ llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
   for (int64_t tp : divisors(n)) {
     if (m.heads % tp || m.ffn % tp)
       continue;
+    // Tensor parallelism's per-layer all-reduces across nodes are never
+    // worth it (Megatron keeps tp within a node).
+    if (!setup.exhaustive && tp > c.devicesPerNode)
+      continue;
     for (int64_t pp : divisors(n / tp)) {
       if (m.layers % pp)
         continue;
@@ -500,6 +504,10 @@ llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
         for (int64_t mb : divisors(setup.globalBatch / dp)) {
           if (pp == 1 && mb > 1)
             continue; // without a pipeline, microbatching only adds steps
+          // Microbatches of more than 16 sequences only lengthen the
+          // pipeline's fill and drain.
+          if (!setup.exhaustive && pp > 1 && setup.globalBatch / dp / mb > 16)
+            continue;
           for (bool sp : {false, true}) {
             if (sp && tp == 1)
               continue;

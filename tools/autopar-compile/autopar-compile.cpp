@@ -98,6 +98,10 @@ static cl::opt<std::string>
                       "schedule=1f1b,recompute=selective\"); with --train, "
                       "the processes' grid (\"dp=2,tp=2\")"),
              cl::cat(category));
+static cl::opt<std::string> searchMode(
+    "search", cl::init("default"), cl::cat(category),
+    cl::desc("With --plan-only on a zoo: model: default or exhaustive (every "
+             "plan, for checking)"));
 static cl::opt<bool> explainPlan("explain",
                                  cl::desc("With --plan-only: print the plan "
                                           "for a person"),
@@ -277,6 +281,10 @@ static int planModel() {
   TrainingSetup setup;
   setup.globalBatch = globalBatch;
   setup.seq = seqLength;
+  if (searchMode != "default" && searchMode != "exhaustive")
+    return fail("--search must be default or exhaustive, not '" + searchMode +
+                "'");
+  setup.exhaustive = searchMode == "exhaustive";
   llvm::Expected<SearchResult> planned =
       choosePlan(*model, *cluster, setup, planSpec);
   if (!planned)

@@ -55,6 +55,11 @@ static cl::opt<std::string>
              cl::desc("Also write the plan as an HTML page (device grid, "
                       "stages, time and memory bars) to this file"),
              cl::value_desc("FILE"), cl::cat(category));
+static cl::opt<std::string> searchMode(
+    "search", cl::init("default"), cl::cat(category),
+    cl::desc("default (tensor parallelism within a node, pipeline "
+             "microbatches of at most 16 sequences) or exhaustive (every "
+             "plan, for checking)"));
 static cl::opt<std::string> modelStates(
     "states", cl::init("mixed-adam"), cl::cat(category),
     cl::desc("Bytes of model state per parameter: mixed-adam (2+2+12, bf16 "
@@ -92,6 +97,10 @@ int main(int argc, char **argv) {
   setup.seq = seqLength;
   if (llvm::Error e = setModelStates(modelStates, setup))
     return fail("--states: " + llvm::toString(std::move(e)));
+  if (searchMode != "default" && searchMode != "exhaustive")
+    return fail("--search must be default or exhaustive, not '" + searchMode +
+                "'");
+  setup.exhaustive = searchMode == "exhaustive";
 
   auto start = std::chrono::steady_clock::now();
   llvm::Expected<SearchResult> planned =

@@ -88,6 +88,9 @@ struct TrainingSetup {
   double computeEfficiency = 0.5, memoryEfficiency = 0.7;
   /// Fraction of device memory a plan may use.
   double memoryHeadroom = 0.9;
+  /// Search every plan (for checking); by default the search skips tensor
+  /// parallelism across nodes and microbatches of more than 16 sequences.
+  bool exhaustive = false;
 };
 
 /// Sets `setup`'s bytes of model state per parameter and compute type from
