@@ -2,7 +2,8 @@
 # Installs what is missing, builds autopar, and runs the demo: a small MLP
 # forward pass in the autopar dialect, compiled for the CPU and executed; a
 # parallel plan for GPT-3 175B on 1024 A100 GPUs; then a small ONNX classifier
-# and a small GPT from the model zoo trained here, showing the falling loss.
+# and a small GPT from the model zoo trained here, showing the falling loss;
+# then the GPT again on 2 processes over MPI, with the plan autopar chose.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${AUTOPAR_BUILD_DIR:-$root/build}
@@ -32,3 +33,20 @@ gpt="$build/demo-gpt"
 echo "== autopar-run $gpt --data=examples/gpt/tokens.npy --labels=examples/gpt/next.npy --batch-size=4 --steps=64 --shuffle"
 "$build/bin/autopar-run" "$gpt" --data="$root/examples/gpt/tokens.npy" \
   --labels="$root/examples/gpt/next.npy" --batch-size=4 --steps=64 --shuffle
+echo
+# The same GPT on 2 processes over MPI, the plan (data, tensor, sequence
+# parallelism, ZeRO) chosen by autopar-compile for them.
+if command -v mpirun >/dev/null; then
+  mpirun=(mpirun --oversubscribe)
+  [ "$(id -u)" = 0 ] && mpirun+=(--allow-run-as-root)
+  echo "== autopar-compile 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' --train --batch=4 --optimizer=adam --lr=0.003 --devices=2"
+  gpt2="$build/demo-gpt-2"
+  "$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
+    --train --batch=4 --optimizer=adam --lr=0.003 --devices=2 -o "$gpt2"
+  echo "== mpirun -np 2 autopar-run $gpt2 --data=examples/gpt/tokens.npy --labels=examples/gpt/next.npy --batch-size=4 --steps=64 --shuffle"
+  "${mpirun[@]}" -np 2 "$build/bin/autopar-run" "$gpt2" \
+    --data="$root/examples/gpt/tokens.npy" --labels="$root/examples/gpt/next.npy" \
+    --batch-size=4 --steps=64 --shuffle
+else
+  echo "(mpirun not found: the 2-process run is skipped)"
+fi
