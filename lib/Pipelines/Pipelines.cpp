@@ -75,9 +75,18 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
       "}," +
       (options.tp > 1 || options.zero > 0
            ? "autopar-partition-tensor-parallel{entry=loss dp=" +
-                 std::to_string(options.dp) +
-                 " tp=" + std::to_string(options.tp) +
-                 (options.sp ? " sp=true" : "") + "},"
+                 std::to_string(options.dp) + " tp=" +
+                 std::to_string(options.tp) + (options.sp ? " sp=true" : "") +
+                 (options.keepWhole.empty()
+                      ? std::string()
+                      : " keep-whole=" +
+                            llvm::join(llvm::map_range(options.keepWhole,
+                                                       [](int64_t v) {
+                                                         return std::to_string(
+                                                             v);
+                                                       }),
+                                       ",")) +
+                 "},"
            : std::string()) +
       (options.zero == 3 ? "autopar-shard-parameters{entry=loss dp=" +
                                std::to_string(options.dp) + "},"

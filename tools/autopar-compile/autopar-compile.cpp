@@ -516,10 +516,17 @@ static ProcessMemory processMemory(ModuleOp stepModule) {
 struct TrainPlan {
   int64_t dp = 1, tp = 1, zero = 0;
   bool sp = false;
+  /// Column layers (positions among the linear layers) left whole by the
+  /// per-layer refinement.
+  std::vector<int64_t> keepWhole;
   std::string str() const {
-    return llvm::formatv("dp={0},tp={1}{2}{3}", dp, tp, sp ? ",sp=on" : "",
+    std::string whole;
+    for (int64_t p : keepWhole)
+      whole += (whole.empty() ? " (linear layers " : ", ") + std::to_string(p);
+    return llvm::formatv("dp={0},tp={1}{2}{3}{4}", dp, tp, sp ? ",sp=on" : "",
                          zero ? llvm::formatv(",zero={0}", zero).str()
-                              : std::string())
+                              : std::string(),
+                         whole.empty() ? whole : whole + " whole)")
         .str();
   }
 };
@@ -535,6 +542,101 @@ struct Candidate {
   bool feasible() const { return rejection.empty(); }
   double rate() const { return rows / time.total(); }
 };
+
+/// `plan`'s training step built from `module` and predicted with
+/// `microbatches` per process and step; `splitLayers` receives the column
+/// layers tensor parallelism split.
+static Candidate
+buildCandidate(ModuleOp module, mlir::autopar::TrainStepOptions &base,
+               const TrainPlan &plan, int64_t microbatches,
+               const mlir::autopar::planner::ClusterSpec &cluster,
+               std::vector<int64_t> *splitLayers = nullptr) {
+  Candidate c;
+  c.plan = plan;
+  c.microbatches = microbatches;
+  if (c.microbatches < 1) {
+    c.rejection =
+        "the global batch does not divide among dp=" + std::to_string(plan.dp) +
+        " batches of the model's size";
+    return c;
+  }
+  OwningOpRef<ModuleOp> built = module.clone();
+  base.dp = plan.dp;
+  base.tp = plan.tp;
+  base.sp = plan.sp;
+  base.zero = plan.zero;
+  base.keepWhole = plan.keepWhole;
+  base.overlap = overlapGradientSums && plan.dp > 1 && plan.zero < 2 &&
+                 c.microbatches == 1;
+  PassManager pm(module.getContext());
+  mlir::autopar::buildTrainStepPipeline(pm, base);
+  // Why a plan does not build: the first error.
+  std::string why;
+  {
+    ScopedDiagnosticHandler quiet(module.getContext(), [&](Diagnostic &d) {
+      if (why.empty() && d.getSeverity() == DiagnosticSeverity::Error)
+        why = d.str();
+      return success();
+    });
+    if (failed(pm.run(*built))) {
+      c.rejection = "does not build: " + (why.empty() ? "?" : why);
+      return c;
+    }
+  }
+  auto grad = built->lookupSymbol<func::FuncOp>("forward_backward");
+  auto input = cast<RankedTensorType>(grad.getFunctionType().getInput(0));
+  c.rows = double(plan.dp * c.microbatches *
+                  (input.getRank() ? input.getDimSize(0) : 1));
+  c.time =
+      stepTime(*built, plan.dp, plan.tp, plan.zero, cluster, c.microbatches);
+  c.memory = processMemory(*built);
+  double budget = 0.9 * cluster.device.memoryBytes;
+  if (c.memory.total() > budget)
+    c.rejection = "needs " + readableBytes(c.memory.total()) +
+                  " per device, over the " + readableBytes(budget) +
+                  " it may use (90%)";
+  if (splitLayers)
+    if (auto split =
+            grad->getAttrOfType<DenseI64ArrayAttr>("autopar.split_layers"))
+      splitLayers->assign(split.asArrayRef().begin(), split.asArrayRef().end());
+  return c;
+}
+
+/// Megatron's split of every column/row pair is not always best: a small
+/// layer's all-reduces can cost more than its share of the work saves. The
+/// time and memory of a plan are sums over the split layers, so the best
+/// subset is found exactly one layer at a time: the plan built with each
+/// split layer left whole in turn, and every layer whose whole form is
+/// faster left whole together (if that still fits and is faster).
+static Candidate
+refineLayers(ModuleOp module, mlir::autopar::TrainStepOptions &base,
+             const Candidate &best,
+             const mlir::autopar::planner::ClusterSpec &cluster) {
+  if (best.plan.tp == 1)
+    return best;
+  std::vector<int64_t> split;
+  Candidate all = buildCandidate(module, base, best.plan, best.microbatches,
+                                 cluster, &split);
+  // `split` holds (column, row) positions per split region; -1: no row.
+  TrainPlan refined = best.plan;
+  for (size_t k = 0; k + 1 < split.size(); k += 2) {
+    TrainPlan without = best.plan;
+    for (int64_t layer : {split[k], split[k + 1]})
+      if (layer >= 0)
+        without.keepWhole.push_back(layer);
+    Candidate c =
+        buildCandidate(module, base, without, best.microbatches, cluster);
+    if (c.rows > 0 && c.time.total() < all.time.total())
+      refined.keepWhole.insert(refined.keepWhole.end(),
+                               without.keepWhole.begin(),
+                               without.keepWhole.end());
+  }
+  if (refined.keepWhole.empty())
+    return best;
+  Candidate c =
+      buildCandidate(module, base, refined, best.microbatches, cluster);
+  return c.feasible() && c.rate() > best.rate() ? c : best;
+}
 
 /// Every plan of `devices` processes (`only`, when given): the data x
 /// tensor parallel grids with tp at most `maxTp`, with and without sequence
@@ -557,54 +659,10 @@ evaluatePlans(ModuleOp module, mlir::autopar::TrainStepOptions &base,
         if (devices % tp == 0 && !(sp && tp == 1) &&
             !(zero > 0 && devices == tp))
           plans.push_back(TrainPlan{devices / tp, tp, zero, sp});
-  double budget = 0.9 * cluster.device.memoryBytes;
   std::vector<Candidate> out;
-  for (const TrainPlan &plan : plans) {
-    Candidate c;
-    c.plan = plan;
-    c.microbatches = microbatchesFor(plan.dp);
-    if (c.microbatches < 1) {
-      c.rejection = "the global batch does not divide among dp=" +
-                    std::to_string(plan.dp) + " batches of the model's size";
-      out.push_back(std::move(c));
-      continue;
-    }
-    OwningOpRef<ModuleOp> built = module.clone();
-    base.dp = plan.dp;
-    base.tp = plan.tp;
-    base.sp = plan.sp;
-    base.zero = plan.zero;
-    base.overlap = overlapGradientSums && plan.dp > 1 && plan.zero < 2 &&
-                   c.microbatches == 1;
-    PassManager pm(module.getContext());
-    mlir::autopar::buildTrainStepPipeline(pm, base);
-    // Why a plan does not build: the first error.
-    std::string why;
-    {
-      ScopedDiagnosticHandler quiet(module.getContext(), [&](Diagnostic &d) {
-        if (why.empty() && d.getSeverity() == DiagnosticSeverity::Error)
-          why = d.str();
-        return success();
-      });
-      if (failed(pm.run(*built))) {
-        c.rejection = "does not build: " + (why.empty() ? "?" : why);
-        out.push_back(std::move(c));
-        continue;
-      }
-    }
-    auto grad = built->lookupSymbol<func::FuncOp>("forward_backward");
-    auto input = cast<RankedTensorType>(grad.getFunctionType().getInput(0));
-    c.rows = double(plan.dp * c.microbatches *
-                    (input.getRank() ? input.getDimSize(0) : 1));
-    c.time =
-        stepTime(*built, plan.dp, plan.tp, plan.zero, cluster, c.microbatches);
-    c.memory = processMemory(*built);
-    if (c.memory.total() > budget)
-      c.rejection = "needs " + readableBytes(c.memory.total()) +
-                    " per device, over the " + readableBytes(budget) +
-                    " it may use (90%)";
-    out.push_back(std::move(c));
-  }
+  for (const TrainPlan &plan : plans)
+    out.push_back(
+        buildCandidate(module, base, plan, microbatchesFor(plan.dp), cluster));
   return out;
 }
 
@@ -673,7 +731,14 @@ choosePlan(ModuleOp module, mlir::autopar::TrainStepOptions &base,
                        noPlanReason(candidates, cluster)));
     return failure();
   }
-  return best->plan;
+  Candidate refined = refineLayers(module, base, *best, cluster);
+  if (!refined.plan.keepWhole.empty())
+    llvm::errs() << llvm::formatv(
+        "autopar-compile: note: {0}: predicted {1:e} s per step, {2:f0} "
+        "rows/s (split layers that save less than their communication costs "
+        "are left whole)\n",
+        refined.plan.str(), refined.time.total(), refined.rate());
+  return refined.plan;
 }
 
 /// `--plan-only` for a model given as a graph (ONNX): the plans its
@@ -720,12 +785,16 @@ static int planGraph(ModuleOp module, mlir::autopar::TrainStepOptions &base) {
         return globalBatch % (dp * micro) ? 0 : globalBatch / (dp * micro);
       },
       only);
-  const Candidate *best = fastest(candidates);
-  if (!best)
+  const Candidate *fastestOne = fastest(candidates);
+  if (!fastestOne)
     return fail(
         llvm::formatv("no plan of {0} devices for {1}: {2}", n, modelFile,
                       only ? only->str() + " " + candidates.front().rejection
                            : noPlanReason(candidates, *cluster)));
+  // A given plan is taken as it is; a searched one refined layer by layer.
+  Candidate refined =
+      only ? *fastestOne : refineLayers(module, base, *fastestOne, *cluster);
+  const Candidate *best = &refined;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -734,6 +803,7 @@ static int planGraph(ModuleOp module, mlir::autopar::TrainStepOptions &base) {
   base.tp = best->plan.tp;
   base.sp = best->plan.sp;
   base.zero = best->plan.zero;
+  base.keepWhole = best->plan.keepWhole;
   base.overlap = overlapGradientSums && base.dp > 1 && base.zero < 2 &&
                  best->microbatches == 1;
   PassManager pm(module.getContext());
@@ -755,7 +825,7 @@ static int planGraph(ModuleOp module, mlir::autopar::TrainStepOptions &base) {
   // Alternatives: the fastest others that fit, then those rejected.
   std::vector<const Candidate *> others;
   for (const Candidate &c : candidates)
-    if (&c != best)
+    if (&c != fastestOne || !best->plan.keepWhole.empty())
       others.push_back(&c);
   llvm::stable_sort(others, [](const Candidate *a, const Candidate *b) {
     if (a->feasible() != b->feasible())
@@ -772,6 +842,8 @@ static int planGraph(ModuleOp module, mlir::autopar::TrainStepOptions &base) {
                                   {"tp", p.tp},
                                   {"sequence_parallel", p.sp},
                                   {"zero", p.zero},
+                                  {"whole_linear_layers",
+                                   llvm::json::Array(p.keepWhole)},
                                   {"microbatches", best->microbatches}}},
       {"step_time_s", best->time.total()},
       {"time_s",
@@ -979,6 +1051,7 @@ int main(int argc, char **argv) {
   // The processes' grid: --plan's, or the one communicating least.
   int64_t dpDegree = devices, tpDegree = 1, zeroStage = 0;
   bool sequenceParallel = false;
+  std::vector<int64_t> keepWhole;
   if (!planSpec.empty()) {
     llvm::Expected<mlir::autopar::planner::Plan> plan =
         mlir::autopar::planner::parsePlan(planSpec);
@@ -1024,12 +1097,14 @@ int main(int argc, char **argv) {
     tpDegree = chosen->tp;
     zeroStage = chosen->zero;
     sequenceParallel = chosen->sp;
+    keepWhole = chosen->keepWhole;
   }
   if (devices < 1)
     return fail("--devices must be at least 1");
   stepOptions.dp = dpDegree;
   stepOptions.tp = tpDegree;
   stepOptions.zero = zeroStage;
+  stepOptions.keepWhole = keepWhole;
   // Summed once per step: with gradient accumulation the driver sums the
   // accumulated gradients instead.
   stepOptions.overlap =

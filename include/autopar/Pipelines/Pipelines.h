@@ -97,6 +97,10 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
       llvm::cl::desc("ZeRO stage along the data-parallel axis (0-3); "
                      "1-3 shard the optimizer update over dp"),
       llvm::cl::init(0)};
+  PassOptions::ListOption<int64_t> keepWhole{
+      *this, "keep-whole",
+      llvm::cl::desc("With tp > 1: column layers to leave whole (positions "
+                     "among the linear layers)")};
   PassOptions::Option<bool> overlap{
       *this, "overlap",
       llvm::cl::desc("Sum the gradients over the data-parallel axis inside "

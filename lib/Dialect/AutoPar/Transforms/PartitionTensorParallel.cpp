@@ -71,6 +71,9 @@ struct Region {
   /// The token embedding that shares the vocabulary-parallel head's weight
   /// (tied embeddings): it looks up the same split rows.
   GatherOp tiedLookup;
+  /// The column and row layers' positions among the function's linear
+  /// layers (-1: no row layer).
+  int64_t position = 0, rowPosition = -1;
   Value rowBias;
   Operation *biasWide = nullptr, *biasAdd = nullptr;
   llvm::DenseSet<Operation *> inside;
@@ -180,11 +183,15 @@ struct PartitionTensorParallelPass
     if (tp == 1)
       return;
     llvm::DenseSet<Operation *> tied;
+    SmallVector<int64_t> splitLayers;
     for (Region &region : *regions) {
       split(fn, region);
       if (region.tiedLookup)
         tied.insert(region.tiedLookup);
+      splitLayers.append({region.position, region.rowPosition});
     }
+    fn->setAttr("autopar.split_layers",
+                DenseI64ArrayAttr::get(&getContext(), splitLayers));
     splitEmbeddings(fn, tied);
     if (sp && failed(sequenceParallel(fn, *regions)))
       return signalPassFailure();
@@ -226,7 +233,9 @@ struct PartitionTensorParallelPass
     });
     SmallVector<Region> regions;
     llvm::DenseSet<Operation *> taken;
-    for (LinearOp op : linears) {
+    for (auto [position, op] : llvm::enumerate(linears)) {
+      if (!marked && llvm::is_contained(keepWhole, int64_t(position)))
+        continue;
       auto mode = op->getAttrOfType<StringAttr>(kParallelism);
       if (marked && mode && mode.getValue() == "row" && !taken.contains(op))
         return op.emitOpError("is marked row-parallel but no "
@@ -246,6 +255,10 @@ struct PartitionTensorParallelPass
                 "row-parallel";
         else if (taken.contains(region->row))
           why = "feeds a layer that is already split";
+        region->rowPosition =
+            llvm::find(linears, region->row) - linears.begin();
+        if (!marked && llvm::is_contained(keepWhole, region->rowPosition))
+          why = "feeds a layer to keep whole";
       }
       if (!why.empty()) {
         if (marked)
@@ -255,6 +268,7 @@ struct PartitionTensorParallelPass
       taken.insert(op);
       if (region->row)
         taken.insert(region->row);
+      region->position = int64_t(position);
       regions.push_back(std::move(*region));
     }
     return regions;

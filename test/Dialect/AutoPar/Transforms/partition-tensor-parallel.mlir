@@ -1,5 +1,7 @@
 // RUN: autopar-opt %s -split-input-file --autopar-partition-tensor-parallel="dp=2 tp=2" -verify-diagnostics | FileCheck %s
 // RUN: autopar-opt %s -split-input-file --autopar-partition-tensor-parallel="dp=2 tp=2" -verify-diagnostics | awk '/^\/\/ -----/{stop=1} !stop' | autopar-opt --autopar-autodiff="entry=loss name=grad" | FileCheck %s --check-prefix=GRAD
+// RUN: awk '/^\/\/ -----/{stop=1} !stop' %s | autopar-opt --autopar-partition-tensor-parallel="dp=2 tp=2" | FileCheck %s --check-prefix=LAYERS
+// RUN: awk '/^\/\/ -----/{stop=1} !stop' %s | autopar-opt --autopar-partition-tensor-parallel="dp=2 tp=2 keep-whole=1" | FileCheck %s --check-prefix=KEEP
 
 // A Megatron MLP block after a layer norm: the first linear layer is split
 // by columns (output features and bias), the second by rows; the forward
@@ -21,6 +23,15 @@
 // CHECK: autopar.add %[[S]], %[[BB]] : tensor<4x8xf32>
 // CHECK-NOT: all_reduce
 // CHECK: return
+//
+// The pass records the split region's layers (column 0, row 1); with the
+// row layer kept whole (keep-whole=1) the pair is not split at all.
+// LAYERS: func.func @loss{{.*}}autopar.split_layers = array<i64: 0, 1>
+// KEEP-LABEL: func.func @loss
+// KEEP-SAME: autopar.split_layers = array<i64>
+// KEEP-NOT: autopar.split =
+// KEEP-NOT: all_reduce
+// KEEP: return
 //
 // Differentiated: one more all-reduce, of the layer norm's output
 // cotangent (grad_all_reduce's transpose), in the backward pass.

@@ -192,6 +192,12 @@ def PartitionTensorParallelPass
     (`autopar.local_slice`), norm parameters get their cotangents summed
     (`grad_all_reduce`), and work that needs the whole sequence (the loss,
     a layer that is not split) gathers it first.
+
+    The function gets `autopar.split_layers`: for each region it split, the
+    positions (among its linear layers, from 0) of the column layer and of
+    the row layer (-1 for a vocabulary-parallel head). `keep-whole` names
+    layers that stay whole, neither column nor row (autopar-compile's
+    per-layer refinement of a plan leaves regions whole this way).
   }];
   let dependentDialects = ["::mlir::autopar::AutoParDialect",
                            "::mlir::shard::ShardDialect"];
@@ -203,7 +209,10 @@ def PartitionTensorParallelPass
     Option<"tp", "tp", "int64_t", /*default=*/"2",
            "Processes along the tensor-parallel axis">,
     Option<"sp", "sp", "bool", /*default=*/"false",
-           "Megatron sequence parallelism between the split layers">
+           "Megatron sequence parallelism between the split layers">,
+    ListOption<"keepWhole", "keep-whole", "int64_t",
+               "Linear layers to leave whole (without marks), by their "
+               "position among the function's linear layers (from 0)">
   ];
 }
 
