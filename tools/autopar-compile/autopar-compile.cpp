@@ -336,6 +336,11 @@ static int planModel() {
   return 0;
 }
 
+static double tensorBytes(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  return t ? double(t.getNumElements()) * t.getElementTypeBitWidth() / 8 : 0;
+}
+
 /// Predicted seconds of one step of `stepModule` (a training step built
 /// for one process of a dp x tp grid, ZeRO stage `zero`) on `cluster`: the
 /// contractions of @forward_backward at the device's fp32 peak, every other
@@ -356,10 +361,6 @@ static StepTime stepTime(ModuleOp stepModule, int64_t dp, int64_t tp,
                          int64_t zero,
                          const mlir::autopar::planner::ClusterSpec &cluster,
                          int64_t microbatches = 1) {
-  auto bytes = [](Type type) {
-    auto t = cast<RankedTensorType>(type);
-    return double(t.getNumElements()) * t.getElementTypeBitWidth() / 8;
-  };
   // Ring collectives among n processes: `rounds` (n-1) steps, each one
   // message of 1/n of `whole`.
   auto ring = [&](int64_t n, double whole, double rounds = 1) {
@@ -386,19 +387,19 @@ static StepTime stepTime(ModuleOp stepModule, int64_t dp, int64_t tp,
       t.flops += 2 * k * double(dot.getType().getNumElements());
     } else if (auto sum = dyn_cast<mlir::autopar::AllReduceOp>(op)) {
       t.communication +=
-          ring(groupSize(sum.getGridAxes()), bytes(sum.getType()), 2);
+          ring(groupSize(sum.getGridAxes()), tensorBytes(sum.getType()), 2);
     } else if (auto gather = dyn_cast<mlir::autopar::AllGatherOp>(op)) {
       t.communication +=
-          ring(groupSize(gather.getGridAxes()), bytes(gather.getType()));
+          ring(groupSize(gather.getGridAxes()), tensorBytes(gather.getType()));
     } else if (auto scatter = dyn_cast<mlir::autopar::ReduceScatterOp>(op)) {
       t.communication += ring(groupSize(scatter.getGridAxes()),
-                              bytes(scatter.getOperand().getType()));
+                              tensorBytes(scatter.getOperand().getType()));
     } else if (isa<mlir::autopar::AutoParDialect>(op->getDialect()) &&
                !isa<mlir::autopar::ConstantOp, mlir::autopar::GradAllReduceOp,
                     mlir::autopar::LocalSliceOp>(op)) {
       for (Value v : llvm::concat<Value>(op->getOperands(), op->getResults()))
         if (isa<RankedTensorType>(v.getType()))
-          moved += bytes(v.getType());
+          moved += tensorBytes(v.getType());
     }
   });
   using mlir::autopar::planner::ComputeType;
@@ -412,7 +413,7 @@ static StepTime stepTime(ModuleOp stepModule, int64_t dp, int64_t tp,
   // parameters are), once per step.
   double gradBytes = 0, tensors = 0;
   for (Type type : grad.getFunctionType().getResults().drop_front()) {
-    gradBytes += bytes(type);
+    gradBytes += tensorBytes(type);
     ++tensors;
   }
   if (dp > 1 && zero != 3) {
@@ -463,9 +464,10 @@ struct ProcessMemory {
   double total() const { return parameters + optimizerState + stepValues; }
 };
 
-static double tensorBytes(Type type) {
-  auto t = dyn_cast<RankedTensorType>(type);
-  return t ? double(t.getNumElements()) * t.getElementTypeBitWidth() / 8 : 0;
+/// What a plan may use of a device's memory: 90% (the planner's headroom).
+static double memoryBudget(const mlir::autopar::planner::ClusterSpec &c) {
+  return mlir::autopar::planner::TrainingSetup().memoryHeadroom *
+         c.device.memoryBytes;
 }
 
 /// Bytes for a person: "512 B", "4.2 kB", "31.4 MB", "16.6 GB".
@@ -516,7 +518,7 @@ static ProcessMemory processMemory(ModuleOp stepModule) {
 struct TrainPlan {
   int64_t dp = 1, tp = 1, zero = 0;
   bool sp = false;
-  /// Column layers (positions among the linear layers) left whole by the
+  /// Linear layers (positions among them, from 0) left whole by the
   /// per-layer refinement.
   std::vector<int64_t> keepWhole;
   std::string str() const {
@@ -531,6 +533,20 @@ struct TrainPlan {
   }
 };
 
+/// Sets the training-step options that carry `plan`, run `microbatches`
+/// times per step (the gradient sums start inside the backward pass when
+/// each step has one microbatch and ZeRO leaves them to an all-reduce).
+static void applyPlan(mlir::autopar::TrainStepOptions &options,
+                      const TrainPlan &plan, int64_t microbatches) {
+  options.dp = plan.dp;
+  options.tp = plan.tp;
+  options.sp = plan.sp;
+  options.zero = plan.zero;
+  options.keepWhole = plan.keepWhole;
+  options.overlap =
+      overlapGradientSums && plan.dp > 1 && plan.zero < 2 && microbatches == 1;
+}
+
 /// A plan as predicted: step time and memory per process, or why not.
 struct Candidate {
   TrainPlan plan;
@@ -538,19 +554,20 @@ struct Candidate {
   double rows = 0; ///< per step, over all processes
   StepTime time;
   ProcessMemory memory;
+  /// (column, row) positions of each region tensor parallelism split (row
+  /// -1: a vocabulary-parallel head).
+  std::vector<int64_t> splitLayers;
   std::string rejection;
   bool feasible() const { return rejection.empty(); }
   double rate() const { return rows / time.total(); }
 };
 
 /// `plan`'s training step built from `module` and predicted with
-/// `microbatches` per process and step; `splitLayers` receives the column
-/// layers tensor parallelism split.
+/// `microbatches` per process and step.
 static Candidate
 buildCandidate(ModuleOp module, mlir::autopar::TrainStepOptions &base,
                const TrainPlan &plan, int64_t microbatches,
-               const mlir::autopar::planner::ClusterSpec &cluster,
-               std::vector<int64_t> *splitLayers = nullptr) {
+               const mlir::autopar::planner::ClusterSpec &cluster) {
   Candidate c;
   c.plan = plan;
   c.microbatches = microbatches;
@@ -561,13 +578,7 @@ buildCandidate(ModuleOp module, mlir::autopar::TrainStepOptions &base,
     return c;
   }
   OwningOpRef<ModuleOp> built = module.clone();
-  base.dp = plan.dp;
-  base.tp = plan.tp;
-  base.sp = plan.sp;
-  base.zero = plan.zero;
-  base.keepWhole = plan.keepWhole;
-  base.overlap = overlapGradientSums && plan.dp > 1 && plan.zero < 2 &&
-                 c.microbatches == 1;
+  applyPlan(base, plan, microbatches);
   PassManager pm(module.getContext());
   mlir::autopar::buildTrainStepPipeline(pm, base);
   // Why a plan does not build: the first error.
@@ -590,15 +601,14 @@ buildCandidate(ModuleOp module, mlir::autopar::TrainStepOptions &base,
   c.time =
       stepTime(*built, plan.dp, plan.tp, plan.zero, cluster, c.microbatches);
   c.memory = processMemory(*built);
-  double budget = 0.9 * cluster.device.memoryBytes;
+  double budget = memoryBudget(cluster);
   if (c.memory.total() > budget)
     c.rejection = "needs " + readableBytes(c.memory.total()) +
                   " per device, over the " + readableBytes(budget) +
                   " it may use (90%)";
-  if (splitLayers)
-    if (auto split =
-            grad->getAttrOfType<DenseI64ArrayAttr>("autopar.split_layers"))
-      splitLayers->assign(split.asArrayRef().begin(), split.asArrayRef().end());
+  if (auto split =
+          grad->getAttrOfType<DenseI64ArrayAttr>("autopar.split_layers"))
+    c.splitLayers.assign(split.asArrayRef().begin(), split.asArrayRef().end());
   return c;
 }
 
@@ -614,10 +624,7 @@ refineLayers(ModuleOp module, mlir::autopar::TrainStepOptions &base,
              const mlir::autopar::planner::ClusterSpec &cluster) {
   if (best.plan.tp == 1)
     return best;
-  std::vector<int64_t> split;
-  Candidate all = buildCandidate(module, base, best.plan, best.microbatches,
-                                 cluster, &split);
-  // `split` holds (column, row) positions per split region; -1: no row.
+  const std::vector<int64_t> &split = best.splitLayers;
   TrainPlan refined = best.plan;
   for (size_t k = 0; k + 1 < split.size(); k += 2) {
     TrainPlan without = best.plan;
@@ -626,7 +633,7 @@ refineLayers(ModuleOp module, mlir::autopar::TrainStepOptions &base,
         without.keepWhole.push_back(layer);
     Candidate c =
         buildCandidate(module, base, without, best.microbatches, cluster);
-    if (c.rows > 0 && c.time.total() < all.time.total())
+    if (c.rows > 0 && c.time.total() < best.time.total())
       refined.keepWhole.insert(refined.keepWhole.end(),
                                without.keepWhole.begin(),
                                without.keepWhole.end());
@@ -689,7 +696,7 @@ static std::string noPlanReason(ArrayRef<Candidate> candidates,
   return llvm::formatv("none fits in {0}'s memory: the smallest needs {1} per "
                        "process, {2} may be used (90% of the device's)",
                        c.name, readableBytes(*least),
-                       readableBytes(0.9 * c.device.memoryBytes))
+                       readableBytes(memoryBudget(c)))
       .str();
 }
 
@@ -715,10 +722,9 @@ choosePlan(ModuleOp module, mlir::autopar::TrainStepOptions &base,
         p.zero ? llvm::formatv(" zero={0}", p.zero).str() : std::string(),
         c.time.total(), int64_t(c.rows), c.rate(),
         readableBytes(c.memory.total()),
-        c.feasible()
-            ? ""
-            : ", over the " + readableBytes(0.9 * cluster.device.memoryBytes) +
-                  " a device may use");
+        c.feasible() ? ""
+                     : ", over the " + readableBytes(memoryBudget(cluster)) +
+                           " a device may use");
   }
   if (!built) {
     fail(llvm::formatv("no plan of {0} processes builds for {1}", devices,
@@ -799,13 +805,7 @@ static int planGraph(ModuleOp module, mlir::autopar::TrainStepOptions &base) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
   // The chosen plan's step, built again (candidates are not kept).
-  base.dp = best->plan.dp;
-  base.tp = best->plan.tp;
-  base.sp = best->plan.sp;
-  base.zero = best->plan.zero;
-  base.keepWhole = best->plan.keepWhole;
-  base.overlap = overlapGradientSums && base.dp > 1 && base.zero < 2 &&
-                 best->microbatches == 1;
+  applyPlan(base, best->plan, best->microbatches);
   PassManager pm(module.getContext());
   mlir::autopar::buildTrainStepPipeline(pm, base);
   if (failed(pm.run(module)))
@@ -1101,15 +1101,10 @@ int main(int argc, char **argv) {
   }
   if (devices < 1)
     return fail("--devices must be at least 1");
-  stepOptions.dp = dpDegree;
-  stepOptions.tp = tpDegree;
-  stepOptions.zero = zeroStage;
-  stepOptions.keepWhole = keepWhole;
-  // Summed once per step: with gradient accumulation the driver sums the
-  // accumulated gradients instead.
-  stepOptions.overlap =
-      overlapGradientSums && dpDegree > 1 && zeroStage < 2 && gradAccum == 1;
-  stepOptions.sp = sequenceParallel;
+  applyPlan(
+      stepOptions,
+      TrainPlan{dpDegree, tpDegree, zeroStage, sequenceParallel, keepWhole},
+      gradAccum);
   PassManager pm(&context);
   // Anchored on the module already: the pipeline names only its passes.
   mlir::autopar::buildTrainStepPipeline(pm, stepOptions);

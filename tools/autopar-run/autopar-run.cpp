@@ -389,11 +389,10 @@ private:
 StartedSums startedSums;
 
 /// Averages `arrays` (float32 or float64) over the data-parallel group, in
-/// place (StartedSums' buckets).
-void averageOverRanks(MutableArrayRef<npy::NpyArray> arrays, int64_t step) {
+/// place (StartedSums' buckets; timeouts name `world.step`).
+void averageOverRanks(MutableArrayRef<npy::NpyArray> arrays) {
   if (!world.active || world.dp == 1)
     return;
-  world.step = step;
   std::vector<int64_t> requests;
   for (npy::NpyArray &a : arrays)
     requests.push_back(
@@ -1908,7 +1907,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
           (*lossAndGrads)[i] = reduceScatter((*lossAndGrads)[i], step);
       else
         averageOverRanks(
-            MutableArrayRef<npy::NpyArray>(*lossAndGrads).drop_front(), step);
+            MutableArrayRef<npy::NpyArray>(*lossAndGrads).drop_front());
     }
     if (zeroStage == 1)
       for (size_t i = 1; i < lossAndGrads->size(); ++i)

@@ -78,18 +78,40 @@ struct CollectivesToCallsPass
     SymbolTable symbols(module);
     OpBuilder b(ctx);
     Type i64 = IntegerType::get(ctx, 64);
+    // The runtime entry point `name`, declared once; those taking buffers
+    // through MLIR's C interface (`_mlir_ciface_` + name).
+    auto declare = [&](StringRef name, ArrayRef<Type> args,
+                       ArrayRef<Type> results, bool cInterface = true) {
+      auto callee = symbols.lookup<func::FuncOp>(name);
+      if (!callee) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(module.getBody());
+        callee = func::FuncOp::create(b, module.getLoc(), name,
+                                      b.getFunctionType(args, results));
+        callee.setPrivate();
+        if (cInterface)
+          callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+        symbols.insert(callee);
+      }
+      return callee;
+    };
+    // The bit mask of an op's grid axes, as the runtime takes it.
+    auto axesMask = [&](Operation *op, Location loc) -> Value {
+      int64_t mask = 0;
+      for (int64_t axis :
+           op->getAttrOfType<DenseI64ArrayAttr>("grid_axes").asArrayRef())
+        mask |= int64_t(1) << axis;
+      return arith::ConstantIntOp::create(b, loc, mask, 64);
+    };
+    auto suffix = [](Type element) {
+      return element.isF32() ? "_f32" : "_f64";
+    };
     // grid_index: `autopar_grid_index(axis) -> i64`, as a 0-d tensor.
     SmallVector<GridIndexOp> indices;
     module.walk([&](GridIndexOp op) { indices.push_back(op); });
     for (GridIndexOp op : indices) {
-      auto callee = symbols.lookup<func::FuncOp>("autopar_grid_index");
-      if (!callee) {
-        b.setInsertionPointToStart(module.getBody());
-        callee = func::FuncOp::create(b, module.getLoc(), "autopar_grid_index",
-                                      b.getFunctionType({i64}, {i64}));
-        callee.setPrivate();
-        symbols.insert(callee);
-      }
+      auto callee = declare("autopar_grid_index", {i64}, {i64},
+                            /*cInterface=*/false);
       b.setInsertionPoint(op);
       Value axis = arith::ConstantIntOp::create(b, op.getLoc(),
                                                 int64_t(op.getAxis()), 64);
@@ -103,23 +125,6 @@ struct CollectivesToCallsPass
     // Started sums: `autopar_all_reduce_start_*(axes, in) -> i64` (the
     // runtime copies `in` before it returns) and
     // `autopar_all_reduce_wait_*(request, out)`.
-    auto declare = [&](StringRef name, ArrayRef<Type> args,
-                       ArrayRef<Type> results) {
-      auto callee = symbols.lookup<func::FuncOp>(name);
-      if (!callee) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(module.getBody());
-        callee = func::FuncOp::create(b, module.getLoc(), name,
-                                      b.getFunctionType(args, results));
-        callee.setPrivate();
-        callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-        symbols.insert(callee);
-      }
-      return callee;
-    };
-    auto suffix = [](Type element) {
-      return element.isF32() ? "_f32" : "_f64";
-    };
     for (AllReduceStartOp op : starts) {
       auto type = cast<RankedTensorType>(op.getOperand().getType());
       Type element = type.getElementType();
@@ -132,13 +137,10 @@ struct CollectivesToCallsPass
       Value in = bufferization::ToBufferOp::create(
           b, loc, MemRefType::get(type.getShape(), element), op.getOperand(),
           /*read_only=*/true);
-      int64_t mask = 0;
-      for (int64_t axis : op.getGridAxes())
-        mask |= int64_t(1) << axis;
       Value request =
           func::CallOp::create(
               b, loc, callee,
-              ValueRange{arith::ConstantIntOp::create(b, loc, mask, 64),
+              ValueRange{axesMask(op, loc),
                          memref::CastOp::create(b, loc, unranked, in)})
               .getResult(0);
       for (OpOperand &use : llvm::make_early_inc_range(op->getUses())) {
@@ -165,22 +167,13 @@ struct CollectivesToCallsPass
       auto type = cast<RankedTensorType>(op->getResult(0).getType());
       auto operandType = cast<RankedTensorType>(op->getOperand(0).getType());
       Type element = type.getElementType();
-      std::string name =
-          ("autopar_" + stem + "_" + (element.isF32() ? "f32" : "f64")).str();
       auto unranked = UnrankedMemRefType::get(element, nullptr);
       SmallVector<Type> argTypes = {i64};
       if (dim >= 0)
         argTypes.push_back(i64);
       argTypes.append({unranked, unranked});
-      auto callee = symbols.lookup<func::FuncOp>(name);
-      if (!callee) {
-        b.setInsertionPointToStart(module.getBody());
-        callee = func::FuncOp::create(b, module.getLoc(), name,
-                                      b.getFunctionType(argTypes, {}));
-        callee.setPrivate();
-        callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-        symbols.insert(callee);
-      }
+      auto callee =
+          declare(("autopar_" + stem + suffix(element)).str(), argTypes, {});
       Location loc = op->getLoc();
       b.setInsertionPoint(op);
       Value in = bufferization::ToBufferOp::create(
@@ -188,12 +181,7 @@ struct CollectivesToCallsPass
           op->getOperand(0), /*read_only=*/true);
       Value out = memref::AllocOp::create(
           b, loc, MemRefType::get(type.getShape(), element));
-      int64_t mask = 0;
-      for (int64_t axis :
-           op->getAttrOfType<DenseI64ArrayAttr>("grid_axes").asArrayRef())
-        mask |= int64_t(1) << axis;
-      SmallVector<Value> args = {
-          arith::ConstantIntOp::create(b, loc, mask, 64)};
+      SmallVector<Value> args = {axesMask(op, loc)};
       if (dim >= 0)
         args.push_back(arith::ConstantIntOp::create(b, loc, dim, 64));
       args.push_back(memref::CastOp::create(b, loc, unranked, in));

@@ -67,8 +67,6 @@ struct MakeOptimizerStepPass
     : public mlir::autopar::impl::MakeOptimizerStepPassBase<
           MakeOptimizerStepPass> {
   using Base::Base;
-  /// Whether every gradient is a shard along the data-parallel axis.
-  bool dataSharded = false;
 
   /// State slots per parameter, by name suffix.
   SmallVector<StringRef> stateNames() {
@@ -136,7 +134,8 @@ struct MakeOptimizerStepPass
     SmallVector<int64_t> splitAxes;
     // ZeRO-3 shards (autopar-shard-parameters) are updated as they are;
     // clipping sums their squared norms over the data-parallel axis too.
-    dataSharded = zeroShards > 1;
+    // Whether every gradient is a shard along the data-parallel axis.
+    bool dataSharded = zeroShards > 1;
     for (unsigned i : paramIndices) {
       if (fn.getArgAttr(i, "autopar.zero_shape")) {
         if (zeroShards > 1) {
@@ -174,12 +173,12 @@ struct MakeOptimizerStepPass
                        "norms over @autopar_grid, which this module lacks");
       return signalPassFailure();
     }
-    build(module, paramTypes, paramNames, splitAxes, elementType);
+    build(module, paramTypes, paramNames, splitAxes, dataSharded, elementType);
   }
 
   void build(ModuleOp module, ArrayRef<RankedTensorType> paramTypes,
              ArrayRef<std::string> paramNames, ArrayRef<int64_t> splitAxes,
-             Type elementType) {
+             bool dataSharded, Type elementType) {
     MLIRContext *ctx = &getContext();
     SmallVector<StringRef> slots = stateNames();
     size_t n = paramTypes.size();
