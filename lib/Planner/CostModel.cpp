@@ -49,6 +49,21 @@ double mlir::autopar::planner::transformerLayerActivationBytes(
   return sbh * (rest + attention);
 }
 
+double mlir::autopar::planner::blockSplitActivationBytes(
+    const TransformerShape &shape, int64_t attentionParallel,
+    int64_t mlpParallel, Recompute recompute) {
+  double s = shape.sequence, b = shape.microbatch, h = shape.hidden,
+         a = shape.heads;
+  double ta = double(std::max<int64_t>(1, attentionParallel)),
+         tm = double(std::max<int64_t>(1, mlpParallel));
+  double sbh = s * b * h;
+  if (recompute == Recompute::Full)
+    return 2 * sbh;
+  double scores = recompute == Recompute::Selective ? 0 : 5 * a * s / h;
+  // Norms 4, attention 3 + 8/ta (+ scores/ta), MLP 3 + 16/tm.
+  return sbh * (4 + 3 + (8 + scores) / ta + 3 + 16 / tm);
+}
+
 double CollectiveCostModel::allReduce(double bytes, int64_t group) const {
   if (group <= 1)
     return 0;

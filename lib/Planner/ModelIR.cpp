@@ -32,6 +32,8 @@ struct Writer {
   std::string args, body;
   int64_t next = 0;
   std::vector<ParamInfo> params;
+  std::vector<BlockKind> opBlocks;
+  BlockKind block = BlockKind::Other; ///< of the params and ops written now
 
   std::string value() { return "%v" + std::to_string(next++); }
 
@@ -41,12 +43,13 @@ struct Writer {
     args += llvm::formatv(
         ", {0}: {1} {{autopar.name = \"{2}\", autopar.role = \"param\"}", v,
         tensorType(shape), name);
-    params.push_back({name.str(), kind, layer});
+    params.push_back({name.str(), kind, layer, block});
     return v;
   }
   std::string op(const std::string &text) {
     std::string v = value();
     body += "    " + v + " = " + text + "\n";
+    opBlocks.push_back(block);
     return v;
   }
   /// x [.., in] times w [in, out] (or [out, in] when `transposed`), plus
@@ -134,11 +137,13 @@ struct Writer {
     int64_t d = m.hidden, f = m.ffn, v = m.vocab, hd = d / m.heads,
             kvd = m.kvHeads * hd;
     std::string hidden = tensorType({batch, seq, d});
+    block = BlockKind::Embedding;
     std::string wte =
         param("embed.weight", {v, d}, ParamKind::VocabParallel, -1);
     std::string h = op(llvm::formatv(
         "autopar.embedding {0}, %ids : {1}, {2} -> {3}", wte,
         tensorType({v, d}), tensorType({batch, seq}, "i64"), hidden));
+    block = BlockKind::Other;
     if (!m.gatedMLP) { // GPT: learned positions
       std::string wpe =
           param("pos.weight", {m.seq, d}, ParamKind::Replicated, -1);
@@ -154,7 +159,9 @@ struct Writer {
     }
     for (int64_t l = 0; l < m.layers; ++l) {
       std::string p = "layers." + std::to_string(l);
+      block = BlockKind::Other;
       std::string x = norm(h, l, p + ".norm1");
+      block = BlockKind::Attention;
       int64_t qkvOut = d + 2 * kvd;
       std::string wqkv = param(p + ".attn.qkv.weight", {d, qkvOut},
                                ParamKind::ColumnParallel, l);
@@ -180,8 +187,10 @@ struct Writer {
           param(p + ".attn.out.weight", {d, d}, ParamKind::RowParallel, l);
       std::string bo = bias(p + ".attn.out.bias", d, ParamKind::Replicated, l);
       std::string o = linear(merged, {batch, seq, d}, wo, bo, d, d, l);
+      block = BlockKind::Other;
       h = op(llvm::formatv("autopar.add {0}, {1} : {2}", h, o, hidden));
       x = norm(h, l, p + ".norm2");
+      block = BlockKind::Mlp;
       int64_t up = m.gatedMLP ? 2 * f : f;
       std::string w1 =
           param(p + ".mlp.up.weight", {d, up}, ParamKind::ColumnParallel, l);
@@ -201,12 +210,14 @@ struct Writer {
           param(p + ".mlp.down.weight", {f, d}, ParamKind::RowParallel, l);
       std::string b2 = bias(p + ".mlp.down.bias", d, ParamKind::Replicated, l);
       std::string dn = linear(act, {batch, seq, f}, w2, b2, f, d, l);
+      block = BlockKind::Other;
       h = op(llvm::formatv("autopar.add {0}, {1} : {2}", h, dn, hidden));
     }
     std::string x = norm(h, m.layers - 1, "final_norm");
     // The vocabulary head: the embedding table itself when tied (Megatron's
     // vocab-parallel logits), else its own [D, V] weight.
     std::string logits;
+    block = BlockKind::Head;
     if (m.tiedEmbedding) {
       logits = linear(x, {batch, seq, d}, wte, "", d, v, m.layers - 1,
                       /*transposed=*/true);
@@ -248,6 +259,7 @@ mlir::autopar::planner::buildTransformerIR(MLIRContext *context,
                                    "internal error: the generated IR of " +
                                        model.name + " does not verify");
   ir.params = std::move(writer.params);
+  ir.opBlocks = std::move(writer.opBlocks);
   return std::move(ir);
 }
 
@@ -298,6 +310,23 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
     return layer * plan.pp / std::max<int64_t>(1, model.layers);
   };
 
+  // Whether `block` of `layer` stays whole on every tensor-parallel device.
+  auto whole = [&](BlockKind block, int64_t layer) {
+    switch (block) {
+    case BlockKind::Attention:
+      return plan.attentionWhole(layer, model.layers);
+    case BlockKind::Mlp:
+      return plan.mlpWhole(layer, model.layers);
+    case BlockKind::Head:
+      return plan.wholeHead;
+    case BlockKind::Embedding: // the table a whole head is tied to
+      return plan.wholeHead && model.tiedEmbedding;
+    case BlockKind::Other:
+      return false;
+    }
+    return false;
+  };
+
   // Parameters.
   b.setInsertionPointToStart(&entry);
   Value ids = entry.getArgument(0);
@@ -310,7 +339,7 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
     BlockArgument arg = entry.getArgument(i + 1);
     int64_t rank = cast<RankedTensorType>(arg.getType()).getRank();
     SmallVector<std::pair<int64_t, int16_t>> splits;
-    switch (info.kind) {
+    switch (whole(info.block, info.layer) ? ParamKind::Replicated : info.kind) {
     case ParamKind::ColumnParallel:
       splits.push_back({rank - 1, kTensorAxis});
       break;
@@ -339,7 +368,7 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
     if (op.getDialect() && op.getDialect()->getNamespace() == "autopar")
       ops.push_back(&op);
   int64_t lastLayer = -1;
-  for (Operation *op : ops) {
+  for (auto [index, op] : llvm::enumerate(ops)) {
     if (auto layer = op->getAttrOfType<IntegerAttr>("autopar.layer"))
       lastLayer = layer.getInt();
     op->setAttr("autopar.stage", b.getI64IntegerAttr(stageOf(lastLayer)));
@@ -350,7 +379,12 @@ void mlir::autopar::planner::annotatePlan(ModelIR &ir,
     SmallVector<std::pair<int64_t, int16_t>> splits = {{0, kDataAxis}};
     int64_t rank = type.getRank();
     bool columnOutput = false;
-    if (isa<LinearOp>(op)) {
+    bool wholeBlock =
+        index < ir.opBlocks.size() &&
+        whole(ir.opBlocks[index], std::max<int64_t>(0, lastLayer));
+    if (wholeBlock) {
+      // Every tensor-parallel device computes it in full.
+    } else if (isa<LinearOp>(op)) {
       int64_t out = type.getShape().back();
       columnOutput = out != model.hidden || op->getUsers().empty();
       if (columnOutput && rank > 1)

@@ -12,6 +12,9 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <limits>
 #include <map>
 
 using namespace mlir::autopar::planner;
@@ -25,16 +28,32 @@ static llvm::Error planError(const llvm::Twine &message) {
 // Models
 //===----------------------------------------------------------------------===//
 
-int64_t TransformerModel::paramsPerLayer() const {
+int64_t TransformerModel::attentionParams() const {
   int64_t kvDim = hidden / heads * kvHeads;
-  int64_t attention = 2 * hidden * hidden + 2 * hidden * kvDim;
-  int64_t mlp = (gatedMLP ? 3 : 2) * hidden * ffn;
-  // GPT: two layer norms with bias and biases on every matrix; Llama: two
-  // RMSNorm scales, no biases.
-  int64_t small =
-      gatedMLP ? 2 * hidden
-               : 4 * hidden + (hidden + 2 * kvDim + hidden) + (ffn + hidden);
-  return attention + mlp + small;
+  int64_t matrices = 2 * hidden * hidden + 2 * hidden * kvDim;
+  // GPT has biases on every matrix; Llama none.
+  return matrices + (gatedMLP ? 0 : (hidden + 2 * kvDim) + hidden);
+}
+
+int64_t TransformerModel::mlpParams() const {
+  return (gatedMLP ? 3 : 2) * hidden * ffn + (gatedMLP ? 0 : ffn + hidden);
+}
+
+int64_t TransformerModel::normParamsPerLayer() const {
+  // GPT: two layer norms with bias; Llama: two RMSNorm scales.
+  return gatedMLP ? 2 * hidden : 4 * hidden;
+}
+
+int64_t TransformerModel::attentionReplicated() const {
+  return gatedMLP ? 0 : hidden;
+}
+
+int64_t TransformerModel::mlpReplicated() const {
+  return gatedMLP ? 0 : hidden;
+}
+
+int64_t TransformerModel::paramsPerLayer() const {
+  return attentionParams() + mlpParams() + normParamsPerLayer();
 }
 
 int64_t TransformerModel::embeddingParams() const {
@@ -67,7 +86,7 @@ llvm::Error mlir::autopar::planner::setModelStates(llvm::StringRef name,
 int64_t TransformerModel::replicatedPerLayer() const {
   // Two norms (LayerNorm: scale and bias), and GPT's biases of the
   // attention output and second MLP matrix.
-  return gatedMLP ? 2 * hidden : 4 * hidden + 2 * hidden;
+  return normParamsPerLayer() + attentionReplicated() + mlpReplicated();
 }
 
 int64_t TransformerModel::replicatedEmbedding() const {
@@ -78,12 +97,19 @@ int64_t TransformerModel::totalParams() const {
   return layers * paramsPerLayer() + embeddingParams();
 }
 
-double TransformerModel::layerForwardFlops(double tokens) const {
+double TransformerModel::attentionForwardFlops(double tokens) const {
   int64_t kvDim = hidden / heads * kvHeads;
-  double matrices = 2.0 * hidden * hidden + 2.0 * hidden * kvDim +
-                    (gatedMLP ? 3.0 : 2.0) * hidden * ffn;
+  double matrices = 2.0 * hidden * hidden + 2.0 * hidden * kvDim;
   // 2 FLOPs per weight per token, plus q k^T and p v: 2 * 2 * s * h.
   return 2.0 * tokens * matrices + 4.0 * tokens * seq * hidden;
+}
+
+double TransformerModel::mlpForwardFlops(double tokens) const {
+  return 2.0 * tokens * (gatedMLP ? 3.0 : 2.0) * hidden * ffn;
+}
+
+double TransformerModel::layerForwardFlops(double tokens) const {
+  return attentionForwardFlops(tokens) + mlpForwardFlops(tokens);
 }
 
 double TransformerModel::headForwardFlops(double tokens) const {
@@ -219,7 +245,29 @@ std::string Plan::str() const {
   os << ",recompute=" << recomputeName(recompute);
   if (cp > 1)
     os << ",cp=" << cp;
+  if (wholeAttention)
+    os << ",attn-whole=" << wholeAttention;
+  if (wholeMlp)
+    os << ",mlp-whole=" << wholeMlp;
+  if (wholeHead)
+    os << ",head=whole";
   return s;
+}
+
+/// Whether the `layer`th of `layers` layers is among the first `count` /
+/// pp of its pipeline stage.
+static bool amongFirstOfStage(int64_t layer, int64_t layers, int64_t pp,
+                              int64_t count) {
+  int64_t perStage = std::max<int64_t>(1, layers / std::max<int64_t>(1, pp));
+  return layer % perStage < count / std::max<int64_t>(1, pp);
+}
+
+bool Plan::attentionWhole(int64_t layer, int64_t layers) const {
+  return amongFirstOfStage(layer, layers, pp, wholeAttention);
+}
+
+bool Plan::mlpWhole(int64_t layer, int64_t layers) const {
+  return amongFirstOfStage(layer, layers, pp, wholeMlp);
 }
 
 llvm::Expected<Plan> mlir::autopar::planner::parsePlan(StringRef text) {
@@ -228,9 +276,10 @@ llvm::Expected<Plan> mlir::autopar::planner::parsePlan(StringRef text) {
   text.split(parts, ',', -1, /*KeepEmpty=*/false);
   for (StringRef part : parts) {
     auto [key, value] = part.trim().split('=');
-    auto number = [&](int64_t &out) -> llvm::Error {
-      if (value.getAsInteger(10, out) || out < 1)
-        return planError("--plan: '" + part + "' needs a positive integer");
+    auto number = [&](int64_t &out, int64_t least = 1) -> llvm::Error {
+      if (value.getAsInteger(10, out) || out < least)
+        return planError("--plan: '" + part + "' needs a " +
+                         (least ? "positive" : "non-negative") + " integer");
       return llvm::Error::success();
     };
     llvm::Error err = llvm::Error::success();
@@ -246,6 +295,12 @@ llvm::Expected<Plan> mlir::autopar::planner::parsePlan(StringRef text) {
       err = number(p.virtualStages);
     else if (key == "cp")
       err = number(p.cp);
+    else if (key == "attn-whole")
+      err = number(p.wholeAttention, 0);
+    else if (key == "mlp-whole")
+      err = number(p.wholeMlp, 0);
+    else if (key == "head" && (value == "split" || value == "whole"))
+      p.wholeHead = value == "whole";
     else if (key == "sp" && (value == "on" || value == "off"))
       p.sequenceParallel = value == "on";
     else if (key == "zero" && value.size() == 1 && value[0] >= '0' &&
@@ -265,7 +320,8 @@ llvm::Expected<Plan> mlir::autopar::planner::parsePlan(StringRef text) {
       return planError("--plan: cannot read '" + part +
                        "' (keys: dp, tp, pp, sp=on|off, zero=0..3, mb, "
                        "schedule=gpipe|1f1b|interleaved, v, "
-                       "recompute=none|selective|full, cp)");
+                       "recompute=none|selective|full, cp, attn-whole, "
+                       "mlp-whole, head=split|whole)");
     if (err)
       return std::move(err);
   }
@@ -309,6 +365,13 @@ static std::string invalidReason(const TransformerModel &m,
            (p.pp == 1 || p.microbatches % p.pp))
     os << "the interleaved schedule needs pp > 1 and a multiple of pp "
           "microbatches";
+  else if ((p.wholeAttention || p.wholeMlp || p.wholeHead) &&
+           (p.tp == 1 || p.sequenceParallel))
+    os << "blocks kept whole need tp > 1 and sp=off";
+  else if (p.wholeAttention > m.layers || p.wholeMlp > m.layers ||
+           p.wholeAttention % p.pp || p.wholeMlp % p.pp)
+    os << "attn-whole and mlp-whole count layers: at most " << m.layers
+       << " and a multiple of pp=" << p.pp;
   return why;
 }
 
@@ -332,23 +395,42 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   // Compute of the most loaded stage (the last: it also holds the head).
   // Context parallelism divides every token's work, attention included
   // (each device's queries against all keys, load-balanced as Megatron's
-  // zigzag split does).
-  double layerFwd = m.layerForwardFlops(tokens) / p.tp / cp / peak;
-  double headFwd = m.headForwardFlops(tokens) / p.tp / cp / peak;
-  double fwd = layersPerStage * layerFwd + headFwd;
+  // zigzag split does). Blocks kept whole are computed in full by every
+  // tensor-parallel device.
+  double wholeAttn = double(p.wholeAttention) / p.pp,
+         wholeMlp = double(p.wholeMlp) / p.pp;
+  double splitAttn = layersPerStage - wholeAttn,
+         splitMlp = layersPerStage - wholeMlp;
+  double attnFwd = m.attentionForwardFlops(tokens) / cp / peak;
+  double mlpFwd = m.mlpForwardFlops(tokens) / cp / peak;
+  double layersFwd = (splitAttn / p.tp + wholeAttn) * attnFwd +
+                     (splitMlp / p.tp + wholeMlp) * mlpFwd;
+  double headFwd =
+      m.headForwardFlops(tokens) / (p.wholeHead ? 1 : p.tp) / cp / peak;
+  double fwd = layersFwd + headFwd;
   double bwd = 2 * fwd;
   if (p.recompute == Recompute::Full)
-    bwd += layersPerStage * layerFwd;
+    bwd += layersFwd;
   else if (p.recompute == Recompute::Selective)
-    bwd += layersPerStage * 4.0 * tokens * s * m.hidden / p.tp / cp / peak;
+    bwd += (splitAttn / p.tp + wholeAttn) * 4.0 * tokens * s * m.hidden / cp /
+           peak;
 
-  // Tensor parallelism: 2 all-reduces forward and 2 backward per layer (or,
-  // with sequence parallelism, all-gathers and reduce-scatters of the same
-  // volume), over the link inside the tensor-parallel group.
+  // Tensor parallelism: per split block one all-reduce forward and one
+  // backward (or, with sequence parallelism, all-gathers and
+  // reduce-scatters of the same volume), over the link inside the
+  // tensor-parallel group. A vocabulary-split head adds the all-reduce of
+  // its input's gradient and the cross-entropy's three all-reduces of one
+  // number per token; a vocabulary-split embedding (on the first stage)
+  // the all-reduce of its output.
   CollectiveCostModel tpComm(c.linkFor(p.tp, 1));
   double actBytes = tokens / cp * m.hidden * 2;
   double tpPerMicrobatch =
-      layersPerStage * 4 * tpComm.allReduce(actBytes, p.tp);
+      2 * (splitAttn + splitMlp) * tpComm.allReduce(actBytes, p.tp);
+  if (!p.wholeHead)
+    tpPerMicrobatch += tpComm.allReduce(actBytes, p.tp) +
+                       3 * tpComm.allReduce(tokens / cp * 4, p.tp);
+  if (p.pp == 1 && !(p.wholeHead && m.tiedEmbedding))
+    tpPerMicrobatch += tpComm.allReduce(actBytes, p.tp);
   // Context parallelism: per layer the key/value blocks go once around the
   // ring of cp devices forward and, with their gradients, twice backward,
   // hidden behind the attention computed on the blocks already there.
@@ -356,13 +438,15 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   if (p.cp > 1) {
     CollectiveCostModel ring(c.linkFor(p.cp, p.tp));
     int64_t kvHeads = m.kvHeads > 0 ? m.kvHeads : m.heads;
-    double kvBytes =
-        2.0 * b * (s / cp) * (m.hidden / m.heads) * kvHeads * 2 / p.tp;
-    double attention = 4.0 * b * s * s * m.hidden / p.tp / cp / peak;
-    double pass = (cp - 1) * ring.sendRecv(kvBytes);
-    cpPerMicrobatch =
-        layersPerStage * (std::max(0.0, pass - attention) +
-                          std::max(0.0, 2 * pass - 2 * attention));
+    auto ringTime = [&](double parallel) {
+      double kvBytes =
+          2.0 * b * (s / cp) * (m.hidden / m.heads) * kvHeads * 2 / parallel;
+      double attention = 4.0 * b * s * s * m.hidden / parallel / cp / peak;
+      double pass = (cp - 1) * ring.sendRecv(kvBytes);
+      return std::max(0.0, pass - attention) +
+             std::max(0.0, 2 * pass - 2 * attention);
+    };
+    cpPerMicrobatch = splitAttn * ringTime(p.tp) + wholeAttn * ringTime(1);
   }
   double perMicrobatch = fwd + bwd + tpPerMicrobatch + cpPerMicrobatch;
   e.compute = p.microbatches * (fwd + bwd);
@@ -381,15 +465,26 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
 
   // Model states of the first stage (embedding) or the last (head).
   // Split by tensor parallelism but for the norms, row biases and
-  // positions every tensor-parallel process keeps whole.
-  double replicated = layersPerStage * m.replicatedPerLayer() +
-                      (p.pp == 1 ? double(m.replicatedEmbedding()) : 0.0);
+  // positions every tensor-parallel process keeps whole, and the blocks
+  // kept whole.
+  auto held = [&](double params, double replicated, bool whole) {
+    return whole ? params : (params - replicated) / p.tp + replicated;
+  };
+  // The stage's vocabulary tables: with pp > 1 the last stage's head (the
+  // first stage's embedding is no larger); with pp = 1 the embedding, whole
+  // with a whole head it is tied to, and an untied head's own table.
+  double table = m.vocab * double(m.hidden);
+  double tables =
+      p.pp > 1 ? held(table, 0, p.wholeHead)
+               : held(table, 0, p.wholeHead && m.tiedEmbedding) +
+                     (m.tiedEmbedding ? 0 : held(table, 0, p.wholeHead)) +
+                     m.replicatedEmbedding();
   double stageParams =
-      (layersPerStage * m.paramsPerLayer() +
-       (p.pp == 1 ? m.embeddingParams() : m.vocab * double(m.hidden)) -
-       replicated) /
-          p.tp +
-      replicated;
+      layersPerStage * m.normParamsPerLayer() +
+      splitAttn * held(m.attentionParams(), m.attentionReplicated(), false) +
+      wholeAttn * m.attentionParams() +
+      splitMlp * held(m.mlpParams(), m.mlpReplicated(), false) +
+      wholeMlp * m.mlpParams() + tables;
   // Context-parallel ranks hold the same parameters: gradients are reduced
   // and ZeRO shards over data x context replicas.
   int64_t replicas = p.dp * p.cp;
@@ -408,6 +503,7 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   if (p.zero == ZeroStage::Parameters)
     dpTime += 2 * dpComm.allGather(stageParams * setup.stateBytes.parameter,
                                    replicas);
+  e.dataParallelSlack = dpTime - bwd;
   e.exposedComm += std::max(0.0, dpTime - bwd);
 
   // Optimizer: memory-bound update of this device's share of the states.
@@ -426,6 +522,18 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   TransformerShape shape{int64_t(s / cp), int64_t(b), m.hidden, m.heads};
   double perLayer = transformerLayerActivationBytes(
       shape, p.tp, p.sequenceParallel, p.recompute);
+  if (p.wholeAttention || p.wholeMlp) {
+    // A whole block counts its activations in full; the formula is a sum
+    // over the blocks, so layers with one whole block add its difference.
+    auto layer = [&](bool attn, bool mlp) {
+      return blockSplitActivationBytes(shape, attn ? 1 : p.tp, mlp ? 1 : p.tp,
+                                       p.recompute);
+    };
+    double split = layer(false, false);
+    perLayer = split + (wholeAttn * (layer(true, false) - split) +
+                        wholeMlp * (layer(false, true) - split)) /
+                           layersPerStage;
+  }
   double inFlight = p.schedule == Schedule::GPipe
                         ? double(p.microbatches)
                         : double(std::min(p.pp, p.microbatches));
@@ -434,7 +542,7 @@ PlanEstimate mlir::autopar::planner::evaluatePlan(const TransformerModel &m,
   e.activations = perLayer * layersPerStage * inFlight;
   // Workspace: fp32 logits for the loss (vocab split by tp), the embedding
   // output, and a fixed 512 MiB for library workspaces.
-  e.workspace = tokens / cp * m.vocab * 4.0 / p.tp +
+  e.workspace = tokens / cp * m.vocab * 4.0 / (p.wholeHead ? 1 : p.tp) +
                 tokens / cp * m.hidden * 4.0 + 512.0 * (1 << 20);
 
   double budget = setup.memoryHeadroom * d.memoryBytes;
@@ -473,6 +581,87 @@ static std::vector<int64_t> divisors(int64_t n) {
     }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+PlanEstimate mlir::autopar::planner::chooseWholeBlocks(
+    const TransformerModel &m, const ClusterSpec &c, const TrainingSetup &setup,
+    const PlanEstimate &base) {
+  const Plan &bp = base.plan;
+  if (bp.tp == 1 || bp.sequenceParallel ||
+      !invalidReason(m, c, setup, bp).empty())
+    return base;
+  int64_t perStage = m.layers / bp.pp;
+  double budget = setup.memoryHeadroom * c.device.memoryBytes;
+  PlanEstimate best = base;
+  auto consider = [&](const PlanEstimate &e) {
+    if (e.feasible && (!best.feasible || e.stepTime() < best.stepTime()))
+      best = e;
+  };
+  auto variant = [&](int64_t attn, int64_t mlp, bool head) {
+    Plan p = bp;
+    p.wholeAttention = attn * bp.pp;
+    p.wholeMlp = mlp * bp.pp;
+    p.wholeHead = head;
+    return evaluatePlan(m, c, setup, p);
+  };
+  for (bool head : {false, true}) {
+    // Step time A + max(0, G) and memory M, each affine in the per-stage
+    // counts: read off at no whole block and at all attention / all MLP
+    // blocks whole.
+    PlanEstimate e0 = head ? variant(0, 0, true) : base;
+    PlanEstimate ea = variant(perStage, 0, head);
+    PlanEstimate em = variant(0, perStage, head);
+    consider(e0);
+    consider(ea);
+    consider(em);
+    auto affine = [](const PlanEstimate &e) {
+      return std::array<double, 3>{e.stepTime() -
+                                       std::max(0.0, e.dataParallelSlack),
+                                   e.dataParallelSlack, e.memory()};
+    };
+    std::array<double, 3> f0 = affine(e0), fa = affine(ea), fm = affine(em);
+    std::array<double, 3> da, dm;
+    for (int i = 0; i < 3; ++i) {
+      da[i] = (fa[i] - f0[i]) / perStage;
+      dm[i] = (fm[i] - f0[i]) / perStage;
+    }
+    double bestTime = std::numeric_limits<double>::infinity();
+    int64_t bestA = -1, bestM = -1;
+    for (int64_t a = 0; a <= perStage; ++a) {
+      // The MLP counts that fit: M0 + dm * mlp <= budget.
+      double m0 = f0[2] + a * da[2];
+      double lo = 0, hi = double(perStage);
+      if (dm[2] > 0)
+        hi = std::min(hi, std::floor((budget - m0) / dm[2] + 1e-9));
+      else if (dm[2] < 0)
+        lo = std::max(lo, std::ceil((budget - m0) / dm[2] - 1e-9));
+      else if (m0 > budget)
+        continue;
+      if (lo > hi)
+        continue;
+      // Convex in the MLP count: best at an end or where G crosses zero.
+      double g0 = f0[1] + a * da[1];
+      llvm::SmallVector<double, 4> counts = {lo, hi};
+      if (dm[1] != 0) {
+        double root = -g0 / dm[1];
+        for (double r : {std::floor(root), std::ceil(root)})
+          if (r > lo && r < hi)
+            counts.push_back(r);
+      }
+      for (double mlp : counts) {
+        double t =
+            f0[0] + a * da[0] + mlp * dm[0] + std::max(0.0, g0 + mlp * dm[1]);
+        if (t < bestTime) {
+          bestTime = t;
+          bestA = a;
+          bestM = int64_t(mlp);
+        }
+      }
+    }
+    if (bestA >= 0)
+      consider(variant(bestA, bestM, head));
+  }
+  return best;
 }
 
 llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
@@ -529,6 +718,30 @@ llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
                          mb, schedule, v,  r,  cp};
                   PlanEstimate e = evaluatePlan(m, c, setup, p);
                   ++result.evaluated;
+                  // Blocks kept whole: chosen exactly, or every count
+                  // tried when exhaustive.
+                  if (tp > 1 && !sp) {
+                    if (!setup.exhaustive) {
+                      e = chooseWholeBlocks(m, c, setup, e);
+                    } else {
+                      int64_t perStage = m.layers / pp;
+                      for (bool head : {false, true})
+                        for (int64_t a = 0; a <= perStage; ++a)
+                          for (int64_t w = 0; w <= perStage; ++w) {
+                            if (!head && !a && !w)
+                              continue;
+                            Plan q = p;
+                            q.wholeAttention = a * pp;
+                            q.wholeMlp = w * pp;
+                            q.wholeHead = head;
+                            PlanEstimate x = evaluatePlan(m, c, setup, q);
+                            ++result.evaluated;
+                            if (x.feasible &&
+                                (!e.feasible || x.stepTime() < e.stepTime()))
+                              e = x;
+                          }
+                    }
+                  }
                   if (e.feasible) {
                     feasible.push_back(e);
                   } else {
@@ -604,6 +817,9 @@ static llvm::json::Value planJSON(const Plan &p, const TrainingSetup &setup) {
       {"schedule", scheduleName(p.schedule)},
       {"virtual_stages", p.virtualStages},
       {"recompute", recomputeName(p.recompute)},
+      {"whole_attention_layers", p.wholeAttention},
+      {"whole_mlp_layers", p.wholeMlp},
+      {"head", p.wholeHead ? "whole" : "split"},
       {"spec", p.str()}};
 }
 
@@ -686,6 +902,13 @@ std::string mlir::autopar::planner::explain(const TransformerModel &m,
      << "\n";
   os << "plan: " << e.plan.str() << "  (microbatch size "
      << setup.globalBatch / e.plan.dp / e.plan.microbatches << ")\n";
+  if (e.plan.tp > 1)
+    os << "inside each tensor-parallel group of " << e.plan.tp
+       << ": attention split by heads in " << m.layers - e.plan.wholeAttention
+       << " layers, whole in " << e.plan.wholeAttention
+       << "; MLP split column/row in " << m.layers - e.plan.wholeMlp
+       << ", whole in " << e.plan.wholeMlp << "; vocabulary head "
+       << (e.plan.wholeHead ? "whole" : "split") << "\n";
   os << llvm::format("step time %.3f s = compute %.3f + exposed "
                      "communication %.3f + pipeline bubble %.3f + optimizer "
                      "%.3f\n",

@@ -39,6 +39,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -95,8 +96,10 @@ static cl::opt<std::string>
     planSpec("plan",
              cl::desc("With --plan-only: evaluate this plan instead of "
                       "searching (\"dp=2,tp=4,pp=2,sp=on,zero=1,mb=8,"
-                      "schedule=1f1b,recompute=selective\"); with --train, "
-                      "the processes' grid (\"dp=2,tp=2\")"),
+                      "schedule=1f1b,recompute=selective[,attn-whole=K,"
+                      "mlp-whole=K,head=whole]\"); with --train, "
+                      "the processes' grid (\"dp=2,tp=2\"; for zoo: models "
+                      "also attn-whole, mlp-whole, head)"),
              cl::cat(category));
 static cl::opt<std::string> searchMode(
     "search", cl::init("default"), cl::cat(category),
@@ -1079,6 +1082,39 @@ int main(int argc, char **argv) {
     if (zeroStage > 0 && dpDegree == 1)
       return fail("--plan: ZeRO shards over the data-parallel processes; "
                   "zero= needs dp > 1");
+    if (plan->wholeAttention || plan->wholeMlp || plan->wholeHead) {
+      // Blocks of a zoo transformer kept whole: its linear layers are, per
+      // layer, QKV, attention output, MLP up and down, then the head.
+      llvm::Expected<mlir::autopar::planner::TransformerModel> zoo =
+          mlir::autopar::planner::zooModel(modelFile);
+      if (!zoo) {
+        llvm::consumeError(zoo.takeError());
+        return fail("--plan: attn-whole=, mlp-whole= and head= name blocks "
+                    "of zoo: transformers; for other models --train "
+                    "--devices=N chooses the layers to keep whole itself");
+      }
+      if (tpDegree == 1 || sequenceParallel)
+        return fail("--plan: blocks kept whole need tp > 1 and sp=off");
+      if (plan->wholeAttention > zoo->layers || plan->wholeMlp > zoo->layers)
+        return fail(llvm::formatv("--plan: attn-whole and mlp-whole count "
+                                  "layers, at most {0}",
+                                  zoo->layers));
+      for (int64_t l = 0; l < zoo->layers; ++l) {
+        if (plan->attentionWhole(l, zoo->layers))
+          keepWhole.insert(keepWhole.end(), {4 * l, 4 * l + 1});
+        if (plan->mlpWhole(l, zoo->layers))
+          keepWhole.insert(keepWhole.end(), {4 * l + 2, 4 * l + 3});
+      }
+      if (plan->wholeHead)
+        keepWhole.push_back(4 * zoo->layers);
+      llvm::errs() << "autopar-compile: note: linear layers "
+                   << llvm::join(llvm::map_range(keepWhole,
+                                                 [](int64_t p) {
+                                                   return std::to_string(p);
+                                                 }),
+                                 ", ")
+                   << " stay whole on every process\n";
+    }
     if (devices.getNumOccurrences() && devices != dpDegree * tpDegree)
       return fail(llvm::formatv("--plan={0} runs on {1} processes but "
                                 "--devices is {2}",

@@ -48,7 +48,10 @@ static cl::opt<int64_t> seqLength("seq", cl::init(0),
                                            "model's)"),
                                   cl::cat(category));
 static cl::opt<std::string>
-    planSpec("plan", cl::desc("Evaluate this plan instead of searching"),
+    planSpec("plan",
+             cl::desc("Evaluate this plan instead of searching (dp, tp, pp, "
+                      "sp=on|off, zero, mb, schedule, v, recompute, cp, "
+                      "attn-whole, mlp-whole, head=split|whole)"),
              cl::cat(category));
 static cl::opt<std::string>
     htmlFile("html",

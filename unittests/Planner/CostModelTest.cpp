@@ -80,6 +80,22 @@ TEST(ActivationMemory, MatchesKorthikantiTable2) {
       50331648.0 / 8);
 }
 
+// Blocks split separately: attention whole with the MLP split over 8 is
+// sbh * (4 + 3 + 88 + 3 + 16/8) = sbh * 100; attention split with the MLP
+// whole sbh * (4 + 3 + 88/8 + 3 + 16) = sbh * 37; both split is the
+// tensor-parallel row above; full recomputation keeps the input, 2 sbh.
+TEST(ActivationMemory, BlocksSplitSeparately) {
+  TransformerShape gpt3{2048, 1, 12288, 96};
+  EXPECT_DOUBLE_EQ(blockSplitActivationBytes(gpt3, 1, 8, Recompute::None),
+                   2516582400.0);
+  EXPECT_DOUBLE_EQ(blockSplitActivationBytes(gpt3, 8, 1, Recompute::None),
+                   931135488.0);
+  EXPECT_DOUBLE_EQ(blockSplitActivationBytes(gpt3, 8, 8, Recompute::None),
+                   578813952.0);
+  EXPECT_DOUBLE_EQ(blockSplitActivationBytes(gpt3, 1, 8, Recompute::Full),
+                   50331648.0);
+}
+
 TEST(CollectiveCost, RingFormulas) {
   // 1 GB/s and 10 us: an all-reduce of 1 GB over 4 devices moves 2*3/4 GB
   // per device and pays 6 latencies.

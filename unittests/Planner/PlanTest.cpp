@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "autopar/Planner/Cluster.h"
 #include "autopar/Planner/Plan.h"
+#include "autopar/Planner/Cluster.h"
 
 #include "gtest/gtest.h"
 
@@ -52,6 +52,134 @@ TEST(Plan, ParsesAndPrints) {
   EXPECT_FALSE(bool(parsePlan("dp=0")));
   EXPECT_FALSE(bool(parsePlan("zero=4")));
   EXPECT_FALSE(bool(parsePlan("colour=red")));
+  llvm::Expected<Plan> whole =
+      parsePlan("tp=4,attn-whole=8,mlp-whole=0,head=whole");
+  ASSERT_TRUE(bool(whole));
+  EXPECT_EQ(whole->str(), "dp=1,tp=4,pp=1,sp=off,zero=0,mb=1,schedule=1f1b,"
+                          "recompute=none,attn-whole=8,head=whole");
+  EXPECT_FALSE(bool(parsePlan("attn-whole=-1")));
+  EXPECT_FALSE(bool(parsePlan("head=half")));
+}
+
+namespace {
+/// Four GPUs on PCIe: fast compute, slow links, 24 GB each.
+ClusterSpec pcieBox() {
+  ClusterSpec c;
+  c.name = "pcie-box";
+  c.devicesPerNode = 4;
+  c.device = {"gpu", 2e13, 0, 0, 3e14, 2.4e10, 2e12};
+  c.intraNode = {1.6e10, 1e-5};
+  c.interNode = {1.25e10, 2e-5};
+  return c;
+}
+} // namespace
+
+// A block kept whole is computed in full by every tensor-parallel device
+// and needs no communication: on slow links, where data parallelism's
+// gradient all-reduce of a wide MLP costs too much, tensor parallelism
+// splits the MLP while the attention blocks stay whole.
+TEST(WholeBlocks, ChosenWhereTheirAllReducesCostMore) {
+  TransformerModel m = *zooModel(
+      "zoo:gpt:layers=8,hidden=2048,heads=16,ffn=65536,vocab=8192,seq=1024");
+  ClusterSpec c = pcieBox();
+  TrainingSetup setup;
+  setup.globalBatch = 4;
+  llvm::Expected<SearchResult> r = searchPlans(m, c, setup);
+  ASSERT_TRUE(bool(r)) << llvm::toString(r.takeError());
+  const Plan &p = r->best.plan;
+  EXPECT_GT(p.tp, 1);
+  EXPECT_EQ(p.wholeAttention, m.layers);
+  EXPECT_EQ(p.wholeMlp, 0);
+  // Megatron's split of the same grid is slower, and so is keeping the
+  // MLP whole too (twice its work on each device).
+  Plan split = p;
+  split.wholeAttention = 0;
+  split.wholeHead = false;
+  PlanEstimate s = evaluatePlan(m, c, setup, split);
+  ASSERT_TRUE(s.feasible);
+  EXPECT_GT(s.stepTime(), r->best.stepTime());
+  EXPECT_LT(s.memory(), r->best.memory());
+  Plan all = p;
+  all.wholeMlp = m.layers;
+  EXPECT_GT(evaluatePlan(m, c, setup, all).stepTime(), r->best.stepTime());
+  // Whole blocks need tensor parallelism without sequence parallelism.
+  Plan sp = p;
+  sp.sequenceParallel = true;
+  EXPECT_NE(evaluatePlan(m, c, setup, sp).rejection.find("sp=off"),
+            std::string::npos);
+}
+
+// chooseWholeBlocks is exact for the cost model: for every base plan of
+// several models, clusters and batches (memory-limited ones among them), it
+// finds the fastest feasible choice that trying every attention count, MLP
+// count and head choice finds.
+TEST(WholeBlocks, ExactAgainstEveryCount) {
+  struct Case {
+    const char *model;
+    ClusterSpec cluster;
+    int64_t batch;
+  };
+  ClusterSpec a100 = *clusterPreset("a100-80g-8x1");
+  ClusterSpec tight = pcieBox();
+  tight.device.memoryBytes = 1.2e10;
+  int64_t compared = 0, chosenWhole = 0;
+  for (const Case &k :
+       {Case{"zoo:gpt:layers=8,hidden=2048,heads=16,ffn=65536,vocab=8192,"
+             "seq=1024",
+             pcieBox(), 4},
+        Case{"zoo:gpt:layers=8,hidden=1024,heads=16,ffn=32768,vocab=8192,"
+             "seq=1024",
+             tight, 8},
+        Case{"zoo:gpt2-small", tight, 8}, Case{"zoo:gpt2-small", a100, 16},
+        Case{"zoo:gpt3-2.7b", a100, 8}}) {
+    TransformerModel m = *zooModel(k.model);
+    TrainingSetup setup;
+    setup.globalBatch = k.batch;
+    for (int64_t tp : {2, 4})
+      for (int64_t pp : {1, 2})
+        for (int zero : {0, 1, 3})
+          for (Recompute r : {Recompute::None, Recompute::Full}) {
+            if (tp * pp > k.cluster.numDevices())
+              continue;
+            Plan p;
+            p.tp = tp;
+            p.pp = pp;
+            p.dp = k.cluster.numDevices() / tp / pp;
+            p.zero = ZeroStage(zero);
+            p.microbatches = pp > 1 ? std::min<int64_t>(4, k.batch / p.dp) : 1;
+            p.recompute = r;
+            PlanEstimate base = evaluatePlan(m, k.cluster, setup, p);
+            if (!base.rejection.empty() && base.rejection.find("needs") != 0)
+              continue; // not a valid grid for this model
+            PlanEstimate fast = chooseWholeBlocks(m, k.cluster, setup, base);
+            PlanEstimate best = base;
+            for (bool head : {false, true})
+              for (int64_t a = 0; a <= m.layers; a += pp)
+                for (int64_t w = 0; w <= m.layers; w += pp) {
+                  Plan q = p;
+                  q.wholeAttention = a;
+                  q.wholeMlp = w;
+                  q.wholeHead = head;
+                  PlanEstimate e = evaluatePlan(m, k.cluster, setup, q);
+                  if (e.feasible &&
+                      (!best.feasible || e.stepTime() < best.stepTime()))
+                    best = e;
+                }
+            ++compared;
+            ASSERT_EQ(fast.feasible, best.feasible)
+                << k.model << " " << p.str();
+            if (!best.feasible)
+              continue;
+            EXPECT_NEAR(fast.stepTime(), best.stepTime(),
+                        1e-9 * best.stepTime())
+                << k.model << " " << p.str() << ": chose " << fast.plan.str()
+                << ", every count finds " << best.plan.str();
+            chosenWhole += fast.plan.wholeAttention || fast.plan.wholeMlp ||
+                           fast.plan.wholeHead;
+          }
+  }
+  EXPECT_GT(compared, 50);
+  EXPECT_GT(chosenWhole, 5); // the comparison covers plans that use them
 }
 
 class PlanSearch : public ::testing::Test {

@@ -77,6 +77,14 @@ double transformerLayerActivationBytes(const TransformerShape &shape,
                                        int64_t tensorParallel,
                                        bool sequenceParallel,
                                        Recompute recompute);
+/// The same with the attention block split over `attentionParallel` devices
+/// and the MLP block over `mlpParallel` (1: a block kept whole on every
+/// tensor-parallel device), without sequence parallelism: Korthikanti et
+/// al.'s attention 11 sbh + 5 as^2 b (3 sbh of it outside the split), MLP
+/// 19 sbh (3 outside), layer norms 4 sbh.
+double blockSplitActivationBytes(const TransformerShape &shape,
+                                 int64_t attentionParallel, int64_t mlpParallel,
+                                 Recompute recompute);
 
 //===----------------------------------------------------------------------===//
 // Time

@@ -28,15 +28,22 @@ enum class ParamKind {
   VocabParallel,  ///< the embedding table split along the vocabulary
 };
 
+/// The part of the model a parameter or op belongs to: a plan may keep a
+/// layer's attention or MLP block, or the head, whole.
+enum class BlockKind { Embedding, Attention, Mlp, Head, Other };
+
 struct ParamInfo {
   std::string name;
   ParamKind kind;
   int64_t layer; ///< -1 for the embeddings; the head and final norm: the last
+  BlockKind block = BlockKind::Other;
 };
 
 struct ModelIR {
   OwningOpRef<ModuleOp> module;
   std::vector<ParamInfo> params; ///< in argument order, after %ids
+  /// The block of each op of @forward, in order.
+  std::vector<BlockKind> opBlocks;
 };
 
 /// `@forward(%ids: tensor<BxSxi64>, params...) -> logits [B, S, V]`: token
@@ -56,7 +63,8 @@ llvm::Expected<ModelIR> buildTransformerIR(MLIRContext *context,
 /// sequence parallelism, the sequence of the residual stream on the tensor
 /// axis), `autopar.stage` on every op and parameter (layers split evenly
 /// over the pipeline stages), and the plan's other choices as module
-/// attributes.
+/// attributes. Blocks the plan keeps whole are replicated on the tensor
+/// axis (parameters and results).
 void annotatePlan(ModelIR &ir, const TransformerModel &model, const Plan &plan);
 
 } // namespace mlir::autopar::planner

@@ -9,8 +9,10 @@
 // parallelism, ZeRO 0-3, microbatching, GPipe/1F1B/interleaved schedules and
 // recomputation, each evaluated with the formulas of CostModel.h, and an
 // exhaustive search that keeps the fastest plan that fits in memory and the
-// best rejected alternatives with their reasons. Per-op shardings inside a
-// stage are Megatron's (column- then row-parallel), not yet searched.
+// best rejected alternatives with their reasons. Inside a stage each
+// layer's attention block, MLP block and the vocabulary head are either
+// split Megatron's way (column- then row-parallel) or kept whole, chosen
+// exactly for the repeated layer (chooseWholeBlocks).
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +38,14 @@ struct TransformerModel {
   bool tiedEmbedding = true;
 
   int64_t paramsPerLayer() const;
+  /// A layer's attention block (QKV and output projections with their
+  /// biases), MLP block (its matrices and biases) and norms; of the blocks,
+  /// what Megatron's split keeps whole (the row-parallel layer's bias).
+  int64_t attentionParams() const;
+  int64_t mlpParams() const;
+  int64_t normParamsPerLayer() const;
+  int64_t attentionReplicated() const;
+  int64_t mlpReplicated() const;
   int64_t embeddingParams() const;
   /// Of those, what Megatron's tensor parallelism keeps whole on every
   /// process: the norms and the row-parallel layers' biases of a layer; the
@@ -43,8 +53,11 @@ struct TransformerModel {
   int64_t replicatedPerLayer() const;
   int64_t replicatedEmbedding() const;
   int64_t totalParams() const;
-  /// Forward FLOPs of one layer for `tokens` tokens of sequence `seq`.
+  /// Forward FLOPs of one layer for `tokens` tokens of sequence `seq`: its
+  /// attention block's and its MLP block's.
   double layerForwardFlops(double tokens) const;
+  double attentionForwardFlops(double tokens) const;
+  double mlpForwardFlops(double tokens) const;
   /// Forward FLOPs of the LM head (logits) for `tokens` tokens.
   double headForwardFlops(double tokens) const;
 };
@@ -69,13 +82,28 @@ struct Plan {
   /// Context parallelism: each sequence split over `cp` devices, attention
   /// by a ring exchange of key/value blocks (1: off).
   int64_t cp = 1;
+  /// Per-op choices inside the tensor-parallel group: how many layers keep
+  /// their attention block / MLP block whole on every tensor-parallel
+  /// device (the same number in every pipeline stage, so a multiple of pp;
+  /// the first ones of each stage), and whether the vocabulary head (with a
+  /// tied embedding, the table) stays whole. The rest is split Megatron's
+  /// way. Whole blocks compute everything on each device and need no
+  /// communication; they need sp=off.
+  int64_t wholeAttention = 0, wholeMlp = 0;
+  bool wholeHead = false;
+
+  /// Whether layer `layer` of a `layers`-layer model keeps its attention
+  /// (MLP) block whole.
+  bool attentionWhole(int64_t layer, int64_t layers) const;
+  bool mlpWhole(int64_t layer, int64_t layers) const;
 
   std::string str() const;
 };
 
 /// Parses "dp=2,tp=4,pp=2,sp=on,zero=1,mb=8,schedule=1f1b,recompute=selective"
 /// (omitted keys keep Plan's defaults; `v=` sets the interleaving factor,
-/// `cp=` the context-parallel degree).
+/// `cp=` the context-parallel degree, `attn-whole=K`, `mlp-whole=K` and
+/// `head=split|whole` the blocks kept whole).
 llvm::Expected<Plan> parsePlan(llvm::StringRef text);
 
 struct TrainingSetup {
@@ -113,6 +141,9 @@ struct PlanEstimate {
     return parameters + gradients + optimizerState + activations + workspace;
   }
   double tokensPerSecond = 0, tflopsPerDevice = 0, mfu = 0;
+  /// Data-parallel communication minus the last microbatch's backward pass
+  /// it overlaps (exposed when positive).
+  double dataParallelSlack = 0;
 };
 
 /// Predicts time and memory of `plan`; infeasible plans say why.
@@ -125,6 +156,17 @@ struct SearchResult {
   std::vector<PlanEstimate> alternatives; ///< best rejected/slower ones
   int64_t evaluated = 0, feasible = 0;
 };
+
+/// The fastest feasible plan that differs from `base` only in the blocks
+/// kept whole (attention and MLP counts, head), or `base` itself: exact for
+/// the cost model, in which step time is A + max(0, G) and memory M with
+/// A, G, M affine in the two counts (taken from three evaluations per head
+/// choice); for each attention count, the best MLP count is at an end of
+/// its memory-feasible range or where G changes sign.
+PlanEstimate chooseWholeBlocks(const TransformerModel &model,
+                               const ClusterSpec &cluster,
+                               const TrainingSetup &setup,
+                               const PlanEstimate &base);
 
 /// Enumerates every valid plan and returns the fastest feasible one; fails
 /// with the most common reason when nothing fits.
