@@ -46,3 +46,11 @@ quality "llama3-8b on h100-sxm-8x8" --model=zoo:llama3-8b \
   --cluster=h100-sxm-8x8 --global-batch=256 --seq=8192
 quality "megatron-18.4b on a100-80g-8x8" --model=zoo:megatron-18.4b \
   --cluster=a100-80g-8x8 --global-batch=1024 --seq=2048
+# Where blocks kept whole win (four PCIe GPUs): attention and head whole.
+pcie=$root/test/Planner/Inputs/pcie-box.json
+quality "gpt 8x1024 ffn 32768 on pcie-box, batch 1" \
+  --model=zoo:gpt:layers=8,hidden=1024,heads=16,ffn=32768,vocab=8192 \
+  --cluster="$pcie" --global-batch=1
+quality "gpt 8x1024 ffn 32768 on pcie-box, batch 4" \
+  --model=zoo:gpt:layers=8,hidden=1024,heads=16,ffn=32768,vocab=8192 \
+  --cluster="$pcie" --global-batch=4

@@ -585,7 +585,7 @@ static std::vector<int64_t> divisors(int64_t n) {
 
 PlanEstimate mlir::autopar::planner::chooseWholeBlocks(
     const TransformerModel &m, const ClusterSpec &c, const TrainingSetup &setup,
-    const PlanEstimate &base) {
+    const PlanEstimate &base, int64_t *evaluated) {
   const Plan &bp = base.plan;
   if (bp.tp == 1 || bp.sequenceParallel ||
       !invalidReason(m, c, setup, bp).empty())
@@ -602,6 +602,8 @@ PlanEstimate mlir::autopar::planner::chooseWholeBlocks(
     p.wholeAttention = attn * bp.pp;
     p.wholeMlp = mlp * bp.pp;
     p.wholeHead = head;
+    if (evaluated)
+      ++*evaluated;
     return evaluatePlan(m, c, setup, p);
   };
   for (bool head : {false, true}) {
@@ -722,7 +724,7 @@ llvm::Expected<SearchResult> mlir::autopar::planner::searchPlans(
                   // tried when exhaustive.
                   if (tp > 1 && !sp) {
                     if (!setup.exhaustive) {
-                      e = chooseWholeBlocks(m, c, setup, e);
+                      e = chooseWholeBlocks(m, c, setup, e, &result.evaluated);
                     } else {
                       int64_t perStage = m.layers / pp;
                       for (bool head : {false, true})

@@ -163,10 +163,12 @@ struct SearchResult {
 /// A, G, M affine in the two counts (taken from three evaluations per head
 /// choice); for each attention count, the best MLP count is at an end of
 /// its memory-feasible range or where G changes sign.
+/// `evaluated`, when given, counts the plans evaluated.
 PlanEstimate chooseWholeBlocks(const TransformerModel &model,
                                const ClusterSpec &cluster,
                                const TrainingSetup &setup,
-                               const PlanEstimate &base);
+                               const PlanEstimate &base,
+                               int64_t *evaluated = nullptr);
 
 /// Enumerates every valid plan and returns the fastest feasible one; fails
 /// with the most common reason when nothing fits.
