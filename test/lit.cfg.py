@@ -21,6 +21,8 @@ config.python_executable = "/usr/bin/python3"
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%autopar_src", config.autopar_src_root))
+config.substitutions.append(
+    ("%autopar_lib", os.path.join(config.autopar_obj_root, "lib")))
 config.environment["PYTHONPATH"] = os.path.join(config.autopar_src_root,
                                                 "python")
 config.environment["AUTOPAR_BIN_DIR"] = config.autopar_tools_dir

@@ -123,15 +123,27 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "canonicalize,"
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
-      "func.func(convert-linalg-to-parallel-loops,gpu-map-parallel-loops,"
-      "convert-parallel-loops-to-gpu),"
-      "gpu-kernel-outlining,lower-affine,convert-scf-to-cf,"
+      "buffer-results-to-out-params{hoist-static-allocs "
+      "modify-public-functions},"
+      "buffer-deallocation-pipeline,"
+      "func.func(convert-linalg-to-parallel-loops,"
+      "autopar-tile-loops-for-gpu{threads=" +
+      std::to_string(options.threads) +
+      "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu,canonicalize),"
+      "autopar-device-buffers,gpu-kernel-outlining,"
+      "func.func(gpu-async-region),"
+      "lower-affine,convert-scf-to-cf,"
       "nvvm-attach-target{chip=" +
       options.chip.getValue() + " features=" + options.features.getValue() +
       "},"
       "gpu.module(convert-gpu-to-nvvm,convert-arith-to-llvm,"
       "convert-index-to-llvm,canonicalize,cse,reconcile-unrealized-casts),"
       "gpu-module-to-binary{format=isa}";
+  if (options.host)
+    pipeline += ",expand-strided-metadata,lower-affine,convert-math-to-llvm,"
+                "finalize-memref-to-llvm,convert-arith-to-llvm,"
+                "convert-index-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
+                "gpu-to-llvm,reconcile-unrealized-casts";
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
     llvm::report_fatal_error("autopar: malformed CUDA pipeline");
 }

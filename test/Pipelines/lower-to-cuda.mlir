@@ -1,25 +1,62 @@
-// RUN: autopar-opt %s --autopar-lower-to-cuda | FileCheck %s
-// RUN: autopar-opt %s --autopar-lower-to-cuda="chip=sm_80 features=+ptx70" | FileCheck %s --check-prefix=A100
+// RUN: autopar-opt %s --autopar-lower-to-cuda="host=false" | FileCheck %s
+// RUN: autopar-opt %s --autopar-lower-to-cuda="host=false" | FileCheck %s --check-prefix=PTX
+// RUN: autopar-opt %s --autopar-lower-to-cuda="chip=sm_80 features=+ptx70 host=false" | FileCheck %s --check-prefix=A100
+// RUN: autopar-opt %s --autopar-lower-to-cuda | FileCheck %s --check-prefix=HOST
+// RUN: autopar-opt %s --autopar-lower-to-cuda | mlir-translate --mlir-to-llvmir -o %t.ll
+// RUN: FileCheck %s --check-prefix=LLVM < %t.ll
+// The runtime (runtime/cuda) defines every mgpu* function the host code
+// calls.
+// RUN: grep -o '^declare [^@]*@mgpu[A-Za-z0-9]*' %t.ll | sed 's/.*@//' | sort -u > %t.calls
+// RUN: nm -D --defined-only %autopar_lib/libautopar_cuda_runtime.so | awk '{print $3}' | grep '^mgpu' | sort -u > %t.defined
+// RUN: comm -23 %t.calls %t.defined | count 0
+// RUN: cat %t.calls | FileCheck %s --check-prefix=CALLS
 
-// Elementwise chains become one fused kernel, a softmax its kernels with
-// the reductions inside; every kernel is compiled to PTX for sm_90 (PTX 8.0)
-// and launched from the host function. No GPU is needed to compile.
+// Elementwise chains become one fused kernel of 256-thread blocks (1000
+// elements: 4 blocks); a softmax its kernels, rows on blocks and the 64
+// columns on threads, the reductions one thread per row. Buffers are device
+// memory, kernels queue on one stream; every kernel is compiled to PTX for
+// sm_90 (PTX 8.0). No GPU is needed to compile.
 // CHECK-LABEL: func.func @gelu_mul
-// CHECK: gpu.launch_func @gelu_mul_kernel::@gelu_mul_kernel
+// CHECK-SAME: %arg2: memref<1000xf32>
+// CHECK: gpu.launch_func async [%{{.*}}] @gelu_mul_kernel::@gelu_mul_kernel blocks in (%c4, %c1, %c1) threads in (%c256, %c1, %c1)
 // CHECK-NOT: gpu.launch_func
-// CHECK: gpu.binary @gelu_mul_kernel [#gpu.object<#nvvm.target<chip = "sm_90", features = "+ptx80">
-// CHECK-SAME: .version 8.0
-// CHECK-SAME: .target sm_90
-// CHECK-SAME: .entry gelu_mul_kernel
+// CHECK: gpu.wait [%{{.*}}]
 // CHECK-LABEL: func.func @softmax
-// CHECK: gpu.launch_func
-// CHECK: gpu.binary @softmax_kernel
+// CHECK: gpu.alloc async
+// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} threads in (%c32, %c1, %c1)
+// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} blocks in (%c8, %c1, %c1) threads in (%c1, %c64, %c1)
+// CHECK: gpu.dealloc async
+// PTX: gpu.binary @gelu_mul_kernel [#gpu.object<#nvvm.target<chip = "sm_90", features = "+ptx80">
+// PTX-SAME: .version 8.0
+// PTX-SAME: .target sm_90
+// PTX-SAME: .entry gelu_mul_kernel
+// PTX: gpu.binary @softmax_kernel
 // A100: #nvvm.target<chip = "sm_80", features = "+ptx70">
 // A100-SAME: .target sm_80
-func.func @gelu_mul(%a: tensor<1024xf32>, %b: tensor<1024xf32>) -> tensor<1024xf32> {
-  %0 = autopar.mul %a, %b : tensor<1024xf32>
-  %1 = autopar.gelu %0 : tensor<1024xf32>
-  return %1 : tensor<1024xf32>
+
+// The host side in the LLVM dialect: results are out-parameters, device
+// buffers come from mgpuMemAlloc and go back with mgpuMemFree.
+// HOST-NOT: func.func
+// HOST: llvm.func @gelu_mul(
+// HOST: llvm.call @mgpuStreamCreate()
+// HOST: gpu.launch_func <%{{.*}} : !llvm.ptr> @gelu_mul_kernel::@gelu_mul_kernel
+// HOST: llvm.call @mgpuStreamSynchronize
+// HOST: llvm.func @softmax(
+// HOST: llvm.call @mgpuMemAlloc
+// HOST: llvm.call @mgpuMemFree
+// The kernels' PTX is loaded once (by a global constructor).
+// LLVM-DAG: @gelu_mul_kernel_binary = internal constant [{{[0-9]+}} x i8] c"//
+// LLVM-DAG: call void @mgpuLaunchKernel(ptr %{{[0-9]+}}, i64 4, i64 1, i64 1, i64 256, i64 1, i64 1, i32 0,
+// LLVM-DAG: call ptr @mgpuModuleLoadJIT(ptr @gelu_mul_kernel_binary, i32 2)
+// CALLS: mgpuLaunchKernel
+// CALLS: mgpuMemAlloc
+// CALLS: mgpuMemFree
+// CALLS: mgpuModuleGetFunction
+// CALLS: mgpuModuleLoadJIT
+func.func @gelu_mul(%a: tensor<1000xf32>, %b: tensor<1000xf32>) -> tensor<1000xf32> {
+  %0 = autopar.mul %a, %b : tensor<1000xf32>
+  %1 = autopar.gelu %0 : tensor<1000xf32>
+  return %1 : tensor<1000xf32>
 }
 
 func.func @softmax(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {

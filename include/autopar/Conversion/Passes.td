@@ -132,4 +132,45 @@ def CollectivesToCallsPass
   ];
 }
 
+def TileLoopsForGPUPass
+    : Pass<"autopar-tile-loops-for-gpu", "::mlir::func::FuncOp"> {
+  let summary = "Give each parallel loop nest thread blocks before mapping "
+                "it to the GPU";
+  let description = [{
+    Tiles every outermost `scf.parallel` by `threads` along its innermost
+    dimension (the contiguous one, so that neighbouring threads touch
+    neighbouring elements) and by 1 along the others
+    (`scf::tileParallelLoop` with constant inner bounds and a guard for the
+    remainder), so that `gpu-map-parallel-loops` maps the tiles to blocks
+    and the points of a tile to threads. A dimension shorter than `threads`
+    gets a block of its size rounded up to a multiple of 32 (a warp).
+    Loop nests with no parallel dimension (a reduction to a scalar) and
+    other host code reading or writing buffers are wrapped in a one-point
+    `scf.parallel`, so that they run on the device too (as one thread): the
+    buffers live in device memory.
+  }];
+  let options = [
+    Option<"threads", "threads", "int64_t", "256",
+           "Threads per block along the innermost dimension">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect"
+  ];
+}
+
+def DeviceBuffersPass : Pass<"autopar-device-buffers", "::mlir::ModuleOp"> {
+  let summary = "Allocate the host functions' buffers in GPU memory";
+  let description = [{
+    In the host functions of a module whose loops run on the GPU
+    (`gpu.launch` / `gpu.launch_func`), `memref.alloc` becomes `gpu.alloc`,
+    `memref.dealloc` `gpu.dealloc` and `memref.copy` between buffers
+    `gpu.memcpy`: every buffer the kernels touch is device memory, as are
+    the functions' arguments (the runtime passes device pointers). Fails,
+    naming the op, where host code would still read or write a buffer
+    (`memref.load` / `memref.store` outside a kernel).
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif // AUTOPAR_CONVERSION_PASSES_TD

@@ -116,7 +116,7 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
 /// for one process of a dp x tp grid (autopar-partition-tensor-parallel).
 void buildTrainStepPipeline(OpPassManager &pm, const TrainStepOptions &options);
 
-/// Options of the CUDA device pipeline (`autopar-lower-to-cuda`).
+/// Options of the CUDA pipeline (`autopar-lower-to-cuda`).
 struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
   PassOptions::Option<std::string> chip{
       *this, "chip", llvm::cl::desc("GPU architecture (sm_90: H100)"),
@@ -124,13 +124,27 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
   PassOptions::Option<std::string> features{
       *this, "features", llvm::cl::desc("PTX features (sm_90 needs PTX 8.0)"),
       llvm::cl::init("+ptx80")};
+  PassOptions::Option<int64_t> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads per block along a loop nest's innermost "
+                     "dimension"),
+      llvm::cl::init(256)};
+  PassOptions::Option<bool> host{
+      *this, "host",
+      llvm::cl::desc("Lower the host functions to the LLVM dialect (calls "
+                     "into the mgpu* runtime, runtime/cuda)"),
+      llvm::cl::init(true)};
 };
 
-/// A first CUDA path: autopar -> fused linalg on tensors -> buffers ->
-/// parallel loops mapped to GPU blocks and threads -> outlined kernels ->
-/// NVVM -> PTX in a `gpu.binary` (gpu-module-to-binary, format isa). The
-/// host side keeps `gpu.launch_func`; contractions stay loops (cuBLAS is
-/// issue 7's next step).
+/// The CUDA path: autopar -> fused linalg on tensors -> buffers (results
+/// as out-parameters, deallocation inserted) -> parallel loops in thread
+/// blocks (autopar-tile-loops-for-gpu) mapped to the GPU -> buffers in
+/// device memory (autopar-device-buffers) -> outlined kernels launched on a
+/// stream (gpu-async-region) -> NVVM -> PTX in a `gpu.binary`
+/// (gpu-module-to-binary, format isa) -> with `host`, the host functions in
+/// the LLVM dialect calling mgpuModuleLoadJIT / mgpuLaunchKernel /
+/// mgpuMemAlloc ... (runtime/cuda). Contractions stay loops (cuBLAS is the
+/// next step).
 void buildCUDALoweringPipeline(OpPassManager &pm,
                                const CUDALoweringOptions &options);
 

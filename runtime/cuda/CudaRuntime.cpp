@@ -1,0 +1,391 @@
+//===- CudaRuntime.cpp - the mgpu* entry points on the CUDA driver --------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The driver API is reached through dlopen/dlsym, so nothing here needs
+// CUDA's headers or libraries to build and the library loads everywhere.
+// The few driver types and constants used are declared below with the
+// values of cuda.h (CudaRuntime.h's abi namespace; unittests/Runtime/
+// CudaRuntimeTest.cpp checks them against cuda.h where it is installed).
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaRuntime.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <dlfcn.h>
+#include <mutex>
+#include <string>
+
+namespace {
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = void *;
+using CUmodule = void *;
+using CUfunction = void *;
+using CUstream = void *;
+using CUevent = void *;
+using CUjit_option = int;
+
+using namespace autopar::cuda::abi;
+
+/// The driver entry points, by their exported (versioned) names.
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamDestroy)(CUstream);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
+  CUresult (*cuEventCreate)(CUevent *, unsigned);
+  CUresult (*cuEventDestroy)(CUevent);
+  CUresult (*cuEventSynchronize)(CUevent);
+  CUresult (*cuEventRecord)(CUevent, CUstream);
+  CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
+  CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
+  CUresult (*cuMemFree)(CUdeviceptr);
+  CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+  CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
+  CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned,
+                                 CUjit_option *, void **);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
+};
+
+struct State {
+  Driver driver{};
+  bool ready = false;
+  std::string why; ///< why not ready
+  CUcontext context = nullptr;
+};
+
+template <typename F> bool resolve(void *library, const char *name, F &out) {
+  out = reinterpret_cast<F>(dlsym(library, name));
+  return out != nullptr;
+}
+
+/// Opens the driver and the device once.
+State &state() {
+  static State s;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void *library = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!library) {
+      s.why = "the CUDA driver (libcuda.so.1) is not installed: ";
+      s.why += dlerror();
+      return;
+    }
+    Driver &d = s.driver;
+    const char *missing = nullptr;
+#define AUTOPAR_RESOLVE(field, name)                                           \
+  if (!missing && !resolve(library, name, d.field))                            \
+    missing = name;
+    AUTOPAR_RESOLVE(cuInit, "cuInit")
+    AUTOPAR_RESOLVE(cuDeviceGetCount, "cuDeviceGetCount")
+    AUTOPAR_RESOLVE(cuDeviceGet, "cuDeviceGet")
+    AUTOPAR_RESOLVE(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain")
+    AUTOPAR_RESOLVE(cuCtxSetCurrent, "cuCtxSetCurrent")
+    AUTOPAR_RESOLVE(cuGetErrorString, "cuGetErrorString")
+    AUTOPAR_RESOLVE(cuStreamCreate, "cuStreamCreate")
+    AUTOPAR_RESOLVE(cuStreamDestroy, "cuStreamDestroy_v2")
+    AUTOPAR_RESOLVE(cuStreamSynchronize, "cuStreamSynchronize")
+    AUTOPAR_RESOLVE(cuStreamWaitEvent, "cuStreamWaitEvent")
+    AUTOPAR_RESOLVE(cuEventCreate, "cuEventCreate")
+    AUTOPAR_RESOLVE(cuEventDestroy, "cuEventDestroy_v2")
+    AUTOPAR_RESOLVE(cuEventSynchronize, "cuEventSynchronize")
+    AUTOPAR_RESOLVE(cuEventRecord, "cuEventRecord")
+    AUTOPAR_RESOLVE(cuMemAlloc, "cuMemAlloc_v2")
+    AUTOPAR_RESOLVE(cuMemAllocManaged, "cuMemAllocManaged")
+    AUTOPAR_RESOLVE(cuMemFree, "cuMemFree_v2")
+    AUTOPAR_RESOLVE(cuMemcpyAsync, "cuMemcpyAsync")
+    AUTOPAR_RESOLVE(cuMemcpyHtoD, "cuMemcpyHtoD_v2")
+    AUTOPAR_RESOLVE(cuMemcpyDtoH, "cuMemcpyDtoH_v2")
+    AUTOPAR_RESOLVE(cuMemsetD32Async, "cuMemsetD32Async")
+    AUTOPAR_RESOLVE(cuMemsetD16Async, "cuMemsetD16Async")
+    AUTOPAR_RESOLVE(cuModuleLoadData, "cuModuleLoadData")
+    AUTOPAR_RESOLVE(cuModuleLoadDataEx, "cuModuleLoadDataEx")
+    AUTOPAR_RESOLVE(cuModuleUnload, "cuModuleUnload")
+    AUTOPAR_RESOLVE(cuModuleGetFunction, "cuModuleGetFunction")
+    AUTOPAR_RESOLVE(cuLaunchKernel, "cuLaunchKernel")
+#undef AUTOPAR_RESOLVE
+    if (missing) {
+      s.why = std::string("the CUDA driver lacks ") + missing;
+      return;
+    }
+    auto message = [&](CUresult r) {
+      const char *text = nullptr;
+      d.cuGetErrorString(r, &text);
+      return std::string(text ? text : "unknown error") + " (" +
+             std::to_string(r) + ")";
+    };
+    if (CUresult r = d.cuInit(0); r != CUDA_SUCCESS) {
+      s.why = "cuInit failed: " + message(r);
+      return;
+    }
+    int count = 0;
+    if (CUresult r = d.cuDeviceGetCount(&count); r != CUDA_SUCCESS) {
+      s.why = "cuDeviceGetCount failed: " + message(r);
+      return;
+    }
+    int ordinal = 0;
+    if (const char *env = std::getenv("AUTOPAR_CUDA_DEVICE"))
+      ordinal = std::atoi(env);
+    if (count == 0 || ordinal < 0 || ordinal >= count) {
+      s.why = count == 0
+                  ? "no CUDA device is present"
+                  : "AUTOPAR_CUDA_DEVICE=" + std::to_string(ordinal) +
+                        " but there are " + std::to_string(count) + " devices";
+      return;
+    }
+    CUdevice device;
+    if (CUresult r = d.cuDeviceGet(&device, ordinal); r != CUDA_SUCCESS) {
+      s.why = "cuDeviceGet failed: " + message(r);
+      return;
+    }
+    if (CUresult r = d.cuDevicePrimaryCtxRetain(&s.context, device);
+        r != CUDA_SUCCESS) {
+      s.why = "cuDevicePrimaryCtxRetain failed: " + message(r);
+      return;
+    }
+    s.ready = true;
+  });
+  return s;
+}
+
+[[noreturn]] void die(const std::string &message) {
+  std::fprintf(stderr, "autopar CUDA runtime: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+/// The driver, with the context current on this thread; ends the process
+/// saying why when there is none.
+const Driver &driver(const char *caller) {
+  State &s = state();
+  if (!s.ready)
+    die(std::string(caller) + ": no CUDA device: " + s.why);
+  thread_local bool current = false;
+  if (!current) {
+    if (s.driver.cuCtxSetCurrent(s.context) != CUDA_SUCCESS)
+      die(std::string(caller) + ": cuCtxSetCurrent failed");
+    current = true;
+  }
+  return s.driver;
+}
+
+void check(CUresult result, const char *call, const char *caller) {
+  if (result == CUDA_SUCCESS)
+    return;
+  const char *text = nullptr;
+  state().driver.cuGetErrorString(result, &text);
+  die(std::string(caller) + ": " + call + " failed: " +
+      (text ? text : "unknown error") + " (" + std::to_string(result) + ")");
+}
+
+#define AUTOPAR_CU(call) check(d.call, #call, __func__)
+
+CUdeviceptr devicePointer(const void *p) {
+  return reinterpret_cast<CUdeviceptr>(p);
+}
+} // namespace
+
+bool autopar::cuda::available(std::string &why) {
+  State &s = state();
+  why = s.why;
+  return s.ready;
+}
+
+void autopar::cuda::copyToDevice(void *device, const void *host, size_t bytes) {
+  const Driver &d = driver(__func__);
+  if (bytes)
+    AUTOPAR_CU(cuMemcpyHtoD(devicePointer(device), host, bytes));
+}
+
+void autopar::cuda::copyToHost(void *host, const void *device, size_t bytes) {
+  const Driver &d = driver(__func__);
+  if (bytes)
+    AUTOPAR_CU(cuMemcpyDtoH(host, devicePointer(device), bytes));
+}
+
+const char *const *autopar::cuda::entryPoints() {
+  static const char *const names[] = {"mgpuStreamCreate",
+                                      "mgpuStreamDestroy",
+                                      "mgpuStreamSynchronize",
+                                      "mgpuStreamWaitEvent",
+                                      "mgpuEventCreate",
+                                      "mgpuEventDestroy",
+                                      "mgpuEventSynchronize",
+                                      "mgpuEventRecord",
+                                      "mgpuMemAlloc",
+                                      "mgpuMemFree",
+                                      "mgpuMemcpy",
+                                      "mgpuMemset32",
+                                      "mgpuMemset16",
+                                      "mgpuModuleLoad",
+                                      "mgpuModuleLoadJIT",
+                                      "mgpuModuleUnload",
+                                      "mgpuModuleGetFunction",
+                                      "mgpuLaunchKernel",
+                                      nullptr};
+  return names;
+}
+
+extern "C" {
+
+void *mgpuStreamCreate() {
+  const Driver &d = driver(__func__);
+  CUstream stream = nullptr;
+  AUTOPAR_CU(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  return stream;
+}
+
+void mgpuStreamDestroy(void *stream) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(cuStreamDestroy(stream));
+}
+
+void mgpuStreamSynchronize(void *stream) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(cuStreamSynchronize(stream));
+}
+
+void mgpuStreamWaitEvent(void *stream, void *event) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(cuStreamWaitEvent(stream, event, 0));
+}
+
+void *mgpuEventCreate() {
+  const Driver &d = driver(__func__);
+  CUevent event = nullptr;
+  AUTOPAR_CU(cuEventCreate(&event, CU_EVENT_DISABLE_TIMING));
+  return event;
+}
+
+void mgpuEventDestroy(void *event) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(cuEventDestroy(event));
+}
+
+void mgpuEventSynchronize(void *event) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(cuEventSynchronize(event));
+}
+
+void mgpuEventRecord(void *event, void *stream) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(cuEventRecord(event, stream));
+}
+
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared) {
+  const Driver &d = driver(__func__);
+  if (bytes == 0)
+    return nullptr;
+  CUdeviceptr p = 0;
+  if (hostShared)
+    AUTOPAR_CU(cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL));
+  else
+    AUTOPAR_CU(cuMemAlloc(&p, bytes));
+  return reinterpret_cast<void *>(p);
+}
+
+void mgpuMemFree(void *pointer, void *stream) {
+  const Driver &d = driver(__func__);
+  if (!pointer)
+    return;
+  // Kernels still queued on the stream may use the buffer.
+  if (stream)
+    AUTOPAR_CU(cuStreamSynchronize(stream));
+  AUTOPAR_CU(cuMemFree(devicePointer(pointer)));
+}
+
+void mgpuMemcpy(void *destination, void *source, size_t bytes, void *stream) {
+  const Driver &d = driver(__func__);
+  if (bytes)
+    AUTOPAR_CU(cuMemcpyAsync(devicePointer(destination), devicePointer(source),
+                             bytes, stream));
+}
+
+void mgpuMemset32(void *destination, unsigned int value, size_t count,
+                  void *stream) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(
+      cuMemsetD32Async(devicePointer(destination), value, count, stream));
+}
+
+void mgpuMemset16(void *destination, unsigned short value, size_t count,
+                  void *stream) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(
+      cuMemsetD16Async(devicePointer(destination), value, count, stream));
+}
+
+void *mgpuModuleLoad(void *data, size_t bytes) {
+  const Driver &d = driver(__func__);
+  (void)bytes; // cubins and fatbins carry their size
+  CUmodule module = nullptr;
+  AUTOPAR_CU(cuModuleLoadData(&module, data));
+  return module;
+}
+
+void *mgpuModuleLoadJIT(void *ptx, int optLevel) {
+  const Driver &d = driver(__func__);
+  char info[8192] = {0}, error[8192] = {0};
+  CUjit_option options[] = {CU_JIT_OPTIMIZATION_LEVEL, CU_JIT_INFO_LOG_BUFFER,
+                            CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES,
+                            CU_JIT_ERROR_LOG_BUFFER,
+                            CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *values[] = {reinterpret_cast<void *>(intptr_t(optLevel)), info,
+                    reinterpret_cast<void *>(sizeof(info)), error,
+                    reinterpret_cast<void *>(sizeof(error))};
+  CUmodule module = nullptr;
+  CUresult r = d.cuModuleLoadDataEx(&module, ptx, 5, options, values);
+  if (r != CUDA_SUCCESS)
+    die(std::string("mgpuModuleLoadJIT: the driver could not compile the "
+                    "PTX: ") +
+        (error[0] ? error : "no log") + " (CUresult " + std::to_string(r) +
+        ")");
+  return module;
+}
+
+void mgpuModuleUnload(void *module) {
+  const Driver &d = driver(__func__);
+  AUTOPAR_CU(cuModuleUnload(module));
+}
+
+void *mgpuModuleGetFunction(void *module, const char *name) {
+  const Driver &d = driver(__func__);
+  CUfunction function = nullptr;
+  AUTOPAR_CU(cuModuleGetFunction(&function, module, name));
+  return function;
+}
+
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedMemoryBytes, void *stream,
+                      void **params, void **extra, size_t paramCount) {
+  const Driver &d = driver(__func__);
+  (void)paramCount;
+  if (gridX <= 0 || gridY <= 0 || gridZ <= 0)
+    return; // an empty loop nest
+  AUTOPAR_CU(cuLaunchKernel(function, unsigned(gridX), unsigned(gridY),
+                            unsigned(gridZ), unsigned(blockX), unsigned(blockY),
+                            unsigned(blockZ), unsigned(sharedMemoryBytes),
+                            stream, params, extra));
+}
+
+} // extern "C"

@@ -1,0 +1,82 @@
+//===- CudaRuntime.h - the mgpu* entry points on the CUDA driver -*- C++
+//-*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The functions MLIR's GPU-to-LLVM lowering calls (`mgpuModuleLoadJIT`,
+// `mgpuLaunchKernel`, `mgpuMemAlloc`, streams and events, as
+// `autopar-lower-to-cuda` emits them), implemented on the CUDA driver API.
+// The driver (libcuda.so.1) is opened at the first call, not linked, so the
+// library loads and reports why on machines without a GPU or driver; every
+// CUDA error ends the process with the call and the driver's message (the
+// mgpu* interface has no error results).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_RUNTIME_CUDA_CUDARUNTIME_H
+#define AUTOPAR_RUNTIME_CUDA_CUDARUNTIME_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace autopar::cuda {
+
+/// The driver constants the runtime uses, with cuda.h's values.
+namespace abi {
+constexpr int CUDA_SUCCESS = 0;
+constexpr int CU_JIT_INFO_LOG_BUFFER = 3, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4,
+              CU_JIT_ERROR_LOG_BUFFER = 5,
+              CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
+              CU_JIT_OPTIMIZATION_LEVEL = 7;
+constexpr unsigned CU_EVENT_DISABLE_TIMING = 0x2;
+constexpr unsigned CU_MEM_ATTACH_GLOBAL = 0x1;
+constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
+} // namespace abi
+
+/// Whether a CUDA device can be used here; when not, `why` says what is
+/// missing (the driver library, a device, ...). Selects the device
+/// `AUTOPAR_CUDA_DEVICE` names (default 0) and makes its primary context
+/// current.
+bool available(std::string &why);
+
+/// Copies between host and device memory (synchronous).
+void copyToDevice(void *device, const void *host, size_t bytes);
+void copyToHost(void *host, const void *device, size_t bytes);
+
+/// Names of the mgpu* functions this runtime defines (for checking that it
+/// covers what the lowering calls).
+const char *const *entryPoints();
+
+} // namespace autopar::cuda
+
+extern "C" {
+// Types are opaque pointers to the driver's objects.
+void *mgpuStreamCreate();
+void mgpuStreamDestroy(void *stream);
+void mgpuStreamSynchronize(void *stream);
+void mgpuStreamWaitEvent(void *stream, void *event);
+void *mgpuEventCreate();
+void mgpuEventDestroy(void *event);
+void mgpuEventSynchronize(void *event);
+void mgpuEventRecord(void *event, void *stream);
+void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared);
+void mgpuMemFree(void *pointer, void *stream);
+void mgpuMemcpy(void *destination, void *source, size_t bytes, void *stream);
+void mgpuMemset32(void *destination, unsigned int value, size_t count,
+                  void *stream);
+void mgpuMemset16(void *destination, unsigned short value, size_t count,
+                  void *stream);
+void *mgpuModuleLoad(void *data, size_t bytes);
+void *mgpuModuleLoadJIT(void *ptx, int optLevel);
+void mgpuModuleUnload(void *module);
+void *mgpuModuleGetFunction(void *module, const char *name);
+void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
+                      intptr_t gridZ, intptr_t blockX, intptr_t blockY,
+                      intptr_t blockZ, int32_t sharedMemoryBytes, void *stream,
+                      void **params, void **extra, size_t paramCount);
+}
+
+#endif // AUTOPAR_RUNTIME_CUDA_CUDARUNTIME_H

@@ -1,0 +1,12 @@
+// RUN: autopar-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu))'
+// RUN: not autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu{threads=2048}))' 2>&1 | FileCheck %s --check-prefix=THREADS
+// THREADS: error: autopar-tile-loops-for-gpu: threads must be in 1..1024, not 2048
+
+// A value read on the host from a buffer and used there cannot move to the
+// device.
+func.func @host_value(%a: memref<4xf32>, %b: memref<4xf32>) -> f32 {
+  %c0 = arith.constant 0 : index
+  // expected-error @+1 {{'memref.load' op computes a value on the host from a buffer in device memory}}
+  %x = memref.load %a[%c0] : memref<4xf32>
+  return %x : f32
+}
