@@ -12,7 +12,8 @@
 // host, and times it against a device-to-device copy of the same bytes (the
 // bandwidth peer of an elementwise kernel).
 //
-// usage: aot_check LIBRARY.so N
+// usage: aot_check gelu_mul LIBRARY.so N
+//        aot_check linear_gelu LIBRARY.so M K N
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,6 +32,13 @@ struct Memref1D {
   int64_t offset, size, stride;
 };
 using Fn = void (*)(Memref1D *, Memref1D *, Memref1D *);
+struct Memref2D {
+  float *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+using Fn2 = void (*)(Memref2D *, Memref2D *, Memref2D *);
+
+double gelu(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 
 double seconds() {
   return std::chrono::duration<double>(
@@ -39,27 +47,9 @@ double seconds() {
 }
 } // namespace
 
-int main(int argc, char **argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: aot_check LIBRARY.so N\n");
-    return 2;
-  }
-  std::string why;
-  if (!autopar::cuda::available(why)) {
-    std::printf("SKIP: no CUDA GPU: %s\n", why.c_str());
-    return 0;
-  }
-  void *library = dlopen(argv[1], RTLD_NOW);
-  if (!library) {
-    std::fprintf(stderr, "FAIL: %s\n", dlerror());
-    return 1;
-  }
-  auto fn = reinterpret_cast<Fn>(dlsym(library, "_mlir_ciface_gelu_mul"));
-  if (!fn) {
-    std::fprintf(stderr, "FAIL: no _mlir_ciface_gelu_mul in %s\n", argv[1]);
-    return 1;
-  }
-  int64_t n = std::atoll(argv[2]);
+/// gelu(a * b) on n floats: every element against the host, and the
+/// bandwidth against a device copy.
+int geluMul(Fn fn, int64_t n) {
   std::vector<float> a(n), b(n), out(n);
   for (int64_t i = 0; i < n; ++i) {
     a[i] = float(i % 2001 - 1000) / 100.0f;
@@ -80,7 +70,7 @@ int main(int argc, char **argv) {
   double worst = 0;
   for (int64_t i = 0; i < n; ++i) {
     double x = double(a[i]) * double(b[i]);
-    double expected = 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    double expected = gelu(x);
     double err =
         std::fabs(out[i] - expected) / (1e-6 + 1e-5 * std::fabs(expected));
     worst = std::max(worst, err);
@@ -113,4 +103,94 @@ int main(int argc, char **argv) {
               "included), %.0f GB/s; device copy %.0f GB/s; ratio %.2f\n",
               kernel * 1e3, kernelGBs, copyGBs, kernelGBs / copyGBs);
   return bad ? 1 : 0;
+}
+
+/// gelu(x w) for x: m x k, w: k x n (the product through cuBLAS): every
+/// element against the host in double precision, and the TFLOP/s.
+int linearGelu(Fn2 fn, int64_t m, int64_t k, int64_t n) {
+  std::vector<float> x(m * k), w(k * n), out(m * n);
+  for (int64_t i = 0; i < m * k; ++i)
+    x[i] = float((i * 37) % 101 - 50) / 50.0f;
+  for (int64_t i = 0; i < k * n; ++i)
+    w[i] = float((i * 53) % 97 - 48) / 480.0f;
+  void *stream = mgpuStreamCreate();
+  auto device = [&](const std::vector<float> *host, int64_t count) {
+    auto *p = static_cast<float *>(mgpuMemAlloc(count * 4, stream, false));
+    if (host)
+      autopar::cuda::copyToDevice(p, host->data(), count * 4);
+    return p;
+  };
+  float *dx = device(&x, m * k), *dw = device(&w, k * n),
+        *dout = device(nullptr, m * n);
+  Memref2D mx{dx, dx, 0, {m, k}, {k, 1}}, mw{dw, dw, 0, {k, n}, {n, 1}},
+      mout{dout, dout, 0, {m, n}, {n, 1}};
+  fn(&mx, &mw, &mout);
+  mgpuStreamSynchronize(stream);
+  autopar::cuda::copyToHost(out.data(), dout, m * n * 4);
+  int64_t bad = 0;
+  double worst = 0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0, magnitude = 0;
+      for (int64_t l = 0; l < k; ++l) {
+        sum += double(x[i * k + l]) * double(w[l * n + j]);
+        magnitude += std::fabs(double(x[i * k + l]) * double(w[l * n + j]));
+      }
+      double expected = gelu(sum);
+      double tolerance = 1e-6 + 1e-5 * std::fabs(expected) + 2e-6 * magnitude;
+      double err = std::fabs(out[i * n + j] - expected) / tolerance;
+      worst = std::max(worst, err);
+      if (err > 1 && bad++ < 5)
+        std::printf("element (%lld, %lld): %g, expected %g\n", (long long)i,
+                    (long long)j, out[i * n + j], expected);
+    }
+  std::printf("%s: gelu(x w) for %lldx%lld times %lldx%lld, worst error %.3f "
+              "of the tolerance (1e-6 + 1e-5 |expected| + 2e-6 sum |x w|), "
+              "%lld elements outside\n",
+              bad ? "FAIL" : "PASS", (long long)m, (long long)k, (long long)k,
+              (long long)n, worst, (long long)bad);
+  const int reps = 20;
+  double t0 = seconds();
+  for (int r = 0; r < reps; ++r)
+    fn(&mx, &mw, &mout);
+  mgpuStreamSynchronize(stream);
+  double t = (seconds() - t0) / reps;
+  std::printf("linear_gelu: %.3f ms per call, %.2f TFLOP/s (fp32%s)\n", t * 1e3,
+              2.0 * m * n * k / t / 1e12,
+              std::getenv("AUTOPAR_CUDA_TF32") ? ", TF32 if set to 1" : "");
+  mgpuMemFree(dx, stream);
+  mgpuMemFree(dw, stream);
+  mgpuMemFree(dout, stream);
+  mgpuStreamDestroy(stream);
+  return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (!((mode == "gelu_mul" && argc == 4) ||
+        (mode == "linear_gelu" && argc == 6))) {
+    std::fprintf(stderr, "usage: aot_check gelu_mul LIBRARY.so N\n"
+                         "       aot_check linear_gelu LIBRARY.so M K N\n");
+    return 2;
+  }
+  std::string why;
+  if (!autopar::cuda::available(why)) {
+    std::printf("SKIP: no CUDA GPU: %s\n", why.c_str());
+    return 0;
+  }
+  void *library = dlopen(argv[2], RTLD_NOW);
+  if (!library) {
+    std::fprintf(stderr, "FAIL: %s\n", dlerror());
+    return 1;
+  }
+  std::string symbol = "_mlir_ciface_" + mode;
+  void *fn = dlsym(library, symbol.c_str());
+  if (!fn) {
+    std::fprintf(stderr, "FAIL: no %s in %s\n", symbol.c_str(), argv[2]);
+    return 1;
+  }
+  if (mode == "gelu_mul")
+    return geluMul(reinterpret_cast<Fn>(fn), std::atoll(argv[3]));
+  return linearGelu(reinterpret_cast<Fn2>(fn), std::atoll(argv[3]),
+                    std::atoll(argv[4]), std::atoll(argv[5]));
 }

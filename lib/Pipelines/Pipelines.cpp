@@ -126,6 +126,7 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "buffer-results-to-out-params{hoist-static-allocs "
       "modify-public-functions},"
       "buffer-deallocation-pipeline,"
+      "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32},"
       "func.func(convert-linalg-to-parallel-loops,"
       "autopar-tile-loops-for-gpu{threads=" +
       std::to_string(options.threads) +

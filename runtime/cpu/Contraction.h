@@ -9,11 +9,10 @@
 // contraction (autopar.dot after lowering: a linalg.generic with a
 // multiply-add body) on buffers into a call to `autopar_gemm_f32`, which
 // lands here with the three buffers and, for each loop of the contraction,
-// which dimension of each buffer it indexes. The loops fall into batch (in
-// all three), M (A and C), N (B and C) and K (A and B); each group is
-// collapsed into one dimension when the strides allow, the operand is read
-// transposed when that makes it a row-major matrix, and copied into a
-// contiguous buffer only when neither works. The GEMM itself is oneDNN's
+// which dimension of each buffer it indexes; runtime/common/ContractionPlan.h
+// turns them into row-major GEMMs (shared with the CUDA runtime), copying an
+// operand into a contiguous buffer only when its strides allow no GEMM. The
+// GEMM itself is oneDNN's
 // sgemm, the fastest correct one of the BLAS libraries Debian ships on this
 // machine (bench/blas/blas-compare.cpp, docs/cpu-performance.md).
 //
@@ -22,6 +21,7 @@
 #ifndef AUTOPAR_RUNTIME_CPU_CONTRACTION_H
 #define AUTOPAR_RUNTIME_CPU_CONTRACTION_H
 
+#include "ContractionPlan.h"
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 
 #include <cstdint>
@@ -30,13 +30,7 @@
 
 namespace autopar::cpu {
 
-/// One loop of a contraction: its trip count and, per operand (A, B, C), the
-/// stride in elements of the dimension it indexes, or `absent`.
-struct ContractionLoop {
-  static constexpr int64_t absent = INT64_MIN;
-  int64_t size = 1;
-  int64_t stride[3] = {absent, absent, absent};
-};
+using autopar::runtime::ContractionLoop;
 
 /// C += A * B over `loops`, where A, B and C point at each operand's first
 /// element. Returns an empty string, or what is wrong with `loops` (a loop in

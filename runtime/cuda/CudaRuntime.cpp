@@ -168,9 +168,7 @@ State &state() {
 }
 
 [[noreturn]] void die(const std::string &message) {
-  std::fprintf(stderr, "autopar CUDA runtime: %s\n", message.c_str());
-  std::fflush(stderr);
-  std::exit(1);
+  autopar::cuda::fail(message);
 }
 
 /// The driver, with the context current on this thread; ends the process
@@ -203,6 +201,14 @@ CUdeviceptr devicePointer(const void *p) {
   return reinterpret_cast<CUdeviceptr>(p);
 }
 } // namespace
+
+void autopar::cuda::fail(const std::string &message) {
+  std::fprintf(stderr, "autopar CUDA runtime: %s\n", message.c_str());
+  std::fflush(stderr);
+  std::exit(1);
+}
+
+void autopar::cuda::requireDevice(const char *caller) { driver(caller); }
 
 bool autopar::cuda::available(std::string &why) {
   State &s = state();
@@ -250,7 +256,9 @@ extern "C" {
 void *mgpuStreamCreate() {
   const Driver &d = driver(__func__);
   CUstream stream = nullptr;
-  AUTOPAR_CU(cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+  // A blocking stream: work on the legacy default stream (the cuBLAS calls)
+  // waits for it and it for that work.
+  AUTOPAR_CU(cuStreamCreate(&stream, 0));
   return stream;
 }
 

@@ -34,6 +34,8 @@ constexpr int CU_JIT_INFO_LOG_BUFFER = 3, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4,
 constexpr unsigned CU_EVENT_DISABLE_TIMING = 0x2;
 constexpr unsigned CU_MEM_ATTACH_GLOBAL = 0x1;
 constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
+constexpr int CUBLAS_STATUS_SUCCESS = 0, CUBLAS_OP_N = 0, CUBLAS_OP_T = 1,
+              CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3;
 } // namespace abi
 
 /// Whether a CUDA device can be used here; when not, `why` says what is
@@ -45,6 +47,13 @@ bool available(std::string &why);
 /// Copies between host and device memory (synchronous).
 void copyToDevice(void *device, const void *host, size_t bytes);
 void copyToHost(void *host, const void *device, size_t bytes);
+
+/// Ends the process, naming `caller`, when no device can be used; else makes
+/// the device's context current on this thread.
+void requireDevice(const char *caller);
+
+/// Ends the process with `message` (exit status 1).
+[[noreturn]] void fail(const std::string &message);
 
 /// Names of the mgpu* functions this runtime defines (for checking that it
 /// covers what the lowering calls).
@@ -73,6 +82,22 @@ void *mgpuModuleLoad(void *data, size_t bytes);
 void *mgpuModuleLoadJIT(void *ptx, int optLevel);
 void mgpuModuleUnload(void *module);
 void *mgpuModuleGetFunction(void *module, const char *name);
+/// `C += A * B` on device buffers through cuBLAS (fp32; TF32 tensor cores
+/// when AUTOPAR_CUDA_TF32=1), as autopar-contractions-to-calls describes it;
+/// runs on the legacy default stream, ordered with every stream of
+/// mgpuStreamCreate.
+struct AutoParUnrankedF32 {
+  int64_t rank;
+  void *descriptor;
+};
+struct AutoParSpec { // a memref<?xi64>
+  int64_t *basePtr, *data;
+  int64_t offset, sizes[1], strides[1];
+};
+void _mlir_ciface_autopar_cuda_gemm_f32(AutoParUnrankedF32 *a,
+                                        AutoParUnrankedF32 *b,
+                                        AutoParUnrankedF32 *c,
+                                        AutoParSpec *spec);
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t sharedMemoryBytes, void *stream,

@@ -5,9 +5,9 @@
 // RUN: autopar-opt %s --autopar-lower-to-cuda | mlir-translate --mlir-to-llvmir -o %t.ll
 // RUN: FileCheck %s --check-prefix=LLVM < %t.ll
 // The runtime (runtime/cuda) defines every mgpu* function the host code
-// calls.
-// RUN: grep -o '^declare [^@]*@mgpu[A-Za-z0-9]*' %t.ll | sed 's/.*@//' | sort -u > %t.calls
-// RUN: nm -D --defined-only %autopar_lib/libautopar_cuda_runtime.so | awk '{print $3}' | grep '^mgpu' | sort -u > %t.defined
+// calls, and the cuBLAS contraction.
+// RUN: grep -o '^declare [^@]*@\(mgpu\|_mlir_ciface_autopar_cuda_\)[A-Za-z0-9_]*' %t.ll | sed 's/.*@//' | sort -u > %t.calls
+// RUN: nm -D --defined-only %autopar_lib/libautopar_cuda_runtime.so | awk '{print $3}' | grep '^\(mgpu\|_mlir_ciface_autopar_cuda_\)' | sort -u > %t.defined
 // RUN: comm -23 %t.calls %t.defined | count 0
 // RUN: cat %t.calls | FileCheck %s --check-prefix=CALLS
 
@@ -31,6 +31,13 @@
 // PTX-SAME: .target sm_90
 // PTX-SAME: .entry gelu_mul_kernel
 // PTX: gpu.binary @softmax_kernel
+// Matrix products call cuBLAS through the runtime, with device buffers; the
+// result's zero fill is a kernel.
+// CHECK-LABEL: func.func @linear
+// CHECK: gpu.launch_func
+// CHECK: call @autopar_cuda_gemm_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<?xi64>) -> ()
+// CHECK-NOT: scf.for
+// CHECK: return
 // A100: #nvvm.target<chip = "sm_80", features = "+ptx70">
 // A100-SAME: .target sm_80
 
@@ -48,6 +55,7 @@
 // LLVM-DAG: @gelu_mul_kernel_binary = internal constant [{{[0-9]+}} x i8] c"//
 // LLVM-DAG: call void @mgpuLaunchKernel(ptr %{{[0-9]+}}, i64 4, i64 1, i64 1, i64 256, i64 1, i64 1, i32 0,
 // LLVM-DAG: call ptr @mgpuModuleLoadJIT(ptr @gelu_mul_kernel_binary, i32 2)
+// CALLS: _mlir_ciface_autopar_cuda_gemm_f32
 // CALLS: mgpuLaunchKernel
 // CALLS: mgpuMemAlloc
 // CALLS: mgpuMemFree
@@ -62,4 +70,9 @@ func.func @gelu_mul(%a: tensor<1000xf32>, %b: tensor<1000xf32>) -> tensor<1000xf
 func.func @softmax(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {
   %0 = autopar.softmax %x, axis = 1 : tensor<8x64xf32>
   return %0 : tensor<8x64xf32>
+}
+
+func.func @linear(%x: tensor<16x32xf32>, %w: tensor<32x8xf32>) -> tensor<16x8xf32> {
+  %0 = autopar.dot %x, %w, batch_dims = [] x [], contracting_dims = [1] x [0] : tensor<16x32xf32>, tensor<32x8xf32> -> tensor<16x8xf32>
+  return %0 : tensor<16x8xf32>
 }

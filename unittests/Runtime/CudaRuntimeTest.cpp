@@ -40,6 +40,16 @@ static_assert(autopar::cuda::abi::CU_STREAM_NON_BLOCKING ==
               CU_STREAM_NON_BLOCKING);
 static_assert(sizeof(CUdeviceptr) == sizeof(unsigned long long));
 #endif
+#if __has_include(<cublas_api.h>)
+#include <cublas_api.h>
+static_assert(autopar::cuda::abi::CUBLAS_STATUS_SUCCESS ==
+              CUBLAS_STATUS_SUCCESS);
+static_assert(autopar::cuda::abi::CUBLAS_OP_N == CUBLAS_OP_N);
+static_assert(autopar::cuda::abi::CUBLAS_OP_T == CUBLAS_OP_T);
+static_assert(autopar::cuda::abi::CUBLAS_DEFAULT_MATH == CUBLAS_DEFAULT_MATH);
+static_assert(autopar::cuda::abi::CUBLAS_TF32_TENSOR_OP_MATH ==
+              CUBLAS_TF32_TENSOR_OP_MATH);
+#endif
 
 namespace {
 

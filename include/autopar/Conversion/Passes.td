@@ -47,8 +47,14 @@ def ContractionsToCallsPass
     works: the runtime reads transposed operands in place and packs only
     those whose strides no GEMM can take. Contractions of other element
     types, or whose indexing maps are not projected permutations, stay as
-    they are and become loops.
+    they are and become loops. `function` names the runtime function: the
+    CUDA pipeline calls `autopar_cuda_gemm_f32` (cuBLAS, runtime/cuda) with
+    device buffers.
   }];
+  let options = [
+    Option<"function", "function", "std::string", "\"autopar_gemm_f32\"",
+           "The runtime function to call">
+  ];
   let dependentDialects = [
     "::mlir::func::FuncDialect",
     "::mlir::memref::MemRefDialect"

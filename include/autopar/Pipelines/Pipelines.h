@@ -137,14 +137,14 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
 };
 
 /// The CUDA path: autopar -> fused linalg on tensors -> buffers (results
-/// as out-parameters, deallocation inserted) -> parallel loops in thread
-/// blocks (autopar-tile-loops-for-gpu) mapped to the GPU -> buffers in
+/// as out-parameters, deallocation inserted) -> f32 contractions as calls
+/// into the runtime's cuBLAS GEMM -> the other loops as parallel loops in
+/// thread blocks (autopar-tile-loops-for-gpu) mapped to the GPU -> buffers in
 /// device memory (autopar-device-buffers) -> outlined kernels launched on a
 /// stream (gpu-async-region) -> NVVM -> PTX in a `gpu.binary`
 /// (gpu-module-to-binary, format isa) -> with `host`, the host functions in
 /// the LLVM dialect calling mgpuModuleLoadJIT / mgpuLaunchKernel /
-/// mgpuMemAlloc ... (runtime/cuda). Contractions stay loops (cuBLAS is the
-/// next step).
+/// mgpuMemAlloc ... (runtime/cuda).
 void buildCUDALoweringPipeline(OpPassManager &pm,
                                const CUDALoweringOptions &options);
 

@@ -21,7 +21,6 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 namespace {
-constexpr StringLiteral kGemmF32 = "autopar_gemm_f32";
 
 /// For each loop of `op`, the dimension of each operand (inputs, then the
 /// init) it indexes, or -1; empty if `op` is not a contraction the runtime
@@ -55,7 +54,14 @@ SmallVector<int64_t> loopDescription(linalg::LinalgOp op) {
 struct ContractionsToCallsPass
     : public autopar::impl::ContractionsToCallsPassBase<
           ContractionsToCallsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
+    if (function.empty()) {
+      getOperation().emitError("autopar-contractions-to-calls: the runtime "
+                               "function name is empty");
+      return signalPassFailure();
+    }
     ModuleOp module = getOperation();
     SmallVector<std::pair<linalg::LinalgOp, SmallVector<int64_t>>> work;
     module.walk([&](linalg::LinalgOp op) {
@@ -73,11 +79,11 @@ struct ContractionsToCallsPass
     auto unranked = UnrankedMemRefType::get(f32, /*memorySpace=*/nullptr);
     auto specType =
         MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 64));
-    auto callee = symbols.lookup<func::FuncOp>(kGemmF32);
+    auto callee = symbols.lookup<func::FuncOp>(function);
     if (!callee) {
       builder.setInsertionPointToStart(module.getBody());
       callee = func::FuncOp::create(
-          builder, module.getLoc(), kGemmF32,
+          builder, module.getLoc(), function,
           builder.getFunctionType({unranked, unranked, unranked, specType},
                                   {}));
       callee.setPrivate();

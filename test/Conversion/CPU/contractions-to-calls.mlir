@@ -1,4 +1,11 @@
 // RUN: autopar-opt %s --autopar-contractions-to-calls --split-input-file | FileCheck %s
+// The CUDA pipeline names its own runtime function; an empty name is an
+// error.
+// RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32" --split-input-file | FileCheck %s --check-prefix=NAMED
+// NAMED: func.func private @autopar_cuda_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<?xi64>) attributes {llvm.emit_c_interface}
+// NAMED: call @autopar_cuda_gemm_f32
+// RUN: not autopar-opt %s --autopar-contractions-to-calls="function=" --split-input-file 2>&1 | FileCheck %s --check-prefix=EMPTY
+// EMPTY: error: autopar-contractions-to-calls: the runtime function name is empty
 
 // A linear layer's matmul on buffers becomes one runtime call; the loop
 // description lists, per loop (m, n, k), the dimension of A, B and C.

@@ -1,0 +1,227 @@
+//===- ContractionPlan.h - strided contractions as batched GEMMs -*- C++
+//-*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// What the CPU and the CUDA runtimes share for `C += A * B` described by its
+// loops (autopar-contractions-to-calls): the loops fall into batch (in all
+// three operands), M (A and C), N (B and C) and K (A and B); each group is
+// collapsed into one dimension when the strides allow, an operand is read
+// transposed when that makes it a row-major matrix, and handed to the
+// backend to copy into a contiguous buffer only when neither works. The
+// backend runs the GEMMs (oneDNN on the CPU, cuBLAS on the GPU).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_RUNTIME_COMMON_CONTRACTIONPLAN_H
+#define AUTOPAR_RUNTIME_COMMON_CONTRACTIONPLAN_H
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace autopar::runtime {
+
+/// One loop of a contraction: its trip count and, per operand (A, B, C), the
+/// stride in elements of the dimension it indexes, or `absent`.
+struct ContractionLoop {
+  static constexpr int64_t absent = INT64_MIN;
+  int64_t size = 1;
+  int64_t stride[3] = {absent, absent, absent};
+};
+
+namespace detail {
+enum Group { Batch, M, N, K, NumGroups };
+
+/// The loops of one group, in loop order, with size-1 loops dropped.
+struct Dims {
+  std::vector<const ContractionLoop *> loops;
+  int64_t size() const {
+    int64_t s = 1;
+    for (const ContractionLoop *l : loops)
+      s *= l->size;
+    return s;
+  }
+  /// The stride of the whole group in `operand` if its loops address it as
+  /// one dimension (row-major among themselves), else -1. 0 when empty.
+  int64_t collapsed(int operand) const {
+    if (loops.empty())
+      return 0;
+    for (size_t i = 0; i + 1 < loops.size(); ++i)
+      if (loops[i]->stride[operand] !=
+          loops[i + 1]->stride[operand] * loops[i + 1]->size)
+        return -1;
+    return loops.back()->stride[operand];
+  }
+};
+
+/// A matrix view of one operand: rows x cols in memory with leading
+/// dimension `ld`, read transposed when `trans`.
+struct Matrix {
+  const float *data;
+  int64_t ld;
+  bool trans;
+};
+
+/// Row-major `rows` x `cols` view of an operand from the collapsed strides
+/// of its row and column groups, or nothing if it needs packing.
+inline bool view(const float *data, int64_t rows, int64_t cols,
+                 int64_t rowStride, int64_t colStride, Matrix &out) {
+  if (rowStride < 0 || colStride < 0)
+    return false;
+  if ((cols == 1 || colStride == 1) && (rows == 1 || rowStride >= cols)) {
+    out = {data, rows == 1 ? std::max<int64_t>(cols, 1) : rowStride, false};
+    return true;
+  }
+  if ((rows == 1 || rowStride == 1) && (cols == 1 || colStride >= rows)) {
+    out = {data, cols == 1 ? std::max<int64_t>(rows, 1) : colStride, true};
+    return true;
+  }
+  return false;
+}
+} // namespace detail
+
+/// C += A * B over `loops`, where A, B and C point at each operand's first
+/// element, as row-major GEMMs on `backend`:
+///   backend.gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+///     adds op(A) op(B) to the row-major m x n matrix at c;
+///   backend.pack(operand, base, order) returns a contiguous copy of the
+///     elements the loops in `order` address (row-major in that order), or
+///     nullptr when the backend does not copy;
+///   backend.unpack(c, packed, order) writes a packed C back.
+/// Returns an empty string, or what is wrong.
+template <typename Backend>
+std::string contractWith(Backend &backend, const float *a, const float *b,
+                         float *c, const std::vector<ContractionLoop> &loops) {
+  using namespace detail;
+  Dims groups[NumGroups];
+  for (const ContractionLoop &l : loops) {
+    bool inA = l.stride[0] != ContractionLoop::absent;
+    bool inB = l.stride[1] != ContractionLoop::absent;
+    bool inC = l.stride[2] != ContractionLoop::absent;
+    Group g;
+    if (inA && inB && inC)
+      g = Batch;
+    else if (inA && inC && !inB)
+      g = M;
+    else if (inB && inC && !inA)
+      g = N;
+    else if (inA && inB && !inC)
+      g = K;
+    else
+      return "a loop indexes only one operand";
+    if (l.size < 0)
+      return "a loop has a negative trip count";
+    if (l.size == 0)
+      return {}; // nothing to add
+    if (l.size > 1)
+      groups[g].loops.push_back(&l);
+  }
+  int64_t m = groups[M].size(), n = groups[N].size(), k = groups[K].size();
+
+  // Operand views; operands that need it are packed once for all batches.
+  int64_t packedBatchStride[3] = {0, 0, 0};
+  auto order = [&](Group rows, Group cols) {
+    std::vector<const ContractionLoop *> o = groups[Batch].loops;
+    o.insert(o.end(), groups[rows].loops.begin(), groups[rows].loops.end());
+    o.insert(o.end(), groups[cols].loops.begin(), groups[cols].loops.end());
+    return o;
+  };
+  const char *unpackable = "an operand's layout needs a copy, which this "
+                           "runtime does not make";
+  Matrix A, B, Cv;
+  bool packedA =
+      !view(a, m, k, groups[M].collapsed(0), groups[K].collapsed(0), A);
+  if (packedA) {
+    const float *p = backend.pack(0, a, order(M, K));
+    if (!p)
+      return unpackable;
+    A = {p, std::max<int64_t>(k, 1), false};
+    packedBatchStride[0] = m * k;
+  }
+  bool packedB =
+      !view(b, k, n, groups[K].collapsed(1), groups[N].collapsed(1), B);
+  if (packedB) {
+    const float *p = backend.pack(1, b, order(K, N));
+    if (!p)
+      return unpackable;
+    B = {p, std::max<int64_t>(n, 1), false};
+    packedBatchStride[1] = k * n;
+  }
+  std::vector<const ContractionLoop *> cOrder;
+  bool packedC =
+      !view(c, m, n, groups[M].collapsed(2), groups[N].collapsed(2), Cv);
+  if (packedC) {
+    cOrder = order(M, N);
+    const float *p = backend.pack(2, c, cOrder);
+    if (!p)
+      return unpackable;
+    Cv = {p, std::max<int64_t>(n, 1), false};
+    packedBatchStride[2] = m * n;
+  }
+
+  // Batches: every index of the batch loops, with each operand's offset.
+  const std::vector<const ContractionLoop *> &batch = groups[Batch].loops;
+  std::vector<int64_t> index(batch.size(), 0);
+  int64_t batches = groups[Batch].size();
+  int64_t offset[3] = {0, 0, 0};
+  for (int64_t i = 0; i < batches; ++i) {
+    const float *pa = A.data + (packedA ? i * packedBatchStride[0] : offset[0]);
+    const float *pb = B.data + (packedB ? i * packedBatchStride[1] : offset[1]);
+    float *pc = const_cast<float *>(Cv.data) +
+                (packedC ? i * packedBatchStride[2] : offset[2]);
+    if (!Cv.trans)
+      backend.gemm(A.trans, B.trans, m, n, k, pa, A.ld, pb, B.ld, pc, Cv.ld);
+    else // C^T = B^T A^T
+      backend.gemm(!B.trans, !A.trans, n, m, k, pb, B.ld, pa, A.ld, pc, Cv.ld);
+    for (size_t d = batch.size(); d-- > 0;) {
+      for (int o = 0; o < 3; ++o)
+        offset[o] += batch[d]->stride[o];
+      if (++index[d] < batch[d]->size)
+        break;
+      for (int o = 0; o < 3; ++o)
+        offset[o] -= batch[d]->stride[o] * batch[d]->size;
+      index[d] = 0;
+    }
+  }
+  if (packedC)
+    backend.unpack(c, Cv.data, cOrder);
+  return {};
+}
+
+/// The loops of `C += A * B` from what compiled code passes: each operand's
+/// rank, sizes and strides, and for each loop the dimension of A, B and C
+/// it indexes (-1: none; `spec` holds 3 entries per loop). Returns an empty
+/// string, or what is wrong with the description.
+template <typename Operand, typename Spec>
+std::string describeLoops(const Operand (&operands)[3], const Spec &spec,
+                          std::vector<ContractionLoop> &loops) {
+  int64_t entries = spec.sizes[0];
+  if (entries % 3 != 0)
+    return "the loop description has a length that is not a multiple of 3";
+  loops.assign(size_t(entries / 3), ContractionLoop());
+  for (size_t l = 0; l < loops.size(); ++l) {
+    bool sized = false;
+    for (int o = 0; o < 3; ++o) {
+      int64_t dim =
+          spec.data[spec.offset + (int64_t(l) * 3 + o) * spec.strides[0]];
+      if (dim < 0)
+        continue;
+      if (dim >= operands[o].rank)
+        return "a loop names a dimension past an operand's rank";
+      if (sized && loops[l].size != operands[o].sizes[dim])
+        return "operands disagree on a loop's trip count";
+      loops[l].size = operands[o].sizes[dim];
+      loops[l].stride[o] = operands[o].strides[dim];
+      sized = true;
+    }
+  }
+  return {};
+}
+
+} // namespace autopar::runtime
+
+#endif // AUTOPAR_RUNTIME_COMMON_CONTRACTIONPLAN_H

@@ -1,0 +1,143 @@
+//===- Gemm.cpp - contractions on the GPU through cuBLAS ------------------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// `autopar_cuda_gemm_f32`: the contraction entry point of the CUDA path
+// (autopar-contractions-to-calls{function=autopar_cuda_gemm_f32}), planned
+// as row-major GEMMs by runtime/common/ContractionPlan.h and run by cuBLAS,
+// opened with dlopen like the driver. cuBLAS is column-major: a row-major
+// C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the operands
+// swap. Layouts that need a copy are not handled on the GPU yet (an error
+// that says so).
+//
+//===----------------------------------------------------------------------===//
+
+#include "ContractionPlan.h"
+#include "CudaRuntime.h"
+
+#include <climits>
+#include <cstdlib>
+#include <dlfcn.h>
+#include <mutex>
+#include <string>
+
+using namespace autopar::cuda::abi;
+
+namespace {
+struct Cublas {
+  int (*create)(void **);
+  int (*setMathMode)(void *, int);
+  int (*sgemm)(void *, int, int, int, int, int, const float *, const float *,
+               int, const float *, int, const float *, float *, int);
+  const char *(*statusString)(int);
+  void *handle = nullptr;
+};
+
+/// cuBLAS and one handle, opened at the first contraction.
+Cublas &cublas() {
+  static Cublas c;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    void *library = nullptr;
+    for (const char *name :
+         {"libcublas.so.13", "libcublas.so.12", "libcublas.so"})
+      if ((library = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+        break;
+    if (!library)
+      autopar::cuda::fail(std::string("autopar_cuda_gemm_f32: cuBLAS "
+                                      "(libcublas.so.13) is not installed: ") +
+                          dlerror());
+    auto get = [&](const char *name) {
+      void *f = dlsym(library, name);
+      if (!f)
+        autopar::cuda::fail(
+            std::string("autopar_cuda_gemm_f32: cuBLAS lacks ") + name);
+      return f;
+    };
+    c.create = reinterpret_cast<decltype(c.create)>(get("cublasCreate_v2"));
+    c.setMathMode =
+        reinterpret_cast<decltype(c.setMathMode)>(get("cublasSetMathMode"));
+    c.sgemm = reinterpret_cast<decltype(c.sgemm)>(get("cublasSgemm_v2"));
+    c.statusString = reinterpret_cast<decltype(c.statusString)>(
+        get("cublasGetStatusString"));
+    if (int s = c.create(&c.handle); s != CUBLAS_STATUS_SUCCESS)
+      autopar::cuda::fail(std::string("autopar_cuda_gemm_f32: cublasCreate "
+                                      "failed: ") +
+                          c.statusString(s));
+    const char *tf32 = std::getenv("AUTOPAR_CUDA_TF32");
+    bool useTF32 = tf32 && std::string(tf32) == "1";
+    c.setMathMode(c.handle,
+                  useTF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+  });
+  return c;
+}
+
+/// Row-major GEMMs on cuBLAS; no copies.
+struct CublasBackend {
+  std::string error;
+  void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+            const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+            int64_t ldc) {
+    if (!error.empty())
+      return;
+    for (int64_t v : {m, n, k, lda, ldb, ldc})
+      if (v > INT_MAX) {
+        error = "a matrix dimension exceeds cuBLAS's 32-bit sizes";
+        return;
+      }
+    if (m == 0 || n == 0)
+      return;
+    Cublas &cb = cublas();
+    const float one = 1.0f;
+    // Column-major C^T (n x m) += op(B)^T (n x k) op(A)^T (k x m).
+    int s = cb.sgemm(cb.handle, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
+                     transA ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
+                     &one, b, int(ldb), a, int(lda), &one, c, int(ldc));
+    if (s != CUBLAS_STATUS_SUCCESS)
+      error = std::string("cublasSgemm failed: ") + cb.statusString(s);
+  }
+  const float *
+  pack(int, const float *,
+       const std::vector<const autopar::runtime::ContractionLoop *> &) {
+    return nullptr;
+  }
+  void unpack(float *, const float *,
+              const std::vector<const autopar::runtime::ContractionLoop *> &) {}
+};
+
+/// A ranked descriptor seen through an unranked one: rank, sizes, strides.
+struct Operand {
+  int64_t rank;
+  float *data;
+  const int64_t *sizes, *strides;
+  explicit Operand(const AutoParUnrankedF32 &u) : rank(u.rank) {
+    auto *fields = static_cast<char *>(u.descriptor);
+    float *aligned = *reinterpret_cast<float **>(fields + sizeof(float *));
+    int64_t offset = *reinterpret_cast<int64_t *>(fields + 2 * sizeof(float *));
+    sizes = reinterpret_cast<const int64_t *>(fields + 2 * sizeof(float *) +
+                                              sizeof(int64_t));
+    strides = sizes + rank;
+    data = aligned + offset;
+  }
+};
+} // namespace
+
+extern "C" void _mlir_ciface_autopar_cuda_gemm_f32(AutoParUnrankedF32 *a,
+                                                   AutoParUnrankedF32 *b,
+                                                   AutoParUnrankedF32 *c,
+                                                   AutoParSpec *spec) {
+  autopar::cuda::requireDevice("autopar_cuda_gemm_f32");
+  Operand operands[3] = {Operand(*a), Operand(*b), Operand(*c)};
+  std::vector<autopar::runtime::ContractionLoop> loops;
+  std::string error = autopar::runtime::describeLoops(operands, *spec, loops);
+  CublasBackend backend;
+  if (error.empty())
+    error = autopar::runtime::contractWith(
+        backend, operands[0].data, operands[1].data, operands[2].data, loops);
+  if (error.empty())
+    error = backend.error;
+  if (!error.empty())
+    autopar::cuda::fail("autopar_cuda_gemm_f32: " + error);
+}
