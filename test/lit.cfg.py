@@ -23,6 +23,10 @@ config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%autopar_src", config.autopar_src_root))
 config.substitutions.append(
     ("%autopar_lib", os.path.join(config.autopar_obj_root, "lib")))
+config.substitutions.append(("%autopar_obj", config.autopar_obj_root))
+config.substitutions.append(
+    ("%llvm_lib", os.path.normpath(os.path.join(config.llvm_tools_dir, "..",
+                                                "lib"))))
 config.environment["PYTHONPATH"] = os.path.join(config.autopar_src_root,
                                                 "python")
 config.environment["AUTOPAR_BIN_DIR"] = config.autopar_tools_dir

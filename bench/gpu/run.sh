@@ -6,7 +6,9 @@
 # functions against the host: gelu(a * b) with its bandwidth and the ratio
 # to a device-to-device copy in the same run, and gelu(x w) (the product
 # through cuBLAS) with its TFLOP/s and the ratio to PyTorch's on the same
-# GPU in the same run (fp32, no TF32, both).
+# GPU in the same run (fp32, no TF32, both), and a 2-layer GPT's loss
+# (every op of its forward pass and cross-entropy on the GPU) against the
+# CPU backend's (1e-4 relative).
 # Not yet part of it (issue 7, open): training gpt2-small and a torch GPT
 # against the CPU backend and torch.compile (tokens/s, MFU).
 set -uo pipefail
@@ -52,4 +54,7 @@ if [ -n "$ours" ] && [ -n "$theirs" ]; then
 else
   echo "linear_gelu: no PyTorch figure to compare (torch with CUDA not found)"
 fi
+echo "== a 2-layer zoo GPT's loss on the GPU against the CPU backend"
+LD_LIBRARY_PATH=$dir "$dir/aot_loss" --device "$dir/libloss.so" \
+  "$dir/loss-args/args.txt" "$(cat "$dir/expected-loss")" || status=1
 exit $status

@@ -151,9 +151,12 @@ def TileLoopsForGPUPass
     and the points of a tile to threads. A dimension shorter than `threads`
     gets a block of its size rounded up to a multiple of 32 (a warp).
     Loop nests with no parallel dimension (a reduction to a scalar) and
-    other host code reading or writing buffers are wrapped in a one-point
-    `scf.parallel`, so that they run on the device too (as one thread): the
-    buffers live in device memory.
+    other host code reading or writing buffers are wrapped, with the ops
+    after them that use what they compute (a scalar loaded, combined and
+    stored back), in a one-point `scf.parallel`, so that they run on the
+    device too (as one thread): the buffers live in device memory. An op
+    that cannot move there (a call, a return, an allocation) using such a
+    value is an error.
   }];
   let options = [
     Option<"threads", "threads", "int64_t", "256",

@@ -9,6 +9,8 @@
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Interfaces/CallInterfaces.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_TILELOOPSFORGPUPASS
@@ -40,6 +42,51 @@ std::optional<int64_t> tripCount(scf::ParallelOp loop, unsigned dim) {
   return std::max<int64_t>(0, (*ub - *lb + *step - 1) / *step);
 }
 
+/// Whether `op` can move into a one-thread kernel with its neighbours.
+bool movable(Operation *op) {
+  if (op->hasTrait<OpTrait::IsTerminator>() ||
+      isa<memref::AllocOp, memref::AllocaOp, memref::DeallocOp,
+          CallOpInterface>(op))
+    return false;
+  bool parallel = false;
+  op->walk([&](scf::ParallelOp) { parallel = true; });
+  return !parallel;
+}
+
+/// `first` and the ops after it up to the last one using a value the group
+/// defines, so that no value computed from device memory is left on the
+/// host. Fails, with an error on the op, when an op in between cannot move.
+LogicalResult growGroup(Block &block, Operation *first,
+                        SmallVectorImpl<Operation *> &group) {
+  llvm::SmallPtrSet<Operation *, 8> members;
+  group.push_back(first);
+  members.insert(first);
+  while (true) {
+    Operation *furthest = nullptr;
+    for (Operation *member : group)
+      for (Value result : member->getResults())
+        for (Operation *user : result.getUsers()) {
+          Operation *ancestor = block.findAncestorOpInBlock(*user);
+          if (ancestor && !members.contains(ancestor) &&
+              (!furthest || furthest->isBeforeInBlock(ancestor)))
+            furthest = ancestor;
+        }
+    if (!furthest)
+      return success();
+    for (Operation *op = group.back()->getNextNode();; op = op->getNextNode()) {
+      if (!movable(op))
+        return op->emitOpError("uses a value computed on the host from a "
+                               "buffer in device memory; only loop nests "
+                               "that write their results to buffers can run "
+                               "on the GPU");
+      group.push_back(op);
+      members.insert(op);
+      if (op == furthest)
+        break;
+    }
+  }
+}
+
 struct TileLoopsForGPUPass
     : public mlir::autopar::impl::TileLoopsForGPUPassBase<TileLoopsForGPUPass> {
   using Base::Base;
@@ -54,25 +101,31 @@ struct TileLoopsForGPUPass
     }
     IRRewriter rewriter(&getContext());
 
-    // Serial host code on buffers runs as a one-point parallel loop.
+    // Serial host code on buffers runs as a one-point parallel loop: each
+    // op that reads or writes a buffer, with the ops after it that use what
+    // it computes (a scalar loaded, combined and stored back), as one group.
     for (Block &block : fn.getBody()) {
-      for (Operation &op : llvm::make_early_inc_range(block)) {
-        if (isa<scf::ParallelOp>(op) || op.hasTrait<OpTrait::IsTerminator>() ||
-            !touchesBuffersSerially(&op))
+      for (auto it = block.begin(); it != block.end();) {
+        Operation *first = &*it;
+        if (isa<scf::ParallelOp>(first) ||
+            first->hasTrait<OpTrait::IsTerminator>() ||
+            !touchesBuffersSerially(first)) {
+          ++it;
           continue;
-        if (!op.use_empty()) {
-          op.emitOpError("computes a value on the host from a buffer in "
-                         "device memory; only loop nests that write their "
-                         "results to buffers can run on the GPU");
-          return signalPassFailure();
         }
-        rewriter.setInsertionPoint(&op);
-        Location loc = op.getLoc();
+        SmallVector<Operation *> group;
+        if (failed(growGroup(block, first, group)))
+          return signalPassFailure();
+        Operation *last = group.back();
+        rewriter.setInsertionPoint(first);
+        Location loc = first->getLoc();
         Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
         Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
         auto wrapper = scf::ParallelOp::create(
             rewriter, loc, ValueRange{zero}, ValueRange{one}, ValueRange{one});
-        op.moveBefore(wrapper.getBody()->getTerminator());
+        it = std::next(Block::iterator(last));
+        for (Operation *op : group)
+          op->moveBefore(wrapper.getBody()->getTerminator());
       }
     }
 

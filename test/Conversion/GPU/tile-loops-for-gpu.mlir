@@ -65,3 +65,21 @@ func.func @total(%a: memref<64xf32>, %out: memref<f32>) {
   }
   return
 }
+
+// -----
+
+// Scalar host code: a value loaded, combined and stored back moves into
+// one one-point loop with the ops that use it.
+// CHECK-LABEL: func.func @scalar
+// CHECK: scf.parallel
+// CHECK-NEXT: memref.load
+// CHECK-NEXT: arith.negf
+// CHECK-NEXT: memref.store
+// CHECK-NEXT: scf.reduce
+// CHECK: return
+func.func @scalar(%a: memref<f32>, %out: memref<f32>) {
+  %x = memref.load %a[] : memref<f32>
+  %y = arith.negf %x : f32
+  memref.store %y, %out[] : memref<f32>
+  return
+}
