@@ -17,6 +17,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "CudaArtifact.h"
 #include "LRSchedule.h"
 
 #include "Npy.h"
@@ -120,6 +121,16 @@ static cl::opt<uint64_t>
              cl::cat(category));
 static cl::opt<bool> train("train", cl::desc("Build the training step"),
                            cl::cat(category));
+static cl::opt<std::string>
+    target("target", cl::init("cpu"),
+           cl::desc("With --train: cpu (train.mlir, run by autopar-run) or "
+                    "cuda (also train-cuda.so: the step compiled for an "
+                    "NVIDIA GPU, kernels as PTX, docs/gpu.md)"),
+           cl::cat(category));
+static cl::opt<std::string>
+    gpuArch("gpu-arch", cl::init("sm_90"),
+            cl::desc("With --target=cuda: the GPU architecture (sm_90: H100)"),
+            cl::cat(category));
 static cl::opt<std::string>
     lossKind("loss", cl::init("cross_entropy"),
              cl::desc("cross_entropy, mse, or graph (the "
@@ -922,6 +933,14 @@ int main(int argc, char **argv) {
     return fail("give --train (build the training step) or --plan-only "
                 "(plan its parallelization); run a model's forward pass with "
                 "autopar-import and autopar-run");
+  if (target != "cpu" && target != "cuda")
+    return fail("--target must be cpu or cuda, not '" + target + "'");
+  if (target == "cuda" && !train)
+    return fail("--target=cuda compiles the training step: give --train");
+  if (target == "cuda" && !StringRef(gpuArch).starts_with("sm_"))
+    return fail("--gpu-arch names an NVIDIA architecture such as sm_90 or "
+                "sm_80, not '" +
+                gpuArch + "'");
   if (initialAccumulator < 0)
     return fail("--initial-accumulator-value must not be negative");
   if (initialAccumulator != 0 && optimizerName != "adagrad")
@@ -1135,6 +1154,9 @@ int main(int argc, char **argv) {
     sequenceParallel = chosen->sp;
     keepWhole = chosen->keepWhole;
   }
+  if (target == "cuda" && dpDegree * tpDegree > 1)
+    return fail("--target=cuda compiles for one GPU so far: the collectives "
+                "of a dp x tp grid (NCCL) are not built yet (docs/gpu.md)");
   if (devices < 1)
     return fail("--devices must be at least 1");
   applyPlan(
@@ -1174,6 +1196,10 @@ int main(int argc, char **argv) {
       return fail(path("train.mlir") + ": " + ec.message());
     module.print(os);
   }
+  if (target == "cuda")
+    if (llvm::Error e = ::autopar::writeCudaLibrary(
+            module, gpuArch, path("train-cuda.so"), AUTOPAR_CUDA_RUNTIME_DIR))
+      return fail(llvm::toString(std::move(e)));
   auto step = module.lookupSymbol<func::FuncOp>("optimizer_step");
   // The step time the cost model predicts for this grid.
   std::optional<double> predicted;
@@ -1216,6 +1242,11 @@ int main(int argc, char **argv) {
       {"format", "autopar-training-artifact"},
       {"version", 1},
       {"module", "train.mlir"},
+      {"target", target.getValue()},
+      {"library", target == "cuda" ? llvm::json::Value("train-cuda.so")
+                                   : llvm::json::Value(nullptr)},
+      {"gpu_arch", target == "cuda" ? llvm::json::Value(gpuArch.getValue())
+                                    : llvm::json::Value(nullptr)},
       {"weights", "weights.safetensors"},
       {"gradient_function", "forward_backward"},
       {"optimizer_function", "optimizer_step"},

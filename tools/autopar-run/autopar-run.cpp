@@ -1147,6 +1147,11 @@ int runTraining(MLIRContext &context, StringRef dir) {
   auto str = [&](StringRef key) {
     return m->getString(key).value_or("").str();
   };
+  if (str("target") == "cuda")
+    return fail(dir + " was compiled with --target=cuda (" + str("library") +
+                ", " + str("gpu_arch") +
+                "); autopar-run trains CPU artifacts only so far: compile "
+                "without --target to train here (docs/gpu.md)");
   std::vector<std::string> paramNames;
   if (const llvm::json::Array *params = m->getArray("params"))
     for (const llvm::json::Value &v : *params)

@@ -1,0 +1,125 @@
+//===- CudaArtifact.cpp - a training step compiled for an NVIDIA GPU ------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Ahead of time, because the machines with GPUs need not have LLVM or MLIR
+// (docs/gpu.md): the module is lowered by autopar-lower-to-cuda, translated
+// to LLVM IR, compiled to an object for this machine with LLVM's code
+// generator, and linked into a shared object with the CUDA runtime.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaArtifact.h"
+
+#include "autopar/Pipelines/Pipelines.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+
+static llvm::Error artifactError(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+namespace autopar {
+llvm::Error writeCudaLibrary(ModuleOp original, llvm::StringRef gpuArch,
+                             llvm::StringRef library,
+                             llvm::StringRef runtimeDir) {
+  OwningOpRef<ModuleOp> module(cast<ModuleOp>(original->clone()));
+  MLIRContext *context = module->getContext();
+  // autopar's own attributes mean nothing to LLVM (and the translation
+  // would warn about them).
+  for (NamedAttribute a : llvm::to_vector(module.get()->getAttrs()))
+    if (a.getName().getValue().starts_with("autopar."))
+      module.get()->removeAttr(a.getName());
+  for (auto fn : module->getOps<func::FuncOp>()) {
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      SmallVector<NamedAttribute> kept;
+      if (DictionaryAttr attrs = fn.getArgAttrDict(i))
+        for (NamedAttribute a : attrs)
+          if (!a.getName().getValue().starts_with("autopar."))
+            kept.push_back(a);
+      fn.setArgAttrs(i, kept);
+    }
+    if (fn.isPublic() && !fn.isExternal())
+      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(context));
+  }
+  PassManager pm(context);
+  mlir::autopar::CUDALoweringOptions options;
+  options.chip = gpuArch.str();
+  mlir::autopar::buildCUDALoweringPipeline(pm, options);
+  if (failed(pm.run(*module)))
+    return artifactError("lowering the training step for CUDA (" + gpuArch +
+                         ") failed");
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> ir =
+      translateModuleToLLVMIR(*module, llvmContext, "autopar-train-step");
+  if (!ir)
+    return artifactError("translating the lowered step to LLVM IR failed");
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return artifactError("no code generator for " + triple.str() + ": " +
+                         error);
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, "generic", "", llvm::TargetOptions(), llvm::Reloc::PIC_));
+  ir->setTargetTriple(triple);
+  ir->setDataLayout(machine->createDataLayout());
+
+  std::string object = (library + ".o").str();
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(object, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return artifactError(object + ": " + ec.message());
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile))
+      return artifactError("this LLVM cannot write object files for " +
+                           triple.str());
+    codegen.run(*ir);
+  }
+  llvm::ErrorOr<std::string> linker = llvm::sys::findProgramByName("c++");
+  if (!linker)
+    return artifactError("linking " + library +
+                         " needs a C++ compiler driver (c++) on PATH");
+  std::string out = library.str(), libDir = ("-L" + runtimeDir).str(),
+              rpath = ("-Wl,-rpath," + runtimeDir).str();
+  SmallVector<StringRef> args = {*linker,
+                                 "-shared",
+                                 "-o",
+                                 out,
+                                 object,
+                                 libDir,
+                                 "-lautopar_cuda_runtime",
+                                 rpath,
+                                 "-Wl,--no-undefined"};
+  std::string message;
+  int status = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
+                                         &message);
+  llvm::sys::fs::remove(object);
+  if (status != 0)
+    return artifactError("linking " + library + " failed" +
+                         (message.empty() ? "" : ": " + message));
+  return llvm::Error::success();
+}
+} // namespace autopar

@@ -1,0 +1,31 @@
+//===- CudaArtifact.h - a training step compiled for an NVIDIA GPU -*- C++
+//-*-===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef AUTOPAR_TOOLS_COMPILE_CUDAARTIFACT_H
+#define AUTOPAR_TOOLS_COMPILE_CUDAARTIFACT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+
+namespace autopar {
+
+/// Writes `library` (a shared object) holding the training step of `module`
+/// lowered by autopar-lower-to-cuda for `gpuArch` (kernels as PTX inside,
+/// host code compiled for this machine), linked with the CUDA runtime
+/// (runtime/cuda) in `runtimeDir`. Every public function gets its C
+/// interface (`_mlir_ciface_NAME`, results as trailing out-parameters).
+/// `module` is not changed. The object file is written next to the library
+/// and removed; linking runs the system's C++ compiler driver.
+llvm::Error writeCudaLibrary(mlir::ModuleOp module, llvm::StringRef gpuArch,
+                             llvm::StringRef library,
+                             llvm::StringRef runtimeDir);
+
+} // namespace autopar
+
+#endif // AUTOPAR_TOOLS_COMPILE_CUDAARTIFACT_H
