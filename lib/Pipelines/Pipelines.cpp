@@ -171,6 +171,24 @@ void autopar::registerAllAutoParPasses() {
       buildTrainStepPipeline);
 }
 
+void autopar::prepareForNativeCode(ModuleOp module) {
+  for (NamedAttribute a : llvm::to_vector(module->getAttrs()))
+    if (a.getName().getValue().starts_with("autopar."))
+      module->removeAttr(a.getName());
+  for (auto fn : module.getOps<func::FuncOp>()) {
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      SmallVector<NamedAttribute> kept;
+      if (DictionaryAttr attrs = fn.getArgAttrDict(i))
+        for (NamedAttribute a : attrs)
+          if (!a.getName().getValue().starts_with("autopar."))
+            kept.push_back(a);
+      fn.setArgAttrs(i, kept);
+    }
+    if (fn.isPublic() && !fn.isExternal())
+      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(module.getContext()));
+  }
+}
+
 void autopar::registerAutoParDialects(DialectRegistry &registry) {
   registry.insert<AutoParDialect>();
   registerAllDialects(registry);

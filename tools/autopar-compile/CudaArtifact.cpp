@@ -41,23 +41,7 @@ llvm::Error writeCudaLibrary(ModuleOp original, llvm::StringRef gpuArch,
                              llvm::StringRef runtimeDir) {
   OwningOpRef<ModuleOp> module(cast<ModuleOp>(original->clone()));
   MLIRContext *context = module->getContext();
-  // autopar's own attributes mean nothing to LLVM (and the translation
-  // would warn about them).
-  for (NamedAttribute a : llvm::to_vector(module.get()->getAttrs()))
-    if (a.getName().getValue().starts_with("autopar."))
-      module.get()->removeAttr(a.getName());
-  for (auto fn : module->getOps<func::FuncOp>()) {
-    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-      SmallVector<NamedAttribute> kept;
-      if (DictionaryAttr attrs = fn.getArgAttrDict(i))
-        for (NamedAttribute a : attrs)
-          if (!a.getName().getValue().starts_with("autopar."))
-            kept.push_back(a);
-      fn.setArgAttrs(i, kept);
-    }
-    if (fn.isPublic() && !fn.isExternal())
-      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(context));
-  }
+  mlir::autopar::prepareForNativeCode(*module);
   PassManager pm(context);
   mlir::autopar::CUDALoweringOptions options;
   options.chip = gpuArch.str();

@@ -757,24 +757,13 @@ void printArray(llvm::raw_ostream &os, unsigned index,
 llvm::Expected<std::unique_ptr<ExecutionEngine>>
 compileModule(ModuleOp module, StringRef inputName) {
   MLIRContext *context = module.getContext();
-  for (auto fn : module.getOps<func::FuncOp>()) {
-    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-      SmallVector<NamedAttribute> kept;
-      if (DictionaryAttr attrs = fn.getArgAttrDict(i))
-        for (NamedAttribute a : attrs)
-          if (!a.getName().getValue().starts_with("autopar."))
-            kept.push_back(a);
-      fn.setArgAttrs(i, kept);
-    }
-    if (fn.isPublic() && !fn.isExternal()) {
-      fn->setAttr("llvm.emit_c_interface", UnitAttr::get(context));
-      // callFunction passes the caller's arrays themselves.
+  mlir::autopar::prepareForNativeCode(module);
+  // callFunction passes the caller's arrays themselves.
+  for (auto fn : module.getOps<func::FuncOp>())
+    if (fn.isPublic() && !fn.isExternal())
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)
         fn.setArgAttr(i, "bufferization.writable",
                       BoolAttr::get(context, false));
-    }
-  }
-  module->removeAttr("autopar.weights");
   PassManager pm(context);
   mlir::autopar::CPULoweringOptions options;
   mlir::autopar::buildCPULoweringPipeline(pm, options);

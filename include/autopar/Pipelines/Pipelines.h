@@ -7,6 +7,7 @@
 #ifndef AUTOPAR_PIPELINES_PIPELINES_H
 #define AUTOPAR_PIPELINES_PIPELINES_H
 
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassOptions.h"
 
@@ -162,6 +163,12 @@ void registerAllAutoParPasses();
 /// Registers the dialects and interface models everything in autopar may
 /// create or parse (ours plus the upstream ones we build on).
 void registerAutoParDialects(DialectRegistry &registry);
+
+/// Prepares `module` for lowering to native code called from C: drops the
+/// `autopar.*` attributes (of the module and of function arguments; LLVM's
+/// translation would warn about them) and gives every public function with
+/// a body a C interface (`llvm.emit_c_interface`).
+void prepareForNativeCode(ModuleOp module);
 
 } // namespace autopar
 } // namespace mlir
