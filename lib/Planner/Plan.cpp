@@ -890,6 +890,17 @@ llvm::json::Value mlir::autopar::planner::toJSON(const TransformerModel &m,
                                     {"feasible", r.feasible}}}};
 }
 
+/// How the tensor-parallel group splits the layer's blocks and the head.
+static std::string blockSummary(const TransformerModel &m, const Plan &p) {
+  return llvm::formatv("inside each tensor-parallel group of {0}: attention "
+                       "split by heads in {1} layers, whole in {2}; MLP split "
+                       "column/row in {3}, whole in {4}; vocabulary head {5}",
+                       p.tp, m.layers - p.wholeAttention, p.wholeAttention,
+                       m.layers - p.wholeMlp, p.wholeMlp,
+                       p.wholeHead ? "whole" : "split")
+      .str();
+}
+
 std::string mlir::autopar::planner::explain(const TransformerModel &m,
                                             const ClusterSpec &c,
                                             const TrainingSetup &setup,
@@ -905,12 +916,7 @@ std::string mlir::autopar::planner::explain(const TransformerModel &m,
   os << "plan: " << e.plan.str() << "  (microbatch size "
      << setup.globalBatch / e.plan.dp / e.plan.microbatches << ")\n";
   if (e.plan.tp > 1)
-    os << "inside each tensor-parallel group of " << e.plan.tp
-       << ": attention split by heads in " << m.layers - e.plan.wholeAttention
-       << " layers, whole in " << e.plan.wholeAttention
-       << "; MLP split column/row in " << m.layers - e.plan.wholeMlp
-       << ", whole in " << e.plan.wholeMlp << "; vocabulary head "
-       << (e.plan.wholeHead ? "whole" : "split") << "\n";
+    os << blockSummary(m, e.plan) << "\n";
   os << llvm::format("step time %.3f s = compute %.3f + exposed "
                      "communication %.3f + pipeline bubble %.3f + optimizer "
                      "%.3f\n",
@@ -1023,6 +1029,8 @@ std::string mlir::autopar::planner::toHTML(const TransformerModel &m,
 
   // The device grid: one box per pipeline stage, holding its data-parallel
   // replicas, each a group of tensor-parallel devices.
+  if (p.tp > 1)
+    os << "<p>" << htmlEscape(blockSummary(m, p)) << ".</p>\n";
   os << "<h2>Device grid: " << p.pp << " pipeline stages &times; " << p.dp
      << " data-parallel replicas &times; " << p.tp
      << " tensor-parallel devices</h2>\n";
