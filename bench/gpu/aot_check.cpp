@@ -17,13 +17,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "CudaRuntime.h"
+#include "AotCommon.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <dlfcn.h>
 #include <vector>
 
 namespace {
@@ -173,22 +172,11 @@ int main(int argc, char **argv) {
                          "       aot_check linear_gelu LIBRARY.so M K N\n");
     return 2;
   }
-  std::string why;
-  if (!autopar::cuda::available(why)) {
-    std::printf("SKIP: no CUDA GPU: %s\n", why.c_str());
+  if (!aot::gpuPresent())
     return 0;
-  }
-  void *library = dlopen(argv[2], RTLD_NOW);
-  if (!library) {
-    std::fprintf(stderr, "FAIL: %s\n", dlerror());
+  void *fn = aot::function(argv[2], mode);
+  if (!fn)
     return 1;
-  }
-  std::string symbol = "_mlir_ciface_" + mode;
-  void *fn = dlsym(library, symbol.c_str());
-  if (!fn) {
-    std::fprintf(stderr, "FAIL: no %s in %s\n", symbol.c_str(), argv[2]);
-    return 1;
-  }
   if (mode == "gelu_mul")
     return geluMul(reinterpret_cast<Fn>(fn), std::atoll(argv[3]));
   return linearGelu(reinterpret_cast<Fn2>(fn), std::atoll(argv[3]),

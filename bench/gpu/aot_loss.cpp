@@ -17,13 +17,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "CudaRuntime.h"
+#include "AotCommon.h"
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dlfcn.h>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -71,23 +70,11 @@ int main(int argc, char **argv) {
     return 2;
   }
   bool device = std::string(argv[1]) == "--device";
-  if (device) {
-    std::string why;
-    if (!autopar::cuda::available(why)) {
-      std::printf("SKIP: no CUDA GPU: %s\n", why.c_str());
-      return 0;
-    }
-  }
-  void *library = dlopen(argv[2], RTLD_NOW);
-  if (!library) {
-    std::fprintf(stderr, "FAIL: %s\n", dlerror());
+  if (device && !aot::gpuPresent())
+    return 0;
+  void *loss = aot::function(argv[2], "loss");
+  if (!loss)
     return 1;
-  }
-  void *loss = dlsym(library, "_mlir_ciface_loss");
-  if (!loss) {
-    std::fprintf(stderr, "FAIL: no _mlir_ciface_loss in %s\n", argv[2]);
-    return 1;
-  }
   std::string dir(argv[3]);
   dir = dir.substr(0, dir.find_last_of('/') + 1);
   std::ifstream list(argv[3]);

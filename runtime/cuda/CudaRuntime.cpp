@@ -228,29 +228,6 @@ void autopar::cuda::copyToHost(void *host, const void *device, size_t bytes) {
     AUTOPAR_CU(cuMemcpyDtoH(host, devicePointer(device), bytes));
 }
 
-const char *const *autopar::cuda::entryPoints() {
-  static const char *const names[] = {"mgpuStreamCreate",
-                                      "mgpuStreamDestroy",
-                                      "mgpuStreamSynchronize",
-                                      "mgpuStreamWaitEvent",
-                                      "mgpuEventCreate",
-                                      "mgpuEventDestroy",
-                                      "mgpuEventSynchronize",
-                                      "mgpuEventRecord",
-                                      "mgpuMemAlloc",
-                                      "mgpuMemFree",
-                                      "mgpuMemcpy",
-                                      "mgpuMemset32",
-                                      "mgpuMemset16",
-                                      "mgpuModuleLoad",
-                                      "mgpuModuleLoadJIT",
-                                      "mgpuModuleUnload",
-                                      "mgpuModuleGetFunction",
-                                      "mgpuLaunchKernel",
-                                      nullptr};
-  return names;
-}
-
 extern "C" {
 
 void *mgpuStreamCreate() {

@@ -55,9 +55,6 @@ void requireDevice(const char *caller);
 /// Ends the process with `message` (exit status 1).
 [[noreturn]] void fail(const std::string &message);
 
-/// Names of the mgpu* functions this runtime defines (for checking that it
-/// covers what the lowering calls).
-const char *const *entryPoints();
 
 } // namespace autopar::cuda
 

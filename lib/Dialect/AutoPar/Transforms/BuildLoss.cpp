@@ -141,11 +141,10 @@ struct BuildLossPass
   using BuildLossPassBase::BuildLossPassBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto forward = module.lookupSymbol<func::FuncOp>(entry);
-    if (!forward || forward.isExternal()) {
-      module.emitError("autopar-build-loss: no function @") << entry;
+    func::FuncOp forward =
+        lookupEntryFunction(module, entry, "autopar-build-loss");
+    if (!forward)
       return signalPassFailure();
-    }
     if (module.lookupSymbol("loss")) {
       module.emitError("autopar-build-loss: the module already has @loss");
       return signalPassFailure();

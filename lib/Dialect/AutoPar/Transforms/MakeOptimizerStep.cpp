@@ -168,7 +168,7 @@ struct MakeOptimizerStepPass
     if (clipGradNorm > 0 &&
         (dataSharded ||
          llvm::any_of(splitAxes, [](int64_t a) { return a >= 0; })) &&
-        !module.lookupSymbol<shard::GridOp>("autopar_grid")) {
+        !module.lookupSymbol<shard::GridOp>(kGridName)) {
       module.emitError("autopar-make-optimizer-step: clipping sums squared "
                        "norms over @autopar_grid, which this module lacks");
       return signalPassFailure();
@@ -233,7 +233,7 @@ struct MakeOptimizerStepPass
         Value &into = axis < 0 ? sumSq : splitSumSq[axis];
         into = into ? e.add(into, sq) : sq;
       }
-      auto grid = FlatSymbolRefAttr::get(ctx, "autopar_grid");
+      auto grid = FlatSymbolRefAttr::get(ctx, kGridName);
       for (auto [axis, partial] : splitSumSq)
         sumSq =
             e.add(sumSq, AllReduceOp::create(b, loc, partial, grid,

@@ -26,7 +26,6 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 namespace {
-constexpr StringLiteral kGrid = "autopar_grid";
 
 struct OverlapGradientSumsPass
     : public autopar::impl::OverlapGradientSumsPassBase<
@@ -36,11 +35,10 @@ struct OverlapGradientSumsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    auto fn = module.lookupSymbol<func::FuncOp>(entry);
-    if (!fn || fn.isExternal()) {
-      module.emitError("autopar-overlap-gradient-sums: no function @") << entry;
+    func::FuncOp fn =
+        lookupEntryFunction(module, entry, "autopar-overlap-gradient-sums");
+    if (!fn)
       return signalPassFailure();
-    }
     // The trained parameters, whose gradients follow the loss.
     SmallVector<unsigned> params;
     for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
@@ -56,13 +54,13 @@ struct OverlapGradientSumsPass
           << " results";
       return signalPassFailure();
     }
-    auto grid = module.lookupSymbol<shard::GridOp>(kGrid);
+    auto grid = module.lookupSymbol<shard::GridOp>(kGridName);
     if (!grid) {
       OpBuilder b(module.getBodyRegion());
-      grid = shard::GridOp::create(b, module.getLoc(), kGrid,
+      grid = shard::GridOp::create(b, module.getLoc(), kGridName,
                                    ArrayRef<int64_t>{ShapedType::kDynamic, 1});
     }
-    auto gridRef = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto gridRef = FlatSymbolRefAttr::get(ctx, kGridName);
     auto axes = DenseI64ArrayAttr::get(ctx, {0});
     // One sum per distinct gradient value, started after its definition.
     llvm::MapVector<Value, Value> started;

@@ -39,7 +39,6 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 namespace {
-constexpr StringLiteral kGrid = "autopar_grid";
 constexpr StringLiteral kParallelism = "autopar.parallelism";
 constexpr int64_t kTensorAxis = 1;
 
@@ -143,12 +142,10 @@ struct PartitionTensorParallelPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fn = module.lookupSymbol<func::FuncOp>(entry);
-    if (!fn) {
-      module.emitError("autopar-partition-tensor-parallel: no function @")
-          << entry;
+    func::FuncOp fn =
+        lookupEntryFunction(module, entry, "autopar-partition-tensor-parallel");
+    if (!fn)
       return signalPassFailure();
-    }
     if (dp < 1 || tp < 1) {
       module.emitError("autopar-partition-tensor-parallel: dp and tp must be "
                        "at least 1, got dp=")
@@ -206,7 +203,7 @@ struct PartitionTensorParallelPass
   /// if it has that shape.
   LogicalResult makeGrid(ModuleOp module) {
     SmallVector<int64_t> shape = {dp, tp};
-    if (auto grid = module.lookupSymbol<shard::GridOp>(kGrid)) {
+    if (auto grid = module.lookupSymbol<shard::GridOp>(kGridName)) {
       if (grid.getShape() != ArrayRef<int64_t>(shape))
         return grid.emitOpError("has shape ")
                << llvm::join(llvm::map_range(
@@ -218,7 +215,7 @@ struct PartitionTensorParallelPass
       return success();
     }
     OpBuilder b(module.getBodyRegion());
-    shard::GridOp::create(b, module.getLoc(), kGrid, shape);
+    shard::GridOp::create(b, module.getLoc(), kGridName, shape);
     return success();
   }
 
@@ -516,7 +513,7 @@ struct PartitionTensorParallelPass
 
   void split(func::FuncOp fn, Region &region) {
     MLIRContext *ctx = &getContext();
-    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto grid = FlatSymbolRefAttr::get(ctx, kGridName);
     auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
     LinearOp column = region.column;
     Split first = region.splits.lookup(column.getResult());
@@ -600,7 +597,7 @@ struct PartitionTensorParallelPass
   void splitEmbeddings(func::FuncOp fn,
                        const llvm::DenseSet<Operation *> &tied) {
     MLIRContext *ctx = &getContext();
-    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto grid = FlatSymbolRefAttr::get(ctx, kGridName);
     auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
     SmallVector<GatherOp> lookups;
     fn.walk([&](GatherOp op) {
@@ -668,7 +665,7 @@ struct PartitionTensorParallelPass
   /// The one-hot of the labels is built whole and cut (local_slice).
   void splitLoss(Region &region) {
     MLIRContext *ctx = &getContext();
-    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto grid = FlatSymbolRefAttr::get(ctx, kGridName);
     auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
     CrossEntropyOp ce = region.loss;
     Location loc = ce.getLoc();
@@ -740,7 +737,7 @@ struct PartitionTensorParallelPass
   std::optional<Split> tokenwiseSplit(Operation *op,
                                       DenseMap<Value, Split> &seq) {
     MLIRContext *ctx = &getContext();
-    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto grid = FlatSymbolRefAttr::get(ctx, kGridName);
     auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
     OpBuilder b(op);
     std::optional<Split> s;
@@ -793,7 +790,7 @@ struct PartitionTensorParallelPass
   LogicalResult sequenceParallel(func::FuncOp fn,
                                  MutableArrayRef<Region> regions) {
     MLIRContext *ctx = &getContext();
-    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto grid = FlatSymbolRefAttr::get(ctx, kGridName);
     auto axes = DenseI64ArrayAttr::get(ctx, {kTensorAxis});
     DenseMap<Operation *, Region *> byEnter, byExit;
     llvm::DenseSet<Operation *> inside, dead;

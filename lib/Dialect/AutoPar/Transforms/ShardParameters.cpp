@@ -30,7 +30,6 @@ using namespace mlir;
 using namespace mlir::autopar;
 
 namespace {
-constexpr StringLiteral kGrid = "autopar_grid";
 constexpr StringLiteral kZeroShape = "autopar.zero_shape";
 constexpr int64_t kDataAxis = 0;
 
@@ -41,18 +40,17 @@ struct ShardParametersPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
-    auto fn = module.lookupSymbol<func::FuncOp>(entry);
-    if (!fn || fn.isExternal()) {
-      module.emitError("autopar-shard-parameters: no function @") << entry;
+    func::FuncOp fn =
+        lookupEntryFunction(module, entry, "autopar-shard-parameters");
+    if (!fn)
       return signalPassFailure();
-    }
     if (dp < 2) {
       module.emitError("autopar-shard-parameters: dp must be at least 2, "
                        "got ")
           << int64_t(dp);
       return signalPassFailure();
     }
-    if (auto grid = module.lookupSymbol<shard::GridOp>(kGrid)) {
+    if (auto grid = module.lookupSymbol<shard::GridOp>(kGridName)) {
       if (grid.getShape().empty() || grid.getShape()[0] != dp) {
         grid.emitOpError("has axis 0 of size ")
             << (grid.getShape().empty() ? 0 : grid.getShape()[0])
@@ -63,10 +61,10 @@ struct ShardParametersPass
       }
     } else {
       OpBuilder b(module.getBodyRegion());
-      shard::GridOp::create(b, module.getLoc(), kGrid,
+      shard::GridOp::create(b, module.getLoc(), kGridName,
                             ArrayRef<int64_t>{dp, 1});
     }
-    auto grid = FlatSymbolRefAttr::get(ctx, kGrid);
+    auto grid = FlatSymbolRefAttr::get(ctx, kGridName);
     auto axes = DenseI64ArrayAttr::get(ctx, {kDataAxis});
     Block &body = fn.front();
     OpBuilder b = OpBuilder::atBlockBegin(&body);
@@ -145,11 +143,10 @@ struct GatherAtUsePass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto fn = module.lookupSymbol<func::FuncOp>(entry);
-    if (!fn || fn.isExternal()) {
-      module.emitError("autopar-gather-at-use: no function @") << entry;
+    func::FuncOp fn =
+        lookupEntryFunction(module, entry, "autopar-gather-at-use");
+    if (!fn)
       return signalPassFailure();
-    }
     SmallVector<SmallVector<Operation *>> chains;
     fn.walk([&](AllGatherOp gather) {
       SmallVector<Operation *> chain = gatherChain(gather, fn);

@@ -20,6 +20,15 @@ namespace autopar {
 #define GEN_PASS_DECL
 #include "autopar/Dialect/AutoPar/Transforms/Passes.h.inc"
 
+/// The `shard.grid` the partitioning passes create and the collectives and
+/// the runtime name (axis 0 data-parallel, axis 1 tensor-parallel).
+inline constexpr llvm::StringLiteral kGridName = "autopar_grid";
+
+/// The function a pass transforms: @`entry`, with a body. Emits
+/// "`pass`: no function @`entry`" on `module` and returns null otherwise.
+func::FuncOp lookupEntryFunction(ModuleOp module, llvm::StringRef entry,
+                                 llvm::StringRef pass);
+
 /// Patterns that rewrite composite ops (softmax, layer_norm, attention, ...)
 /// into autopar primitives. Shared by the decomposition pass and by the
 /// conversion to linalg.
