@@ -36,6 +36,20 @@ import subprocess
 if subprocess.run([config.python_executable, "-c", "import torch, onnx"],
                   capture_output=True).returncode == 0:
     config.available_features.add("torch")
+# Kernels link the CUDA toolkit's libdevice (autopar::findCUDAToolkit looks
+# in $CUDA_HOME, $CUDA_PATH, $CUDA_ROOT and /usr/local/cuda); cubins
+# (--gpu-format=cubin) need its ptxas on PATH too.
+import shutil
+for name in ["CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"]:
+    if name in os.environ:
+        config.environment[name] = os.environ[name]
+if any(os.path.exists(os.path.join(d, "nvvm", "libdevice", "libdevice.10.bc"))
+       for d in [os.environ.get(n, "") for n in
+                 ["CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"]] + ["/usr/local/cuda"]
+       if d):
+    config.available_features.add("cuda-toolkit")
+    if shutil.which("ptxas"):
+        config.available_features.add("ptxas")
 # Multi-process runs need OpenMPI's mpirun (as root it must be told so).
 # A machine where mpirun cannot start two processes (no shared memory, a
 # sandbox without process launch) skips those tests, and says why.

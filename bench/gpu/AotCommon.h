@@ -9,9 +9,11 @@
 
 #include "CudaRuntime.h"
 
+#include <cstdint>
 #include <cstdio>
 #include <dlfcn.h>
 #include <string>
+#include <vector>
 
 namespace aot {
 
@@ -25,18 +27,34 @@ inline bool gpuPresent() {
 }
 
 /// The C interface `_mlir_ciface_NAME` of an ahead-of-time compiled
-/// library, or null after printing "FAIL: ..." with why.
-inline void *function(const char *library, const std::string &name) {
+/// library (or the symbol `prefix`NAME: `_mlir__mlir_ciface_` for its packed
+/// wrapper), or null after printing "FAIL: ..." with why.
+inline void *function(const char *library, const std::string &name,
+                      const std::string &prefix = "_mlir_ciface_") {
   void *handle = dlopen(library, RTLD_NOW);
   if (!handle) {
     std::fprintf(stderr, "FAIL: %s\n", dlerror());
     return nullptr;
   }
-  std::string symbol = "_mlir_ciface_" + name;
+  std::string symbol = prefix + name;
   void *f = dlsym(handle, symbol.c_str());
   if (!f)
     std::fprintf(stderr, "FAIL: no %s in %s\n", symbol.c_str(), library);
   return f;
+}
+
+/// A ranked memref descriptor for the row-major buffer `data` of shape
+/// `dims`: allocated, aligned, offset, sizes, strides, as int64 words.
+inline std::vector<int64_t> descriptor(void *data,
+                                       const std::vector<int64_t> &dims) {
+  auto address = int64_t(reinterpret_cast<intptr_t>(data));
+  std::vector<int64_t> d = {address, address, 0};
+  d.insert(d.end(), dims.begin(), dims.end());
+  std::vector<int64_t> strides(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;)
+    strides[i - 1] = strides[i] * dims[i];
+  d.insert(d.end(), strides.begin(), strides.end());
+  return d;
 }
 
 } // namespace aot

@@ -31,19 +31,6 @@
 #include <vector>
 
 namespace {
-/// A ranked memref descriptor: allocated, aligned, offset, sizes, strides,
-/// as int64 words.
-std::vector<int64_t> descriptor(void *data, const std::vector<int64_t> &dims) {
-  std::vector<int64_t> d = {int64_t(reinterpret_cast<intptr_t>(data)),
-                            int64_t(reinterpret_cast<intptr_t>(data)), 0};
-  d.insert(d.end(), dims.begin(), dims.end());
-  std::vector<int64_t> strides(dims.size(), 1);
-  for (size_t i = dims.size(); i-- > 1;)
-    strides[i - 1] = strides[i] * dims[i];
-  d.insert(d.end(), strides.begin(), strides.end());
-  return d;
-}
-
 /// Calls `f`, a function of `n` pointer arguments (an MLIR C interface:
 /// one descriptor pointer per memref), with `args`.
 template <size_t... I>
@@ -116,12 +103,12 @@ int main(int argc, char **argv) {
     else
       std::memcpy(data, bytes.data(), expected);
     buffers.push_back(data);
-    descriptors.push_back(descriptor(data, dims));
+    descriptors.push_back(aot::descriptor(data, dims));
   }
   // The result, a rank-0 f32 out-parameter, comes last.
   void *out = allocate(4);
   buffers.push_back(out);
-  descriptors.push_back(descriptor(out, {}));
+  descriptors.push_back(aot::descriptor(out, {}));
   std::vector<void *> args;
   for (std::vector<int64_t> &d : descriptors)
     args.push_back(d.data());

@@ -1,21 +1,31 @@
 #!/usr/bin/env bash
 # Builds, on this machine, what the GPU device check runs: the device
 # machines have CUDA but no LLVM, MLIR or network. Writes gpu-check/ (git
-# ignored; carry it to the device machine):
+# ignored, 51 MB; carry it to the device machine):
 #   CudaRuntimeTest        the runtime's unit tests (kernel test runs on a GPU)
 #   libgelu_mul.so         gelu(a * b) on N floats
 #   liblinear_gelu.so      gelu(x w), x: S x S, w: S x S (the product through
 #                          cuBLAS)
 #   aot_check              runs them on the GPU against the host, and times them
-#   libloss.so, loss-args/ a 2-layer zoo GPT's training step compiled by
-#                          autopar-compile --target=cuda (random weights), the
-#                          arguments of its @loss for 2 sequences of
-#                          examples/gpt as raw files, and the CPU backend's
-#                          loss (expected-loss)
-#   aot_loss               runs it on the GPU and compares
+#   libsmall.so            a 2-layer zoo GPT's training step compiled by
+#                          autopar-compile --target=cuda (batch 2 x 32), with
+#   loss-args/, expected-loss   its @loss's arguments for 2 sequences of
+#                          examples/gpt as raw files, the CPU backend's loss
+#   small.txt, expected-small   what aot_train needs to train it 20 steps,
+#                          and the CPU backend's 20 losses (autopar-run)
+#   expected-small-grads.bin    its first step's gradients on the CPU
+#   libgpt2-b1.so, gpt2-b1.txt, expected-gpt2-b1   zoo:gpt2-small (124M, seq
+#                          1024), batch 1: the step as a cubin library and
+#                          the CPU backend's first 3 losses on the same batch
+#   libgpt2-b8.so, gpt2-b8.txt   the same model at batch 8 (timed; the loss
+#                          must fall)
+#   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
-# Each function is lowered by autopar-lower-to-cuda (sm_90 PTX inside) and
-# its host code compiled with llc.
+# Each small function is lowered by autopar-lower-to-cuda (sm_90 PTX inside)
+# and its host code compiled with llc; the training steps by
+# autopar-compile --target=cuda (gpt2-small's kernels as cubins, compiled
+# here by ptxas: no minute of PTX compilation on the device). Takes about
+# 8 minutes (the CPU backend's gpt2-small steps are most of it).
 # usage: bench/gpu/prepare.sh [N [S]]   (default 16777216 2048)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,13 +55,13 @@ compile linear_gelu "s/@M@/$s/g; s/@K@/$s/g; s/@N@/$s/g"
 c++ -O2 -std=c++17 -I"$root/runtime/cuda" "$root/bench/gpu/aot_check.cpp" \
   -o "$out/aot_check" -L"$out" -lautopar_cuda_runtime -ldl \
   -Wl,-rpath,'$ORIGIN'
-# The GPT's loss: its training artifact compiled with --target=cuda (the
-# step as a GPU library), inputs, the CPU backend's loss, @loss's arguments
-# as raw files.
+# The small GPT: its training artifact compiled with --target=cuda (the
+# step as a GPU library), inputs, the CPU backend's loss and 20 training
+# losses, @loss's arguments as raw files.
 gpt=$out/gpt
 "$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
   --train --batch=2 --target=cuda -o "$gpt" >/dev/null
-cp "$gpt/train-cuda.so" "$out/libloss.so"
+cp "$gpt/train-cuda.so" "$out/libsmall.so"
 /usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[3], np.load(sys.argv[1])[:2]); np.save(sys.argv[4], np.load(sys.argv[2])[:2])" \
   "$root/examples/gpt/tokens.npy" "$root/examples/gpt/next.npy" \
   "$gpt/ids.npy" "$gpt/labels.npy"
@@ -61,9 +71,60 @@ cp "$gpt/train-cuda.so" "$out/libloss.so"
 mkdir -p "$out/loss-args"
 /usr/bin/python3 "$root/bench/gpu/loss_args.py" "$gpt/train.mlir" \
   "$gpt/weights.safetensors" "$gpt/ids.npy" "$gpt/labels.npy" "$out/loss-args"
+# losses STEPS MODEL BATCH IDS LABELS FILE: the CPU backend's losses, one a
+# line, training MODEL's CPU artifact (the same initial weights: same seed).
+losses() {
+  "$build/bin/autopar-compile" "$2" --train --batch="$3" -o "$out/cpu" >/dev/null
+  "$build/bin/autopar-run" "$out/cpu" --data="$4" --labels="$5" --steps="$1" \
+    --log="$out/cpu/log.jsonl" >/dev/null
+  /usr/bin/python3 -c "import json, sys; [print(repr(json.loads(l)['loss'])) for l in open(sys.argv[1]) if 'loss' in l]" \
+    "$out/cpu/log.jsonl" > "$6"
+  rm -rf "$out/cpu"
+}
+losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' 2 \
+  "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt" "$gpt/ids.npy" \
+  "$gpt/labels.npy" "$out" small
+for driver in aot_loss aot_train; do
+  c++ -O2 -std=c++17 -I"$root/runtime/cuda" -I"$root/runtime/common" \
+    "$root/bench/gpu/$driver.cpp" -o "$out/$driver" -L"$out" \
+    -lautopar_cuda_runtime -ldl -Wl,-rpath,'$ORIGIN'
+done
+# The first step's gradients from the same step lowered for the CPU (as
+# test/Pipelines/aot-train.test builds it): what the GPU's are compared
+# with when its losses differ (bench/gpu/compare_grads.py).
+"$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
+  --train --batch=2 -o "$gpt/cpu" >/dev/null
+sed 's/^\(  func.func @\(forward_backward\|optimizer_step\)(.*\) {$/\1 attributes {llvm.emit_c_interface} {/' \
+  "$gpt/cpu/train.mlir" > "$gpt/step.mlir"
+"$build/bin/autopar-opt" "$gpt/step.mlir" --autopar-lower-to-cpu="out-params=true" \
+  --autopar-packed-wrappers | "$llvm/mlir-translate" --mlir-to-llvmir -o "$gpt/step.ll"
+"$llvm/llc" -O2 -filetype=obj -relocation-model=pic "$gpt/step.ll" -o "$gpt/step.o"
+c++ -shared -o "$gpt/libstep_cpu.so" "$gpt/step.o" \
+  "$build/runtime/cpu/libAutoParCPURuntime.a" -ldnnl \
+  /usr/lib/llvm-22/lib/libmlir_c_runner_utils.so -Wl,-rpath,/usr/lib/llvm-22/lib
+AOT_TRAIN_DUMP_GRADS="$out/expected-small-grads.bin" "$out/aot_train" --host \
+  "$gpt/libstep_cpu.so" "$out/small.txt" 2 >/dev/null
 rm -rf "$gpt"
-c++ -O2 -std=c++17 -I"$root/runtime/cuda" "$root/bench/gpu/aot_loss.cpp" \
-  -o "$out/aot_loss" -L"$out" -lautopar_cuda_runtime -ldl \
-  -Wl,-rpath,'$ORIGIN'
+# gpt2-small: random tokens (seed 1), batch 8 for the timing, its first row
+# for the check against the CPU backend.
+/usr/bin/python3 -c "
+import numpy as np, sys
+t = np.random.default_rng(1).integers(0, 50257, size=(8, 1025)).astype(np.int64)
+for b in (1, 8):
+    np.save(f'{sys.argv[1]}/ids{b}.npy', t[:b, :-1])
+    np.save(f'{sys.argv[1]}/labels{b}.npy', t[:b, 1:])" "$out"
+for b in 1 8; do
+  "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
+    --gpu-format=cubin -o "$out/gpt2" >/dev/null
+  cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b$b.so"
+  if [ $b = 1 ]; then
+    losses 3 zoo:gpt2-small 1 "$out/ids1.npy" "$out/labels1.npy" \
+      "$out/expected-gpt2-b1"
+  fi
+  /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids$b.npy" \
+    "$out/labels$b.npy" "$out" gpt2-b$b
+  rm -rf "$out/gpt2" "$out/ids$b.npy" "$out/labels$b.npy"
+done
 printf 'n=%s\ns=%s\n' "$n" "$s" > "$out/params"
 du -sh "$out"

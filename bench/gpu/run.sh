@@ -1,38 +1,48 @@
 #!/usr/bin/env bash
 # The GPU device check, run on a machine with an NVIDIA GPU (through the
 # device tool: carry gpu-check/, built here by bench/gpu/prepare.sh):
-#   bash bench/gpu/run.sh
-# Runs the CUDA runtime's unit tests and the ahead-of-time compiled
-# functions against the host: gelu(a * b) with its bandwidth and the ratio
-# to a device-to-device copy in the same run, and gelu(x w) (the product
-# through cuBLAS) with its TFLOP/s and the ratio to PyTorch's on the same
-# GPU in the same run (fp32, no TF32, both), and a 2-layer GPT's loss
-# (every op of its forward pass and cross-entropy on the GPU) against the
-# CPU backend's (1e-4 relative).
-# Not yet part of it (issue 7, open): training gpt2-small and a torch GPT
-# against the CPU backend and torch.compile (tokens/s, MFU).
+#   bash bench/gpu/run.sh [basics] [small] [gpt2] [torch]   (default: all)
+# basics: the CUDA runtime's unit tests; gelu(a * b) against the host with
+#   its bandwidth and the ratio to a device-to-device copy; gelu(x w) (the
+#   product through cuBLAS) with its TFLOP/s and the ratio to PyTorch's
+#   (fp32, no TF32, both); a 2-layer GPT's loss against the CPU backend's
+#   (1e-4 relative).
+# small: that GPT trained 20 steps on the GPU (bench/gpu/aot_train.cpp),
+#   every loss against the CPU backend's (1e-4 relative).
+# gpt2: zoo:gpt2-small (124M, seq 1024) at batch 1, its first 3 losses
+#   against the CPU backend's (1e-4), then at batch 8 for 20 steps (the loss
+#   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
+#   989.4 TFLOP/s).
+# torch: the same model and batch in PyTorch (bench/gpu/torch_gpt.py) with
+#   torch.compile, fp32 (TF32 off) and bf16 autocast, in the same run; then
+#   the ratios of autopar's tokens/s to each.
+# Each part runs under a time limit; the exit status is 1 if any failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dir=$root/gpu-check
-if [ ! -x "$dir/aot_check" ]; then
+if [ ! -x "$dir/aot_train" ]; then
   echo "gpu-check/ is missing: run bench/gpu/prepare.sh first (on the build machine)" >&2
   exit 1
 fi
+parts=${*:-basics small gpt2 torch}
+want() { [[ " $parts " == *" $1 "* ]]; }
+export LD_LIBRARY_PATH=$dir
 n=$(sed -n 's/^n=//p' "$dir/params")
 s=$(sed -n 's/^s=//p' "$dir/params")
 status=0
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-echo "== CUDA runtime unit tests"
-LD_LIBRARY_PATH=$dir "$dir/CudaRuntimeTest" || status=1
-echo "== gelu(a * b) lowered by autopar-lower-to-cuda, n=$n"
-LD_LIBRARY_PATH=$dir "$dir/aot_check" gelu_mul "$dir/libgelu_mul.so" "$n" || status=1
-echo "== gelu(x w), ${s}x${s} times ${s}x${s}"
-out=$(LD_LIBRARY_PATH=$dir "$dir/aot_check" linear_gelu "$dir/liblinear_gelu.so" "$s" "$s" "$s")
-rc=$?
-echo "$out"
-[ $rc -eq 0 ] || status=1
-ours=$(echo "$out" | sed -n 's/.* \([0-9.]*\) TFLOP\/s.*/\1/p')
-theirs=$(python3 - "$s" <<'PY' 2>/dev/null
+if want basics; then
+  echo "== CUDA runtime unit tests"
+  timeout 60 "$dir/CudaRuntimeTest" --gtest_brief=1 || status=1
+  echo "== gelu(a * b) lowered by autopar-lower-to-cuda, n=$n"
+  timeout 60 "$dir/aot_check" gelu_mul "$dir/libgelu_mul.so" "$n" || status=1
+  echo "== gelu(x w), ${s}x${s} times ${s}x${s}"
+  out=$(timeout 60 "$dir/aot_check" linear_gelu "$dir/liblinear_gelu.so" "$s" "$s" "$s")
+  rc=$?
+  echo "$out"
+  [ $rc -eq 0 ] || status=1
+  ours=$(echo "$out" | sed -n 's/.* \([0-9.]*\) TFLOP\/s.*/\1/p')
+  theirs=$(timeout 60 python3 - "$s" <<'PY' 2>/dev/null
 import sys, time, torch
 s = int(sys.argv[1])
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -48,13 +58,71 @@ for _ in range(20):
 torch.cuda.synchronize()
 print(f"{2 * s**3 / ((time.perf_counter() - t0) / 20) / 1e12:.2f}")
 PY
-)
-if [ -n "$ours" ] && [ -n "$theirs" ]; then
-  awk -v a="$ours" -v t="$theirs" 'BEGIN { printf "linear_gelu: autopar %.2f TFLOP/s, PyTorch (eager, fp32) %.2f TFLOP/s, ratio %.2f\n", a, t, a / t }'
-else
-  echo "linear_gelu: no PyTorch figure to compare (torch with CUDA not found)"
+  )
+  if [ -n "$ours" ] && [ -n "$theirs" ]; then
+    awk -v a="$ours" -v t="$theirs" 'BEGIN { printf "linear_gelu: autopar %.2f TFLOP/s, PyTorch (eager, fp32) %.2f TFLOP/s, ratio %.2f\n", a, t, a / t }'
+  else
+    echo "linear_gelu: no PyTorch figure to compare (torch with CUDA not found)"
+  fi
+  echo "== a 2-layer zoo GPT's loss on the GPU against the CPU backend"
+  timeout 60 "$dir/aot_loss" --device "$dir/libsmall.so" \
+    "$dir/loss-args/args.txt" "$(cat "$dir/expected-loss")" || status=1
 fi
-echo "== a 2-layer zoo GPT's loss on the GPU against the CPU backend"
-LD_LIBRARY_PATH=$dir "$dir/aot_loss" --device "$dir/libloss.so" \
-  "$dir/loss-args/args.txt" "$(cat "$dir/expected-loss")" || status=1
+# train NAME STEPS SECONDS [EXPECTED]: aot_train on gpu-check/libNAME.so;
+# its JSON line goes to gpu-check/NAME.json.
+train() {
+  AOT_TRAIN_MAX_SECONDS=$(($3 / 2)) timeout "$3" "$dir/aot_train" --device \
+    "$dir/lib$1.so" "$dir/$1.txt" "$2" ${4:+"$4"} | tee "$dir/$1.log"
+  local rc=$?
+  tail -1 "$dir/$1.log" | grep '^{' > "$dir/$1.json"
+  if [ $rc -ne 0 ]; then
+    echo "FAIL: aot_train $1 (exit status $rc)"
+    return 1
+  fi
+}
+if want small; then
+  echo "== the 2-layer GPT trained 20 steps on the GPU against the CPU backend"
+  if ! AOT_TRAIN_DUMP_GRADS=$dir/small-grads.bin train small 20 45 "$dir/expected-small"; then
+    status=1
+    echo "-- the first step's gradients against the CPU's:"
+    python3 "$root/bench/gpu/compare_grads.py" "$dir/small.txt" \
+      "$dir/small-grads.bin" "$dir/expected-small-grads.bin"
+    if command -v compute-sanitizer >/dev/null; then
+      echo "-- compute-sanitizer (memcheck), 2 steps:"
+      timeout 120 compute-sanitizer --tool memcheck --print-limit 10 \
+        "$dir/aot_train" --device "$dir/libsmall.so" "$dir/small.txt" 2 2>&1 | head -60
+    fi
+  fi
+fi
+if want gpt2; then
+  echo "== gpt2-small, batch 1 x 1024: 3 steps against the CPU backend"
+  train gpt2-b1 3 120 "$dir/expected-gpt2-b1" || status=1
+  echo "== gpt2-small, batch 8 x 1024: 20 steps, timed"
+  train gpt2-b8 20 120 || status=1
+fi
+if want torch; then
+  for dtype in fp32 bf16; do
+    echo "== PyTorch (torch.compile, $dtype), gpt2-small, batch 8 x 1024"
+    PYTHONUNBUFFERED=1 timeout 90 python3 "$root/bench/gpu/torch_gpt.py" \
+      --batch 8 --dtype $dtype --compile --steps 20 --seconds 6 2>/dev/null \
+      | grep '^{' | tee "$dir/torch-$dtype.json" || status=1
+  done
+fi
+if [ -s "$dir/gpt2-b8.json" ]; then
+  python3 - "$dir" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+ours = json.load(open(f"{d}/gpt2-b8.json"))
+print(f"autopar (fp32): {ours['tokens_per_s']:.0f} tokens/s, "
+      f"{ours['step_ms']:.1f} ms/step, MFU {100 * ours['mfu']:.2f}%")
+for dtype in ("fp32", "bf16"):
+    p = f"{d}/torch-{dtype}.json"
+    if os.path.exists(p) and os.path.getsize(p):
+        t = json.load(open(p))
+        print(f"torch.compile ({dtype}): {t['tokens_per_s']:.0f} tokens/s, "
+              f"{t['step_ms']:.1f} ms/step, MFU {100 * t['mfu']:.2f}%; "
+              f"autopar / torch.compile ({dtype}) = "
+              f"{ours['tokens_per_s'] / t['tokens_per_s']:.3f}")
+PY
+fi
 exit $status

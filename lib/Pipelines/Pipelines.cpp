@@ -16,7 +16,9 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -31,7 +33,8 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
     p += "func.func(autopar-fuse-elementwise),";
   p += "canonicalize,"
        "one-shot-bufferize{bufferize-function-boundaries "
-       "function-boundary-type-conversion=identity-layout-map},";
+       "function-boundary-type-conversion=identity-layout-map},"
+       "func.func(scf-forall-to-for),";
   if (options.outParams)
     p += "buffer-results-to-out-params{hoist-static-allocs "
          "modify-public-functions},";
@@ -116,30 +119,53 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
     llvm::report_fatal_error("autopar: malformed training-step pipeline");
 }
 
+std::string autopar::findCUDAToolkit() {
+  SmallVector<std::string> candidates;
+  for (const char *name : {"CUDA_HOME", "CUDA_PATH", "CUDA_ROOT"})
+    if (const char *value = std::getenv(name); value && *value)
+      candidates.push_back(value);
+  candidates.push_back("/usr/local/cuda");
+  for (const std::string &dir : candidates) {
+    SmallString<256> libdevice(dir);
+    llvm::sys::path::append(libdevice, "nvvm", "libdevice",
+                            "libdevice.10.bc");
+    if (llvm::sys::fs::exists(libdevice))
+      return dir;
+  }
+  return "";
+}
+
 void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
                                         const CUDALoweringOptions &options) {
+  std::string toolkit = options.toolkit.getValue();
+  if (toolkit.empty())
+    toolkit = findCUDAToolkit();
   std::string pipeline =
       "func.func(convert-autopar-to-linalg,autopar-fuse-elementwise),"
       "canonicalize,"
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
+      "func.func(scf-forall-to-parallel),"
       "buffer-results-to-out-params{hoist-static-allocs "
       "modify-public-functions},"
       "buffer-deallocation-pipeline,"
       "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32},"
-      "func.func(convert-linalg-to-parallel-loops,"
+      "func.func(autopar-parallel-dims-first,"
+      "convert-linalg-to-parallel-loops,"
       "autopar-tile-loops-for-gpu{threads=" +
       std::to_string(options.threads) +
       "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu,canonicalize),"
       "autopar-device-buffers,gpu-kernel-outlining,"
       "func.func(gpu-async-region),"
-      "lower-affine,convert-scf-to-cf,"
+      "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
       "nvvm-attach-target{chip=" +
       options.chip.getValue() + " features=" + options.features.getValue() +
       "},"
       "gpu.module(convert-gpu-to-nvvm,convert-arith-to-llvm,"
       "convert-index-to-llvm,canonicalize,cse,reconcile-unrealized-casts),"
-      "gpu-module-to-binary{format=isa}";
+      "gpu-module-to-binary{format=" +
+      options.format.getValue() +
+      (toolkit.empty() ? std::string() : " toolkit=" + toolkit) + "}";
   if (options.host)
     pipeline += ",expand-strided-metadata,lower-affine,convert-math-to-llvm,"
                 "finalize-memref-to-llvm,convert-arith-to-llvm,"

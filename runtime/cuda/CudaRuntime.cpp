@@ -52,6 +52,11 @@ struct Driver {
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree)(CUdeviceptr);
+  // Stream-ordered allocation (CUDA 11.2 and later; optional).
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*cuDeviceGetDefaultMemPool)(void **, CUdevice);
+  CUresult (*cuMemPoolSetAttribute)(void *, int, void *);
   CUresult (*cuMemcpyAsync)(CUdeviceptr, CUdeviceptr, size_t, CUstream);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
@@ -72,6 +77,9 @@ struct State {
   bool ready = false;
   std::string why; ///< why not ready
   CUcontext context = nullptr;
+  /// Buffers come from the device's memory pool in stream order (freed
+  /// without a synchronization, kept by the pool for the next step).
+  bool streamOrdered = false;
 };
 
 template <typename F> bool resolve(void *library, const char *name, F &out) {
@@ -163,6 +171,21 @@ State &state() {
       return;
     }
     s.ready = true;
+    // The pool keeps what is freed (release threshold: all of it), so a
+    // step's buffers are reused by the next without going to the driver.
+    void *pool = nullptr;
+    uint64_t keepAll = UINT64_MAX;
+    s.streamOrdered =
+        resolve(library, "cuMemAllocAsync", d.cuMemAllocAsync) &&
+        resolve(library, "cuMemFreeAsync", d.cuMemFreeAsync) &&
+        resolve(library, "cuDeviceGetDefaultMemPool",
+                d.cuDeviceGetDefaultMemPool) &&
+        resolve(library, "cuMemPoolSetAttribute", d.cuMemPoolSetAttribute) &&
+        !std::getenv("AUTOPAR_CUDA_SYNC_ALLOC") &&
+        d.cuCtxSetCurrent(s.context) == CUDA_SUCCESS &&
+        d.cuDeviceGetDefaultMemPool(&pool, device) == CUDA_SUCCESS &&
+        d.cuMemPoolSetAttribute(pool, CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                                &keepAll) == CUDA_SUCCESS;
   });
   return s;
 }
@@ -283,6 +306,8 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared) {
   CUdeviceptr p = 0;
   if (hostShared)
     AUTOPAR_CU(cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL));
+  else if (state().streamOrdered)
+    AUTOPAR_CU(cuMemAllocAsync(&p, bytes, stream));
   else
     AUTOPAR_CU(cuMemAlloc(&p, bytes));
   return reinterpret_cast<void *>(p);
@@ -292,6 +317,10 @@ void mgpuMemFree(void *pointer, void *stream) {
   const Driver &d = driver(__func__);
   if (!pointer)
     return;
+  if (state().streamOrdered) {
+    AUTOPAR_CU(cuMemFreeAsync(devicePointer(pointer), stream));
+    return;
+  }
   // Kernels still queued on the stream may use the buffer.
   if (stream)
     AUTOPAR_CU(cuStreamSynchronize(stream));
@@ -349,7 +378,11 @@ void *mgpuModuleLoadJIT(void *ptx, int optLevel) {
 
 void mgpuModuleUnload(void *module) {
   const Driver &d = driver(__func__);
-  AUTOPAR_CU(cuModuleUnload(module));
+  // The lowering unloads its modules in a global destructor, which can run
+  // after the driver has shut down at exit; nothing is left to free then.
+  CUresult result = d.cuModuleUnload(module);
+  if (result != CUDA_ERROR_DEINITIALIZED)
+    check(result, "cuModuleUnload(module)", __func__);
 }
 
 void *mgpuModuleGetFunction(void *module, const char *name) {

@@ -27,6 +27,7 @@ namespace autopar::cuda {
 /// The driver constants the runtime uses, with cuda.h's values.
 namespace abi {
 constexpr int CUDA_SUCCESS = 0;
+constexpr int CUDA_ERROR_DEINITIALIZED = 4;
 constexpr int CU_JIT_INFO_LOG_BUFFER = 3, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4,
               CU_JIT_ERROR_LOG_BUFFER = 5,
               CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
@@ -34,6 +35,7 @@ constexpr int CU_JIT_INFO_LOG_BUFFER = 3, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4,
 constexpr unsigned CU_EVENT_DISABLE_TIMING = 0x2;
 constexpr unsigned CU_MEM_ATTACH_GLOBAL = 0x1;
 constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
+constexpr int CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4;
 constexpr int CUBLAS_STATUS_SUCCESS = 0, CUBLAS_OP_N = 0, CUBLAS_OP_T = 1,
               CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3;
 } // namespace abi
@@ -54,7 +56,6 @@ void requireDevice(const char *caller);
 
 /// Ends the process with `message` (exit status 1).
 [[noreturn]] void fail(const std::string &message);
-
 
 } // namespace autopar::cuda
 

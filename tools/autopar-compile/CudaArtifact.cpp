@@ -13,8 +13,10 @@
 
 #include "CudaArtifact.h"
 
+#include "autopar/Conversion/Passes.h"
 #include "autopar/Pipelines/Pipelines.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/ADT/SmallString.h"
@@ -37,6 +39,7 @@ static llvm::Error artifactError(const llvm::Twine &message) {
 
 namespace autopar {
 llvm::Error writeCudaLibrary(ModuleOp original, llvm::StringRef gpuArch,
+                             bool cubin, llvm::StringRef toolkit,
                              llvm::StringRef library,
                              llvm::StringRef runtimeDir) {
   OwningOpRef<ModuleOp> module(cast<ModuleOp>(original->clone()));
@@ -45,10 +48,35 @@ llvm::Error writeCudaLibrary(ModuleOp original, llvm::StringRef gpuArch,
   PassManager pm(context);
   mlir::autopar::CUDALoweringOptions options;
   options.chip = gpuArch.str();
+  options.format = cubin ? "bin" : "isa";
+  options.toolkit = toolkit.str();
   mlir::autopar::buildCUDALoweringPipeline(pm, options);
+  // Drivers call the steps through their packed wrappers.
+  pm.addPass(mlir::autopar::createPackedWrappersPass());
   if (failed(pm.run(*module)))
     return artifactError("lowering the training step for CUDA (" + gpuArch +
                          ") failed");
+  // PTX that still declares libdevice's functions would fail to load on
+  // the GPU ("unresolved extern function"): say so here instead.
+  std::string missing;
+  module->walk([&](gpu::BinaryOp binary) {
+    for (Attribute a : binary.getObjects()) {
+      StringRef text = cast<gpu::ObjectAttr>(a).getObject().getValue();
+      size_t at = text.find(".extern .func");
+      if (at == StringRef::npos || !missing.empty())
+        continue;
+      size_t name = text.find("__nv_", at);
+      if (name != StringRef::npos)
+        missing = text.substr(name).take_until([](char c) {
+          return !llvm::isAlnum(c) && c != '_';
+        });
+    }
+  });
+  if (!missing.empty())
+    return artifactError(
+        "the kernels call CUDA's libdevice (" + missing +
+        ", ...), which was not found: install the CUDA toolkit or set "
+        "CUDA_HOME to it (a folder holding nvvm/libdevice/libdevice.10.bc)");
 
   llvm::LLVMContext llvmContext;
   std::unique_ptr<llvm::Module> ir =

@@ -16,13 +16,17 @@
 namespace autopar {
 
 /// Writes `library` (a shared object) holding the training step of `module`
-/// lowered by autopar-lower-to-cuda for `gpuArch` (kernels as PTX inside,
-/// host code compiled for this machine), linked with the CUDA runtime
-/// (runtime/cuda) in `runtimeDir`. Every public function gets its C
+/// lowered by autopar-lower-to-cuda for `gpuArch` (kernels inside as PTX,
+/// or with `cubin` as machine code from the CUDA toolkit's ptxas; libdevice
+/// from `toolkit`, or where findCUDAToolkit finds one, and an error if the
+/// kernels need it and there is none; host code
+/// compiled for this machine, with packed wrappers), linked with the CUDA
+/// runtime (runtime/cuda) in `runtimeDir`. Every public function gets its C
 /// interface (`_mlir_ciface_NAME`, results as trailing out-parameters).
 /// `module` is not changed. The object file is written next to the library
 /// and removed; linking runs the system's C++ compiler driver.
 llvm::Error writeCudaLibrary(mlir::ModuleOp module, llvm::StringRef gpuArch,
+                             bool cubin, llvm::StringRef toolkit,
                              llvm::StringRef library,
                              llvm::StringRef runtimeDir);
 

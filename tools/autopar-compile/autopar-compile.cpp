@@ -18,13 +18,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "CudaArtifact.h"
+#include "InitialWeights.h"
 #include "LRSchedule.h"
 
 #include "Npy.h"
 #include "Safetensors.h"
 #include <cmath>
 #include <cstring>
-#include <random>
 
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 #include "autopar/Dialect/AutoPar/Transforms/Passes.h"
@@ -131,6 +131,18 @@ static cl::opt<std::string>
     gpuArch("gpu-arch", cl::init("sm_90"),
             cl::desc("With --target=cuda: the GPU architecture (sm_90: H100)"),
             cl::cat(category));
+static cl::opt<std::string> gpuFormat(
+    "gpu-format", cl::init("ptx"),
+    cl::desc("With --target=cuda: ptx (the driver compiles the kernels when "
+             "the library loads) or cubin (compiled here by the CUDA "
+             "toolkit's ptxas: no compilation at load time)"),
+    cl::cat(category));
+static cl::opt<std::string> cudaToolkit(
+    "cuda-toolkit",
+    cl::desc("With --target=cuda: the CUDA toolkit whose libdevice the "
+             "kernels link and whose ptxas makes cubins (default: "
+             "$CUDA_HOME, $CUDA_PATH, $CUDA_ROOT or /usr/local/cuda)"),
+    cl::cat(category));
 static cl::opt<std::string>
     lossKind("loss", cl::init("cross_entropy"),
              cl::desc("cross_entropy, mse, or graph (the "
@@ -203,8 +215,9 @@ static int fail(const llvm::Twine &message) {
 /// labels), built by copying @forward's body.
 /// A zoo model to train: its forward function for `--batch` sequences of
 /// `--seq` tokens, with random initial weights as GPT-2 initializes them
-/// (normal with standard deviation 0.02 for matrices and embeddings, ones
-/// for norm scales, zeros for biases), seeded by `--seed`.
+/// (runtime/common/InitialWeights.h: normal with standard deviation 0.02
+/// for matrices and embeddings, ones for norm scales, zeros for biases),
+/// seeded by `--seed`.
 static FailureOr<mlir::autopar::ImportedModel>
 zooForTraining(MLIRContext *context) {
   using namespace mlir::autopar::planner;
@@ -236,8 +249,7 @@ zooForTraining(MLIRContext *context) {
   model.module.get()->setAttr("autopar.weights",
                               StringAttr::get(context, "weights.safetensors"));
   auto forward = model.module->lookupSymbol<func::FuncOp>("forward");
-  std::mt19937_64 rng(initSeed);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
+  ::autopar::InitialWeights init(initSeed);
   for (auto [i, info] : llvm::enumerate(ir->params)) {
     auto type = cast<RankedTensorType>(forward.getArgumentTypes()[i + 1]);
     mlir::autopar::ImportedWeight w;
@@ -245,10 +257,7 @@ zooForTraining(MLIRContext *context) {
     w.dtype = "F32";
     w.shape.assign(type.getShape().begin(), type.getShape().end());
     std::vector<float> values(size_t(type.getNumElements()));
-    bool isBias = StringRef(info.name).ends_with(".bias");
-    bool isNorm = StringRef(info.name).contains("norm");
-    for (float &v : values)
-      v = isBias ? 0.0f : isNorm ? 1.0f : normal(rng);
+    init.fill(info.name, values.data(), values.size());
     w.data.resize(values.size() * sizeof(float));
     std::memcpy(w.data.data(), values.data(), w.data.size());
     model.weights.push_back(std::move(w));
@@ -941,6 +950,8 @@ int main(int argc, char **argv) {
     return fail("--gpu-arch names an NVIDIA architecture such as sm_90 or "
                 "sm_80, not '" +
                 gpuArch + "'");
+  if (gpuFormat != "ptx" && gpuFormat != "cubin")
+    return fail("--gpu-format must be ptx or cubin, not '" + gpuFormat + "'");
   if (initialAccumulator < 0)
     return fail("--initial-accumulator-value must not be negative");
   if (initialAccumulator != 0 && optimizerName != "adagrad")
@@ -1198,7 +1209,9 @@ int main(int argc, char **argv) {
   }
   if (target == "cuda")
     if (llvm::Error e = ::autopar::writeCudaLibrary(
-            module, gpuArch, path("train-cuda.so"), AUTOPAR_CUDA_RUNTIME_DIR))
+            module, gpuArch, gpuFormat == "cubin", cudaToolkit,
+            path("train-cuda.so"),
+            AUTOPAR_CUDA_RUNTIME_DIR))
       return fail(llvm::toString(std::move(e)));
   auto step = module.lookupSymbol<func::FuncOp>("optimizer_step");
   // The step time the cost model predicts for this grid.
@@ -1247,6 +1260,8 @@ int main(int argc, char **argv) {
                                    : llvm::json::Value(nullptr)},
       {"gpu_arch", target == "cuda" ? llvm::json::Value(gpuArch.getValue())
                                     : llvm::json::Value(nullptr)},
+      {"gpu_format", target == "cuda" ? llvm::json::Value(gpuFormat.getValue())
+                                      : llvm::json::Value(nullptr)},
       {"weights", "weights.safetensors"},
       {"gradient_function", "forward_backward"},
       {"optimizer_function", "optimizer_step"},
@@ -1272,6 +1287,11 @@ int main(int argc, char **argv) {
                           {"optimizer_state", int64_t(memory.optimizerState)},
                           {"step_values", int64_t(memory.stepValues)}}},
       {"frozen", std::move(frozen)},
+      // A zoo model's initial weights are drawn from this seed
+      // (runtime/common/InitialWeights.h); an imported model's are its own.
+      {"init_seed", StringRef(modelFile).starts_with("zoo:")
+                        ? llvm::json::Value(int64_t(initSeed))
+                        : llvm::json::Value(nullptr)},
       // Starting values of optimizer state slots,
       // by slot name (zero when absent).
       {"state_init",

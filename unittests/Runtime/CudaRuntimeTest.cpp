@@ -23,6 +23,10 @@
 // The runtime declares the driver's types and constants itself (it opens
 // the driver with dlopen); they must be cuda.h's.
 static_assert(autopar::cuda::abi::CUDA_SUCCESS == CUDA_SUCCESS);
+static_assert(autopar::cuda::abi::CUDA_ERROR_DEINITIALIZED ==
+              CUDA_ERROR_DEINITIALIZED);
+static_assert(autopar::cuda::abi::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD ==
+              CU_MEMPOOL_ATTR_RELEASE_THRESHOLD);
 static_assert(autopar::cuda::abi::CU_JIT_INFO_LOG_BUFFER ==
               CU_JIT_INFO_LOG_BUFFER);
 static_assert(autopar::cuda::abi::CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES ==

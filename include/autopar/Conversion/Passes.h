@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -27,6 +28,11 @@ namespace autopar {
 
 #define GEN_PASS_DECL
 #include "autopar/Conversion/Passes.h.inc"
+
+/// Marks a `memref.global` that a host runtime function reads (the GEMM's
+/// loop description): the GPU lowering leaves it in host memory, and copies
+/// every other constant global a host function uses to the device.
+inline constexpr llvm::StringLiteral kHostGlobalAttr = "autopar.host";
 
 /// Patterns lowering autopar primitives to linalg/tensor/arith/math.
 void populateAutoParToLinalgPatterns(RewritePatternSet &patterns);

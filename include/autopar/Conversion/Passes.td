@@ -156,7 +156,10 @@ def TileLoopsForGPUPass
     stored back), in a one-point `scf.parallel`, so that they run on the
     device too (as one thread): the buffers live in device memory. An op
     that cannot move there (a call, a return, an allocation) using such a
-    value is an error.
+    value is an error. A `memref.copy` to or from a buffer that is not
+    contiguous (a subview: a slice of a concatenation) becomes a parallel
+    loop of loads and stores first, tiled like the others: the
+    `gpu.memcpy` a copy becomes moves bytes linearly.
   }];
   let options = [
     Option<"threads", "threads", "int64_t", "256",
@@ -175,11 +178,49 @@ def DeviceBuffersPass : Pass<"autopar-device-buffers", "::mlir::ModuleOp"> {
     (`gpu.launch` / `gpu.launch_func`), `memref.alloc` becomes `gpu.alloc`,
     `memref.dealloc` `gpu.dealloc` and `memref.copy` between buffers
     `gpu.memcpy`: every buffer the kernels touch is device memory, as are
-    the functions' arguments (the runtime passes device pointers). Fails,
+    the functions' arguments (the runtime passes device pointers). Each
+    constant `memref.global` a host function reads gets a device copy
+    (`gpu.alloc`, filled by `gpu.memset` for a 16- or 32-bit splat, else by
+    `gpu.memcpy` from the host global; freed before every return), except
+    globals marked `autopar.host`, which a host runtime function reads. Fails,
     naming the op, where host code would still read or write a buffer
-    (`memref.load` / `memref.store` outside a kernel).
+    (`memref.load` / `memref.store` outside a kernel), or would copy a
+    buffer that is not contiguous (`gpu.memcpy` moves bytes linearly).
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def ParallelDimsFirstPass
+    : Pass<"autopar-parallel-dims-first", "::mlir::func::FuncOp"> {
+  let summary = "Put the parallel dimensions of linalg.generic ops first";
+  let description = [{
+    Interchanges the loops of every `linalg.generic` whose reduction
+    dimensions come before a parallel one (a bias gradient: the sum over
+    batch and positions of `dy[b, s, d]`), so that the parallel dimensions
+    are outermost, in their order, and the reductions inside.
+    `convert-linalg-to-parallel-loops` then gives one `scf.parallel` over
+    them with sequential loops in its body (one GPU kernel, each thread
+    summing its own column), instead of sequential host loops around a
+    parallel loop (one kernel launch per batch row and position: 8192 for
+    gpt2-small at batch 8, and a stack that grows with every launch).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+def PackedWrappersPass : Pass<"autopar-packed-wrappers", "::mlir::ModuleOp"> {
+  let summary = "Add packed wrappers to the C interfaces of a lowered module";
+  let description = [{
+    For every `llvm.func @_mlir_ciface_NAME` the module defines (an
+    `llvm.emit_c_interface` function lowered to the LLVM dialect), adds
+    `llvm.func @_mlir__mlir_ciface_NAME(%args: !llvm.ptr)`, the wrapper
+    that `ExecutionEngine::invokePacked` calls: `args[i]` points to argument
+    i (for a memref, to the pointer to its descriptor) and, where the
+    function returns a value, `args[n]` to where it goes. An ahead-of-time
+    compiled library (autopar-compile --target=cuda) then serves drivers
+    that call steps of hundreds of arguments without a prototype for each.
+    A module that already defines a wrapper's name is an error.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
 #endif // AUTOPAR_CONVERSION_PASSES_TD

@@ -130,6 +130,19 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
       llvm::cl::desc("Threads per block along a loop nest's innermost "
                      "dimension"),
       llvm::cl::init(256)};
+  PassOptions::Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("What the kernels become: isa (PTX, compiled by the "
+                     "driver when loaded) or bin (a cubin, compiled here by "
+                     "the CUDA toolkit's ptxas)"),
+      llvm::cl::init("isa")};
+  PassOptions::Option<std::string> toolkit{
+      *this, "toolkit",
+      llvm::cl::desc("The CUDA toolkit whose libdevice the kernels link "
+                     "(their exp, log, erf, pow, sqrt, ...) and whose ptxas "
+                     "makes cubins; default: $CUDA_HOME, $CUDA_PATH, "
+                     "$CUDA_ROOT or /usr/local/cuda, the first holding "
+                     "nvvm/libdevice/libdevice.10.bc")};
   PassOptions::Option<bool> host{
       *this, "host",
       llvm::cl::desc("Lower the host functions to the LLVM dialect (calls "
@@ -169,6 +182,11 @@ void registerAutoParDialects(DialectRegistry &registry);
 /// translation would warn about them) and gives every public function with
 /// a body a C interface (`llvm.emit_c_interface`).
 void prepareForNativeCode(ModuleOp module);
+
+/// The CUDA toolkit the GPU lowering links libdevice from: $CUDA_HOME,
+/// $CUDA_PATH, $CUDA_ROOT or /usr/local/cuda, the first holding
+/// nvvm/libdevice/libdevice.10.bc; empty when none does.
+std::string findCUDAToolkit();
 
 } // namespace autopar
 } // namespace mlir

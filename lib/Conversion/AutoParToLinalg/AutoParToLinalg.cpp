@@ -611,9 +611,15 @@ Value clampedIndex(OpBuilder &b, Location loc, Value raw, int64_t size) {
   return arith::MinSIOp::create(b, loc, idx, last);
 }
 
-/// scatter_add: loops over the updates (sequential, so repeated indices
-/// accumulate) reading, adding and inserting one element at a time; one-shot
-/// bufferization makes the inserts in place.
+/// scatter_add: the dimensions of the updates that are not indexed
+/// (before `axis` and after the index dimensions) are independent, so they
+/// become an `scf.forall`; each of its points takes its column of the
+/// target (the `axis` dimension) and loops over the index dimensions
+/// sequentially (repeated indices accumulate), reading, adding and
+/// inserting one element at a time. One-shot bufferization makes the
+/// inserts and the column in place; the CPU runs the forall as loops, the
+/// GPU as threads (the embedding's gradient: one thread per feature rather
+/// than one for all). With no independent dimension the loops stand alone.
 struct ScatterAddLowering : public OpConversionPattern<ScatterAddOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -621,44 +627,83 @@ struct ScatterAddLowering : public OpConversionPattern<ScatterAddOp> {
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
     auto updatesType = op.getUpdates().getType();
+    auto targetType = op.getTarget().getType();
     int64_t rank = updatesType.getRank();
     int64_t axis = op.getAxis();
     int64_t indexRank = op.getIndices().getType().getRank();
-    int64_t size = op.getTarget().getType().getDimSize(axis);
+    int64_t size = targetType.getDimSize(axis);
     bool fp = isFloat(updatesType.getElementType());
     Value indices = adaptor.getIndices(), updates = adaptor.getUpdates();
-    SmallVector<Value> ivs;
+    // Coordinates of the updates: the free ones (from the forall) around
+    // the indexed ones (from the loops).
+    SmallVector<Value> free, indexed;
+    auto coordinates = [&]() {
+      SmallVector<Value> c(free.begin(), free.begin() + axis);
+      c.append(indexed.begin(), indexed.end());
+      c.append(free.begin() + axis, free.end());
+      return c;
+    };
+    // Loops over the index dimensions, accumulating into `acc`: the
+    // column of the target (rank 1) or, with no free dimension, the target.
     std::function<Value(OpBuilder &, int64_t, Value)> loop =
         [&](OpBuilder &b, int64_t d, Value acc) -> Value {
-      if (d == rank) {
-        SmallVector<Value> at(ivs.begin() + axis,
-                              ivs.begin() + axis + indexRank);
+      if (d == indexRank) {
         Value idx = clampedIndex(
-            b, loc, tensor::ExtractOp::create(b, loc, indices, at), size);
-        SmallVector<Value> coords(ivs.begin(), ivs.begin() + axis);
-        coords.push_back(idx);
-        coords.append(ivs.begin() + axis + indexRank, ivs.end());
-        Value u = tensor::ExtractOp::create(b, loc, updates, ivs);
-        Value cur = tensor::ExtractOp::create(b, loc, acc, coords);
+            b, loc, tensor::ExtractOp::create(b, loc, indices, indexed), size);
+        Value u = tensor::ExtractOp::create(b, loc, updates, coordinates());
+        Value cur = tensor::ExtractOp::create(b, loc, acc, idx);
         Value sum =
             floatOrInt<arith::AddFOp, arith::AddIOp>(b, loc, fp, cur, u);
-        return tensor::InsertOp::create(b, loc, sum, acc, coords);
+        return tensor::InsertOp::create(b, loc, sum, acc, idx);
       }
       Value lb = arith::ConstantIndexOp::create(b, loc, 0);
-      Value ub =
-          arith::ConstantIndexOp::create(b, loc, updatesType.getDimSize(d));
+      Value ub = arith::ConstantIndexOp::create(
+          b, loc, updatesType.getDimSize(axis + d));
       Value step = arith::ConstantIndexOp::create(b, loc, 1);
       auto forOp = scf::ForOp::create(
           b, loc, lb, ub, step, ValueRange{acc},
           [&](OpBuilder &inner, Location, Value iv, ValueRange iters) {
-            ivs.push_back(iv);
+            indexed.push_back(iv);
             Value next = loop(inner, d + 1, iters[0]);
-            ivs.pop_back();
+            indexed.pop_back();
             scf::YieldOp::create(inner, loc, next);
           });
       return forOp.getResult(0);
     };
-    rewriter.replaceOp(op, loop(rewriter, 0, adaptor.getTarget()));
+    if (rank == indexRank) {
+      rewriter.replaceOp(op, loop(rewriter, 0, adaptor.getTarget()));
+      return success();
+    }
+    SmallVector<OpFoldResult> bounds;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d < axis || d >= axis + indexRank)
+        bounds.push_back(rewriter.getIndexAttr(updatesType.getDimSize(d)));
+    auto forall = scf::ForallOp::create(rewriter, loc, bounds,
+                                        ValueRange{adaptor.getTarget()},
+                                        /*mapping=*/std::nullopt);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(forall.getTerminator());
+    SmallVector<Value> ivs = forall.getInductionVars();
+    free.assign(ivs.begin(), ivs.end());
+    // The column target[free before axis, :, free after axis].
+    SmallVector<OpFoldResult> offsets, sizes,
+        strides(targetType.getRank(), rewriter.getIndexAttr(1));
+    for (int64_t k = 0; k < targetType.getRank(); ++k) {
+      offsets.push_back(k == axis  ? OpFoldResult(rewriter.getIndexAttr(0))
+                        : k < axis ? OpFoldResult(free[k])
+                                   : OpFoldResult(free[k - 1]));
+      sizes.push_back(rewriter.getIndexAttr(k == axis ? size : 1));
+    }
+    Value shared = forall.getRegionIterArgs()[0];
+    auto columnType =
+        RankedTensorType::get({size}, targetType.getElementType());
+    Value column = tensor::ExtractSliceOp::create(
+        rewriter, loc, columnType, shared, offsets, sizes, strides);
+    column = loop(rewriter, 0, column);
+    rewriter.setInsertionPointToStart(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(rewriter, loc, column, shared,
+                                          offsets, sizes, strides);
+    rewriter.replaceOp(op, forall.getResult(0));
     return success();
   }
 };

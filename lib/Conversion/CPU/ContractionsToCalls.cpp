@@ -107,6 +107,7 @@ struct ContractionsToCallsPass
             builder, module.getLoc(), "__autopar_gemm_loops",
             builder.getStringAttr("private"), globalType, value,
             /*constant=*/true, /*alignment=*/nullptr);
+        global->setAttr(kHostGlobalAttr, builder.getUnitAttr());
         symbols.insert(global); // renames it if taken
       }
       Location loc = op.getLoc();

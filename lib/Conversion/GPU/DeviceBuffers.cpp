@@ -6,6 +6,9 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::autopar {
@@ -16,12 +19,70 @@ namespace mlir::autopar {
 using namespace mlir;
 
 namespace {
+/// Gives the host function `func` a device copy of each constant global it
+/// hands to device code: `gpu.alloc` at the `memref.get_global`, filled by
+/// `gpu.memset` when the global is a 16- or 32-bit splat (no host memory is
+/// read, however large), else by `gpu.memcpy` from the host global, and
+/// freed before every return. A global marked `autopar.host` (what a host
+/// runtime function reads, like the GEMM's loop description) stays.
+LogicalResult copyGlobalsToDevice(func::FuncOp func, IRRewriter &rewriter) {
+  SmallVector<memref::GetGlobalOp> reads;
+  func.walk([&](memref::GetGlobalOp op) {
+    if (!op->getParentOfType<gpu::LaunchOp>())
+      reads.push_back(op);
+  });
+  SmallVector<Value> copies;
+  for (memref::GetGlobalOp read : reads) {
+    auto global = SymbolTable::lookupNearestSymbolFrom<memref::GlobalOp>(
+        read, read.getNameAttr());
+    if (!global || global->hasAttr(mlir::autopar::kHostGlobalAttr))
+      continue;
+    auto initial =
+        dyn_cast_or_null<DenseElementsAttr>(global.getInitialValueAttr());
+    if (!global.getConstant() || !initial)
+      return read.emitOpError("reads a global that is not a constant with an "
+                              "initial value; the GPU lowering copies only "
+                              "constants to the device");
+    Location loc = read.getLoc();
+    rewriter.setInsertionPointAfter(read);
+    MemRefType type = read.getType();
+    Value copy = gpu::AllocOp::create(rewriter, loc, type, Type(), ValueRange(),
+                                      ValueRange(), ValueRange(),
+                                      /*hostShared=*/false)
+                     .getMemref();
+    read.getResult().replaceAllUsesWith(copy);
+    Type element = type.getElementType();
+    unsigned width = element.getIntOrFloatBitWidth();
+    if (initial.isSplat() && (width == 16 || width == 32)) {
+      auto value = arith::ConstantOp::create(
+          rewriter, loc, cast<TypedAttr>(initial.getSplatValue<Attribute>()));
+      gpu::MemsetOp::create(rewriter, loc, Type(), ValueRange(), copy, value);
+      rewriter.eraseOp(read);
+    } else {
+      gpu::MemcpyOp::create(rewriter, loc, Type(), ValueRange(), copy, read);
+    }
+    copies.push_back(copy);
+  }
+  if (copies.empty())
+    return success();
+  func.walk([&](func::ReturnOp ret) {
+    rewriter.setInsertionPoint(ret);
+    for (Value copy : copies)
+      gpu::DeallocOp::create(rewriter, ret.getLoc(), Type(), ValueRange(),
+                             copy);
+  });
+  return success();
+}
+
 struct DeviceBuffersPass
     : public mlir::autopar::impl::DeviceBuffersPassBase<DeviceBuffersPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     IRRewriter rewriter(&getContext());
     bool failedAny = false;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (!func.isExternal() && failed(copyGlobalsToDevice(func, rewriter)))
+        failedAny = true;
     module.walk([&](Operation *op) {
       // Device code keeps its own memory operations.
       if (op->getParentOfType<gpu::GPUModuleOp>() ||
@@ -40,6 +101,18 @@ struct DeviceBuffersPass
                                ValueRange(), dealloc.getMemref());
         rewriter.eraseOp(dealloc);
       } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+        // gpu.memcpy moves bytes linearly: a strided buffer would be
+        // scrambled, silently.
+        if (!memref::isStaticShapeAndContiguousRowMajor(
+                cast<MemRefType>(copy.getSource().getType())) ||
+            !memref::isStaticShapeAndContiguousRowMajor(
+                cast<MemRefType>(copy.getTarget().getType()))) {
+          op->emitOpError("copies a buffer that is not contiguous; run "
+                          "autopar-tile-loops-for-gpu first (it makes such "
+                          "copies parallel loops)");
+          failedAny = true;
+          return;
+        }
         gpu::MemcpyOp::create(rewriter, loc, /*asyncToken=*/Type(),
                               ValueRange(), copy.getTarget(), copy.getSource());
         rewriter.eraseOp(copy);
@@ -50,6 +123,13 @@ struct DeviceBuffersPass
         failedAny = true;
       }
     });
+    // A splat global now filled by gpu.memset is read by nothing: erase it,
+    // or the host library would carry it (a GPT's logits-sized zeros).
+    for (auto global :
+         llvm::make_early_inc_range(module.getOps<memref::GlobalOp>()))
+      if (global.isPrivate() &&
+          SymbolTable::symbolKnownUseEmpty(global, module))
+        global.erase();
     if (failedAny)
       signalPassFailure();
   }

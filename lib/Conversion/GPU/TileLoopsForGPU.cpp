@@ -6,6 +6,7 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/PatternMatch.h"
@@ -87,6 +88,41 @@ LogicalResult growGroup(Block &block, Operation *first,
   }
 }
 
+/// A copy between buffers of which one is not contiguous (a subview: the
+/// slice of a concatenation) as a parallel loop of loads and stores, which
+/// is tiled and mapped like the others; `gpu.memcpy`, what a contiguous
+/// copy becomes, moves bytes linearly and would scramble it.
+void copyStridedInLoops(memref::CopyOp copy, IRRewriter &rewriter) {
+  auto source = cast<MemRefType>(copy.getSource().getType());
+  auto target = cast<MemRefType>(copy.getTarget().getType());
+  if (memref::isStaticShapeAndContiguousRowMajor(source) &&
+      memref::isStaticShapeAndContiguousRowMajor(target))
+    return;
+  Location loc = copy.getLoc();
+  rewriter.setInsertionPoint(copy);
+  if (source.getRank() == 0) {
+    Value v = memref::LoadOp::create(rewriter, loc, copy.getSource());
+    memref::StoreOp::create(rewriter, loc, v, copy.getTarget());
+    rewriter.eraseOp(copy);
+    return;
+  }
+  SmallVector<Value> lbs, ubs, steps;
+  Value zero = arith::ConstantIndexOp::create(rewriter, loc, 0);
+  Value one = arith::ConstantIndexOp::create(rewriter, loc, 1);
+  for (int64_t d = 0; d < source.getRank(); ++d) {
+    lbs.push_back(zero);
+    steps.push_back(one);
+    ubs.push_back(memref::DimOp::create(rewriter, loc, copy.getSource(), d));
+  }
+  scf::ParallelOp::create(
+      rewriter, loc, lbs, ubs, steps,
+      [&](OpBuilder &b, Location l, ValueRange ivs) {
+        Value v = memref::LoadOp::create(b, l, copy.getSource(), ivs);
+        memref::StoreOp::create(b, l, v, copy.getTarget(), ivs);
+      });
+  rewriter.eraseOp(copy);
+}
+
 struct TileLoopsForGPUPass
     : public mlir::autopar::impl::TileLoopsForGPUPassBase<TileLoopsForGPUPass> {
   using Base::Base;
@@ -100,6 +136,10 @@ struct TileLoopsForGPUPass
       return signalPassFailure();
     }
     IRRewriter rewriter(&getContext());
+    SmallVector<memref::CopyOp> copies;
+    fn.walk([&](memref::CopyOp copy) { copies.push_back(copy); });
+    for (memref::CopyOp copy : copies)
+      copyStridedInLoops(copy, rewriter);
 
     // Serial host code on buffers runs as a one-point parallel loop: each
     // op that reads or writes a buffer, with the ops after it that use what

@@ -145,15 +145,21 @@ func.func @composites(%q: tensor<2x4x8xf32>, %g: tensor<8xf32>, %l: tensor<2x4xi
 
 // -----
 
-// scatter_add runs sequentially so that repeated indices accumulate.
+// scatter_add: the dimensions that are not indexed are independent (an
+// scf.forall, one column of the target each); the updates along the
+// indices run sequentially so that repeated indices accumulate.
 // CHECK-LABEL: func @scatter_add
-// CHECK: scf.for
-// CHECK: scf.for
-// CHECK: tensor.extract
+// CHECK: scf.forall (%[[J:.*]]) in (4) shared_outs(%[[ACC:.*]] = %arg0) -> (tensor<10x4xf32>)
+// CHECK: %[[COL:.*]] = tensor.extract_slice %[[ACC]][0, %[[J]]] [10, 1] [1, 1] : tensor<10x4xf32> to tensor<10xf32>
+// CHECK: scf.for %[[P:.*]] = {{.*}} iter_args(%[[C:.*]] = %[[COL]])
+// CHECK: tensor.extract %arg1[%[[P]]]
 // CHECK: arith.maxsi
 // CHECK: arith.minsi
+// CHECK: %[[U:.*]] = tensor.extract %arg2[%[[P]], %[[J]]]
 // CHECK: arith.addf
 // CHECK: tensor.insert
+// CHECK: scf.forall.in_parallel
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[ACC]][0, %[[J]]] [10, 1] [1, 1]
 func.func @scatter_add(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %u: tensor<3x4xf32>) -> tensor<10x4xf32> {
   %0 = autopar.scatter_add %t, %i, %u, axis = 0 : tensor<10x4xf32>, tensor<3xi64>, tensor<3x4xf32> -> tensor<10x4xf32>
   return %0 : tensor<10x4xf32>

@@ -83,3 +83,23 @@ func.func @scalar(%a: memref<f32>, %out: memref<f32>) {
   memref.store %y, %out[] : memref<f32>
   return
 }
+
+// -----
+
+// A copy into a strided buffer (a slice of a concatenation) becomes a
+// parallel loop of loads and stores, tiled like the others (gpu.memcpy
+// would move the bytes linearly); a contiguous copy stays a copy.
+// MAPPED-LABEL: func.func @strided_copy
+// MAPPED: gpu.launch
+// MAPPED: memref.load %arg0
+// MAPPED: memref.store %{{.*}}, %[[SUB:.*]][
+// MAPPED: memref.copy %arg0, %arg2 : memref<4x8xf32> to memref<4x8xf32>
+func.func @strided_copy(%src: memref<4x8xf32>, %dst: memref<4x24xf32>,
+                        %whole: memref<4x8xf32>) {
+  %slice = memref.subview %dst[0, 8] [4, 8] [1, 1]
+      : memref<4x24xf32> to memref<4x8xf32, strided<[24, 1], offset: 8>>
+  memref.copy %src, %slice
+      : memref<4x8xf32> to memref<4x8xf32, strided<[24, 1], offset: 8>>
+  memref.copy %src, %whole : memref<4x8xf32> to memref<4x8xf32>
+  return
+}

@@ -448,6 +448,7 @@ def shape_cases():
                       f"{ty(data)}, {ty(idx)} -> {ty(expected)}"))
     # scatter_add: numpy's add.at with the same wrapping and clamping.
     for target_shape, axis, idx_shape in [((6, 3), 0, (5,)), ((4, 7), 1, (2, 3)),
+                                          ((3, 5, 4), 1, (2, 3)),
                                           ((5,), 0, ())]:
         n = target_shape[axis]
         target = randf(target_shape)

@@ -235,7 +235,8 @@ struct DecomposeEmbedding : public OpRewritePattern<EmbeddingOp> {
 };
 
 /// cross_entropy = -mean(log_softmax(logits)[..., label]), the label picked
-/// with a one-hot comparison against an iota over the classes.
+/// with a one-hot comparison against an iota over the classes and summed
+/// over them, then averaged over the positions.
 struct DecomposeCrossEntropy : public OpRewritePattern<CrossEntropyOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(CrossEntropyOp op,
@@ -266,8 +267,12 @@ struct DecomposeCrossEntropy : public OpRewritePattern<CrossEntropyOp> {
 
     Value logProbs = pb.op<LogSoftmaxOp>(op.getLogits(), rank - 1);
     Value picked = pb.op<SelectOp>(onehot, logProbs, pb.splat(logitsType, 0.0));
-    Value total = pb.reduce(ReduceKind::Sum, picked,
-                            llvm::to_vector(llvm::seq<int64_t>(0, rank)));
+    // Over the classes first, then over the positions: each stage has
+    // parallel work (a sum over everything at once is one loop nest with
+    // no parallel dimension, which runs as one GPU thread).
+    Value perPosition = pb.reduce(ReduceKind::Sum, picked, {rank - 1});
+    Value total = pb.reduce(ReduceKind::Sum, perPosition,
+                            llvm::to_vector(llvm::seq<int64_t>(0, rank - 1)));
     auto scalarType = cast<RankedTensorType>(total.getType());
     int64_t count = labelsType.getNumElements();
     Value mean = pb.op<DivOp>(total, pb.splat(scalarType, double(count)));

@@ -90,7 +90,9 @@ func.func @embedding(%t: tensor<10x4xf32>, %i: tensor<3xi32>) -> tensor<3x4xf32>
 // CHECK: autopar.min
 // CHECK: autopar.compare eq
 // CHECK: autopar.select
-// CHECK: autopar.reduce sum %{{.*}}, dims = [0, 1] : tensor<3x5xf32> -> tensor<f32>
+// Over the classes, then over the positions (each stage has parallel work).
+// CHECK: autopar.reduce sum %{{.*}}, dims = [1] : tensor<3x5xf32> -> tensor<3xf32>
+// CHECK: autopar.reduce sum %{{.*}}, dims = [0] : tensor<3xf32> -> tensor<f32>
 // CHECK: autopar.div
 // CHECK: autopar.neg
 func.func @cross_entropy(%l: tensor<3x5xf32>, %y: tensor<3xi64>) -> tensor<f32> {

@@ -1,0 +1,358 @@
+//===- aot_train.cpp - training steps of a --target=cuda artifact ---------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Trains with a training artifact's step compiled for the GPU
+// (autopar-compile --train --target=cuda: train-cuda.so) on a machine
+// without LLVM or MLIR: the parameters, gradients and optimizer state live
+// in device memory; each step calls @forward_backward and then
+// @optimizer_step through their packed wrappers (_mlir__mlir_ciface_NAME),
+// the updated parameters and state going to a second set of buffers that
+// the next step reads (no copies). The initial weights are drawn as
+// autopar-compile draws a zoo model's (runtime/common/InitialWeights.h),
+// so nothing but the batch travels. Compares the losses with the CPU
+// backend's (autopar-run on the same artifact and batch) where given, and
+// prints the throughput.
+//
+// usage: aot_train --device|--host LIBRARY.so SPEC.txt STEPS
+//                  [EXPECTED_LOSSES.txt]
+// With --host the buffers are host memory and the library the CPU lowering
+// (autopar-lower-to-cpu + autopar-packed-wrappers), which checks this
+// driver without a GPU (test/Pipelines/aot-train.test).
+// SPEC.txt (bench/gpu/train_spec.py writes it), one item per line:
+//   seed N | lr X | state SLOTS INITIAL | flops_per_token F
+//   data FILE B S | labels FILE B S   (raw int64, row-major)
+//   param NAME RANK DIM...            (f32; in the step's order)
+// Without expected losses the loss must fall over the steps. Prints one
+// line per step and, last, a line of JSON (tokens_per_s and step_ms over
+// the steps after the second, mfu against 989.4 TFLOP/s: an H100 SXM's
+// dense bf16 peak, the losses, the worst relative difference to the CPU
+// backend's).
+//
+//===----------------------------------------------------------------------===//
+
+#include "AotCommon.h"
+#include "InitialWeights.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+bool onDevice = true;
+
+void *allocate(size_t bytes) {
+  return onDevice ? mgpuMemAlloc(bytes, nullptr, false) : std::malloc(bytes);
+}
+void toBuffer(void *buffer, const void *host, size_t bytes) {
+  onDevice ? autopar::cuda::copyToDevice(buffer, host, bytes)
+           : void(std::memcpy(buffer, host, bytes));
+}
+void fromBuffer(void *host, const void *buffer, size_t bytes) {
+  onDevice ? autopar::cuda::copyToHost(host, buffer, bytes)
+           : void(std::memcpy(host, buffer, bytes));
+}
+
+struct Buffer {
+  void *data = nullptr;
+  std::vector<int64_t> dims;
+  /// allocated, aligned, offset, sizes..., strides...
+  std::vector<int64_t> descriptor;
+  void *descriptorPointer = nullptr;
+
+  size_t count() const {
+    size_t n = 1;
+    for (int64_t d : dims)
+      n *= size_t(d);
+    return n;
+  }
+};
+
+Buffer deviceBuffer(const std::vector<int64_t> &dims, size_t elementBytes) {
+  Buffer b;
+  b.dims = dims;
+  b.data = allocate(b.count() * elementBytes);
+  b.descriptor = aot::descriptor(b.data, dims);
+  b.descriptorPointer = b.descriptor.data();
+  return b;
+}
+
+struct Spec {
+  uint64_t seed = 0;
+  double lr = 1e-3, stateInitial = 0, flopsPerToken = 0;
+  int slots = 0;
+  std::string dataFile, labelsFile;
+  std::vector<int64_t> batchDims;
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+};
+
+bool readSpec(const std::string &path, Spec &spec) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "FAIL: cannot read %s\n", path.c_str());
+    return false;
+  }
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string key;
+    words >> key;
+    if (key == "seed") {
+      words >> spec.seed;
+    } else if (key == "lr") {
+      words >> spec.lr;
+    } else if (key == "state") {
+      words >> spec.slots >> spec.stateInitial;
+    } else if (key == "flops_per_token") {
+      words >> spec.flopsPerToken;
+    } else if (key == "data" || key == "labels") {
+      int64_t b, s;
+      std::string file;
+      words >> file >> b >> s;
+      (key == "data" ? spec.dataFile : spec.labelsFile) = file;
+      spec.batchDims = {b, s};
+    } else if (key == "param") {
+      std::string name;
+      int rank;
+      words >> name >> rank;
+      std::vector<int64_t> dims(rank);
+      for (int64_t &d : dims)
+        words >> d;
+      spec.names.push_back(name);
+      spec.shapes.push_back(dims);
+    } else if (!key.empty()) {
+      std::fprintf(stderr, "FAIL: %s: unknown line '%s'\n", path.c_str(),
+                   line.c_str());
+      return false;
+    }
+    if (words.fail()) {
+      std::fprintf(stderr, "FAIL: %s: malformed line '%s'\n", path.c_str(),
+                   line.c_str());
+      return false;
+    }
+  }
+  if (spec.names.empty() || spec.dataFile.empty() || spec.labelsFile.empty()) {
+    std::fprintf(stderr, "FAIL: %s names no parameters or no batch\n",
+                 path.c_str());
+    return false;
+  }
+  return true;
+}
+
+bool upload(const std::string &file, const Buffer &b, size_t elementBytes) {
+  std::ifstream raw(file, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(raw)),
+                          std::istreambuf_iterator<char>());
+  if (bytes.size() != b.count() * elementBytes) {
+    std::fprintf(stderr, "FAIL: %s holds %zu bytes, expected %zu\n",
+                 file.c_str(), bytes.size(), b.count() * elementBytes);
+    return false;
+  }
+  toBuffer(b.data, bytes.data(), bytes.size());
+  return true;
+}
+
+bool dumpGradients(const char *path, const std::vector<Buffer> &grads) {
+  std::ofstream out(path, std::ios::binary);
+  for (const Buffer &g : grads) {
+    std::vector<float> host(g.count());
+    fromBuffer(host.data(), g.data, host.size() * 4);
+    out.write(reinterpret_cast<const char *>(host.data()),
+              std::streamsize(host.size() * 4));
+  }
+  if (!out) {
+    std::fprintf(stderr, "FAIL: cannot write %s\n", path);
+    return false;
+  }
+  return true;
+}
+
+using Packed = void (*)(void **);
+} // namespace
+
+int main(int argc, char **argv) {
+  if ((argc != 5 && argc != 6) || (std::string(argv[1]) != "--device" &&
+                                   std::string(argv[1]) != "--host")) {
+    std::fprintf(stderr, "usage: aot_train --device|--host LIBRARY.so "
+                         "SPEC.txt STEPS [EXPECTED_LOSSES.txt]\n");
+    return 2;
+  }
+  onDevice = std::string(argv[1]) == "--device";
+  ++argv, --argc;
+  if (onDevice && !aot::gpuPresent())
+    return 0;
+  std::string specPath = argv[2];
+  std::string dir = specPath.substr(0, specPath.find_last_of('/') + 1);
+  int steps = std::atoi(argv[3]);
+  Spec spec;
+  if (steps < 1 || !readSpec(specPath, spec))
+    return 1;
+  std::vector<double> expected;
+  if (argc == 5) {
+    std::ifstream in(argv[4]);
+    for (double v; in >> v;)
+      expected.push_back(v);
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto fb = reinterpret_cast<Packed>(
+      aot::function(argv[1], "forward_backward", "_mlir__mlir_ciface_"));
+  auto opt = reinterpret_cast<Packed>(
+      aot::function(argv[1], "optimizer_step", "_mlir__mlir_ciface_"));
+  if (!fb || !opt)
+    return 1;
+  double loadSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+
+  size_t n = spec.names.size();
+  Buffer ids = deviceBuffer(spec.batchDims, 8);
+  Buffer labels = deviceBuffer(spec.batchDims, 8);
+  if (!upload(dir + spec.dataFile, ids, 8) ||
+      !upload(dir + spec.labelsFile, labels, 8))
+    return 1;
+  // Two sets of parameters and state: a step reads one, writes the other.
+  std::vector<Buffer> params[2], state[2], grads;
+  autopar::InitialWeights init(spec.seed);
+  size_t paramCount = 0;
+  for (size_t i = 0; i < n; ++i) {
+    for (auto &set : params)
+      set.push_back(deviceBuffer(spec.shapes[i], 4));
+    grads.push_back(deviceBuffer(spec.shapes[i], 4));
+    std::vector<float> host(params[0].back().count());
+    init.fill(spec.names[i], host.data(), host.size());
+    toBuffer(params[0].back().data, host.data(), host.size() * 4);
+    paramCount += host.size();
+    std::vector<float> initial(host.size(), float(spec.stateInitial));
+    for (int k = 0; k < spec.slots; ++k) {
+      for (auto &set : state)
+        set.push_back(deviceBuffer(spec.shapes[i], 4));
+      toBuffer(state[0].back().data, initial.data(), initial.size() * 4);
+    }
+  }
+  Buffer loss = deviceBuffer({}, 4), lr = deviceBuffer({}, 4),
+         count = deviceBuffer({}, 4);
+  auto lrValue = float(spec.lr);
+  toBuffer(lr.data, &lrValue, 4);
+
+  // AOT_TRAIN_DUMP_GRADS=FILE: the first step's gradients, concatenated
+  // in the parameters' order (float32), to compare a GPU run with the host.
+  const char *dumpPath = std::getenv("AOT_TRAIN_DUMP_GRADS");
+  // AOT_TRAIN_MAX_SECONDS: stop after the step that passes it (the device
+  // check's time limits), reporting the steps done.
+  const char *budgetText = std::getenv("AOT_TRAIN_MAX_SECONDS");
+  double budget = budgetText ? std::atof(budgetText) : 0;
+  auto trainStart = std::chrono::steady_clock::now();
+  std::vector<double> losses;
+  std::vector<double> stepSeconds;
+  int cur = 0;
+  for (int step = 1; step <= steps; ++step) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<void *> args = {&ids.descriptorPointer,
+                                &labels.descriptorPointer};
+    for (Buffer &p : params[cur])
+      args.push_back(&p.descriptorPointer);
+    args.push_back(&loss.descriptorPointer);
+    for (Buffer &g : grads)
+      args.push_back(&g.descriptorPointer);
+    fb(args.data());
+    float value = 0;
+    fromBuffer(&value, loss.data, 4);
+    if (step == 1 && dumpPath)
+      if (!dumpGradients(dumpPath, grads))
+        return 1;
+    auto updates = float(step);
+    toBuffer(count.data, &updates, 4);
+    args.clear();
+    for (Buffer &p : params[cur])
+      args.push_back(&p.descriptorPointer);
+    for (Buffer &g : grads)
+      args.push_back(&g.descriptorPointer);
+    for (Buffer &s : state[cur])
+      args.push_back(&s.descriptorPointer);
+    args.push_back(&lr.descriptorPointer);
+    args.push_back(&count.descriptorPointer);
+    for (Buffer &p : params[1 - cur])
+      args.push_back(&p.descriptorPointer);
+    for (Buffer &s : state[1 - cur])
+      args.push_back(&s.descriptorPointer);
+    opt(args.data());
+    // Every function synchronizes its stream before it returns.
+    cur = 1 - cur;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+            .count();
+    losses.push_back(value);
+    stepSeconds.push_back(seconds);
+    std::printf("step %d/%d  loss %.7f  %.1f ms\n", step, steps, value,
+                1e3 * seconds);
+    std::fflush(stdout);
+    if (!std::isfinite(value)) {
+      std::fprintf(stderr, "FAIL: the loss is not finite at step %d\n", step);
+      return 1;
+    }
+    if (budget > 0 && step < steps &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                      trainStart)
+                .count() > budget) {
+      std::printf("stopping after step %d: AOT_TRAIN_MAX_SECONDS=%g passed\n",
+                  step, budget);
+      steps = step;
+    }
+  }
+  // Throughput over the steps after the first two (module loading, the
+  // memory pool's first allocations and cuBLAS's set-up happen in those).
+  int skip = steps > 4 ? 2 : 0;
+  double timed = 0;
+  for (int i = skip; i < steps; ++i)
+    timed += stepSeconds[size_t(i)];
+  double stepSecondsMean = timed / (steps - skip);
+  double tokens = double(spec.batchDims[0] * spec.batchDims[1]);
+  double tokensPerSecond = tokens / stepSecondsMean;
+  double mfu = tokensPerSecond * spec.flopsPerToken / 989.4e12;
+  bool ok = true;
+  double worst = 0;
+  size_t compared = std::min(expected.size(), losses.size());
+  for (size_t i = 0; i < compared; ++i)
+    worst = std::max(worst, std::fabs(losses[i] - expected[i]) /
+                                std::fabs(expected[i]));
+  if (compared) {
+    ok = worst <= 1e-4;
+    std::printf("%s: %zu losses on the %s against the CPU backend's, worst "
+                "relative difference %.2e (tolerance 1e-4)\n",
+                ok ? "PASS" : "FAIL", compared, onDevice ? "GPU" : "host",
+                worst);
+  }
+  // Without the CPU backend's losses to compare with, training must at
+  // least lower the loss (a few steps of Adam on one batch may raise it
+  // first, as they do on the CPU: gpt2-small's third step).
+  bool falling = losses.back() < losses.front();
+  if (!compared && !falling) {
+    std::printf("FAIL: the loss did not fall (%.5f -> %.5f)\n", losses.front(),
+                losses.back());
+    ok = false;
+  }
+  std::printf("{\"peer\": \"autopar (%s)\", \"dtype\": \"fp32\", "
+              "\"batch\": %lld, "
+              "\"seq\": %lld, \"params\": %zu, \"steps_timed\": %d, "
+              "\"step_ms\": %.3f, \"tokens_per_s\": %.1f, "
+              "\"flops_per_token\": %.0f, \"mfu\": %.4f, \"load_s\": %.2f, "
+              "\"compared\": %zu, \"worst_relative\": %.3g, \"losses\": [",
+              onDevice ? "GPU" : "host", (long long)spec.batchDims[0],
+              (long long)spec.batchDims[1], paramCount, steps - skip,
+              1e3 * stepSecondsMean, tokensPerSecond, spec.flopsPerToken, mfu,
+              loadSeconds, compared, worst);
+  for (size_t i = 0; i < losses.size(); ++i)
+    std::printf("%s%.6f", i ? ", " : "", losses[i]);
+  std::printf("]}\n");
+  return ok ? 0 : 1;
+}
