@@ -309,6 +309,8 @@ int main(int argc, char **argv) {
       steps = step;
     }
   }
+  if (onDevice)
+    autopar::cuda::profileReport(stdout); // with AUTOPAR_CUDA_PROFILE=1
   // Throughput over the steps after the first two (module loading, the
   // memory pool's first allocations and cuBLAS's set-up happen in those).
   int skip = steps > 4 ? 2 : 0;

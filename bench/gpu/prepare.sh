@@ -18,7 +18,8 @@
 #                          1024), batch 1: the step as a cubin library and
 #                          the CPU backend's first 3 losses on the same batch
 #   libgpt2-b8.so, gpt2-b8.txt   the same model at batch 8 (timed; the loss
-#                          must fall)
+#                          must fall); kernels-gpt2-b8.txt: the op each of
+#                          its kernels comes from (bench/gpu/kernel_map.py)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # Each small function is lowered by autopar-lower-to-cuda (sm_90 PTX inside)
@@ -124,6 +125,14 @@ for b in 1 8; do
   fi
   /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids$b.npy" \
     "$out/labels$b.npy" "$out" gpt2-b$b
+  if [ $b = 8 ]; then
+    # Which op of the step each kernel comes from (the profile's #N).
+    "$build/bin/autopar-opt" "$out/gpt2/train.mlir" \
+      --autopar-lower-to-cuda="host=false" --mlir-print-debuginfo \
+      --mlir-print-local-scope > "$out/gpt2/lowered.mlir"
+    /usr/bin/python3 "$root/bench/gpu/kernel_map.py" "$out/gpt2/lowered.mlir" \
+      "$out/gpt2/train.mlir" > "$out/kernels-gpt2-b8.txt"
+  fi
   rm -rf "$out/gpt2" "$out/ids$b.npy" "$out/labels$b.npy"
 done
 printf 'n=%s\ns=%s\n' "$n" "$s" > "$out/params"

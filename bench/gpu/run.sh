@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU device check, run on a machine with an NVIDIA GPU (through the
 # device tool: carry gpu-check/, built here by bench/gpu/prepare.sh):
-#   bash bench/gpu/run.sh [basics] [small] [gpt2] [torch]   (default: all)
+#   bash bench/gpu/run.sh [basics] [small] [gpt2] [profile] [torch]
+#   (default: all)
 # basics: the CUDA runtime's unit tests; gelu(a * b) against the host with
 #   its bandwidth and the ratio to a device-to-device copy; gelu(x w) (the
 #   product through cuBLAS) with its TFLOP/s and the ratio to PyTorch's
@@ -13,6 +14,8 @@
 #   against the CPU backend's (1e-4), then at batch 8 for 20 steps (the loss
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
 #   989.4 TFLOP/s).
+# profile: 2 of those steps again with AUTOPAR_CUDA_PROFILE=1: the GPU time
+#   of every kernel and cuBLAS call, the costliest first.
 # torch: the same model and batch in PyTorch (bench/gpu/torch_gpt.py) with
 #   torch.compile, fp32 (TF32 off) and bf16 autocast, in the same run; then
 #   the ratios of autopar's tokens/s to each.
@@ -24,7 +27,7 @@ if [ ! -x "$dir/aot_train" ]; then
   echo "gpu-check/ is missing: run bench/gpu/prepare.sh first (on the build machine)" >&2
   exit 1
 fi
-parts=${*:-basics small gpt2 torch}
+parts=${*:-basics small gpt2 profile torch}
 want() { [[ " $parts " == *" $1 "* ]]; }
 export LD_LIBRARY_PATH=$dir
 n=$(sed -n 's/^n=//p' "$dir/params")
@@ -99,6 +102,22 @@ if want gpt2; then
   train gpt2-b1 3 120 "$dir/expected-gpt2-b1" || status=1
   echo "== gpt2-small, batch 8 x 1024: 20 steps, timed"
   train gpt2-b8 20 120 || status=1
+fi
+if want profile; then
+  echo "== gpt2-small, batch 8 x 1024: where 2 steps spend the GPU's time"
+  # Each kernel's #N annotated with the op it comes from.
+  AUTOPAR_CUDA_PROFILE=1 timeout 120 "$dir/aot_train" --device \
+    "$dir/libgpt2-b8.so" "$dir/gpt2-b8.txt" 2 | grep -v '^{' \
+    | python3 -c '
+import re, sys
+ops = {}
+for line in open(sys.argv[1]):
+    n, _, rest = line.partition(" ")
+    ops[n] = rest.split(" ", 2)[-1].strip()
+for line in sys.stdin:
+    m = re.search(r" (#\d+) ", line)
+    print(line.rstrip() + (f"  <- {ops[m.group(1)]}" if m and m.group(1) in ops else ""))
+' "$dir/kernels-gpt2-b8.txt" || status=1
 fi
 if want torch; then
   for dtype in fp32 bf16; do

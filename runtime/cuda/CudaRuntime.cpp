@@ -14,11 +14,14 @@
 
 #include "CudaRuntime.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
+#include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace {
 using CUresult = int;
@@ -49,6 +52,8 @@ struct Driver {
   CUresult (*cuEventDestroy)(CUevent);
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventRecord)(CUevent, CUstream);
+  // Profiling only (optional).
+  CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree)(CUdeviceptr);
@@ -80,7 +85,31 @@ struct State {
   /// Buffers come from the device's memory pool in stream order (freed
   /// without a synchronization, kept by the pool for the next step).
   bool streamOrdered = false;
+  /// AUTOPAR_CUDA_PROFILE=1 (and the driver can time events).
+  bool profile = false;
 };
+
+/// What the profiler knows: module ordinals, kernels' names, spans not yet
+/// read back and the totals.
+struct Profile {
+  struct Span {
+    std::string label;
+    CUevent start, end;
+  };
+  struct Total {
+    int64_t launches = 0;
+    double ms = 0;
+  };
+  std::mutex mutex;
+  std::map<void *, int> moduleOrdinal;
+  std::map<void *, std::string> functionName;
+  std::vector<Span> pending;
+  std::map<std::string, Total> totals;
+};
+Profile &profile() {
+  static Profile *p = new Profile; // never destroyed: used at exit
+  return *p;
+}
 
 template <typename F> bool resolve(void *library, const char *name, F &out) {
   out = reinterpret_cast<F>(dlsym(library, name));
@@ -171,6 +200,9 @@ State &state() {
       return;
     }
     s.ready = true;
+    if (const char *p = std::getenv("AUTOPAR_CUDA_PROFILE");
+        p && std::string(p) == "1")
+      s.profile = resolve(library, "cuEventElapsedTime", d.cuEventElapsedTime);
     // The pool keeps what is freed (release threshold: all of it), so a
     // step's buffers are reused by the next without going to the driver.
     void *pool = nullptr;
@@ -223,7 +255,91 @@ void check(CUresult result, const char *call, const char *caller) {
 CUdeviceptr devicePointer(const void *p) {
   return reinterpret_cast<CUdeviceptr>(p);
 }
+
+/// Numbers modules in the order they load (the profiler's ordinals).
+void noteModule(CUmodule module) {
+  if (!state().profile)
+    return;
+  Profile &p = profile();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  int ordinal = int(p.moduleOrdinal.size());
+  p.moduleOrdinal[module] = ordinal;
+}
+
+/// Adds the finished spans' times to the totals (with the lock held).
+void collectSpans(Profile &p, const Driver &d) {
+  for (Profile::Span &span : p.pending) {
+    d.cuEventSynchronize(span.end);
+    float ms = 0;
+    if (d.cuEventElapsedTime(&ms, span.start, span.end) == CUDA_SUCCESS) {
+      Profile::Total &t = p.totals[span.label];
+      ++t.launches;
+      t.ms += ms;
+    }
+    d.cuEventDestroy(span.start);
+    d.cuEventDestroy(span.end);
+  }
+  p.pending.clear();
+}
 } // namespace
+
+bool autopar::cuda::profiling() { return state().profile; }
+
+void *autopar::cuda::profileBegin(void *stream) {
+  if (!state().profile)
+    return nullptr;
+  const Driver &d = driver(__func__);
+  CUevent start = nullptr;
+  AUTOPAR_CU(cuEventCreate(&start, 0));
+  AUTOPAR_CU(cuEventRecord(start, stream));
+  return start;
+}
+
+void autopar::cuda::profileEnd(void *token, void *stream,
+                               const std::string &label) {
+  if (!token)
+    return;
+  const Driver &d = driver(__func__);
+  CUevent end = nullptr;
+  AUTOPAR_CU(cuEventCreate(&end, 0));
+  AUTOPAR_CU(cuEventRecord(end, stream));
+  Profile &p = profile();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.pending.push_back({label, static_cast<CUevent>(token), end});
+  // Bounded: read back every few thousand spans.
+  if (p.pending.size() >= 4096)
+    collectSpans(p, d);
+}
+
+void autopar::cuda::profileReport(void *out, int top) {
+  if (!state().profile)
+    return;
+  const Driver &d = driver(__func__);
+  Profile &p = profile();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  collectSpans(p, d);
+  std::vector<std::pair<std::string, Profile::Total>> rows(p.totals.begin(),
+                                                           p.totals.end());
+  std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
+    return a.second.ms > b.second.ms;
+  });
+  double total = 0;
+  int64_t launches = 0;
+  for (const auto &r : rows) {
+    total += r.second.ms;
+    launches += r.second.launches;
+  }
+  auto *f = static_cast<FILE *>(out);
+  std::fprintf(f,
+               "GPU time by kernel (AUTOPAR_CUDA_PROFILE=1): %.1f ms in %lld "
+               "launches of %zu kinds; #N is the N-th gpu.binary of the "
+               "lowered module\n",
+               total, (long long)launches, rows.size());
+  for (int i = 0; i < top && i < int(rows.size()); ++i)
+    std::fprintf(f, "  %8.2f ms %5.1f%% %7lld x  %s\n", rows[i].second.ms,
+                 total > 0 ? 100 * rows[i].second.ms / total : 0.0,
+                 (long long)rows[i].second.launches, rows[i].first.c_str());
+}
 
 void autopar::cuda::fail(const std::string &message) {
   std::fprintf(stderr, "autopar CUDA runtime: %s\n", message.c_str());
@@ -353,6 +469,7 @@ void *mgpuModuleLoad(void *data, size_t bytes) {
   (void)bytes; // cubins and fatbins carry their size
   CUmodule module = nullptr;
   AUTOPAR_CU(cuModuleLoadData(&module, data));
+  noteModule(module);
   return module;
 }
 
@@ -373,6 +490,7 @@ void *mgpuModuleLoadJIT(void *ptx, int optLevel) {
                     "PTX: ") +
         (error[0] ? error : "no log") + " (CUresult " + std::to_string(r) +
         ")");
+  noteModule(module);
   return module;
 }
 
@@ -389,6 +507,16 @@ void *mgpuModuleGetFunction(void *module, const char *name) {
   const Driver &d = driver(__func__);
   CUfunction function = nullptr;
   AUTOPAR_CU(cuModuleGetFunction(&function, module, name));
+  if (state().profile) {
+    Profile &p = profile();
+    std::lock_guard<std::mutex> lock(p.mutex);
+    auto ordinal = p.moduleOrdinal.find(module);
+    p.functionName[function] =
+        "#" +
+        (ordinal == p.moduleOrdinal.end() ? std::string("?")
+                                          : std::to_string(ordinal->second)) +
+        " " + name;
+  }
   return function;
 }
 
@@ -400,10 +528,24 @@ void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
   (void)paramCount;
   if (gridX <= 0 || gridY <= 0 || gridZ <= 0)
     return; // an empty loop nest
+  void *token = autopar::cuda::profileBegin(stream);
   AUTOPAR_CU(cuLaunchKernel(function, unsigned(gridX), unsigned(gridY),
                             unsigned(gridZ), unsigned(blockX), unsigned(blockY),
                             unsigned(blockZ), unsigned(sharedMemoryBytes),
                             stream, params, extra));
+  if (token) {
+    std::string name;
+    {
+      Profile &p = profile();
+      std::lock_guard<std::mutex> lock(p.mutex);
+      name = p.functionName[function];
+    }
+    autopar::cuda::profileEnd(
+        token, stream,
+        name + " grid " + std::to_string(gridX) + "x" + std::to_string(gridY) +
+            "x" + std::to_string(gridZ) + " block " + std::to_string(blockX) +
+            "x" + std::to_string(blockY) + "x" + std::to_string(blockZ));
+  }
 }
 
 } // extern "C"

@@ -57,6 +57,21 @@ void requireDevice(const char *caller);
 /// Ends the process with `message` (exit status 1).
 [[noreturn]] void fail(const std::string &message);
 
+/// Kernel profiling, on when AUTOPAR_CUDA_PROFILE=1: every launch (and
+/// every span between profileBegin and profileEnd, such as a cuBLAS call)
+/// is timed with a pair of CUDA events on its stream, and profileReport
+/// prints the GPU time per kernel: the module's ordinal (the order of the
+/// `gpu.binary` ops in the lowered module, which is the order they load),
+/// the kernel's name, its launch shape, launches and milliseconds.
+bool profiling();
+/// Starts a timed span on `stream` (null: the legacy default stream);
+/// returns a token for profileEnd, or null when not profiling.
+void *profileBegin(void *stream);
+void profileEnd(void *token, void *stream, const std::string &label);
+/// Prints the `top` costliest kernels and spans so far to `out` (a FILE*),
+/// with the total; does nothing when not profiling.
+void profileReport(void *out, int top = 30);
+
 } // namespace autopar::cuda
 
 extern "C" {

@@ -92,9 +92,16 @@ struct CublasBackend {
     Cublas &cb = cublas();
     const float one = 1.0f;
     // Column-major C^T (n x m) += op(B)^T (n x k) op(A)^T (k x m).
+    void *token = autopar::cuda::profileBegin(nullptr);
     int s = cb.sgemm(cb.handle, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
                      transA ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
                      &one, b, int(ldb), a, int(lda), &one, c, int(ldc));
+    if (token)
+      autopar::cuda::profileEnd(token, nullptr,
+                                "cuBLAS sgemm " + std::to_string(m) + "x" +
+                                    std::to_string(n) + "x" +
+                                    std::to_string(k) + (transA ? " A^T" : "") +
+                                    (transB ? " B^T" : ""));
     if (s != CUBLAS_STATUS_SUCCESS)
       error = std::string("cublasSgemm failed: ") + cb.statusString(s);
   }

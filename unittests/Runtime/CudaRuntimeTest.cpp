@@ -15,7 +15,10 @@
 
 #include "gtest/gtest.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #if __has_include(<cuda.h>)
@@ -63,6 +66,10 @@ namespace {
     if (!autopar::cuda::available(why))                                        \
       GTEST_SKIP() << "no CUDA GPU here: " << why;                             \
   } while (false)
+
+// The kernel test also checks the profiler (AUTOPAR_CUDA_PROFILE=1), which
+// the runtime reads when it first opens the driver: set before main.
+const bool kProfiling = (setenv("AUTOPAR_CUDA_PROFILE", "1", 1), true);
 
 TEST(CudaRuntime, SaysWhyWithoutAGPU) {
   std::string why;
@@ -144,6 +151,19 @@ TEST(CudaRuntime, RunsAKernelThroughTheLoweringsEntryPoints) {
   std::vector<float> back(n);
   autopar::cuda::copyToHost(back.data(), da, n * 4);
   EXPECT_EQ(std::memcmp(back.data(), c.data(), n * 4), 0);
+  // The profiler timed the launch, named by module ordinal and kernel.
+  ASSERT_TRUE(kProfiling && autopar::cuda::profiling());
+  char *text = nullptr;
+  size_t size = 0;
+  FILE *report = open_memstream(&text, &size);
+  autopar::cuda::profileReport(report);
+  std::fclose(report);
+  std::string reported(text, size);
+  std::free(text);
+  std::printf("%s", reported.c_str());
+  EXPECT_NE(reported.find("in 1 launches of 1 kinds"), std::string::npos);
+  EXPECT_NE(reported.find("1 x  #0 add_f32 grid 4x1x1 block 256x1x1"),
+            std::string::npos);
   mgpuEventDestroy(event);
   mgpuModuleUnload(module);
   mgpuMemFree(da, stream);
