@@ -24,7 +24,10 @@
 // SPEC.txt (bench/gpu/train_spec.py writes it), one item per line:
 //   seed N | lr X | state SLOTS INITIAL | flops_per_token F
 //   data FILE B S | labels FILE B S   (raw int64, row-major)
-//   param NAME RANK DIM...            (f32; in the step's order)
+//   param NAME RANK DIM... [frozen] [file=FILE]
+//                                     (f32; in the step's order; frozen:
+//                                     not trained; FILE: raw values, else
+//                                     drawn from the seed)
 // Without expected losses the loss must fall over the steps. Prints one
 // line per step and, last, a line of JSON (tokens_per_s and step_ms over
 // the steps after the second, mfu against 989.4 TFLOP/s: an H100 SXM's
@@ -94,6 +97,8 @@ struct Spec {
   std::vector<int64_t> batchDims;
   std::vector<std::string> names;
   std::vector<std::vector<int64_t>> shapes;
+  std::vector<bool> frozen;       ///< not trained (no gradient, no state)
+  std::vector<std::string> files; ///< raw values, or empty: drawn
 };
 
 bool readSpec(const std::string &path, Spec &spec) {
@@ -123,13 +128,28 @@ bool readSpec(const std::string &path, Spec &spec) {
       spec.batchDims = {b, s};
     } else if (key == "param") {
       std::string name;
-      int rank;
+      int rank = -1;
       words >> name >> rank;
-      std::vector<int64_t> dims(rank);
+      std::vector<int64_t> dims(rank >= 0 && rank <= 16 ? rank : 0);
       for (int64_t &d : dims)
         words >> d;
+      bool ok = bool(words) && rank >= 0 && rank <= 16;
       spec.names.push_back(name);
       spec.shapes.push_back(dims);
+      spec.frozen.push_back(false);
+      spec.files.emplace_back();
+      bool unknown = false;
+      for (std::string flag; words >> flag;) {
+        if (flag == "frozen")
+          spec.frozen.back() = true;
+        else if (flag.rfind("file=", 0) == 0)
+          spec.files.back() = flag.substr(5);
+        else
+          unknown = true;
+      }
+      words.clear(); // the flags ran to the end of the line
+      if (!ok || unknown)
+        words.setstate(std::ios::failbit);
     } else if (!key.empty()) {
       std::fprintf(stderr, "FAIL: %s: unknown line '%s'\n", path.c_str(),
                    line.c_str());
@@ -220,18 +240,32 @@ int main(int argc, char **argv) {
   if (!upload(dir + spec.dataFile, ids, 8) ||
       !upload(dir + spec.labelsFile, labels, 8))
     return 1;
-  // Two sets of parameters and state: a step reads one, writes the other.
+  // Two sets of parameters and state: a step reads one, writes the other
+  // (a frozen parameter is the same buffer in both, and has no gradient or
+  // state). Weights come from their file, or are drawn as autopar-compile
+  // drew them (every parameter draws, in order, so that the generator
+  // stays in step).
   std::vector<Buffer> params[2], state[2], grads;
+  std::vector<size_t> trainable;
   autopar::InitialWeights init(spec.seed);
   size_t paramCount = 0;
   for (size_t i = 0; i < n; ++i) {
-    for (auto &set : params)
-      set.push_back(deviceBuffer(spec.shapes[i], 4));
-    grads.push_back(deviceBuffer(spec.shapes[i], 4));
+    params[0].push_back(deviceBuffer(spec.shapes[i], 4));
+    params[1].push_back(spec.frozen[i] ? params[0].back()
+                                       : deviceBuffer(spec.shapes[i], 4));
     std::vector<float> host(params[0].back().count());
     init.fill(spec.names[i], host.data(), host.size());
-    toBuffer(params[0].back().data, host.data(), host.size() * 4);
+    if (!spec.files[i].empty()) {
+      if (!upload(dir + spec.files[i], params[0].back(), 4))
+        return 1;
+    } else {
+      toBuffer(params[0].back().data, host.data(), host.size() * 4);
+    }
     paramCount += host.size();
+    if (spec.frozen[i])
+      continue;
+    trainable.push_back(i);
+    grads.push_back(deviceBuffer(spec.shapes[i], 4));
     std::vector<float> initial(host.size(), float(spec.stateInitial));
     for (int k = 0; k < spec.slots; ++k) {
       for (auto &set : state)
@@ -245,7 +279,8 @@ int main(int argc, char **argv) {
   toBuffer(lr.data, &lrValue, 4);
 
   // AOT_TRAIN_DUMP_GRADS=FILE: the first step's gradients, concatenated
-  // in the parameters' order (float32), to compare a GPU run with the host.
+  // in the trained parameters' order (float32), to compare a GPU run with
+  // the host.
   const char *dumpPath = std::getenv("AOT_TRAIN_DUMP_GRADS");
   // AOT_TRAIN_MAX_SECONDS: stop after the step that passes it (the device
   // check's time limits), reporting the steps done.
@@ -273,16 +308,16 @@ int main(int argc, char **argv) {
     auto updates = float(step);
     toBuffer(count.data, &updates, 4);
     args.clear();
-    for (Buffer &p : params[cur])
-      args.push_back(&p.descriptorPointer);
+    for (size_t i : trainable)
+      args.push_back(&params[cur][i].descriptorPointer);
     for (Buffer &g : grads)
       args.push_back(&g.descriptorPointer);
     for (Buffer &s : state[cur])
       args.push_back(&s.descriptorPointer);
     args.push_back(&lr.descriptorPointer);
     args.push_back(&count.descriptorPointer);
-    for (Buffer &p : params[1 - cur])
-      args.push_back(&p.descriptorPointer);
+    for (size_t i : trainable)
+      args.push_back(&params[1 - cur][i].descriptorPointer);
     for (Buffer &s : state[1 - cur])
       args.push_back(&s.descriptorPointer);
     opt(args.data());

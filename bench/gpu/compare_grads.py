@@ -12,7 +12,9 @@ import numpy as np
 
 def main():
     spec, a_path, b_path = sys.argv[1:4]
-    params = [l.split() for l in open(spec) if l.startswith("param ")]
+    # The dump holds the trained parameters' gradients.
+    params = [l.split() for l in open(spec)
+              if l.startswith("param ") and "frozen" not in l.split()]
     a = np.fromfile(a_path, dtype="<f4")
     b = np.fromfile(b_path, dtype="<f4")
     at, bad = 0, 0

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, on this machine, what the GPU device check runs: the device
 # machines have CUDA but no LLVM, MLIR or network. Writes gpu-check/ (git
-# ignored, 51 MB; carry it to the device machine):
+# ignored, 54 MB; carry it to the device machine):
 #   CudaRuntimeTest        the runtime's unit tests (kernel test runs on a GPU)
 #   libgelu_mul.so         gelu(a * b) on N floats
 #   liblinear_gelu.so      gelu(x w), x: S x S, w: S x S (the product through
@@ -14,6 +14,10 @@
 #   small.txt, expected-small   what aot_train needs to train it 20 steps,
 #                          and the CPU backend's 20 losses (autopar-run)
 #   expected-small-grads.bin    its first step's gradients on the CPU
+#   libtorch-gpt.so, torch-gpt.txt, torch-gpt-w*.bin, expected-torch-gpt
+#                          a small GPT exported from torch to ONNX
+#                          (bench/gpu/torch_gpt_export.py), its weights, and
+#                          the CPU backend's 20 losses
 #   libgpt2-b1.so, gpt2-b1.txt, expected-gpt2-b1   zoo:gpt2-small (124M, seq
 #                          1024), batch 1: the step as a cubin library and
 #                          the CPU backend's first 3 losses on the same batch
@@ -107,6 +111,23 @@ c++ -shared -o "$gpt/libstep_cpu.so" "$gpt/step.o" \
 AOT_TRAIN_DUMP_GRADS="$out/expected-small-grads.bin" "$out/aot_train" --host \
   "$gpt/libstep_cpu.so" "$out/small.txt" 2 >/dev/null
 rm -rf "$gpt"
+# The small torch GPT of test/Integration/Training/torch_train_gpt.py,
+# exported to ONNX (Debian's torch): its weights travel as files, its mask
+# stays fixed (frozen); Adam, lr 0.003; 20 losses from the CPU backend.
+tg=$out/torch-gpt
+/usr/bin/python3 "$root/bench/gpu/torch_gpt_export.py" "$tg" 2>/dev/null
+"$build/bin/autopar-compile" "$tg/gpt.onnx" --train --optimizer=adam --lr=0.003 \
+  --target=cuda -o "$tg/cuda" 2>/dev/null >/dev/null
+cp "$tg/cuda/train-cuda.so" "$out/libtorch-gpt.so"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$tg/cuda" "$tg/ids.npy" \
+  "$tg/labels.npy" "$out" torch-gpt
+"$build/bin/autopar-compile" "$tg/gpt.onnx" --train --optimizer=adam --lr=0.003 \
+  -o "$tg/cpu" 2>/dev/null >/dev/null
+"$build/bin/autopar-run" "$tg/cpu" --data="$tg/ids.npy" --labels="$tg/labels.npy" \
+  --steps=20 --log="$tg/log.jsonl" >/dev/null
+/usr/bin/python3 -c "import json, sys; [print(repr(json.loads(l)['loss'])) for l in open(sys.argv[1]) if 'loss' in l]" \
+  "$tg/log.jsonl" > "$out/expected-torch-gpt"
+rm -rf "$tg"
 # gpt2-small: random tokens (seed 1), batch 8 for the timing, its first row
 # for the check against the CPU backend.
 /usr/bin/python3 -c "

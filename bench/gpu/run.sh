@@ -9,7 +9,9 @@
 #   (fp32, no TF32, both); a 2-layer GPT's loss against the CPU backend's
 #   (1e-4 relative).
 # small: that GPT trained 20 steps on the GPU (bench/gpu/aot_train.cpp),
-#   every loss against the CPU backend's (1e-4 relative).
+#   every loss against the CPU backend's (1e-4 relative); and a small GPT
+#   exported from torch to ONNX (its weights carried, its mask frozen), the
+#   same way.
 # gpt2: zoo:gpt2-small (124M, seq 1024) at batch 1, its first 3 losses
 #   against the CPU backend's (1e-4), then at batch 8 for 20 steps (the loss
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
@@ -96,6 +98,10 @@ if want small; then
         "$dir/aot_train" --device "$dir/libsmall.so" "$dir/small.txt" 2 2>&1 | head -60
     fi
   fi
+fi
+if want small; then
+  echo "== a small GPT exported from torch, trained 20 steps on the GPU against the CPU backend"
+  train torch-gpt 20 45 "$dir/expected-torch-gpt" || status=1
 fi
 if want gpt2; then
   echo "== gpt2-small, batch 1 x 1024: 3 steps against the CPU backend"
