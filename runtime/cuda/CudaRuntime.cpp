@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -256,6 +257,18 @@ CUdeviceptr devicePointer(const void *p) {
   return reinterpret_cast<CUdeviceptr>(p);
 }
 
+/// With stream-ordered allocation, the managed buffers allocated and not
+/// yet freed: `add` records `pointer`, else it is looked up and forgotten
+/// (whether it was one).
+bool managedBuffers(void *pointer, bool add) {
+  static std::mutex mutex;
+  static std::set<void *> *live = new std::set<void *>;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (add)
+    return live->insert(pointer).second;
+  return live->erase(pointer) != 0;
+}
+
 /// Numbers modules in the order they load (the profiler's ordinals).
 void noteModule(CUmodule module) {
   if (!state().profile)
@@ -420,9 +433,11 @@ void *mgpuMemAlloc(uint64_t bytes, void *stream, bool hostShared) {
   if (bytes == 0)
     return nullptr;
   CUdeviceptr p = 0;
-  if (hostShared)
+  if (hostShared) {
     AUTOPAR_CU(cuMemAllocManaged(&p, bytes, CU_MEM_ATTACH_GLOBAL));
-  else if (state().streamOrdered)
+    if (state().streamOrdered)
+      managedBuffers(reinterpret_cast<void *>(p), true);
+  } else if (state().streamOrdered)
     AUTOPAR_CU(cuMemAllocAsync(&p, bytes, stream));
   else
     AUTOPAR_CU(cuMemAlloc(&p, bytes));
@@ -433,7 +448,8 @@ void mgpuMemFree(void *pointer, void *stream) {
   const Driver &d = driver(__func__);
   if (!pointer)
     return;
-  if (state().streamOrdered) {
+  // Managed buffers are not the pool's: they go back with cuMemFree.
+  if (state().streamOrdered && !managedBuffers(pointer, false)) {
     AUTOPAR_CU(cuMemFreeAsync(devicePointer(pointer), stream));
     return;
   }

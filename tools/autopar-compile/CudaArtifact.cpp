@@ -61,15 +61,15 @@ llvm::Error writeCudaLibrary(ModuleOp original, llvm::StringRef gpuArch,
   std::string missing;
   module->walk([&](gpu::BinaryOp binary) {
     for (Attribute a : binary.getObjects()) {
-      StringRef text = cast<gpu::ObjectAttr>(a).getObject().getValue();
-      size_t at = text.find(".extern .func");
-      if (at == StringRef::npos || !missing.empty())
-        continue;
-      size_t name = text.find("__nv_", at);
-      if (name != StringRef::npos)
-        missing = text.substr(name).take_until([](char c) {
-          return !llvm::isAlnum(c) && c != '_';
-        });
+      SmallVector<StringRef> lines;
+      cast<gpu::ObjectAttr>(a).getObject().getValue().split(lines, '\n');
+      for (StringRef line : lines) {
+        size_t name = line.find("__nv_");
+        if (missing.empty() && line.starts_with(".extern .func") &&
+            name != StringRef::npos)
+          missing = line.substr(name).take_until(
+              [](char c) { return !llvm::isAlnum(c) && c != '_'; });
+      }
     }
   });
   if (!missing.empty())

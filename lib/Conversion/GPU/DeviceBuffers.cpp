@@ -52,7 +52,8 @@ LogicalResult copyGlobalsToDevice(func::FuncOp func, IRRewriter &rewriter) {
                      .getMemref();
     read.getResult().replaceAllUsesWith(copy);
     Type element = type.getElementType();
-    unsigned width = element.getIntOrFloatBitWidth();
+    unsigned width =
+        element.isIntOrFloat() ? element.getIntOrFloatBitWidth() : 0;
     if (initial.isSplat() && (width == 16 || width == 32)) {
       auto value = arith::ConstantOp::create(
           rewriter, loc, cast<TypedAttr>(initial.getSplatValue<Attribute>()));

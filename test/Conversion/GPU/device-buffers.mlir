@@ -106,3 +106,24 @@ func.func @strided_copy(%src: memref<4x8xf32>, %dst: memref<4x24xf32>) {
       : memref<4x8xf32> to memref<4x8xf32, strided<[24, 1], offset: 8>>
   return
 }
+
+// -----
+
+// A splat of a type gpu.memset cannot fill (index) is copied from the host.
+// CHECK-LABEL: func.func @index_splat
+// CHECK: %[[G:.*]] = memref.get_global @ones : memref<4xindex>
+// CHECK: %[[D:.*]] = gpu.alloc () : memref<4xindex>
+// CHECK: gpu.memcpy %[[D]], %[[G]]
+memref.global "private" constant @ones : memref<4xindex> = dense<1>
+func.func @index_splat(%out: memref<index>) {
+  %c1 = arith.constant 1 : index
+  %c0 = arith.constant 0 : index
+  %g = memref.get_global @ones : memref<4xindex>
+  gpu.launch blocks(%bx, %by, %bz) in (%x = %c1, %y = %c1, %z = %c1)
+             threads(%tx, %ty, %tz) in (%u = %c1, %v = %c1, %w = %c1) {
+    %a = memref.load %g[%c0] : memref<4xindex>
+    memref.store %a, %out[] : memref<index>
+    gpu.terminator
+  }
+  return
+}
