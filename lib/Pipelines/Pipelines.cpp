@@ -94,7 +94,11 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
       (options.zero == 3 ? "autopar-shard-parameters{entry=loss dp=" +
                                std::to_string(options.dp) + "},"
                          : std::string()) +
-      "autopar-autodiff{entry=loss name=forward_backward}," +
+      (options.precision != "f32" ? "autopar-mixed-precision{entry=loss type=" +
+                                        quoted(options.precision) + "},"
+                                  : std::string()) +
+      "autopar-autodiff{entry=loss name=forward_backward loss-scale-arg=" +
+      (options.lossScaleArg ? "true" : "false") + "}," +
       "autopar-make-optimizer-step{entry=loss optimizer=" +
       quoted(options.optimizer) + " momentum=" + exact(options.momentum) +
       " dampening=" + exact(options.dampening) +
@@ -127,8 +131,7 @@ std::string autopar::findCUDAToolkit() {
   candidates.push_back("/usr/local/cuda");
   for (const std::string &dir : candidates) {
     SmallString<256> libdevice(dir);
-    llvm::sys::path::append(libdevice, "nvvm", "libdevice",
-                            "libdevice.10.bc");
+    llvm::sys::path::append(libdevice, "nvvm", "libdevice", "libdevice.10.bc");
     if (llvm::sys::fs::exists(libdevice))
       return dir;
   }

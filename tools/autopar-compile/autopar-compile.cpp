@@ -197,6 +197,25 @@ static cl::opt<bool> overlapGradientSums(
              "gradient's data-parallel sum inside the backward pass as soon "
              "as it is complete (default on; =false sums them after it)"));
 
+static cl::opt<std::string> precision(
+    "precision", cl::init("fp32"), cl::cat(category),
+    cl::desc("fp32, or bf16 / fp16: mixed precision, the matrix products of "
+             "the forward and backward passes in that type (accumulated in "
+             "fp32), weights, optimizer state and everything else in fp32"));
+static cl::opt<std::string> lossScale(
+    "loss-scale", cl::cat(category),
+    cl::desc("Scale the loss before the backward pass and the gradients "
+             "back after it: dynamic (the default with --precision=fp16: "
+             "halve on overflow and skip the step, double after "
+             "--loss-scale-window good steps), none (the default otherwise), "
+             "or a fixed number"));
+static cl::opt<double>
+    lossScaleInit("loss-scale-init", cl::init(65536), cl::cat(category),
+                  cl::desc("With a dynamic loss scale: its starting value"));
+static cl::opt<int64_t> lossScaleWindow(
+    "loss-scale-window", cl::init(2000), cl::cat(category),
+    cl::desc("With a dynamic loss scale: good steps before it doubles"));
+
 static cl::opt<std::string> freezePattern(
     "freeze", cl::cat(category),
     cl::desc("Keep the parameters whose names match this regular expression "
@@ -959,6 +978,33 @@ int main(int argc, char **argv) {
   if (gradAccum < 1)
     return fail("--grad-accum must be at least 1, got " +
                 llvm::Twine(gradAccum.getValue()));
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+    return fail("--precision must be fp32, bf16 or fp16, not '" + precision +
+                "'");
+  // The loss scale: none, dynamic, or a fixed value.
+  std::string scaleMode = lossScale.getNumOccurrences()
+                              ? lossScale.getValue()
+                              : (precision == "fp16" ? "dynamic" : "none");
+  double fixedScale = 0;
+  if (scaleMode != "none" && scaleMode != "dynamic") {
+    if (StringRef(scaleMode).getAsDouble(fixedScale) ||
+        !std::isfinite(fixedScale) || fixedScale <= 0)
+      return fail("--loss-scale must be dynamic, none or a positive number, "
+                  "not '" +
+                  scaleMode + "'");
+    scaleMode = "fixed";
+  }
+  if (scaleMode == "dynamic" &&
+      (!std::isfinite(lossScaleInit) || lossScaleInit < 1))
+    return fail("--loss-scale-init must be a number of at least 1");
+  if (scaleMode == "dynamic" && lossScaleWindow < 1)
+    return fail("--loss-scale-window must be at least 1");
+  if ((lossScaleInit.getNumOccurrences() ||
+       lossScaleWindow.getNumOccurrences()) &&
+      scaleMode != "dynamic")
+    return fail("--loss-scale-init and --loss-scale-window apply to a "
+                "dynamic loss scale (--loss-scale=dynamic, the default with "
+                "--precision=fp16)");
   // Validate the schedule now rather than at the first training step.
   llvm::Expected<::autopar::LRSchedule> schedule =
       ::autopar::LRSchedule::parse(lrSchedule, lr);
@@ -1071,6 +1117,10 @@ int main(int argc, char **argv) {
   stepOptions.centered = centered;
   stepOptions.lrDecay = lrDecay;
   stepOptions.clipGradNorm = clipGradNorm;
+  stepOptions.precision = precision == "bf16"   ? "bf16"
+                          : precision == "fp16" ? "f16"
+                                                : "f32";
+  stepOptions.lossScaleArg = scaleMode != "none";
   if (!betas.empty()) {
     auto [b1, b2] = StringRef(betas).split(',');
     double v1 = 0, v2 = 0;
@@ -1210,8 +1260,7 @@ int main(int argc, char **argv) {
   if (target == "cuda")
     if (llvm::Error e = ::autopar::writeCudaLibrary(
             module, gpuArch, gpuFormat == "cubin", cudaToolkit,
-            path("train-cuda.so"),
-            AUTOPAR_CUDA_RUNTIME_DIR))
+            path("train-cuda.so"), AUTOPAR_CUDA_RUNTIME_DIR))
       return fail(llvm::toString(std::move(e)));
   auto step = module.lookupSymbol<func::FuncOp>("optimizer_step");
   // The step time the cost model predicts for this grid.
@@ -1274,6 +1323,17 @@ int main(int argc, char **argv) {
       {"warmup_steps", warmupSteps.getValue()},
       {"warmup_start", warmupStart.getValue()},
       {"grad_accum", gradAccum.getValue()},
+      {"precision", precision.getValue()},
+      // autopar-run's loss scaling: @forward_backward takes the scale last.
+      {"loss_scale",
+       scaleMode == "none" ? llvm::json::Value(nullptr)
+       : scaleMode == "fixed"
+           ? llvm::json::Value(
+                 llvm::json::Object{{"mode", "fixed"}, {"value", fixedScale}})
+           : llvm::json::Value(llvm::json::Object{
+                 {"mode", "dynamic"},
+                 {"initial", lossScaleInit.getValue()},
+                 {"growth_interval", lossScaleWindow.getValue()}})},
       // Processes: a data-parallel artifact (tp = 1) runs on any number;
       // a tensor-parallel one on exactly dp x tp (its @autopar_grid).
       {"plan", llvm::json::Object{{"dp", dpDegree},
@@ -1306,13 +1366,26 @@ int main(int argc, char **argv) {
     elements += entry.second.numElements();
   llvm::outs() << llvm::formatv(
       "wrote {0}: {1} parameter tensors ({2} values{6}), loss {3}, {4} with "
-      "{5} state tensors per parameter; train it with {7}autopar-run {0} "
+      "{5} state tensors per parameter{8}; train it with {7}autopar-run {0} "
       "--data=X.npy --labels=Y.npy\n",
       outDir, weights.size(), elements, lossKind, optimizerName, slots,
       frozenCount ? llvm::formatv(", {0} frozen", frozenCount).str() : "",
       dpDegree * tpDegree > 1
           ? llvm::formatv("mpirun -np {0} ", dpDegree * tpDegree).str()
-          : std::string());
+          : std::string(),
+      (precision == "fp32" ? std::string()
+                           : ", " + precision +
+                                 " matrix products (fp32 "
+                                 "weights and state)") +
+          (scaleMode == "dynamic"
+               ? llvm::formatv(", dynamic loss scale from {0}",
+                               llvm::format("%g", lossScaleInit.getValue()))
+                     .str()
+           : scaleMode == "fixed"
+               ? llvm::formatv(", loss scale {0}",
+                               llvm::format("%g", fixedScale))
+                     .str()
+               : std::string()));
   if (predicted)
     llvm::outs() << llvm::formatv("predicted step time on {0}: {1:e} s\n",
                                   predictedOn, *predicted);

@@ -18,6 +18,7 @@
 #include "Contraction.h"
 
 #include "LRSchedule.h"
+#include "LossScaler.h"
 #include "Npy.h"
 #include "Safetensors.h"
 #include <mpi.h>
@@ -1148,6 +1149,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
   int64_t slots = m->getInteger("state_slots_per_param").value_or(-1);
   if (paramNames.empty() || slots < 0)
     return fail(file("manifest.json") + " lacks params or state slots");
+  // Loss scaling (fp16 mixed precision): @forward_backward takes the scale
+  // after the parameters.
+  llvm::Expected<::autopar::LossScaler> scaler =
+      ::autopar::LossScaler::fromJSON(m->get("loss_scale"));
+  if (!scaler)
+    return fail(file("manifest.json") + ": " +
+                llvm::toString(scaler.takeError()));
+  size_t scaleArgs = scaler->enabled() ? 1 : 0;
   // Frozen parameters are inputs of the gradient function only; the
   // optimizer sees the trainable ones, in order.
   llvm::StringSet<> frozen;
@@ -1285,12 +1294,22 @@ int runTraining(MLIRContext &context, StringRef dir) {
       shape[size_t(splitDim[i])] *= world.tp;
     return shape;
   };
-  if (gradType.getNumInputs() != n + 2 || gradType.getNumResults() != nt + 1 ||
+  if (gradType.getNumInputs() != n + 2 + scaleArgs ||
+      gradType.getNumResults() != nt + 1 ||
       stepType.getNumInputs() != nt * (2 + slots) + 2)
     return fail("@" + gradName + " and @" + stepName +
                 " do not match the manifest: @" + gradName +
-                " must take one data input, the labels and the parameters "
-                "and return the loss and the trainable ones' gradients");
+                " must take one data input, the labels and the parameters" +
+                (scaleArgs ? " (then the loss scale)" : "") +
+                " and return the loss and the trainable ones' gradients");
+  if (scaleArgs) {
+    auto role =
+        gradFn.getArgAttrOfType<StringAttr>(unsigned(n + 2), "autopar.role");
+    if (!role || role.getValue() != "loss_scale")
+      return fail("@" + gradName +
+                  " does not take the loss scale the manifest names (its "
+                  "last argument is not {autopar.role = \"loss_scale\"})");
+  }
   for (Type t :
        llvm::concat<const Type>(gradType.getInputs(), stepType.getInputs()))
     if (auto message = checkBoundaryType(t, "an argument of the training "
@@ -1643,6 +1662,10 @@ int runTraining(MLIRContext &context, StringRef dir) {
       return 1;
     firstStep = *at + 1;
     updates = *applied;
+    if (std::optional<double> scale = c->getNumber("loss_scale"))
+      if (llvm::Error e = scaler->restore(
+              *scale, c->getInteger("loss_scale_good_steps").value_or(0)))
+        return fail(jsonPath + ": " + llvm::toString(std::move(e)));
     if (firstStep > steps)
       return fail(llvm::formatv("the checkpoint in {0} is at step {1}; "
                                 "--steps={2} leaves nothing to do",
@@ -1772,6 +1795,10 @@ int runTraining(MLIRContext &context, StringRef dir) {
                         {"version", 2},
                         {"step", step},
                         {"updates", updates},
+                        {"loss_scale", scaleArgs
+                                           ? llvm::json::Value(scaler->scale())
+                                           : llvm::json::Value(nullptr)},
+                        {"loss_scale_good_steps", scaler->goodSteps()},
                         {"tensors", fileOf(0)},
                         // One file per process of this grid, in rank order.
                         {"files", std::move(files)},
@@ -1834,6 +1861,12 @@ int runTraining(MLIRContext &context, StringRef dir) {
       return fail(logPath + ": " + ec.message());
   }
   npy::DType scalarType = params.front().dtype;
+  npy::DType scaleType =
+      scaleArgs && cast<RankedTensorType>(gradType.getInput(n + 2))
+                       .getElementType()
+                       .isF64()
+          ? npy::DType::F64
+          : npy::DType::F32;
   if (printEvery < 0)
     return fail("--print-every must be positive");
   int64_t every = printEvery ? int64_t(printEvery)
@@ -1872,6 +1905,8 @@ int runTraining(MLIRContext &context, StringRef dir) {
       if (zeroStage == 3)
         for (auto [k, i] : llvm::enumerate(trainable))
           inputs[2 + i] = shards[k];
+      if (scaleArgs)
+        inputs.push_back(scalarLike(scaleType, scaler->scale()));
       llvm::Expected<std::vector<npy::NpyArray>> micro =
           callFunction(**engine, gradName, gradType, inputs);
       if (!micro)
@@ -1930,6 +1965,32 @@ int runTraining(MLIRContext &context, StringRef dir) {
           bad = "a gradient part on another process is not finite";
       }
     }
+    // A dynamic loss scale: an overflow halves it and skips the step.
+    double scaleUsed = scaler->scale();
+    if (scaler->isDynamic()) {
+      llvm::Expected<bool> apply = scaler->update(bad.empty());
+      if (!apply)
+        return fail(llvm::formatv("{0} at step {1}; {2}", bad, step,
+                                  llvm::toString(apply.takeError())));
+      if (!*apply) {
+        llvm::errs() << llvm::formatv(
+            "autopar-run: note: step {0}: {1} at loss scale {2}; the step "
+            "is skipped and the scale halved to {3}\n",
+            step, bad, llvm::format("%g", scaleUsed),
+            llvm::format("%g", scaler->scale()));
+        if (log)
+          *log << llvm::json::Value(
+                      llvm::json::Object{{"step", step},
+                                         {"skipped", bad},
+                                         {"lr", lrValue},
+                                         {"loss_scale", scaleUsed}})
+               << "\n";
+        ++skipped;
+        if (world.active)
+          collectStepNotes(step);
+        continue;
+      }
+    }
     if (!bad.empty()) {
       if (!skipNonfinite)
         return fail(llvm::formatv(
@@ -1985,9 +2046,12 @@ int runTraining(MLIRContext &context, StringRef dir) {
       if (terminal)
         llvm::outs() << "\r\x1b[K";
       llvm::outs() << llvm::format("step %lld/%lld  loss %.7g  lr %.6g  %.1f "
-                                   "samples/s\n",
+                                   "samples/s",
                                    (long long)step, (long long)steps, loss,
                                    lrValue, samples);
+      if (scaleArgs)
+        llvm::outs() << llvm::format("  loss scale %g", scaleUsed);
+      llvm::outs() << "\n";
     } else if (terminal && std::chrono::steady_clock::now() - lastDraw >
                                std::chrono::milliseconds(100)) {
       lastDraw = std::chrono::steady_clock::now();
@@ -2001,12 +2065,15 @@ int runTraining(MLIRContext &context, StringRef dir) {
                                    (long long)step, (long long)steps, loss);
       llvm::outs().flush();
     }
-    if (log)
-      *log << llvm::json::Value(llvm::json::Object{{"step", step},
-                                                   {"loss", loss},
-                                                   {"lr", lrValue},
-                                                   {"samples_per_s", samples}})
-           << "\n";
+    if (log) {
+      llvm::json::Object line{{"step", step},
+                              {"loss", loss},
+                              {"lr", lrValue},
+                              {"samples_per_s", samples}};
+      if (scaleArgs)
+        line["loss_scale"] = scaleUsed;
+      *log << llvm::json::Value(std::move(line)) << "\n";
+    }
     if (!checkpointDir.empty() &&
         ((checkpointEvery > 0 && step % checkpointEvery == 0) ||
          step == steps)) {
@@ -2067,6 +2134,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
             : std::to_string(batch),
         total, window, mean(losses.begin()), mean(losses.end() - window),
         skipped ? " (" + std::to_string(skipped) + " skipped)" : "");
+  } else if (skipped) {
+    llvm::outs() << llvm::formatv(
+        "trained 0 steps: all {0} were skipped{1}; the weights are unchanged\n",
+        skipped,
+        scaler->isDynamic() ? llvm::formatv(" (the loss scale is now {0})",
+                                            llvm::format("%g", scaler->scale()))
+                                  .str()
+                            : std::string());
   }
   if (!exportPath.empty()) {
     std::vector<npy::NpyArray> allParams = wholeParams(steps + 1);

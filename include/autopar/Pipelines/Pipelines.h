@@ -108,6 +108,18 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
                      "the backward pass, each as soon as it is complete "
                      "(ZeRO 0 and 1)"),
       llvm::cl::init(false)};
+  PassOptions::Option<std::string> precision{
+      *this, "precision",
+      llvm::cl::desc("f32, or bf16 / f16: the matrix products of the "
+                     "forward and backward passes run in that type "
+                     "(autopar-mixed-precision), weights and optimizer "
+                     "state stay f32"),
+      llvm::cl::init("f32")};
+  PassOptions::Option<bool> lossScaleArg{
+      *this, "loss-scale-arg",
+      llvm::cl::desc("@forward_backward takes a trailing loss scale "
+                     "(autopar-autodiff loss-scale-arg)"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the training step from a model's forward function: @loss

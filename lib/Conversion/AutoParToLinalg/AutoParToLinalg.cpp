@@ -254,6 +254,27 @@ SmallVector<utils::IteratorType> parallelIterators(int64_t n) {
   return SmallVector<utils::IteratorType>(n, utils::IteratorType::parallel);
 }
 
+/// `value` (a float tensor) with its elements widened or rounded to `to`.
+Value castFloats(OpBuilder &b, Location loc, Value value, Type to) {
+  auto type = cast<RankedTensorType>(value.getType());
+  auto result = RankedTensorType::get(type.getShape(), to);
+  SmallVector<AffineMap> maps(
+      2, AffineMap::getMultiDimIdentityMap(type.getRank(), b.getContext()));
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{result}, ValueRange{value},
+             ValueRange{emptyLike(b, loc, result)}, maps,
+             parallelIterators(type.getRank()),
+             [&](OpBuilder &nested, Location l, ValueRange args) {
+               Value x = args[0];
+               Value y = to.getIntOrFloatBitWidth() >
+                                 x.getType().getIntOrFloatBitWidth()
+                             ? Value(arith::ExtFOp::create(nested, l, to, x))
+                             : Value(arith::TruncFOp::create(nested, l, to, x));
+               linalg::YieldOp::create(nested, l, y);
+             })
+      .getResult(0);
+}
+
 //===----------------------------------------------------------------------===//
 // Patterns
 //===----------------------------------------------------------------------===//
@@ -353,21 +374,37 @@ struct DotLowering : public OpConversionPattern<DotOp> {
     iterators.append(numContract, utils::IteratorType::reduction);
 
     Type elementType = resultType.getElementType();
+    Value lhs = adaptor.getLhs(), rhs = adaptor.getRhs();
+    // A half-precision contraction (f16, bf16) accumulates in f32, as
+    // tensor cores and cuBLAS do: the operands are widened (exactly), the
+    // f32 contraction is a plain one (a BLAS or cuBLAS call), and its sum
+    // is rounded once at the end.
+    Type narrow;
+    if (elementType.isF16() || elementType.isBF16()) {
+      narrow = elementType;
+      elementType = rewriter.getF32Type();
+      resultType = RankedTensorType::get(resultType.getShape(), elementType);
+      lhs = castFloats(rewriter, loc, lhs, elementType);
+      rhs = castFloats(rewriter, loc, rhs, elementType);
+    }
     Value init = filled(rewriter, loc, resultType,
                         scalarConst(rewriter, loc, elementType, 0));
     bool fp = isFloat(elementType);
     auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{resultType},
-        ValueRange{adaptor.getLhs(), adaptor.getRhs()}, ValueRange{init},
-        ArrayRef<AffineMap>{lhsMap, rhsMap, outMap}, iterators,
-        [&](OpBuilder &b, Location nested, ValueRange args) {
+        rewriter, loc, TypeRange{resultType}, ValueRange{lhs, rhs},
+        ValueRange{init}, ArrayRef<AffineMap>{lhsMap, rhsMap, outMap},
+        iterators, [&](OpBuilder &b, Location nested, ValueRange args) {
           Value product = floatOrInt<arith::MulFOp, arith::MulIOp>(
               b, nested, fp, args[0], args[1]);
           linalg::YieldOp::create(b, nested,
                                   floatOrInt<arith::AddFOp, arith::AddIOp>(
                                       b, nested, fp, args[2], product));
         });
-    rewriter.replaceOp(op, generic.getResults());
+    if (narrow)
+      rewriter.replaceOp(
+          op, castFloats(rewriter, loc, generic.getResult(0), narrow));
+    else
+      rewriter.replaceOp(op, generic.getResults());
     return success();
   }
 };

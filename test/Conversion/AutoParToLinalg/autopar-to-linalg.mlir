@@ -56,6 +56,26 @@ func.func @dot(%a: tensor<2x3x4xf32>, %b: tensor<2x4x5xf32>) -> tensor<2x3x5xf32
 
 // -----
 
+// A bf16 contraction widens its operands, accumulates in f32 and rounds the
+// sum once.
+// CHECK-LABEL: func @dot_bf16
+// CHECK: %[[A:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<3x4xbf16>) outs(%{{.*}} : tensor<3x4xf32>)
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: %[[B:.*]] = linalg.generic {{.*}} ins(%{{.*}} : tensor<4x5xbf16>) outs(%{{.*}} : tensor<4x5xf32>)
+// CHECK: %[[Z:.*]] = linalg.fill ins(%{{.*}} : f32) outs(%{{.*}} : tensor<3x5xf32>)
+// CHECK: %[[C:.*]] = linalg.generic {{.*}} ins(%[[A]], %[[B]] : tensor<3x4xf32>, tensor<4x5xf32>) outs(%[[Z]] : tensor<3x5xf32>)
+// CHECK: arith.mulf %{{.*}} : f32
+// CHECK: arith.addf %{{.*}} : f32
+// CHECK: linalg.generic {{.*}} ins(%[[C]] : tensor<3x5xf32>) outs(%{{.*}} : tensor<3x5xbf16>)
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+func.func @dot_bf16(%a: tensor<3x4xbf16>, %b: tensor<4x5xbf16>) -> tensor<3x5xbf16> {
+  %0 = autopar.dot %a, %b, batch_dims = [] x [], contracting_dims = [1] x [0]
+      : tensor<3x4xbf16>, tensor<4x5xbf16> -> tensor<3x5xbf16>
+  return %0 : tensor<3x5xbf16>
+}
+
+// -----
+
 // CHECK-DAG: #[[$IN:.*]] = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
 // CHECK-DAG: #[[$RED:.*]] = affine_map<(d0, d1, d2) -> (d1)>
 // CHECK-LABEL: func @reduce_mean

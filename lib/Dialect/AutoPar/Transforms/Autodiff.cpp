@@ -93,6 +93,22 @@ struct AutodiffPass
 
     Block &body = grad.getBody().front();
     auto ret = cast<func::ReturnOp>(body.getTerminator());
+    auto lossType = cast<RankedTensorType>(type.getResult(0));
+    // Loss scaling: a trailing scalar the reverse sweep starts from.
+    BlockArgument scale;
+    if (scaleArg) {
+      unsigned at = grad.getNumArguments();
+      if (failed(grad.insertArgument(
+              at, lossType,
+              DictionaryAttr::get(
+                  &getContext(),
+                  {NamedAttribute(
+                      StringAttr::get(&getContext(), "autopar.role"),
+                      StringAttr::get(&getContext(), "loss_scale"))}),
+              fn.getLoc())))
+        return grad.emitOpError("could not add the loss-scale argument");
+      scale = body.getArgument(at);
+    }
     SmallVector<BlockArgument> wrt;
     for (BlockArgument arg : body.getArguments()) {
       auto role =
@@ -102,7 +118,7 @@ struct AutodiffPass
     }
     if (wrt.empty())
       for (BlockArgument arg : body.getArguments())
-        if (isFloatTensor(arg.getType()))
+        if (isFloatTensor(arg.getType()) && arg != scale)
           wrt.push_back(arg);
 
     // Activity: only values computed from a differentiated argument need
@@ -121,12 +137,14 @@ struct AutodiffPass
         it->second = AddOp::create(b, v.getLoc(), it->second, c);
     };
     Value loss = ret.getOperand(0);
-    auto lossType = cast<RankedTensorType>(loss.getType());
-    accumulate(loss, ConstantOp::create(
+    accumulate(loss,
+               scale
+                   ? Value(scale)
+                   : Value(ConstantOp::create(
                          b, ret.getLoc(), lossType,
                          SplatElementsAttr::get(
                              lossType,
-                             FloatAttr::get(lossType.getElementType(), 1.0))));
+                             FloatAttr::get(lossType.getElementType(), 1.0)))));
 
     SmallVector<Operation *> forward;
     for (Operation &op : body.without_terminator())
@@ -161,6 +179,18 @@ struct AutodiffPass
     SmallVector<Value> results = {loss};
     for (BlockArgument arg : wrt) {
       Value c = cotangent.lookup(arg);
+      if (c && scale) {
+        // Unscaled in the gradient's own (wide) type: an overflow stays
+        // inf or nan for the caller to see.
+        auto t = cast<RankedTensorType>(c.getType());
+        Value s = scale;
+        if (t.getElementType() != lossType.getElementType())
+          s = ConvertOp::create(b, ret.getLoc(),
+                                lossType.clone(t.getElementType()), s);
+        if (t.getRank() > 0)
+          s = BroadcastOp::create(b, ret.getLoc(), t, s, ArrayRef<int64_t>{});
+        c = DivOp::create(b, ret.getLoc(), c, s);
+      }
       results.push_back(c ? c : zerosOf(b, ret.getLoc(), arg.getType()));
     }
     func::ReturnOp::create(b, ret.getLoc(), results);
@@ -169,7 +199,8 @@ struct AutodiffPass
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
       if (isOpTriviallyDead(&op))
         op.erase();
-    grad.setFunctionType(FunctionType::get(&getContext(), type.getInputs(),
+    grad.setFunctionType(FunctionType::get(&getContext(),
+                                           body.getArgumentTypes(),
                                            ValueRange(results).getTypes()));
     return success();
   }

@@ -302,3 +302,8 @@ void mlir::autopar::populateDecomposeCompositesPatterns(
            DecomposeEmbedding, DecomposeCrossEntropy, DecomposeLinear>(
           patterns.getContext());
 }
+
+void mlir::autopar::populateDecomposeContractionCompositesPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<DecomposeAttention, DecomposeLinear>(patterns.getContext());
+}

@@ -34,6 +34,10 @@ func::FuncOp lookupEntryFunction(ModuleOp module, llvm::StringRef entry,
 /// conversion to linalg.
 void populateDecomposeCompositesPatterns(RewritePatternSet &patterns);
 
+/// Only the composites that hold matrix products: attention and linear.
+void populateDecomposeContractionCompositesPatterns(
+    RewritePatternSet &patterns);
+
 /// Patterns that recognize exporter-written primitive chains (layer norm,
 /// GELU, attention) and replace them by composites.
 void populateRaiseCompositesPatterns(RewritePatternSet &patterns);

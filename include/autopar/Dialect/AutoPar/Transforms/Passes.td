@@ -58,7 +58,38 @@ def AutodiffPass : Pass<"autopar-autodiff", "ModuleOp"> {
     Option<"entry", "entry", "std::string", /*default=*/"\"\"",
            "Function to differentiate (default: the only public one)">,
     Option<"gradName", "name", "std::string", /*default=*/"\"\"",
-           "Name of the gradient function (default: <entry>_grad)">
+           "Name of the gradient function (default: <entry>_grad)">,
+    Option<"scaleArg", "loss-scale-arg", "bool", /*default=*/"false",
+           "The gradient function takes a trailing scalar `loss_scale` "
+           "(loss scaling for f16): the reverse sweep starts from it instead "
+           "of 1, and each gradient is divided by it at the end">
+  ];
+}
+
+def MixedPrecisionPass : Pass<"autopar-mixed-precision", "ModuleOp"> {
+  let summary = "Run contractions in bf16 or f16, keeping f32 weights";
+  let description = [{
+    Mixed precision for training, the policy of PyTorch's autocast for
+    matrix products: in the function `entry` (default `loss`), every
+    f32 (or f64) `dot` -- with `linear` and `attention` decomposed first, so
+    that their matrix products are dots and the attention's softmax stays in
+    f32 -- takes its operands converted to `type` and its result converted
+    back. Backends accumulate a half-precision contraction in f32 and round
+    the sum once. Everything else (elementwise math, normalizations,
+    softmax, the loss, every reduction) stays in f32, as do the parameters:
+    the conversions sit at their uses, so autodiff (run after this pass)
+    returns f32 gradients of the f32 master weights, and the optimizer's
+    state stays f32. The backward pass's matrix products run in `type` too
+    (the VJP of a dot in `type` is a dot in `type`). With `type=f16`, small
+    gradients underflow unless the loss is scaled: see autopar-autodiff's
+    `loss-scale-arg` and autopar-run's dynamic loss scaling.
+  }];
+  let dependentDialects = ["::mlir::autopar::AutoParDialect"];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"loss\"",
+           "The function whose contractions change precision">,
+    Option<"type", "type", "std::string", /*default=*/"\"bf16\"",
+           "bf16 or f16">
   ];
 }
 
