@@ -23,6 +23,7 @@
 // driver without a GPU (test/Pipelines/aot-train.test).
 // SPEC.txt (bench/gpu/train_spec.py writes it), one item per line:
 //   seed N | lr X | state SLOTS INITIAL | flops_per_token F
+//   precision fp32|bf16               (the products' type, for the JSON)
 //   data FILE B S | labels FILE B S   (raw int64, row-major)
 //   param NAME RANK DIM... [frozen] [file=FILE]
 //                                     (f32; in the step's order; frozen:
@@ -93,7 +94,7 @@ struct Spec {
   uint64_t seed = 0;
   double lr = 1e-3, stateInitial = 0, flopsPerToken = 0;
   int slots = 0;
-  std::string dataFile, labelsFile;
+  std::string dataFile, labelsFile, precision = "fp32";
   std::vector<int64_t> batchDims;
   std::vector<std::string> names;
   std::vector<std::vector<int64_t>> shapes;
@@ -120,6 +121,8 @@ bool readSpec(const std::string &path, Spec &spec) {
       words >> spec.slots >> spec.stateInitial;
     } else if (key == "flops_per_token") {
       words >> spec.flopsPerToken;
+    } else if (key == "precision") {
+      words >> spec.precision;
     } else if (key == "data" || key == "labels") {
       int64_t b, s;
       std::string file;
@@ -363,11 +366,15 @@ int main(int argc, char **argv) {
     worst = std::max(worst, std::fabs(losses[i] - expected[i]) /
                                 std::fabs(expected[i]));
   if (compared) {
-    ok = worst <= 1e-4;
+    // fp32 steps agree to 1e-4; a bf16 step's roundings depend on the
+    // order of its sums (AOT_TRAIN_TOLERANCE=2e-2 for those).
+    const char *toleranceText = std::getenv("AOT_TRAIN_TOLERANCE");
+    double tolerance = toleranceText ? std::atof(toleranceText) : 1e-4;
+    ok = worst <= tolerance;
     std::printf("%s: %zu losses on the %s against the CPU backend's, worst "
-                "relative difference %.2e (tolerance 1e-4)\n",
+                "relative difference %.2e (tolerance %s)\n",
                 ok ? "PASS" : "FAIL", compared, onDevice ? "GPU" : "host",
-                worst);
+                worst, toleranceText ? toleranceText : "1e-4");
   }
   // Without the CPU backend's losses to compare with, training must at
   // least lower the loss (a few steps of Adam on one batch may raise it
@@ -378,16 +385,16 @@ int main(int argc, char **argv) {
                 losses.back());
     ok = false;
   }
-  std::printf("{\"peer\": \"autopar (%s)\", \"dtype\": \"fp32\", "
+  std::printf("{\"peer\": \"autopar (%s)\", \"dtype\": \"%s\", "
               "\"batch\": %lld, "
               "\"seq\": %lld, \"params\": %zu, \"steps_timed\": %d, "
               "\"step_ms\": %.3f, \"tokens_per_s\": %.1f, "
               "\"flops_per_token\": %.0f, \"mfu\": %.4f, \"load_s\": %.2f, "
               "\"compared\": %zu, \"worst_relative\": %.3g, \"losses\": [",
-              onDevice ? "GPU" : "host", (long long)spec.batchDims[0],
-              (long long)spec.batchDims[1], paramCount, steps - skip,
-              1e3 * stepSecondsMean, tokensPerSecond, spec.flopsPerToken, mfu,
-              loadSeconds, compared, worst);
+              onDevice ? "GPU" : "host", spec.precision.c_str(),
+              (long long)spec.batchDims[0], (long long)spec.batchDims[1],
+              paramCount, steps - skip, 1e3 * stepSecondsMean, tokensPerSecond,
+              spec.flopsPerToken, mfu, loadSeconds, compared, worst);
   for (size_t i = 0; i < losses.size(); ++i)
     std::printf("%s%.6f", i ? ", " : "", losses[i]);
   std::printf("]}\n");

@@ -13,6 +13,9 @@
 #                          examples/gpt as raw files, the CPU backend's loss
 #   small.txt, expected-small   what aot_train needs to train it 20 steps,
 #                          and the CPU backend's 20 losses (autopar-run)
+#   libsmall-bf16.so, small-bf16.txt, expected-small-bf16   the same GPT with
+#                          --precision=bf16 (products through cuBLAS's bf16
+#                          GEMM) and the CPU backend's 20 bf16 losses
 #   expected-small-grads.bin    its first step's gradients on the CPU
 #   libtorch-gpt.so, torch-gpt.txt, torch-gpt-w*.bin, expected-torch-gpt
 #                          a small GPT exported from torch to ONNX
@@ -24,6 +27,7 @@
 #   libgpt2-b8.so, gpt2-b8.txt   the same model at batch 8 (timed; the loss
 #                          must fall); kernels-gpt2-b8.txt: the op each of
 #                          its kernels comes from (bench/gpu/kernel_map.py)
+#   libgpt2-b8-bf16.so, gpt2-b8-bf16.txt   batch 8 with --precision=bf16
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # Each small function is lowered by autopar-lower-to-cuda (sm_90 PTX inside)
@@ -76,10 +80,12 @@ cp "$gpt/train-cuda.so" "$out/libsmall.so"
 mkdir -p "$out/loss-args"
 /usr/bin/python3 "$root/bench/gpu/loss_args.py" "$gpt/train.mlir" \
   "$gpt/weights.safetensors" "$gpt/ids.npy" "$gpt/labels.npy" "$out/loss-args"
-# losses STEPS MODEL BATCH IDS LABELS FILE: the CPU backend's losses, one a
-# line, training MODEL's CPU artifact (the same initial weights: same seed).
+# losses STEPS MODEL BATCH IDS LABELS FILE [FLAG]: the CPU backend's losses,
+# one a line, training MODEL's CPU artifact (the same initial weights: same
+# seed), compiled with FLAG (such as --precision=bf16) if given.
 losses() {
-  "$build/bin/autopar-compile" "$2" --train --batch="$3" -o "$out/cpu" >/dev/null
+  "$build/bin/autopar-compile" "$2" --train --batch="$3" ${7:+"$7"} \
+    -o "$out/cpu" >/dev/null
   "$build/bin/autopar-run" "$out/cpu" --data="$4" --labels="$5" --steps="$1" \
     --log="$out/cpu/log.jsonl" >/dev/null
   /usr/bin/python3 -c "import json, sys; [print(repr(json.loads(l)['loss'])) for l in open(sys.argv[1]) if 'loss' in l]" \
@@ -90,6 +96,15 @@ losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' 2 \
   "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small"
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt" "$gpt/ids.npy" \
   "$gpt/labels.npy" "$out" small
+# The same in bf16: the GPU's products through cuBLAS's bf16 GEMM, the
+# CPU's on widened operands: equal but for the order of the f32 sums.
+"$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
+  --train --batch=2 --target=cuda --precision=bf16 -o "$gpt/bf16" >/dev/null
+cp "$gpt/bf16/train-cuda.so" "$out/libsmall-bf16.so"
+losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' 2 \
+  "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small-bf16" --precision=bf16
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt/bf16" "$gpt/ids.npy" \
+  "$gpt/labels.npy" "$out" small-bf16
 for driver in aot_loss aot_train; do
   c++ -O2 -std=c++17 -I"$root/runtime/cuda" -I"$root/runtime/common" \
     "$root/bench/gpu/$driver.cpp" -o "$out/$driver" -L"$out" \
@@ -136,6 +151,13 @@ t = np.random.default_rng(1).integers(0, 50257, size=(8, 1025)).astype(np.int64)
 for b in (1, 8):
     np.save(f'{sys.argv[1]}/ids{b}.npy', t[:b, :-1])
     np.save(f'{sys.argv[1]}/labels{b}.npy', t[:b, 1:])" "$out"
+# gpt2-small at batch 8 in bf16 (the timing's other half).
+"$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
+  --gpu-format=cubin --precision=bf16 -o "$out/gpt2" >/dev/null
+cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16.so"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
+  "$out/labels8.npy" "$out" gpt2-b8-bf16
+rm -rf "$out/gpt2"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

@@ -9,13 +9,14 @@
 #   (fp32, no TF32, both); a 2-layer GPT's loss against the CPU backend's
 #   (1e-4 relative).
 # small: that GPT trained 20 steps on the GPU (bench/gpu/aot_train.cpp),
-#   every loss against the CPU backend's (1e-4 relative); and a small GPT
-#   exported from torch to ONNX (its weights carried, its mask frozen), the
-#   same way.
+#   every loss against the CPU backend's (1e-4 relative); the same GPT with
+#   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
+#   losses (2e-2); and a small GPT exported from torch to ONNX (its weights
+#   carried, its mask frozen), the same way.
 # gpt2: zoo:gpt2-small (124M, seq 1024) at batch 1, its first 3 losses
 #   against the CPU backend's (1e-4), then at batch 8 for 20 steps (the loss
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
-#   989.4 TFLOP/s).
+#   989.4 TFLOP/s); batch 8 again with --precision=bf16.
 # profile: 2 of those steps again with AUTOPAR_CUDA_PROFILE=1: the GPU time
 #   of every kernel and cuBLAS call, the costliest first.
 # torch: the same model and batch in PyTorch (bench/gpu/torch_gpt.py) with
@@ -100,6 +101,10 @@ if want small; then
   fi
 fi
 if want small; then
+  echo "== the 2-layer GPT in bf16 trained 20 steps on the GPU against the CPU backend's bf16"
+  AOT_TRAIN_TOLERANCE=2e-2 train small-bf16 20 45 "$dir/expected-small-bf16" || status=1
+fi
+if want small; then
   echo "== a small GPT exported from torch, trained 20 steps on the GPU against the CPU backend"
   train torch-gpt 20 45 "$dir/expected-torch-gpt" || status=1
 fi
@@ -108,6 +113,8 @@ if want gpt2; then
   train gpt2-b1 3 120 "$dir/expected-gpt2-b1" || status=1
   echo "== gpt2-small, batch 8 x 1024: 20 steps, timed"
   train gpt2-b8 20 120 || status=1
+  echo "== gpt2-small, batch 8 x 1024, bf16 products: 20 steps, timed"
+  train gpt2-b8-bf16 20 120 || status=1
 fi
 if want profile; then
   echo "== gpt2-small, batch 8 x 1024: where 2 steps spend the GPU's time"
@@ -137,17 +144,22 @@ if [ -s "$dir/gpt2-b8.json" ]; then
   python3 - "$dir" <<'PY'
 import json, os, sys
 d = sys.argv[1]
-ours = json.load(open(f"{d}/gpt2-b8.json"))
-print(f"autopar (fp32): {ours['tokens_per_s']:.0f} tokens/s, "
-      f"{ours['step_ms']:.1f} ms/step, MFU {100 * ours['mfu']:.2f}%")
+runs = {}
+for dtype, name in (("fp32", "gpt2-b8"), ("bf16", "gpt2-b8-bf16")):
+    p = f"{d}/{name}.json"
+    if os.path.exists(p) and os.path.getsize(p):
+        runs[dtype] = json.load(open(p))
+        r = runs[dtype]
+        print(f"autopar ({dtype}): {r['tokens_per_s']:.0f} tokens/s, "
+              f"{r['step_ms']:.1f} ms/step, MFU {100 * r['mfu']:.2f}%")
 for dtype in ("fp32", "bf16"):
     p = f"{d}/torch-{dtype}.json"
-    if os.path.exists(p) and os.path.getsize(p):
+    if dtype in runs and os.path.exists(p) and os.path.getsize(p):
         t = json.load(open(p))
         print(f"torch.compile ({dtype}): {t['tokens_per_s']:.0f} tokens/s, "
               f"{t['step_ms']:.1f} ms/step, MFU {100 * t['mfu']:.2f}%; "
               f"autopar / torch.compile ({dtype}) = "
-              f"{ours['tokens_per_s'] / t['tokens_per_s']:.3f}")
+              f"{runs[dtype]['tokens_per_s'] / t['tokens_per_s']:.3f}")
 PY
 fi
 exit $status

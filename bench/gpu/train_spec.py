@@ -30,6 +30,9 @@ def main():
         sys.exit("train_spec.py handles a constant lr")
     if manifest.get("grad_accum", 1) != 1:
         sys.exit("train_spec.py handles --grad-accum=1 only")
+    if manifest.get("loss_scale") is not None:
+        sys.exit("train_spec.py handles artifacts without loss scaling "
+                 "(fp32 or bf16, not fp16)")
     if manifest["optimizer"].startswith("optimizer=adagrad") and \
             manifest.get("state_init", {}).get("sum", 0) != 0:
         sys.exit("train_spec.py handles optimizer state starting at zero")
@@ -69,6 +72,7 @@ def main():
     labels.tofile(f"{out}/{name}-labels.bin")
     matrix_flops, layers, hidden = 0, 0, 0
     lines = [f"seed {manifest.get('init_seed') or 0}", f"lr {manifest['lr']!r}",
+             f"precision {manifest.get('precision', 'fp32')}",
              f"state {manifest['state_slots_per_param']} 0",
              f"data {name}-ids.bin {b} {s}",
              f"labels {name}-labels.bin {b} {s}"]

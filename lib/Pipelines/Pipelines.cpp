@@ -44,6 +44,10 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
   p += "func.func(convert-linalg-to-loops),"
        "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
        "func.func(autopar-approximate-math),"
+       // Rounding to bf16 as integer operations: LLVM would otherwise call
+       // __truncsfbf2 on CPUs without AVX512-BF16, which GCC 12's libgcc
+       // lacks.
+       "func.func(arith-expand{include-bf16=true}),"
        "math-extend-to-supported-types,"
        "convert-math-to-llvm,convert-math-to-libm,"
        "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
@@ -144,7 +148,8 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
   if (toolkit.empty())
     toolkit = findCUDAToolkit();
   std::string pipeline =
-      "func.func(convert-autopar-to-linalg,autopar-fuse-elementwise),"
+      "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"
+      "autopar-fuse-elementwise),"
       "canonicalize,"
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
@@ -152,7 +157,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "buffer-results-to-out-params{hoist-static-allocs "
       "modify-public-functions},"
       "buffer-deallocation-pipeline,"
-      "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32},"
+      "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
+      "bf16-function=autopar_cuda_gemm_bf16 "
+      "f16-function=autopar_cuda_gemm_f16},"
       "func.func(autopar-parallel-dims-first,"
       "convert-linalg-to-parallel-loops,"
       "autopar-tile-loops-for-gpu{threads=" +

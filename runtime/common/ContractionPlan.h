@@ -60,16 +60,17 @@ struct Dims {
 
 /// A matrix view of one operand: rows x cols in memory with leading
 /// dimension `ld`, read transposed when `trans`.
-struct Matrix {
-  const float *data;
+template <typename T> struct Matrix {
+  const T *data;
   int64_t ld;
   bool trans;
 };
 
 /// Row-major `rows` x `cols` view of an operand from the collapsed strides
 /// of its row and column groups, or nothing if it needs packing.
-inline bool view(const float *data, int64_t rows, int64_t cols,
-                 int64_t rowStride, int64_t colStride, Matrix &out) {
+template <typename T>
+bool view(const T *data, int64_t rows, int64_t cols, int64_t rowStride,
+          int64_t colStride, Matrix<T> &out) {
   if (rowStride < 0 || colStride < 0)
     return false;
   if ((cols == 1 || colStride == 1) && (rows == 1 || rowStride >= cols)) {
@@ -92,10 +93,12 @@ inline bool view(const float *data, int64_t rows, int64_t cols,
 ///     elements the loops in `order` address (row-major in that order), or
 ///     nullptr when the backend does not copy;
 ///   backend.unpack(c, packed, order) writes a packed C back.
-/// Returns an empty string, or what is wrong.
-template <typename Backend>
-std::string contractWith(Backend &backend, const float *a, const float *b,
-                         float *c, const std::vector<ContractionLoop> &loops) {
+/// A and B hold `In` elements, C holds `Out` (the CUDA path's bf16 and f16
+/// products accumulate into f32). Returns an empty string, or what is
+/// wrong.
+template <typename Backend, typename In, typename Out>
+std::string contractWith(Backend &backend, const In *a, const In *b, Out *c,
+                         const std::vector<ContractionLoop> &loops) {
   using namespace detail;
   Dims groups[NumGroups];
   for (const ContractionLoop &l : loops) {
@@ -132,11 +135,12 @@ std::string contractWith(Backend &backend, const float *a, const float *b,
   };
   const char *unpackable = "an operand's layout needs a copy, which this "
                            "runtime does not make";
-  Matrix A, B, Cv;
+  Matrix<In> A, B;
+  Matrix<Out> Cv;
   bool packedA =
       !view(a, m, k, groups[M].collapsed(0), groups[K].collapsed(0), A);
   if (packedA) {
-    const float *p = backend.pack(0, a, order(M, K));
+    const In *p = backend.pack(0, a, order(M, K));
     if (!p)
       return unpackable;
     A = {p, std::max<int64_t>(k, 1), false};
@@ -145,7 +149,7 @@ std::string contractWith(Backend &backend, const float *a, const float *b,
   bool packedB =
       !view(b, k, n, groups[K].collapsed(1), groups[N].collapsed(1), B);
   if (packedB) {
-    const float *p = backend.pack(1, b, order(K, N));
+    const In *p = backend.pack(1, b, order(K, N));
     if (!p)
       return unpackable;
     B = {p, std::max<int64_t>(n, 1), false};
@@ -156,7 +160,7 @@ std::string contractWith(Backend &backend, const float *a, const float *b,
       !view(c, m, n, groups[M].collapsed(2), groups[N].collapsed(2), Cv);
   if (packedC) {
     cOrder = order(M, N);
-    const float *p = backend.pack(2, c, cOrder);
+    const Out *p = backend.pack(2, c, cOrder);
     if (!p)
       return unpackable;
     Cv = {p, std::max<int64_t>(n, 1), false};
@@ -169,10 +173,10 @@ std::string contractWith(Backend &backend, const float *a, const float *b,
   int64_t batches = groups[Batch].size();
   int64_t offset[3] = {0, 0, 0};
   for (int64_t i = 0; i < batches; ++i) {
-    const float *pa = A.data + (packedA ? i * packedBatchStride[0] : offset[0]);
-    const float *pb = B.data + (packedB ? i * packedBatchStride[1] : offset[1]);
-    float *pc = const_cast<float *>(Cv.data) +
-                (packedC ? i * packedBatchStride[2] : offset[2]);
+    const In *pa = A.data + (packedA ? i * packedBatchStride[0] : offset[0]);
+    const In *pb = B.data + (packedB ? i * packedBatchStride[1] : offset[1]);
+    Out *pc = const_cast<Out *>(Cv.data) +
+              (packedC ? i * packedBatchStride[2] : offset[2]);
     if (!Cv.trans)
       backend.gemm(A.trans, B.trans, m, n, k, pa, A.ld, pb, B.ld, pc, Cv.ld);
     else // C^T = B^T A^T

@@ -38,6 +38,9 @@ constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
 constexpr int CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4;
 constexpr int CUBLAS_STATUS_SUCCESS = 0, CUBLAS_OP_N = 0, CUBLAS_OP_T = 1,
               CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3;
+// cublasGemmEx's data and compute types (library_types.h, cublas_api.h).
+constexpr int CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14,
+              CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
 } // namespace abi
 
 /// Whether a CUDA device can be used here; when not, `why` says what is
@@ -108,6 +111,17 @@ struct AutoParSpec { // a memref<?xi64>
   int64_t offset, sizes[1], strides[1];
 };
 void _mlir_ciface_autopar_cuda_gemm_f32(AutoParUnrankedF32 *a,
+                                        AutoParUnrankedF32 *b,
+                                        AutoParUnrankedF32 *c,
+                                        AutoParSpec *spec);
+/// The same with bf16 (or f16) A and B and an f32 C: cublasGemmEx on the
+/// tensor cores, accumulating in f32 (the descriptors' element type aside,
+/// the ABI is the f32 one's).
+void _mlir_ciface_autopar_cuda_gemm_bf16(AutoParUnrankedF32 *a,
+                                         AutoParUnrankedF32 *b,
+                                         AutoParUnrankedF32 *c,
+                                         AutoParSpec *spec);
+void _mlir_ciface_autopar_cuda_gemm_f16(AutoParUnrankedF32 *a,
                                         AutoParUnrankedF32 *b,
                                         AutoParUnrankedF32 *c,
                                         AutoParSpec *spec);

@@ -5,7 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // `autopar_cuda_gemm_f32`: the contraction entry point of the CUDA path
-// (autopar-contractions-to-calls{function=autopar_cuda_gemm_f32}), planned
+// (autopar-contractions-to-calls{function=autopar_cuda_gemm_f32}), and its
+// bf16 and f16 siblings `autopar_cuda_gemm_bf16` / `_f16` (half-precision
+// A and B, f32 C, through cublasGemmEx with f32 accumulation), planned
 // as row-major GEMMs by runtime/common/ContractionPlan.h and run by cuBLAS,
 // opened with dlopen like the driver. cuBLAS is column-major: a row-major
 // C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the operands
@@ -22,6 +24,7 @@
 #include <dlfcn.h>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 using namespace autopar::cuda::abi;
 
@@ -31,6 +34,9 @@ struct Cublas {
   int (*setMathMode)(void *, int);
   int (*sgemm)(void *, int, int, int, int, int, const float *, const float *,
                int, const float *, int, const float *, float *, int);
+  int (*gemmEx)(void *, int, int, int, int, int, const void *, const void *,
+                int, int, const void *, int, int, const void *, void *, int,
+                int, int, int);
   const char *(*statusString)(int);
   void *handle = nullptr;
 };
@@ -46,24 +52,25 @@ Cublas &cublas() {
       if ((library = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
         break;
     if (!library)
-      autopar::cuda::fail(std::string("autopar_cuda_gemm_f32: cuBLAS "
+      autopar::cuda::fail(std::string("autopar_cuda_gemm: cuBLAS "
                                       "(libcublas.so.13) is not installed: ") +
                           dlerror());
     auto get = [&](const char *name) {
       void *f = dlsym(library, name);
       if (!f)
-        autopar::cuda::fail(
-            std::string("autopar_cuda_gemm_f32: cuBLAS lacks ") + name);
+        autopar::cuda::fail(std::string("autopar_cuda_gemm: cuBLAS lacks ") +
+                            name);
       return f;
     };
     c.create = reinterpret_cast<decltype(c.create)>(get("cublasCreate_v2"));
     c.setMathMode =
         reinterpret_cast<decltype(c.setMathMode)>(get("cublasSetMathMode"));
     c.sgemm = reinterpret_cast<decltype(c.sgemm)>(get("cublasSgemm_v2"));
+    c.gemmEx = reinterpret_cast<decltype(c.gemmEx)>(get("cublasGemmEx"));
     c.statusString = reinterpret_cast<decltype(c.statusString)>(
         get("cublasGetStatusString"));
     if (int s = c.create(&c.handle); s != CUBLAS_STATUS_SUCCESS)
-      autopar::cuda::fail(std::string("autopar_cuda_gemm_f32: cublasCreate "
+      autopar::cuda::fail(std::string("autopar_cuda_gemm: cublasCreate "
                                       "failed: ") +
                           c.statusString(s));
     const char *tf32 = std::getenv("AUTOPAR_CUDA_TF32");
@@ -74,11 +81,15 @@ Cublas &cublas() {
   return c;
 }
 
-/// Row-major GEMMs on cuBLAS; no copies.
-struct CublasBackend {
+/// Row-major GEMMs on cuBLAS, C (f32) += A B with A and B of `In`: f32
+/// through cublasSgemm, bf16 or f16 (`In` = uint16_t, `inType` naming
+/// which) through cublasGemmEx on the tensor cores, accumulating in f32.
+/// No copies.
+template <typename In> struct CublasBackend {
+  int inType = CUDA_R_32F;
   std::string error;
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
-            const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+            const In *a, int64_t lda, const In *b, int64_t ldb, float *c,
             int64_t ldc) {
     if (!error.empty())
       return;
@@ -92,21 +103,32 @@ struct CublasBackend {
     Cublas &cb = cublas();
     const float one = 1.0f;
     // Column-major C^T (n x m) += op(B)^T (n x k) op(A)^T (k x m).
+    int opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    int opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     void *token = autopar::cuda::profileBegin(nullptr);
-    int s = cb.sgemm(cb.handle, transB ? CUBLAS_OP_T : CUBLAS_OP_N,
-                     transA ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
-                     &one, b, int(ldb), a, int(lda), &one, c, int(ldc));
+    int s;
+    if constexpr (std::is_same_v<In, float>)
+      s = cb.sgemm(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
+                   int(ldb), a, int(lda), &one, c, int(ldc));
+    else
+      s = cb.gemmEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
+                    inType, int(ldb), a, inType, int(lda), &one, c, CUDA_R_32F,
+                    int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    const char *what = std::is_same_v<In, float> ? "sgemm"
+                       : inType == CUDA_R_16BF   ? "bf16 gemm"
+                                                 : "f16 gemm";
     if (token)
-      autopar::cuda::profileEnd(token, nullptr,
-                                "cuBLAS sgemm " + std::to_string(m) + "x" +
-                                    std::to_string(n) + "x" +
-                                    std::to_string(k) + (transA ? " A^T" : "") +
-                                    (transB ? " B^T" : ""));
+      autopar::cuda::profileEnd(
+          token, nullptr,
+          std::string("cuBLAS ") + what + " " + std::to_string(m) + "x" +
+              std::to_string(n) + "x" + std::to_string(k) +
+              (transA ? " A^T" : "") + (transB ? " B^T" : ""));
     if (s != CUBLAS_STATUS_SUCCESS)
-      error = std::string("cublasSgemm failed: ") + cb.statusString(s);
+      error = std::string("cuBLAS ") + what + " failed: " + cb.statusString(s);
   }
-  const float *
-  pack(int, const float *,
+  template <typename T>
+  const T *
+  pack(int, const T *,
        const std::vector<const autopar::runtime::ContractionLoop *> &) {
     return nullptr;
   }
@@ -114,37 +136,63 @@ struct CublasBackend {
               const std::vector<const autopar::runtime::ContractionLoop *> &) {}
 };
 
-/// A ranked descriptor seen through an unranked one: rank, sizes, strides.
+/// A ranked descriptor seen through an unranked one: rank, sizes, strides
+/// and the first element (`elementBytes` wide).
 struct Operand {
   int64_t rank;
-  float *data;
+  char *data;
   const int64_t *sizes, *strides;
-  explicit Operand(const AutoParUnrankedF32 &u) : rank(u.rank) {
+  Operand(const AutoParUnrankedF32 &u, size_t elementBytes) : rank(u.rank) {
     auto *fields = static_cast<char *>(u.descriptor);
-    float *aligned = *reinterpret_cast<float **>(fields + sizeof(float *));
-    int64_t offset = *reinterpret_cast<int64_t *>(fields + 2 * sizeof(float *));
-    sizes = reinterpret_cast<const int64_t *>(fields + 2 * sizeof(float *) +
+    char *aligned = *reinterpret_cast<char **>(fields + sizeof(void *));
+    int64_t offset = *reinterpret_cast<int64_t *>(fields + 2 * sizeof(void *));
+    sizes = reinterpret_cast<const int64_t *>(fields + 2 * sizeof(void *) +
                                               sizeof(int64_t));
     strides = sizes + rank;
-    data = aligned + offset;
+    data = aligned + offset * int64_t(elementBytes);
   }
 };
+
+/// C (f32) += A B, A and B holding `In`.
+template <typename In>
+void gemm(const char *name, int inType, AutoParUnrankedF32 *a,
+          AutoParUnrankedF32 *b, AutoParUnrankedF32 *c, AutoParSpec *spec) {
+  autopar::cuda::requireDevice(name);
+  Operand operands[3] = {Operand(*a, sizeof(In)), Operand(*b, sizeof(In)),
+                         Operand(*c, sizeof(float))};
+  std::vector<autopar::runtime::ContractionLoop> loops;
+  std::string error = autopar::runtime::describeLoops(operands, *spec, loops);
+  CublasBackend<In> backend;
+  backend.inType = inType;
+  if (error.empty())
+    error = autopar::runtime::contractWith(
+        backend, reinterpret_cast<const In *>(operands[0].data),
+        reinterpret_cast<const In *>(operands[1].data),
+        reinterpret_cast<float *>(operands[2].data), loops);
+  if (error.empty())
+    error = backend.error;
+  if (!error.empty())
+    autopar::cuda::fail(std::string(name) + ": " + error);
+}
 } // namespace
 
 extern "C" void _mlir_ciface_autopar_cuda_gemm_f32(AutoParUnrankedF32 *a,
                                                    AutoParUnrankedF32 *b,
                                                    AutoParUnrankedF32 *c,
                                                    AutoParSpec *spec) {
-  autopar::cuda::requireDevice("autopar_cuda_gemm_f32");
-  Operand operands[3] = {Operand(*a), Operand(*b), Operand(*c)};
-  std::vector<autopar::runtime::ContractionLoop> loops;
-  std::string error = autopar::runtime::describeLoops(operands, *spec, loops);
-  CublasBackend backend;
-  if (error.empty())
-    error = autopar::runtime::contractWith(
-        backend, operands[0].data, operands[1].data, operands[2].data, loops);
-  if (error.empty())
-    error = backend.error;
-  if (!error.empty())
-    autopar::cuda::fail("autopar_cuda_gemm_f32: " + error);
+  gemm<float>("autopar_cuda_gemm_f32", CUDA_R_32F, a, b, c, spec);
+}
+
+extern "C" void _mlir_ciface_autopar_cuda_gemm_bf16(AutoParUnrankedF32 *a,
+                                                    AutoParUnrankedF32 *b,
+                                                    AutoParUnrankedF32 *c,
+                                                    AutoParSpec *spec) {
+  gemm<uint16_t>("autopar_cuda_gemm_bf16", CUDA_R_16BF, a, b, c, spec);
+}
+
+extern "C" void _mlir_ciface_autopar_cuda_gemm_f16(AutoParUnrankedF32 *a,
+                                                   AutoParUnrankedF32 *b,
+                                                   AutoParUnrankedF32 *c,
+                                                   AutoParSpec *spec) {
+  gemm<uint16_t>("autopar_cuda_gemm_f16", CUDA_R_16F, a, b, c, spec);
 }

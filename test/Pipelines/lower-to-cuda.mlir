@@ -38,6 +38,13 @@
 // CHECK: call @autopar_cuda_gemm_f32(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<?xi64>) -> ()
 // CHECK-NOT: scf.for
 // CHECK: return
+// A mixed-precision product (bf16 operands of f32 values) calls cuBLAS's
+// bf16 GEMM on the rounded operands, accumulating into f32; the rounding of
+// its result is a kernel.
+// CHECK-LABEL: func.func @linear_bf16
+// CHECK: call @autopar_cuda_gemm_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<?xi64>) -> ()
+// CHECK: gpu.launch_func
+// CHECK: return
 // A100: #nvvm.target<chip = "sm_80", features = "+ptx70">
 // A100-SAME: .target sm_80
 
@@ -55,6 +62,7 @@
 // LLVM-DAG: @gelu_mul_kernel_binary = internal constant [{{[0-9]+}} x i8] c"//
 // LLVM-DAG: call void @mgpuLaunchKernel(ptr %{{[0-9]+}}, i64 4, i64 1, i64 1, i64 256, i64 1, i64 1, i32 0,
 // LLVM-DAG: call ptr @mgpuModuleLoadJIT(ptr @gelu_mul_kernel_binary, i32 2)
+// CALLS: _mlir_ciface_autopar_cuda_gemm_bf16
 // CALLS: _mlir_ciface_autopar_cuda_gemm_f32
 // CALLS: mgpuLaunchKernel
 // CALLS: mgpuMemAlloc
@@ -75,4 +83,12 @@ func.func @softmax(%x: tensor<8x64xf32>) -> tensor<8x64xf32> {
 func.func @linear(%x: tensor<16x32xf32>, %w: tensor<32x8xf32>) -> tensor<16x8xf32> {
   %0 = autopar.dot %x, %w, batch_dims = [] x [], contracting_dims = [1] x [0] : tensor<16x32xf32>, tensor<32x8xf32> -> tensor<16x8xf32>
   return %0 : tensor<16x8xf32>
+}
+
+func.func @linear_bf16(%x: tensor<16x32xf32>, %w: tensor<32x8xf32>) -> tensor<16x8xf32> {
+  %xh = autopar.convert %x : tensor<16x32xf32> -> tensor<16x32xbf16>
+  %wh = autopar.convert %w : tensor<32x8xf32> -> tensor<32x8xbf16>
+  %0 = autopar.dot %xh, %wh, batch_dims = [] x [], contracting_dims = [1] x [0] : tensor<16x32xbf16>, tensor<32x8xbf16> -> tensor<16x8xbf16>
+  %1 = autopar.convert %0 : tensor<16x8xbf16> -> tensor<16x8xf32>
+  return %1 : tensor<16x8xf32>
 }

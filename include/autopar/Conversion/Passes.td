@@ -49,11 +49,20 @@ def ContractionsToCallsPass
     types, or whose indexing maps are not projected permutations, stay as
     they are and become loops. `function` names the runtime function: the
     CUDA pipeline calls `autopar_cuda_gemm_f32` (cuBLAS, runtime/cuda) with
-    device buffers.
+    device buffers. With `bf16-function` (or `f16-function`), a contraction
+    of two bf16 (f16) inputs into an f32 init -- as
+    `autopar-narrow-contractions` makes them -- calls that function, whose A
+    and B are unranked memrefs of the narrow type (the CUDA pipeline:
+    `autopar_cuda_gemm_bf16`, cublasGemmEx on the tensor cores).
   }];
   let options = [
     Option<"function", "function", "std::string", "\"autopar_gemm_f32\"",
-           "The runtime function to call">
+           "The runtime function to call">,
+    Option<"bf16Function", "bf16-function", "std::string", "\"\"",
+           "The runtime function for bf16 A and B with an f32 C (empty: "
+           "such contractions stay loops)">,
+    Option<"f16Function", "f16-function", "std::string", "\"\"",
+           "The same for f16 A and B">
   ];
   let dependentDialects = [
     "::mlir::func::FuncDialect",
@@ -188,6 +197,26 @@ def DeviceBuffersPass : Pass<"autopar-device-buffers", "::mlir::ModuleOp"> {
     buffer that is not contiguous (`gpu.memcpy` moves bytes linearly).
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
+def NarrowContractionsPass
+    : Pass<"autopar-narrow-contractions", "::mlir::func::FuncOp"> {
+  let summary = "Let f32 contractions of widened bf16/f16 tensors read them";
+  let description = [{
+    A bf16 or f16 `autopar.dot` lowers to f32 copies of its operands (each a
+    `linalg.generic` whose body is one `arith.extf`), an f32 contraction and
+    a rounding of the result. When both operands of a contraction on tensors
+    are such copies of tensors of the same half-precision type, the
+    contraction reads those tensors instead and widens each element in its
+    body (`extf(a) * extf(b) + c`: the same values, accumulated in f32); the
+    copies are erased when nothing else reads them. On the GPU,
+    `autopar-contractions-to-calls` then passes the half-precision buffers
+    to cuBLAS (its `bf16-function` / `f16-function`), which multiplies them
+    on the tensor cores. Run it before `autopar-fuse-elementwise`, which
+    would otherwise merge each copy with the rounding that made its input.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect"];
 }
 
 def ParallelDimsFirstPass

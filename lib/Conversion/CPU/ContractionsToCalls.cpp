@@ -22,19 +22,30 @@ using namespace mlir::autopar;
 
 namespace {
 
-/// For each loop of `op`, the dimension of each operand (inputs, then the
-/// init) it indexes, or -1; empty if `op` is not a contraction the runtime
-/// takes (two f32 inputs, one f32 init, all buffers, projected permutations,
-/// every loop in at least two operands).
-SmallVector<int64_t> loopDescription(linalg::LinalgOp op) {
+/// The element type of the contraction's inputs when `op` is one the
+/// runtime may take (two inputs of one float type, an f32 init, all
+/// buffers), else null.
+Type inputElementType(linalg::LinalgOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || !linalg::isaContractionOpInterface(op))
     return {};
+  SmallVector<Type, 3> types;
   for (OpOperand &operand : op->getOpOperands()) {
     auto type = dyn_cast<MemRefType>(operand.get().getType());
-    if (!type || !type.getElementType().isF32())
+    if (!type)
       return {};
+    types.push_back(type.getElementType());
   }
+  if (!types[2].isF32() || types[0] != types[1] ||
+      !(types[0].isF32() || types[0].isBF16() || types[0].isF16()))
+    return {};
+  return types[0];
+}
+
+/// For each loop of `op`, the dimension of each operand (inputs, then the
+/// init) it indexes, or -1; empty if the maps are not projected
+/// permutations or a loop indexes only one operand.
+SmallVector<int64_t> loopDescription(linalg::LinalgOp op) {
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
   if (!llvm::all_of(maps,
                     [](AffineMap m) { return m.isProjectedPermutation(); }))
@@ -63,11 +74,21 @@ struct ContractionsToCallsPass
       return signalPassFailure();
     }
     ModuleOp module = getOperation();
-    SmallVector<std::pair<linalg::LinalgOp, SmallVector<int64_t>>> work;
+    // The runtime function for each input element type.
+    auto functionFor = [&](Type element) -> StringRef {
+      if (element.isF32())
+        return function;
+      return element.isBF16() ? StringRef(bf16Function)
+                              : StringRef(f16Function);
+    };
+    SmallVector<std::tuple<linalg::LinalgOp, SmallVector<int64_t>, Type>> work;
     module.walk([&](linalg::LinalgOp op) {
+      Type element = inputElementType(op);
+      if (!element || functionFor(element).empty())
+        return;
       SmallVector<int64_t> description = loopDescription(op);
       if (!description.empty())
-        work.emplace_back(op, std::move(description));
+        work.emplace_back(op, std::move(description), element);
     });
     if (work.empty())
       return;
@@ -79,21 +100,29 @@ struct ContractionsToCallsPass
     auto unranked = UnrankedMemRefType::get(f32, /*memorySpace=*/nullptr);
     auto specType =
         MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 64));
-    auto callee = symbols.lookup<func::FuncOp>(function);
-    if (!callee) {
+    // The callee's declaration: (A, B: unranked of the input type, C:
+    // unranked f32, loops).
+    auto declare = [&](Type element) {
+      StringRef name = functionFor(element);
+      auto callee = symbols.lookup<func::FuncOp>(name);
+      if (callee)
+        return callee;
+      auto input = UnrankedMemRefType::get(element, /*memorySpace=*/nullptr);
+      OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(module.getBody());
       callee = func::FuncOp::create(
-          builder, module.getLoc(), function,
-          builder.getFunctionType({unranked, unranked, unranked, specType},
-                                  {}));
+          builder, module.getLoc(), name,
+          builder.getFunctionType({input, input, unranked, specType}, {}));
       callee.setPrivate();
       callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
       symbols.insert(callee);
-    }
+      return callee;
+    };
 
     // One constant global per distinct loop description.
     llvm::DenseMap<Attribute, memref::GlobalOp> globals;
-    for (auto &[op, description] : work) {
+    for (auto &[op, description, element] : work) {
+      func::FuncOp callee = declare(element);
       auto globalType = MemRefType::get({int64_t(description.size())},
                                         IntegerType::get(ctx, 64));
       auto value = DenseElementsAttr::get(
@@ -115,9 +144,11 @@ struct ContractionsToCallsPass
       Value spec = memref::GetGlobalOp::create(builder, loc, globalType,
                                                global.getSymName());
       SmallVector<Value> args;
-      for (OpOperand &operand : op->getOpOperands())
+      for (auto [operand, type] :
+           llvm::zip(op->getOpOperands(),
+                     callee.getFunctionType().getInputs().take_front(3)))
         args.push_back(
-            memref::CastOp::create(builder, loc, unranked, operand.get()));
+            memref::CastOp::create(builder, loc, type, operand.get()));
       args.push_back(memref::CastOp::create(builder, loc, specType, spec));
       func::CallOp::create(builder, loc, callee, args);
       op->erase();

@@ -1,4 +1,5 @@
 // RUN: autopar-opt %s --autopar-contractions-to-calls --split-input-file | FileCheck %s
+// RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32 bf16-function=autopar_cuda_gemm_bf16 f16-function=autopar_cuda_gemm_f16" --split-input-file | FileCheck %s --check-prefix=NARROW
 // The CUDA pipeline names its own runtime function; an empty name is an
 // error.
 // RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32" --split-input-file | FileCheck %s --check-prefix=NAMED
@@ -79,4 +80,53 @@ func.func @kept(%a: memref<4x8xf64>, %b: memref<8x16xf64>, %c: memref<4x16xf64>,
     linalg.yield %s : f32
   }
   return %t : tensor<4x16xf32>
+}
+
+// -----
+
+// bf16 and f16 inputs with an f32 init (autopar-narrow-contractions' form):
+// the CUDA pipeline calls cuBLAS's half-precision GEMM through the
+// functions it names, A and B passed as narrow memrefs; without such a
+// function (the CPU) they stay loops.
+// NARROW-DAG: func.func private @autopar_cuda_gemm_bf16(memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<?xi64>) attributes {llvm.emit_c_interface}
+// NARROW-DAG: func.func private @autopar_cuda_gemm_f16(memref<*xf16>, memref<*xf16>, memref<*xf32>, memref<?xi64>) attributes {llvm.emit_c_interface}
+// NARROW-LABEL: func.func @narrow
+// NARROW: call @autopar_cuda_gemm_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<?xi64>) -> ()
+// NARROW: call @autopar_cuda_gemm_f16(
+// A bf16 result (accumulated in bf16) is no GEMM of theirs.
+// NARROW: linalg.generic
+// CHECK-LABEL: func.func @narrow
+// CHECK-COUNT-3: linalg.generic
+// CHECK-NOT: call
+func.func @narrow(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>, %c: memref<4x16xf32>,
+                  %ha: memref<4x8xf16>, %hb: memref<8x16xf16>, %bc: memref<4x16xbf16>) {
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<4x8xbf16>, memref<8x16xbf16>) outs(%c : memref<4x16xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %m = arith.mulf %xw, %yw : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%ha, %hb : memref<4x8xf16>, memref<8x16xf16>) outs(%c : memref<4x16xf32>) {
+  ^bb0(%x: f16, %y: f16, %acc: f32):
+    %xw = arith.extf %x : f16 to f32
+    %yw = arith.extf %y : f16 to f32
+    %m = arith.mulf %xw, %yw : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(m, n, k) -> (m, k)>, affine_map<(m, n, k) -> (k, n)>, affine_map<(m, n, k) -> (m, n)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<4x8xbf16>, memref<8x16xbf16>) outs(%bc : memref<4x16xbf16>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: bf16):
+    %m = arith.mulf %x, %y : bf16
+    %s = arith.addf %acc, %m : bf16
+    linalg.yield %s : bf16
+  }
+  return
 }
