@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include <algorithm>
 #include "autopar/Pipelines/Pipelines.h"
 
 #include "autopar/Conversion/Passes.h"
@@ -160,7 +161,13 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
       "bf16-function=autopar_cuda_gemm_bf16 "
       "f16-function=autopar_cuda_gemm_f16},"
-      "func.func(autopar-parallel-dims-first,"
+      "func.func(autopar-parallel-dims-first," +
+      (options.rowReductions
+           ? "autopar-row-reductions-to-gpu{threads=" +
+                 std::to_string(std::clamp<int64_t>(options.threads / 32 * 32,
+                                                    32, 1024)) +
+                 "},"
+           : std::string()) +
       "convert-linalg-to-parallel-loops,"
       "autopar-tile-loops-for-gpu{threads=" +
       std::to_string(options.threads) +

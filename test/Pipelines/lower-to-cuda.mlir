@@ -13,7 +13,9 @@
 
 // Elementwise chains become one fused kernel of 256-thread blocks (1000
 // elements: 4 blocks); a softmax its kernels, rows on blocks and the 64
-// columns on threads, the reductions one thread per row. Buffers are device
+// columns on threads, the row reductions (max, sum) a block of 64 threads
+// per row combining their partials with warp shuffles
+// (autopar-row-reductions-to-gpu). Buffers are device
 // memory, kernels queue on one stream; every kernel is compiled to PTX for
 // sm_90 (PTX 8.0). No GPU is needed to compile.
 // CHECK-LABEL: func.func @gelu_mul
@@ -24,13 +26,16 @@
 // CHECK-LABEL: func.func @softmax
 // CHECK: gpu.alloc async
 // CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} threads in (%c32, %c1, %c1)
+// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
 // CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} blocks in (%c8, %c1, %c1) threads in (%c1, %c64, %c1)
+// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
 // CHECK: gpu.dealloc async
 // PTX: gpu.binary @gelu_mul_kernel [#gpu.object<#nvvm.target<chip = "sm_90", features = "+ptx80">
 // PTX-SAME: .version 8.0
 // PTX-SAME: .target sm_90
 // PTX-SAME: .entry gelu_mul_kernel
-// PTX: gpu.binary @softmax_kernel
+// PTX: gpu.binary @softmax_kernel_0
+// PTX-SAME: shfl.sync.bfly
 // Matrix products call cuBLAS through the runtime, with device buffers; the
 // result's zero fill is a kernel.
 // CHECK-LABEL: func.func @linear

@@ -142,6 +142,12 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
       llvm::cl::desc("Threads per block along a loop nest's innermost "
                      "dimension"),
       llvm::cl::init(256)};
+  PassOptions::Option<bool> rowReductions{
+      *this, "row-reductions",
+      llvm::cl::desc("A block of threads per row of an innermost-dimension "
+                     "reduction (autopar-row-reductions-to-gpu); false: "
+                     "one thread per row"),
+      llvm::cl::init(true)};
   PassOptions::Option<std::string> format{
       *this, "format",
       llvm::cl::desc("What the kernels become: isa (PTX, compiled by the "

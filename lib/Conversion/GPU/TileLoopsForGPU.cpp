@@ -27,7 +27,8 @@ bool touchesBuffersSerially(Operation *op) {
   bool touches = false;
   op->walk([&](Operation *inner) {
     if (isa<memref::LoadOp, memref::StoreOp>(inner) &&
-        !inner->getParentOfType<scf::ParallelOp>())
+        !inner->getParentOfType<scf::ParallelOp>() &&
+        !inner->getParentOfType<gpu::LaunchOp>())
       touches = true;
   });
   return touches;
@@ -147,7 +148,7 @@ struct TileLoopsForGPUPass
     for (Block &block : fn.getBody()) {
       for (auto it = block.begin(); it != block.end();) {
         Operation *first = &*it;
-        if (isa<scf::ParallelOp>(first) ||
+        if (isa<scf::ParallelOp, gpu::LaunchOp>(first) ||
             first->hasTrait<OpTrait::IsTerminator>() ||
             !touchesBuffersSerially(first)) {
           ++it;

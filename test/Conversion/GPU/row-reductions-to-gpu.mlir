@@ -1,0 +1,131 @@
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu))' -verify-diagnostics | FileCheck %s
+
+// A row maximum (a softmax's first step): one block of 256 threads per row,
+// each thread striding over the row from the identity, the partials
+// combined by gpu.all_reduce, thread 0 folding the result into the output.
+// CHECK-LABEL: func.func @row_max
+// CHECK-DAG: %[[ROWS:.*]] = arith.constant 8 : index
+// CHECK-DAG: %[[BLOCK:.*]] = arith.constant 256 : index
+// CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ROWS]], %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[BLOCK]],
+// CHECK-DAG: %[[NEG:.*]] = arith.constant 0xFF800000 : f32
+// CHECK-DAG: %[[LEN:.*]] = arith.constant 1000 : index
+// CHECK: %[[P:.*]] = scf.for %[[J:.*]] = %[[T]] to %[[LEN]] step %{{.*}} iter_args(%[[ACC:.*]] = %[[NEG]]) -> (f32)
+// CHECK: %[[X:.*]] = memref.load %arg0[%[[ROW]], %[[J]]] : memref<8x1000xf32>
+// CHECK: %[[M:.*]] = arith.maximumf %[[ACC]], %[[X]] : f32
+// CHECK: scf.yield %[[M]]
+// CHECK: %[[ALL:.*]] = gpu.all_reduce maximumf %[[P]] uniform
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[T]], %c0
+// CHECK: scf.if %[[FIRST]]
+// CHECK: %[[OLD:.*]] = memref.load %arg1[%[[ROW]]]
+// CHECK: %[[NEW:.*]] = arith.maximumf %[[OLD]], %[[ALL]]
+// CHECK: memref.store %[[NEW]], %arg1[%[[ROW]]]
+// CHECK: gpu.terminator
+// CHECK-NOT: linalg.generic
+func.func @row_max(%x: memref<8x1000xf32>, %out: memref<8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<8x1000xf32>) outs(%out : memref<8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  return
+}
+
+// -----
+
+// Two parallel dimensions (batch, position) on the blocks, delinearized; a
+// broadcast input (the row's mean) and the body's own math: a layer norm's
+// variance. 64 elements per row: a block of 64 threads.
+// CHECK-LABEL: func.func @variance
+// CHECK-DAG: %[[ROWS:.*]] = arith.constant 6 : index
+// CHECK-DAG: %[[BLOCK:.*]] = arith.constant 64 : index
+// CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ROWS]], {{.*}} threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[BLOCK]],
+// CHECK: %[[S:.*]] = arith.remui %[[ROW]], %c3
+// CHECK: %[[B:.*]] = arith.divui %[[ROW]], %c3
+// CHECK: scf.for %[[J:.*]] = %[[T]] to %c64{{.*}} step %c64
+// CHECK: memref.load %arg0[%[[B]], %[[S]], %[[J]]]
+// CHECK: memref.load %arg1[%[[B]], %[[S]]]
+// CHECK: arith.subf
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: gpu.all_reduce add
+// CHECK: memref.store %{{.*}}, %arg2[%[[B]], %[[S]]]
+func.func @variance(%x: memref<2x3x64xf32>, %mean: memref<2x3xf32>, %out: memref<2x3xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(b, s, d) -> (b, s, d)>, affine_map<(b, s, d) -> (b, s)>, affine_map<(b, s, d) -> (b, s)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %mean : memref<2x3x64xf32>, memref<2x3xf32>) outs(%out : memref<2x3xf32>) {
+  ^bb0(%a: f32, %m: f32, %acc: f32):
+    %d = arith.subf %a, %m : f32
+    %sq = arith.mulf %d, %d : f32
+    %s = arith.addf %acc, %sq : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// A sum to a scalar over two dimensions (the loss's sum over positions):
+// one block, the index split over both reduced dimensions.
+// CHECK-LABEL: func.func @total
+// CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c1{{.*}}, {{.*}} threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256
+// CHECK: scf.for %[[J:.*]] = %[[T]] to %c8192{{.*}} step %c256
+// CHECK: %[[COL:.*]] = arith.remui %[[J]], %c1024
+// CHECK: %[[ROW:.*]] = arith.divui %[[J]], %c1024
+// CHECK: memref.load %arg0[%[[ROW]], %[[COL]]]
+// CHECK: gpu.all_reduce add
+// CHECK: memref.load %arg1[] : memref<f32>
+func.func @total(%x: memref<8x1024xf32>, %out: memref<f32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> ()>],
+                  iterator_types = ["reduction", "reduction"]}
+      ins(%x : memref<8x1024xf32>) outs(%out : memref<f32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Left as they are: a column sum (the reduced loop is not an input's
+// innermost dimension: one thread per column already reads coalesced), a
+// row shorter than min-size, a body that reads the output twice, and a
+// combiner gpu.all_reduce has no kind for.
+// CHECK-LABEL: func.func @kept
+// CHECK-NOT: gpu.launch
+// CHECK-COUNT-4: linalg.generic
+func.func @kept(%x: memref<1000x8xf32>, %cols: memref<8xf32>, %short: memref<8x16xf32>,
+                %rows: memref<8xf32>, %y: memref<8x1000xf32>, %ints: memref<8x1000xi32>, %irows: memref<8xi32>) {
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<1000x8xf32>) outs(%cols : memref<8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%short : memref<8x16xf32>) outs(%rows : memref<8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%y : memref<8x1000xf32>) outs(%rows : memref<8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %t = arith.mulf %acc, %a : f32
+    %s = arith.addf %acc, %t : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%ints : memref<8x1000xi32>) outs(%irows : memref<8xi32>) {
+  ^bb0(%a: i32, %acc: i32):
+    %s = arith.addi %acc, %a : i32
+    linalg.yield %s : i32
+  }
+  return
+}
