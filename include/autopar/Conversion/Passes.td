@@ -236,7 +236,15 @@ def RowReductionsToGPUPass
     `gpu.all_reduce` combines the partials, and thread 0 folds the result
     into the output's value. Without it each row is one thread's loop:
     gpt2-small's 8192 rows of 50257 logits read a row apart by neighbouring
-    threads. Float sums are reassociated (a tree instead of a left fold).
+    threads. A sum whose innermost parallel loop is the inputs' contiguous
+    dimension and whose reductions run across it (a bias gradient: the sum
+    over batch and positions of `dy[b, s, d]`, after
+    `autopar-parallel-dims-first`) becomes blocks of 32 columns (threads
+    along x) by 8 row groups, with enough blocks along y that each thread
+    sums about 32 rows, each thread adding its partial sum into the output
+    with an atomic add: without it, one thread per column loops over every
+    row (768 threads for gpt2-small's 8192 rows). Float sums are
+    reassociated (a tree, or atomics in any order, instead of a left fold).
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",

@@ -28,6 +28,7 @@
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace mlir::autopar {
@@ -92,7 +93,10 @@ bool innermostContiguous(MemRefType type) {
   return strides.back() == 1;
 }
 
-std::optional<RowReduction> match(linalg::GenericOp op, int64_t minSize) {
+/// The parts both forms share: parallel loops then reductions, static
+/// sizes, the output indexed by the parallel loops in order, one float
+/// combiner of the output with a value computed from the inputs.
+std::optional<RowReduction> analyze(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
       op.getNumResults() != 0)
     return std::nullopt;
@@ -111,11 +115,6 @@ std::optional<RowReduction> match(linalg::GenericOp op, int64_t minSize) {
   r.sizes = op.getStaticLoopRanges();
   if (llvm::any_of(r.sizes, ShapedType::isDynamic))
     return std::nullopt;
-  int64_t reduced = 1;
-  for (unsigned d = r.parallel; d < n; ++d)
-    reduced *= r.sizes[d];
-  if (reduced < minSize)
-    return std::nullopt;
   OpOperand *init = op.getDpsInitOperand(0);
   AffineMap outMap = op.getMatchingIndexingMap(init);
   if (outMap.getNumResults() != r.parallel)
@@ -125,16 +124,10 @@ std::optional<RowReduction> match(linalg::GenericOp op, int64_t minSize) {
       return std::nullopt;
   if (!isa<FloatType>(getElementTypeOrSelf(init->get().getType())))
     return std::nullopt;
-  for (OpOperand *input : op.getDpsInputOperands()) {
-    AffineMap map = op.getMatchingIndexingMap(input);
-    auto type = dyn_cast<MemRefType>(input->get().getType());
-    if (!type || !map.isProjectedPermutation())
+  for (OpOperand *input : op.getDpsInputOperands())
+    if (!isa<MemRefType>(input->get().getType()) ||
+        !op.getMatchingIndexingMap(input).isProjectedPermutation())
       return std::nullopt;
-    std::optional<unsigned> at =
-        map.getResultPosition(getAffineDimExpr(n - 1, op.getContext()));
-    if (at && (*at + 1 != map.getNumResults() || !innermostContiguous(type)))
-      return std::nullopt;
-  }
   BlockArgument out = op.getRegionOutputArgs()[0];
   SmallVector<Operation *> combiners;
   r.reduced = matchReduction(op.getRegionOutputArgs(), 0, combiners);
@@ -149,7 +142,51 @@ std::optional<RowReduction> match(linalg::GenericOp op, int64_t minSize) {
   return r;
 }
 
-/// `linear` split into the indices of loops [begin, end) (row-major).
+/// Whether every input that loop `loop` indexes has it as its last,
+/// unit-stride dimension.
+bool contiguousAlong(linalg::GenericOp op, unsigned loop) {
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    std::optional<unsigned> at =
+        map.getResultPosition(getAffineDimExpr(loop, op.getContext()));
+    if (at && (*at + 1 != map.getNumResults() ||
+               !innermostContiguous(cast<MemRefType>(input->get().getType()))))
+      return false;
+  }
+  return true;
+}
+
+int64_t product(ArrayRef<int64_t> sizes) {
+  int64_t p = 1;
+  for (int64_t s : sizes)
+    p *= s;
+  return p;
+}
+
+/// A row reduction: the innermost (reduced) loop runs along the inputs'
+/// contiguous dimension, at least `minSize` elements per output.
+std::optional<RowReduction> matchRows(linalg::GenericOp op, int64_t minSize) {
+  std::optional<RowReduction> r = analyze(op);
+  if (!r || product(ArrayRef(r->sizes).drop_front(r->parallel)) < minSize ||
+      !contiguousAlong(op, op.getNumLoops() - 1))
+    return std::nullopt;
+  return r;
+}
+
+/// A column sum: the innermost parallel loop runs along the inputs'
+/// contiguous dimension and the reduced ones across it (a bias gradient's
+/// sum over the batch and positions), at least `minSize` rows.
+std::optional<RowReduction> matchColumns(linalg::GenericOp op,
+                                         int64_t minSize) {
+  std::optional<RowReduction> r = analyze(op);
+  if (!r || r->parallel == 0 || r->kind != gpu::AllReduceOperation::ADD ||
+      product(ArrayRef(r->sizes).drop_front(r->parallel)) < minSize ||
+      !contiguousAlong(op, r->parallel - 1))
+    return std::nullopt;
+  return r;
+}
+
+/// `linear` split into indices of loops of `sizes` (row-major).
 SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
                                ArrayRef<int64_t> sizes) {
   SmallVector<Value> indices(sizes.size());
@@ -162,63 +199,72 @@ SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
   return indices;
 }
 
-void rewrite(RowReduction &r, int64_t threads) {
+/// Folds the element at `indices` (every loop's index) into `partial` with
+/// the op's body: its inputs loaded, the combiner applied last.
+Value foldElement(OpBuilder &b, Location loc, const RowReduction &r,
+                  ArrayRef<Value> indices, Value partial) {
+  linalg::GenericOp op = r.op;
+  IRMapping mapping;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    SmallVector<Value> at;
+    for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
+      at.push_back(indices[cast<AffineDimExpr>(e).getPosition()]);
+    mapping.map(op.getMatchingBlockArgument(input),
+                memref::LoadOp::create(b, loc, input->get(), at));
+  }
+  mapping.map(op.getRegionOutputArgs()[0], partial);
+  for (Operation &inner : op.getRegion().front().without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      mapping.map(index.getResult(), indices[index.getDim()]);
+      continue;
+    }
+    b.clone(inner, mapping);
+  }
+  return mapping.lookup(r.combiner->getResult(0));
+}
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// A row reduction: one block per output element, threads striding over
+/// its row, gpu.all_reduce, thread 0 folding into the output.
+void rewriteRows(const RowReduction &r, int64_t threads) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
   OpBuilder b(op);
   ArrayRef<int64_t> sizes = r.sizes;
-  int64_t rows = 1, length = 1;
-  for (unsigned d = 0; d < r.parallel; ++d)
-    rows *= sizes[d];
-  for (unsigned d = r.parallel; d < sizes.size(); ++d)
-    length *= sizes[d];
+  int64_t rows = product(sizes.take_front(r.parallel));
+  int64_t length = product(sizes.drop_front(r.parallel));
   int64_t block = std::min<int64_t>(threads, (length + 31) / 32 * 32);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  auto launch = gpu::LaunchOp::create(
-      b, loc, arith::ConstantIndexOp::create(b, loc, rows), one, one,
-      arith::ConstantIndexOp::create(b, loc, block), one, one);
+  Value one = indexConstant(b, loc, 1);
+  auto launch =
+      gpu::LaunchOp::create(b, loc, indexConstant(b, loc, rows), one, one,
+                            indexConstant(b, loc, block), one, one);
   b.setInsertionPointToStart(&launch.getBody().front());
   Value row = launch.getBlockIds().x, thread = launch.getThreadIds().x;
   SmallVector<Value> rowIndices =
       delinearize(b, loc, row, sizes.take_front(r.parallel));
-  Block &body = op.getRegion().front();
   BlockArgument out = op.getRegionOutputArgs()[0];
   Type element = out.getType();
   Value identity = arith::ConstantOp::create(
       b, loc, element, b.getFloatAttr(element, r.identity));
   // Each thread folds the elements thread, thread + block, ... of its row.
   auto loop = scf::ForOp::create(
-      b, loc, thread, arith::ConstantIndexOp::create(b, loc, length),
-      arith::ConstantIndexOp::create(b, loc, block), ValueRange{identity},
+      b, loc, thread, indexConstant(b, loc, length),
+      indexConstant(b, loc, block), ValueRange{identity},
       [&](OpBuilder &lb, Location l, Value j, ValueRange partial) {
         SmallVector<Value> indices(rowIndices);
         indices.append(delinearize(lb, l, j, sizes.drop_front(r.parallel)));
-        IRMapping mapping;
-        for (OpOperand *input : op.getDpsInputOperands()) {
-          SmallVector<Value> at;
-          for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
-            at.push_back(indices[cast<AffineDimExpr>(e).getPosition()]);
-          mapping.map(op.getMatchingBlockArgument(input),
-                      memref::LoadOp::create(lb, l, input->get(), at));
-        }
-        mapping.map(out, partial[0]);
-        for (Operation &inner : body.without_terminator()) {
-          if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
-            mapping.map(index.getResult(), indices[index.getDim()]);
-            continue;
-          }
-          lb.clone(inner, mapping);
-        }
-        scf::YieldOp::create(lb, l, mapping.lookup(r.combiner->getResult(0)));
+        scf::YieldOp::create(lb, l, foldElement(lb, l, r, indices, partial[0]));
       });
   Value total = gpu::AllReduceOp::create(
       b, loc, loop.getResult(0),
       gpu::AllReduceOperationAttr::get(b.getContext(), r.kind),
       b.getUnitAttr());
   // The first thread folds the block's result into the output.
-  Value first =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
-                            arith::ConstantIndexOp::create(b, loc, 0));
+  Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
+                                      indexConstant(b, loc, 0));
   Value output = op.getDpsInitOperand(0)->get();
   scf::IfOp::create(b, loc, first, [&](OpBuilder &ib, Location l) {
     IRMapping mapping;
@@ -226,6 +272,63 @@ void rewrite(RowReduction &r, int64_t threads) {
     mapping.map(r.reduced, total);
     Operation *combined = ib.clone(*r.combiner, mapping);
     memref::StoreOp::create(ib, l, combined->getResult(0), output, rowIndices);
+    scf::YieldOp::create(ib, l);
+  });
+  gpu::TerminatorOp::create(b, loc);
+  op.erase();
+}
+
+/// A column sum: blocks of 32 columns (threads along x, reading
+/// neighbouring elements) by 8 row groups (y), with enough blocks along y
+/// that each thread sums about 32 rows; each thread adds its partial sum
+/// into the output atomically.
+void rewriteColumns(const RowReduction &r) {
+  linalg::GenericOp op = r.op;
+  Location loc = op.getLoc();
+  OpBuilder b(op);
+  ArrayRef<int64_t> sizes = r.sizes;
+  int64_t columns = product(sizes.take_front(r.parallel));
+  int64_t rows = product(sizes.drop_front(r.parallel));
+  constexpr int64_t width = 32, height = 8, rowsPerThread = 32;
+  int64_t groups = std::clamp<int64_t>(
+      (rows + height * rowsPerThread - 1) / (height * rowsPerThread), 1, 65535);
+  Value one = indexConstant(b, loc, 1);
+  auto launch = gpu::LaunchOp::create(
+      b, loc, indexConstant(b, loc, (columns + width - 1) / width),
+      indexConstant(b, loc, groups), one, indexConstant(b, loc, width),
+      indexConstant(b, loc, height), one);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value column = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, launch.getBlockIds().x,
+                            indexConstant(b, loc, width)),
+      launch.getThreadIds().x);
+  Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                       column, indexConstant(b, loc, columns));
+  Value output = op.getDpsInitOperand(0)->get();
+  Type element = op.getRegionOutputArgs()[0].getType();
+  scf::IfOp::create(b, loc, inside, [&](OpBuilder &ib, Location l) {
+    SmallVector<Value> columnIndices =
+        delinearize(ib, l, column, sizes.take_front(r.parallel));
+    Value firstRow = arith::AddIOp::create(
+        ib, l,
+        arith::MulIOp::create(ib, l, launch.getBlockIds().y,
+                              indexConstant(ib, l, height)),
+        launch.getThreadIds().y);
+    Value zero = arith::ConstantOp::create(ib, l, element,
+                                           ib.getFloatAttr(element, 0.0));
+    auto loop = scf::ForOp::create(
+        ib, l, firstRow, indexConstant(ib, l, rows),
+        indexConstant(ib, l, height * groups), ValueRange{zero},
+        [&](OpBuilder &lb, Location ll, Value row, ValueRange partial) {
+          SmallVector<Value> indices(columnIndices);
+          indices.append(
+              delinearize(lb, ll, row, sizes.drop_front(r.parallel)));
+          scf::YieldOp::create(lb, ll,
+                               foldElement(lb, ll, r, indices, partial[0]));
+        });
+    memref::AtomicRMWOp::create(ib, l, arith::AtomicRMWKind::addf,
+                                loop.getResult(0), output, columnIndices);
     scf::YieldOp::create(ib, l);
   });
   gpu::TerminatorOp::create(b, loc);
@@ -244,15 +347,19 @@ struct RowReductionsToGPUPass
           << int64_t(threads);
       return signalPassFailure();
     }
-    SmallVector<RowReduction> work;
+    SmallVector<RowReduction> rows, columns;
     getOperation().walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
         return;
-      if (std::optional<RowReduction> r = match(op, minSize))
-        work.push_back(*r);
+      if (std::optional<RowReduction> r = matchRows(op, minSize))
+        rows.push_back(*r);
+      else if (std::optional<RowReduction> c = matchColumns(op, minSize))
+        columns.push_back(*c);
     });
-    for (RowReduction &r : work)
-      rewrite(r, threads);
+    for (const RowReduction &r : rows)
+      rewriteRows(r, threads);
+    for (const RowReduction &c : columns)
+      rewriteColumns(c);
   }
 };
 

@@ -89,18 +89,46 @@ func.func @total(%x: memref<8x1024xf32>, %out: memref<f32>) {
 
 // -----
 
-// Left as they are: a column sum (the reduced loop is not an input's
-// innermost dimension: one thread per column already reads coalesced), a
-// row shorter than min-size, a body that reads the output twice, and a
-// combiner gpu.all_reduce has no kind for.
-// CHECK-LABEL: func.func @kept
-// CHECK-NOT: gpu.launch
-// CHECK-COUNT-4: linalg.generic
-func.func @kept(%x: memref<1000x8xf32>, %cols: memref<8xf32>, %short: memref<8x16xf32>,
-                %rows: memref<8xf32>, %y: memref<8x1000xf32>, %ints: memref<8x1000xi32>, %irows: memref<8xi32>) {
+// A column sum (a bias gradient: the reduced loop runs across the rows):
+// blocks of 32 columns by 8 row groups, 4 blocks along y so that each
+// thread sums about 32 of the 1000 rows (rows y, y + 32, ...), each thread
+// adding its partial sum atomically.
+// CHECK-LABEL: func.func @column_sum
+// CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %c4{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[TX:.*]], %[[TY:.*]], %{{.*}}) in (%{{.*}} = %c32{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %c1{{.*}})
+// CHECK: %[[C0:.*]] = arith.muli %[[BX]], %c32
+// CHECK: %[[C:.*]] = arith.addi %[[C0]], %[[TX]]
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %[[C]], %c8
+// CHECK: scf.if %[[IN]]
+// CHECK: %[[R0:.*]] = arith.muli %[[BY]], %c8
+// CHECK: %[[R:.*]] = arith.addi %[[R0]], %[[TY]]
+// CHECK: %[[P:.*]] = scf.for %[[J:.*]] = %[[R]] to %c1000{{.*}} step %c32
+// CHECK: memref.load %arg0[%[[J]], %[[C]]] : memref<1000x8xf32>
+// CHECK: memref.atomic_rmw addf %[[P]], %arg1[%[[C]]]
+func.func @column_sum(%x: memref<1000x8xf32>, %cols: memref<8xf32>) {
   linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
                   iterator_types = ["parallel", "reduction"]}
       ins(%x : memref<1000x8xf32>) outs(%cols : memref<8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Left as they are: a row or column shorter than min-size, a body that
+// reads the output twice, a column maximum (no atomic for it), and a
+// combiner gpu.all_reduce has no kind for.
+// CHECK-LABEL: func.func @kept
+// CHECK-NOT: gpu.launch
+// CHECK-COUNT-5: linalg.generic
+func.func @kept(%x: memref<1000x8xf32>, %cols: memref<8xf32>, %short: memref<8x16xf32>,
+                %rows: memref<8xf32>, %y: memref<8x1000xf32>, %ints: memref<8x1000xi32>, %irows: memref<8xi32>,
+                %few: memref<16x8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%few : memref<16x8xf32>) outs(%cols : memref<8xf32>) {
   ^bb0(%a: f32, %acc: f32):
     %s = arith.addf %acc, %a : f32
     linalg.yield %s : f32
@@ -118,6 +146,13 @@ func.func @kept(%x: memref<1000x8xf32>, %cols: memref<8xf32>, %short: memref<8x1
   ^bb0(%a: f32, %acc: f32):
     %t = arith.mulf %acc, %a : f32
     %s = arith.addf %acc, %t : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<1000x8xf32>) outs(%cols : memref<8xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.maximumf %acc, %a : f32
     linalg.yield %s : f32
   }
   linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
