@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds, on this machine, what the GPU device check runs: the device
 # machines have CUDA but no LLVM, MLIR or network. Writes gpu-check/ (git
-# ignored, 54 MB; carry it to the device machine):
+# ignored, about 30 MB with the gpt2-small libraries gzipped; carry it to
+# the device machine):
 #   CudaRuntimeTest        the runtime's unit tests (kernel test runs on a GPU)
+#   CollectivesTest        the NCCL communicator's (its GPU tests: a one-rank
+#                          sum, a missing peer's timeout)
 #   libgelu_mul.so         gelu(a * b) on N floats
 #   liblinear_gelu.so      gelu(x w), x: S x S, w: S x S (the product through
 #                          cuBLAS)
@@ -21,6 +24,10 @@
 #                          a small GPT exported from torch to ONNX
 #                          (bench/gpu/torch_gpt_export.py), its weights, and
 #                          the CPU backend's 20 losses
+#   libtorch-gpt-bf16.so, torch-gpt-bf16.txt, torch-gpt-state.npz   the same
+#                          with --precision=bf16, and its initial weights for
+#                          PyTorch's reference on the device
+#                          (bench/gpu/torch_gpt_ref.py)
 #   libgpt2-b1.so, gpt2-b1.txt, expected-gpt2-b1   zoo:gpt2-small (124M, seq
 #                          1024), batch 1: the step as a cubin library and
 #                          the CPU backend's first 3 losses on the same batch
@@ -30,11 +37,13 @@
 #   libgpt2-b8-bf16.so, gpt2-b8-bf16.txt   batch 8 with --precision=bf16
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
+# The gpt2-small libraries travel gzipped (run.sh unpacks them): the
+# device tool carries at most 64 MiB.
 # Each small function is lowered by autopar-lower-to-cuda (sm_90 PTX inside)
 # and its host code compiled with llc; the training steps by
 # autopar-compile --target=cuda (gpt2-small's kernels as cubins, compiled
 # here by ptxas: no minute of PTX compilation on the device). Takes about
-# 8 minutes (the CPU backend's gpt2-small steps are most of it).
+# 10 minutes (the CPU backend's gpt2-small steps are most of it).
 # usage: bench/gpu/prepare.sh [N [S]]   (default 16777216 2048)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -44,10 +53,10 @@ build=$root/build
 out=$root/gpu-check
 llvm=/usr/lib/llvm-22/bin
 ninja -C "$build" autopar-opt autopar-compile autopar-run autopar_cuda_runtime \
-  CudaRuntimeTest >/dev/null
+  CudaRuntimeTest CollectivesTest >/dev/null
 rm -rf "$out" && mkdir -p "$out"
 cp "$build/lib/libautopar_cuda_runtime.so" "$build/unittests/CudaRuntimeTest" \
-  "$out/"
+  "$build/unittests/CollectivesTest" "$out/"
 # compile NAME SED-SCRIPT: bench/gpu/NAME.mlir.in -> gpu-check/libNAME.so
 compile() {
   sed "$2" "$root/bench/gpu/$1.mlir.in" > "$out/$1.mlir"
@@ -142,6 +151,14 @@ cp "$tg/cuda/train-cuda.so" "$out/libtorch-gpt.so"
   --steps=20 --log="$tg/log.jsonl" >/dev/null
 /usr/bin/python3 -c "import json, sys; [print(repr(json.loads(l)['loss'])) for l in open(sys.argv[1]) if 'loss' in l]" \
   "$tg/log.jsonl" > "$out/expected-torch-gpt"
+# In bf16, against PyTorch's bf16 autocast on the device from the same
+# initial weights.
+"$build/bin/autopar-compile" "$tg/gpt.onnx" --train --optimizer=adam --lr=0.003 \
+  --target=cuda --precision=bf16 -o "$tg/bf16" 2>/dev/null >/dev/null
+cp "$tg/bf16/train-cuda.so" "$out/libtorch-gpt-bf16.so"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$tg/bf16" "$tg/ids.npy" \
+  "$tg/labels.npy" "$out" torch-gpt-bf16
+cp "$tg/state.npz" "$out/torch-gpt-state.npz"
 rm -rf "$tg"
 # gpt2-small: random tokens (seed 1), batch 8 for the timing, its first row
 # for the check against the CPU backend.
@@ -178,5 +195,6 @@ for b in 1 8; do
   fi
   rm -rf "$out/gpt2" "$out/ids$b.npy" "$out/labels$b.npy"
 done
+gzip -f "$out"/libgpt2-*.so
 printf 'n=%s\ns=%s\n' "$n" "$s" > "$out/params"
 du -sh "$out"

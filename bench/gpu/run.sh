@@ -12,7 +12,9 @@
 #   every loss against the CPU backend's (1e-4 relative); the same GPT with
 #   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
 #   losses (2e-2); and a small GPT exported from torch to ONNX (its weights
-#   carried, its mask frozen), the same way.
+#   carried, its mask frozen), the same way, then in bf16 against PyTorch's
+#   bf16 autocast on the same GPU from the same weights (2e-2,
+#   bench/gpu/torch_gpt_ref.py).
 # gpt2: zoo:gpt2-small (124M, seq 1024) at batch 1, its first 3 losses
 #   against the CPU backend's (1e-4), then at batch 8 for 20 steps (the loss
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
@@ -33,6 +35,10 @@ fi
 parts=${*:-basics small gpt2 profile torch}
 want() { [[ " $parts " == *" $1 "* ]]; }
 export LD_LIBRARY_PATH=$dir
+# prepare.sh gzips the large libraries (the device tool carries 64 MiB).
+for f in "$dir"/*.so.gz; do
+  [ -e "$f" ] && gunzip -f "$f"
+done
 n=$(sed -n 's/^n=//p' "$dir/params")
 s=$(sed -n 's/^s=//p' "$dir/params")
 status=0
@@ -40,6 +46,8 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 if want basics; then
   echo "== CUDA runtime unit tests"
   timeout 60 "$dir/CudaRuntimeTest" --gtest_brief=1 || status=1
+  echo "== NCCL communicator (one-rank sum; a missing peer times out)"
+  timeout 60 "$dir/CollectivesTest" --gtest_brief=1 || status=1
   echo "== gelu(a * b) lowered by autopar-lower-to-cuda, n=$n"
   timeout 60 "$dir/aot_check" gelu_mul "$dir/libgelu_mul.so" "$n" || status=1
   echo "== gelu(x w), ${s}x${s} times ${s}x${s}"
@@ -107,6 +115,16 @@ fi
 if want small; then
   echo "== a small GPT exported from torch, trained 20 steps on the GPU against the CPU backend"
   train torch-gpt 20 45 "$dir/expected-torch-gpt" || status=1
+  echo "== the same GPT with bf16 products against PyTorch's bf16 autocast on this GPU"
+  if timeout 60 python3 "$root/bench/gpu/torch_gpt_ref.py" "$dir/torch-gpt-state.npz" \
+      "$dir/torch-gpt-bf16-ids.bin" "$dir/torch-gpt-bf16-labels.bin" 20 --bf16 \
+      > "$dir/expected-torch-gpt-bf16"; then
+    AOT_TRAIN_TOLERANCE=2e-2 train torch-gpt-bf16 20 45 \
+      "$dir/expected-torch-gpt-bf16" || status=1
+  else
+    echo "FAIL: PyTorch's bf16 reference (bench/gpu/torch_gpt_ref.py) did not run"
+    status=1
+  fi
 fi
 if want gpt2; then
   echo "== gpt2-small, batch 1 x 1024: 3 steps against the CPU backend"

@@ -4,7 +4,8 @@ self-attention and GELU MLPs, final layer norm, vocabulary head; seed 0) to
 ONNX with one batch of its tokens, for the GPU device check.
 
 usage: torch_gpt_export.py OUTDIR   (Debian's /usr/bin/python3: torch 1.13)
-Writes OUTDIR/gpt.onnx, OUTDIR/ids.npy and OUTDIR/labels.npy (2 x 8).
+Writes OUTDIR/gpt.onnx, OUTDIR/state.npz (its initial weights),
+OUTDIR/ids.npy and OUTDIR/labels.npy (2 x 8).
 """
 import os
 import sys
@@ -25,6 +26,10 @@ def main():
     torch.onnx.export(model, (torch.zeros(BATCH, S, dtype=torch.long),),
                       os.path.join(out, "gpt.onnx"), opset_version=14,
                       input_names=["ids"], output_names=["logits"])
+    # The initial weights for bench/gpu/torch_gpt_ref.py (PyTorch on the
+    # device: its torch may draw other numbers from the same seed).
+    np.savez(os.path.join(out, "state.npz"),
+             **{k: v.detach().numpy() for k, v in model.state_dict().items()})
     ids = np.random.default_rng(2).integers(0, V, (BATCH, S)).astype(np.int64)
     np.save(os.path.join(out, "ids.npy"), ids)
     np.save(os.path.join(out, "labels.npy"), np.roll(ids, -1, axis=1))

@@ -48,6 +48,7 @@ struct Driver {
   CUresult (*cuStreamCreate)(CUstream *, unsigned);
   CUresult (*cuStreamDestroy)(CUstream);
   CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuStreamQuery)(CUstream);
   CUresult (*cuStreamWaitEvent)(CUstream, CUevent, unsigned);
   CUresult (*cuEventCreate)(CUevent *, unsigned);
   CUresult (*cuEventDestroy)(CUevent);
@@ -142,6 +143,7 @@ State &state() {
     AUTOPAR_RESOLVE(cuStreamCreate, "cuStreamCreate")
     AUTOPAR_RESOLVE(cuStreamDestroy, "cuStreamDestroy_v2")
     AUTOPAR_RESOLVE(cuStreamSynchronize, "cuStreamSynchronize")
+    AUTOPAR_RESOLVE(cuStreamQuery, "cuStreamQuery")
     AUTOPAR_RESOLVE(cuStreamWaitEvent, "cuStreamWaitEvent")
     AUTOPAR_RESOLVE(cuEventCreate, "cuEventCreate")
     AUTOPAR_RESOLVE(cuEventDestroy, "cuEventDestroy_v2")
@@ -372,6 +374,15 @@ void autopar::cuda::copyToDevice(void *device, const void *host, size_t bytes) {
   const Driver &d = driver(__func__);
   if (bytes)
     AUTOPAR_CU(cuMemcpyHtoD(devicePointer(device), host, bytes));
+}
+
+bool autopar::cuda::streamDone(void *stream) {
+  const Driver &d = driver("streamDone");
+  CUresult result = d.cuStreamQuery(static_cast<CUstream>(stream));
+  if (result == CUDA_ERROR_NOT_READY)
+    return false;
+  check(result, "cuStreamQuery", "streamDone");
+  return true;
 }
 
 void autopar::cuda::copyToHost(void *host, const void *device, size_t bytes) {

@@ -27,7 +27,7 @@ namespace autopar::cuda {
 /// The driver constants the runtime uses, with cuda.h's values.
 namespace abi {
 constexpr int CUDA_SUCCESS = 0;
-constexpr int CUDA_ERROR_DEINITIALIZED = 4;
+constexpr int CUDA_ERROR_DEINITIALIZED = 4, CUDA_ERROR_NOT_READY = 600;
 constexpr int CU_JIT_INFO_LOG_BUFFER = 3, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES = 4,
               CU_JIT_ERROR_LOG_BUFFER = 5,
               CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6,
@@ -52,6 +52,10 @@ bool available(std::string &why);
 /// Copies between host and device memory (synchronous).
 void copyToDevice(void *device, const void *host, size_t bytes);
 void copyToHost(void *host, const void *device, size_t bytes);
+
+/// Whether all work queued on `stream` has finished (cuStreamQuery); ends
+/// the process on an error.
+bool streamDone(void *stream);
 
 /// Ends the process, naming `caller`, when no device can be used; else makes
 /// the device's context current on this thread.

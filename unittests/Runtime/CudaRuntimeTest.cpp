@@ -28,6 +28,7 @@
 static_assert(autopar::cuda::abi::CUDA_SUCCESS == CUDA_SUCCESS);
 static_assert(autopar::cuda::abi::CUDA_ERROR_DEINITIALIZED ==
               CUDA_ERROR_DEINITIALIZED);
+static_assert(autopar::cuda::abi::CUDA_ERROR_NOT_READY == CUDA_ERROR_NOT_READY);
 static_assert(autopar::cuda::abi::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD ==
               CU_MEMPOOL_ATTR_RELEASE_THRESHOLD);
 static_assert(autopar::cuda::abi::CU_JIT_INFO_LOG_BUFFER ==
@@ -56,6 +57,11 @@ static_assert(autopar::cuda::abi::CUBLAS_OP_T == CUBLAS_OP_T);
 static_assert(autopar::cuda::abi::CUBLAS_DEFAULT_MATH == CUBLAS_DEFAULT_MATH);
 static_assert(autopar::cuda::abi::CUBLAS_TF32_TENSOR_OP_MATH ==
               CUBLAS_TF32_TENSOR_OP_MATH);
+static_assert(autopar::cuda::abi::CUBLAS_COMPUTE_32F == CUBLAS_COMPUTE_32F);
+static_assert(autopar::cuda::abi::CUBLAS_GEMM_DEFAULT == CUBLAS_GEMM_DEFAULT);
+static_assert(autopar::cuda::abi::CUDA_R_32F == CUDA_R_32F);
+static_assert(autopar::cuda::abi::CUDA_R_16F == CUDA_R_16F);
+static_assert(autopar::cuda::abi::CUDA_R_16BF == CUDA_R_16BF);
 #endif
 
 namespace {
