@@ -4,8 +4,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include <algorithm>
 #include "autopar/Pipelines/Pipelines.h"
+#include <algorithm>
 
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
@@ -161,13 +161,12 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
       "bf16-function=autopar_cuda_gemm_bf16 "
       "f16-function=autopar_cuda_gemm_f16},"
-      "func.func(autopar-parallel-dims-first," +
-      (options.rowReductions
-           ? "autopar-row-reductions-to-gpu{threads=" +
-                 std::to_string(std::clamp<int64_t>(options.threads / 32 * 32,
-                                                    32, 1024)) +
-                 "},"
-           : std::string()) +
+      "func.func(autopar-scatter-to-atomics,autopar-parallel-dims-first," +
+      (options.rowReductions ? "autopar-row-reductions-to-gpu{threads=" +
+                                   std::to_string(std::clamp<int64_t>(
+                                       options.threads / 32 * 32, 32, 1024)) +
+                                   "},"
+                             : std::string()) +
       "convert-linalg-to-parallel-loops,"
       "autopar-tile-loops-for-gpu{threads=" +
       std::to_string(options.threads) +

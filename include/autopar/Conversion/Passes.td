@@ -258,6 +258,26 @@ def RowReductionsToGPUPass
   ];
 }
 
+def ScatterToAtomicsPass
+    : Pass<"autopar-scatter-to-atomics", "::mlir::func::FuncOp"> {
+  let summary = "Parallelize scatter-add loops with atomic adds";
+  let description = [{
+    An outermost `scf.parallel` whose body is views and pure index math
+    around one `scf.for` that reads, adds to (`arith.addf`) and writes back
+    one element of a buffer (the same indices; no other access to that
+    buffer in the loop; every other side effect a load) -- `scatter_add`
+    (an embedding's gradient) as it reaches the GPU pipeline -- becomes one
+    `scf.parallel` over the old dimensions and the loop's, the read-add-write
+    a `memref.atomic_rmw addf`. On the GPU: a thread per index and feature
+    instead of a thread per feature looping over every index (gpt2-small:
+    768 threads adding 8192 rows each in turn). The order of the adds into
+    one element changes (float sums differ in the last bits).
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def ParallelDimsFirstPass
     : Pass<"autopar-parallel-dims-first", "::mlir::func::FuncOp"> {
   let summary = "Put the parallel dimensions of linalg.generic ops first";

@@ -29,6 +29,8 @@ import sys
 import numpy as np
 import torch
 
+from torch_train import read_safetensors
+
 STEPS = 12
 BATCH = 8
 ROWS = 32
@@ -71,22 +73,6 @@ def emulated_forward(model, x, dtype):
     h = torch.nn.functional.gelu(linear(model.fc1, x))
     h = torch.tanh(linear(model.fc2, h))
     return linear(model.fc3, h)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    size = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + size])
-    out = {}
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        assert info["dtype"] == "F32", info
-        out[key] = np.frombuffer(raw[8 + size + begin:8 + size + end],
-                                 dtype=np.float32).reshape(info["shape"])
-    return out
 
 
 def run(cmd):
