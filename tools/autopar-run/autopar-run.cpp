@@ -1973,11 +1973,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
         return fail(llvm::formatv("{0} at step {1}; {2}", bad, step,
                                   llvm::toString(apply.takeError())));
       if (!*apply) {
-        llvm::errs() << llvm::formatv(
-            "autopar-run: note: step {0}: {1} at loss scale {2}; the step "
-            "is skipped and the scale halved to {3}\n",
-            step, bad, llvm::format("%g", scaleUsed),
-            llvm::format("%g", scaler->scale()));
+        // Every process decides alike (the gradients, or the flag above,
+        // are the same on all); rank 0 says so.
+        if (world.rank == 0)
+          llvm::errs() << llvm::formatv(
+              "autopar-run: note: step {0}: {1} at loss scale {2}; the step "
+              "is skipped and the scale halved to {3}\n",
+              step, bad, llvm::format("%g", scaleUsed),
+              llvm::format("%g", scaler->scale()));
         if (log)
           *log << llvm::json::Value(
                       llvm::json::Object{{"step", step},
