@@ -5,7 +5,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Pipelines/Pipelines.h"
-#include <algorithm>
 
 #include "autopar/Conversion/Passes.h"
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
@@ -21,6 +20,8 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
 
 using namespace mlir;
 
