@@ -347,8 +347,10 @@ int main(int argc, char **argv) {
       steps = step;
     }
   }
-  if (onDevice)
-    autopar::cuda::profileReport(stdout); // with AUTOPAR_CUDA_PROFILE=1
+  if (onDevice) { // with AUTOPAR_CUDA_PROFILE=1; AOT_TRAIN_PROFILE_TOP rows
+    const char *top = std::getenv("AOT_TRAIN_PROFILE_TOP");
+    autopar::cuda::profileReport(stdout, top ? std::atoi(top) : 30);
+  }
   // Throughput over the steps after the first two (module loading, the
   // memory pool's first allocations and cuBLAS's set-up happen in those).
   int skip = steps > 4 ? 2 : 0;

@@ -19,8 +19,9 @@
 #   against the CPU backend's (1e-4), then at batch 8 for 20 steps (the loss
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16.
-# profile: 2 of those steps again with AUTOPAR_CUDA_PROFILE=1: the GPU time
-#   of every kernel and cuBLAS call, the costliest first.
+# profile: 2 of those steps again (fp32, then bf16) with
+#   AUTOPAR_CUDA_PROFILE=1: the GPU time of every kernel and cuBLAS call,
+#   the costliest first.
 # torch: the same model and batch in PyTorch (bench/gpu/torch_gpt.py) with
 #   torch.compile, fp32 (TF32 off) and bf16 autocast, in the same run; then
 #   the ratios of autopar's tokens/s to each.
@@ -54,9 +55,12 @@ if want basics; then
   out=$(timeout 60 "$dir/aot_check" linear_gelu "$dir/liblinear_gelu.so" "$s" "$s" "$s")
   rc=$?
   echo "$out"
-  [ $rc -eq 0 ] || status=1
+  if [ $rc -ne 0 ]; then
+    echo "FAIL: aot_check linear_gelu (exit status $rc)"
+    status=1
+  fi
   ours=$(echo "$out" | sed -n 's/.* \([0-9.]*\) TFLOP\/s.*/\1/p')
-  theirs=$(timeout 60 python3 - "$s" <<'PY' 2>/dev/null
+  theirs=$(timeout 120 python3 - "$s" <<'PY' 2>"$dir/torch-eager.err"
 import sys, time, torch
 s = int(sys.argv[1])
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -76,7 +80,7 @@ PY
   if [ -n "$ours" ] && [ -n "$theirs" ]; then
     awk -v a="$ours" -v t="$theirs" 'BEGIN { printf "linear_gelu: autopar %.2f TFLOP/s, PyTorch (eager, fp32) %.2f TFLOP/s, ratio %.2f\n", a, t, a / t }'
   else
-    echo "linear_gelu: no PyTorch figure to compare (torch with CUDA not found)"
+    echo "linear_gelu: no figure to compare (PyTorch's run: $(tail -c 300 "$dir/torch-eager.err"))"
   fi
   echo "== a 2-layer zoo GPT's loss on the GPU against the CPU backend"
   timeout 60 "$dir/aot_loss" --device "$dir/libsmall.so" \
@@ -135,20 +139,24 @@ if want gpt2; then
   train gpt2-b8-bf16 20 120 || status=1
 fi
 if want profile; then
-  echo "== gpt2-small, batch 8 x 1024: where 2 steps spend the GPU's time"
-  # Each kernel's #N annotated with the op it comes from.
-  AUTOPAR_CUDA_PROFILE=1 timeout 120 "$dir/aot_train" --device \
-    "$dir/libgpt2-b8.so" "$dir/gpt2-b8.txt" 2 | grep -v '^{' \
-    | python3 -c '
-import re, sys
+  for name in gpt2-b8 gpt2-b8-bf16; do
+    echo "== $name: where 2 steps spend the GPU's time"
+    # Each kernel's #N annotated with the op it comes from, where
+    # prepare.sh mapped them (kernels-NAME.txt).
+    AUTOPAR_CUDA_PROFILE=1 AOT_TRAIN_PROFILE_TOP=60 timeout 120 "$dir/aot_train" --device \
+      "$dir/lib$name.so" "$dir/$name.txt" 2 | grep -v '^{' \
+      | python3 -c '
+import os, re, sys
 ops = {}
-for line in open(sys.argv[1]):
-    n, _, rest = line.partition(" ")
-    ops[n] = rest.split(" ", 2)[-1].strip()
+if os.path.exists(sys.argv[1]):
+    for line in open(sys.argv[1]):
+        n, _, rest = line.partition(" ")
+        ops[n] = rest.split(" ", 2)[-1].strip()
 for line in sys.stdin:
     m = re.search(r" (#\d+) ", line)
     print(line.rstrip() + (f"  <- {ops[m.group(1)]}" if m and m.group(1) in ops else ""))
-' "$dir/kernels-gpt2-b8.txt" || status=1
+' "$dir/kernels-$name.txt" || status=1
+  done
 fi
 if want torch; then
   for dtype in fp32 bf16; do

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace autopar::runtime {
@@ -85,10 +86,23 @@ bool view(const T *data, int64_t rows, int64_t cols, int64_t rowStride,
 }
 } // namespace detail
 
+/// Whether `Backend` has `gemmBatched` (one call for GEMMs whose operands
+/// lie at constant strides: cuBLAS's strided-batched GEMM).
+template <typename Backend, typename = void>
+struct HasBatchedGemm : std::false_type {};
+template <typename Backend>
+struct HasBatchedGemm<Backend, std::void_t<decltype(&Backend::gemmBatched)>>
+    : std::true_type {};
+
 /// C += A * B over `loops`, where A, B and C point at each operand's first
 /// element, as row-major GEMMs on `backend`:
 ///   backend.gemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 ///     adds op(A) op(B) to the row-major m x n matrix at c;
+///   backend.gemmBatched(transA, transB, m, n, k, a, lda, strideA, b, ldb,
+///     strideB, c, ldc, strideC, count), if the backend has it, does that
+///     for `count` matrices at the given element strides: the innermost
+///     batch loops that every operand addresses as one dimension (and whose
+///     C matrices do not overlap) become one such call;
 ///   backend.pack(operand, base, order) returns a contiguous copy of the
 ///     elements the loops in `order` address (row-major in that order), or
 ///     nullptr when the backend does not copy;
@@ -167,21 +181,65 @@ std::string contractWith(Backend &backend, const In *a, const In *b, Out *c,
     packedBatchStride[2] = m * n;
   }
 
-  // Batches: every index of the batch loops, with each operand's offset.
+  // Batches: the innermost `inner` batch loops go to one batched call
+  // where the backend has one and every operand addresses them as one
+  // dimension (a packed operand does: its batches are contiguous); the
+  // outer ones are looped over, with each operand's offset.
   const std::vector<const ContractionLoop *> &batch = groups[Batch].loops;
-  std::vector<int64_t> index(batch.size(), 0);
-  int64_t batches = groups[Batch].size();
+  bool packed[3] = {packedA, packedB, packedC};
+  size_t inner = 0;
+  int64_t innerCount = 1;
+  if constexpr (HasBatchedGemm<Backend>::value) {
+    // C's matrices must not overlap: its extent in memory.
+    int64_t cRows = Cv.trans ? n : m, cCols = Cv.trans ? m : n;
+    int64_t cExtent = (cRows - 1) * Cv.ld + cCols;
+    for (size_t s = 1; s <= batch.size(); ++s) {
+      const ContractionLoop *l = batch[batch.size() - s];
+      bool ok = packedC || l->stride[2] >= cExtent;
+      for (int o = 0; o < 3 && ok && s > 1; ++o) {
+        const ContractionLoop *next = batch[batch.size() - s + 1];
+        ok = packed[o] || l->stride[o] == next->stride[o] * next->size;
+      }
+      if (!ok)
+        break;
+      inner = s;
+      innerCount *= l->size;
+    }
+  }
+  int64_t innerStride[3] = {0, 0, 0};
+  for (int o = 0; o < 3 && inner; ++o)
+    innerStride[o] = packed[o] ? packedBatchStride[o] : batch.back()->stride[o];
+  std::vector<int64_t> index(batch.size() - inner, 0);
+  int64_t batches = groups[Batch].size() / innerCount;
   int64_t offset[3] = {0, 0, 0};
   for (int64_t i = 0; i < batches; ++i) {
-    const In *pa = A.data + (packedA ? i * packedBatchStride[0] : offset[0]);
-    const In *pb = B.data + (packedB ? i * packedBatchStride[1] : offset[1]);
+    int64_t first = i * innerCount; // the first batch's linear index
+    const In *pa =
+        A.data + (packedA ? first * packedBatchStride[0] : offset[0]);
+    const In *pb =
+        B.data + (packedB ? first * packedBatchStride[1] : offset[1]);
     Out *pc = const_cast<Out *>(Cv.data) +
-              (packedC ? i * packedBatchStride[2] : offset[2]);
-    if (!Cv.trans)
-      backend.gemm(A.trans, B.trans, m, n, k, pa, A.ld, pb, B.ld, pc, Cv.ld);
-    else // C^T = B^T A^T
-      backend.gemm(!B.trans, !A.trans, n, m, k, pb, B.ld, pa, A.ld, pc, Cv.ld);
-    for (size_t d = batch.size(); d-- > 0;) {
+              (packedC ? first * packedBatchStride[2] : offset[2]);
+    if constexpr (HasBatchedGemm<Backend>::value) {
+      if (innerCount > 1) {
+        if (!Cv.trans)
+          backend.gemmBatched(A.trans, B.trans, m, n, k, pa, A.ld,
+                              innerStride[0], pb, B.ld, innerStride[1], pc,
+                              Cv.ld, innerStride[2], innerCount);
+        else
+          backend.gemmBatched(!B.trans, !A.trans, n, m, k, pb, B.ld,
+                              innerStride[1], pa, A.ld, innerStride[0], pc,
+                              Cv.ld, innerStride[2], innerCount);
+      }
+    }
+    if (innerCount == 1) {
+      if (!Cv.trans)
+        backend.gemm(A.trans, B.trans, m, n, k, pa, A.ld, pb, B.ld, pc, Cv.ld);
+      else // C^T = B^T A^T
+        backend.gemm(!B.trans, !A.trans, n, m, k, pb, B.ld, pa, A.ld, pc,
+                     Cv.ld);
+    }
+    for (size_t d = index.size(); d-- > 0;) {
       for (int o = 0; o < 3; ++o)
         offset[o] += batch[d]->stride[o];
       if (++index[d] < batch[d]->size)

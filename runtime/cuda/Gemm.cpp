@@ -37,6 +37,13 @@ struct Cublas {
   int (*gemmEx)(void *, int, int, int, int, int, const void *, const void *,
                 int, int, const void *, int, int, const void *, void *, int,
                 int, int, int);
+  int (*sgemmBatched)(void *, int, int, int, int, int, const float *,
+                      const float *, int, long long, const float *, int,
+                      long long, const float *, float *, int, long long, int);
+  int (*gemmBatchedEx)(void *, int, int, int, int, int, const void *,
+                       const void *, int, int, long long, const void *, int,
+                       int, long long, const void *, void *, int, int,
+                       long long, int, int, int);
   const char *(*statusString)(int);
   void *handle = nullptr;
 };
@@ -67,6 +74,10 @@ Cublas &cublas() {
         reinterpret_cast<decltype(c.setMathMode)>(get("cublasSetMathMode"));
     c.sgemm = reinterpret_cast<decltype(c.sgemm)>(get("cublasSgemm_v2"));
     c.gemmEx = reinterpret_cast<decltype(c.gemmEx)>(get("cublasGemmEx"));
+    c.sgemmBatched = reinterpret_cast<decltype(c.sgemmBatched)>(
+        get("cublasSgemmStridedBatched"));
+    c.gemmBatchedEx = reinterpret_cast<decltype(c.gemmBatchedEx)>(
+        get("cublasGemmStridedBatchedEx"));
     c.statusString = reinterpret_cast<decltype(c.statusString)>(
         get("cublasGetStatusString"));
     if (int s = c.create(&c.handle); s != CUBLAS_STATUS_SUCCESS)
@@ -91,14 +102,23 @@ template <typename In> struct CublasBackend {
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
             const In *a, int64_t lda, const In *b, int64_t ldb, float *c,
             int64_t ldc) {
+    gemmBatched(transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1);
+  }
+  /// `count` GEMMs, the i-th on a + i strideA, b + i strideB, c + i
+  /// strideC (elements): one cuBLAS call (strided-batched when count > 1).
+  void gemmBatched(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+                   const In *a, int64_t lda, int64_t strideA, const In *b,
+                   int64_t ldb, int64_t strideB, float *c, int64_t ldc,
+                   int64_t strideC, int64_t count) {
     if (!error.empty())
       return;
-    for (int64_t v : {m, n, k, lda, ldb, ldc})
+    for (int64_t v : {m, n, k, lda, ldb, ldc, count})
       if (v > INT_MAX) {
-        error = "a matrix dimension exceeds cuBLAS's 32-bit sizes";
+        error = "a matrix dimension or batch count exceeds cuBLAS's 32-bit "
+                "sizes";
         return;
       }
-    if (m == 0 || n == 0)
+    if (m == 0 || n == 0 || count == 0)
       return;
     Cublas &cb = cublas();
     const float one = 1.0f;
@@ -106,23 +126,38 @@ template <typename In> struct CublasBackend {
     int opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
     int opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     void *token = autopar::cuda::profileBegin(nullptr);
+    constexpr bool f32 = std::is_same_v<In, float>;
     int s;
-    if constexpr (std::is_same_v<In, float>)
-      s = cb.sgemm(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
-                   int(ldb), a, int(lda), &one, c, int(ldc));
-    else
-      s = cb.gemmEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
-                    inType, int(ldb), a, inType, int(lda), &one, c, CUDA_R_32F,
-                    int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    const char *what = std::is_same_v<In, float> ? "sgemm"
-                       : inType == CUDA_R_16BF   ? "bf16 gemm"
-                                                 : "f16 gemm";
+    if (count == 1) {
+      if constexpr (f32)
+        s = cb.sgemm(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
+                     int(ldb), a, int(lda), &one, c, int(ldc));
+      else
+        s = cb.gemmEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
+                      inType, int(ldb), a, inType, int(lda), &one, c,
+                      CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
+                      CUBLAS_GEMM_DEFAULT);
+    } else if constexpr (f32) {
+      s = cb.sgemmBatched(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
+                          int(ldb), strideB, a, int(lda), strideA, &one, c,
+                          int(ldc), strideC, int(count));
+    } else {
+      s = cb.gemmBatchedEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
+                           inType, int(ldb), strideB, a, inType, int(lda),
+                           strideA, &one, c, CUDA_R_32F, int(ldc), strideC,
+                           int(count), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    }
+    const char *what = f32                     ? "sgemm"
+                       : inType == CUDA_R_16BF ? "bf16 gemm"
+                                               : "f16 gemm";
     if (token)
       autopar::cuda::profileEnd(
           token, nullptr,
-          std::string("cuBLAS ") + what + " " + std::to_string(m) + "x" +
-              std::to_string(n) + "x" + std::to_string(k) +
-              (transA ? " A^T" : "") + (transB ? " B^T" : ""));
+          std::string("cuBLAS ") + what + " " +
+              (count > 1 ? std::to_string(count) + " x " : std::string()) +
+              std::to_string(m) + "x" + std::to_string(n) + "x" +
+              std::to_string(k) + (transA ? " A^T" : "") +
+              (transB ? " B^T" : ""));
     if (s != CUBLAS_STATUS_SUCCESS)
       error = std::string("cuBLAS ") + what + " failed: " + cb.statusString(s);
   }

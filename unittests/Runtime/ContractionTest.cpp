@@ -29,9 +29,53 @@ struct Case {
   // Per operand: loop indices from outermost to innermost.
   std::vector<int> order[3];
   int64_t pad[3] = {0, 0, 0};
+  /// A loop whose stride in C is made 0 (every batch adds into one C), or -1.
+  int zeroInC = -1;
 };
 
-void check(const Case &c, uint32_t seed) {
+/// A backend with `gemmBatched`, as the CUDA runtime's (cuBLAS's
+/// strided-batched GEMM): plain loops on the host, recording each call's
+/// batch count (1 for `gemm`).
+struct BatchedBackend {
+  std::vector<int64_t> calls;
+  static void one(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+                  const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float *c, int64_t ldc) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int64_t l = 0; l < k; ++l)
+          sum += double(transA ? a[l * lda + i] : a[i * lda + l]) *
+                 (transB ? b[j * ldb + l] : b[l * ldb + j]);
+        c[i * ldc + j] += float(sum);
+      }
+  }
+  void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+            const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+            int64_t ldc) {
+    calls.push_back(1);
+    one(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+  }
+  void gemmBatched(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
+                   const float *a, int64_t lda, int64_t strideA, const float *b,
+                   int64_t ldb, int64_t strideB, float *c, int64_t ldc,
+                   int64_t strideC, int64_t count) {
+    calls.push_back(count);
+    for (int64_t i = 0; i < count; ++i)
+      one(transA, transB, m, n, k, a + i * strideA, lda, b + i * strideB, ldb,
+          c + i * strideC, ldc);
+  }
+  const float *pack(int, const float *,
+                    const std::vector<const ContractionLoop *> &) {
+    return nullptr;
+  }
+  void unpack(float *, const float *,
+              const std::vector<const ContractionLoop *> &) {}
+};
+
+/// Checks `c` with seed `seed` through autopar::cpu::contract or, given
+/// `batched`, through autopar::runtime::contractWith on that backend.
+void check(const Case &c, uint32_t seed, BatchedBackend *batched = nullptr) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-1, 1);
   std::vector<ContractionLoop> loops(c.sizes.size());
@@ -47,6 +91,8 @@ void check(const Case &c, uint32_t seed) {
     }
     if (c.order[o].empty())
       stride = 1;
+    if (o == 2 && c.zeroInC >= 0)
+      loops[size_t(c.zeroInC)].stride[2] = 0;
     buffers[o].resize(size_t(std::max<int64_t>(stride, 1)));
     for (float &v : buffers[o])
       v = dist(rng);
@@ -72,8 +118,11 @@ void check(const Case &c, uint32_t seed) {
       index[l] = 0;
     }
   }
-  std::string error =
-      contract(buffers[0].data(), buffers[1].data(), buffers[2].data(), loops);
+  std::string error = batched ? autopar::runtime::contractWith(
+                                    *batched, buffers[0].data(),
+                                    buffers[1].data(), buffers[2].data(), loops)
+                              : contract(buffers[0].data(), buffers[1].data(),
+                                         buffers[2].data(), loops);
   ASSERT_EQ(error, "");
   for (size_t i = 0; i < acc.size(); ++i)
     EXPECT_NEAR(buffers[2][i], acc[i], 1e-4 * (1 + std::fabs(acc[i])))
@@ -104,6 +153,39 @@ TEST(Contraction, BatchedAttentionScores) {
   // loops: 0 = batch, 1 = head, 2 = query (m), 3 = key (n), 4 = d (k).
   // Q[b,q,h,d] (heads interleaved), K[b,k,h,d], S[b,h,q,k].
   check({{2, 3, 5, 4, 6}, {{0, 2, 1, 4}, {0, 3, 1, 4}, {0, 1, 2, 3}}}, 5);
+}
+
+// With a backend that has gemmBatched (cuBLAS's strided-batched GEMM), the
+// innermost batch loops that every operand addresses as one dimension are
+// one call.
+TEST(Contraction, StridedBatches) {
+  // Heads interleaved (Q[b,q,h,d]): b and h do not collapse in Q, so each
+  // of the 2 batches is one call for its 3 heads.
+  BatchedBackend interleaved;
+  check({{2, 3, 5, 4, 6}, {{0, 2, 1, 4}, {0, 3, 1, 4}, {0, 1, 2, 3}}}, 14,
+        &interleaved);
+  EXPECT_EQ(interleaved.calls, (std::vector<int64_t>{3, 3}));
+  // Q[b,h,q,d], K[b,h,k,d] read transposed, S[b,h,q,k]: one call for all 6.
+  BatchedBackend contiguous;
+  check({{2, 3, 5, 4, 6}, {{0, 1, 2, 4}, {0, 1, 3, 4}, {0, 1, 2, 3}}}, 15,
+        &contiguous);
+  EXPECT_EQ(contiguous.calls, (std::vector<int64_t>{6}));
+  // C transposed (S[b,h,k,q]): computed as C^T = B^T A^T, still one call.
+  BatchedBackend transposed;
+  check({{2, 3, 5, 4, 6}, {{0, 1, 2, 4}, {0, 1, 3, 4}, {0, 1, 3, 2}}}, 16,
+        &transposed);
+  EXPECT_EQ(transposed.calls, (std::vector<int64_t>{6}));
+  // Every batch adding into the same C (stride 0): batched calls would race,
+  // so they are separate.
+  Case shared{{3, 4, 5, 6}, {{0, 1, 3}, {0, 3, 2}, {0, 1, 2}}};
+  shared.zeroInC = 0;
+  BatchedBackend overlapping;
+  check(shared, 17, &overlapping);
+  EXPECT_EQ(overlapping.calls, (std::vector<int64_t>{1, 1, 1}));
+  // No batch loop: one plain GEMM.
+  BatchedBackend plain;
+  check({{7, 5, 9}, {{0, 2}, {2, 1}, {0, 1}}}, 18, &plain);
+  EXPECT_EQ(plain.calls, (std::vector<int64_t>{1}));
 }
 
 TEST(Contraction, CollapsibleGroups) {

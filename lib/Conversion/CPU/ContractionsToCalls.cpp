@@ -62,6 +62,19 @@ SmallVector<int64_t> loopDescription(linalg::LinalgOp op) {
   return description;
 }
 
+/// Whether the contraction `description` describes has neither an M loop
+/// (indexing A and C only) nor an N loop (B and C only): a dot product per
+/// batch element.
+bool isBatchedDot(ArrayRef<int64_t> description) {
+  for (size_t l = 0; l < description.size(); l += 3) {
+    bool a = description[l] >= 0, b = description[l + 1] >= 0,
+         c = description[l + 2] >= 0;
+    if (c && a != b)
+      return false;
+  }
+  return true;
+}
+
 struct ContractionsToCallsPass
     : public autopar::impl::ContractionsToCallsPassBase<
           ContractionsToCallsPass> {
@@ -87,7 +100,7 @@ struct ContractionsToCallsPass
       if (!element || functionFor(element).empty())
         return;
       SmallVector<int64_t> description = loopDescription(op);
-      if (!description.empty())
+      if (!description.empty() && (dots || !isBatchedDot(description)))
         work.emplace_back(op, std::move(description), element);
     });
     if (work.empty())

@@ -5,6 +5,9 @@
 // RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32" --split-input-file | FileCheck %s --check-prefix=NAMED
 // NAMED: func.func private @autopar_cuda_gemm_f32(memref<*xf32>, memref<*xf32>, memref<*xf32>, memref<?xi64>) attributes {llvm.emit_c_interface}
 // NAMED: call @autopar_cuda_gemm_f32
+// With dots=false (the CUDA pipeline), dot products per batch element stay
+// linalg ops.
+// RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32 dots=false" --split-input-file | FileCheck %s --check-prefix=DOTS
 // RUN: not autopar-opt %s --autopar-contractions-to-calls="function=" --split-input-file 2>&1 | FileCheck %s --check-prefix=EMPTY
 // EMPTY: error: autopar-contractions-to-calls: the runtime function name is empty
 
@@ -127,6 +130,52 @@ func.func @narrow(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>, %c: memref<4x16xf
     %m = arith.mulf %x, %y : bf16
     %s = arith.addf %acc, %m : bf16
     linalg.yield %s : bf16
+  }
+  return
+}
+
+// -----
+
+// Dot products per batch element: a layer norm backward's sum over the
+// features of each row (b, s; d), and its weight gradient's sum over the
+// rows of each feature (d; b, s). No loop indexes A and C alone or B and C
+// alone, so a GEMM would be 1x1xK per batch element: with dots=false they
+// stay linalg ops. A linear layer (M and N loops) is still a call.
+// CHECK-LABEL: func.func @dots
+// CHECK-COUNT-3: call @autopar_gemm_f32
+// CHECK-NOT: linalg.generic
+// DOTS-LABEL: func.func @dots
+// DOTS: linalg.generic
+// DOTS-SAME: ["parallel", "parallel", "reduction"]
+// DOTS: linalg.generic
+// DOTS-SAME: ["parallel", "reduction", "reduction"]
+// DOTS: call @autopar_cuda_gemm_f32
+// DOTS-NOT: call
+// DOTS: return
+func.func @dots(%dy: memref<2x3x8xf32>, %x: memref<2x3x8xf32>, %rows: memref<2x3xf32>, %cols: memref<8xf32>, %w: memref<8x4xf32>, %v: memref<2x3x4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(b, s, d) -> (b, s, d)>, affine_map<(b, s, d) -> (b, s, d)>, affine_map<(b, s, d) -> (b, s)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%dy, %x : memref<2x3x8xf32>, memref<2x3x8xf32>) outs(%rows : memref<2x3xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d, b, s) -> (b, s, d)>, affine_map<(d, b, s) -> (b, s, d)>, affine_map<(d, b, s) -> (d)>],
+                  iterator_types = ["parallel", "reduction", "reduction"]}
+      ins(%dy, %x : memref<2x3x8xf32>, memref<2x3x8xf32>) outs(%cols : memref<8xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(b, s, n, d) -> (b, s, d)>, affine_map<(b, s, n, d) -> (d, n)>, affine_map<(b, s, n, d) -> (b, s, n)>],
+                  iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<2x3x8xf32>, memref<8x4xf32>) outs(%v : memref<2x3x4xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
   }
   return
 }
