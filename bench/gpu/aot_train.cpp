@@ -369,14 +369,18 @@ int main(int argc, char **argv) {
                                 std::fabs(expected[i]));
   if (compared) {
     // fp32 steps agree to 1e-4; a bf16 step's roundings depend on the
-    // order of its sums (AOT_TRAIN_TOLERANCE=2e-2 for those).
+    // order of its sums (AOT_TRAIN_TOLERANCE for those).
     const char *toleranceText = std::getenv("AOT_TRAIN_TOLERANCE");
     double tolerance = toleranceText ? std::atof(toleranceText) : 1e-4;
     ok = worst <= tolerance;
-    std::printf("%s: %zu losses on the %s against the CPU backend's, worst "
-                "relative difference %.2e (tolerance %s)\n",
+    // The expected losses are the CPU backend's, or PyTorch's
+    // (expected-torch-gpt-bf16): named by their file.
+    const char *slash = std::strrchr(argv[4], '/');
+    std::printf("%s: %zu losses on the %s against %s's, worst relative "
+                "difference %.2e (tolerance %s)\n",
                 ok ? "PASS" : "FAIL", compared, onDevice ? "GPU" : "host",
-                worst, toleranceText ? toleranceText : "1e-4");
+                slash ? slash + 1 : argv[4], worst,
+                toleranceText ? toleranceText : "1e-4");
   }
   // Without the CPU backend's losses to compare with, training must at
   // least lower the loss (a few steps of Adam on one batch may raise it

@@ -6,13 +6,14 @@
 # basics: the CUDA runtime's unit tests; gelu(a * b) against the host with
 #   its bandwidth and the ratio to a device-to-device copy; gelu(x w) (the
 #   product through cuBLAS) with its TFLOP/s and the ratio to PyTorch's
-#   (fp32, no TF32, both); a 2-layer GPT's loss against the CPU backend's
-#   (1e-4 relative).
+#   (fp32, no TF32, both), and at gpt2-small's qkv and MLP shapes; a 2-layer
+#   GPT's loss against the CPU backend's (1e-4 relative).
 # small: that GPT trained 20 steps on the GPU (bench/gpu/aot_train.cpp),
 #   every loss against the CPU backend's (1e-4 relative); the same GPT with
 #   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
-#   losses (2e-2); and a small GPT exported from torch to ONNX (its weights
-#   carried, its mask frozen), the same way, then in bf16 against PyTorch's
+#   losses (1e-3: both round the same operands); and a small GPT exported
+#   from torch to ONNX (its weights carried, its mask frozen), the same
+#   way, then in bf16 against PyTorch's
 #   bf16 autocast on the same GPU from the same weights (2e-2,
 #   bench/gpu/torch_gpt_ref.py).
 # gpt2: zoo:gpt2-small (124M, seq 1024) at batch 1, its first 3 losses
@@ -82,6 +83,12 @@ PY
   else
     echo "linear_gelu: no figure to compare (PyTorch's run: $(tail -c 300 "$dir/torch-eager.err"))"
   fi
+  for shape in "qkv 8192 768 2304" "up 8192 768 3072"; do
+    set -- $shape
+    echo "== gelu(x w) at gpt2-small's $1 shape, $2x$3 times $3x$4"
+    timeout 60 "$dir/aot_check" linear_gelu "$dir/liblinear_$1.so" "$2" "$3" "$4" \
+      || { echo "FAIL: aot_check linear_$1"; status=1; }
+  done
   echo "== a 2-layer zoo GPT's loss on the GPU against the CPU backend"
   timeout 60 "$dir/aot_loss" --device "$dir/libsmall.so" \
     "$dir/loss-args/args.txt" "$(cat "$dir/expected-loss")" || status=1
@@ -114,7 +121,9 @@ if want small; then
 fi
 if want small; then
   echo "== the 2-layer GPT in bf16 trained 20 steps on the GPU against the CPU backend's bf16"
-  AOT_TRAIN_TOLERANCE=2e-2 train small-bf16 20 45 "$dir/expected-small-bf16" || status=1
+  # Both sides round the same products' operands to bf16: runs 5-7 differed
+  # by 1.5e-4 to 2.3e-4 (the order of the f32 sums), so 1e-3, not 2e-2.
+  AOT_TRAIN_TOLERANCE=1e-3 train small-bf16 20 45 "$dir/expected-small-bf16" || status=1
 fi
 if want small; then
   echo "== a small GPT exported from torch, trained 20 steps on the GPU against the CPU backend"

@@ -161,7 +161,8 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "buffer-deallocation-pipeline,"
       "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
       "bf16-function=autopar_cuda_gemm_bf16 "
-      "f16-function=autopar_cuda_gemm_f16 dots=false},"
+      "f16-function=autopar_cuda_gemm_f16 dots=false "
+      "overwrite-zero-init},"
       "func.func(autopar-scatter-to-atomics,autopar-parallel-dims-first," +
       (options.rowReductions ? "autopar-row-reductions-to-gpu{threads=" +
                                    std::to_string(std::clamp<int64_t>(

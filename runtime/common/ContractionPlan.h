@@ -256,12 +256,28 @@ std::string contractWith(Backend &backend, const In *a, const In *b, Out *c,
 
 /// The loops of `C += A * B` from what compiled code passes: each operand's
 /// rank, sizes and strides, and for each loop the dimension of A, B and C
-/// it indexes (-1: none; `spec` holds 3 entries per loop). Returns an empty
-/// string, or what is wrong with the description.
+/// it indexes (-1: none; `spec` holds 3 entries per loop). One more entry,
+/// 1, asks for `C = A * B` (autopar-contractions-to-calls{overwrite-zero-
+/// init}: C was only zeroed): `*overwrite` says so, where the runtime can
+/// (a null `overwrite` makes that an error). Returns an empty string, or
+/// what is wrong with the description.
 template <typename Operand, typename Spec>
 std::string describeLoops(const Operand (&operands)[3], const Spec &spec,
-                          std::vector<ContractionLoop> &loops) {
+                          std::vector<ContractionLoop> &loops,
+                          bool *overwrite = nullptr) {
   int64_t entries = spec.sizes[0];
+  if (overwrite)
+    *overwrite = false;
+  if (entries % 3 == 1) {
+    int64_t flag = spec.data[spec.offset + (entries - 1) * spec.strides[0]];
+    if (flag != 1)
+      return "the loop description ends in an entry other than 1";
+    if (!overwrite)
+      return "the loop description asks to overwrite C, which this runtime "
+             "does not do";
+    *overwrite = true;
+    --entries;
+  }
   if (entries % 3 != 0)
     return "the loop description has a length that is not a multiple of 3";
   loops.assign(size_t(entries / 3), ContractionLoop());

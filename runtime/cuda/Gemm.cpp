@@ -98,6 +98,9 @@ Cublas &cublas() {
 /// No copies.
 template <typename In> struct CublasBackend {
   int inType = CUDA_R_32F;
+  /// 0 to overwrite C: each element of C is in exactly one GEMM (the K
+  /// loops are all inside one, C is never packed here).
+  float beta = 1.0f;
   std::string error;
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
             const In *a, int64_t lda, const In *b, int64_t ldb, float *c,
@@ -122,7 +125,7 @@ template <typename In> struct CublasBackend {
       return;
     Cublas &cb = cublas();
     const float one = 1.0f;
-    // Column-major C^T (n x m) += op(B)^T (n x k) op(A)^T (k x m).
+    // Column-major C^T (n x m) = op(B)^T (n x k) op(A)^T (k x m) + beta C^T.
     int opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
     int opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     void *token = autopar::cuda::profileBegin(nullptr);
@@ -131,20 +134,20 @@ template <typename In> struct CublasBackend {
     if (count == 1) {
       if constexpr (f32)
         s = cb.sgemm(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
-                     int(ldb), a, int(lda), &one, c, int(ldc));
+                     int(ldb), a, int(lda), &beta, c, int(ldc));
       else
         s = cb.gemmEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
-                      inType, int(ldb), a, inType, int(lda), &one, c,
+                      inType, int(ldb), a, inType, int(lda), &beta, c,
                       CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
                       CUBLAS_GEMM_DEFAULT);
     } else if constexpr (f32) {
       s = cb.sgemmBatched(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
-                          int(ldb), strideB, a, int(lda), strideA, &one, c,
+                          int(ldb), strideB, a, int(lda), strideA, &beta, c,
                           int(ldc), strideC, int(count));
     } else {
       s = cb.gemmBatchedEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
                            inType, int(ldb), strideB, a, inType, int(lda),
-                           strideA, &one, c, CUDA_R_32F, int(ldc), strideC,
+                           strideA, &beta, c, CUDA_R_32F, int(ldc), strideC,
                            int(count), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     }
     const char *what = f32                     ? "sgemm"
@@ -196,9 +199,12 @@ void gemm(const char *name, int inType, AutoParUnrankedF32 *a,
   Operand operands[3] = {Operand(*a, sizeof(In)), Operand(*b, sizeof(In)),
                          Operand(*c, sizeof(float))};
   std::vector<autopar::runtime::ContractionLoop> loops;
-  std::string error = autopar::runtime::describeLoops(operands, *spec, loops);
+  bool overwrite = false;
+  std::string error =
+      autopar::runtime::describeLoops(operands, *spec, loops, &overwrite);
   CublasBackend<In> backend;
   backend.inType = inType;
+  backend.beta = overwrite ? 0.0f : 1.0f;
   if (error.empty())
     error = autopar::runtime::contractWith(
         backend, reinterpret_cast<const In *>(operands[0].data),

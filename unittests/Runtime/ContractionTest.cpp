@@ -219,6 +219,49 @@ TEST(Contraction, SizeOneAndEmptyLoops) {
   check({{3, 4, 0}, {{0, 2}, {2, 1}, {0, 1}}}, 13);
 }
 
+// The loop description compiled code passes: 3 entries per loop, and a
+// trailing 1 where C is to be overwritten (only a runtime that says it can).
+TEST(Contraction, DescribeLoopsOverwriteFlag) {
+  struct Operand {
+    int64_t rank;
+    const int64_t *sizes, *strides;
+  };
+  struct Spec {
+    const int64_t *data;
+    int64_t offset;
+    int64_t sizes[1];
+    int64_t strides[1];
+  };
+  // C[4,16] = A[4,8] B[8,16]: loops m, n, k.
+  const int64_t aSizes[] = {4, 8}, aStrides[] = {8, 1};
+  const int64_t bSizes[] = {8, 16}, bStrides[] = {16, 1};
+  const int64_t cSizes[] = {4, 16}, cStrides[] = {16, 1};
+  const Operand operands[3] = {
+      {2, aSizes, aStrides}, {2, bSizes, bStrides}, {2, cSizes, cStrides}};
+  const int64_t entries[] = {0, -1, 0, -1, 1, 1, 1, 0, -1, 1};
+  std::vector<ContractionLoop> loops;
+  bool overwrite = true;
+  EXPECT_EQ(autopar::runtime::describeLoops(
+                operands, Spec{entries, 0, {9}, {1}}, loops, &overwrite),
+            "");
+  EXPECT_FALSE(overwrite);
+  EXPECT_EQ(loops.size(), 3u);
+  EXPECT_EQ(autopar::runtime::describeLoops(
+                operands, Spec{entries, 0, {10}, {1}}, loops, &overwrite),
+            "");
+  EXPECT_TRUE(overwrite);
+  EXPECT_EQ(loops.size(), 3u);
+  EXPECT_EQ(loops[2].size, 8);
+  EXPECT_EQ(autopar::runtime::describeLoops(operands,
+                                            Spec{entries, 0, {10}, {1}}, loops),
+            "the loop description asks to overwrite C, which this runtime "
+            "does not do");
+  const int64_t bad[] = {0, -1, 0, -1, 1, 1, 1, 0, -1, 2};
+  EXPECT_EQ(autopar::runtime::describeLoops(operands, Spec{bad, 0, {10}, {1}},
+                                            loops, &overwrite),
+            "the loop description ends in an entry other than 1");
+}
+
 TEST(Contraction, RejectsLoopInOneOperand) {
   std::vector<ContractionLoop> loops(1);
   loops[0].size = 2;

@@ -62,6 +62,12 @@ def ContractionsToCallsPass
     make one 1x1xK GEMM per batch element (gpt2-small's step: 409 600
     cuBLAS calls, 83 % of its GPU time), where the CUDA pipeline's
     reductions (`autopar-row-reductions-to-gpu`) take it in one kernel.
+
+    With `overwrite-zero-init` (the CUDA pipeline), a contraction whose C is
+    a `memref.alloc` of static, non-zero sizes that a `linalg.fill` of zero
+    wrote last, with no other use of the buffer in between, loses the fill:
+    the call's loop description gets a trailing 1 and the runtime writes C
+    (cuBLAS's beta = 0) instead of adding to it, a pass over C fewer.
   }];
   let options = [
     Option<"function", "function", "std::string", "\"autopar_gemm_f32\"",
@@ -71,6 +77,11 @@ def ContractionsToCallsPass
            "such contractions stay loops)">,
     Option<"f16Function", "f16-function", "std::string", "\"\"",
            "The same for f16 A and B">,
+    Option<"overwriteZeroInit", "overwrite-zero-init", "bool", "false",
+           "Where C is a fresh buffer that a linalg.fill with zero has just "
+           "cleared, erase the fill and ask the runtime for C = A * B (a "
+           "trailing 1 in the loop description); the CUDA runtime takes it, "
+           "the CPU runtime refuses it">,
     Option<"dots", "dots", "bool", "true",
            "Also call the runtime for contractions without M and N loops "
            "(a dot product per batch element); false leaves them to the "

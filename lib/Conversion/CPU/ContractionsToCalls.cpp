@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/IR/SymbolTable.h"
 
 namespace mlir::autopar {
@@ -75,6 +76,36 @@ bool isBatchedDot(ArrayRef<int64_t> description) {
   return true;
 }
 
+/// The linalg.fill with zero that is the only use of `op`'s init before
+/// `op`, if that init is a fresh buffer of static, non-zero sizes (then
+/// C = A * B may overwrite it), else null.
+linalg::FillOp zeroFillBefore(linalg::LinalgOp op) {
+  Value init = op.getDpsInitOperand(0)->get();
+  auto alloc = init.getDefiningOp<memref::AllocOp>();
+  auto type = dyn_cast<MemRefType>(init.getType());
+  if (!alloc || !type || !type.hasStaticShape() ||
+      !type.getLayout().isIdentity() || type.getNumElements() == 0 ||
+      alloc->getBlock() != op->getBlock())
+    return {};
+  if (llvm::any_of(op.getStaticLoopRanges(), [](int64_t s) { return s <= 0; }))
+    return {};
+  linalg::FillOp fill;
+  for (Operation *user : init.getUsers()) {
+    Operation *at = op->getBlock()->findAncestorOpInBlock(*user);
+    if (!at)
+      return {}; // a use in another block: leave it
+    if (at == op.getOperation() || op->isBeforeInBlock(at))
+      continue;
+    auto f = dyn_cast<linalg::FillOp>(user);
+    if (!f || fill || f.getOutputs()[0] != init)
+      return {};
+    fill = f;
+  }
+  if (!fill || !matchPattern(fill.getInputs()[0], m_AnyZeroFloat()))
+    return {};
+  return fill;
+}
+
 struct ContractionsToCallsPass
     : public autopar::impl::ContractionsToCallsPassBase<
           ContractionsToCallsPass> {
@@ -136,6 +167,12 @@ struct ContractionsToCallsPass
     llvm::DenseMap<Attribute, memref::GlobalOp> globals;
     for (auto &[op, description, element] : work) {
       func::FuncOp callee = declare(element);
+      if (overwriteZeroInit) {
+        if (linalg::FillOp fill = zeroFillBefore(op)) {
+          fill->erase();
+          description.push_back(1);
+        }
+      }
       auto globalType = MemRefType::get({int64_t(description.size())},
                                         IntegerType::get(ctx, 64));
       auto value = DenseElementsAttr::get(

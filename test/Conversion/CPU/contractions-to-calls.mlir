@@ -8,6 +8,9 @@
 // With dots=false (the CUDA pipeline), dot products per batch element stay
 // linalg ops.
 // RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32 dots=false" --split-input-file | FileCheck %s --check-prefix=DOTS
+// With overwrite-zero-init (the CUDA pipeline), a fresh buffer's zero fill
+// goes and the loop description ends in 1: the runtime overwrites C.
+// RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32 overwrite-zero-init" --split-input-file | FileCheck %s --check-prefix=OVER
 // RUN: not autopar-opt %s --autopar-contractions-to-calls="function=" --split-input-file 2>&1 | FileCheck %s --check-prefix=EMPTY
 // EMPTY: error: autopar-contractions-to-calls: the runtime function name is empty
 
@@ -177,5 +180,47 @@ func.func @dots(%dy: memref<2x3x8xf32>, %x: memref<2x3x8xf32>, %rows: memref<2x3
     %s = arith.addf %acc, %m : f32
     linalg.yield %s : f32
   }
+  return
+}
+
+// -----
+
+// The fill is the buffer's only use before the product: it goes, and the
+// description (m, n, k; then the flag) ends in 1. Where the zeroed buffer is
+// read in between, or C is an argument, the fill stays and C is added to.
+// OVER-DAG: memref.global "private" constant @__autopar_gemm_loops{{.*}} : memref<10xi64> = dense<[0, -1, 0, -1, 1, 1, 1, 0, -1, 1]>
+// OVER-DAG: memref.global "private" constant @__autopar_gemm_loops{{.*}} : memref<9xi64> = dense<[0, -1, 0, -1, 1, 1, 1, 0, -1]>
+// OVER-LABEL: func.func @overwrite
+// OVER: %[[C:.*]] = memref.alloc() : memref<4x16xf32>
+// OVER-NEXT: memref.get_global @__autopar_gemm_loops{{.*}} : memref<10xi64>
+// OVER: call @autopar_cuda_gemm_f32
+// OVER-LABEL: func.func @read_between
+// OVER: linalg.fill
+// OVER: memref.copy
+// OVER: memref.get_global @__autopar_gemm_loops{{.*}} : memref<9xi64>
+// OVER-LABEL: func.func @argument
+// OVER: linalg.fill
+// OVER: memref.get_global @__autopar_gemm_loops{{.*}} : memref<9xi64>
+// CHECK-LABEL: func.func @overwrite
+// CHECK: linalg.fill
+func.func @overwrite(%a: memref<4x8xf32>, %b: memref<8x16xf32>) -> memref<4x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
+  return %c : memref<4x16xf32>
+}
+func.func @read_between(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %d: memref<4x16xf32>) -> memref<4x16xf32> {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  memref.copy %c, %d : memref<4x16xf32> to memref<4x16xf32>
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
+  return %c : memref<4x16xf32>
+}
+func.func @argument(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
   return
 }

@@ -86,7 +86,7 @@ struct AutodiffPass
     SymbolTable(module).insert(grad);
     {
       RewritePatternSet patterns(&getContext());
-      populateDecomposeCompositesPatterns(patterns);
+      populateDecomposeCompositesPatterns(patterns, /*keepSoftmax=*/true);
       if (failed(applyPatternsGreedily(grad, std::move(patterns))))
         return grad.emitOpError("could not decompose composites");
     }

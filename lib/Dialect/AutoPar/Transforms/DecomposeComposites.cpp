@@ -295,12 +295,13 @@ struct DecomposeCompositesPass
 } // namespace
 
 void mlir::autopar::populateDecomposeCompositesPatterns(
-    RewritePatternSet &patterns) {
-  patterns
-      .add<DecomposeSoftmaxLike<SoftmaxOp>, DecomposeSoftmaxLike<LogSoftmaxOp>,
-           DecomposeLayerNorm, DecomposeRmsNorm, DecomposeAttention,
-           DecomposeEmbedding, DecomposeCrossEntropy, DecomposeLinear>(
-          patterns.getContext());
+    RewritePatternSet &patterns, bool keepSoftmax) {
+  patterns.add<DecomposeLayerNorm, DecomposeRmsNorm, DecomposeAttention,
+               DecomposeEmbedding, DecomposeCrossEntropy, DecomposeLinear>(
+      patterns.getContext());
+  if (!keepSoftmax)
+    patterns.add<DecomposeSoftmaxLike<SoftmaxOp>,
+                 DecomposeSoftmaxLike<LogSoftmaxOp>>(patterns.getContext());
 }
 
 void mlir::autopar::populateDecomposeContractionCompositesPatterns(

@@ -56,6 +56,34 @@ func.func @embedding(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<f32> {
 
 // -----
 
+// softmax and log_softmax keep their own VJPs (attention and cross_entropy
+// decompose into them): dx = y (g - sum(g y)) and dx = g - exp(y) sum(g),
+// nothing through the max, exp and divide of their decomposition.
+// CHECK-LABEL: func @softmaxes_grad(
+// CHECK: %[[Y:.*]] = autopar.softmax %{{.*}}, axis = 1 : tensor<4x8xf32>
+// CHECK: %[[LY:.*]] = autopar.log_softmax %[[Y]], axis = 1 : tensor<4x8xf32>
+// CHECK-NOT: reduce max
+// CHECK: %[[S:.*]] = autopar.reduce sum %[[G:.*]], dims = [1] : tensor<4x8xf32> -> tensor<4xf32>
+// CHECK: %[[SB:.*]] = autopar.broadcast %[[S]], dims = [0] : tensor<4xf32> -> tensor<4x8xf32>
+// CHECK: %[[E:.*]] = autopar.exp %[[LY]]
+// CHECK: %[[ES:.*]] = autopar.mul %[[E]], %[[SB]]
+// CHECK: %[[DY:.*]] = autopar.sub %[[G]], %[[ES]]
+// CHECK: %[[GY:.*]] = autopar.mul %[[DY]], %[[Y]]
+// CHECK: %[[T:.*]] = autopar.reduce sum %[[GY]], dims = [1]
+// CHECK: %[[TB:.*]] = autopar.broadcast %[[T]], dims = [0]
+// CHECK: %[[GT:.*]] = autopar.sub %[[DY]], %[[TB]]
+// CHECK: %[[DX:.*]] = autopar.mul %[[Y]], %[[GT]]
+// CHECK-NOT: compare
+// CHECK: return %{{.*}}, %[[DX]]
+func.func @softmaxes(%x: tensor<4x8xf32> {autopar.role = "param"}) -> tensor<f32> {
+  %y = autopar.softmax %x, axis = 1 : tensor<4x8xf32>
+  %ly = autopar.log_softmax %y, axis = 1 : tensor<4x8xf32>
+  %l = autopar.reduce sum %ly, dims = [0, 1] : tensor<4x8xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 func.func @no_rule(%x: tensor<3xf32>) -> tensor<f32> {
   %y = "test.unknown"(%x) : (tensor<3xf32>) -> tensor<3xf32>
   // expected-error @-1 {{'test.unknown' op has no VJP rule; autopar-autodiff cannot differentiate through it}}

@@ -492,7 +492,8 @@ def AutoPar_LinearOp : AutoPar_Op<"linear", [InferTypeOpAdaptor]> {
 }
 
 class AutoPar_SoftmaxLikeOp<string mnemonic, string formula>
-    : AutoPar_Op<mnemonic, [SameOperandsAndResultType]> {
+    : AutoPar_Op<mnemonic, [SameOperandsAndResultType,
+                            DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = mnemonic # " along one axis";
   let description = [{
     Computes `}] # formula # [{` along `axis`, with the maximum

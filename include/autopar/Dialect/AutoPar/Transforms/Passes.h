@@ -31,8 +31,12 @@ func::FuncOp lookupEntryFunction(ModuleOp module, llvm::StringRef entry,
 
 /// Patterns that rewrite composite ops (softmax, layer_norm, attention, ...)
 /// into autopar primitives. Shared by the decomposition pass and by the
-/// conversion to linalg.
-void populateDecomposeCompositesPatterns(RewritePatternSet &patterns);
+/// conversion to linalg. With `keepSoftmax`, softmax and log_softmax (also
+/// those that attention and cross_entropy decompose into) stay: autodiff
+/// differentiates them with their own rules, y (g - sum(g y)) and
+/// g - exp(y) sum(g), instead of through the max, exp, sum and divide.
+void populateDecomposeCompositesPatterns(RewritePatternSet &patterns,
+                                         bool keepSoftmax = false);
 
 /// Only the composites that hold matrix products: attention and linear.
 void populateDecomposeContractionCompositesPatterns(
