@@ -373,19 +373,16 @@ LogicalResult ReduceOp::buildVJP(OpBuilder &b, ValueRange cotangents,
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// `s` (reduced over `axis`) broadcast back to `like`'s shape.
-Value spreadAlong(OpBuilder &b, Location loc, Value s, Value like,
-                  int64_t axis) {
-  auto type = cast<RankedTensorType>(like.getType());
+/// The sum of `x` along `axis`, broadcast back to `x`'s shape.
+Value sumAlong(OpBuilder &b, Location loc, Value x, int64_t axis) {
+  auto type = cast<RankedTensorType>(x.getType());
   SmallVector<int64_t> kept;
   for (int64_t d = 0; d < type.getRank(); ++d)
     if (d != axis)
       kept.push_back(d);
-  return BroadcastOp::create(b, loc, type, s, kept);
-}
-
-Value sumAlong(OpBuilder &b, Location loc, Value x, int64_t axis) {
-  return ReduceOp::create(b, loc, ReduceKind::Sum, x, ArrayRef<int64_t>(axis));
+  Value sum =
+      ReduceOp::create(b, loc, ReduceKind::Sum, x, ArrayRef<int64_t>(axis));
+  return BroadcastOp::create(b, loc, type, sum, kept);
 }
 } // namespace
 
@@ -401,8 +398,7 @@ LogicalResult SoftmaxOp::buildVJP(OpBuilder &b, ValueRange cotangents,
   VJPBuilder vb(b, getLoc());
   int64_t axis = int64_t(getAxis());
   Value y = getResult();
-  Value s = spreadAlong(b, getLoc(), sumAlong(b, getLoc(), vb.mul(g, y), axis),
-                        y, axis);
+  Value s = sumAlong(b, getLoc(), vb.mul(g, y), axis);
   out.push_back(vb.mul(y, vb.sub(g, s)));
   return success();
 }
@@ -416,7 +412,7 @@ LogicalResult LogSoftmaxOp::buildVJP(OpBuilder &b, ValueRange cotangents,
   VJPBuilder vb(b, getLoc());
   int64_t axis = int64_t(getAxis());
   Value y = getResult();
-  Value s = spreadAlong(b, getLoc(), sumAlong(b, getLoc(), g, axis), y, axis);
+  Value s = sumAlong(b, getLoc(), g, axis);
   out.push_back(vb.sub(g, vb.mul(ExpOp::create(b, getLoc(), y), s)));
   return success();
 }
