@@ -22,7 +22,8 @@
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16.
 # profile: 2 of those steps again (fp32, then bf16) with
 #   AUTOPAR_CUDA_PROFILE=1: the GPU time of every kernel and cuBLAS call,
-#   the costliest first.
+#   the costliest first; then bf16 with AUTOPAR_CUDA_PROFILE=sync (each
+#   span alone on an idle device).
 # torch: the same model and batch in PyTorch (bench/gpu/torch_gpt.py) with
 #   torch.compile, fp32 (TF32 off) and bf16 autocast, in the same run; then
 #   the ratios of autopar's tokens/s to each.
@@ -166,6 +167,14 @@ for line in sys.stdin:
     print(line.rstrip() + (f"  <- {ops[m.group(1)]}" if m and m.group(1) in ops else ""))
 ' "$dir/kernels-$name.txt" || status=1
   done
+  # Each kernel and cuBLAS call again, alone on an idle device
+  # (AUTOPAR_CUDA_PROFILE=sync): what it costs without what was queued
+  # before it or runs beside it (run 7: the qkv product took 5.4 ms a call
+  # in the step and 0.75 ms alone in gelu(x w) at its shape).
+  echo "== gpt2-b8-bf16, each span alone on an idle device"
+  AUTOPAR_CUDA_PROFILE=sync AOT_TRAIN_PROFILE_TOP=20 timeout 120 \
+    "$dir/aot_train" --device "$dir/libgpt2-b8-bf16.so" \
+    "$dir/gpt2-b8-bf16.txt" 2 | grep -v '^{' || status=1
 fi
 if want torch; then
   for dtype in fp32 bf16; do

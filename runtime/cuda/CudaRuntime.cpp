@@ -56,6 +56,7 @@ struct Driver {
   CUresult (*cuEventRecord)(CUevent, CUstream);
   // Profiling only (optional).
   CUresult (*cuEventElapsedTime)(float *, CUevent, CUevent);
+  CUresult (*cuCtxSynchronize)();
   CUresult (*cuMemAlloc)(CUdeviceptr *, size_t);
   CUresult (*cuMemAllocManaged)(CUdeviceptr *, size_t, unsigned);
   CUresult (*cuMemFree)(CUdeviceptr);
@@ -87,8 +88,12 @@ struct State {
   /// Buffers come from the device's memory pool in stream order (freed
   /// without a synchronization, kept by the pool for the next step).
   bool streamOrdered = false;
-  /// AUTOPAR_CUDA_PROFILE=1 (and the driver can time events).
+  /// AUTOPAR_CUDA_PROFILE=1 or sync (and the driver can time events).
   bool profile = false;
+  /// AUTOPAR_CUDA_PROFILE=sync: every span starts on an idle device, so
+  /// that it times its own work alone (nothing queued before it, nothing
+  /// running beside it); slower, for finding where time goes.
+  bool profileSync = false;
 };
 
 /// What the profiler knows: module ordinals, kernels' names, spans not yet
@@ -204,8 +209,11 @@ State &state() {
     }
     s.ready = true;
     if (const char *p = std::getenv("AUTOPAR_CUDA_PROFILE");
-        p && std::string(p) == "1")
+        p && (std::string(p) == "1" || std::string(p) == "sync")) {
       s.profile = resolve(library, "cuEventElapsedTime", d.cuEventElapsedTime);
+      s.profileSync = s.profile && std::string(p) == "sync" &&
+                      resolve(library, "cuCtxSynchronize", d.cuCtxSynchronize);
+    }
     // The pool keeps what is freed (release threshold: all of it), so a
     // step's buffers are reused by the next without going to the driver.
     void *pool = nullptr;
@@ -304,6 +312,8 @@ void *autopar::cuda::profileBegin(void *stream) {
   if (!state().profile)
     return nullptr;
   const Driver &d = driver(__func__);
+  if (state().profileSync)
+    AUTOPAR_CU(cuCtxSynchronize());
   CUevent start = nullptr;
   AUTOPAR_CU(cuEventCreate(&start, 0));
   AUTOPAR_CU(cuEventRecord(start, stream));

@@ -70,6 +70,8 @@ void requireDevice(const char *caller);
 /// prints the GPU time per kernel: the module's ordinal (the order of the
 /// `gpu.binary` ops in the lowered module, which is the order they load),
 /// the kernel's name, its launch shape, launches and milliseconds.
+/// AUTOPAR_CUDA_PROFILE=sync also waits for the device to go idle before
+/// each span starts, so a span's time is its own work alone.
 bool profiling();
 /// Starts a timed span on `stream` (null: the legacy default stream);
 /// returns a token for profileEnd, or null when not profiling.
