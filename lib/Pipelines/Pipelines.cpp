@@ -40,7 +40,10 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
   if (options.outParams)
     p += "buffer-results-to-out-params{hoist-static-allocs "
          "modify-public-functions},";
-  p += "buffer-deallocation-pipeline,autopar-outline-loop-nests,";
+  p += "buffer-deallocation-pipeline,";
+  if (options.fuseRows)
+    p += "func.func(autopar-fuse-rows{gpu=false min-size=1}),";
+  p += "autopar-outline-loop-nests,";
   if (options.runtimeGemm)
     p += "autopar-contractions-to-calls,";
   p += "func.func(convert-linalg-to-loops),"
@@ -149,6 +152,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
   std::string toolkit = options.toolkit.getValue();
   if (toolkit.empty())
     toolkit = findCUDAToolkit();
+  // Threads per block of the row kernels: a whole number of warps.
+  std::string blockThreads =
+      std::to_string(std::clamp<int64_t>(options.threads / 32 * 32, 32, 1024));
   std::string pipeline =
       "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"
       "autopar-fuse-elementwise),"
@@ -164,11 +170,12 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "f16-function=autopar_cuda_gemm_f16 dots=false "
       "overwrite-zero-init},"
       "func.func(autopar-scatter-to-atomics,autopar-parallel-dims-first," +
-      (options.rowReductions ? "autopar-row-reductions-to-gpu{threads=" +
-                                   std::to_string(std::clamp<int64_t>(
-                                       options.threads / 32 * 32, 32, 1024)) +
-                                   "},"
-                             : std::string()) +
+      (options.rowReductions
+           ? (options.fuseRows
+                  ? "autopar-fuse-rows{threads=" + blockThreads + "},"
+                  : std::string()) +
+                 "autopar-row-reductions-to-gpu{threads=" + blockThreads + "},"
+           : std::string()) +
       "convert-linalg-to-parallel-loops,"
       "autopar-tile-loops-for-gpu{threads=" +
       std::to_string(options.threads) +

@@ -5,5 +5,6 @@ an autopar module on the CPU through `autopar-run` and returns numpy arrays.
 """
 
 from .runner import AutoparError, find_tool, run
+from .safetensors import read_safetensors
 
-__all__ = ["AutoparError", "find_tool", "run"]
+__all__ = ["AutoparError", "find_tool", "read_safetensors", "run"]

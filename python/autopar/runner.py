@@ -29,8 +29,11 @@ def find_tool(name):
     raise AutoparError(f"cannot find {name}: build autopar or set AUTOPAR_BIN_DIR")
 
 
-def run(module, inputs=(), entry=None, timeout=120):
+def run(module, inputs=(), entry=None, timeout=120, extra_args=()):
     """Runs `entry` of `module` (MLIR text or a path) on `inputs`.
+
+    `extra_args` go to autopar-run as they are (e.g. its hidden
+    --fuse-rows, which tests use).
 
     Returns the results as a list of numpy arrays. Raises AutoparError with
     the tool's diagnostics when autopar-run fails.
@@ -46,6 +49,7 @@ def run(module, inputs=(), entry=None, timeout=120):
         args = [tool, path, "--output-dir", os.path.join(work, "out")]
         if entry:
             args.append(f"--entry={entry}")
+        args.extend(extra_args)
         for i, array in enumerate(inputs):
             name = os.path.join(work, f"input{i}.npy")
             # ascontiguousarray would turn a 0-d array into shape (1,).

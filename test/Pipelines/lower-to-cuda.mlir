@@ -12,10 +12,9 @@
 // RUN: cat %t.calls | FileCheck %s --check-prefix=CALLS
 
 // Elementwise chains become one fused kernel of 256-thread blocks (1000
-// elements: 4 blocks); a softmax its kernels, rows on blocks and the 64
-// columns on threads, the row reductions (max, sum) a block of 64 threads
-// per row combining their partials with warp shuffles
-// (autopar-row-reductions-to-gpu). Buffers are device
+// elements: 4 blocks); a softmax one kernel (autopar-fuse-rows): a block
+// of 64 threads per row, its max and sum combined from the threads'
+// partials with warp shuffles, no buffer for either. Buffers are device
 // memory, kernels queue on one stream; every kernel is compiled to PTX for
 // sm_90 (PTX 8.0). No GPU is needed to compile.
 // CHECK-LABEL: func.func @gelu_mul
@@ -24,17 +23,16 @@
 // CHECK-NOT: gpu.launch_func
 // CHECK: gpu.wait [%{{.*}}]
 // CHECK-LABEL: func.func @softmax
-// CHECK: gpu.alloc async
-// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} threads in (%c32, %c1, %c1)
-// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
-// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} blocks in (%c8, %c1, %c1) threads in (%c1, %c64, %c1)
-// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel{{.*}} blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
-// CHECK: gpu.dealloc async
+// CHECK-NOT: gpu.alloc
+// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel::@softmax_kernel blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
+// CHECK-NOT: gpu.launch_func
+// CHECK-NOT: gpu.alloc
+// CHECK: return
 // PTX: gpu.binary @gelu_mul_kernel [#gpu.object<#nvvm.target<chip = "sm_90", features = "+ptx80">
 // PTX-SAME: .version 8.0
 // PTX-SAME: .target sm_90
 // PTX-SAME: .entry gelu_mul_kernel
-// PTX: gpu.binary @softmax_kernel_0
+// PTX: gpu.binary @softmax_kernel
 // PTX-SAME: shfl.sync.bfly
 // Matrix products call cuBLAS through the runtime, with device buffers; the
 // result's zero fill is a kernel.

@@ -137,6 +137,11 @@ static cl::opt<bool> skipNonfinite(
     cl::desc("Training: skip (do not apply) a step whose loss or gradients "
              "are not finite, instead of stopping"),
     cl::cat(runCategory));
+static cl::opt<bool> fuseRows(
+    "fuse-rows",
+    cl::desc("Lower with autopar-fuse-rows (the CUDA pipeline's fusion of "
+             "row reductions with their elementwise ops), for tests"),
+    cl::Hidden, cl::cat(runCategory));
 static cl::opt<std::string> checkpointDir(
     "checkpoint-dir",
     cl::desc("Training: write checkpoints (parameters, optimizer state, "
@@ -767,6 +772,7 @@ compileModule(ModuleOp module, StringRef inputName) {
                       BoolAttr::get(context, false));
   PassManager pm(context);
   mlir::autopar::CPULoweringOptions options;
+  options.fuseRows = fuseRows;
   mlir::autopar::buildCPULoweringPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

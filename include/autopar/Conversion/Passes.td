@@ -281,6 +281,57 @@ def RowReductionsToGPUPass
   ];
 }
 
+def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
+  let summary = "Fuse row reductions with the elementwise ops around them";
+  let description = [{
+    Finds runs of `linalg.generic` ops on buffers that share one row space:
+    elementwise ops over loops `P x L` (the output indexed by the loops in
+    order), reductions of `P x L` into `P` (one innermost reduction loop;
+    the output indexed by `P`; one float combiner, as
+    `autopar-row-reductions-to-gpu` takes) and elementwise ops over `P`
+    (per-row scalars: a layer norm's variance and its reciprocal square
+    root). Between its members a run may hold `memref.alloc`,
+    `memref.dealloc` (moved after the fused op), ops without memory effects,
+    and ops whose effects on buffers are known and independent of the
+    members before them (no read of a buffer they write, no write of one
+    they read or write: a fill, another row space's elementwise op); the
+    fused op goes where the last member was. A run with a reduction and at
+    least two members becomes one op that walks each row once per reduction
+    and once per stored result: a softmax (scale, mask, max, exp, sum,
+    divide) reads its input and writes its output once instead of about ten
+    passes over the scores. A reduction into a fresh buffer that a
+    `linalg.fill` set starts from the fill's value. A member's result is
+    stored only if something other than the run, that fill and
+    deallocations uses its buffer (or it is not a `memref.alloc`); other
+    members recompute it where they read it, and buffers left unused are
+    no longer allocated.
+
+    `gpu=true` (the CUDA pipeline): a `gpu.launch` of one block per row
+    (`threads`, or the row's length rounded up to a warp), the threads
+    striding over the row, `gpu.all_reduce` combining each reduction, the
+    first thread storing per-row results after a barrier. `gpu=false`: an
+    `scf.parallel` over the rows with sequential loops inside, which the
+    CPU pipeline runs (`autopar-lower-to-cpu{fuse-rows}`): how the tests
+    check the fusion against numpy without a GPU. Runs are not fused when a
+    member writes a buffer that the run also reads from outside (or a view
+    of one), reads a member's result through another indexing than its
+    own, or when the rows are shorter than `min-size`.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+  let options = [
+    Option<"gpu", "gpu", "bool", "true",
+           "A gpu.launch with a block per row (false: an scf.parallel over "
+           "the rows)">,
+    Option<"threads", "threads", "int64_t", "256",
+           "Threads per block (a multiple of 32, at most 1024)">,
+    Option<"minSize", "min-size", "int64_t", "32",
+           "Runs whose rows have fewer elements are left alone">
+  ];
+}
+
 def ScatterToAtomicsPass
     : Pass<"autopar-scatter-to-atomics", "::mlir::func::FuncOp"> {
   let summary = "Parallelize scatter-add loops with atomic adds";

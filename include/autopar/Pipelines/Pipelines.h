@@ -33,6 +33,14 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "(autopar-contractions-to-calls; the caller must provide "
                      "autopar_gemm_f32) instead of generated loops"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fuseRows{
+      *this, "fuse-rows",
+      llvm::cl::desc("Fuse runs of row reductions and the elementwise ops "
+                     "around them into one loop nest per row "
+                     "(autopar-fuse-rows{gpu=false min-size=1}): what the "
+                     "CUDA pipeline does, run on the CPU so that tests can "
+                     "check it against numpy"),
+      llvm::cl::init(false)};
 };
 
 /// Options of the training-step pipeline (`autopar-make-train-step`): the
@@ -142,6 +150,13 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
       llvm::cl::desc("Threads per block along a loop nest's innermost "
                      "dimension"),
       llvm::cl::init(256)};
+  PassOptions::Option<bool> fuseRows{
+      *this, "fuse-rows",
+      llvm::cl::desc("One kernel per run of row reductions and the "
+                     "elementwise ops around them: a softmax, a layer "
+                     "norm's statistics (autopar-fuse-rows); needs "
+                     "row-reductions"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> rowReductions{
       *this, "row-reductions",
       llvm::cl::desc("A block of threads per row of an innermost-dimension "

@@ -8,8 +8,11 @@ inputs. Tolerances, stated per group below:
                                  rtol 1e-5, atol 1e-5
   f64:                           rtol 1e-12, atol 1e-12
   integers and booleans:         exact
-Usage: numerics.py GROUP   (elementwise, contraction, reduction, shape,
-                            composite, model); exits 1 if any case fails.
+Usage: numerics.py GROUP [--fuse-rows]
+         GROUP: elementwise, contraction, reduction, shape, composite, model;
+         --fuse-rows: lower with autopar-fuse-rows (the CUDA pipeline's
+         fusion of row reductions with their elementwise ops, run on the
+         CPU), same tolerances. Exits 1 if any case fails.
 """
 
 import math
@@ -675,9 +678,10 @@ def tolerances(case, dtype):
             case.atol if case.atol is not None else 1e-6)
 
 
-def check(case):
+def check(case, extra_args=()):
     try:
-        results = autopar.run(case.text, case.inputs, entry="main")
+        results = autopar.run(case.text, case.inputs, entry="main",
+                              extra_args=extra_args)
     except autopar.AutoparError as e:
         return f"autopar-run failed: {e}"
     if len(results) != len(case.expected):
@@ -696,14 +700,16 @@ def check(case):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[1] not in GROUPS:
-        print(f"usage: numerics.py {{{','.join(GROUPS)}}}", file=sys.stderr)
+    extra = [a for a in argv[2:] if a == "--fuse-rows"]
+    if len(argv) - len(extra) != 2 or argv[1] not in GROUPS:
+        print(f"usage: numerics.py {{{','.join(GROUPS)}}} [--fuse-rows]",
+              file=sys.stderr)
         return 2
     np.seterr(all="ignore")
     failures = 0
     cases = GROUPS[argv[1]]()
     for case in cases:
-        problem = check(case)
+        problem = check(case, extra)
         if problem:
             failures += 1
             print(f"FAIL {case.name}: {problem}\n{case.text}")

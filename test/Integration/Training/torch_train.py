@@ -13,6 +13,8 @@ import sys
 import numpy as np
 import torch
 
+from autopar import read_safetensors  # noqa: F401 (the scripts here use it)
+
 STEPS = 12
 BATCH = 4
 ROWS = 16  # four batches, cycled
@@ -63,25 +65,6 @@ class MLP(torch.nn.Module):
 
     def forward(self, x):
         return self.fc2(torch.nn.functional.gelu(self.fc1(x)))
-
-
-def read_safetensors(path):
-    """An independent reader: 8-byte little-endian header size, JSON
-    header, raw little-endian tensors."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    size = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + size])
-    dtypes = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
-    out = {}
-    for key, info in header.items():
-        if key == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        out[key] = np.frombuffer(raw[8 + size + begin:8 + size + end],
-                                 dtype=dtypes[info["dtype"]]).reshape(
-                                     info["shape"])
-    return out
 
 
 def run(cmd):

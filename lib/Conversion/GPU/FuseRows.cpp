@@ -1,0 +1,677 @@
+//===- FuseRows.cpp - one pass over each row for reductions and their ops -===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A softmax reaches the GPU as five ops over its scores (the mask and scale,
+// a max, exp(x - max), a sum, the division), each its own kernel and each
+// a full pass over memory: about ten passes over gpt2-small's 96 x 1024 x
+// 1024 scores per layer, where one read and one write would do. This pass
+// finds runs of linalg.generic ops on buffers that share a row space (P x L
+// elementwise ops, P x L -> P reductions over the innermost loop, P
+// elementwise "row scalars") and emits one op for the run: per row, a loop
+// for each reduction and for each result that must be stored, every other
+// member recomputed where it is read (the row stays in the caches between
+// the loops). See the pass's description in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "autopar/Conversion/Passes.h"
+
+#include "mlir/Analysis/SliceAnalysis.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/SmallBitVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <limits>
+#include <vector>
+
+namespace mlir::autopar {
+#define GEN_PASS_DEF_FUSEROWSPASS
+#include "autopar/Conversion/Passes.h.inc"
+} // namespace mlir::autopar
+
+using namespace mlir;
+
+namespace {
+
+enum class Kind { Elementwise, Reduction, Scalar };
+
+/// One op of a run. `writers[i]` is the member (an index into the run)
+/// that last wrote operand i's buffer before this op, or -1 where the
+/// operand is read from memory.
+struct Member {
+  mutable linalg::GenericOp op; ///< (its accessors are not const)
+  Kind kind;
+  Operation *combiner = nullptr; ///< reductions: folds `reduced` in
+  Value reduced;
+  gpu::AllReduceOperation reduce = gpu::AllReduceOperation::ADD;
+  double identity = 0;
+  SmallVector<int> writers;
+  bool stored = true;
+  /// Reductions: the value a `linalg.fill` between the run's members gave
+  /// the output (read instead of the buffer), and that fill.
+  Value initValue;
+  linalg::FillOp initFill;
+};
+
+/// The loops every member shares: P (the rows) and L (a row's length).
+struct Space {
+  SmallVector<int64_t> rows;
+  int64_t length = 0;
+};
+
+/// The buffer a view is a view of.
+Value rootOf(Value v) {
+  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
+    v = view.getViewSource();
+  return v;
+}
+
+bool isIdentityOver(AffineMap map, unsigned dims) {
+  return map.getNumDims() == dims && map.isIdentity();
+}
+
+/// (d0, ..., d{n-1}) of a map over n + 1 loops: a per-row value.
+bool isRowMap(AffineMap map, unsigned rows) {
+  if (map.getNumDims() != rows + 1 || map.getNumResults() != rows)
+    return false;
+  for (auto [i, e] : llvm::enumerate(map.getResults()))
+    if (e != getAffineDimExpr(unsigned(i), map.getContext()))
+      return false;
+  return true;
+}
+
+std::optional<std::pair<gpu::AllReduceOperation, double>>
+reductionKind(Operation *combiner) {
+  using K = gpu::AllReduceOperation;
+  double inf = std::numeric_limits<double>::infinity();
+  using Result = std::optional<std::pair<K, double>>;
+  return llvm::TypeSwitch<Operation *, Result>(combiner)
+      .Case([&](arith::AddFOp) {
+        return Result({K::ADD, 0.0});
+      })
+      .Case([&](arith::MulFOp) {
+        return Result({K::MUL, 1.0});
+      })
+      .Case([&](arith::MaximumFOp) {
+        return Result({K::MAXIMUMF, -inf});
+      })
+      .Case([&](arith::MinimumFOp) {
+        return Result({K::MINIMUMF, inf});
+      })
+      .Case([&](arith::MaxNumFOp) {
+        return Result({K::MAXNUMF, -inf});
+      })
+      .Case([&](arith::MinNumFOp) {
+        return Result({K::MINNUMF, inf});
+      })
+      .Default([](Operation *) { return Result(); });
+}
+
+/// What `op` would be in a run of `space` (which it defines when empty):
+/// its kind and, for a reduction, its combiner. Operand checks against the
+/// run's other members come later.
+std::optional<Member> classify(linalg::GenericOp op, Space &space,
+                               int64_t minSize) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInits() != 1 ||
+      op.getNumResults() != 0 || !op.getRegion().hasOneBlock())
+    return std::nullopt;
+  for (AffineMap map : op.getIndexingMapsArray())
+    if (!map.isProjectedPermutation())
+      return std::nullopt;
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  if (sizes.empty() || llvm::any_of(sizes, ShapedType::isDynamic))
+    return std::nullopt;
+  Member m;
+  m.op = op;
+  OpOperand *init = op.getDpsInitOperand(0);
+  AffineMap outMap = op.getMatchingIndexingMap(init);
+  unsigned n = op.getNumLoops();
+  if (op.getNumParallelLoops() == n) {
+    if (!isIdentityOver(outMap, n))
+      return std::nullopt;
+    if (space.length == 0) {
+      if (sizes.back() < minSize)
+        return std::nullopt;
+      space.length = sizes.back();
+      space.rows.assign(sizes.begin(), sizes.end() - 1);
+    }
+    ArrayRef<int64_t> all(sizes);
+    if (all.drop_back() == ArrayRef(space.rows) && all.back() == space.length)
+      m.kind = Kind::Elementwise;
+    else if (all == ArrayRef(space.rows))
+      m.kind = Kind::Scalar;
+    else
+      return std::nullopt;
+    return m;
+  }
+  // A reduction: parallel loops, then one reduction loop.
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  if (op.getNumReductionLoops() != 1 ||
+      iterators.back() != utils::IteratorType::reduction ||
+      !isRowMap(outMap, n - 1) ||
+      !isa<FloatType>(getElementTypeOrSelf(init->get().getType())))
+    return std::nullopt;
+  if (space.length == 0) {
+    if (sizes.back() < minSize)
+      return std::nullopt;
+    space.length = sizes.back();
+    space.rows.assign(sizes.begin(), sizes.end() - 1);
+  }
+  if (ArrayRef(sizes).drop_back() != ArrayRef(space.rows) ||
+      sizes.back() != space.length)
+    return std::nullopt;
+  // A matrix product (one input without some of the rows' loops, another
+  // without others) is the GEMM's, not a row's.
+  std::optional<llvm::SmallBitVector> missing;
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    if (!isa<MemRefType>(input->get().getType()))
+      continue;
+    llvm::SmallBitVector lacks(n - 1, true);
+    for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
+      if (unsigned d = cast<AffineDimExpr>(e).getPosition(); d < n - 1)
+        lacks.reset(d);
+    if (lacks.none())
+      continue;
+    if (missing && *missing != lacks)
+      return std::nullopt;
+    missing = lacks;
+  }
+  SmallVector<Operation *> combiners;
+  m.reduced = matchReduction(op.getRegionOutputArgs(), 0, combiners);
+  if (!m.reduced || combiners.size() != 1 ||
+      !op.getRegionOutputArgs()[0].hasOneUse())
+    return std::nullopt;
+  auto kind = reductionKind(combiners.front());
+  if (!kind)
+    return std::nullopt;
+  m.kind = Kind::Reduction;
+  m.combiner = combiners.front();
+  m.reduce = kind->first;
+  m.identity = kind->second;
+  return m;
+}
+
+/// A run being built: its members, the ops between them, and which buffers
+/// (as roots) it reads from memory and writes.
+struct Run {
+  Space space;
+  SmallVector<Member> members;
+  SmallVector<Operation *> between;
+  llvm::SmallPtrSet<Value, 8> readRoots, writtenRoots;
+  DenseMap<Value, int> lastWriter; ///< buffer -> member
+
+  bool hasReduction() const {
+    return llvm::any_of(
+        members, [](const Member &m) { return m.kind == Kind::Reduction; });
+  }
+
+  /// Adds `m` if its operands fit: a member's result read with the
+  /// member's own indexing, nothing the run writes read from memory.
+  bool add(Member m) {
+    linalg::GenericOp op = m.op;
+    unsigned rows = space.rows.size();
+    llvm::SmallPtrSet<Value, 4> reads;
+    for (OpOperand &operand : op->getOpOperands()) {
+      Value v = operand.get();
+      bool isInit = op.isDpsInit(&operand);
+      // An init is read only when the body uses its value.
+      bool read = !isInit || m.kind == Kind::Reduction ||
+                  !op.getMatchingBlockArgument(&operand).use_empty();
+      if (!isa<MemRefType>(v.getType())) {
+        m.writers.push_back(-1);
+        continue;
+      }
+      auto it = lastWriter.find(v);
+      if (!read) {
+        m.writers.push_back(-1);
+        continue;
+      }
+      if (it != lastWriter.end()) {
+        const Member &w = members[it->second];
+        AffineMap map = op.getMatchingIndexingMap(&operand);
+        bool fits = false;
+        if (w.kind == Kind::Elementwise)
+          fits = m.kind != Kind::Scalar && isIdentityOver(map, rows + 1);
+        else if (m.kind == Kind::Scalar)
+          fits = isIdentityOver(map, rows);
+        else
+          fits = isRowMap(map, rows);
+        if (!fits)
+          return false;
+        m.writers.push_back(it->second);
+        continue;
+      }
+      Value root = rootOf(v);
+      if (writtenRoots.contains(root))
+        return false;
+      // The op reading its own output where it writes it is no hazard.
+      if (!isInit)
+        reads.insert(root);
+      m.writers.push_back(-1);
+    }
+    Value init = op.getDpsInitOperand(0)->get();
+    Value root = rootOf(init);
+    if (readRoots.contains(root) || reads.contains(root) ||
+        (writtenRoots.contains(root) && !lastWriter.count(init)))
+      return false;
+    readRoots.insert(reads.begin(), reads.end());
+    if (m.kind == Kind::Reduction)
+      readRoots.insert(root);
+    writtenRoots.insert(root);
+    lastWriter[init] = members.size();
+    members.push_back(std::move(m));
+    return true;
+  }
+
+  /// Whether `op` may stay between members (the fused op goes where the
+  /// last member is; deallocations move after it): allocations, ops
+  /// without memory effects, and ops whose effects on buffers are known and
+  /// independent of the members so far (no read of what they write, no
+  /// write of what they read or write).
+  bool allowsBetween(Operation *op) const {
+    if (isa<memref::AllocOp, memref::DeallocOp>(op))
+      return true;
+    if (op->getNumRegions() != 0 && !isa<linalg::LinalgOp>(op))
+      return false;
+    if (isMemoryEffectFree(op))
+      return true;
+    auto effects = dyn_cast<MemoryEffectOpInterface>(op);
+    if (!effects)
+      return false;
+    SmallVector<MemoryEffects::EffectInstance> instances;
+    effects.getEffects(instances);
+    for (const MemoryEffects::EffectInstance &e : instances) {
+      Value v = e.getValue();
+      if (!v)
+        return false;
+      Value root = rootOf(v);
+      if (isa<MemoryEffects::Read>(e.getEffect())) {
+        if (writtenRoots.contains(root))
+          return false;
+      } else if (isa<MemoryEffects::Write>(e.getEffect())) {
+        if (readRoots.contains(root) || writtenRoots.contains(root))
+          return false;
+      } else {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
+                               ArrayRef<int64_t> sizes) {
+  SmallVector<Value> indices(sizes.size());
+  for (size_t d = sizes.size(); d-- > 0;) {
+    Value size = arith::ConstantIndexOp::create(b, loc, sizes[d]);
+    indices[d] = d == 0 ? linear : arith::RemUIOp::create(b, loc, linear, size);
+    if (d > 0)
+      linear = arith::DivUIOp::create(b, loc, linear, size);
+  }
+  return indices;
+}
+
+Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// Emits the fused op of a run.
+class Emitter {
+public:
+  Emitter(const Run &run, bool gpu, int64_t threads)
+      : run(run), gpu(gpu), threads(threads) {}
+
+  /// The fused op, before the run's last member.
+  Operation *emit() {
+    linalg::GenericOp last = run.members.back().op;
+    Location loc = last.getLoc();
+    OpBuilder b(last);
+    int64_t rows = 1;
+    for (int64_t s : run.space.rows)
+      rows *= s;
+    Value one = indexConstant(b, loc, 1);
+    Operation *fused;
+    if (gpu) {
+      step = std::min<int64_t>(threads, (run.space.length + 31) / 32 * 32);
+      auto launch =
+          gpu::LaunchOp::create(b, loc, indexConstant(b, loc, rows), one, one,
+                                indexConstant(b, loc, step), one, one);
+      b.setInsertionPointToStart(&launch.getBody().front());
+      row = launch.getBlockIds().x;
+      thread = launch.getThreadIds().x;
+      fused = launch;
+    } else {
+      step = 1;
+      auto loop = scf::ParallelOp::create(b, loc, indexConstant(b, loc, 0),
+                                          indexConstant(b, loc, rows), one);
+      b.setInsertionPointToStart(loop.getBody());
+      row = loop.getInductionVars()[0];
+      thread = indexConstant(b, loc, 0);
+      fused = loop;
+    }
+    rowIndices = delinearize(b, loc, row, run.space.rows);
+    for (auto [i, m] : llvm::enumerate(run.members)) {
+      switch (m.kind) {
+      case Kind::Reduction:
+        emitReduction(b, int(i));
+        break;
+      case Kind::Scalar:
+        rowValues[int(i)] = evaluate(b, int(i), rowIndices, nullptr);
+        if (m.stored)
+          storeRowValue(b, int(i));
+        break;
+      case Kind::Elementwise:
+        if (m.stored)
+          emitStore(b, int(i));
+        break;
+      }
+    }
+    if (gpu)
+      gpu::TerminatorOp::create(b, loc);
+    fused->setAttr("autopar.fused_rows",
+                   b.getI64IntegerAttr(int64_t(run.members.size())));
+    return fused;
+  }
+
+private:
+  /// A loop over the row: j = thread, thread + step, ... with `init` as its
+  /// iteration values; `body` gives the yielded ones.
+  scf::ForOp rowLoop(
+      OpBuilder &b, ValueRange init,
+      function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>, ValueRange)>
+          body) {
+    Location loc = run.members.front().op.getLoc();
+    return scf::ForOp::create(
+        b, loc, thread, indexConstant(b, loc, run.space.length),
+        indexConstant(b, loc, step), init,
+        [&](OpBuilder &lb, Location l, Value j, ValueRange iters) {
+          SmallVector<Value> indices(rowIndices);
+          indices.push_back(j);
+          scf::YieldOp::create(lb, l, body(lb, indices, iters));
+        });
+  }
+
+  void emitReduction(OpBuilder &b, int i) {
+    const Member &m = run.members[i];
+    Location loc = m.op.getLoc();
+    Type element = m.op.getRegionOutputArgs()[0].getType();
+    Value identity = arith::ConstantOp::create(
+        b, loc, element, b.getFloatAttr(element, m.identity));
+    auto loop = rowLoop(b, identity,
+                        [&](OpBuilder &lb, ArrayRef<Value> indices,
+                            ValueRange partial) -> SmallVector<Value> {
+                          DenseMap<int, Value> cache;
+                          return {evaluate(lb, i, indices, &cache, partial[0])};
+                        });
+    Value total = loop.getResult(0);
+    if (gpu)
+      total = gpu::AllReduceOp::create(
+          b, loc, total,
+          gpu::AllReduceOperationAttr::get(b.getContext(), m.reduce),
+          b.getUnitAttr());
+    // Fold the row's total into the output's value, as the op would.
+    IRMapping mapping;
+    OpOperand *init = m.op.getDpsInitOperand(0);
+    mapping.map(m.op.getRegionOutputArgs()[0],
+                m.initValue ? m.initValue
+                            : read(b, i, *init, rowIndices, nullptr));
+    mapping.map(m.reduced, total);
+    rowValues[i] = b.clone(*m.combiner, mapping)->getResult(0);
+    if (m.stored)
+      storeRowValue(b, i);
+  }
+
+  /// The first thread stores a per-row value, after every thread has read
+  /// what it replaces.
+  void storeRowValue(OpBuilder &b, int i) {
+    const Member &m = run.members[i];
+    Location loc = m.op.getLoc();
+    Value output = m.op.getDpsInitOperand(0)->get();
+    if (!gpu) {
+      memref::StoreOp::create(b, loc, rowValues[i], output, rowIndices);
+      return;
+    }
+    gpu::BarrierOp::create(b, loc);
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                        thread, indexConstant(b, loc, 0));
+    scf::IfOp::create(b, loc, first, [&](OpBuilder &ib, Location l) {
+      memref::StoreOp::create(ib, l, rowValues[i], output, rowIndices);
+      scf::YieldOp::create(ib, l);
+    });
+  }
+
+  void emitStore(OpBuilder &b, int i) {
+    const Member &m = run.members[i];
+    Value output = m.op.getDpsInitOperand(0)->get();
+    rowLoop(b, ValueRange(),
+            [&](OpBuilder &lb, ArrayRef<Value> indices,
+                ValueRange) -> SmallVector<Value> {
+              DenseMap<int, Value> cache;
+              Value v = evaluate(lb, i, indices, &cache);
+              memref::StoreOp::create(lb, m.op.getLoc(), v, output, indices);
+              return {};
+            });
+  }
+
+  /// Operand `operand` of member i at `indices` (the member's loops): a
+  /// member's value where one wrote the buffer, a load otherwise.
+  Value read(OpBuilder &b, int i, OpOperand &operand, ArrayRef<Value> indices,
+             DenseMap<int, Value> *cache) {
+    const Member &m = run.members[i];
+    Value v = operand.get();
+    if (!isa<MemRefType>(v.getType()))
+      return v;
+    int writer = m.writers[operand.getOperandNumber()];
+    if (writer >= 0) {
+      if (run.members[writer].kind == Kind::Elementwise)
+        return evaluate(b, writer, indices, cache);
+      return rowValues.lookup(writer);
+    }
+    SmallVector<Value> at;
+    for (AffineExpr e : m.op.getMatchingIndexingMap(&operand).getResults())
+      at.push_back(indices[cast<AffineDimExpr>(e).getPosition()]);
+    return memref::LoadOp::create(b, m.op.getLoc(), v, at);
+  }
+
+  /// Member i's body at `indices`; a reduction's output argument is
+  /// `partial` and its value the combiner's.
+  Value evaluate(OpBuilder &b, int i, ArrayRef<Value> indices,
+                 DenseMap<int, Value> *cache, Value partial = nullptr) {
+    if (cache && !partial)
+      if (Value known = cache->lookup(i))
+        return known;
+    const Member &m = run.members[i];
+    linalg::GenericOp op = m.op;
+    IRMapping mapping;
+    for (OpOperand &operand : op->getOpOperands()) {
+      BlockArgument arg = op.getMatchingBlockArgument(&operand);
+      if (op.isDpsInit(&operand) && m.kind == Kind::Reduction) {
+        mapping.map(arg, partial);
+        continue;
+      }
+      if (arg.use_empty())
+        continue;
+      mapping.map(arg, read(b, i, operand, indices, cache));
+    }
+    for (Operation &inner : op.getRegion().front().without_terminator()) {
+      if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+        mapping.map(index.getResult(), indices[index.getDim()]);
+        continue;
+      }
+      b.clone(inner, mapping);
+    }
+    Value result =
+        m.kind == Kind::Reduction
+            ? mapping.lookup(m.combiner->getResult(0))
+            : mapping.lookupOrDefault(
+                  op.getRegion().front().getTerminator()->getOperand(0));
+    if (cache && !partial)
+      (*cache)[i] = result;
+    return result;
+  }
+
+  const Run &run;
+  bool gpu;
+  int64_t threads;
+  int64_t step = 1;
+  Value row, thread;
+  SmallVector<Value> rowIndices;
+  DenseMap<int, Value> rowValues;
+};
+
+struct FuseRowsPass
+    : public mlir::autopar::impl::FuseRowsPassBase<FuseRowsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (threads < 32 || threads > 1024 || threads % 32) {
+      getOperation().emitError("autopar-fuse-rows: threads must be a "
+                               "multiple of 32 in 32..1024, not ")
+          << int64_t(threads);
+      return signalPassFailure();
+    }
+    SmallVector<Block *> blocks;
+    getOperation().walk([&](Block *block) {
+      if (!block->getParentOp()->getParentOfType<gpu::LaunchOp>() &&
+          !isa<gpu::LaunchOp>(block->getParentOp()))
+        blocks.push_back(block);
+    });
+    for (Block *block : blocks)
+      fuseBlock(*block);
+  }
+
+  void fuseBlock(Block &block) {
+    SmallVector<Operation *> ops;
+    for (Operation &op : block)
+      ops.push_back(&op);
+    std::vector<Run> runs;
+    Run current;
+    auto close = [&] {
+      if (current.members.size() >= 2 && current.hasReduction())
+        runs.push_back(std::move(current));
+      current = Run();
+    };
+    for (Operation *op : ops) {
+      if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+        Space space = current.space;
+        if (std::optional<Member> m = classify(generic, space, minSize)) {
+          if (current.members.empty())
+            current.space = space;
+          if (current.add(std::move(*m)))
+            continue;
+        }
+        // An op of another row space: a reduction starts a run of its own;
+        // an elementwise op that is independent of the run stays between
+        // its members.
+        Space fresh;
+        std::optional<Member> m = classify(generic, fresh, minSize);
+        if ((!m || m->kind != Kind::Reduction) && !current.members.empty() &&
+            current.allowsBetween(op)) {
+          current.between.push_back(op);
+          continue;
+        }
+        close();
+        if (m) {
+          current.space = fresh;
+          current.add(std::move(*m));
+        }
+        continue;
+      }
+      if (!current.members.empty() && current.allowsBetween(op)) {
+        current.between.push_back(op);
+        continue;
+      }
+      close();
+    }
+    close();
+    llvm::SetVector<Value> dropped;
+    for (Run &run : runs)
+      rewrite(run, dropped);
+    // Buffers nothing reads or writes any more.
+    for (Value buffer : dropped) {
+      auto alloc = buffer.getDefiningOp<memref::AllocOp>();
+      if (!alloc ||
+          !llvm::all_of(buffer.getUsers(), llvm::IsaPred<memref::DeallocOp>))
+        continue;
+      for (Operation *user : llvm::make_early_inc_range(buffer.getUsers()))
+        user->erase();
+      alloc.erase();
+    }
+  }
+
+  /// The fill that last wrote a reduction's output, a fresh buffer that
+  /// nothing else touches between the fill and the reduction.
+  static linalg::FillOp initFill(const Member &m) {
+    Value buffer = m.op.getDpsInitOperand(0)->get();
+    Operation *alloc = buffer.getDefiningOp<memref::AllocOp>();
+    if (!alloc || alloc->getBlock() != m.op->getBlock())
+      return nullptr;
+    for (Operation *op = m.op->getPrevNode(); op && op != alloc;
+         op = op->getPrevNode()) {
+      if (!llvm::is_contained(op->getOperands(), buffer))
+        continue;
+      auto fill = dyn_cast<linalg::FillOp>(op);
+      if (fill && fill.hasPureBufferSemantics() &&
+          fill.getDpsInitOperand(0)->get() == buffer)
+        return fill;
+      return nullptr;
+    }
+    return nullptr;
+  }
+
+  /// Fuses `run`; `dropped` collects the buffers its members no longer
+  /// write (freed once every run is done: a later run may hold their
+  /// deallocations).
+  void rewrite(Run &run, llvm::SetVector<Value> &dropped) {
+    llvm::SmallPtrSet<Operation *, 8> memberOps;
+    for (const Member &m : run.members)
+      memberOps.insert(m.op);
+    // A reduction into a fresh buffer that a fill set starts from the
+    // fill's value.
+    for (Member &m : run.members)
+      if (m.kind == Kind::Reduction &&
+          m.writers[m.op.getDpsInitOperand(0)->getOperandNumber()] < 0)
+        if (linalg::FillOp fill = initFill(m)) {
+          m.initValue = fill.getDpsInputOperand(0)->get();
+          m.initFill = fill;
+        }
+    // A result is stored unless only the run, its fill and deallocations
+    // use it.
+    for (Member &m : run.members) {
+      Value init = m.op.getDpsInitOperand(0)->get();
+      m.stored = !init.getDefiningOp<memref::AllocOp>() ||
+                 llvm::any_of(init.getUsers(), [&](Operation *user) {
+                   return !memberOps.contains(user) &&
+                          !isa<memref::DeallocOp>(user) &&
+                          user != m.initFill.getOperation();
+                 });
+    }
+    Operation *fused = Emitter(run, gpu, threads).emit();
+    // Deallocations between the members now come after the fused op.
+    for (Operation *op : llvm::reverse(run.between))
+      if (isa<memref::DeallocOp>(op))
+        op->moveAfter(fused);
+    for (Member &m : run.members)
+      if (!m.stored) {
+        dropped.insert(m.op.getDpsInitOperand(0)->get());
+        if (m.initFill)
+          m.initFill.erase();
+      }
+    for (Member &m : llvm::reverse(run.members))
+      m.op.erase();
+  }
+};
+
+} // namespace

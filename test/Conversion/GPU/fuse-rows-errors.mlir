@@ -1,0 +1,6 @@
+// RUN: autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{threads=100}))' -verify-diagnostics
+
+// expected-error @+1 {{autopar-fuse-rows: threads must be a multiple of 32 in 32..1024, not 100}}
+func.func @bad(%x: memref<8x1000xf32>, %out: memref<8xf32>) {
+  return
+}

@@ -1,0 +1,323 @@
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows))' -verify-diagnostics | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false}))' | FileCheck %s --check-prefix=LOOPS
+
+// A masked, scaled softmax as it reaches the pass (one-shot bufferized):
+// scale and mask, max, exp(x - max), sum, divide. One block of 256 threads
+// per row (8 x 2 rows of 512); three loops over the row: the max, the sum
+// (recomputing the mask and exp), the stored division. The max and sum
+// start from their fills' values and live in registers: their buffers, the
+// fills and the intermediate buffers are gone; the output is stored.
+// CHECK-LABEL: func.func @masked_softmax
+// CHECK-NOT: memref.alloc
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c16, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256,
+// CHECK: %[[I:.*]] = arith.remui %[[ROW]], %c2
+// CHECK: %[[B:.*]] = arith.divui %[[ROW]], %c2
+// CHECK: %[[MAXP:.*]] = scf.for %[[J:.*]] = %[[T]] to %c512{{.*}} step %c256{{.*}} iter_args(%[[ACC:.*]] = %cst{{.*}})
+// CHECK: %[[X:.*]] = memref.load %arg0[%[[B]], %[[I]], %[[J]]]
+// CHECK: %[[MASK:.*]] = memref.load %arg1[%[[I]], %[[J]]]
+// CHECK: arith.mulf %[[X]]
+// CHECK: %[[Y:.*]] = arith.addf
+// CHECK: arith.maximumf %[[ACC]], %[[Y]]
+// CHECK: %[[MAXALL:.*]] = gpu.all_reduce maximumf %[[MAXP]] uniform
+// CHECK: %[[MAX:.*]] = arith.maximumf %{{.*}}, %[[MAXALL]]
+// CHECK-NOT: gpu.barrier
+// CHECK: %[[SUMP:.*]] = scf.for
+// CHECK: memref.load %arg0
+// CHECK: memref.load %arg1
+// CHECK: arith.subf %{{.*}}, %[[MAX]]
+// CHECK: math.exp
+// CHECK: %[[SUMALL:.*]] = gpu.all_reduce add %[[SUMP]] uniform
+// CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[SUMALL]]
+// CHECK: scf.for %[[K:.*]] = %[[T]] to
+// CHECK: math.exp
+// CHECK: %[[P:.*]] = arith.divf %{{.*}}, %[[SUM]]
+// CHECK: memref.store %[[P]], %arg2[%[[B]], %[[I]], %[[K]]]
+// CHECK: gpu.terminator
+// CHECK-NEXT: } {autopar.fused_rows = 5 : i64}
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: memref.dealloc
+// CHECK: return
+// The same run on the CPU: an scf.parallel over the 16 rows, each loop one
+// element at a time, no all_reduce.
+// LOOPS-LABEL: func.func @masked_softmax
+// LOOPS: scf.parallel (%[[ROW:.*]]) = (%c0{{.*}}) to (%c16) step (%c1{{.*}})
+// LOOPS: scf.for %{{.*}} = %c0{{.*}} to %c512{{.*}} step %c1{{.*}} iter_args
+// LOOPS-NOT: gpu.all_reduce
+// LOOPS: memref.store
+// LOOPS: } {autopar.fused_rows = 5 : i64}
+// LOOPS-NOT: linalg.generic
+// LOOPS: return
+#x = affine_map<(b, i, j) -> (b, i, j)>
+#mask = affine_map<(b, i, j) -> (i, j)>
+#row = affine_map<(b, i, j) -> (b, i)>
+func.func @masked_softmax(%x: memref<8x2x512xf32>, %mask: memref<2x512xf32>,
+                          %out: memref<8x2x512xf32>) {
+  %scale = arith.constant 0.125 : f32
+  %ninf = arith.constant 0xFF800000 : f32
+  %zero = arith.constant 0.0 : f32
+  %y = memref.alloc() : memref<8x2x512xf32>
+  linalg.generic {indexing_maps = [#x, #mask, #x],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%x, %mask : memref<8x2x512xf32>, memref<2x512xf32>)
+      outs(%y : memref<8x2x512xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %s = arith.mulf %a, %scale : f32
+    %t = arith.addf %s, %m : f32
+    linalg.yield %t : f32
+  }
+  %max = memref.alloc() : memref<8x2xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<8x2xf32>)
+  linalg.generic {indexing_maps = [#x, #row],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%y : memref<8x2x512xf32>) outs(%max : memref<8x2xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  %e = memref.alloc() : memref<8x2x512xf32>
+  linalg.generic {indexing_maps = [#x, #row, #x],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%y, %max : memref<8x2x512xf32>, memref<8x2xf32>)
+      outs(%e : memref<8x2x512xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %x2 = math.exp %d : f32
+    linalg.yield %x2 : f32
+  }
+  memref.dealloc %y : memref<8x2x512xf32>
+  %sum = memref.alloc() : memref<8x2xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<8x2xf32>)
+  linalg.generic {indexing_maps = [#x, #row],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%e : memref<8x2x512xf32>) outs(%sum : memref<8x2xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %max : memref<8x2xf32>
+  linalg.generic {indexing_maps = [#x, #row, #x],
+                  iterator_types = ["parallel", "parallel", "parallel"]}
+      ins(%e, %sum : memref<8x2x512xf32>, memref<8x2xf32>)
+      outs(%out : memref<8x2x512xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %d = arith.divf %a, %s : f32
+    linalg.yield %d : f32
+  }
+  memref.dealloc %e : memref<8x2x512xf32>
+  memref.dealloc %sum : memref<8x2xf32>
+  return
+}
+
+// -----
+
+// A layer norm's statistics with a per-row scalar between them: the mean
+// (a sum and a scale by 1/64), x - mean, its squares' sum, then
+// rsqrt(var + eps) (a P-shaped op: once per row, in every thread). Results
+// something else reads (x - mean, rstd, and the sum the caller passed in)
+// are stored: x - mean in its own loop, rstd by thread 0 after a barrier
+// (every thread has read what it replaces).
+// CHECK-LABEL: func.func @layer_norm_stats
+// CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c4,
+// CHECK: %[[S:.*]] = scf.for
+// CHECK: %[[ALLS:.*]] = gpu.all_reduce add %[[S]] uniform
+// CHECK: %[[OLD:.*]] = memref.load %arg1[%[[ROW]]] : memref<4xf32>
+// CHECK: %[[TOTAL:.*]] = arith.addf %[[OLD]], %[[ALLS]]
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: memref.store %[[TOTAL]], %arg1[%[[ROW]]]
+// CHECK: scf.for
+// CHECK: arith.mulf %[[TOTAL]]
+// CHECK: memref.store %{{.*}}, %arg2[%[[ROW]], %{{.*}}] : memref<4x64xf32>
+// CHECK: %[[Q:.*]] = scf.for
+// CHECK: %[[ALLQ:.*]] = gpu.all_reduce add %[[Q]] uniform
+// CHECK: %[[V:.*]] = arith.addf %{{.*}}, %[[ALLQ]]
+// CHECK: %[[R:.*]] = math.rsqrt
+// CHECK: gpu.barrier
+// CHECK: scf.if
+// CHECK: memref.store %[[R]], %arg3[%[[ROW]]] : memref<4xf32>
+// CHECK: gpu.terminator
+// CHECK-NEXT: } {autopar.fused_rows = 4 : i64}
+// CHECK-NOT: linalg.generic
+#x2 = affine_map<(i, j) -> (i, j)>
+#r2 = affine_map<(i, j) -> (i)>
+#s1 = affine_map<(i) -> (i)>
+func.func @layer_norm_stats(%x: memref<4x64xf32>, %sum: memref<4xf32>,
+                            %centered: memref<4x64xf32>,
+                            %rstd: memref<4xf32>) {
+  %inv = arith.constant 0.015625 : f32
+  %eps = arith.constant 1.0e-5 : f32
+  %zero = arith.constant 0.0 : f32
+  linalg.generic {indexing_maps = [#x2, #r2],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x64xf32>) outs(%sum : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x2, #r2, #x2],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum : memref<4x64xf32>, memref<4xf32>)
+      outs(%centered : memref<4x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %mean = arith.mulf %s, %inv : f32
+    %c = arith.subf %a, %mean : f32
+    linalg.yield %c : f32
+  }
+  %sq = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%sq : memref<4xf32>)
+  linalg.generic {indexing_maps = [#x2, #r2],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%centered : memref<4x64xf32>) outs(%sq : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %p = arith.mulf %a, %a : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#s1, #s1],
+                  iterator_types = ["parallel"]}
+      ins(%sq : memref<4xf32>) outs(%rstd : memref<4xf32>) {
+  ^bb0(%q: f32, %o: f32):
+    %v = arith.mulf %q, %inv : f32
+    %w = arith.addf %v, %eps : f32
+    %r = math.rsqrt %w : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %sq : memref<4xf32>
+  return
+}
+
+// -----
+
+// Not fused: a matrix product (the GEMM's, not a row's), rows shorter than
+// min-size, a member that writes a buffer the run reads from memory, an
+// elementwise op reading another's result transposed, and an op between
+// the members that touches memory.
+// CHECK-LABEL: func.func @matmul_then_bias
+// CHECK-NOT: gpu.launch
+// CHECK: linalg.generic
+// CHECK: linalg.generic
+func.func @matmul_then_bias(%a: memref<64x64xf32>, %b: memref<64x64xf32>,
+                            %c: memref<64x64xf32>, %d: memref<64x64xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>,
+                                   affine_map<(i, j, k) -> (k, j)>,
+                                   affine_map<(i, j, k) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<64x64xf32>, memref<64x64xf32>)
+      outs(%c : memref<64x64xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %p = arith.mulf %x, %y : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<64x64xf32>) outs(%d : memref<64x64xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %e = math.exp %x : f32
+    linalg.yield %e : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @short_rows
+// CHECK-NOT: gpu.launch
+func.func @short_rows(%x: memref<4x16xf32>, %s: memref<4xf32>,
+                      %y: memref<4x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x16xf32>) outs(%s : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %acc, %a : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (i)>,
+                                   affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %s : memref<4x16xf32>, memref<4xf32>)
+      outs(%y : memref<4x16xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.divf %a, %b : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// The second op writes %x, which the first read from memory (x / sum(x) in
+// place): not fused, whatever the indexing.
+// CHECK-LABEL: func.func @writes_what_it_read
+// CHECK-NOT: gpu.launch
+func.func @writes_what_it_read(%x: memref<4x64xf32>, %s: memref<4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x64xf32>) outs(%s : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %acc, %a : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i)>,
+                                   affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%s : memref<4xf32>) outs(%x : memref<4x64xf32>) {
+  ^bb0(%b: f32, %o: f32):
+    %r = arith.divf %o, %b : f32
+    linalg.yield %r : f32
+  }
+  return
+}
+
+// CHECK-LABEL: func.func @transposed_read
+// CHECK-NOT: gpu.launch
+func.func @transposed_read(%x: memref<64x64xf32>, %t: memref<64x64xf32>,
+                           %s: memref<64xf32>) {
+  %e = memref.alloc() : memref<64x64xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<64x64xf32>) outs(%e : memref<64x64xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %r = math.exp %a : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>,
+                                   affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%e : memref<64x64xf32>) outs(%s : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %acc, %a : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %e : memref<64x64xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @call_between
+// CHECK-NOT: gpu.launch
+func.func private @touch(memref<4xf32>)
+func.func @call_between(%x: memref<4x64xf32>, %s: memref<4xf32>,
+                        %y: memref<4x64xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x64xf32>) outs(%s : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %r = arith.addf %acc, %a : f32
+    linalg.yield %r : f32
+  }
+  func.call @touch(%s) : (memref<4xf32>) -> ()
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>,
+                                   affine_map<(i, j) -> (i)>,
+                                   affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %s : memref<4x64xf32>, memref<4xf32>)
+      outs(%y : memref<4x64xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %r = arith.divf %a, %b : f32
+    linalg.yield %r : f32
+  }
+  return
+}

@@ -1,0 +1,62 @@
+"""Trains a model twice with autopar-run, with and without autopar-fuse-rows
+(the CUDA pipeline's fusion of row reductions with their elementwise ops,
+run on the CPU by autopar-run's hidden --fuse-rows), and compares every
+step's loss (relative, LOSS_RTOL) and the trained weights (the largest
+relative 2-norm difference over the tensors, WEIGHT_RTOL). In fp32 the two
+agree to about 1e-6: the same operations in the same order, except that
+LLVM may contract a multiply and an add into one FMA once they share a loop.
+Under bf16 such a last-bit difference can round an activation to the
+neighbouring bf16 value (2^-8 apart), so the runs drift further apart: the
+test states looser tolerances there. The unfused CPU pipeline itself is
+checked against torch by torch-train.test, torch-train-gpt.test and
+mixed-precision.test.
+Usage: fuse_rows_train.py MODEL_DIR DATA LABELS BATCH STEPS WORK
+                          LOSS_RTOL WEIGHT_RTOL
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from autopar import read_safetensors
+
+
+def train(model, data, labels, batch, steps, work, name, extra):
+    log = os.path.join(work, name + ".jsonl")
+    weights = os.path.join(work, name + ".safetensors")
+    subprocess.run(["autopar-run", model, f"--data={data}",
+                    f"--labels={labels}", f"--batch-size={batch}",
+                    f"--steps={steps}", f"--log={log}", f"--export={weights}"]
+                   + extra, check=True, capture_output=True, text=True)
+    with open(log) as f:
+        losses = [json.loads(line)["loss"] for line in f]
+    return losses, read_safetensors(weights)
+
+
+def main(argv):
+    model, data, labels, batch, steps, work = argv[1:7]
+    loss_rtol, weight_rtol = float(argv[7]), float(argv[8])
+    os.makedirs(work, exist_ok=True)
+    plain, w0 = train(model, data, labels, batch, steps, work, "plain", [])
+    fused, w1 = train(model, data, labels, batch, steps, work, "fused",
+                      ["--fuse-rows"])
+    loss_err = max(abs(a - b) / abs(a) for a, b in zip(plain, fused))
+    weight_err = max(
+        float(np.linalg.norm(w1[k].astype(np.float64) - w0[k]) /
+              max(np.linalg.norm(w0[k].astype(np.float64)), 1e-30))
+        for k in w0)
+    ok = (len(plain) == len(fused) == int(steps) and
+          loss_err <= loss_rtol and weight_err <= weight_rtol and
+          w0.keys() == w1.keys())
+    print(f"{len(fused)} steps: losses {plain[0]:.6f} -> {plain[-1]:.6f}; "
+          f"fused vs not: worst loss {loss_err:.2g} (rtol {loss_rtol:g}), "
+          f"worst weights {weight_err:.2g} ({weight_rtol:g}) over {len(w0)} "
+          f"tensors: {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
