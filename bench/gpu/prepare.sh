@@ -37,6 +37,8 @@
 #                          must fall); kernels-gpt2-b8.txt: the op each of
 #                          its kernels comes from (bench/gpu/kernel_map.py)
 #   libgpt2-b8-bf16.so, gpt2-b8-bf16.txt   batch 8 with --precision=bf16
+#   libgpt2-b8-bf16-unfused.so, gpt2-b8-bf16-unfused.txt   the same without
+#                          autopar-fuse-rows (run.sh times both)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -183,6 +185,14 @@ for b in (1, 8):
 cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16.so"
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
   "$out/labels8.npy" "$out" gpt2-b8-bf16
+rm -rf "$out/gpt2"
+# The same without autopar-fuse-rows: run.sh times both in one run.
+"$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
+  --gpu-format=cubin --precision=bf16 \
+  --cuda-lowering-options="fuse-rows=false" -o "$out/gpt2" >/dev/null
+cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16-unfused.so"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
+  "$out/labels8.npy" "$out" gpt2-b8-bf16-unfused
 rm -rf "$out/gpt2"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \

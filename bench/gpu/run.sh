@@ -19,11 +19,13 @@
 # gpt2: zoo:gpt2-small (124M, seq 1024) at batch 1, its first 3 losses
 #   against the CPU backend's (1e-4), then at batch 8 for 20 steps (the loss
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
-#   989.4 TFLOP/s); batch 8 again with --precision=bf16.
-# profile: 2 of those steps again (fp32, then bf16) with
-#   AUTOPAR_CUDA_PROFILE=1: the GPU time of every kernel and cuBLAS call,
-#   the costliest first; then bf16 with AUTOPAR_CUDA_PROFILE=sync (each
-#   span alone on an idle device).
+#   989.4 TFLOP/s); batch 8 again with --precision=bf16, with and without
+#   autopar-fuse-rows (--cuda-lowering-options="fuse-rows=false").
+# profile: 3 of those steps again (fp32, then bf16) with
+#   AUTOPAR_CUDA_PROFILE=1: the GPU time of every kernel and cuBLAS call in
+#   steps 2 and 3 (the first loads cuBLAS's kernels), the costliest first;
+#   then bf16 with AUTOPAR_CUDA_PROFILE=sync (each span alone on an idle
+#   device).
 # torch: the same model and batch in PyTorch (bench/gpu/torch_gpt.py) with
 #   torch.compile, fp32 (TF32 off) and bf16 autocast, in the same run; then
 #   the ratios of autopar's tokens/s to each.
@@ -147,14 +149,16 @@ if want gpt2; then
   train gpt2-b8 20 120 || status=1
   echo "== gpt2-small, batch 8 x 1024, bf16 products: 20 steps, timed"
   train gpt2-b8-bf16 20 120 || status=1
+  echo "== the same without autopar-fuse-rows: 10 steps, timed"
+  train gpt2-b8-bf16-unfused 10 120 || status=1
 fi
 if want profile; then
   for name in gpt2-b8 gpt2-b8-bf16; do
-    echo "== $name: where 2 steps spend the GPU's time"
+    echo "== $name: where steps 2 and 3 spend the GPU's time"
     # Each kernel's #N annotated with the op it comes from, where
     # prepare.sh mapped them (kernels-NAME.txt).
     AUTOPAR_CUDA_PROFILE=1 AOT_TRAIN_PROFILE_TOP=60 timeout 120 "$dir/aot_train" --device \
-      "$dir/lib$name.so" "$dir/$name.txt" 2 | grep -v '^{' \
+      "$dir/lib$name.so" "$dir/$name.txt" 3 | grep -v '^{' \
       | python3 -c '
 import os, re, sys
 ops = {}
@@ -174,7 +178,7 @@ for line in sys.stdin:
   echo "== gpt2-b8-bf16, each span alone on an idle device"
   AUTOPAR_CUDA_PROFILE=sync AOT_TRAIN_PROFILE_TOP=20 timeout 120 \
     "$dir/aot_train" --device "$dir/libgpt2-b8-bf16.so" \
-    "$dir/gpt2-b8-bf16.txt" 2 | grep -v '^{' || status=1
+    "$dir/gpt2-b8-bf16.txt" 3 | grep -v '^{' || status=1
 fi
 if want torch; then
   for dtype in fp32 bf16; do
@@ -196,6 +200,12 @@ for dtype, name in (("fp32", "gpt2-b8"), ("bf16", "gpt2-b8-bf16")):
         r = runs[dtype]
         print(f"autopar ({dtype}): {r['tokens_per_s']:.0f} tokens/s, "
               f"{r['step_ms']:.1f} ms/step, MFU {100 * r['mfu']:.2f}%")
+p = f"{d}/gpt2-b8-bf16-unfused.json"
+if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):
+    u = json.load(open(p))
+    print(f"autopar (bf16) without autopar-fuse-rows: {u['step_ms']:.1f} "
+          f"ms/step; with it {runs['bf16']['step_ms']:.1f}: "
+          f"{u['step_ms'] / runs['bf16']['step_ms']:.2f}x faster")
 for dtype in ("fp32", "bf16"):
     p = f"{d}/torch-{dtype}.json"
     if dtype in runs and os.path.exists(p) and os.path.getsize(p):

@@ -195,7 +195,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
     pipeline += ",expand-strided-metadata,lower-affine,convert-math-to-llvm,"
                 "finalize-memref-to-llvm,convert-arith-to-llvm,"
                 "convert-index-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
-                "gpu-to-llvm,reconcile-unrealized-casts";
+                "gpu-to-llvm,reconcile-unrealized-casts" +
+                std::string(options.asyncGemm ? ",autopar-async-gemm-calls"
+                                              : "");
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
     llvm::report_fatal_error("autopar: malformed CUDA pipeline");
 }

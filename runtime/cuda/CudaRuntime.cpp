@@ -366,6 +366,16 @@ void autopar::cuda::profileReport(void *out, int top) {
                  (long long)rows[i].second.launches, rows[i].first.c_str());
 }
 
+void autopar::cuda::profileReset() {
+  if (!state().profile)
+    return;
+  const Driver &d = driver(__func__);
+  Profile &p = profile();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  collectSpans(p, d);
+  p.totals.clear();
+}
+
 void autopar::cuda::fail(const std::string &message) {
   std::fprintf(stderr, "autopar CUDA runtime: %s\n", message.c_str());
   std::fflush(stderr);

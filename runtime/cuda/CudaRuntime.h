@@ -80,6 +80,10 @@ void profileEnd(void *token, void *stream, const std::string &label);
 /// Prints the `top` costliest kernels and spans so far to `out` (a FILE*),
 /// with the total; does nothing when not profiling.
 void profileReport(void *out, int top = 30);
+/// Forgets the spans so far (waiting for those still queued): a report
+/// after it covers what came later, such as the steps after a first one
+/// that loads modules and picks cuBLAS's kernels.
+void profileReset();
 
 } // namespace autopar::cuda
 

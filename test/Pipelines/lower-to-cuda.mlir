@@ -52,15 +52,29 @@
 // A100-SAME: .target sm_80
 
 // The host side in the LLVM dialect: results are out-parameters, device
-// buffers come from mgpuMemAlloc and go back with mgpuMemFree.
+// buffers come from mgpuMemAlloc and go back with mgpuMemFree (the
+// softmax needs none).
 // HOST-NOT: func.func
 // HOST: llvm.func @gelu_mul(
 // HOST: llvm.call @mgpuStreamCreate()
 // HOST: gpu.launch_func <%{{.*}} : !llvm.ptr> @gelu_mul_kernel::@gelu_mul_kernel
 // HOST: llvm.call @mgpuStreamSynchronize
 // HOST: llvm.func @softmax(
+// HOST-NOT: llvm.call @mgpuMemAlloc
+// HOST: llvm.func @linear(
+// The runtime's contraction is queued without waiting for the kernels
+// before it (autopar-async-gemm-calls): cuBLAS's legacy default stream
+// runs after them anyway; the stream goes after the call.
+// HOST-NOT: llvm.call @mgpuStreamSynchronize
+// HOST: llvm.call @autopar_cuda_gemm_f32(
+// HOST-NEXT: llvm.call @mgpuStreamDestroy
+// HOST: llvm.func @linear_bf16(
 // HOST: llvm.call @mgpuMemAlloc
+// HOST-NOT: llvm.call @mgpuStreamSynchronize
+// HOST: llvm.call @autopar_cuda_gemm_bf16(
+// HOST-NEXT: llvm.call @mgpuStreamDestroy
 // HOST: llvm.call @mgpuMemFree
+// HOST: llvm.call @mgpuStreamSynchronize
 // The kernels' PTX is loaded once (by a global constructor).
 // LLVM-DAG: @gelu_mul_kernel_binary = internal constant [{{[0-9]+}} x i8] c"//
 // LLVM-DAG: call void @mgpuLaunchKernel(ptr %{{[0-9]+}}, i64 4, i64 1, i64 1, i64 256, i64 1, i64 1, i32 0,

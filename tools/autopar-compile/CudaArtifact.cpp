@@ -41,7 +41,8 @@ namespace autopar {
 llvm::Error writeCudaLibrary(ModuleOp original, llvm::StringRef gpuArch,
                              bool cubin, llvm::StringRef toolkit,
                              llvm::StringRef library,
-                             llvm::StringRef runtimeDir) {
+                             llvm::StringRef runtimeDir,
+                             llvm::StringRef loweringOptions) {
   OwningOpRef<ModuleOp> module(cast<ModuleOp>(original->clone()));
   MLIRContext *context = module->getContext();
   mlir::autopar::prepareForNativeCode(*module);
@@ -50,6 +51,11 @@ llvm::Error writeCudaLibrary(ModuleOp original, llvm::StringRef gpuArch,
   options.chip = gpuArch.str();
   options.format = cubin ? "bin" : "isa";
   options.toolkit = toolkit.str();
+  std::string bad;
+  llvm::raw_string_ostream errors(bad);
+  if (failed(options.parseFromString(loweringOptions, errors)))
+    return artifactError("--cuda-lowering-options '" + loweringOptions +
+                         "': " + llvm::StringRef(bad).trim());
   mlir::autopar::buildCUDALoweringPipeline(pm, options);
   // Drivers call the steps through their packed wrappers.
   pm.addPass(mlir::autopar::createPackedWrappersPass());

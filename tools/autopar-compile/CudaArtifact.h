@@ -25,10 +25,13 @@ namespace autopar {
 /// interface (`_mlir_ciface_NAME`, results as trailing out-parameters).
 /// `module` is not changed. The object file is written next to the library
 /// and removed; linking runs the system's C++ compiler driver.
+/// `loweringOptions` (space-separated key=value, as autopar-lower-to-cuda
+/// takes them: "fuse-rows=false") come after the ones above.
 llvm::Error writeCudaLibrary(mlir::ModuleOp module, llvm::StringRef gpuArch,
                              bool cubin, llvm::StringRef toolkit,
                              llvm::StringRef library,
-                             llvm::StringRef runtimeDir);
+                             llvm::StringRef runtimeDir,
+                             llvm::StringRef loweringOptions = "");
 
 } // namespace autopar
 

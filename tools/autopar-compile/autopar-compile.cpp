@@ -137,6 +137,12 @@ static cl::opt<std::string> gpuFormat(
              "the library loads) or cubin (compiled here by the CUDA "
              "toolkit's ptxas: no compilation at load time)"),
     cl::cat(category));
+static cl::opt<std::string> cudaLoweringOptions(
+    "cuda-lowering-options",
+    cl::desc("With --target=cuda: more options of autopar-lower-to-cuda, "
+             "space-separated key=value (e.g. \"fuse-rows=false\": the "
+             "device check's comparison without autopar-fuse-rows)"),
+    cl::Hidden, cl::cat(category));
 static cl::opt<std::string> cudaToolkit(
     "cuda-toolkit",
     cl::desc("With --target=cuda: the CUDA toolkit whose libdevice the "
@@ -971,6 +977,17 @@ int main(int argc, char **argv) {
                 gpuArch + "'");
   if (gpuFormat != "ptx" && gpuFormat != "cubin")
     return fail("--gpu-format must be ptx or cubin, not '" + gpuFormat + "'");
+  if (!cudaLoweringOptions.empty()) {
+    // Checked before anything is written.
+    mlir::autopar::CUDALoweringOptions options;
+    std::string bad;
+    llvm::raw_string_ostream errors(bad);
+    if (target != "cuda")
+      return fail("--cuda-lowering-options needs --target=cuda");
+    if (failed(options.parseFromString(cudaLoweringOptions, errors)))
+      return fail("--cuda-lowering-options '" + cudaLoweringOptions +
+                  "': " + StringRef(bad).trim());
+  }
   if (initialAccumulator < 0)
     return fail("--initial-accumulator-value must not be negative");
   if (initialAccumulator != 0 && optimizerName != "adagrad")
@@ -1260,7 +1277,8 @@ int main(int argc, char **argv) {
   if (target == "cuda")
     if (llvm::Error e = ::autopar::writeCudaLibrary(
             module, gpuArch, gpuFormat == "cubin", cudaToolkit,
-            path("train-cuda.so"), AUTOPAR_CUDA_RUNTIME_DIR))
+            path("train-cuda.so"), AUTOPAR_CUDA_RUNTIME_DIR,
+            cudaLoweringOptions))
       return fail(llvm::toString(std::move(e)));
   auto step = module.lookupSymbol<func::FuncOp>("optimizer_step");
   // The step time the cost model predicts for this grid.
@@ -1364,15 +1382,32 @@ int main(int argc, char **argv) {
   int64_t elements = 0;
   for (const auto &entry : weights)
     elements += entry.second.numElements();
+  // autopar-run refuses a --target=cuda artifact (docs/gpu.md): say what
+  // runs it instead of advertising autopar-run.
+  std::string howToTrain =
+      target == "cuda"
+          ? llvm::formatv("the step for the GPU is {0}/train-cuda.so ({1}); "
+                          "autopar-run trains CPU artifacts only so far: the "
+                          "device check's driver bench/gpu/aot_train runs "
+                          "it (docs/gpu.md), or compile without "
+                          "--target=cuda to train with autopar-run",
+                          outDir, gpuArch.getValue())
+                .str()
+          : llvm::formatv(
+                "train it with {0}autopar-run {1} --data=X.npy "
+                "--labels=Y.npy",
+                dpDegree * tpDegree > 1
+                    ? llvm::formatv("mpirun -np {0} ", dpDegree * tpDegree)
+                          .str()
+                    : std::string(),
+                outDir)
+                .str();
   llvm::outs() << llvm::formatv(
       "wrote {0}: {1} parameter tensors ({2} values{6}), loss {3}, {4} with "
-      "{5} state tensors per parameter{8}; train it with {7}autopar-run {0} "
-      "--data=X.npy --labels=Y.npy\n",
+      "{5} state tensors per parameter{8}; {7}\n",
       outDir, weights.size(), elements, lossKind, optimizerName, slots,
       frozenCount ? llvm::formatv(", {0} frozen", frozenCount).str() : "",
-      dpDegree * tpDegree > 1
-          ? llvm::formatv("mpirun -np {0} ", dpDegree * tpDegree).str()
-          : std::string(),
+      howToTrain,
       (precision == "fp32" ? std::string()
                            : ", " + precision +
                                  " matrix products (fp32 "

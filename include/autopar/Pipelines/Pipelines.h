@@ -150,6 +150,12 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
       llvm::cl::desc("Threads per block along a loop nest's innermost "
                      "dimension"),
       llvm::cl::init(256)};
+  PassOptions::Option<bool> asyncGemm{
+      *this, "async-gemm",
+      llvm::cl::desc("With host: queue the runtime's contractions without "
+                     "waiting for the kernels before them "
+                     "(autopar-async-gemm-calls)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> fuseRows{
       *this, "fuse-rows",
       llvm::cl::desc("One kernel per run of row reductions and the "

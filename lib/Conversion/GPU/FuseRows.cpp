@@ -19,6 +19,8 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "RowKernels.h"
+
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -31,9 +33,7 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
-#include "llvm/ADT/TypeSwitch.h"
 
-#include <limits>
 #include <vector>
 
 namespace mlir::autopar {
@@ -42,6 +42,7 @@ namespace mlir::autopar {
 } // namespace mlir::autopar
 
 using namespace mlir;
+using namespace mlir::autopar::rows;
 
 namespace {
 
@@ -92,33 +93,6 @@ bool isRowMap(AffineMap map, unsigned rows) {
   return true;
 }
 
-std::optional<std::pair<gpu::AllReduceOperation, double>>
-reductionKind(Operation *combiner) {
-  using K = gpu::AllReduceOperation;
-  double inf = std::numeric_limits<double>::infinity();
-  using Result = std::optional<std::pair<K, double>>;
-  return llvm::TypeSwitch<Operation *, Result>(combiner)
-      .Case([&](arith::AddFOp) {
-        return Result({K::ADD, 0.0});
-      })
-      .Case([&](arith::MulFOp) {
-        return Result({K::MUL, 1.0});
-      })
-      .Case([&](arith::MaximumFOp) {
-        return Result({K::MAXIMUMF, -inf});
-      })
-      .Case([&](arith::MinimumFOp) {
-        return Result({K::MINIMUMF, inf});
-      })
-      .Case([&](arith::MaxNumFOp) {
-        return Result({K::MAXNUMF, -inf});
-      })
-      .Case([&](arith::MinNumFOp) {
-        return Result({K::MINNUMF, inf});
-      })
-      .Default([](Operation *) { return Result(); });
-}
-
 /// What `op` would be in a run of `space` (which it defines when empty):
 /// its kind and, for a reduction, its combiner. Operand checks against the
 /// run's other members come later.
@@ -131,7 +105,10 @@ std::optional<Member> classify(linalg::GenericOp op, Space &space,
     if (!map.isProjectedPermutation())
       return std::nullopt;
   SmallVector<int64_t> sizes = op.getStaticLoopRanges();
-  if (sizes.empty() || llvm::any_of(sizes, ShapedType::isDynamic))
+  // Static and not empty (a grid or block of 0 is an error); a run's rows
+  // at least min-size long.
+  if (sizes.empty() || llvm::any_of(sizes, [](int64_t s) { return s <= 0; }) ||
+      (space.length == 0 && sizes.back() < minSize))
     return std::nullopt;
   Member m;
   m.op = op;
@@ -142,8 +119,6 @@ std::optional<Member> classify(linalg::GenericOp op, Space &space,
     if (!isIdentityOver(outMap, n))
       return std::nullopt;
     if (space.length == 0) {
-      if (sizes.back() < minSize)
-        return std::nullopt;
       space.length = sizes.back();
       space.rows.assign(sizes.begin(), sizes.end() - 1);
     }
@@ -164,8 +139,6 @@ std::optional<Member> classify(linalg::GenericOp op, Space &space,
       !isa<FloatType>(getElementTypeOrSelf(init->get().getType())))
     return std::nullopt;
   if (space.length == 0) {
-    if (sizes.back() < minSize)
-      return std::nullopt;
     space.length = sizes.back();
     space.rows.assign(sizes.begin(), sizes.end() - 1);
   }
@@ -310,22 +283,6 @@ struct Run {
     return true;
   }
 };
-
-SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
-                               ArrayRef<int64_t> sizes) {
-  SmallVector<Value> indices(sizes.size());
-  for (size_t d = sizes.size(); d-- > 0;) {
-    Value size = arith::ConstantIndexOp::create(b, loc, sizes[d]);
-    indices[d] = d == 0 ? linear : arith::RemUIOp::create(b, loc, linear, size);
-    if (d > 0)
-      linear = arith::DivUIOp::create(b, loc, linear, size);
-  }
-  return indices;
-}
-
-Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
-}
 
 /// Emits the fused op of a run.
 class Emitter {

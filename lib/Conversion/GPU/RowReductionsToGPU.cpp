@@ -19,6 +19,8 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "RowKernels.h"
+
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -26,10 +28,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
-#include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
-#include <limits>
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_ROWREDUCTIONSTOGPUPASS
@@ -37,6 +37,7 @@ namespace mlir::autopar {
 } // namespace mlir::autopar
 
 using namespace mlir;
+using namespace mlir::autopar::rows;
 
 namespace {
 
@@ -54,33 +55,6 @@ struct RowReduction {
   gpu::AllReduceOperation kind;
   double identity = 0;
 };
-
-std::optional<std::pair<gpu::AllReduceOperation, double>>
-kindOf(Operation *combiner) {
-  using K = gpu::AllReduceOperation;
-  double inf = std::numeric_limits<double>::infinity();
-  using Result = std::optional<std::pair<K, double>>;
-  return llvm::TypeSwitch<Operation *, Result>(combiner)
-      .Case([&](arith::AddFOp) {
-        return Result({K::ADD, 0.0});
-      })
-      .Case([&](arith::MulFOp) {
-        return Result({K::MUL, 1.0});
-      })
-      .Case([&](arith::MaximumFOp) {
-        return Result({K::MAXIMUMF, -inf});
-      })
-      .Case([&](arith::MinimumFOp) {
-        return Result({K::MINIMUMF, inf});
-      })
-      .Case([&](arith::MaxNumFOp) {
-        return Result({K::MAXNUMF, -inf});
-      })
-      .Case([&](arith::MinNumFOp) {
-        return Result({K::MINNUMF, inf});
-      })
-      .Default([](Operation *) { return Result(); });
-}
 
 /// Whether `type`'s last dimension has unit stride.
 bool innermostContiguous(MemRefType type) {
@@ -134,7 +108,7 @@ std::optional<RowReduction> analyze(linalg::GenericOp op) {
   if (!r.reduced || combiners.size() != 1 || !out.hasOneUse())
     return std::nullopt;
   r.combiner = combiners.front();
-  auto kind = kindOf(r.combiner);
+  auto kind = reductionKind(r.combiner);
   if (!kind)
     return std::nullopt;
   r.kind = kind->first;
@@ -186,19 +160,6 @@ std::optional<RowReduction> matchColumns(linalg::GenericOp op,
   return r;
 }
 
-/// `linear` split into indices of loops of `sizes` (row-major).
-SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
-                               ArrayRef<int64_t> sizes) {
-  SmallVector<Value> indices(sizes.size());
-  for (size_t d = sizes.size(); d-- > 0;) {
-    Value size = arith::ConstantIndexOp::create(b, loc, sizes[d]);
-    indices[d] = d == 0 ? linear : arith::RemUIOp::create(b, loc, linear, size);
-    if (d > 0)
-      linear = arith::DivUIOp::create(b, loc, linear, size);
-  }
-  return indices;
-}
-
 /// Folds the element at `indices` (every loop's index) into `partial` with
 /// the op's body: its inputs loaded, the combiner applied last.
 Value foldElement(OpBuilder &b, Location loc, const RowReduction &r,
@@ -221,10 +182,6 @@ Value foldElement(OpBuilder &b, Location loc, const RowReduction &r,
     b.clone(inner, mapping);
   }
   return mapping.lookup(r.combiner->getResult(0));
-}
-
-Value indexConstant(OpBuilder &b, Location loc, int64_t v) {
-  return arith::ConstantIndexOp::create(b, loc, v);
 }
 
 /// A row reduction: one block per output element, threads striding over

@@ -21,7 +21,10 @@ import sys
 
 import numpy as np
 
-from autopar import read_safetensors
+# The autopar package of this checkout (lit sets PYTHONPATH too).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "python"))
+from autopar import read_safetensors  # noqa: E402
 
 
 def train(model, data, labels, batch, steps, work, name, extra):

@@ -13,7 +13,11 @@ import sys
 import numpy as np
 import torch
 
-from autopar import read_safetensors  # noqa: F401 (the scripts here use it)
+# The autopar package of this checkout (lit sets PYTHONPATH too; the device
+# check's scripts import this file without it).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "..", "python"))
+from autopar import read_safetensors  # noqa: E402,F401 (the scripts here use it)
 
 STEPS = 12
 BATCH = 4

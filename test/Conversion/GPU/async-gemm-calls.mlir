@@ -1,0 +1,48 @@
+// RUN: autopar-opt %s -split-input-file --autopar-async-gemm-calls | FileCheck %s
+
+// The wait gpu-async-region put before a contraction goes; the stream is
+// destroyed after the call (its work still queued when cuBLAS's product,
+// on the legacy default stream, is queued behind it).
+// CHECK-LABEL: llvm.func @step
+// CHECK: %[[S:.*]] = llvm.call @mgpuStreamCreate()
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: llvm.call @autopar_cuda_gemm_bf16(%arg0)
+// CHECK-NEXT: llvm.call @mgpuStreamDestroy(%[[S]])
+// CHECK: %[[T:.*]] = llvm.call @mgpuStreamCreate()
+// CHECK-NEXT: llvm.call @mgpuStreamSynchronize(%[[T]])
+// CHECK-NEXT: llvm.call @mgpuStreamDestroy(%[[T]])
+// CHECK-NEXT: llvm.return
+llvm.func @mgpuStreamCreate() -> !llvm.ptr
+llvm.func @mgpuStreamSynchronize(!llvm.ptr)
+llvm.func @mgpuStreamDestroy(!llvm.ptr)
+llvm.func @autopar_cuda_gemm_bf16(!llvm.ptr)
+llvm.func @step(%arg0: !llvm.ptr) {
+  %0 = llvm.call @mgpuStreamCreate() : () -> !llvm.ptr
+  llvm.call @mgpuStreamSynchronize(%0) : (!llvm.ptr) -> ()
+  llvm.call @mgpuStreamDestroy(%0) : (!llvm.ptr) -> ()
+  llvm.call @autopar_cuda_gemm_bf16(%arg0) : (!llvm.ptr) -> ()
+  %1 = llvm.call @mgpuStreamCreate() : () -> !llvm.ptr
+  // The function's end: the host must wait here.
+  llvm.call @mgpuStreamSynchronize(%1) : (!llvm.ptr) -> ()
+  llvm.call @mgpuStreamDestroy(%1) : (!llvm.ptr) -> ()
+  llvm.return
+}
+
+// -----
+
+// Other calls keep their wait: they may read what the kernels wrote.
+// CHECK-LABEL: llvm.func @other
+// CHECK: llvm.call @mgpuStreamSynchronize
+// CHECK-NEXT: llvm.call @mgpuStreamDestroy
+// CHECK-NEXT: llvm.call @print_loss
+llvm.func @mgpuStreamCreate() -> !llvm.ptr
+llvm.func @mgpuStreamSynchronize(!llvm.ptr)
+llvm.func @mgpuStreamDestroy(!llvm.ptr)
+llvm.func @print_loss(!llvm.ptr)
+llvm.func @other(%arg0: !llvm.ptr) {
+  %0 = llvm.call @mgpuStreamCreate() : () -> !llvm.ptr
+  llvm.call @mgpuStreamSynchronize(%0) : (!llvm.ptr) -> ()
+  llvm.call @mgpuStreamDestroy(%0) : (!llvm.ptr) -> ()
+  llvm.call @print_loss(%arg0) : (!llvm.ptr) -> ()
+  llvm.return
+}
