@@ -405,10 +405,15 @@ struct StepTime {
   double compute = 0, communication = 0, flops = 0;
   double total() const { return compute + communication; }
 };
+/// With `narrowProducts` (the GPU backend: cuBLAS's bf16/f16 GEMMs on the
+/// tensor cores), a product of bf16 or f16 operands is timed at the
+/// device's bf16 or fp16 peak; otherwise every product at the fp32 peak
+/// (the CPU backend runs bf16 products as f32 GEMMs on widened operands).
 static StepTime stepTime(ModuleOp stepModule, int64_t dp, int64_t tp,
                          int64_t zero,
                          const mlir::autopar::planner::ClusterSpec &cluster,
-                         int64_t microbatches = 1) {
+                         int64_t microbatches = 1,
+                         bool narrowProducts = false) {
   // Ring collectives among n processes: `rounds` (n-1) steps, each one
   // message of 1/n of `whole`.
   auto ring = [&](int64_t n, double whole, double rounds = 1) {
@@ -425,14 +430,24 @@ static StepTime stepTime(ModuleOp stepModule, int64_t dp, int64_t tp,
     return n;
   };
   auto grad = stepModule.lookupSymbol<func::FuncOp>("forward_backward");
+  using mlir::autopar::planner::ComputeType;
   StepTime t;
   double moved = 0;
+  // Seconds of products at their type's peak.
+  double productSeconds = 0;
   grad.walk([&](Operation *op) {
     if (auto dot = dyn_cast<mlir::autopar::DotOp>(op)) {
       double k = 1;
       for (int64_t d : dot.getLhsContractingDims())
         k *= double(dot.getLhs().getType().getDimSize(d));
-      t.flops += 2 * k * double(dot.getType().getNumElements());
+      double flops = 2 * k * double(dot.getType().getNumElements());
+      Type element = dot.getLhs().getType().getElementType();
+      ComputeType type = !narrowProducts    ? ComputeType::FP32
+                         : element.isBF16() ? ComputeType::BF16
+                         : element.isF16()  ? ComputeType::FP16
+                                            : ComputeType::FP32;
+      t.flops += flops;
+      productSeconds += flops / cluster.device.peakFlops(type);
     } else if (auto sum = dyn_cast<mlir::autopar::AllReduceOp>(op)) {
       t.communication +=
           ring(groupSize(sum.getGridAxes()), tensorBytes(sum.getType()), 2);
@@ -450,13 +465,11 @@ static StepTime stepTime(ModuleOp stepModule, int64_t dp, int64_t tp,
           moved += tensorBytes(v.getType());
     }
   });
-  using mlir::autopar::planner::ComputeType;
   // Each microbatch runs the whole gradient function.
   double k = double(microbatches);
   t.flops *= k;
   t.communication *= k;
-  t.compute = k * moved / cluster.device.memoryBandwidth +
-              t.flops / cluster.device.peakFlops(ComputeType::FP32);
+  t.compute = k * (moved / cluster.device.memoryBandwidth + productSeconds);
   // The data-parallel traffic over the gradients (whole, as the update's
   // parameters are), once per step.
   double gradBytes = 0, tensors = 0;
@@ -1290,7 +1303,8 @@ int main(int argc, char **argv) {
     if (!cluster)
       return fail(llvm::toString(cluster.takeError()));
     predicted =
-        stepTime(module, dpDegree, tpDegree, zeroStage, *cluster, gradAccum)
+        stepTime(module, dpDegree, tpDegree, zeroStage, *cluster, gradAccum,
+                 /*narrowProducts=*/target == "cuda")
             .total();
     predictedOn = cluster->name;
   }
