@@ -569,23 +569,28 @@ struct FuseRowsPass
   }
 
   /// The fill that last wrote a reduction's output, a fresh buffer that
-  /// nothing else touches between the fill and the reduction.
+  /// nothing else touches (directly, through a view, or inside a kernel an
+  /// earlier run made) between the fill and the reduction.
   static linalg::FillOp initFill(const Member &m) {
     Value buffer = m.op.getDpsInitOperand(0)->get();
-    Operation *alloc = buffer.getDefiningOp<memref::AllocOp>();
-    if (!alloc || alloc->getBlock() != m.op->getBlock())
+    Block *block = m.op->getBlock();
+    if (!buffer.getDefiningOp<memref::AllocOp>())
       return nullptr;
-    for (Operation *op = m.op->getPrevNode(); op && op != alloc;
-         op = op->getPrevNode()) {
-      if (!llvm::is_contained(op->getOperands(), buffer))
+    Operation *last = nullptr;
+    for (Operation *user : buffer.getUsers()) {
+      Operation *at = block->findAncestorOpInBlock(*user);
+      if (!at || !at->isBeforeInBlock(m.op))
         continue;
-      auto fill = dyn_cast<linalg::FillOp>(op);
-      if (fill && fill.hasPureBufferSemantics() &&
-          fill.getDpsInitOperand(0)->get() == buffer)
-        return fill;
-      return nullptr;
+      if (isa<ViewLikeOpInterface>(at))
+        return nullptr;
+      if (!last || last->isBeforeInBlock(at))
+        last = at;
     }
-    return nullptr;
+    auto fill = dyn_cast_or_null<linalg::FillOp>(last);
+    if (!fill || !fill.hasPureBufferSemantics() ||
+        fill.getDpsInitOperand(0)->get() != buffer)
+      return nullptr;
+    return fill;
   }
 
   /// Fuses `run`; `dropped` collects the buffers its members no longer

@@ -321,3 +321,65 @@ func.func @call_between(%x: memref<4x64xf32>, %s: memref<4xf32>,
   }
   return
 }
+
+// -----
+
+// Two runs (rows of 64, then of 128) add into one zeroed buffer: the first
+// starts from the fill's zero, the second from what the first stored (a
+// load: the first run's kernel wrote it, not the fill).
+// CHECK-LABEL: func.func @shared_accumulator
+// CHECK: gpu.launch
+// CHECK: gpu.launch
+// CHECK: %[[OLD:.*]] = memref.load %{{.*}}[%{{.*}}] : memref<4xf32>
+// CHECK: arith.addf %[[OLD]]
+// LOOPS-LABEL: func.func @shared_accumulator
+// LOOPS: linalg.fill
+// LOOPS: scf.parallel
+// LOOPS: memref.store %{{.*}}, %[[ACC:.*]][%{{.*}}] : memref<4xf32>
+// LOOPS: } {autopar.fused_rows = 2 : i64}
+// LOOPS: scf.parallel
+// LOOPS: %[[FIRST:.*]] = memref.load %[[ACC]][%{{.*}}] : memref<4xf32>
+// LOOPS: arith.addf %[[FIRST]]
+// LOOPS: } {autopar.fused_rows = 2 : i64}
+#a64 = affine_map<(i, j) -> (i, j)>
+#r64 = affine_map<(i, j) -> (i)>
+func.func @shared_accumulator(%x: memref<4x64xf32>, %y: memref<4x128xf32>,
+                              %ex: memref<4x64xf32>, %ey: memref<4x128xf32>,
+                              %out: memref<4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %acc = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%acc : memref<4xf32>)
+  linalg.generic {indexing_maps = [#a64, #r64],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x64xf32>) outs(%acc : memref<4xf32>) {
+  ^bb0(%a: f32, %s: f32):
+    %r = arith.addf %s, %a : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#a64, #r64, #a64],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %acc : memref<4x64xf32>, memref<4xf32>)
+      outs(%ex : memref<4x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %r = arith.divf %a, %s : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#a64, #r64],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%y : memref<4x128xf32>) outs(%acc : memref<4xf32>) {
+  ^bb0(%a: f32, %s: f32):
+    %r = arith.addf %s, %a : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [#a64, #r64, #a64],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%y, %acc : memref<4x128xf32>, memref<4xf32>)
+      outs(%ey : memref<4x128xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %r = arith.divf %a, %s : f32
+    linalg.yield %r : f32
+  }
+  memref.copy %acc, %out : memref<4xf32> to memref<4xf32>
+  memref.dealloc %acc : memref<4xf32>
+  return
+}
