@@ -6,6 +6,9 @@
 #   CudaRuntimeTest        the runtime's unit tests (kernel test runs on a GPU)
 #   CollectivesTest        the NCCL communicator's (its GPU tests: a one-rank
 #                          sum, a missing peer's timeout)
+#   AttentionKernelTest    the fused attention kernels (runtime/cuda/
+#                          Attention.cu) emulated on the CPU, and on the GPU
+#                          through the runtime, against a double reference
 #   libgelu_mul.so         gelu(a * b) on N floats
 #   liblinear_gelu.so      gelu(x w), x: S x S, w: S x S (the product through
 #                          cuBLAS)
@@ -21,6 +24,9 @@
 #   libsmall-bf16.so, small-bf16.txt, expected-small-bf16   the same GPT with
 #                          --precision=bf16 (products through cuBLAS's bf16
 #                          GEMM) and the CPU backend's 20 bf16 losses
+#   libsmall-fa.so, small-fa.txt, expected-small-fa   a GPT with head size 32
+#                          in bf16: its attention runs as the fused kernels
+#                          (the CPU decomposes it), and the CPU's 20 losses
 #   expected-small-grads.bin    its first step's gradients on the CPU
 #   libtorch-gpt.so, torch-gpt.txt, torch-gpt-w*.bin, expected-torch-gpt
 #                          a small GPT exported from torch to ONNX
@@ -39,6 +45,8 @@
 #   libgpt2-b8-bf16.so, gpt2-b8-bf16.txt   batch 8 with --precision=bf16
 #   libgpt2-b8-bf16-unfused.so, gpt2-b8-bf16-unfused.txt   the same without
 #                          autopar-fuse-rows (run.sh times both)
+#   libgpt2-b8-bf16-nofa.so, gpt2-b8-bf16-nofa.txt   and without the fused
+#                          attention kernels (--fused-attention=off)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -57,10 +65,11 @@ build=$root/build
 out=$root/gpu-check
 llvm=/usr/lib/llvm-22/bin
 ninja -C "$build" autopar-opt autopar-compile autopar-run autopar_cuda_runtime \
-  CudaRuntimeTest CollectivesTest >/dev/null
+  CudaRuntimeTest CollectivesTest AttentionKernelTest >/dev/null
 rm -rf "$out" && mkdir -p "$out"
 cp "$build/lib/libautopar_cuda_runtime.so" "$build/unittests/CudaRuntimeTest" \
-  "$build/unittests/CollectivesTest" "$out/"
+  "$build/unittests/CollectivesTest" "$build/unittests/AttentionKernelTest" \
+  "$out/"
 # compile NAME SED-SCRIPT [LIB]: bench/gpu/NAME.mlir.in -> gpu-check/libLIB.so
 # (LIB defaults to NAME)
 compile() {
@@ -125,6 +134,20 @@ losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' 2 \
   "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small-bf16" --precision=bf16
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt/bf16" "$gpt/ids.npy" \
   "$gpt/labels.npy" "$out" small-bf16
+# Two heads of 32: the GPU runs each attention and its gradient as the fused
+# kernels (--fused-attention, on by default in bf16 with --target=cuda),
+# the CPU its decomposition (other roundings: the scores stay f32).
+"$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=2,vocab=128,seq=32' \
+  --train --batch=2 --target=cuda --precision=bf16 -o "$gpt/fa" >/dev/null
+if ! nm -D "$gpt/fa/train-cuda.so" | grep -q autopar_cuda_attention_backward_bf16; then
+  echo "prepare.sh: the heads-of-32 GPT does not call the fused attention kernels" >&2
+  exit 1
+fi
+cp "$gpt/fa/train-cuda.so" "$out/libsmall-fa.so"
+losses 20 'zoo:gpt:layers=2,hidden=64,heads=2,vocab=128,seq=32' 2 \
+  "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small-fa" --precision=bf16
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt/fa" "$gpt/ids.npy" \
+  "$gpt/labels.npy" "$out" small-fa
 for driver in aot_loss aot_train; do
   c++ -O2 -std=c++17 -I"$root/runtime/cuda" -I"$root/runtime/common" \
     "$root/bench/gpu/$driver.cpp" -o "$out/$driver" -L"$out" \
@@ -193,6 +216,14 @@ rm -rf "$out/gpt2"
 cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16-unfused.so"
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
   "$out/labels8.npy" "$out" gpt2-b8-bf16-unfused
+rm -rf "$out/gpt2"
+# And without the fused attention kernels.
+"$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
+  --gpu-format=cubin --precision=bf16 --fused-attention=off \
+  -o "$out/gpt2" >/dev/null
+cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16-nofa.so"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
+  "$out/labels8.npy" "$out" gpt2-b8-bf16-nofa
 rm -rf "$out/gpt2"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \

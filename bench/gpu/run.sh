@@ -3,7 +3,8 @@
 # device tool: carry gpu-check/, built here by bench/gpu/prepare.sh):
 #   bash bench/gpu/run.sh [basics] [small] [gpt2] [profile] [torch]
 #   (default: all)
-# basics: the CUDA runtime's unit tests; gelu(a * b) against the host with
+# basics: the CUDA runtime's unit tests (the fused attention kernels'
+#   against a double reference among them); gelu(a * b) against the host with
 #   its bandwidth and the ratio to a device-to-device copy; gelu(x w) (the
 #   product through cuBLAS) with its TFLOP/s and the ratio to PyTorch's
 #   (fp32, no TF32, both), and at gpt2-small's qkv and MLP shapes; a 2-layer
@@ -13,6 +14,8 @@
 #   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
 #   losses (1e-3: both round the same operands); and a small GPT exported
 #   from torch to ONNX (its weights carried, its mask frozen), the same
+#   way; a GPT with heads of 32 in bf16, whose attention runs as the fused
+#   kernels, against the CPU backend's bf16 losses (2e-2);
 #   way, then in bf16 against PyTorch's
 #   bf16 autocast on the same GPU from the same weights (2e-2,
 #   bench/gpu/torch_gpt_ref.py).
@@ -20,7 +23,8 @@
 #   against the CPU backend's (1e-4), then at batch 8 for 20 steps (the loss
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16, with and without
-#   autopar-fuse-rows (--cuda-lowering-options="fuse-rows=false").
+#   autopar-fuse-rows (--cuda-lowering-options="fuse-rows=false"), and
+#   without the fused attention kernels (--fused-attention=off).
 # profile: 3 of those steps again (fp32, then bf16) with
 #   AUTOPAR_CUDA_PROFILE=1: the GPU time of every kernel and cuBLAS call in
 #   steps 2 and 3 (the first loads cuBLAS's kernels), the costliest first;
@@ -53,6 +57,8 @@ if want basics; then
   timeout 60 "$dir/CudaRuntimeTest" --gtest_brief=1 || status=1
   echo "== NCCL communicator (one-rank sum; a missing peer times out)"
   timeout 60 "$dir/CollectivesTest" --gtest_brief=1 || status=1
+  echo "== fused attention kernels: emulated, then on the GPU, against double"
+  timeout 120 "$dir/AttentionKernelTest" --gtest_brief=1 || status=1
   echo "== gelu(a * b) lowered by autopar-lower-to-cuda, n=$n"
   timeout 60 "$dir/aot_check" gelu_mul "$dir/libgelu_mul.so" "$n" || status=1
   echo "== gelu(x w), ${s}x${s} times ${s}x${s}"
@@ -127,6 +133,10 @@ if want small; then
   # Both sides round the same products' operands to bf16: runs 5-7 differed
   # by 1.5e-4 to 2.3e-4 (the order of the f32 sums), so 1e-3, not 2e-2.
   AOT_TRAIN_TOLERANCE=1e-3 train small-bf16 20 45 "$dir/expected-small-bf16" || status=1
+  echo "== a GPT with heads of 32 in bf16: fused attention kernels on the GPU, the decomposition on the CPU"
+  # Not the same roundings (the kernels keep the scores in f32 and round
+  # the probabilities before normalizing): 2e-2, as against PyTorch.
+  AOT_TRAIN_TOLERANCE=2e-2 train small-fa 20 45 "$dir/expected-small-fa" || status=1
 fi
 if want small; then
   echo "== a small GPT exported from torch, trained 20 steps on the GPU against the CPU backend"
@@ -151,6 +161,8 @@ if want gpt2; then
   train gpt2-b8-bf16 20 120 || status=1
   echo "== the same without autopar-fuse-rows: 10 steps, timed"
   train gpt2-b8-bf16-unfused 10 120 || status=1
+  echo "== the same without the fused attention kernels: 10 steps, timed"
+  train gpt2-b8-bf16-nofa 10 120 || status=1
 fi
 if want profile; then
   for name in gpt2-b8 gpt2-b8-bf16; do
@@ -205,6 +217,13 @@ if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):
     u = json.load(open(p))
     print(f"autopar (bf16) without autopar-fuse-rows: {u['step_ms']:.1f} "
           f"ms/step; with it {runs['bf16']['step_ms']:.1f}: "
+          f"{u['step_ms'] / runs['bf16']['step_ms']:.2f}x faster")
+p = f"{d}/gpt2-b8-bf16-nofa.json"
+if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):
+    u = json.load(open(p))
+    print(f"autopar (bf16) without the fused attention kernels: "
+          f"{u['step_ms']:.1f} ms/step; with them "
+          f"{runs['bf16']['step_ms']:.1f}: "
           f"{u['step_ms'] / runs['bf16']['step_ms']:.2f}x faster")
 for dtype in ("fp32", "bf16"):
     p = f"{d}/torch-{dtype}.json"

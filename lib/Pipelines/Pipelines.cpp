@@ -81,6 +81,8 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
   // The nested options are printed back as pass options; strings are
   // quoted so that a regular expression may hold spaces or braces.
   auto quoted = [](StringRef v) { return "\"" + v.str() + "\""; };
+  std::string keepAttention =
+      options.keepAttention ? " keep-attention=true" : "";
   std::string pipeline =
       "autopar-build-loss{entry=" + quoted(options.entry) +
       " loss=" + quoted(options.loss) + " freeze=" + quoted(options.freeze) +
@@ -103,11 +105,12 @@ void autopar::buildTrainStepPipeline(OpPassManager &pm,
       (options.zero == 3 ? "autopar-shard-parameters{entry=loss dp=" +
                                std::to_string(options.dp) + "},"
                          : std::string()) +
-      (options.precision != "f32" ? "autopar-mixed-precision{entry=loss type=" +
-                                        quoted(options.precision) + "},"
-                                  : std::string()) +
+      (options.precision != "f32"
+           ? "autopar-mixed-precision{entry=loss type=" +
+                 quoted(options.precision) + keepAttention + "},"
+           : std::string()) +
       "autopar-autodiff{entry=loss name=forward_backward loss-scale-arg=" +
-      (options.lossScaleArg ? "true" : "false") + "}," +
+      (options.lossScaleArg ? "true" : "false") + keepAttention + "}," +
       "autopar-make-optimizer-step{entry=loss optimizer=" +
       quoted(options.optimizer) + " momentum=" + exact(options.momentum) +
       " dampening=" + exact(options.dampening) +
@@ -156,6 +159,7 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
   std::string blockThreads =
       std::to_string(std::clamp<int64_t>(options.threads / 32 * 32, 32, 1024));
   std::string pipeline =
+      std::string(options.fusedAttention ? "autopar-attention-to-calls," : "") +
       "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"
       "autopar-fuse-elementwise),"
       "canonicalize,"
@@ -192,12 +196,12 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       options.format.getValue() +
       (toolkit.empty() ? std::string() : " toolkit=" + toolkit) + "}";
   if (options.host)
-    pipeline += ",expand-strided-metadata,lower-affine,convert-math-to-llvm,"
-                "finalize-memref-to-llvm,convert-arith-to-llvm,"
-                "convert-index-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
-                "gpu-to-llvm,reconcile-unrealized-casts" +
-                std::string(options.asyncGemm ? ",autopar-async-gemm-calls"
-                                              : "");
+    pipeline +=
+        ",expand-strided-metadata,lower-affine,convert-math-to-llvm,"
+        "finalize-memref-to-llvm,convert-arith-to-llvm,"
+        "convert-index-to-llvm,convert-cf-to-llvm,convert-func-to-llvm,"
+        "gpu-to-llvm,reconcile-unrealized-casts" +
+        std::string(options.asyncGemm ? ",autopar-async-gemm-calls" : "");
   if (failed(parsePassPipeline(pipeline, pm, llvm::errs())))
     llvm::report_fatal_error("autopar: malformed CUDA pipeline");
 }

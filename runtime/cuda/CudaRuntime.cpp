@@ -78,6 +78,9 @@ struct Driver {
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
                              unsigned, unsigned, unsigned, CUstream, void **,
                              void **);
+  // Kernels with more than 48 KiB of dynamic shared memory (optional).
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
 };
 
 struct State {
@@ -94,6 +97,7 @@ struct State {
   /// that it times its own work alone (nothing queued before it, nothing
   /// running beside it); slower, for finding where time goes.
   bool profileSync = false;
+  CUdevice device = 0;
 };
 
 /// What the profiler knows: module ordinals, kernels' names, spans not yet
@@ -208,6 +212,9 @@ State &state() {
       return;
     }
     s.ready = true;
+    s.device = device;
+    resolve(library, "cuFuncSetAttribute", d.cuFuncSetAttribute);
+    resolve(library, "cuDeviceGetAttribute", d.cuDeviceGetAttribute);
     if (const char *p = std::getenv("AUTOPAR_CUDA_PROFILE");
         p && (std::string(p) == "1" || std::string(p) == "sync")) {
       s.profile = resolve(library, "cuEventElapsedTime", d.cuEventElapsedTime);
@@ -383,6 +390,26 @@ void autopar::cuda::fail(const std::string &message) {
 }
 
 void autopar::cuda::requireDevice(const char *caller) { driver(caller); }
+
+int autopar::cuda::sharedMemoryLimit() {
+  const Driver &d = driver(__func__);
+  constexpr int kOptin =
+      97; // CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
+  int bytes = 48 * 1024;
+  if (d.cuDeviceGetAttribute)
+    AUTOPAR_CU(cuDeviceGetAttribute(&bytes, kOptin, state().device));
+  return bytes;
+}
+
+void autopar::cuda::allowSharedMemory(void *function, int bytes) {
+  const Driver &d = driver(__func__);
+  constexpr int kMaxDynamic =
+      8; // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+  if (!d.cuFuncSetAttribute)
+    die("allowSharedMemory: the CUDA driver lacks cuFuncSetAttribute");
+  AUTOPAR_CU(cuFuncSetAttribute(static_cast<CUfunction>(function), kMaxDynamic,
+                                bytes));
+}
 
 bool autopar::cuda::available(std::string &why) {
   State &s = state();

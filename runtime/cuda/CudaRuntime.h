@@ -61,6 +61,13 @@ bool streamDone(void *stream);
 /// the device's context current on this thread.
 void requireDevice(const char *caller);
 
+/// The most dynamic shared memory a block may ask for on the device (the
+/// opt-in limit: 227 KiB on an H100, 163 KiB on an A100).
+int sharedMemoryLimit();
+/// Lets `function` (from mgpuModuleGetFunction) launch with `bytes` of
+/// dynamic shared memory, more than the default 48 KiB.
+void allowSharedMemory(void *function, int bytes);
+
 /// Ends the process with `message` (exit status 1).
 [[noreturn]] void fail(const std::string &message);
 
@@ -135,6 +142,29 @@ void _mlir_ciface_autopar_cuda_gemm_f16(AutoParUnrankedF32 *a,
                                         AutoParUnrankedF32 *b,
                                         AutoParUnrankedF32 *c,
                                         AutoParSpec *spec);
+/// Fused attention (runtime/cuda/Attention.cu, autopar-attention-to-calls)
+/// on contiguous [batch x heads, positions, head size] bf16 (or f16)
+/// buffers, head size 32, 64 or 128, on the legacy default stream like the
+/// cuBLAS calls: out = softmax(q k^T scale [causal]) v, and its gradients
+/// dq, dk, dv for the output's cotangent dout.
+struct AutoParMemRef3 {
+  void *allocated, *aligned;
+  int64_t offset, sizes[3], strides[3];
+};
+void _mlir_ciface_autopar_cuda_attention_forward_bf16(
+    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
+    AutoParMemRef3 *out, float scale, int32_t causal);
+void _mlir_ciface_autopar_cuda_attention_forward_f16(
+    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
+    AutoParMemRef3 *out, float scale, int32_t causal);
+void _mlir_ciface_autopar_cuda_attention_backward_bf16(
+    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
+    AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef3 *dq,
+    AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale, int32_t causal);
+void _mlir_ciface_autopar_cuda_attention_backward_f16(
+    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
+    AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef3 *dq,
+    AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale, int32_t causal);
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t sharedMemoryBytes, void *stream,

@@ -208,6 +208,14 @@ static cl::opt<std::string> precision(
     cl::desc("fp32, or bf16 / fp16: mixed precision, the matrix products of "
              "the forward and backward passes in that type (accumulated in "
              "fp32), weights, optimizer state and everything else in fp32"));
+static cl::opt<std::string> fusedAttention(
+    "fused-attention", cl::init("auto"), cl::cat(category),
+    cl::desc("auto, on or off: keep each attention without a mask whole "
+             "through mixed precision and autodiff (autopar.attention_grad), "
+             "so that --target=cuda runs it as one fused kernel per "
+             "direction that recomputes the probabilities instead of "
+             "storing them (flash attention); the CPU decomposes it again. "
+             "auto: on with --target=cuda and --precision=bf16 or fp16"));
 static cl::opt<std::string> lossScale(
     "loss-scale", cl::cat(category),
     cl::desc("Scale the loss before the backward pass and the gradients "
@@ -1008,6 +1016,10 @@ int main(int argc, char **argv) {
   if (gradAccum < 1)
     return fail("--grad-accum must be at least 1, got " +
                 llvm::Twine(gradAccum.getValue()));
+  if (fusedAttention != "auto" && fusedAttention != "on" &&
+      fusedAttention != "off")
+    return fail("--fused-attention must be auto, on or off, not '" +
+                fusedAttention + "'");
   if (precision != "fp32" && precision != "bf16" && precision != "fp16")
     return fail("--precision must be fp32, bf16 or fp16, not '" + precision +
                 "'");
@@ -1151,6 +1163,9 @@ int main(int argc, char **argv) {
                           : precision == "fp16" ? "f16"
                                                 : "f32";
   stepOptions.lossScaleArg = scaleMode != "none";
+  stepOptions.keepAttention =
+      fusedAttention == "on" ||
+      (fusedAttention == "auto" && target == "cuda" && precision != "fp32");
   if (!betas.empty()) {
     auto [b1, b2] = StringRef(betas).split(',');
     double v1 = 0, v2 = 0;

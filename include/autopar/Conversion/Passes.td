@@ -102,7 +102,11 @@ def FuseElementwisePass
     only when it has no other use (nothing is computed twice), and never into
     a contraction, so that every `autopar.dot` stays a plain multiply-add that
     `autopar-contractions-to-calls` turns into a GEMM call. Elementwise
-    producers of reductions are fused (softmax's exp into its sum).
+    producers of reductions are fused (softmax's exp into its sum). A
+    `linalg.transpose` whose operand's only use it is, if an elementwise
+    op makes that operand, or whose only user is an elementwise op, is
+    generalized first so that the two fuse: one loop reading in one layout
+    and writing in the other instead of a loop and a copy.
   }];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",
@@ -332,6 +336,31 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
   ];
 }
 
+def AttentionToCallsPass
+    : Pass<"autopar-attention-to-calls", "::mlir::ModuleOp"> {
+  let summary = "Run attention and its gradient as the runtime's fused kernels";
+  let description = [{
+    Replaces each `autopar.attention` without a mask and each
+    `autopar.attention_grad` on bf16 or f16 tensors whose head size (of
+    query, key and value alike) is 32, 64 or 128 by a call to the CUDA
+    runtime's fused kernels (runtime/cuda/Attention.cu, flash attention):
+    `autopar_cuda_attention_forward_<type>(q, k, v, out, scale, causal)` and
+    `autopar_cuda_attention_backward_<type>(q, k, v, out, dout, dq, dk, dv,
+    scale, causal)`, on the operands' buffers (read only) viewed as
+    `[batch x heads, positions, head size]`, the results fresh buffers.
+    Neither stores the probabilities: the backward pass recomputes them.
+    Other attentions are left to the decomposition. Runs before
+    `convert-autopar-to-linalg`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 def AsyncGemmCallsPass
     : Pass<"autopar-async-gemm-calls", "::mlir::ModuleOp"> {
   let summary = "Queue the runtime's GPU contractions without a host wait";
@@ -341,7 +370,8 @@ def AsyncGemmCallsPass
     `mgpuStreamDestroy`: what `gpu-async-region` puts before a call it does
     not know) right before a call to a function whose name starts with
     `prefix` (the runtime's contractions, `autopar_cuda_gemm_f32` and its
-    bf16/f16 siblings), the synchronization goes and the stream is
+    bf16/f16 siblings, and its fused attention kernels), the
+    synchronization goes and the stream is
     destroyed after the call instead. Those functions read only host
     descriptors and queue cuBLAS on the legacy default stream, which runs
     after all earlier work on the blocking streams `mgpuStreamCreate`
@@ -352,7 +382,7 @@ def AsyncGemmCallsPass
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
   let options = [
-    Option<"prefix", "prefix", "std::string", "\"autopar_cuda_gemm_\"",
+    Option<"prefix", "prefix", "std::string", "\"autopar_cuda_\"",
            "Names of the functions whose calls need no host wait">
   ];
 }

@@ -128,6 +128,12 @@ struct TrainStepOptions : public PassPipelineOptions<TrainStepOptions> {
       llvm::cl::desc("@forward_backward takes a trailing loss scale "
                      "(autopar-autodiff loss-scale-arg)"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> keepAttention{
+      *this, "keep-attention",
+      llvm::cl::desc("Attentions without a mask stay whole through "
+                     "mixed precision and autodiff (autopar.attention_grad: "
+                     "the CUDA backend's fused kernels run them)"),
+      llvm::cl::init(false)};
 };
 
 /// Builds the training step from a model's forward function: @loss
@@ -182,6 +188,12 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "makes cubins; default: $CUDA_HOME, $CUDA_PATH, "
                      "$CUDA_ROOT or /usr/local/cuda, the first holding "
                      "nvvm/libdevice/libdevice.10.bc")};
+  PassOptions::Option<bool> fusedAttention{
+      *this, "fused-attention",
+      llvm::cl::desc("bf16/f16 attentions without a mask, and their "
+                     "gradients, as calls to the runtime's fused kernels "
+                     "(autopar-attention-to-calls)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> host{
       *this, "host",
       llvm::cl::desc("Lower the host functions to the LLVM dialect (calls "

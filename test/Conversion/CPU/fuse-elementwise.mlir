@@ -40,3 +40,35 @@ func.func @around_dot(%x: tensor<4x4xf32>, %w: tensor<4x4xf32>) -> tensor<4x4xf3
   %r = autopar.mul %e, %t : tensor<4x4xf32>
   return %r : tensor<4x4xf32>
 }
+
+// -----
+
+// A transpose next to an elementwise op fuses with it: the conversion
+// before it (its operand's only use) and the conversion after it (its only
+// user) each become one loop reading in one layout and writing the other.
+// CHECK-DAG: #[[$PERM:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
+// CHECK-DAG: #[[$ID:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @heads
+// CHECK: linalg.generic {indexing_maps = [#[[$PERM]], #[[$ID]]]
+// CHECK: arith.truncf
+// CHECK-NOT: linalg.transpose
+// CHECK: linalg.generic {indexing_maps = [#[[$PERM]], #[[$ID]]]
+// CHECK: arith.extf
+// CHECK-NOT: linalg.transpose
+func.func @heads(%x: tensor<2x8x4x16xf32>, %y: tensor<2x4x8x16xbf16>) -> (tensor<2x4x8x16xbf16>, tensor<2x8x4x16xf32>) {
+  %c = autopar.convert %x : tensor<2x8x4x16xf32> -> tensor<2x8x4x16xbf16>
+  %t = autopar.transpose %c, perm = [0, 2, 1, 3] : tensor<2x8x4x16xbf16> -> tensor<2x4x8x16xbf16>
+  %u = autopar.transpose %y, perm = [0, 2, 1, 3] : tensor<2x4x8x16xbf16> -> tensor<2x8x4x16xbf16>
+  %w = autopar.convert %u : tensor<2x8x4x16xbf16> -> tensor<2x8x4x16xf32>
+  return %t, %w : tensor<2x4x8x16xbf16>, tensor<2x8x4x16xf32>
+}
+
+// -----
+
+// A transpose with neither stays a linalg.transpose.
+// CHECK-LABEL: func.func @alone
+// CHECK: linalg.transpose
+func.func @alone(%x: tensor<2x8xf32>) -> tensor<8x2xf32> {
+  %t = autopar.transpose %x, perm = [1, 0] : tensor<2x8xf32> -> tensor<8x2xf32>
+  return %t : tensor<8x2xf32>
+}

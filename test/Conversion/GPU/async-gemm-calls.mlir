@@ -46,3 +46,22 @@ llvm.func @other(%arg0: !llvm.ptr) {
   llvm.call @print_loss(%arg0) : (!llvm.ptr) -> ()
   llvm.return
 }
+
+// -----
+
+// The fused attention kernels run on the legacy default stream too.
+// CHECK-LABEL: llvm.func @attention
+// CHECK-NOT: mgpuStreamSynchronize
+// CHECK: llvm.call @autopar_cuda_attention_forward_bf16(%arg0)
+// CHECK-NEXT: llvm.call @mgpuStreamDestroy
+llvm.func @mgpuStreamCreate() -> !llvm.ptr
+llvm.func @mgpuStreamSynchronize(!llvm.ptr)
+llvm.func @mgpuStreamDestroy(!llvm.ptr)
+llvm.func @autopar_cuda_attention_forward_bf16(!llvm.ptr)
+llvm.func @attention(%arg0: !llvm.ptr) {
+  %0 = llvm.call @mgpuStreamCreate() : () -> !llvm.ptr
+  llvm.call @mgpuStreamSynchronize(%0) : (!llvm.ptr) -> ()
+  llvm.call @mgpuStreamDestroy(%0) : (!llvm.ptr) -> ()
+  llvm.call @autopar_cuda_attention_forward_bf16(%arg0) : (!llvm.ptr) -> ()
+  llvm.return
+}

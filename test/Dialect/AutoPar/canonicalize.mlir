@@ -155,3 +155,25 @@ func.func @identities(%x: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>,
   %3 = autopar.reduce sum %x, dims = [] : tensor<2x3xf32> -> tensor<2x3xf32>
   return %0, %1, %2, %3 : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>
 }
+
+// -----
+
+// A value widened to a float that holds it exactly and narrowed back is
+// itself; not so through a narrower float (bf16 -> f16 loses range), or
+// narrowed first (f32 -> bf16 -> f32 rounds).
+// CHECK-LABEL: func @convert_round_trips
+// CHECK-SAME: (%[[B:.*]]: tensor<4xbf16>, %[[F:.*]]: tensor<4xf32>)
+// CHECK: %[[H:.*]] = autopar.convert %[[B]] : tensor<4xbf16> -> tensor<4xf16>
+// CHECK: %[[HB:.*]] = autopar.convert %[[H]] : tensor<4xf16> -> tensor<4xbf16>
+// CHECK: %[[N:.*]] = autopar.convert %[[F]] : tensor<4xf32> -> tensor<4xbf16>
+// CHECK: %[[NF:.*]] = autopar.convert %[[N]] : tensor<4xbf16> -> tensor<4xf32>
+// CHECK: return %[[B]], %[[HB]], %[[NF]]
+func.func @convert_round_trips(%b: tensor<4xbf16>, %f: tensor<4xf32>) -> (tensor<4xbf16>, tensor<4xbf16>, tensor<4xf32>) {
+  %0 = autopar.convert %b : tensor<4xbf16> -> tensor<4xf32>
+  %1 = autopar.convert %0 : tensor<4xf32> -> tensor<4xbf16>
+  %2 = autopar.convert %b : tensor<4xbf16> -> tensor<4xf16>
+  %3 = autopar.convert %2 : tensor<4xf16> -> tensor<4xbf16>
+  %4 = autopar.convert %f : tensor<4xf32> -> tensor<4xbf16>
+  %5 = autopar.convert %4 : tensor<4xbf16> -> tensor<4xf32>
+  return %1, %3, %5 : tensor<4xbf16>, tensor<4xbf16>, tensor<4xf32>
+}

@@ -626,3 +626,27 @@ func.func @all_reduce_wait_twice(%x: tensor<4xf32>) -> tensor<4xf32> {
   %1 = autopar.all_reduce_wait %r : tensor<i64> -> tensor<4xf32>
   return %1 : tensor<4xf32>
 }
+
+// -----
+
+func.func @attention_grad_output(%q: tensor<8x4xf32>, %o: tensor<8x5xf32>) {
+  // expected-error @+1 {{'autopar.attention_grad' op output and output_grad must have the attention's result type tensor<8x4xf32>, got tensor<8x5xf32>}}
+  %0:3 = autopar.attention_grad %q, %q, %q, %o, %o : tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x5xf32>, tensor<8x5xf32>
+  return
+}
+
+// -----
+
+func.func @attention_grad_head(%q: tensor<8x4xf32>, %k: tensor<8x5xf32>) {
+  // expected-error @+1 {{'autopar.attention_grad' op key head size 5 differs from query head size 4}}
+  %0:3 = autopar.attention_grad %q, %k, %q, %q, %q : tensor<8x4xf32>, tensor<8x5xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>
+  return
+}
+
+// -----
+
+func.func @attention_grad_scale(%q: tensor<8x4xf32>) {
+  // expected-error @+1 {{'autopar.attention_grad' op scale must be positive}}
+  %0:3 = autopar.attention_grad %q, %q, %q, %q, %q {scale = -1.0 : f64} : tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>
+  return
+}

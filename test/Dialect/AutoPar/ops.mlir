@@ -189,6 +189,17 @@ func.func @attention_mask(%q: tensor<2x4x8x16xf32>, %k: tensor<2x4x6x16xf32>,
   return %0 : tensor<2x4x8x32xf32>
 }
 
+// CHECK-LABEL: func @attention_grad
+func.func @attention_grad(%q: tensor<2x4x8x16xbf16>, %k: tensor<2x4x6x16xbf16>,
+                          %v: tensor<2x4x6x32xbf16>, %o: tensor<2x4x8x32xbf16>)
+    -> (tensor<2x4x8x16xbf16>, tensor<2x4x6x16xbf16>, tensor<2x4x6x32xbf16>) {
+  // CHECK: %{{.*}}, %{{.*}}, %{{.*}} = autopar.attention_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal, scale = 2.500000e-01 : f64} : tensor<2x4x8x16xbf16>, tensor<2x4x6x16xbf16>, tensor<2x4x6x32xbf16>, tensor<2x4x8x32xbf16>, tensor<2x4x8x32xbf16>
+  %0:3 = autopar.attention_grad %q, %k, %v, %o, %o {causal, scale = 0.25 : f64}
+      : tensor<2x4x8x16xbf16>, tensor<2x4x6x16xbf16>, tensor<2x4x6x32xbf16>,
+        tensor<2x4x8x32xbf16>, tensor<2x4x8x32xbf16>
+  return %0#0, %0#1, %0#2 : tensor<2x4x8x16xbf16>, tensor<2x4x6x16xbf16>, tensor<2x4x6x32xbf16>
+}
+
 // CHECK-LABEL: func @linear
 func.func @linear(%x: tensor<2x3x8xf32>, %w: tensor<8x16xf32>, %wt: tensor<16x8xf32>, %b: tensor<16xf32>)
     -> (tensor<2x3x16xf32>, tensor<2x3x16xf32>) {

@@ -507,6 +507,25 @@ def attention(q, k, v, mask=None, causal=False, scale=None):
     return np.einsum("...ij,...je->...ie", p, v)
 
 
+def attention_grad(q, k, v, do, causal=False, scale=None):
+    """dq, dk, dv of attention (no mask) for the output cotangent do, by
+    the chain rule through the softmax: dP = do v^T,
+    dS = P (dP - rowsum(dP P)), dq = dS k scale, dk = dS^T q scale."""
+    scale = scale if scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    s = np.einsum("...id,...jd->...ij", q, k) * scale
+    if causal:
+        sq, sk = s.shape[-2:]
+        s = np.where(np.triu(np.ones((sq, sk), bool), 1), -np.inf, s)
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    p = e / e.sum(axis=-1, keepdims=True)
+    dv = np.einsum("...ij,...ie->...je", p, do)
+    dp = np.einsum("...ie,...je->...ij", do, v)
+    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))
+    dq = np.einsum("...ij,...jd->...id", ds, k) * scale
+    dk = np.einsum("...ij,...id->...jd", ds, q) * scale
+    return dq, dk, dv
+
+
 def cross_entropy(logits, labels):
     s = logits - logits.max(axis=-1, keepdims=True)
     logp = s - np.log(np.exp(s).sum(axis=-1, keepdims=True))
@@ -567,6 +586,30 @@ def composite_cases():
     cases.append(attn_case("attention Sq != Sk, Dv != D", q2, k2, v2))
     cases.append(attn_case("attention rank 2 causal", randf((6, 4)),
                            randf((6, 4)), randf((6, 4)), causal=True))
+
+    def attn_grad_case(name, q, k, v, causal=False, scale=None):
+        o = ref(lambda *a: attention(*a, causal=causal, scale=scale), q, k, v)
+        do = randf(o.shape)
+        expected = [ref(lambda *a: attention_grad(*a, causal=causal,
+                                                  scale=scale)[i],
+                        q, k, v, do) for i in range(3)]
+        attrs = (["causal"] if causal else []) + (
+            [f"scale = {scale} : f64"] if scale is not None else [])
+        attr = (" {" + ", ".join(attrs) + "}") if attrs else ""
+        inputs = [q, k, v, o, do]
+        types = ", ".join(ty(a) for a in inputs)
+        return Case(name, inputs, expected,
+                    f"  %r0, %r1, %r2 = autopar.attention_grad %a0, %a1, %a2,"
+                    f" %a3, %a4{attr} : {types}", atol=1e-5)
+
+    cases.append(attn_grad_case("attention_grad", q, k, v))
+    cases.append(attn_grad_case("attention_grad causal", q, k, v,
+                                causal=True))
+    cases.append(attn_grad_case("attention_grad scale", q, k, v, scale=0.25))
+    cases.append(attn_grad_case("attention_grad Sq != Sk, Dv != D causal",
+                                q2, k2, v2, causal=True))
+    cases.append(attn_grad_case("attention_grad rank 2", randf((6, 4)),
+                                randf((6, 4)), randf((6, 4))))
     for xshape, transposed, bias in [((4, 8), False, True),
                                      ((2, 3, 8), True, True),
                                      ((5, 8), True, False)]:

@@ -10,8 +10,11 @@ neighbouring bf16 value (2^-8 apart), so the runs drift further apart: the
 test states looser tolerances there. The unfused CPU pipeline itself is
 checked against torch by torch-train.test, torch-train-gpt.test and
 mixed-precision.test.
+With OTHER_DIR, the second run trains that artifact instead (without
+--fuse-rows): fused-attention.test compares a model compiled with and
+without --fused-attention=on that way.
 Usage: fuse_rows_train.py MODEL_DIR DATA LABELS BATCH STEPS WORK
-                          LOSS_RTOL WEIGHT_RTOL
+                          LOSS_RTOL WEIGHT_RTOL [OTHER_DIR]
 """
 
 import json
@@ -44,8 +47,9 @@ def main(argv):
     loss_rtol, weight_rtol = float(argv[7]), float(argv[8])
     os.makedirs(work, exist_ok=True)
     plain, w0 = train(model, data, labels, batch, steps, work, "plain", [])
-    fused, w1 = train(model, data, labels, batch, steps, work, "fused",
-                      ["--fuse-rows"])
+    other = argv[9] if len(argv) > 9 else None
+    fused, w1 = train(other or model, data, labels, batch, steps, work,
+                      "fused", [] if other else ["--fuse-rows"])
     loss_err = max(abs(a - b) / abs(a) for a, b in zip(plain, fused))
     weight_err = max(
         float(np.linalg.norm(w1[k].astype(np.float64) - w0[k]) /

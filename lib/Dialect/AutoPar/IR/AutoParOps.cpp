@@ -231,6 +231,20 @@ LogicalResult CompareOp::inferReturnTypes(MLIRContext *context,
 OpFoldResult ConvertOp::fold(FoldAdaptor) {
   if (getOperand().getType() == getType())
     return getOperand();
+  // convert(convert(x)) back to x's type through a wider float (f32 or f64)
+  // that holds every value of x's type exactly: bf16 -> f32 -> bf16.
+  if (auto inner = getOperand().getDefiningOp<ConvertOp>()) {
+    Value x = inner.getOperand();
+    auto xElement = dyn_cast<FloatType>(
+        cast<RankedTensorType>(x.getType()).getElementType());
+    auto midElement = dyn_cast<FloatType>(
+        cast<RankedTensorType>(inner.getType()).getElementType());
+    if (x.getType() == getType() && xElement && midElement &&
+        (midElement.isF32() || midElement.isF64()) &&
+        llvm::APFloatBase::isRepresentableBy(xElement.getFloatSemantics(),
+                                             midElement.getFloatSemantics()))
+      return x;
+  }
   return {};
 }
 
@@ -673,61 +687,97 @@ LogicalResult RmsNormOp::verify() {
 // AttentionOp
 //===----------------------------------------------------------------------===//
 
-LogicalResult AttentionOp::inferReturnTypes(MLIRContext *context,
-                                            std::optional<Location> loc,
-                                            Adaptor adaptor,
-                                            SmallVectorImpl<Type> &inferred) {
-  auto q = dyn_cast<RankedTensorType>(adaptor.getQuery().getType());
-  auto k = dyn_cast<RankedTensorType>(adaptor.getKey().getType());
-  auto v = dyn_cast<RankedTensorType>(adaptor.getValue().getType());
+namespace {
+/// Checks query, key and value of an attention (and its mask and scale) and
+/// returns the output's type: [..., Sq, Dv].
+template <typename OpT>
+FailureOr<RankedTensorType>
+attentionOutputType(std::optional<Location> loc, Value query, Value key,
+                    Value value, Value mask, FloatAttr scaleAttr) {
+  auto q = dyn_cast<RankedTensorType>(query.getType());
+  auto k = dyn_cast<RankedTensorType>(key.getType());
+  auto v = dyn_cast<RankedTensorType>(value.getType());
   if (!q || !k || !v)
-    return opError<AttentionOp>(loc, "expects ranked tensor operands");
+    return opError<OpT>(loc, "expects ranked tensor operands");
   int64_t rank = q.getRank();
   if (rank < 2)
-    return opError<AttentionOp>(loc, "query must have rank >= 2 [..., S, D], "
-                                     "got rank " +
-                                         Twine(rank));
+    return opError<OpT>(loc, "query must have rank >= 2 [..., S, D], "
+                             "got rank " +
+                                 Twine(rank));
   if (k.getRank() != rank || v.getRank() != rank)
-    return opError<AttentionOp>(loc, "query, key and value must have the "
-                                     "same rank");
+    return opError<OpT>(loc, "query, key and value must have the "
+                             "same rank");
   if (k.getElementType() != q.getElementType() ||
       v.getElementType() != q.getElementType())
-    return opError<AttentionOp>(loc, "query, key and value must have the "
-                                     "same element type");
+    return opError<OpT>(loc, "query, key and value must have the "
+                             "same element type");
   ArrayRef<int64_t> batch = q.getShape().drop_back(2);
   if (k.getShape().drop_back(2) != batch || v.getShape().drop_back(2) != batch)
-    return opError<AttentionOp>(
-        loc, "leading dimensions differ: query " + shapeString(q.getShape()) +
-                 ", key " + shapeString(k.getShape()) + ", value " +
-                 shapeString(v.getShape()));
+    return opError<OpT>(loc, "leading dimensions differ: query " +
+                                 shapeString(q.getShape()) + ", key " +
+                                 shapeString(k.getShape()) + ", value " +
+                                 shapeString(v.getShape()));
   int64_t sq = q.getDimSize(rank - 2), d = q.getDimSize(rank - 1);
   int64_t sk = k.getDimSize(rank - 2);
   if (k.getDimSize(rank - 1) != d)
-    return opError<AttentionOp>(
-        loc, "key head size " + Twine(k.getDimSize(rank - 1)) +
-                 " differs from query head size " + Twine(d));
+    return opError<OpT>(loc, "key head size " + Twine(k.getDimSize(rank - 1)) +
+                                 " differs from query head size " + Twine(d));
   if (v.getDimSize(rank - 2) != sk)
-    return opError<AttentionOp>(loc, "value has " +
-                                         Twine(v.getDimSize(rank - 2)) +
-                                         " positions but key has " + Twine(sk));
-  if (Value mask = adaptor.getMask()) {
+    return opError<OpT>(loc, "value has " + Twine(v.getDimSize(rank - 2)) +
+                                 " positions but key has " + Twine(sk));
+  if (mask) {
     auto m = cast<RankedTensorType>(mask.getType());
     SmallVector<int64_t> expected(batch);
     expected.append({sq, sk});
     if (m.getShape() != ArrayRef<int64_t>(expected))
-      return opError<AttentionOp>(
-          loc, "mask has shape " + shapeString(m.getShape()) + ", expected " +
-                   shapeString(expected));
+      return opError<OpT>(loc, "mask has shape " + shapeString(m.getShape()) +
+                                   ", expected " + shapeString(expected));
     if (m.getElementType() != q.getElementType())
-      return opError<AttentionOp>(loc, "mask must have the element type of "
-                                       "the query");
+      return opError<OpT>(loc, "mask must have the element type of "
+                               "the query");
   }
-  if (auto scale = adaptor.getScaleAttr())
-    if (!(scale.getValueAsDouble() > 0.0))
-      return opError<AttentionOp>(loc, "scale must be positive");
+  if (scaleAttr && !(scaleAttr.getValueAsDouble() > 0.0))
+    return opError<OpT>(loc, "scale must be positive");
   SmallVector<int64_t> shape(batch);
   shape.append({sq, v.getDimSize(rank - 1)});
-  inferred.push_back(q.clone(shape));
+  return q.clone(shape);
+}
+} // namespace
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *context,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &inferred) {
+  FailureOr<RankedTensorType> out = attentionOutputType<AttentionOp>(
+      loc, adaptor.getQuery(), adaptor.getKey(), adaptor.getValue(),
+      adaptor.getMask(), adaptor.getScaleAttr());
+  if (failed(out))
+    return failure();
+  inferred.push_back(*out);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// AttentionGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult
+AttentionGradOp::inferReturnTypes(MLIRContext *context,
+                                  std::optional<Location> loc, Adaptor adaptor,
+                                  SmallVectorImpl<Type> &inferred) {
+  FailureOr<RankedTensorType> out = attentionOutputType<AttentionGradOp>(
+      loc, adaptor.getQuery(), adaptor.getKey(), adaptor.getValue(),
+      /*mask=*/Value(), adaptor.getScaleAttr());
+  if (failed(out))
+    return failure();
+  for (Value v : {adaptor.getOutput(), adaptor.getOutputGrad()})
+    if (v.getType() != *out)
+      return opError<AttentionGradOp>(
+          loc, "output and output_grad must have the attention's result "
+               "type " +
+                   typeString(*out) + ", got " + typeString(v.getType()));
+  for (Value v : {adaptor.getQuery(), adaptor.getKey(), adaptor.getValue()})
+    inferred.push_back(v.getType());
   return success();
 }
 
@@ -784,6 +834,7 @@ AUTOPAR_VERIFY_BY_INFERENCE(ConcatOp)
 AUTOPAR_VERIFY_BY_INFERENCE(GatherOp)
 AUTOPAR_VERIFY_BY_INFERENCE(EmbeddingOp)
 AUTOPAR_VERIFY_BY_INFERENCE(AttentionOp)
+AUTOPAR_VERIFY_BY_INFERENCE(AttentionGradOp)
 AUTOPAR_VERIFY_BY_INFERENCE(CrossEntropyOp)
 AUTOPAR_VERIFY_BY_INFERENCE(LinearOp)
 AUTOPAR_VERIFY_BY_INFERENCE(ScatterAddOp)

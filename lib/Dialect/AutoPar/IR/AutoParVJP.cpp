@@ -9,7 +9,8 @@
 // are differentiated through their decomposition (autopar-autodiff
 // decomposes them first), except softmax and log_softmax, whose own rules
 // are shorter than their decomposition's (no gradient through the max, two
-// passes over the input instead of about ten).
+// passes over the input instead of about ten), and attention when autodiff
+// keeps it whole (one autopar.attention_grad).
 //
 // Conventions: `g` is the result's cotangent; a null cotangent means the
 // result does not reach the loss, in which case every operand cotangent is
@@ -414,6 +415,24 @@ LogicalResult LogSoftmaxOp::buildVJP(OpBuilder &b, ValueRange cotangents,
   Value y = getResult();
   Value s = sumAlong(b, getLoc(), g, axis);
   out.push_back(vb.sub(g, vb.mul(ExpOp::create(b, getLoc(), y), s)));
+  return success();
+}
+
+// o = attention(q, k, v) kept whole (autopar-autodiff's keep-attention):
+// one attention_grad, which a fused kernel computes without storing the
+// probabilities and other backends decompose (DecomposeComposites).
+LogicalResult AttentionOp::buildVJP(OpBuilder &b, ValueRange cotangents,
+                                    SmallVectorImpl<Value> &out) {
+  if (getMask())
+    return emitOpError("has no gradient rule with a mask operand (autodiff "
+                       "decomposes such attentions)");
+  Value g = cotangents[0];
+  if (!g)
+    return noCotangents(*this, out);
+  auto grad =
+      AttentionGradOp::create(b, getLoc(), getQuery(), getKey(), getValue(),
+                              getResult(), g, getCausal(), getScaleAttr());
+  llvm::append_range(out, grad.getResults());
   return success();
 }
 

@@ -86,7 +86,8 @@ struct AutodiffPass
     SymbolTable(module).insert(grad);
     {
       RewritePatternSet patterns(&getContext());
-      populateDecomposeCompositesPatterns(patterns, /*keepSoftmax=*/true);
+      populateDecomposeCompositesPatterns(patterns, /*keepSoftmax=*/true,
+                                          keepAttention);
       if (failed(applyPatternsGreedily(grad, std::move(patterns))))
         return grad.emitOpError("could not decompose composites");
     }

@@ -158,49 +158,126 @@ struct DecomposeRmsNorm : public OpRewritePattern<RmsNormOp> {
   }
 };
 
-/// attention: softmax(q k^T * scale + mask [+ causal]) v.
-struct DecomposeAttention : public OpRewritePattern<AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(AttentionOp op,
-                                PatternRewriter &rewriter) const override {
-    PrimitiveBuilder pb(rewriter, op.getLoc());
-    auto qType = cast<RankedTensorType>(op.getQuery().getType());
-    auto kType = cast<RankedTensorType>(op.getKey().getType());
-    int64_t rank = qType.getRank();
-    int64_t sq = qType.getDimSize(rank - 2), d = qType.getDimSize(rank - 1);
-    int64_t sk = kType.getDimSize(rank - 2);
-    SmallVector<int64_t> batch =
-        llvm::to_vector(llvm::seq<int64_t>(0, rank - 2));
+/// The parts of an attention's decomposition shared by the forward op and
+/// its gradient. Products take the operands' type; the scores, the softmax
+/// and the gradient's elementwise math run in `wide` (f32 for bf16/f16
+/// operands), rounded where they enter a product.
+struct AttentionParts {
+  AttentionParts(PrimitiveBuilder &pb, Value q, Value k, bool causal,
+                 std::optional<APFloat> scaleAttr)
+      : pb(pb) {
+    auto qType = cast<RankedTensorType>(q.getType());
+    auto kType = cast<RankedTensorType>(k.getType());
+    rank = qType.getRank();
+    sq = qType.getDimSize(rank - 2);
+    sk = kType.getDimSize(rank - 2);
+    int64_t d = qType.getDimSize(rank - 1);
+    batch = llvm::to_vector(llvm::seq<int64_t>(0, rank - 2));
+    narrow = qType.getElementType();
+    wide = cast<FloatType>(narrow).getWidth() < 32
+               ? Type(Float32Type::get(q.getContext()))
+               : narrow;
+    scale =
+        scaleAttr ? scaleAttr->convertToDouble() : 1.0 / std::sqrt(double(d));
+    this->causal = causal;
+  }
 
-    // scores[..., i, j] = sum_d q[..., i, d] * k[..., j, d]
-    Value scores =
-        pb.op<DotOp>(op.getQuery(), op.getKey(), batch, batch,
-                     ArrayRef<int64_t>{rank - 1}, ArrayRef<int64_t>{rank - 1});
+  Value widen(Value x) {
+    auto t = cast<RankedTensorType>(x.getType());
+    return t.getElementType() == wide ? x : pb.op<ConvertOp>(t.clone(wide), x);
+  }
+  Value toNarrow(Value x) {
+    auto t = cast<RankedTensorType>(x.getType());
+    return t.getElementType() == narrow ? x
+                                        : pb.op<ConvertOp>(t.clone(narrow), x);
+  }
+
+  /// a[..., i, p] b[..., j, p] summed over p (dims: the contracted one of
+  /// each operand).
+  Value dot(Value a, Value b, int64_t aDim, int64_t bDim) {
+    return pb.op<DotOp>(a, b, batch, batch, ArrayRef<int64_t>{aDim},
+                        ArrayRef<int64_t>{bDim});
+  }
+
+  /// softmax(q k^T * scale + mask [+ causal]) in `wide`.
+  Value probabilities(Value q, Value k, Value mask) {
+    Value scores = widen(dot(q, k, rank - 1, rank - 1));
     auto scoreType = cast<RankedTensorType>(scores.getType());
-    double scale = op.getScale() ? op.getScale()->convertToDouble()
-                                 : 1.0 / std::sqrt(double(d));
     scores = pb.op<MulOp>(scores, pb.splat(scoreType, scale));
-    if (Value mask = op.getMask())
-      scores = pb.op<AddOp>(scores, mask);
-    if (op.getCausal()) {
+    if (mask)
+      scores = pb.op<AddOp>(scores, widen(mask));
+    if (causal) {
       // Keys after the query position get -inf, as PyTorch's is_causal.
-      auto maskType = RankedTensorType::get({sq, sk}, qType.getElementType());
+      auto maskType = RankedTensorType::get({sq, sk}, wide);
       SmallVector<APFloat> values;
-      const llvm::fltSemantics &sem =
-          cast<FloatType>(qType.getElementType()).getFloatSemantics();
+      const llvm::fltSemantics &sem = cast<FloatType>(wide).getFloatSemantics();
       for (int64_t i = 0; i < sq; ++i)
         for (int64_t j = 0; j < sk; ++j)
           values.push_back(j > i ? APFloat::getInf(sem, /*Negative=*/true)
                                  : APFloat::getZero(sem));
-      Value causal =
+      Value causalMask =
           pb.op<ConstantOp>(maskType, DenseElementsAttr::get(maskType, values));
-      scores = pb.op<AddOp>(scores, pb.expandTrailing(causal, scoreType));
+      scores = pb.op<AddOp>(scores, pb.expandTrailing(causalMask, scoreType));
     }
-    Value probs = pb.op<SoftmaxOp>(scores, rank - 1);
+    return pb.op<SoftmaxOp>(scores, rank - 1);
+  }
+
+  PrimitiveBuilder &pb;
+  int64_t rank, sq, sk;
+  SmallVector<int64_t> batch;
+  Type narrow, wide;
+  double scale;
+  bool causal;
+};
+
+/// attention: softmax(q k^T * scale + mask [+ causal]) v.
+struct DecomposeAttention : public OpRewritePattern<AttentionOp> {
+  DecomposeAttention(MLIRContext *context, bool keepUnmasked)
+      : OpRewritePattern(context), keepUnmasked(keepUnmasked) {}
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    if (keepUnmasked && !op.getMask())
+      return rewriter.notifyMatchFailure(op, "kept whole");
+    PrimitiveBuilder pb(rewriter, op.getLoc());
+    AttentionParts parts(pb, op.getQuery(), op.getKey(), op.getCausal(),
+                         op.getScale());
+    Value probs = parts.probabilities(op.getQuery(), op.getKey(), op.getMask());
     // out[..., i, e] = sum_j p[..., i, j] * v[..., j, e]
-    rewriter.replaceOp(op, pb.op<DotOp>(probs, op.getValue(), batch, batch,
-                                        ArrayRef<int64_t>{rank - 1},
-                                        ArrayRef<int64_t>{rank - 2}));
+    int64_t rank = parts.rank;
+    rewriter.replaceOp(op, parts.dot(parts.toNarrow(probs), op.getValue(),
+                                     rank - 1, rank - 2));
+    return success();
+  }
+  bool keepUnmasked;
+};
+
+/// attention_grad: with P recomputed, dV = P^T dO, dP = dO V^T,
+/// dS = P (dP - rowsum(dP P)) scale, dQ = dS K, dK = dS^T Q (the products
+/// and roundings of differentiating the decomposition above).
+struct DecomposeAttentionGrad : public OpRewritePattern<AttentionGradOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionGradOp op,
+                                PatternRewriter &rewriter) const override {
+    PrimitiveBuilder pb(rewriter, op.getLoc());
+    AttentionParts parts(pb, op.getQuery(), op.getKey(), op.getCausal(),
+                         op.getScale());
+    int64_t rank = parts.rank;
+    Value q = op.getQuery(), k = op.getKey(), v = op.getValue();
+    Value dOut = op.getOutputGrad();
+    Value probs = parts.probabilities(q, k, Value());
+    Value dv = parts.dot(parts.toNarrow(probs), dOut, rank - 2, rank - 2);
+    Value dProbs = parts.widen(parts.dot(dOut, v, rank - 1, rank - 1));
+    auto probType = cast<RankedTensorType>(probs.getType());
+    Value rowSum = pb.expand(
+        pb.reduce(ReduceKind::Sum, pb.op<MulOp>(dProbs, probs), {rank - 1}),
+        probType, {rank - 1});
+    Value dScores =
+        pb.op<MulOp>(pb.op<MulOp>(probs, pb.op<SubOp>(dProbs, rowSum)),
+                     pb.splat(probType, parts.scale));
+    dScores = parts.toNarrow(dScores);
+    Value dq = parts.dot(dScores, k, rank - 1, rank - 2);
+    Value dk = parts.dot(dScores, q, rank - 2, rank - 2);
+    rewriter.replaceOp(op, {dq, dk, dv});
     return success();
   }
 };
@@ -295,16 +372,18 @@ struct DecomposeCompositesPass
 } // namespace
 
 void mlir::autopar::populateDecomposeCompositesPatterns(
-    RewritePatternSet &patterns, bool keepSoftmax) {
-  patterns.add<DecomposeLayerNorm, DecomposeRmsNorm, DecomposeAttention,
+    RewritePatternSet &patterns, bool keepSoftmax, bool keepAttention) {
+  patterns.add<DecomposeLayerNorm, DecomposeRmsNorm, DecomposeAttentionGrad,
                DecomposeEmbedding, DecomposeCrossEntropy, DecomposeLinear>(
       patterns.getContext());
+  patterns.add<DecomposeAttention>(patterns.getContext(), keepAttention);
   if (!keepSoftmax)
     patterns.add<DecomposeSoftmaxLike<SoftmaxOp>,
                  DecomposeSoftmaxLike<LogSoftmaxOp>>(patterns.getContext());
 }
 
 void mlir::autopar::populateDecomposeContractionCompositesPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<DecomposeAttention, DecomposeLinear>(patterns.getContext());
+    RewritePatternSet &patterns, bool keepAttention) {
+  patterns.add<DecomposeLinear>(patterns.getContext());
+  patterns.add<DecomposeAttention>(patterns.getContext(), keepAttention);
 }

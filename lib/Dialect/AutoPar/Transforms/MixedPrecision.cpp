@@ -26,6 +26,63 @@ using namespace mlir::autopar;
 
 namespace {
 
+/// Width of `t`'s element type when it is a float, else 0.
+unsigned floatWidth(Type t) {
+  auto f = dyn_cast<FloatType>(cast<RankedTensorType>(t).getElementType());
+  return f ? f.getWidth() : 0;
+}
+
+/// convert-to-narrow(reshape(x)) -> reshape(convert-to-narrow(x)) where the
+/// reshape has no other use, and reshape(convert-to-wide(x)) ->
+/// convert-to-wide(reshape(x)) where the convert has none: a conversion
+/// then sits next to the elementwise op or transpose on the reshape's other
+/// side, and fuses with it (autopar-fuse-elementwise), and a value widened
+/// and narrowed again folds away (the attention's bf16 output on its way to
+/// the projection). Transposes are left where they are: one fused with its
+/// conversion reads in one layout and type and writes in the other.
+struct NarrowBeforeReshape : public OpRewritePattern<ConvertOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ConvertOp op,
+                                PatternRewriter &rewriter) const override {
+    auto reshape = op.getOperand().getDefiningOp<ReshapeOp>();
+    if (!reshape || !reshape->hasOneUse())
+      return failure();
+    unsigned from = floatWidth(op.getOperand().getType());
+    unsigned to = floatWidth(op.getType());
+    if (!from || !to || to >= from)
+      return failure();
+    Value input = reshape.getOperand();
+    auto inType = cast<RankedTensorType>(input.getType());
+    Value narrowed =
+        ConvertOp::create(rewriter, op.getLoc(),
+                          inType.clone(op.getType().getElementType()), input);
+    rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), narrowed);
+    return success();
+  }
+};
+
+struct WidenAfterReshape : public OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto convert = op.getOperand().getDefiningOp<ConvertOp>();
+    if (!convert || !convert->hasOneUse())
+      return failure();
+    unsigned from = floatWidth(convert.getOperand().getType());
+    unsigned to = floatWidth(convert.getType());
+    if (!from || !to || to <= from)
+      return failure();
+    Value input = convert.getOperand();
+    auto moved = ReshapeOp::create(
+        rewriter, op.getLoc(),
+        op.getType().clone(
+            cast<RankedTensorType>(input.getType()).getElementType()),
+        input);
+    rewriter.replaceOpWithNewOp<ConvertOp>(op, op.getType(), moved);
+    return success();
+  }
+};
+
 struct MixedPrecisionPass
     : public mlir::autopar::impl::MixedPrecisionPassBase<MixedPrecisionPass> {
   using Base::Base;
@@ -48,7 +105,7 @@ struct MixedPrecisionPass
       return signalPassFailure();
     {
       RewritePatternSet patterns(&getContext());
-      populateDecomposeContractionCompositesPatterns(patterns);
+      populateDecomposeContractionCompositesPatterns(patterns, keepAttention);
       if (failed(applyPatternsGreedily(fn, std::move(patterns))))
         return signalPassFailure();
     }
@@ -59,6 +116,31 @@ struct MixedPrecisionPass
       if (element && element.getWidth() > narrowBits)
         dots.push_back(dot);
     });
+    // Kept attentions: q, k and v converted, the result converted back.
+    SmallVector<AttentionOp> attentions;
+    fn.walk([&](AttentionOp op) {
+      auto element = dyn_cast<FloatType>(op.getType().getElementType());
+      if (element && element.getWidth() > narrowBits)
+        attentions.push_back(op);
+    });
+    for (AttentionOp op : attentions) {
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      auto toNarrow = [&](Value v) -> Value {
+        auto t = cast<RankedTensorType>(v.getType());
+        return ConvertOp::create(b, loc, t.clone(narrow), v);
+      };
+      // One statement each: the conversions in operand order.
+      Value q = toNarrow(op.getQuery());
+      Value k = toNarrow(op.getKey());
+      Value v = toNarrow(op.getValue());
+      auto lowered = AttentionOp::create(b, loc, q, k, v, /*mask=*/Value(),
+                                         op.getCausal(), op.getScaleAttr());
+      op.replaceAllUsesWith(
+          ConvertOp::create(b, loc, op.getType(), lowered.getResult())
+              .getResult());
+      op.erase();
+    }
     for (DotOp dot : dots) {
       OpBuilder b(dot);
       Location loc = dot.getLoc();
@@ -75,6 +157,10 @@ struct MixedPrecisionPass
               .getResult());
       dot.erase();
     }
+    RewritePatternSet patterns(&getContext());
+    patterns.add<NarrowBeforeReshape, WidenAfterReshape>(&getContext());
+    if (failed(applyPatternsGreedily(fn, std::move(patterns))))
+      return signalPassFailure();
   }
 };
 

@@ -111,3 +111,28 @@ func.func @linear(%x: tensor<2x3x8xf32>, %w: tensor<16x8xf32>, %b: tensor<16xf32
   %0 = autopar.linear %x, %w, %b {weight_transposed} : tensor<2x3x8xf32>, tensor<16x8xf32>, tensor<16xf32> -> tensor<2x3x16xf32>
   return %0 : tensor<2x3x16xf32>
 }
+
+// -----
+
+// attention_grad in bf16: P recomputed in f32 from the rounded scores,
+// rounded to bf16 where it enters dV = P^T dO; dS = P (dP - rowsum(dP P))
+// scale in f32, rounded once for dQ = dS K and dK = dS^T Q.
+// CHECK-LABEL: func @attention_grad_bf16
+// CHECK-SAME: (%[[Q:.*]]: tensor<2x4x8xbf16>, %[[DO:.*]]: tensor<2x4x8xbf16>)
+// CHECK: %[[S:.*]] = autopar.dot %[[Q]], %[[Q]], batch_dims = [0] x [0], contracting_dims = [2] x [2] : {{.*}} -> tensor<2x4x4xbf16>
+// CHECK: autopar.convert %[[S]] : tensor<2x4x4xbf16> -> tensor<2x4x4xf32>
+// CHECK: %[[P:.*]] = autopar.div
+// CHECK: %[[PN:.*]] = autopar.convert %[[P]] : tensor<2x4x4xf32> -> tensor<2x4x4xbf16>
+// CHECK: %[[DV:.*]] = autopar.dot %[[PN]], %[[DO]], batch_dims = [0] x [0], contracting_dims = [1] x [1]
+// CHECK: %[[DP:.*]] = autopar.dot %[[DO]], %[[Q]], batch_dims = [0] x [0], contracting_dims = [2] x [2]
+// CHECK: %[[DPW:.*]] = autopar.convert %[[DP]]
+// CHECK: %[[DPP:.*]] = autopar.mul %[[DPW]], %[[P]]
+// CHECK: autopar.reduce sum %[[DPP]], dims = [2]
+// CHECK: %[[DS:.*]] = autopar.convert %{{.*}} : tensor<2x4x4xf32> -> tensor<2x4x4xbf16>
+// CHECK: %[[DQ:.*]] = autopar.dot %[[DS]], %[[Q]], batch_dims = [0] x [0], contracting_dims = [2] x [1]
+// CHECK: %[[DK:.*]] = autopar.dot %[[DS]], %[[Q]], batch_dims = [0] x [0], contracting_dims = [1] x [1]
+// CHECK: return %[[DQ]], %[[DK]], %[[DV]]
+func.func @attention_grad_bf16(%q: tensor<2x4x8xbf16>, %do: tensor<2x4x8xbf16>) -> (tensor<2x4x8xbf16>, tensor<2x4x8xbf16>, tensor<2x4x8xbf16>) {
+  %0:3 = autopar.attention_grad %q, %q, %q, %do, %do {causal} : tensor<2x4x8xbf16>, tensor<2x4x8xbf16>, tensor<2x4x8xbf16>, tensor<2x4x8xbf16>, tensor<2x4x8xbf16>
+  return %0#0, %0#1, %0#2 : tensor<2x4x8xbf16>, tensor<2x4x8xbf16>, tensor<2x4x8xbf16>
+}

@@ -568,7 +568,7 @@ def AutoPar_RmsNormOp : AutoPar_Op<"rms_norm",
 }
 
 def AutoPar_AttentionOp : AutoPar_Op<"attention",
-    [InferTypeOpAdaptor]> {
+    [InferTypeOpAdaptor, DeclareOpInterfaceMethods<AutoPar_VJPOpInterface>]> {
   let summary = "scaled dot-product attention";
   let description = [{
     `softmax(q @ k^T * scale + mask) @ v` over the last two dimensions, with
@@ -592,6 +592,50 @@ def AutoPar_AttentionOp : AutoPar_Op<"attention",
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:` type($query)
     `,` type($key) `,` type($value) (`,` type($mask)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def AutoPar_AttentionGradOp : AutoPar_Op<"attention_grad",
+    [InferTypeOpAdaptor]> {
+  let summary = "gradients of scaled dot-product attention (no mask)";
+  let description = [{
+    The vector-Jacobian product of `autopar.attention` without a `mask`
+    operand: for `output = attention(query, key, value)` (same `causal` and
+    `scale`) and the output's cotangent `output_grad`, returns the
+    cotangents of `query`, `key` and `value`. With `P = softmax(S)`,
+    `S = query @ key^T * scale` (causal: keys after the query position
+    masked out):
+
+    ```
+    dV = P^T @ dO,  dP = dO @ V^T,  dS = P * (dP - rowsum(dP * P)) * scale,
+    dQ = dS @ K,    dK = dS^T @ Q
+    ```
+
+    autopar-autodiff emits it for attentions it keeps whole
+    (`keep-attention`); a fused kernel recomputes `P` from the operands
+    instead of storing it between the passes (flash attention). Backends
+    without such a kernel decompose it into the products above. In bf16 or
+    f16 the products take narrow operands and accumulate in f32; `S`, `P`
+    and `dS` are computed in f32 and rounded only where they enter a
+    product.
+
+    ```mlir
+    %dq, %dk, %dv = autopar.attention_grad %q, %k, %v, %o, %do {causal}
+         : tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>,
+           tensor<2x4x8x16xf32>, tensor<2x4x8x16xf32>
+    ```
+  }];
+  let arguments = (ins AutoPar_FloatTensor:$query, AutoPar_FloatTensor:$key,
+      AutoPar_FloatTensor:$value, AutoPar_FloatTensor:$output,
+      AutoPar_FloatTensor:$output_grad, UnitAttr:$causal,
+      OptionalAttr<F64Attr>:$scale);
+  let results = (outs AutoPar_FloatTensor:$query_grad,
+      AutoPar_FloatTensor:$key_grad, AutoPar_FloatTensor:$value_grad);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $output `,` $output_grad attr-dict `:`
+    type($query) `,` type($key) `,` type($value) `,` type($output) `,`
+    type($output_grad)
   }];
   let hasVerifier = 1;
 }

@@ -34,13 +34,17 @@ func::FuncOp lookupEntryFunction(ModuleOp module, llvm::StringRef entry,
 /// conversion to linalg. With `keepSoftmax`, softmax and log_softmax (also
 /// those that attention and cross_entropy decompose into) stay: autodiff
 /// differentiates them with their own rules, y (g - sum(g y)) and
-/// g - exp(y) sum(g), instead of through the max, exp, sum and divide.
+/// g - exp(y) sum(g), instead of through the max, exp, sum and divide. With
+/// `keepAttention`, attentions without a mask operand stay (autodiff gives
+/// them one attention_grad; a fused kernel may run both).
 void populateDecomposeCompositesPatterns(RewritePatternSet &patterns,
-                                         bool keepSoftmax = false);
+                                         bool keepSoftmax = false,
+                                         bool keepAttention = false);
 
-/// Only the composites that hold matrix products: attention and linear.
-void populateDecomposeContractionCompositesPatterns(
-    RewritePatternSet &patterns);
+/// Only the composites that hold matrix products: attention (unless
+/// `keepAttention` and it has no mask) and linear.
+void populateDecomposeContractionCompositesPatterns(RewritePatternSet &patterns,
+                                                    bool keepAttention = false);
 
 /// Patterns that recognize exporter-written primitive chains (layer norm,
 /// GELU, attention) and replace them by composites.

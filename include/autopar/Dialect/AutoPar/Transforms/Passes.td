@@ -62,7 +62,12 @@ def AutodiffPass : Pass<"autopar-autodiff", "ModuleOp"> {
     Option<"scaleArg", "loss-scale-arg", "bool", /*default=*/"false",
            "The gradient function takes a trailing scalar `loss_scale` "
            "(loss scaling for f16): the reverse sweep starts from it instead "
-           "of 1, and each gradient is divided by it at the end">
+           "of 1, and each gradient is divided by it at the end">,
+    Option<"keepAttention", "keep-attention", "bool", /*default=*/"false",
+           "Keep attentions without a mask operand whole: the gradient "
+           "function computes each with one autopar.attention_grad, which a "
+           "fused (flash-attention) kernel runs without storing the "
+           "probabilities; other backends decompose it">
   ];
 }
 
@@ -74,7 +79,8 @@ def MixedPrecisionPass : Pass<"autopar-mixed-precision", "ModuleOp"> {
     f32 (or f64) `dot` -- with `linear` and `attention` decomposed first, so
     that their matrix products are dots and the attention's softmax stays in
     f32 -- takes its operands converted to `type` and its result converted
-    back. Backends accumulate a half-precision contraction in f32 and round
+    back. With `keep-attention`, an attention without a mask stays whole
+    on converted operands (its softmax runs in f32 all the same). Backends accumulate a half-precision contraction in f32 and round
     the sum once. Everything else (elementwise math, normalizations,
     softmax, the loss, every reduction) stays in f32, as do the parameters:
     the conversions sit at their uses, so autodiff (run after this pass)
@@ -89,7 +95,11 @@ def MixedPrecisionPass : Pass<"autopar-mixed-precision", "ModuleOp"> {
     Option<"entry", "entry", "std::string", /*default=*/"\"loss\"",
            "The function whose contractions change precision">,
     Option<"type", "type", "std::string", /*default=*/"\"bf16\"",
-           "bf16 or f16">
+           "bf16 or f16">,
+    Option<"keepAttention", "keep-attention", "bool", /*default=*/"false",
+           "Keep attentions without a mask operand whole, on query, key and "
+           "value converted to `type` (their softmax still runs in f32), as "
+           "autocast runs scaled_dot_product_attention">
   ];
 }
 

@@ -1,0 +1,218 @@
+//===- Attention.cpp - the fused attention kernels' entry points ----------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// `autopar_cuda_attention_forward_{bf16,f16}` and `..._backward_...`, which
+// autopar-attention-to-calls makes of autopar.attention and
+// autopar.attention_grad on the CUDA path: they check the operands and
+// launch the kernels of Attention.cu (compiled by nvcc into a fatbin that
+// the build embeds here) on the legacy default stream, ordered after the
+// lowered code's kernels and before its later ones, like the cuBLAS calls.
+// The backward pass first recomputes each query row's log-sum-exp and
+// rowsum(do * out) (the statistics kernel), then runs one block per key
+// tile, adding dq into an f32 buffer with atomics (so dq's last bits depend
+// on the order the blocks finish), and rounds dq into its operand.
+// Without nvcc at build time the kernels are missing and a call ends the
+// process saying so (autopar-compile --fused-attention=off avoids them).
+//
+//===----------------------------------------------------------------------===//
+
+#include "AttentionLayout.h"
+#include "CudaRuntime.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#ifdef AUTOPAR_ATTENTION_FATBIN
+// The fatbin (sm_90 code and compute_80 PTX) as read-only data.
+asm(".section .rodata\n"
+    ".balign 64\n"
+    ".globl autopar_attention_fatbin\n"
+    "autopar_attention_fatbin:\n"
+    ".incbin \"" AUTOPAR_ATTENTION_FATBIN "\"\n"
+    ".byte 0\n"
+    ".previous\n");
+extern "C" const char autopar_attention_fatbin[];
+#endif
+
+using namespace autopar::attention;
+
+namespace {
+using Memref3 = AutoParMemRef3;
+
+struct Kernels {
+  void *forward = nullptr, *stats = nullptr, *backward = nullptr,
+       *narrow = nullptr;
+};
+
+void *attentionModule(const char *caller) {
+#ifdef AUTOPAR_ATTENTION_FATBIN
+  static void *module = [&] {
+    autopar::cuda::requireDevice(caller);
+    return mgpuModuleLoad(const_cast<char *>(autopar_attention_fatbin), 0);
+  }();
+  return module;
+#else
+  autopar::cuda::fail(std::string(caller) +
+                      ": this runtime was built without nvcc, so it has no "
+                      "fused attention kernels; compile the model with "
+                      "autopar-compile --fused-attention=off, or rebuild "
+                      "with the CUDA toolkit installed");
+#endif
+}
+
+/// The kernels for one element type and head size, looked up once.
+const Kernels &kernels(const char *caller, const char *type, int64_t d) {
+  static std::mutex mutex;
+  static Kernels cache[2][3];
+  std::lock_guard<std::mutex> lock(mutex);
+  Kernels &k = cache[std::string(type) == "bf16" ? 0 : 1][d == 32   ? 0
+                                                          : d == 64 ? 1
+                                                                    : 2];
+  if (k.forward)
+    return k;
+  void *module = attentionModule(caller);
+  std::string tail = std::string(type) + "_d" + std::to_string(d);
+  auto get = [&](const std::string &name) {
+    return mgpuModuleGetFunction(module, name.c_str());
+  };
+  int limit = autopar::cuda::sharedMemoryLimit();
+  size_t needed =
+      std::max(forwardSharedBytes(int(d)), backwardSharedBytes(int(d)));
+  if (needed > size_t(limit))
+    autopar::cuda::fail(std::string(caller) + ": head size " +
+                        std::to_string(d) + " needs " + std::to_string(needed) +
+                        " bytes of shared memory a block, the device allows " +
+                        std::to_string(limit));
+  k.stats = get("autopar_attention_stats_" + tail);
+  k.backward = get("autopar_attention_backward_" + tail);
+  k.narrow = get(std::string("autopar_attention_narrow_") + type);
+  void *forward = get("autopar_attention_forward_" + tail);
+  autopar::cuda::allowSharedMemory(forward, int(forwardSharedBytes(int(d))));
+  autopar::cuda::allowSharedMemory(k.stats, int(forwardSharedBytes(int(d))));
+  autopar::cuda::allowSharedMemory(k.backward,
+                                   int(backwardSharedBytes(int(d))));
+  k.forward = forward;
+  return k;
+}
+
+/// The shape [BH, S, D] of a contiguous rank-3 operand; ends the process
+/// naming the operand when it is not one.
+void checkOperand(const char *caller, const char *name, const Memref3 *m,
+                  int64_t bh, int64_t d) {
+  const int64_t *s = m->sizes, *t = m->strides;
+  if (s[0] != bh || s[2] != d || t[2] != 1 || t[1] != d || t[0] != s[1] * d ||
+      (reinterpret_cast<uintptr_t>(m->aligned) + m->offset * 2) % 16 != 0)
+    autopar::cuda::fail(
+        std::string(caller) + ": " + name + " is not a contiguous [" +
+        std::to_string(bh) + ", S, " + std::to_string(d) +
+        "] tensor on 16-byte boundaries (sizes " + std::to_string(s[0]) + "x" +
+        std::to_string(s[1]) + "x" + std::to_string(s[2]) + ", strides " +
+        std::to_string(t[0]) + "," + std::to_string(t[1]) + "," +
+        std::to_string(t[2]) + ")");
+}
+
+void *data(const Memref3 *m) {
+  return static_cast<char *>(m->aligned) + m->offset * 2;
+}
+
+int64_t headSize(const char *caller, const Memref3 *q) {
+  int64_t d = q->sizes[2];
+  if (d != 32 && d != 64 && d != 128)
+    autopar::cuda::fail(std::string(caller) + ": head size " +
+                        std::to_string(d) + " has no kernel (32, 64, 128)");
+  if (q->sizes[0] > 65535 || q->sizes[1] > int64_t(INT32_MAX) / 2)
+    autopar::cuda::fail(
+        std::string(caller) + ": " + std::to_string(q->sizes[0]) + " heads x " +
+        std::to_string(q->sizes[1]) + " positions exceed the kernels' grid");
+  return d;
+}
+
+unsigned tiles(int64_t rows) { return unsigned((rows + kTile - 1) / kTile); }
+
+void forward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
+             Memref3 *v, Memref3 *out, float scale, int32_t causal) {
+  int64_t d = headSize(caller, q), bh = q->sizes[0];
+  checkOperand(caller, "query", q, bh, d);
+  checkOperand(caller, "key", k, bh, d);
+  checkOperand(caller, "value", v, bh, d);
+  checkOperand(caller, "output", out, bh, d);
+  const Kernels &kk = kernels(caller, type, d);
+  void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out);
+  int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
+  void *params[] = {&qp, &kp, &vp, &op, &sq, &sk, &scale, &causal};
+  mgpuLaunchKernel(kk.forward, tiles(sq), bh, 1, kThreads, 1, 1,
+                   int32_t(forwardSharedBytes(int(d))), nullptr, params,
+                   nullptr, 8);
+}
+
+void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
+              Memref3 *v, Memref3 *out, Memref3 *dOut, Memref3 *dq, Memref3 *dk,
+              Memref3 *dv, float scale, int32_t causal) {
+  int64_t d = headSize(caller, q), bh = q->sizes[0];
+  checkOperand(caller, "query", q, bh, d);
+  checkOperand(caller, "key", k, bh, d);
+  checkOperand(caller, "value", v, bh, d);
+  checkOperand(caller, "output", out, bh, d);
+  checkOperand(caller, "output_grad", dOut, bh, d);
+  checkOperand(caller, "query_grad", dq, bh, d);
+  checkOperand(caller, "key_grad", dk, bh, d);
+  checkOperand(caller, "value_grad", dv, bh, d);
+  const Kernels &kk = kernels(caller, type, d);
+  int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
+  size_t rows = size_t(bh) * size_t(sq), count = rows * size_t(d);
+  // Scratch in stream order on the legacy stream: freed after the kernels.
+  void *lse = mgpuMemAlloc(rows * 4, nullptr, false);
+  void *rowDot = mgpuMemAlloc(rows * 4, nullptr, false);
+  void *dqWide = mgpuMemAlloc(count * 4, nullptr, false);
+  mgpuMemset32(dqWide, 0, count, nullptr);
+  void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out),
+       *dop = data(dOut), *dqp = data(dq), *dkp = data(dk), *dvp = data(dv);
+  void *statsParams[] = {&qp,     &kp, &op, &dop,   &lse,
+                         &rowDot, &sq, &sk, &scale, &causal};
+  mgpuLaunchKernel(kk.stats, tiles(sq), bh, 1, kThreads, 1, 1,
+                   int32_t(forwardSharedBytes(int(d))), nullptr, statsParams,
+                   nullptr, 10);
+  void *backwardParams[] = {&qp,  &kp,  &vp, &dop, &lse,   &rowDot, &dqWide,
+                            &dkp, &dvp, &sq, &sk,  &scale, &causal};
+  mgpuLaunchKernel(kk.backward, tiles(sk), bh, 1, kThreads, 1, 1,
+                   int32_t(backwardSharedBytes(int(d))), nullptr,
+                   backwardParams, nullptr, 13);
+  void *narrowParams[] = {&dqWide, &dqp, &count};
+  size_t blocks = std::min<size_t>((count + 255) / 256, 65536);
+  mgpuLaunchKernel(kk.narrow, intptr_t(blocks), 1, 1, 256, 1, 1, 0, nullptr,
+                   narrowParams, nullptr, 3);
+  mgpuMemFree(lse, nullptr);
+  mgpuMemFree(rowDot, nullptr);
+  mgpuMemFree(dqWide, nullptr);
+}
+} // namespace
+
+extern "C" {
+void _mlir_ciface_autopar_cuda_attention_forward_bf16(Memref3 *q, Memref3 *k,
+                                                      Memref3 *v, Memref3 *out,
+                                                      float scale,
+                                                      int32_t causal) {
+  forward(__func__, "bf16", q, k, v, out, scale, causal);
+}
+void _mlir_ciface_autopar_cuda_attention_forward_f16(Memref3 *q, Memref3 *k,
+                                                     Memref3 *v, Memref3 *out,
+                                                     float scale,
+                                                     int32_t causal) {
+  forward(__func__, "f16", q, k, v, out, scale, causal);
+}
+void _mlir_ciface_autopar_cuda_attention_backward_bf16(
+    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
+    Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale, int32_t causal) {
+  backward(__func__, "bf16", q, k, v, out, dOut, dq, dk, dv, scale, causal);
+}
+void _mlir_ciface_autopar_cuda_attention_backward_f16(
+    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
+    Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale, int32_t causal) {
+  backward(__func__, "f16", q, k, v, out, dOut, dq, dk, dv, scale, causal);
+}
+}

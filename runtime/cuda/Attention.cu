@@ -1,0 +1,409 @@
+//===- Attention.cu - fused attention kernels (flash attention) -----------===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Scaled dot-product attention on bf16 or f16 tensors [BH, S, D] (row-major,
+// D = 32, 64 or 128), forward and backward, without storing the S x S
+// probabilities: the algorithm of FlashAttention-2 (Dao, 2023) written for
+// the tensor cores through WMMA fragments (16 x 16 x 16, f32 accumulation).
+// Compiled by nvcc to PTX at build time (compute_80: A100, H100 and later)
+// and embedded in libautopar_cuda_runtime; Attention.cpp loads it and
+// launches the kernels on the legacy default stream, as the cuBLAS calls.
+//
+// Semantics, those of autopar.attention / autopar.attention_grad: with
+// S = q k^T * scale (f32, from the narrow operands), keys after the query
+// position masked out when `causal` (j > i), P = softmax(S) in f32,
+// out = P v with P rounded to the operand type before the product (here
+// unnormalized, the row sum divided out at the end), and backwards
+// dv = P^T do, dp = do v^T, ds = P (dp - rowsum(do * out)) scale,
+// dq = ds k (f32, summed over key tiles with atomics), dk = ds^T q.
+//
+// Every block has 4 warps (128 threads) and one tile of 64 query rows
+// (forward, statistics) or 64 key rows (backward); each warp owns 16 rows
+// of the tile. Shared memory holds the tiles with rows padded by 8 16-bit
+// elements (or 4 floats): WMMA needs 32-byte aligned fragments and a
+// leading dimension that is a multiple of 16 bytes, and the padding moves
+// consecutive rows to different banks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "AttentionLayout.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <mma.h>
+
+namespace {
+using namespace nvcuda;
+using autopar::attention::kThreads;
+using autopar::attention::kTile;
+
+template <typename T> struct Narrow;
+template <> struct Narrow<__nv_bfloat16> {
+  static __device__ __nv_bfloat16 from(float x) { return __float2bfloat16(x); }
+  static __device__ float to(__nv_bfloat16 x) { return __bfloat162float(x); }
+};
+template <> struct Narrow<__half> {
+  static __device__ __half from(float x) { return __float2half(x); }
+  static __device__ float to(__half x) { return __half2float(x); }
+};
+
+template <typename T>
+using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major>;
+template <typename T>
+using FragACol = wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major>;
+template <typename T>
+using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major>;
+template <typename T>
+using FragBCol = wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major>;
+using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
+
+/// Leading dimensions (elements) of the shared tiles (AttentionLayout.h).
+template <int D> struct Layout {
+  static constexpr int tile = autopar::attention::tileLd(D);
+  static constexpr int scores = autopar::attention::scoresLd();
+  static constexpr int probs = autopar::attention::probsLd();
+  static constexpr int rows = autopar::attention::rowsLd(D);
+};
+
+/// Copies rows [0, valid) of a [rows][D] matrix into a shared tile, zeros
+/// the rest (16-byte loads: D is a multiple of 8).
+template <typename T, int D>
+__device__ void loadTile(T *tile, const T *source, int valid) {
+  constexpr int chunks = D / 8;
+  for (int index = threadIdx.x; index < kTile * chunks; index += kThreads) {
+    int row = index / chunks, chunk = index % chunks;
+    uint4 value = make_uint4(0, 0, 0, 0);
+    if (row < valid)
+      value = reinterpret_cast<const uint4 *>(source + size_t(row) * D)[chunk];
+    reinterpret_cast<uint4 *>(tile + row * Layout<D>::tile)[chunk] = value;
+  }
+}
+
+/// out[16][64] (f32, leading dimension ld) = a[16][D] b[64][D]^T for the
+/// warp's 16 rows of `a`: scores of 16 queries against a key tile.
+template <typename T, int D>
+__device__ void rowsTimesTileT(float *out, int ld, const T *a, const T *b) {
+  constexpr int L = Layout<D>::tile;
+  for (int n = 0; n < kTile / 16; ++n) {
+    FragC acc;
+    wmma::fill_fragment(acc, 0.0f);
+    for (int k = 0; k < D / 16; ++k) {
+      FragA<T> fa;
+      FragBCol<T> fb; // b^T: element (d, j) at b[j * L + d]
+      wmma::load_matrix_sync(fa, a + k * 16, L);
+      wmma::load_matrix_sync(fb, b + n * 16 * L + k * 16, L);
+      wmma::mma_sync(acc, fa, fb, acc);
+    }
+    wmma::store_matrix_sync(out + n * 16, acc, ld, wmma::mem_row_major);
+  }
+}
+
+/// The forward pass over one tile of 64 query rows of one (batch, head).
+/// With STATS, only the row statistics the backward pass needs: the
+/// log-sum-exp of the scaled scores, and rowsum(do * out).
+template <typename T, int D, bool STATS>
+__device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
+                            float *lse, const T *dOut, float *rowDot, int sq,
+                            int sk, float scale, int causal) {
+  using L = Layout<D>;
+  extern __shared__ __align__(128) unsigned char shared[];
+  T *qs = reinterpret_cast<T *>(shared);
+  T *ks = qs + kTile * L::tile;
+  T *vs = ks + kTile * L::tile;
+  float *ss = reinterpret_cast<float *>(vs + kTile * L::tile);
+  T *ps = reinterpret_cast<T *>(ss + kTile * L::scores);
+  float *os = reinterpret_cast<float *>(ps + kTile * L::probs);
+  float *rowMax = os + kTile * L::rows;
+  float *rowSum = rowMax + kTile;
+
+  const int bh = blockIdx.y;
+  // The costliest causal tiles (the last queries) start first.
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  q += size_t(bh) * sq * D;
+  k += size_t(bh) * sk * D;
+  if (!STATS)
+    v += size_t(bh) * sk * D;
+  const int rows = min(kTile, sq - q0);
+
+  loadTile<T, D>(qs, q + size_t(q0) * D, rows);
+  if (!STATS)
+    for (int i = threadIdx.x; i < kTile * L::rows; i += kThreads)
+      os[i] = 0.0f;
+  for (int i = threadIdx.x; i < kTile; i += kThreads) {
+    rowMax[i] = -INFINITY;
+    rowSum[i] = 0.0f;
+  }
+  // Causal: no key after the tile's last query.
+  const int keys = causal ? min(sk, q0 + rows) : sk;
+  for (int k0 = 0; k0 < keys; k0 += kTile) {
+    __syncthreads(); // the previous key tile is no longer read
+    loadTile<T, D>(ks, k + size_t(k0) * D, min(kTile, sk - k0));
+    if (!STATS)
+      loadTile<T, D>(vs, v + size_t(k0) * D, min(kTile, sk - k0));
+    __syncthreads();
+    rowsTimesTileT<T, D>(ss + warp * 16 * L::scores, L::scores,
+                         qs + warp * 16 * L::tile, ks);
+    __syncwarp();
+    // Online softmax: two lanes per row, 32 columns each.
+    const int r = warp * 16 + lane / 2, half = lane % 2;
+    const int i = q0 + r;
+    float *srow = ss + r * L::scores + half * 32;
+    float tileMax = -INFINITY;
+    for (int c = 0; c < 32; ++c) {
+      int j = k0 + half * 32 + c;
+      bool masked = j >= sk || (causal && j > i);
+      float s = masked ? -INFINITY : srow[c] * scale;
+      srow[c] = s;
+      tileMax = fmaxf(tileMax, s);
+    }
+    tileMax = fmaxf(tileMax, __shfl_xor_sync(0xffffffffu, tileMax, 1));
+    const float oldMax = rowMax[r];
+    const float newMax = fmaxf(oldMax, tileMax);
+    const float base = newMax == -INFINITY ? 0.0f : newMax;
+    float sum = 0.0f;
+    T *prow = ps + r * L::probs + half * 32;
+    for (int c = 0; c < 32; ++c) {
+      float p = __expf(srow[c] - base);
+      sum += p;
+      if (!STATS)
+        prow[c] = Narrow<T>::from(p);
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    const float correction = __expf(oldMax - base);
+    if (!STATS) {
+      float *orow = os + r * L::rows + half * (D / 2);
+      for (int c = 0; c < D / 2; ++c)
+        orow[c] *= correction;
+    }
+    __syncwarp(); // both lanes have read the old statistics
+    if (half == 0) {
+      rowMax[r] = newMax;
+      rowSum[r] = rowSum[r] * correction + sum;
+    }
+    __syncwarp();
+    if (!STATS) {
+      // out[16 rows] += P[16][64] v[64][D]
+      for (int n = 0; n < D / 16; ++n) {
+        FragC acc;
+        float *o = os + warp * 16 * L::rows + n * 16;
+        wmma::load_matrix_sync(acc, o, L::rows, wmma::mem_row_major);
+        for (int kk = 0; kk < kTile / 16; ++kk) {
+          FragA<T> fa;
+          FragB<T> fb;
+          wmma::load_matrix_sync(fa, ps + warp * 16 * L::probs + kk * 16,
+                                 L::probs);
+          wmma::load_matrix_sync(fb, vs + kk * 16 * L::tile + n * 16, L::tile);
+          wmma::mma_sync(acc, fa, fb, acc);
+        }
+        wmma::store_matrix_sync(o, acc, L::rows, wmma::mem_row_major);
+      }
+    }
+  }
+  __syncthreads();
+  if (STATS) {
+    // lse = max + log(sum); rowDot = sum over d of do * out.
+    const T *dRows = dOut + (size_t(bh) * sq + q0) * D;
+    const T *oRows = out + (size_t(bh) * sq + q0) * D;
+    for (int r = threadIdx.x; r < rows; r += kThreads) {
+      lse[size_t(bh) * sq + q0 + r] = rowMax[r] + __logf(rowSum[r]);
+      float dot = 0.0f;
+      for (int c = 0; c < D; ++c)
+        dot += Narrow<T>::to(dRows[size_t(r) * D + c]) *
+               Narrow<T>::to(oRows[size_t(r) * D + c]);
+      rowDot[size_t(bh) * sq + q0 + r] = dot;
+    }
+    return;
+  }
+  T *o = out + (size_t(bh) * sq + q0) * D;
+  for (int index = threadIdx.x; index < rows * D; index += kThreads) {
+    int r = index / D, c = index % D;
+    float l = rowSum[r];
+    o[size_t(r) * D + c] =
+        Narrow<T>::from(l > 0.0f ? os[r * L::rows + c] / l : 0.0f);
+  }
+}
+
+/// The backward pass over one tile of 64 key rows: dk and dv summed over
+/// the query tiles in registers, dq added to an f32 buffer with atomics.
+template <typename T, int D>
+__device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
+                             const float *lse, const float *rowDot, float *dq,
+                             T *dk, T *dv, int sq, int sk, float scale,
+                             int causal) {
+  using L = Layout<D>;
+  extern __shared__ __align__(128) unsigned char shared[];
+  T *ks = reinterpret_cast<T *>(shared);
+  T *vs = ks + kTile * L::tile;
+  T *qs = vs + kTile * L::tile;
+  T *dos = qs + kTile * L::tile;
+  float *ss = reinterpret_cast<float *>(dos + kTile * L::tile);
+  float *dps = ss + kTile * L::scores;
+  T *ps = reinterpret_cast<T *>(dps + kTile * L::scores);
+  T *dss = ps + kTile * L::probs;
+  float *scratch = reinterpret_cast<float *>(dss + kTile * L::probs);
+  float *lses = scratch + kTile * L::rows;
+  float *dots = lses + kTile;
+
+  const int bh = blockIdx.y, k0 = blockIdx.x * kTile;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  q += size_t(bh) * sq * D;
+  k += size_t(bh) * sk * D;
+  v += size_t(bh) * sk * D;
+  dOut += size_t(bh) * sq * D;
+  lse += size_t(bh) * sq;
+  rowDot += size_t(bh) * sq;
+  dq += size_t(bh) * sq * D;
+  const int keyRows = min(kTile, sk - k0);
+  loadTile<T, D>(ks, k + size_t(k0) * D, keyRows);
+  loadTile<T, D>(vs, v + size_t(k0) * D, keyRows);
+
+  FragC dkAcc[D / 16], dvAcc[D / 16];
+  for (int n = 0; n < D / 16; ++n) {
+    wmma::fill_fragment(dkAcc[n], 0.0f);
+    wmma::fill_fragment(dvAcc[n], 0.0f);
+  }
+  // Causal: no query before the tile's first key attends to it.
+  const int first = causal ? (k0 / kTile) * kTile : 0;
+  for (int q0 = first; q0 < sq; q0 += kTile) {
+    __syncthreads(); // the previous query tile is no longer read
+    const int rows = min(kTile, sq - q0);
+    loadTile<T, D>(qs, q + size_t(q0) * D, rows);
+    loadTile<T, D>(dos, dOut + size_t(q0) * D, rows);
+    for (int r = threadIdx.x; r < kTile; r += kThreads) {
+      lses[r] = r < rows ? lse[q0 + r] : 0.0f;
+      dots[r] = r < rows ? rowDot[q0 + r] : 0.0f;
+    }
+    __syncthreads();
+    // The warp's 16 query rows: s = q k^T, dp = do v^T.
+    rowsTimesTileT<T, D>(ss + warp * 16 * L::scores, L::scores,
+                         qs + warp * 16 * L::tile, ks);
+    rowsTimesTileT<T, D>(dps + warp * 16 * L::scores, L::scores,
+                         dos + warp * 16 * L::tile, vs);
+    __syncwarp();
+    {
+      const int r = warp * 16 + lane / 2, half = lane % 2;
+      const int i = q0 + r;
+      for (int c = half * 32; c < half * 32 + 32; ++c) {
+        int j = k0 + c;
+        bool masked = r >= rows || j >= sk || (causal && j > i);
+        float p =
+            masked ? 0.0f : __expf(ss[r * L::scores + c] * scale - lses[r]);
+        float ds = p * (dps[r * L::scores + c] - dots[r]) * scale;
+        ps[r * L::probs + c] = Narrow<T>::from(p);
+        dss[r * L::probs + c] = Narrow<T>::from(ds);
+      }
+    }
+    __syncthreads(); // dk and dv read every row of P and dS
+    // The warp's 16 key rows: dv += P^T do, dk += dS^T q.
+    for (int kk = 0; kk < kTile / 16; ++kk) {
+      FragACol<T> pt, dst; // element (j, i) at p[i * probs + j]
+      wmma::load_matrix_sync(pt, ps + kk * 16 * L::probs + warp * 16,
+                             L::probs);
+      wmma::load_matrix_sync(dst, dss + kk * 16 * L::probs + warp * 16,
+                             L::probs);
+      for (int n = 0; n < D / 16; ++n) {
+        FragB<T> fdo, fq;
+        wmma::load_matrix_sync(fdo, dos + kk * 16 * L::tile + n * 16, L::tile);
+        wmma::load_matrix_sync(fq, qs + kk * 16 * L::tile + n * 16, L::tile);
+        wmma::mma_sync(dvAcc[n], pt, fdo, dvAcc[n]);
+        wmma::mma_sync(dkAcc[n], dst, fq, dkAcc[n]);
+      }
+    }
+    // The warp's 16 query rows: dq += dS k.
+    float *mine = scratch + warp * 16 * L::rows;
+    for (int n = 0; n < D / 16; ++n) {
+      FragC acc;
+      wmma::fill_fragment(acc, 0.0f);
+      for (int kk = 0; kk < kTile / 16; ++kk) {
+        FragA<T> fds;
+        FragB<T> fk;
+        wmma::load_matrix_sync(fds, dss + warp * 16 * L::probs + kk * 16,
+                               L::probs);
+        wmma::load_matrix_sync(fk, ks + kk * 16 * L::tile + n * 16, L::tile);
+        wmma::mma_sync(acc, fds, fk, acc);
+      }
+      wmma::store_matrix_sync(mine + n * 16, acc, L::rows, wmma::mem_row_major);
+    }
+    __syncwarp();
+    for (int index = lane; index < 16 * D; index += 32) {
+      int r = index / D, c = index % D;
+      int row = warp * 16 + r;
+      if (row < rows)
+        atomicAdd(dq + size_t(q0 + row) * D + c, mine[r * L::rows + c]);
+    }
+    __syncwarp();
+  }
+  // Write the warp's 16 rows of dk and dv.
+  float *mine = scratch + warp * 16 * L::rows;
+  for (int which = 0; which < 2; ++which) {
+    for (int n = 0; n < D / 16; ++n)
+      wmma::store_matrix_sync(mine + n * 16, which ? dvAcc[n] : dkAcc[n],
+                              L::rows, wmma::mem_row_major);
+    __syncwarp();
+    T *target = (which ? dv : dk) + (size_t(bh) * sk + k0) * D;
+    for (int index = lane; index < 16 * D; index += 32) {
+      int r = index / D, c = index % D;
+      int row = warp * 16 + r;
+      if (row < keyRows)
+        target[size_t(row) * D + c] = Narrow<T>::from(mine[r * L::rows + c]);
+    }
+    __syncwarp();
+  }
+}
+
+template <typename T>
+__device__ void narrowRows(const float *in, T *out, size_t count) {
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+       i += size_t(gridDim.x) * blockDim.x)
+    out[i] = Narrow<T>::from(in[i]);
+}
+} // namespace
+
+// The entry points, one per element type and head size, with C names that
+// Attention.cpp looks up in the module.
+#define AUTOPAR_ATTENTION_KERNELS(T, NAME, D)                                  \
+  extern "C" __global__ void __launch_bounds__(kThreads)                       \
+      autopar_attention_forward_##NAME##_d##D(                                 \
+          const T *q, const T *k, const T *v, T *out, int sq, int sk,          \
+          float scale, int causal) {                                           \
+    forwardTile<T, D, false>(q, k, v, out, nullptr, nullptr, nullptr, sq, sk,  \
+                             scale, causal);                                   \
+  }                                                                            \
+  extern "C" __global__ void __launch_bounds__(kThreads)                       \
+      autopar_attention_stats_##NAME##_d##D(                                   \
+          const T *q, const T *k, const T *out, const T *dOut, float *lse,     \
+          float *rowDot, int sq, int sk, float scale, int causal) {            \
+    forwardTile<T, D, true>(q, k, nullptr, const_cast<T *>(out), lse, dOut,    \
+                            rowDot, sq, sk, scale, causal);                    \
+  }                                                                            \
+  extern "C" __global__ void __launch_bounds__(kThreads)                       \
+      autopar_attention_backward_##NAME##_d##D(                                \
+          const T *q, const T *k, const T *v, const T *dOut, const float *lse, \
+          const float *rowDot, float *dq, T *dk, T *dv, int sq, int sk,        \
+          float scale, int causal) {                                           \
+    backwardTile<T, D>(q, k, v, dOut, lse, rowDot, dq, dk, dv, sq, sk, scale,  \
+                       causal);                                                \
+  }
+
+AUTOPAR_ATTENTION_KERNELS(__nv_bfloat16, bf16, 32)
+AUTOPAR_ATTENTION_KERNELS(__nv_bfloat16, bf16, 64)
+AUTOPAR_ATTENTION_KERNELS(__nv_bfloat16, bf16, 128)
+AUTOPAR_ATTENTION_KERNELS(__half, f16, 32)
+AUTOPAR_ATTENTION_KERNELS(__half, f16, 64)
+AUTOPAR_ATTENTION_KERNELS(__half, f16, 128)
+#undef AUTOPAR_ATTENTION_KERNELS
+
+extern "C" __global__ void autopar_attention_narrow_bf16(const float *in,
+                                                         __nv_bfloat16 *out,
+                                                         size_t count) {
+  narrowRows(in, out, count);
+}
+extern "C" __global__ void autopar_attention_narrow_f16(const float *in,
+                                                        __half *out,
+                                                        size_t count) {
+  narrowRows(in, out, count);
+}

@@ -1,0 +1,288 @@
+//===- AttentionKernelTest.cpp - the fused attention kernels, emulated ----===//
+//
+// Part of the autopar project.
+//
+//===----------------------------------------------------------------------===//
+//
+// runtime/cuda/Attention.cu compiled for the CPU against CudaEmulation.h
+// (blocks of 128 threads with real barriers, WMMA fragments as float
+// matrices) and compared with attention and its gradients in double on
+// the same bf16/f16 inputs: causal and not, tiles cut short (positions
+// not a multiple of 64), more keys than queries and fewer, head sizes 32,
+// 64 and 128. The backward pass runs as Attention.cpp launches it: the
+// statistics kernel, the key-tile kernel adding dq into f32, the rounding.
+// Where a GPU is present, the OnTheGPU tests run the compiled kernels
+// through the runtime's entry points on the same inputs and reference.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CudaEmulation.h"
+#include "CudaRuntime.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace {
+// Attention.cu's dynamic shared memory (blocks run one at a time).
+alignas(128) unsigned char shared[256 * 1024];
+} // namespace
+
+#include "Attention.cu"
+
+namespace {
+using autopar::attention::backwardSharedBytes;
+using autopar::attention::forwardSharedBytes;
+using autopar::attention::kThreads;
+using autopar::attention::kTile;
+using cuda_emulation::launch;
+
+struct Case {
+  const char *type; // bf16 or f16
+  int d, bh, sq, sk;
+  bool causal;
+};
+
+template <typename T> T narrow(float x);
+template <> __nv_bfloat16 narrow(float x) { return __float2bfloat16(x); }
+template <> __half narrow(float x) { return __float2half(x); }
+
+/// Attention and its gradients in double: out = softmax(q k^T s) v, and
+/// for the cotangent dOut, dq, dk, dv.
+void reference(const std::vector<float> &q, const std::vector<float> &k,
+               const std::vector<float> &v, const std::vector<float> &dOut,
+               const Case &c, float scale, std::vector<double> &out,
+               std::vector<double> &dq, std::vector<double> &dk,
+               std::vector<double> &dv) {
+  int d = c.d, sq = c.sq, sk = c.sk;
+  out.assign(size_t(c.bh) * sq * d, 0);
+  dq.assign(out.size(), 0);
+  dk.assign(size_t(c.bh) * sk * d, 0);
+  dv.assign(dk.size(), 0);
+  std::vector<double> p(sk), dp(sk);
+  for (int b = 0; b < c.bh; ++b)
+    for (int i = 0; i < sq; ++i) {
+      const float *qi = &q[(size_t(b) * sq + i) * d];
+      double max = -INFINITY;
+      for (int j = 0; j < sk; ++j) {
+        double s = 0;
+        for (int e = 0; e < d; ++e)
+          s += double(qi[e]) * k[(size_t(b) * sk + j) * d + e];
+        p[j] = c.causal && j > i ? -INFINITY : s * scale;
+        max = std::max(max, p[j]);
+      }
+      double sum = 0;
+      for (int j = 0; j < sk; ++j)
+        sum += (p[j] = std::exp(p[j] - max));
+      for (int j = 0; j < sk; ++j)
+        p[j] /= sum;
+      double *oi = &out[(size_t(b) * sq + i) * d];
+      const float *gi = &dOut[(size_t(b) * sq + i) * d];
+      double rowDot = 0;
+      for (int j = 0; j < sk; ++j) {
+        dp[j] = 0;
+        for (int e = 0; e < d; ++e) {
+          oi[e] += p[j] * v[(size_t(b) * sk + j) * d + e];
+          dp[j] += double(gi[e]) * v[(size_t(b) * sk + j) * d + e];
+          dv[(size_t(b) * sk + j) * d + e] += p[j] * gi[e];
+        }
+        rowDot += p[j] * dp[j];
+      }
+      for (int j = 0; j < sk; ++j) {
+        double ds = p[j] * (dp[j] - rowDot) * scale;
+        for (int e = 0; e < d; ++e) {
+          dq[(size_t(b) * sq + i) * d + e] +=
+              ds * k[(size_t(b) * sk + j) * d + e];
+          dk[(size_t(b) * sk + j) * d + e] += ds * qi[e];
+        }
+      }
+    }
+}
+
+/// ||got - want|| / ||want||.
+template <typename T>
+double relativeError(const std::vector<T> &got,
+                     const std::vector<double> &want) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    double g = nvcuda::wmma::widen(got[i]);
+    diff += (g - want[i]) * (g - want[i]);
+    norm += want[i] * want[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-300));
+}
+
+/// The kernels on the emulation, launched as Attention.cpp launches them.
+template <typename T>
+void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
+             const std::vector<T> &v, const std::vector<T> &dOut, float scale,
+             std::vector<T> &out, std::vector<T> &dq, std::vector<T> &dk,
+             std::vector<T> &dv,
+             void (*forward)(const T *, const T *, const T *, T *, int, int,
+                             float, int),
+             void (*stats)(const T *, const T *, const T *, const T *, float *,
+                           float *, int, int, float, int),
+             void (*backward)(const T *, const T *, const T *, const T *,
+                              const float *, const float *, float *, T *, T *,
+                              int, int, float, int),
+             void (*toNarrow)(const float *, T *, size_t)) {
+  ASSERT_LE(forwardSharedBytes(c.d), sizeof(shared));
+  ASSERT_LE(backwardSharedBytes(c.d), sizeof(shared));
+  unsigned qTiles = unsigned((c.sq + kTile - 1) / kTile);
+  unsigned kTiles = unsigned((c.sk + kTile - 1) / kTile);
+  int causal = c.causal;
+  size_t qn = q.size();
+  launch(forward, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
+         v.data(), out.data(), c.sq, c.sk, scale, causal);
+
+  std::vector<float> lse(size_t(c.bh) * c.sq), rowDot(lse.size()),
+      dqWide(qn, 0.0f);
+  launch(stats, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
+         out.data(), dOut.data(), lse.data(), rowDot.data(), c.sq, c.sk, scale,
+         causal);
+  launch(backward, Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(),
+         k.data(), v.data(), dOut.data(), lse.data(), rowDot.data(),
+         dqWide.data(), dk.data(), dv.data(), c.sq, c.sk, scale, causal);
+  launch(toNarrow, Dim3{4, 1, 1}, 64, dqWide.data(), dq.data(), qn);
+}
+
+/// The runtime's view of a host vector's device copy: [bh, s, d].
+template <typename T> struct DeviceTensor {
+  DeviceTensor(const std::vector<T> &host, int bh, int s, int d)
+      : bytes(host.size() * sizeof(T)) {
+    data = mgpuMemAlloc(bytes, nullptr, false);
+    autopar::cuda::copyToDevice(data, host.data(), bytes);
+    ref = {data, data, 0, {bh, s, d}, {int64_t(s) * d, d, 1}};
+  }
+  ~DeviceTensor() { mgpuMemFree(data, nullptr); }
+  std::vector<T> read() const {
+    std::vector<T> host(bytes / sizeof(T));
+    autopar::cuda::copyToHost(host.data(), data, bytes);
+    return host;
+  }
+  size_t bytes;
+  void *data;
+  AutoParMemRef3 ref;
+};
+
+template <typename T>
+void runCase(bool onGpu, const Case &c,
+             void (*forward)(const T *, const T *, const T *, T *, int, int,
+                             float, int),
+             void (*stats)(const T *, const T *, const T *, const T *, float *,
+                           float *, int, int, float, int),
+             void (*backward)(const T *, const T *, const T *, const T *,
+                              const float *, const float *, float *, T *, T *,
+                              int, int, float, int),
+             void (*toNarrow)(const float *, T *, size_t), double tolerance) {
+  std::mt19937 rng(20261127);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  size_t qn = size_t(c.bh) * c.sq * c.d, kn = size_t(c.bh) * c.sk * c.d;
+  // Inputs rounded to T; the reference reads the rounded values.
+  auto make = [&](size_t n, std::vector<T> &narrowed,
+                  std::vector<float> &wide) {
+    narrowed.resize(n);
+    wide.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      narrowed[i] = narrow<T>(uniform(rng));
+      wide[i] = nvcuda::wmma::widen(narrowed[i]);
+    }
+  };
+  std::vector<T> q, k, v, dOut;
+  std::vector<float> qf, kf, vf, dOutf;
+  make(qn, q, qf);
+  make(kn, k, kf);
+  make(kn, v, vf);
+  make(qn, dOut, dOutf);
+  float scale = 1.0f / std::sqrt(float(c.d));
+  std::vector<double> outRef, dqRef, dkRef, dvRef;
+  reference(qf, kf, vf, dOutf, c, scale, outRef, dqRef, dkRef, dvRef);
+
+  std::vector<T> out(qn), dq(qn), dk(kn), dv(kn);
+  if (onGpu) {
+    std::string why;
+    if (!autopar::cuda::available(why))
+      GTEST_SKIP() << "no CUDA GPU here: " << why;
+    DeviceTensor<T> dQ(q, c.bh, c.sq, c.d), dK(k, c.bh, c.sk, c.d),
+        dV(v, c.bh, c.sk, c.d), dO(out, c.bh, c.sq, c.d),
+        dDo(dOut, c.bh, c.sq, c.d), dDq(dq, c.bh, c.sq, c.d),
+        dDk(dk, c.bh, c.sk, c.d), dDv(dv, c.bh, c.sk, c.d);
+    bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+    (bf16 ? _mlir_ciface_autopar_cuda_attention_forward_bf16
+          : _mlir_ciface_autopar_cuda_attention_forward_f16)(
+        &dQ.ref, &dK.ref, &dV.ref, &dO.ref, scale, c.causal);
+    (bf16 ? _mlir_ciface_autopar_cuda_attention_backward_bf16
+          : _mlir_ciface_autopar_cuda_attention_backward_f16)(
+        &dQ.ref, &dK.ref, &dV.ref, &dO.ref, &dDo.ref, &dDq.ref, &dDk.ref,
+        &dDv.ref, scale, c.causal);
+    out = dO.read();
+    dq = dDq.read();
+    dk = dDk.read();
+    dv = dDv.read();
+  } else {
+    emulate(c, q, k, v, dOut, scale, out, dq, dk, dv, forward, stats, backward,
+            toNarrow);
+  }
+  double errors[] = {relativeError(out, outRef), relativeError(dq, dqRef),
+                     relativeError(dk, dkRef), relativeError(dv, dvRef)};
+  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s: relative errors out %.2e, dq "
+              "%.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
+              onGpu ? "GPU " : "", c.type, c.d, c.bh, c.sq, c.sk,
+              c.causal ? " causal" : "", errors[0], errors[1], errors[2],
+              errors[3], tolerance);
+  const char *names[] = {"out", "dq", "dk", "dv"};
+  for (int i = 0; i < 4; ++i)
+    EXPECT_LE(errors[i], tolerance) << names[i];
+}
+
+// bf16 keeps 8 bits: inputs, P and the outputs each round by up to 2^-9
+// relative; 2e-2 of the norm leaves room for that and nothing more (a
+// wrong mask, scale or tile edge moves the results by tens of percent).
+constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
+
+#define BF16_KERNELS(D)                                                        \
+  autopar_attention_forward_bf16_d##D, autopar_attention_stats_bf16_d##D,      \
+      autopar_attention_backward_bf16_d##D, autopar_attention_narrow_bf16
+
+TEST(AttentionKernel, CausalWithAShortLastTile) {
+  runCase<__nv_bfloat16>(false, {"bf16", 64, 3, 70, 70, true}, BF16_KERNELS(64),
+                         kBf16Tolerance);
+}
+
+TEST(AttentionKernel, MoreKeysThanQueriesHeadSize32) {
+  runCase<__nv_bfloat16>(false, {"bf16", 32, 2, 40, 100, false},
+                         BF16_KERNELS(32), kBf16Tolerance);
+}
+
+TEST(AttentionKernel, CausalFewerKeysThanQueries) {
+  runCase<__nv_bfloat16>(false, {"bf16", 64, 2, 100, 30, true},
+                         BF16_KERNELS(64), kBf16Tolerance);
+}
+
+TEST(AttentionKernel, HeadSize128) {
+  runCase<__nv_bfloat16>(false, {"bf16", 128, 2, 64, 64, true},
+                         BF16_KERNELS(128), kBf16Tolerance);
+}
+
+TEST(AttentionKernel, HalfPrecisionThreeTiles) {
+  runCase<__half>(
+      false, {"f16", 64, 2, 130, 130, true}, autopar_attention_forward_f16_d64,
+      autopar_attention_stats_f16_d64, autopar_attention_backward_f16_d64,
+      autopar_attention_narrow_f16, kF16Tolerance);
+}
+// The same through the runtime on a GPU (skipped without one): the kernels
+// nvcc compiled, loaded from the runtime's fatbin.
+TEST(AttentionKernel, OnTheGPUCausalWithAShortLastTile) {
+  runCase<__nv_bfloat16>(true, {"bf16", 64, 3, 70, 70, true}, BF16_KERNELS(64),
+                         kBf16Tolerance);
+}
+
+TEST(AttentionKernel, OnTheGPUMoreKeysThanQueriesHalfPrecision) {
+  runCase<__half>(
+      true, {"f16", 128, 2, 40, 100, false}, autopar_attention_forward_f16_d128,
+      autopar_attention_stats_f16_d128, autopar_attention_backward_f16_d128,
+      autopar_attention_narrow_f16, kF16Tolerance);
+}
+} // namespace
