@@ -106,7 +106,9 @@ def FuseElementwisePass
     `linalg.transpose` whose operand's only use it is, if an elementwise
     op makes that operand, or whose only user is an elementwise op, is
     generalized first so that the two fuse: one loop reading in one layout
-    and writing in the other instead of a loop and a copy.
+    and writing in the other instead of a loop and a copy. An elementwise
+    producer whose only other use is the function's return (an optimizer's
+    new moments) fuses too, the loop yielding its values as well.
   }];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",

@@ -72,3 +72,34 @@ func.func @alone(%x: tensor<2x8xf32>) -> tensor<8x2xf32> {
   %t = autopar.transpose %x, perm = [1, 0] : tensor<2x8xf32> -> tensor<8x2xf32>
   return %t : tensor<8x2xf32>
 }
+
+// -----
+
+// A value the function returns and an elementwise op reads (an optimizer's
+// new moment): one loop yields both, nothing computed twice.
+// CHECK-LABEL: func.func @returned_and_used
+// CHECK: %[[F:.*]]:2 = linalg.generic
+// CHECK: linalg.yield %{{.*}}, %{{.*}} : f32, f32
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[F]]#1, %[[F]]#0
+func.func @returned_and_used(%p: tensor<64xf32>, %g: tensor<64xf32>, %m: tensor<64xf32>) -> (tensor<64xf32>, tensor<64xf32>) {
+  %c = autopar.constant dense<0.9> : tensor<64xf32>
+  %a = autopar.mul %m, %c : tensor<64xf32>
+  %mn = autopar.add %a, %g : tensor<64xf32>
+  %u = autopar.mul %mn, %c : tensor<64xf32>
+  %pn = autopar.sub %p, %u : tensor<64xf32>
+  return %pn, %mn : tensor<64xf32>, tensor<64xf32>
+}
+
+// -----
+
+// Read by two loops: left alone (each consumer is its own loop over rows
+// that autopar-fuse-rows may group differently).
+// CHECK-LABEL: func.func @two_readers
+// CHECK-COUNT-3: linalg.generic
+func.func @two_readers(%x: tensor<64xf32>) -> (tensor<64xf32>, tensor<64xf32>) {
+  %e = autopar.exp %x : tensor<64xf32>
+  %a = autopar.mul %e, %x : tensor<64xf32>
+  %b = autopar.add %e, %x : tensor<64xf32>
+  return %a, %b : tensor<64xf32>, tensor<64xf32>
+}

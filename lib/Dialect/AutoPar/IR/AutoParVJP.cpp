@@ -21,6 +21,7 @@
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/STLExtras.h"
 
 #include <cmath>
@@ -237,6 +238,29 @@ LogicalResult ConstantOp::buildVJP(OpBuilder &, ValueRange,
   return noCotangents(*this, out);
 }
 
+namespace {
+/// `v` computed again at the builder's point when it is a comparison of
+/// broadcasts (and constants): the cross-entropy's one-hot mask of the
+/// labels, batch x positions x classes of i1, which the backward pass
+/// would otherwise read back from memory (and the forward pass store).
+/// Recomputed, each copy fuses into the loop that reads it.
+Value recomputeCheap(OpBuilder &b, Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!isa_and_nonnull<CompareOp, BroadcastOp>(def))
+    return v;
+  if (isa<CompareOp>(def) &&
+      !llvm::all_of(def->getOperands(), [](Value operand) {
+        return isa_and_nonnull<BroadcastOp, ConstantOp>(
+            operand.getDefiningOp());
+      }))
+    return v;
+  IRMapping mapping;
+  for (Value operand : def->getOperands())
+    mapping.map(operand, recomputeCheap(b, operand));
+  return b.clone(*def, mapping)->getResult(0);
+}
+} // namespace
+
 LogicalResult SelectOp::buildVJP(OpBuilder &b, ValueRange cotangents,
                                  SmallVectorImpl<Value> &out) {
   Value g = cotangents[0];
@@ -244,9 +268,10 @@ LogicalResult SelectOp::buildVJP(OpBuilder &b, ValueRange cotangents,
     return noCotangents(*this, out);
   VJPBuilder vb(b, getLoc());
   Value zero = vb.zerosLike(g);
+  Value pred = recomputeCheap(b, getPred());
   out.push_back(Value());
-  out.push_back(vb.select(getPred(), g, zero));
-  out.push_back(vb.select(getPred(), zero, g));
+  out.push_back(vb.select(pred, g, zero));
+  out.push_back(vb.select(pred, zero, g));
   return success();
 }
 

@@ -99,3 +99,30 @@ func.func @strided(%x: tensor<8xf32>) -> tensor<f32> {
   %l = autopar.reduce sum %s, dims = [0] : tensor<4xf32> -> tensor<f32>
   return %l : tensor<f32>
 }
+
+// -----
+
+// A select's mask that compares broadcasts (the cross-entropy's one-hot of
+// the labels) is computed again for the backward pass, not kept: each copy
+// fuses into the loop that reads it. A mask computed otherwise is reused.
+// CHECK-LABEL: func.func @loss_grad(
+// CHECK: %[[M1:.*]] = autopar.compare eq
+// CHECK: autopar.select %[[M1]]
+// CHECK: %[[R:.*]] = autopar.compare gt, %arg0
+// CHECK: autopar.select %[[R]]
+// CHECK: autopar.select %[[R]]
+// CHECK: %[[M2:.*]] = autopar.compare eq
+// CHECK: autopar.select %[[M2]]
+// CHECK-NOT: autopar.compare
+func.func @loss(%x: tensor<2x5xf32> {autopar.role = "param"}, %l: tensor<2xi64>) -> tensor<f32> {
+  %iota = autopar.constant dense<[0, 1, 2, 3, 4]> : tensor<5xi64>
+  %c = autopar.broadcast %iota, dims = [1] : tensor<5xi64> -> tensor<2x5xi64>
+  %b = autopar.broadcast %l, dims = [0] : tensor<2xi64> -> tensor<2x5xi64>
+  %m = autopar.compare eq, %c, %b : tensor<2x5xi64>
+  %z = autopar.constant dense<0.0> : tensor<2x5xf32>
+  %p = autopar.select %m, %x, %z : tensor<2x5xi1>, tensor<2x5xf32>
+  %r = autopar.compare gt, %x, %z : tensor<2x5xf32>
+  %q = autopar.select %r, %p, %z : tensor<2x5xi1>, tensor<2x5xf32>
+  %s = autopar.reduce sum %q, dims = [0, 1] : tensor<2x5xf32> -> tensor<f32>
+  return %s : tensor<f32>
+}
