@@ -101,6 +101,21 @@ __device__ void rowsTimesTileT(float *out, int ld, const T *a, const T *b) {
   }
 }
 
+/// acc[16][16] += a[16][64] b[64][16 columns from n * 16] for the warp's 16
+/// rows of `a` (probabilities or their gradient, leading dimension
+/// Layout::probs) and a key or value tile `b`.
+template <typename T, int D>
+__device__ void rowsTimesTile(FragC &acc, const T *a, const T *b, int n) {
+  using L = Layout<D>;
+  for (int kk = 0; kk < kTile / 16; ++kk) {
+    FragA<T> fa;
+    FragB<T> fb;
+    wmma::load_matrix_sync(fa, a + kk * 16, L::probs);
+    wmma::load_matrix_sync(fb, b + kk * 16 * L::tile + n * 16, L::tile);
+    wmma::mma_sync(acc, fa, fb, acc);
+  }
+}
+
 /// The forward pass over one tile of 64 query rows of one (batch, head).
 /// With STATS, only the row statistics the backward pass needs: the
 /// log-sum-exp of the scaled scores, and rowsum(do * out).
@@ -191,14 +206,7 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
         FragC acc;
         float *o = os + warp * 16 * L::rows + n * 16;
         wmma::load_matrix_sync(acc, o, L::rows, wmma::mem_row_major);
-        for (int kk = 0; kk < kTile / 16; ++kk) {
-          FragA<T> fa;
-          FragB<T> fb;
-          wmma::load_matrix_sync(fa, ps + warp * 16 * L::probs + kk * 16,
-                                 L::probs);
-          wmma::load_matrix_sync(fb, vs + kk * 16 * L::tile + n * 16, L::tile);
-          wmma::mma_sync(acc, fa, fb, acc);
-        }
+        rowsTimesTile<T, D>(acc, ps + warp * 16 * L::probs, vs, n);
         wmma::store_matrix_sync(o, acc, L::rows, wmma::mem_row_major);
       }
     }
@@ -301,8 +309,7 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
     // The warp's 16 key rows: dv += P^T do, dk += dS^T q.
     for (int kk = 0; kk < kTile / 16; ++kk) {
       FragACol<T> pt, dst; // element (j, i) at p[i * probs + j]
-      wmma::load_matrix_sync(pt, ps + kk * 16 * L::probs + warp * 16,
-                             L::probs);
+      wmma::load_matrix_sync(pt, ps + kk * 16 * L::probs + warp * 16, L::probs);
       wmma::load_matrix_sync(dst, dss + kk * 16 * L::probs + warp * 16,
                              L::probs);
       for (int n = 0; n < D / 16; ++n) {
@@ -318,14 +325,7 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
     for (int n = 0; n < D / 16; ++n) {
       FragC acc;
       wmma::fill_fragment(acc, 0.0f);
-      for (int kk = 0; kk < kTile / 16; ++kk) {
-        FragA<T> fds;
-        FragB<T> fk;
-        wmma::load_matrix_sync(fds, dss + warp * 16 * L::probs + kk * 16,
-                               L::probs);
-        wmma::load_matrix_sync(fk, ks + kk * 16 * L::tile + n * 16, L::tile);
-        wmma::mma_sync(acc, fds, fk, acc);
-      }
+      rowsTimesTile<T, D>(acc, dss + warp * 16 * L::probs, ks, n);
       wmma::store_matrix_sync(mine + n * 16, acc, L::rows, wmma::mem_row_major);
     }
     __syncwarp();
@@ -402,8 +402,7 @@ extern "C" __global__ void autopar_attention_narrow_bf16(const float *in,
                                                          size_t count) {
   narrowRows(in, out, count);
 }
-extern "C" __global__ void autopar_attention_narrow_f16(const float *in,
-                                                        __half *out,
-                                                        size_t count) {
+extern "C" __global__ void
+autopar_attention_narrow_f16(const float *in, __half *out, size_t count) {
   narrowRows(in, out, count);
 }

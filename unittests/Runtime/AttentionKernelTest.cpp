@@ -45,6 +45,16 @@ struct Case {
   bool causal;
 };
 
+/// The four kernels of one element type and head size.
+template <typename T> struct Kernels {
+  void (*forward)(const T *, const T *, const T *, T *, int, int, float, int);
+  void (*stats)(const T *, const T *, const T *, const T *, float *, float *,
+                int, int, float, int);
+  void (*backward)(const T *, const T *, const T *, const T *, const float *,
+                   const float *, float *, T *, T *, int, int, float, int);
+  void (*toNarrow)(const float *, T *, size_t);
+};
+
 template <typename T> T narrow(float x);
 template <> __nv_bfloat16 narrow(float x) { return __float2bfloat16(x); }
 template <> __half narrow(float x) { return __float2half(x); }
@@ -119,33 +129,25 @@ template <typename T>
 void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
              const std::vector<T> &v, const std::vector<T> &dOut, float scale,
              std::vector<T> &out, std::vector<T> &dq, std::vector<T> &dk,
-             std::vector<T> &dv,
-             void (*forward)(const T *, const T *, const T *, T *, int, int,
-                             float, int),
-             void (*stats)(const T *, const T *, const T *, const T *, float *,
-                           float *, int, int, float, int),
-             void (*backward)(const T *, const T *, const T *, const T *,
-                              const float *, const float *, float *, T *, T *,
-                              int, int, float, int),
-             void (*toNarrow)(const float *, T *, size_t)) {
+             std::vector<T> &dv, const Kernels<T> &kernels) {
   ASSERT_LE(forwardSharedBytes(c.d), sizeof(shared));
   ASSERT_LE(backwardSharedBytes(c.d), sizeof(shared));
   unsigned qTiles = unsigned((c.sq + kTile - 1) / kTile);
   unsigned kTiles = unsigned((c.sk + kTile - 1) / kTile);
   int causal = c.causal;
   size_t qn = q.size();
-  launch(forward, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
-         v.data(), out.data(), c.sq, c.sk, scale, causal);
+  launch(kernels.forward, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
+         k.data(), v.data(), out.data(), c.sq, c.sk, scale, causal);
 
   std::vector<float> lse(size_t(c.bh) * c.sq), rowDot(lse.size()),
       dqWide(qn, 0.0f);
-  launch(stats, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
-         out.data(), dOut.data(), lse.data(), rowDot.data(), c.sq, c.sk, scale,
-         causal);
-  launch(backward, Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(),
+  launch(kernels.stats, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
+         k.data(), out.data(), dOut.data(), lse.data(), rowDot.data(), c.sq,
+         c.sk, scale, causal);
+  launch(kernels.backward, Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(),
          k.data(), v.data(), dOut.data(), lse.data(), rowDot.data(),
          dqWide.data(), dk.data(), dv.data(), c.sq, c.sk, scale, causal);
-  launch(toNarrow, Dim3{4, 1, 1}, 64, dqWide.data(), dq.data(), qn);
+  launch(kernels.toNarrow, Dim3{4, 1, 1}, 64, dqWide.data(), dq.data(), qn);
 }
 
 /// The runtime's view of a host vector's device copy: [bh, s, d].
@@ -168,15 +170,8 @@ template <typename T> struct DeviceTensor {
 };
 
 template <typename T>
-void runCase(bool onGpu, const Case &c,
-             void (*forward)(const T *, const T *, const T *, T *, int, int,
-                             float, int),
-             void (*stats)(const T *, const T *, const T *, const T *, float *,
-                           float *, int, int, float, int),
-             void (*backward)(const T *, const T *, const T *, const T *,
-                              const float *, const float *, float *, T *, T *,
-                              int, int, float, int),
-             void (*toNarrow)(const float *, T *, size_t), double tolerance) {
+void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
+             double tolerance) {
   std::mt19937 rng(20261127);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   size_t qn = size_t(c.bh) * c.sq * c.d, kn = size_t(c.bh) * c.sk * c.d;
@@ -222,8 +217,7 @@ void runCase(bool onGpu, const Case &c,
     dk = dDk.read();
     dv = dDv.read();
   } else {
-    emulate(c, q, k, v, dOut, scale, out, dq, dk, dv, forward, stats, backward,
-            toNarrow);
+    emulate(c, q, k, v, dOut, scale, out, dq, dk, dv, kernels);
   }
   double errors[] = {relativeError(out, outRef), relativeError(dq, dqRef),
                      relativeError(dk, dkRef), relativeError(dv, dvRef)};
@@ -243,8 +237,16 @@ void runCase(bool onGpu, const Case &c,
 constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
 
 #define BF16_KERNELS(D)                                                        \
-  autopar_attention_forward_bf16_d##D, autopar_attention_stats_bf16_d##D,      \
-      autopar_attention_backward_bf16_d##D, autopar_attention_narrow_bf16
+  Kernels<__nv_bfloat16> {                                                     \
+    autopar_attention_forward_bf16_d##D, autopar_attention_stats_bf16_d##D,    \
+        autopar_attention_backward_bf16_d##D, autopar_attention_narrow_bf16    \
+  }
+
+#define F16_KERNELS(D)                                                         \
+  Kernels<__half> {                                                            \
+    autopar_attention_forward_f16_d##D, autopar_attention_stats_f16_d##D,      \
+        autopar_attention_backward_f16_d##D, autopar_attention_narrow_f16      \
+  }
 
 TEST(AttentionKernel, CausalWithAShortLastTile) {
   runCase<__nv_bfloat16>(false, {"bf16", 64, 3, 70, 70, true}, BF16_KERNELS(64),
@@ -267,10 +269,8 @@ TEST(AttentionKernel, HeadSize128) {
 }
 
 TEST(AttentionKernel, HalfPrecisionThreeTiles) {
-  runCase<__half>(
-      false, {"f16", 64, 2, 130, 130, true}, autopar_attention_forward_f16_d64,
-      autopar_attention_stats_f16_d64, autopar_attention_backward_f16_d64,
-      autopar_attention_narrow_f16, kF16Tolerance);
+  runCase<__half>(false, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),
+                  kF16Tolerance);
 }
 // The same through the runtime on a GPU (skipped without one): the kernels
 // nvcc compiled, loaded from the runtime's fatbin.
@@ -280,9 +280,7 @@ TEST(AttentionKernel, OnTheGPUCausalWithAShortLastTile) {
 }
 
 TEST(AttentionKernel, OnTheGPUMoreKeysThanQueriesHalfPrecision) {
-  runCase<__half>(
-      true, {"f16", 128, 2, 40, 100, false}, autopar_attention_forward_f16_d128,
-      autopar_attention_stats_f16_d128, autopar_attention_backward_f16_d128,
-      autopar_attention_narrow_f16, kF16Tolerance);
+  runCase<__half>(true, {"f16", 128, 2, 40, 100, false}, F16_KERNELS(128),
+                  kF16Tolerance);
 }
 } // namespace
