@@ -80,7 +80,11 @@ def MixedPrecisionPass : Pass<"autopar-mixed-precision", "ModuleOp"> {
     that their matrix products are dots and the attention's softmax stays in
     f32 -- takes its operands converted to `type` and its result converted
     back. With `keep-attention`, an attention without a mask stays whole
-    on converted operands (its softmax runs in f32 all the same). Backends accumulate a half-precision contraction in f32 and round
+    on converted operands (its softmax runs in f32 all the same). Last, a
+    reshape between a conversion and its operand's producer or its
+    result's user moves to the conversion's other side (exact: neither
+    computes), so that the conversion fuses with its neighbour when
+    lowered, and a value widened and narrowed back folds away. Backends accumulate a half-precision contraction in f32 and round
     the sum once. Everything else (elementwise math, normalizations,
     softmax, the loss, every reduction) stays in f32, as do the parameters:
     the conversions sit at their uses, so autodiff (run after this pass)
