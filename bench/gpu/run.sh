@@ -212,19 +212,13 @@ for dtype, name in (("fp32", "gpt2-b8"), ("bf16", "gpt2-b8-bf16")):
         r = runs[dtype]
         print(f"autopar ({dtype}): {r['tokens_per_s']:.0f} tokens/s, "
               f"{r['step_ms']:.1f} ms/step, MFU {100 * r['mfu']:.2f}%")
-p = f"{d}/gpt2-b8-bf16-unfused.json"
-if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):
-    u = json.load(open(p))
-    print(f"autopar (bf16) without autopar-fuse-rows: {u['step_ms']:.1f} "
-          f"ms/step; with it {runs['bf16']['step_ms']:.1f}: "
-          f"{u['step_ms'] / runs['bf16']['step_ms']:.2f}x faster")
-p = f"{d}/gpt2-b8-bf16-nofa.json"
-if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):
-    u = json.load(open(p))
-    print(f"autopar (bf16) without the fused attention kernels: "
-          f"{u['step_ms']:.1f} ms/step; with them "
-          f"{runs['bf16']['step_ms']:.1f}: "
-          f"{u['step_ms'] / runs['bf16']['step_ms']:.2f}x faster")
+for name, what in (("unfused", "autopar-fuse-rows"),
+                   ("nofa", "the fused attention kernels")):
+    p = f"{d}/gpt2-b8-bf16-{name}.json"
+    if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):
+        u, ms = json.load(open(p))["step_ms"], runs["bf16"]["step_ms"]
+        print(f"autopar (bf16) without {what}: {u:.1f} ms/step; with "
+              f"{ms:.1f}: {u / ms:.2f}x faster")
 for dtype in ("fp32", "bf16"):
     p = f"{d}/torch-{dtype}.json"
     if dtype in runs and os.path.exists(p) and os.path.getsize(p):
