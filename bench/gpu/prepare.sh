@@ -42,7 +42,9 @@
 #   libgpt2-b8.so, gpt2-b8.txt   the same model at batch 8 (timed; the loss
 #                          must fall); kernels-gpt2-b8.txt: the op each of
 #                          its kernels comes from (bench/gpu/kernel_map.py)
-#   libgpt2-b8-bf16.so, gpt2-b8-bf16.txt   batch 8 with --precision=bf16
+#   libgpt2-b8-bf16.so, gpt2-b8-bf16.txt, kernels-gpt2-b8-bf16.txt   batch 8
+#                          with --precision=bf16 (run.sh also times it
+#                          without padding its odd products)
 #   libgpt2-b8-bf16-unfused.so, gpt2-b8-bf16-unfused.txt   the same without
 #                          autopar-fuse-rows (run.sh times both)
 #   libgpt2-b8-bf16-nofa.so, gpt2-b8-bf16-nofa.txt   and without the fused
@@ -202,10 +204,20 @@ t = np.random.default_rng(1).integers(0, 50257, size=(8, 1025)).astype(np.int64)
 for b in (1, 8):
     np.save(f'{sys.argv[1]}/ids{b}.npy', t[:b, :-1])
     np.save(f'{sys.argv[1]}/labels{b}.npy', t[:b, 1:])" "$out"
+# map_kernels NAME: which op of gpu-check/gpt2's step each kernel comes
+# from (the profile's #N), into kernels-NAME.txt.
+map_kernels() {
+  "$build/bin/autopar-opt" "$out/gpt2/train.mlir" \
+    --autopar-lower-to-cuda="host=false" --mlir-print-debuginfo \
+    --mlir-print-local-scope > "$out/gpt2/lowered.mlir"
+  /usr/bin/python3 "$root/bench/gpu/kernel_map.py" "$out/gpt2/lowered.mlir" \
+    "$out/gpt2/train.mlir" > "$out/kernels-$1.txt"
+}
 # gpt2-small at batch 8 in bf16 (the timing's other half).
 "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
   --gpu-format=cubin --precision=bf16 -o "$out/gpt2" >/dev/null
 cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16.so"
+map_kernels gpt2-b8-bf16
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
   "$out/labels8.npy" "$out" gpt2-b8-bf16
 rm -rf "$out/gpt2"
@@ -236,12 +248,7 @@ for b in 1 8; do
   /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids$b.npy" \
     "$out/labels$b.npy" "$out" gpt2-b$b
   if [ $b = 8 ]; then
-    # Which op of the step each kernel comes from (the profile's #N).
-    "$build/bin/autopar-opt" "$out/gpt2/train.mlir" \
-      --autopar-lower-to-cuda="host=false" --mlir-print-debuginfo \
-      --mlir-print-local-scope > "$out/gpt2/lowered.mlir"
-    /usr/bin/python3 "$root/bench/gpu/kernel_map.py" "$out/gpt2/lowered.mlir" \
-      "$out/gpt2/train.mlir" > "$out/kernels-gpt2-b8.txt"
+    map_kernels gpt2-b8
   fi
   rm -rf "$out/gpt2" "$out/ids$b.npy" "$out/labels$b.npy"
 done

@@ -70,6 +70,9 @@ struct Driver {
   CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
   CUresult (*cuMemsetD32Async)(CUdeviceptr, unsigned, size_t, CUstream);
   CUresult (*cuMemsetD16Async)(CUdeviceptr, unsigned short, size_t, CUstream);
+  CUresult (*cuMemcpy2DAsync)(const CUDA_MEMCPY2D *, CUstream);
+  CUresult (*cuMemsetD2D8Async)(CUdeviceptr, size_t, unsigned char, size_t,
+                                size_t, CUstream);
   CUresult (*cuModuleLoadData)(CUmodule *, const void *);
   CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned,
                                  CUjit_option *, void **);
@@ -166,6 +169,8 @@ State &state() {
     AUTOPAR_RESOLVE(cuMemcpyDtoH, "cuMemcpyDtoH_v2")
     AUTOPAR_RESOLVE(cuMemsetD32Async, "cuMemsetD32Async")
     AUTOPAR_RESOLVE(cuMemsetD16Async, "cuMemsetD16Async")
+    AUTOPAR_RESOLVE(cuMemcpy2DAsync, "cuMemcpy2DAsync_v2")
+    AUTOPAR_RESOLVE(cuMemsetD2D8Async, "cuMemsetD2D8Async")
     AUTOPAR_RESOLVE(cuModuleLoadData, "cuModuleLoadData")
     AUTOPAR_RESOLVE(cuModuleLoadDataEx, "cuModuleLoadDataEx")
     AUTOPAR_RESOLVE(cuModuleUnload, "cuModuleUnload")
@@ -421,6 +426,32 @@ void autopar::cuda::copyToDevice(void *device, const void *host, size_t bytes) {
   const Driver &d = driver(__func__);
   if (bytes)
     AUTOPAR_CU(cuMemcpyHtoD(devicePointer(device), host, bytes));
+}
+
+void autopar::cuda::copy2D(void *destination, size_t destinationPitch,
+                           const void *source, size_t sourcePitch,
+                           size_t widthBytes, size_t rows) {
+  const Driver &d = driver(__func__);
+  if (!widthBytes || !rows)
+    return;
+  CUDA_MEMCPY2D copy = {};
+  copy.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.srcDevice = devicePointer(source);
+  copy.srcPitch = sourcePitch;
+  copy.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+  copy.dstDevice = devicePointer(destination);
+  copy.dstPitch = destinationPitch;
+  copy.WidthInBytes = widthBytes;
+  copy.Height = rows;
+  AUTOPAR_CU(cuMemcpy2DAsync(&copy, nullptr));
+}
+
+void autopar::cuda::zero2D(void *destination, size_t pitch, size_t widthBytes,
+                           size_t rows) {
+  const Driver &d = driver(__func__);
+  if (widthBytes && rows)
+    AUTOPAR_CU(cuMemsetD2D8Async(devicePointer(destination), pitch, 0,
+                                 widthBytes, rows, nullptr));
 }
 
 bool autopar::cuda::streamDone(void *stream) {

@@ -41,6 +41,23 @@ constexpr int CUBLAS_STATUS_SUCCESS = 0, CUBLAS_OP_N = 0, CUBLAS_OP_T = 1,
 // cublasGemmEx's data and compute types (library_types.h, cublas_api.h).
 constexpr int CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14,
               CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
+constexpr int CU_MEMORYTYPE_DEVICE = 2;
+/// cuMemcpy2DAsync's description of a pitched copy (CUDA_MEMCPY2D_v2).
+struct CUDA_MEMCPY2D {
+  size_t srcXInBytes, srcY;
+  int srcMemoryType;
+  const void *srcHost;
+  unsigned long long srcDevice;
+  void *srcArray;
+  size_t srcPitch;
+  size_t dstXInBytes, dstY;
+  int dstMemoryType;
+  void *dstHost;
+  unsigned long long dstDevice;
+  void *dstArray;
+  size_t dstPitch;
+  size_t WidthInBytes, Height;
+};
 } // namespace abi
 
 /// Whether a CUDA device can be used here; when not, `why` says what is
@@ -52,6 +69,14 @@ bool available(std::string &why);
 /// Copies between host and device memory (synchronous).
 void copyToDevice(void *device, const void *host, size_t bytes);
 void copyToHost(void *host, const void *device, size_t bytes);
+
+/// Copies `rows` rows of `widthBytes` from `source` (a row every
+/// `sourcePitch` bytes) to `destination` (every `destinationPitch`), device
+/// to device, on the legacy default stream (ordered as the cuBLAS calls).
+void copy2D(void *destination, size_t destinationPitch, const void *source,
+            size_t sourcePitch, size_t widthBytes, size_t rows);
+/// Zeros `rows` rows of `widthBytes` a `pitch` apart, likewise.
+void zero2D(void *destination, size_t pitch, size_t widthBytes, size_t rows);
 
 /// Whether all work queued on `stream` has finished (cuStreamQuery); ends
 /// the process on an error.

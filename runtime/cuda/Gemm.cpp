@@ -12,12 +12,14 @@
 // opened with dlopen like the driver. cuBLAS is column-major: a row-major
 // C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the operands
 // swap. Layouts that need a copy are not handled on the GPU yet (an error
-// that says so).
+// that says so). A large half-precision GEMM with odd dimensions runs on
+// padded copies (runtime/common/GemmPadding.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "ContractionPlan.h"
 #include "CudaRuntime.h"
+#include "GemmPadding.h"
 
 #include <climits>
 #include <cstdlib>
@@ -92,10 +94,37 @@ Cublas &cublas() {
   return c;
 }
 
+/// AUTOPAR_CUDA_GEMM_PAD: 0 runs every half-precision GEMM as it is, 1
+/// pads every unaligned one, unset (or anything else) pads those whose work
+/// is large against the copies (runtime/common/GemmPadding.h).
+int padding() {
+  static const int force = [] {
+    const char *text = std::getenv("AUTOPAR_CUDA_GEMM_PAD");
+    std::string v = text ? text : "";
+    return v == "0" ? 0 : v == "1" ? 1 : -1;
+  }();
+  return force;
+}
+
+/// The scratch and copies of a padded GEMM, in stream order on the legacy
+/// default stream (cuBLAS's).
+struct DevicePadding {
+  void *alloc(size_t bytes) { return mgpuMemAlloc(bytes, nullptr, false); }
+  void free(void *p) { mgpuMemFree(p, nullptr); }
+  void copy2D(void *dst, size_t dstPitch, const void *src, size_t srcPitch,
+              size_t width, size_t rows) {
+    autopar::cuda::copy2D(dst, dstPitch, src, srcPitch, width, rows);
+  }
+  void zero2D(void *dst, size_t pitch, size_t width, size_t rows) {
+    autopar::cuda::zero2D(dst, pitch, width, rows);
+  }
+};
+
 /// Row-major GEMMs on cuBLAS, C (f32) += A B with A and B of `In`: f32
 /// through cublasSgemm, bf16 or f16 (`In` = uint16_t, `inType` naming
 /// which) through cublasGemmEx on the tensor cores, accumulating in f32.
-/// No copies.
+/// No copies, but for a half-precision GEMM with dimensions that are not
+/// multiples of 8 (GemmPadding.h).
 template <typename In> struct CublasBackend {
   int inType = CUDA_R_32F;
   /// 0 to overwrite C: each element of C is in exactly one GEMM (the K
@@ -130,16 +159,47 @@ template <typename In> struct CublasBackend {
     int opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     void *token = autopar::cuda::profileBegin(nullptr);
     constexpr bool f32 = std::is_same_v<In, float>;
-    int s;
+    int s = CUBLAS_STATUS_SUCCESS;
+    std::string padded;
+    // One half-precision GEMM: cublasGemmEx, on aligned copies where
+    // GemmPadding.h's plan says so.
+    auto one16 = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                     const In *a, int64_t lda, const In *b, int64_t ldb,
+                     float *c, int64_t ldc) {
+      s = cb.gemmEx(cb.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                    ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
+                    &one, b, inType, int(ldb), a, inType, int(lda), &beta, c,
+                    CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
+                    CUBLAS_GEMM_DEFAULT);
+    };
     if (count == 1) {
-      if constexpr (f32)
+      if constexpr (f32) {
         s = cb.sgemm(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
                      int(ldb), a, int(lda), &beta, c, int(ldc));
-      else
-        s = cb.gemmEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
-                      inType, int(ldb), a, inType, int(lda), &beta, c,
-                      CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
-                      CUBLAS_GEMM_DEFAULT);
+      } else {
+        autopar::runtime::GemmShape shape{transA,
+                                          transB,
+                                          m,
+                                          n,
+                                          k,
+                                          lda,
+                                          ldb,
+                                          ldc,
+                                          reinterpret_cast<uintptr_t>(a),
+                                          reinterpret_cast<uintptr_t>(b),
+                                          reinterpret_cast<uintptr_t>(c)};
+        autopar::runtime::GemmPadding plan = autopar::runtime::planGemmPadding(
+            shape, sizeof(In), beta != 0.0f, padding());
+        if (plan.pad) {
+          DevicePadding device;
+          autopar::runtime::runPaddedGemm(device, shape, plan, a, b, c,
+                                          beta != 0.0f, one16);
+          padded = " (padded to " + std::to_string(plan.m) + "x" +
+                   std::to_string(plan.n) + "x" + std::to_string(plan.k) + ")";
+        } else {
+          one16(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
+        }
+      }
     } else if constexpr (f32) {
       s = cb.sgemmBatched(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
                           int(ldb), strideB, a, int(lda), strideA, &beta, c,
@@ -160,7 +220,7 @@ template <typename In> struct CublasBackend {
               (count > 1 ? std::to_string(count) + " x " : std::string()) +
               std::to_string(m) + "x" + std::to_string(n) + "x" +
               std::to_string(k) + (transA ? " A^T" : "") +
-              (transB ? " B^T" : ""));
+              (transB ? " B^T" : "") + padded);
     if (s != CUBLAS_STATUS_SUCCESS)
       error = std::string("cuBLAS ") + what + " failed: " + cb.statusString(s);
   }

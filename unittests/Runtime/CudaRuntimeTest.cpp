@@ -77,6 +77,10 @@ namespace {
 // the runtime reads when it first opens the driver: set before main.
 const bool kProfiling = (setenv("AUTOPAR_CUDA_PROFILE", "1", 1), true);
 
+// The GEMM test pads every unaligned half-precision GEMM, small ones too
+// (runtime/common/GemmPadding.h; read once, at the first GEMM).
+const bool kPadding = (setenv("AUTOPAR_CUDA_GEMM_PAD", "1", 1), true);
+
 TEST(CudaRuntime, SaysWhyWithoutAGPU) {
   std::string why;
   if (autopar::cuda::available(why))
@@ -176,6 +180,115 @@ TEST(CudaRuntime, RunsAKernelThroughTheLoweringsEntryPoints) {
   mgpuMemFree(db, stream);
   mgpuMemFree(dc, stream);
   mgpuStreamDestroy(stream);
+}
+
+/// A rank-2 memref descriptor, as the lowering passes them.
+struct Memref2 {
+  void *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+
+// gpt2-small's three vocabulary products in small (C = x w^T, dx = dC w,
+// dw = x^T dC with 1001 for the vocabulary): bf16 operands holding small
+// integers, so the f32 products are exact, through the entry point the
+// lowering calls, padded to multiples of 8 on the device, against the host.
+TEST(CudaRuntime, PadsOddBf16Gemms) {
+  SKIP_WITHOUT_GPU();
+  ASSERT_TRUE(kPadding);
+  const int64_t rows = 64, vocab = 1001, width = 72;
+  struct Case {
+    const char *what;
+    // Sizes of A, B, C; per loop (m, n, k) the dimension of A, B, C it
+    // indexes (-1: none).
+    int64_t a[2], b[2], c[2];
+    int64_t spec[9];
+  } cases[] = {
+      {"x w^T",
+       {rows, width},
+       {vocab, width},
+       {rows, vocab},
+       {0, -1, 0, -1, 0, 1, 1, 1, -1}},
+      {"dC w",
+       {rows, vocab},
+       {vocab, width},
+       {rows, width},
+       {0, -1, 0, -1, 1, 1, 1, 0, -1}},
+      {"x^T dC",
+       {rows, width},
+       {rows, vocab},
+       {width, vocab},
+       {1, -1, 0, -1, 1, 1, 0, 0, -1}},
+  };
+  for (const Case &t : cases)
+    for (bool overwrite : {false, true}) {
+      auto count = [](const int64_t *s) { return size_t(s[0] * s[1]); };
+      std::vector<uint16_t> a(count(t.a)), b(count(t.b));
+      std::vector<float> c(count(t.c));
+      unsigned seed = 1;
+      auto next = [&] { return (seed = seed * 1103515245u + 12345u) >> 16; };
+      // Small integers in bf16: the upper half of the f32's bits.
+      auto bf16 = [](float v) {
+        uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        return uint16_t(bits >> 16);
+      };
+      std::vector<float> af(a.size()), bf(b.size());
+      for (size_t i = 0; i < a.size(); ++i)
+        a[i] = bf16(af[i] = float(next() % 4));
+      for (size_t i = 0; i < b.size(); ++i)
+        b[i] = bf16(bf[i] = float(next() % 4));
+      for (auto &x : c)
+        x = float(next() % 4);
+      // The host's product, loop by loop.
+      std::vector<float> expected = c;
+      // dims[o][l]: the dimension of operand o that loop l indexes.
+      int64_t trips[3] = {0, 0, 0}, dims[3][3];
+      const int64_t *sizes[3] = {t.a, t.b, t.c};
+      for (int l = 0; l < 3; ++l)
+        for (int o = 0; o < 3; ++o)
+          if ((dims[o][l] = t.spec[l * 3 + o]) >= 0)
+            trips[l] = sizes[o][dims[o][l]];
+      auto at = [&](int o, int64_t i, int64_t j, int64_t l) {
+        int64_t index[3] = {i, j, l}, position[2] = {0, 0};
+        for (int loop = 0; loop < 3; ++loop)
+          if (dims[o][loop] >= 0)
+            position[dims[o][loop]] = index[loop];
+        return position[0] * sizes[o][1] + position[1];
+      };
+      for (int64_t i = 0; i < trips[0]; ++i)
+        for (int64_t j = 0; j < trips[1]; ++j) {
+          double sum = overwrite ? 0.0 : expected[at(2, i, j, 0)];
+          for (int64_t l = 0; l < trips[2]; ++l)
+            sum += double(af[at(0, i, j, l)]) * double(bf[at(1, i, j, l)]);
+          expected[at(2, i, j, 0)] = float(sum);
+        }
+      void *da = mgpuMemAlloc(a.size() * 2, nullptr, false);
+      void *db = mgpuMemAlloc(b.size() * 2, nullptr, false);
+      void *dc = mgpuMemAlloc(c.size() * 4, nullptr, false);
+      autopar::cuda::copyToDevice(da, a.data(), a.size() * 2);
+      autopar::cuda::copyToDevice(db, b.data(), b.size() * 2);
+      autopar::cuda::copyToDevice(dc, c.data(), c.size() * 4);
+      Memref2 ma = {da, da, 0, {t.a[0], t.a[1]}, {t.a[1], 1}};
+      Memref2 mb = {db, db, 0, {t.b[0], t.b[1]}, {t.b[1], 1}};
+      Memref2 mc = {dc, dc, 0, {t.c[0], t.c[1]}, {t.c[1], 1}};
+      AutoParUnrankedF32 ua = {2, &ma}, ub = {2, &mb}, uc = {2, &mc};
+      std::vector<int64_t> spec(t.spec, t.spec + 9);
+      if (overwrite)
+        spec.push_back(1);
+      AutoParSpec s = {
+          spec.data(), spec.data(), 0, {int64_t(spec.size())}, {1}};
+      _mlir_ciface_autopar_cuda_gemm_bf16(&ua, &ub, &uc, &s);
+      mgpuStreamSynchronize(nullptr);
+      std::vector<float> got(c.size());
+      autopar::cuda::copyToHost(got.data(), dc, c.size() * 4);
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_EQ(got[i], expected[i])
+            << t.what << (overwrite ? " (overwriting C)" : "") << ", element "
+            << i;
+      mgpuMemFree(da, nullptr);
+      mgpuMemFree(db, nullptr);
+      mgpuMemFree(dc, nullptr);
+    }
 }
 
 } // namespace

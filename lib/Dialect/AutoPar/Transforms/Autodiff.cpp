@@ -14,6 +14,9 @@
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_AUTODIFFPASS
@@ -35,6 +38,82 @@ Value zerosOf(OpBuilder &b, Location loc, Type type) {
   return ConstantOp::create(
       b, loc, t,
       SplatElementsAttr::get(t, FloatAttr::get(t.getElementType(), 0.0)));
+}
+
+/// Whether `v` is a constant tensor of float zeros.
+bool isZeros(Value v) {
+  auto c = v.getDefiningOp<ConstantOp>();
+  auto splat = c ? dyn_cast<SplatElementsAttr>(c.getValue()) : nullptr;
+  return splat && isa<FloatType>(splat.getElementType()) &&
+         splat.getSplatValue<APFloat>().isZero();
+}
+
+/// The sum of two cotangents that concatenate pieces along one dimension
+/// where, piece by piece, at most one side is not zeros, as one
+/// concatenation of the pieces that are not (the slices' VJPs pad their
+/// cotangent with zeros: the three of a fused qkv projection's q, k and v
+/// would otherwise add two 3x wide tensors of mostly zeros). Pieces on both
+/// sides that are not zeros are added when they line up. Null where the
+/// pieces do not line up (a piece that is not zeros would have to be cut).
+Value addConcatenations(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  auto l = lhs.getDefiningOp<ConcatOp>(), r = rhs.getDefiningOp<ConcatOp>();
+  if (!l || !r || l.getDim() != r.getDim() || lhs.getType() != rhs.getType())
+    return {};
+  int64_t dim = l.getDim();
+  // Each side's pieces as [start, end) along `dim`.
+  struct Piece {
+    int64_t start, end;
+    Value value;
+  };
+  auto piecesOf = [&](ConcatOp c) {
+    SmallVector<Piece> pieces;
+    int64_t at = 0;
+    for (Value input : c.getInputs()) {
+      int64_t n = cast<RankedTensorType>(input.getType()).getDimSize(dim);
+      pieces.push_back({at, at + n, input});
+      at += n;
+    }
+    return pieces;
+  };
+  SmallVector<Piece> lp = piecesOf(l), rp = piecesOf(r);
+  SmallVector<int64_t> cuts;
+  for (const Piece &p : llvm::concat<Piece>(lp, rp))
+    cuts.push_back(p.end);
+  llvm::sort(cuts);
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  auto type = cast<RankedTensorType>(lhs.getType());
+  SmallVector<Value> parts;
+  size_t li = 0, ri = 0;
+  int64_t start = 0;
+  for (int64_t end : cuts) {
+    while (lp[li].end < end)
+      ++li;
+    while (rp[ri].end < end)
+      ++ri;
+    const Piece &a = lp[li], &c = rp[ri];
+    bool aZero = isZeros(a.value), cZero = isZeros(c.value);
+    bool aWhole = a.start == start && a.end == end;
+    bool cWhole = c.start == start && c.end == end;
+    if (aZero && cZero) {
+      SmallVector<int64_t> shape(type.getShape());
+      shape[dim] = end - start;
+      parts.push_back(aWhole   ? a.value
+                      : cWhole ? c.value
+                               : zerosOf(b, loc, type.clone(shape)));
+    } else if (cZero && aWhole) {
+      parts.push_back(a.value);
+    } else if (aZero && cWhole) {
+      parts.push_back(c.value);
+    } else if (aWhole && cWhole) {
+      parts.push_back(AddOp::create(b, loc, a.value, c.value));
+    } else {
+      return {};
+    }
+    start = end;
+  }
+  if (parts.size() == 1)
+    return parts.front();
+  return ConcatOp::create(b, loc, parts, dim);
 }
 
 struct AutodiffPass
@@ -134,7 +213,21 @@ struct AutodiffPass
     llvm::DenseMap<Value, Value> cotangent;
     auto accumulate = [&](Value v, Value c) {
       auto [it, inserted] = cotangent.try_emplace(v, c);
-      if (!inserted)
+      if (inserted)
+        return;
+      if (Value sum = addConcatenations(b, v.getLoc(), it->second, c)) {
+        // The two concatenations are dead now, with their zeros.
+        for (Value old : {it->second, c})
+          if (auto concat = old.getDefiningOp<ConcatOp>();
+              concat && concat->use_empty()) {
+            SmallVector<Value> inputs(concat.getInputs());
+            concat->erase();
+            for (Value input : inputs)
+              if (isZeros(input) && input.use_empty())
+                input.getDefiningOp()->erase();
+          }
+        it->second = sum;
+      } else
         it->second = AddOp::create(b, v.getLoc(), it->second, c);
     };
     Value loss = ret.getOperand(0);

@@ -126,3 +126,49 @@ func.func @loss(%x: tensor<2x5xf32> {autopar.role = "param"}, %l: tensor<2xi64>)
   %s = autopar.reduce sum %q, dims = [0, 1] : tensor<2x5xf32> -> tensor<f32>
   return %s : tensor<f32>
 }
+
+// -----
+
+// The cotangents of slices that split a tensor (a fused qkv projection's q,
+// k and v) add up to one concatenation of the three, not to a sum of
+// zero-padded copies.
+// CHECK-LABEL: func.func @loss_grad(
+// CHECK: %[[Q:.*]] = autopar.mul %{{.*}}, %{{.*}} : tensor<2x4xf32>
+// CHECK-NOT: autopar.add
+// CHECK-NOT: autopar.constant dense<0.0
+// CHECK: %[[G:.*]] = autopar.concat(%{{.*}}, %{{.*}}, %{{.*}}) dim = 1 : tensor<2x4xf32>, tensor<2x4xf32>, tensor<2x4xf32> -> tensor<2x12xf32>
+// CHECK-NEXT: return %{{.*}}, %[[G]]
+func.func @loss(%x: tensor<2x12xf32> {autopar.role = "param"}) -> tensor<f32> {
+  %q = autopar.slice %x, start = [0, 0], limit = [2, 4], strides = [1, 1] : tensor<2x12xf32> -> tensor<2x4xf32>
+  %k = autopar.slice %x, start = [0, 4], limit = [2, 8], strides = [1, 1] : tensor<2x12xf32> -> tensor<2x4xf32>
+  %v = autopar.slice %x, start = [0, 8], limit = [2, 12], strides = [1, 1] : tensor<2x12xf32> -> tensor<2x4xf32>
+  %qk = autopar.mul %q, %k : tensor<2x4xf32>
+  %s = autopar.mul %qk, %v : tensor<2x4xf32>
+  %l = autopar.reduce sum %s, dims = [0, 1] : tensor<2x4xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// Overlapping slices: the padded cotangents are added (a piece would have
+// to be cut to line them up). Two slices of the same range: their pieces
+// line up, and the ones that are not zeros are added.
+// CHECK-LABEL: func.func @loss_grad(
+// CHECK: %[[S:.*]] = autopar.add %{{.*}}, %{{.*}} : tensor<2x4xf32>
+// CHECK: %[[Y:.*]] = autopar.concat(%{{.*}}, %[[S]]) dim = 1 : tensor<2x8xf32>, tensor<2x4xf32> -> tensor<2x12xf32>
+// CHECK: %[[A:.*]] = autopar.concat
+// CHECK: %[[B:.*]] = autopar.concat
+// CHECK: %[[X:.*]] = autopar.add %[[A]], %[[B]] : tensor<2x12xf32>
+// CHECK: return %{{.*}}, %[[X]], %[[Y]]
+func.func @loss(%x: tensor<2x12xf32> {autopar.role = "param"}, %y: tensor<2x12xf32> {autopar.role = "param"}) -> tensor<f32> {
+  %a = autopar.slice %x, start = [0, 0], limit = [2, 6], strides = [1, 1] : tensor<2x12xf32> -> tensor<2x6xf32>
+  %b = autopar.slice %x, start = [0, 4], limit = [2, 10], strides = [1, 1] : tensor<2x12xf32> -> tensor<2x6xf32>
+  %ab = autopar.mul %a, %b : tensor<2x6xf32>
+  %l1 = autopar.reduce sum %ab, dims = [0, 1] : tensor<2x6xf32> -> tensor<f32>
+  %c = autopar.slice %y, start = [0, 8], limit = [2, 12], strides = [1, 1] : tensor<2x12xf32> -> tensor<2x4xf32>
+  %d = autopar.slice %y, start = [0, 8], limit = [2, 12], strides = [1, 1] : tensor<2x12xf32> -> tensor<2x4xf32>
+  %cd = autopar.mul %c, %d : tensor<2x4xf32>
+  %l2 = autopar.reduce sum %cd, dims = [0, 1] : tensor<2x4xf32> -> tensor<f32>
+  %l = autopar.add %l1, %l2 : tensor<f32>
+  return %l : tensor<f32>
+}
