@@ -47,6 +47,8 @@
 #                          without padding its odd products)
 #   libgpt2-b8-bf16-unfused.so, gpt2-b8-bf16-unfused.txt   the same without
 #                          autopar-fuse-rows (run.sh times both)
+#   libgpt2-b8-bf16-wide.so, gpt2-b8-bf16-wide.txt   with f32 results from
+#                          its bf16 products (narrow-results=false)
 #   libgpt2-b8-bf16-nofa.so, gpt2-b8-bf16-nofa.txt   and without the fused
 #                          attention kernels (--fused-attention=off)
 #   aot_loss, aot_train    the drivers
@@ -228,6 +230,15 @@ rm -rf "$out/gpt2"
 cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16-unfused.so"
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
   "$out/labels8.npy" "$out" gpt2-b8-bf16-unfused
+rm -rf "$out/gpt2"
+# And with f32 results from the bf16 products (rounded by the kernels
+# after them).
+"$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
+  --gpu-format=cubin --precision=bf16 \
+  --cuda-lowering-options="narrow-results=false" -o "$out/gpt2" >/dev/null
+cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16-wide.so"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
+  "$out/labels8.npy" "$out" gpt2-b8-bf16-wide
 rm -rf "$out/gpt2"
 # And without the fused attention kernels.
 "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \

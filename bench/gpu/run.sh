@@ -24,7 +24,8 @@
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16, with and without
 #   autopar-fuse-rows (--cuda-lowering-options="fuse-rows=false"),
-#   without the fused attention kernels (--fused-attention=off), and
+#   without the fused attention kernels (--fused-attention=off), with f32
+#   results from its bf16 products (narrow-results=false), and
 #   without padding its odd bf16 products (AUTOPAR_CUDA_GEMM_PAD=0; its
 #   losses must stay within 2e-2 of the padded run's).
 # profile: 3 of those steps again (fp32, then bf16) with
@@ -175,6 +176,8 @@ if want gpt2; then
   train gpt2-b8-bf16-unfused 10 120 || status=1
   echo "== the same without the fused attention kernels: 10 steps, timed"
   train gpt2-b8-bf16-nofa 10 120 || status=1
+  echo "== the same with f32 results from the bf16 products: 10 steps, timed"
+  train gpt2-b8-bf16-wide 10 120 || status=1
   echo "== batch 8 in bf16 without padding its odd products (AUTOPAR_CUDA_GEMM_PAD=0): 10 steps, timed"
   AUTOPAR_CUDA_GEMM_PAD=0 TRAIN_AS=gpt2-b8-bf16-unpadded train gpt2-b8-bf16 10 120 \
     || status=1
@@ -236,6 +239,7 @@ for dtype, name in (("fp32", "gpt2-b8"), ("bf16", "gpt2-b8-bf16")):
               f"{r['step_ms']:.1f} ms/step, MFU {100 * r['mfu']:.2f}%")
 for name, what in (("unfused", "autopar-fuse-rows"),
                    ("nofa", "the fused attention kernels"),
+                   ("wide", "bf16 results from the bf16 products"),
                    ("unpadded", "padding the odd bf16 products")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
     if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):

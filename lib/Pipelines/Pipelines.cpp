@@ -172,7 +172,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
       "bf16-function=autopar_cuda_gemm_bf16 "
       "f16-function=autopar_cuda_gemm_f16 dots=false "
-      "overwrite-zero-init},"
+      "overwrite-zero-init" +
+      std::string(options.narrowResults ? " narrow-results" : "") +
+      "},"
       "func.func(autopar-scatter-to-atomics,autopar-parallel-dims-first," +
       (options.rowReductions
            ? (options.fuseRows

@@ -46,15 +46,16 @@ struct GemmPadding {
   double copiedBytes = 0;
 };
 
-/// Decides whether a GEMM on `inBytes`-wide A and B and f32 C runs on
-/// padded copies (`accumulate`: it adds into C, which is then copied in
-/// too). `force`: 0 never, 1 whenever something is unaligned,
-/// -1 (the default) only when the product's flops are at least 100 times
-/// the bytes the copies move (a slow kernel at ~100 TFLOP/s against a fast
-/// one at ~500 costs 8e-15 s a flop; a copy at ~2.5 TB/s 4e-13 s a byte
+/// Decides whether a GEMM on `inBytes`-wide A and B and `outBytes`-wide C
+/// (f32, or the inputs' type) runs on padded copies (`accumulate`: it adds
+/// into C, which is then copied in too). `force`: 0 never, 1 whenever something
+/// is unaligned, -1 (the default) only when the product's flops are at least
+/// 100 times the bytes the copies move (a slow kernel at ~100 TFLOP/s against a
+/// fast one at ~500 costs 8e-15 s a flop; a copy at ~2.5 TB/s 4e-13 s a byte
 /// read and written).
 inline GemmPadding planGemmPadding(const GemmShape &g, size_t inBytes,
-                                   bool accumulate, int force = -1) {
+                                   bool accumulate, int force = -1,
+                                   size_t outBytes = 4) {
   constexpr int64_t multiple = 8;
   GemmPadding p;
   auto up = [](int64_t v) { return (v + multiple - 1) / multiple * multiple; };
@@ -70,7 +71,7 @@ inline GemmPadding planGemmPadding(const GemmShape &g, size_t inBytes,
   int64_t newCols[3] = {g.transA ? p.m : p.k, g.transB ? p.k : p.n, p.n};
   int64_t ld[3] = {g.lda, g.ldb, g.ldc};
   uintptr_t start[3] = {g.a, g.b, g.c};
-  size_t bytes[3] = {inBytes, inBytes, 4};
+  size_t bytes[3] = {inBytes, inBytes, outBytes};
   bool unaligned = false;
   for (int i = 0; i < 3; ++i) {
     bool aligned = rows[i] == newRows[i] && cols[i] == newCols[i] &&
@@ -94,9 +95,9 @@ inline GemmPadding planGemmPadding(const GemmShape &g, size_t inBytes,
 /// with the GEMM), then `gemm(transA, transB, m, n, k, a, lda, b, ldb, c,
 /// ldc)` on the padded operands, then C's rows back. `accumulate`: the GEMM
 /// adds into C (its old values are copied in first).
-template <typename In, typename Device, typename Gemm>
+template <typename In, typename Out, typename Device, typename Gemm>
 void runPaddedGemm(Device &device, const GemmShape &g, const GemmPadding &p,
-                   const In *a, const In *b, float *c, bool accumulate,
+                   const In *a, const In *b, Out *c, bool accumulate,
                    Gemm &&gemm) {
   struct Matrix {
     const char *data;
@@ -111,7 +112,7 @@ void runPaddedGemm(Device &device, const GemmShape &g, const GemmPadding &p,
                    g.transB ? g.k : g.n, g.ldb, g.transB ? p.n : p.k,
                    g.transB ? p.k : p.n, sizeof(In)},
                   {reinterpret_cast<const char *>(c), g.m, g.n, g.ldc, p.m, p.n,
-                   sizeof(float)}};
+                   sizeof(Out)}};
   for (int i = 0; i < 3; ++i) {
     Matrix &x = ms[i];
     if (!p.copy[i])
@@ -138,13 +139,13 @@ void runPaddedGemm(Device &device, const GemmShape &g, const GemmPadding &p,
        ld(ms[0]),
        reinterpret_cast<const In *>(ms[1].copy ? ms[1].copy : ms[1].data),
        ld(ms[1]),
-       reinterpret_cast<float *>(ms[2].copy ? ms[2].copy
-                                            : const_cast<char *>(ms[2].data)),
+       reinterpret_cast<Out *>(ms[2].copy ? ms[2].copy
+                                          : const_cast<char *>(ms[2].data)),
        ld(ms[2]));
   if (ms[2].copy)
-    device.copy2D(const_cast<char *>(ms[2].data), size_t(g.ldc) * sizeof(float),
-                  ms[2].copy, size_t(p.n) * sizeof(float),
-                  size_t(g.n) * sizeof(float), size_t(g.m));
+    device.copy2D(const_cast<char *>(ms[2].data), size_t(g.ldc) * sizeof(Out),
+                  ms[2].copy, size_t(p.n) * sizeof(Out),
+                  size_t(g.n) * sizeof(Out), size_t(g.m));
   for (Matrix &x : ms)
     if (x.copy)
       device.free(x.copy);

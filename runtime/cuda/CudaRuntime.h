@@ -167,6 +167,17 @@ void _mlir_ciface_autopar_cuda_gemm_f16(AutoParUnrankedF32 *a,
                                         AutoParUnrankedF32 *b,
                                         AutoParUnrankedF32 *c,
                                         AutoParSpec *spec);
+/// The same with C of the inputs' type (bf16 or f16): cuBLAS rounds each
+/// f32 sum once, as a half-precision `autopar.dot` does; C must be
+/// overwritten (autopar-narrow-gemm-outputs makes these calls).
+void _mlir_ciface_autopar_cuda_gemm_bf16_c16(AutoParUnrankedF32 *a,
+                                             AutoParUnrankedF32 *b,
+                                             AutoParUnrankedF32 *c,
+                                             AutoParSpec *spec);
+void _mlir_ciface_autopar_cuda_gemm_f16_c16(AutoParUnrankedF32 *a,
+                                            AutoParUnrankedF32 *b,
+                                            AutoParUnrankedF32 *c,
+                                            AutoParSpec *spec);
 /// Fused attention (runtime/cuda/Attention.cu, autopar-attention-to-calls)
 /// on contiguous [batch x heads, positions, head size] bf16 (or f16)
 /// buffers, head size 32, 64 or 128, on the legacy default stream like the

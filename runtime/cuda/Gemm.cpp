@@ -125,14 +125,17 @@ struct DevicePadding {
 /// which) through cublasGemmEx on the tensor cores, accumulating in f32.
 /// No copies, but for a half-precision GEMM with dimensions that are not
 /// multiples of 8 (GemmPadding.h).
-template <typename In> struct CublasBackend {
+template <typename In, typename Out = float> struct CublasBackend {
   int inType = CUDA_R_32F;
+  /// C's type: f32, or (`Out` = uint16_t) the inputs' half-precision type,
+  /// cuBLAS rounding the f32 sums once.
+  static constexpr bool narrowC = !std::is_same_v<Out, float>;
   /// 0 to overwrite C: each element of C is in exactly one GEMM (the K
   /// loops are all inside one, C is never packed here).
   float beta = 1.0f;
   std::string error;
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
-            const In *a, int64_t lda, const In *b, int64_t ldb, float *c,
+            const In *a, int64_t lda, const In *b, int64_t ldb, Out *c,
             int64_t ldc) {
     gemmBatched(transA, transB, m, n, k, a, lda, 0, b, ldb, 0, c, ldc, 0, 1);
   }
@@ -140,7 +143,7 @@ template <typename In> struct CublasBackend {
   /// strideC (elements): one cuBLAS call (strided-batched when count > 1).
   void gemmBatched(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
                    const In *a, int64_t lda, int64_t strideA, const In *b,
-                   int64_t ldb, int64_t strideB, float *c, int64_t ldc,
+                   int64_t ldb, int64_t strideB, Out *c, int64_t ldc,
                    int64_t strideC, int64_t count) {
     if (!error.empty())
       return;
@@ -159,18 +162,19 @@ template <typename In> struct CublasBackend {
     int opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
     void *token = autopar::cuda::profileBegin(nullptr);
     constexpr bool f32 = std::is_same_v<In, float>;
+    static_assert(!f32 || !narrowC, "f32 products have f32 results");
+    const int cType = narrowC ? inType : CUDA_R_32F;
     int s = CUBLAS_STATUS_SUCCESS;
     std::string padded;
     // One half-precision GEMM: cublasGemmEx, on aligned copies where
     // GemmPadding.h's plan says so.
     auto one16 = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                     const In *a, int64_t lda, const In *b, int64_t ldb,
-                     float *c, int64_t ldc) {
+                     const In *a, int64_t lda, const In *b, int64_t ldb, Out *c,
+                     int64_t ldc) {
       s = cb.gemmEx(cb.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                     ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
                     &one, b, inType, int(ldb), a, inType, int(lda), &beta, c,
-                    CUDA_R_32F, int(ldc), CUBLAS_COMPUTE_32F,
-                    CUBLAS_GEMM_DEFAULT);
+                    cType, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     };
     if (count == 1) {
       if constexpr (f32) {
@@ -189,7 +193,7 @@ template <typename In> struct CublasBackend {
                                           reinterpret_cast<uintptr_t>(b),
                                           reinterpret_cast<uintptr_t>(c)};
         autopar::runtime::GemmPadding plan = autopar::runtime::planGemmPadding(
-            shape, sizeof(In), beta != 0.0f, padding());
+            shape, sizeof(In), beta != 0.0f, padding(), sizeof(Out));
         if (plan.pad) {
           DevicePadding device;
           autopar::runtime::runPaddedGemm(device, shape, plan, a, b, c,
@@ -207,22 +211,25 @@ template <typename In> struct CublasBackend {
     } else {
       s = cb.gemmBatchedEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
                            inType, int(ldb), strideB, a, inType, int(lda),
-                           strideA, &beta, c, CUDA_R_32F, int(ldc), strideC,
+                           strideA, &beta, c, cType, int(ldc), strideC,
                            int(count), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     }
-    const char *what = f32                     ? "sgemm"
+    std::string what = f32                     ? "sgemm"
                        : inType == CUDA_R_16BF ? "bf16 gemm"
                                                : "f16 gemm";
+    if (narrowC)
+      what +=
+          " (" + std::string(inType == CUDA_R_16BF ? "bf16" : "f16") + " out)";
     if (token)
       autopar::cuda::profileEnd(
           token, nullptr,
-          std::string("cuBLAS ") + what + " " +
+          "cuBLAS " + what + " " +
               (count > 1 ? std::to_string(count) + " x " : std::string()) +
               std::to_string(m) + "x" + std::to_string(n) + "x" +
               std::to_string(k) + (transA ? " A^T" : "") +
               (transB ? " B^T" : "") + padded);
     if (s != CUBLAS_STATUS_SUCCESS)
-      error = std::string("cuBLAS ") + what + " failed: " + cb.statusString(s);
+      error = "cuBLAS " + what + " failed: " + cb.statusString(s);
   }
   template <typename T>
   const T *
@@ -230,7 +237,7 @@ template <typename In> struct CublasBackend {
        const std::vector<const autopar::runtime::ContractionLoop *> &) {
     return nullptr;
   }
-  void unpack(float *, const float *,
+  void unpack(Out *, const Out *,
               const std::vector<const autopar::runtime::ContractionLoop *> &) {}
 };
 
@@ -251,25 +258,30 @@ struct Operand {
   }
 };
 
-/// C (f32) += A B, A and B holding `In`.
-template <typename In>
+/// C (f32, or `Out`) += A B, A and B holding `In`.
+template <typename In, typename Out = float>
 void gemm(const char *name, int inType, AutoParUnrankedF32 *a,
           AutoParUnrankedF32 *b, AutoParUnrankedF32 *c, AutoParSpec *spec) {
   autopar::cuda::requireDevice(name);
   Operand operands[3] = {Operand(*a, sizeof(In)), Operand(*b, sizeof(In)),
-                         Operand(*c, sizeof(float))};
+                         Operand(*c, sizeof(Out))};
   std::vector<autopar::runtime::ContractionLoop> loops;
   bool overwrite = false;
   std::string error =
       autopar::runtime::describeLoops(operands, *spec, loops, &overwrite);
-  CublasBackend<In> backend;
+  CublasBackend<In, Out> backend;
   backend.inType = inType;
   backend.beta = overwrite ? 0.0f : 1.0f;
+  // A half-precision C is only ever written whole: adding into it would
+  // round twice.
+  if (error.empty() && CublasBackend<In, Out>::narrowC && !overwrite)
+    error = "a half-precision C must be overwritten (the loop description "
+            "ends in 1)";
   if (error.empty())
     error = autopar::runtime::contractWith(
         backend, reinterpret_cast<const In *>(operands[0].data),
         reinterpret_cast<const In *>(operands[1].data),
-        reinterpret_cast<float *>(operands[2].data), loops);
+        reinterpret_cast<Out *>(operands[2].data), loops);
   if (error.empty())
     error = backend.error;
   if (!error.empty())
@@ -296,4 +308,20 @@ extern "C" void _mlir_ciface_autopar_cuda_gemm_f16(AutoParUnrankedF32 *a,
                                                    AutoParUnrankedF32 *c,
                                                    AutoParSpec *spec) {
   gemm<uint16_t>("autopar_cuda_gemm_f16", CUDA_R_16F, a, b, c, spec);
+}
+
+extern "C" void _mlir_ciface_autopar_cuda_gemm_bf16_c16(AutoParUnrankedF32 *a,
+                                                        AutoParUnrankedF32 *b,
+                                                        AutoParUnrankedF32 *c,
+                                                        AutoParSpec *spec) {
+  gemm<uint16_t, uint16_t>("autopar_cuda_gemm_bf16_c16", CUDA_R_16BF, a, b, c,
+                           spec);
+}
+
+extern "C" void _mlir_ciface_autopar_cuda_gemm_f16_c16(AutoParUnrankedF32 *a,
+                                                       AutoParUnrankedF32 *b,
+                                                       AutoParUnrankedF32 *c,
+                                                       AutoParSpec *spec) {
+  gemm<uint16_t, uint16_t>("autopar_cuda_gemm_f16_c16", CUDA_R_16F, a, b, c,
+                           spec);
 }

@@ -2,6 +2,7 @@
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false" | FileCheck %s --check-prefix=PTX
 // RUN: autopar-opt %s --autopar-lower-to-cuda="chip=sm_80 features=+ptx70 host=false" | FileCheck %s --check-prefix=A100
 // RUN: autopar-opt %s --autopar-lower-to-cuda | FileCheck %s --check-prefix=HOST
+// RUN: autopar-opt %s --autopar-lower-to-cuda="host=false narrow-results=false" | FileCheck %s --check-prefix=WIDE
 // RUN: autopar-opt %s --autopar-lower-to-cuda | mlir-translate --mlir-to-llvmir -o %t.ll
 // RUN: FileCheck %s --check-prefix=LLVM < %t.ll
 // The runtime (runtime/cuda) defines every mgpu* function the host code
@@ -42,12 +43,18 @@
 // CHECK-NOT: scf.for
 // CHECK: return
 // A mixed-precision product (bf16 operands of f32 values) calls cuBLAS's
-// bf16 GEMM on the rounded operands, accumulating into f32; the rounding of
-// its result is a kernel.
+// bf16 GEMM on the rounded operands, accumulating in f32; its result,
+// rounded to bf16, comes out of cuBLAS as bf16 (narrow-results) and a
+// kernel widens it to f32. With narrow-results=false cuBLAS writes f32 and
+// the kernel rounds it.
 // CHECK-LABEL: func.func @linear_bf16
-// CHECK: call @autopar_cuda_gemm_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<?xi64>) -> ()
-// CHECK: gpu.launch_func
+// CHECK: call @autopar_cuda_gemm_bf16_c16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<?xi64>) -> ()
+// CHECK: gpu.launch_func {{.*}} args({{.*}} : memref<16x8xbf16>, {{.*}} : memref<16x8xf32>)
 // CHECK: return
+// WIDE-LABEL: func.func @linear_bf16
+// WIDE: call @autopar_cuda_gemm_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : (memref<*xbf16>, memref<*xbf16>, memref<*xf32>, memref<?xi64>) -> ()
+// WIDE: gpu.launch_func
+// WIDE: return
 // A100: #nvvm.target<chip = "sm_80", features = "+ptx70">
 // A100-SAME: .target sm_80
 
@@ -71,7 +78,7 @@
 // HOST: llvm.func @linear_bf16(
 // HOST: llvm.call @mgpuMemAlloc
 // HOST-NOT: llvm.call @mgpuStreamSynchronize
-// HOST: llvm.call @autopar_cuda_gemm_bf16(
+// HOST: llvm.call @autopar_cuda_gemm_bf16_c16(
 // HOST-NEXT: llvm.call @mgpuStreamDestroy
 // HOST: llvm.call @mgpuMemFree
 // HOST: llvm.call @mgpuStreamSynchronize
@@ -79,7 +86,7 @@
 // LLVM-DAG: @gelu_mul_kernel_binary = internal constant [{{[0-9]+}} x i8] c"//
 // LLVM-DAG: call void @mgpuLaunchKernel(ptr %{{[0-9]+}}, i64 4, i64 1, i64 1, i64 256, i64 1, i64 1, i32 0,
 // LLVM-DAG: call ptr @mgpuModuleLoadJIT(ptr @gelu_mul_kernel_binary, i32 2)
-// CALLS: _mlir_ciface_autopar_cuda_gemm_bf16
+// CALLS: _mlir_ciface_autopar_cuda_gemm_bf16_c16
 // CALLS: _mlir_ciface_autopar_cuda_gemm_f32
 // CALLS: mgpuLaunchKernel
 // CALLS: mgpuMemAlloc

@@ -191,7 +191,8 @@ struct Memref2 {
 // gpt2-small's three vocabulary products in small (C = x w^T, dx = dC w,
 // dw = x^T dC with 1001 for the vocabulary): bf16 operands holding small
 // integers, so the f32 products are exact, through the entry point the
-// lowering calls, padded to multiples of 8 on the device, against the host.
+// lowering calls, padded to multiples of 8 on the device, against the host;
+// overwriting C, also into a bf16 C (autopar_cuda_gemm_bf16_c16).
 TEST(CudaRuntime, PadsOddBf16Gemms) {
   SKIP_WITHOUT_GPU();
   ASSERT_TRUE(kPadding);
@@ -285,6 +286,25 @@ TEST(CudaRuntime, PadsOddBf16Gemms) {
         ASSERT_EQ(got[i], expected[i])
             << t.what << (overwrite ? " (overwriting C)" : "") << ", element "
             << i;
+      if (overwrite) {
+        // The same product into a bf16 C: each f32 sum rounded to nearest
+        // even, once.
+        void *dh = mgpuMemAlloc(c.size() * 2, nullptr, false);
+        Memref2 mh = {dh, dh, 0, {t.c[0], t.c[1]}, {t.c[1], 1}};
+        AutoParUnrankedF32 uh = {2, &mh};
+        _mlir_ciface_autopar_cuda_gemm_bf16_c16(&ua, &ub, &uh, &s);
+        mgpuStreamSynchronize(nullptr);
+        std::vector<uint16_t> half(c.size());
+        autopar::cuda::copyToHost(half.data(), dh, c.size() * 2);
+        for (size_t i = 0; i < half.size(); ++i) {
+          uint32_t bits;
+          std::memcpy(&bits, &expected[i], 4);
+          auto rounded = uint16_t((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+          ASSERT_EQ(half[i], rounded) << t.what << " into bf16, element " << i
+                                      << " (" << expected[i] << ")";
+        }
+        mgpuMemFree(dh, nullptr);
+      }
       mgpuMemFree(da, nullptr);
       mgpuMemFree(db, nullptr);
       mgpuMemFree(dc, nullptr);

@@ -68,6 +68,16 @@ def ContractionsToCallsPass
     wrote last, with no other use of the buffer in between, loses the fill:
     the call's loop description gets a trailing 1 and the runtime writes C
     (cuBLAS's beta = 0) instead of adding to it, a pass over C fewer.
+
+    With `narrow-results` as well (the CUDA pipeline), such a bf16 (f16)
+    contraction whose f32 C is read only by `linalg.generic` ops that
+    round each element to bf16 (f16) at once (`arith.truncf`: a
+    half-precision `autopar.dot` is an f32 contraction and that rounding)
+    and deallocated, gets a C of the half-precision type instead: the call
+    goes to the function's `_c16` sibling (`autopar_cuda_gemm_bf16_c16`:
+    cuBLAS rounds each f32 sum once, as the truncation did) and the readers
+    take the half-precision elements as they are. The product writes and
+    its readers read half the bytes.
   }];
   let options = [
     Option<"function", "function", "std::string", "\"autopar_gemm_f32\"",
@@ -85,7 +95,11 @@ def ContractionsToCallsPass
     Option<"dots", "dots", "bool", "true",
            "Also call the runtime for contractions without M and N loops "
            "(a dot product per batch element); false leaves them to the "
-           "reductions' lowering">
+           "reductions' lowering">,
+    Option<"narrowResults", "narrow-results", "bool", "false",
+           "With overwrite-zero-init: give a half-precision contraction whose "
+           "result is only read rounded to its inputs' type a C of that "
+           "type (the `_c16` sibling of its function)">
   ];
   let dependentDialects = [
     "::mlir::func::FuncDialect",
@@ -300,8 +314,13 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     `memref.dealloc` (moved after the fused op), ops without memory effects,
     and ops whose effects on buffers are known and independent of the
     members before them (no read of a buffer they write, no write of one
-    they read or write: a fill, another row space's elementwise op); the
-    fused op goes where the last member was. A run with a reduction and at
+    they read or write: a fill, another row space's elementwise op), and
+    linalg ops over no more elements than the run has rows that read what
+    the members before them write (or must follow such an op): those move
+    after the fused op, and later members may not touch what they write nor
+    write what they read (a cross-entropy's sum of its rows' losses, which
+    would otherwise split the loss from its gradient). The fused op goes
+    where the last member was. A run with a reduction and at
     least two members becomes one op that walks each row once per reduction
     and once per stored result: a softmax (scale, mask, max, exp, sum,
     divide) reads its input and writes its output once instead of about ten

@@ -188,6 +188,12 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "makes cubins; default: $CUDA_HOME, $CUDA_PATH, "
                      "$CUDA_ROOT or /usr/local/cuda, the first holding "
                      "nvvm/libdevice/libdevice.10.bc")};
+  PassOptions::Option<bool> narrowResults{
+      *this, "narrow-results",
+      llvm::cl::desc("Half-precision products whose results are only read "
+                     "rounded to bf16/f16 write bf16/f16 results "
+                     "(autopar-contractions-to-calls narrow-results)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> fusedAttention{
       *this, "fused-attention",
       llvm::cl::desc("bf16/f16 attentions without a mask, and their "

@@ -6,6 +6,7 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
@@ -106,6 +107,73 @@ linalg::FillOp zeroFillBefore(linalg::LinalgOp op) {
   return fill;
 }
 
+/// Where `op`'s C (f32) is a fresh buffer that only `linalg.generic` ops
+/// after `op` read, each element rounded to `element` at once
+/// (`arith.truncf`), and deallocations use: those readers.
+std::optional<SmallVector<linalg::GenericOp>>
+narrowReaders(linalg::LinalgOp op, Type element) {
+  Value c = op.getDpsInitOperand(0)->get();
+  auto alloc = c.getDefiningOp<memref::AllocOp>();
+  auto type = dyn_cast<MemRefType>(c.getType());
+  if (!alloc || !type || !type.getLayout().isIdentity() ||
+      !type.getElementType().isF32())
+    return std::nullopt;
+  SmallVector<linalg::GenericOp> readers;
+  for (Operation *user : c.getUsers()) {
+    if (user == op.getOperation() || isa<memref::DeallocOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || generic->getBlock() != op->getBlock() ||
+        !op->isBeforeInBlock(generic) || !generic.hasPureBufferSemantics())
+      return std::nullopt;
+    for (OpOperand &operand : generic->getOpOperands()) {
+      if (operand.get() != c)
+        continue;
+      if (generic.isDpsInit(&operand))
+        return std::nullopt;
+      for (Operation *use :
+           generic.getMatchingBlockArgument(&operand).getUsers()) {
+        auto trunc = dyn_cast<arith::TruncFOp>(use);
+        if (!trunc || trunc.getType() != element || trunc.getRoundingmodeAttr())
+          return std::nullopt;
+      }
+    }
+    if (!llvm::is_contained(readers, generic))
+      readers.push_back(generic);
+  }
+  return readers;
+}
+
+/// Gives `op`'s C the type `element` (narrowReaders said who reads it):
+/// the readers take its elements without the rounding. Returns the new C.
+Value narrowResult(OpBuilder &builder, linalg::LinalgOp op, Type element,
+                   ArrayRef<linalg::GenericOp> readers) {
+  Value c = op.getDpsInitOperand(0)->get();
+  auto alloc = c.getDefiningOp<memref::AllocOp>();
+  auto type = cast<MemRefType>(c.getType());
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPoint(alloc);
+  Value narrow = memref::AllocOp::create(
+      builder, alloc.getLoc(), type.clone(element), alloc.getDynamicSizes(),
+      alloc.getSymbolOperands(), alloc.getAlignmentAttr());
+  for (linalg::GenericOp generic : readers)
+    for (OpOperand &operand : generic->getOpOperands()) {
+      if (operand.get() != c)
+        continue;
+      BlockArgument arg = generic.getMatchingBlockArgument(&operand);
+      operand.set(narrow);
+      arg.setType(element);
+      for (Operation *use : llvm::make_early_inc_range(arg.getUsers())) {
+        use->getResult(0).replaceAllUsesWith(arg);
+        use->erase();
+      }
+    }
+  for (Operation *user : llvm::make_early_inc_range(c.getUsers()))
+    if (auto dealloc = dyn_cast<memref::DeallocOp>(user))
+      dealloc.getMemrefMutable().assign(narrow);
+  return narrow;
+}
+
 struct ContractionsToCallsPass
     : public autopar::impl::ContractionsToCallsPassBase<
           ContractionsToCallsPass> {
@@ -163,14 +231,38 @@ struct ContractionsToCallsPass
       return callee;
     };
 
+    // The `_c16` sibling of `element`'s function: C of the inputs' type.
+    auto declareNarrow = [&](Type element) {
+      std::string name = (functionFor(element) + "_c16").str();
+      auto callee = symbols.lookup<func::FuncOp>(name);
+      if (callee)
+        return callee;
+      auto input = UnrankedMemRefType::get(element, /*memorySpace=*/nullptr);
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPointToStart(module.getBody());
+      callee = func::FuncOp::create(
+          builder, module.getLoc(), name,
+          builder.getFunctionType({input, input, input, specType}, {}));
+      callee.setPrivate();
+      callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
+      symbols.insert(callee);
+      return callee;
+    };
+
     // One constant global per distinct loop description.
     llvm::DenseMap<Attribute, memref::GlobalOp> globals;
     for (auto &[op, description, element] : work) {
       func::FuncOp callee = declare(element);
+      Value narrowC;
       if (overwriteZeroInit) {
         if (linalg::FillOp fill = zeroFillBefore(op)) {
           fill->erase();
           description.push_back(1);
+          if (narrowResults && !element.isF32())
+            if (auto readers = narrowReaders(op, element)) {
+              narrowC = narrowResult(builder, op, element, *readers);
+              callee = declareNarrow(element);
+            }
         }
       }
       auto globalType = MemRefType::get({int64_t(description.size())},
@@ -197,11 +289,15 @@ struct ContractionsToCallsPass
       for (auto [operand, type] :
            llvm::zip(op->getOpOperands(),
                      callee.getFunctionType().getInputs().take_front(3)))
-        args.push_back(
-            memref::CastOp::create(builder, loc, type, operand.get()));
+        args.push_back(memref::CastOp::create(
+            builder, loc, type,
+            narrowC && op.isDpsInit(&operand) ? narrowC : operand.get()));
       args.push_back(memref::CastOp::create(builder, loc, specType, spec));
       func::CallOp::create(builder, loc, callee, args);
+      Value oldC = op.getDpsInitOperand(0)->get();
       op->erase();
+      if (narrowC)
+        oldC.getDefiningOp()->erase();
     }
   }
 };

@@ -184,6 +184,10 @@ struct Run {
   SmallVector<Operation *> between;
   llvm::SmallPtrSet<Value, 8> readRoots, writtenRoots;
   DenseMap<Value, int> lastWriter; ///< buffer -> member
+  /// Ops between members that read what the run writes (or depend on such
+  /// an op), moved after the fused op: the buffers they read and write.
+  llvm::SmallPtrSet<Operation *, 4> sunk;
+  llvm::SmallPtrSet<Value, 8> sunkReads, sunkWrites;
 
   bool hasReduction() const {
     return llvm::any_of(
@@ -227,7 +231,7 @@ struct Run {
         continue;
       }
       Value root = rootOf(v);
-      if (writtenRoots.contains(root))
+      if (writtenRoots.contains(root) || sunkWrites.contains(root))
         return false;
       // The op reading its own output where it writes it is no hazard.
       if (!isInit)
@@ -237,7 +241,8 @@ struct Run {
     Value init = op.getDpsInitOperand(0)->get();
     Value root = rootOf(init);
     if (readRoots.contains(root) || reads.contains(root) ||
-        (writtenRoots.contains(root) && !lastWriter.count(init)))
+        (writtenRoots.contains(root) && !lastWriter.count(init)) ||
+        sunkReads.contains(root) || sunkWrites.contains(root))
       return false;
     readRoots.insert(reads.begin(), reads.end());
     if (m.kind == Kind::Reduction)
@@ -248,39 +253,74 @@ struct Run {
     return true;
   }
 
+  enum class Between { No, Stay, Sink };
+
   /// Whether `op` may stay between members (the fused op goes where the
   /// last member is; deallocations move after it): allocations, ops
   /// without memory effects, and ops whose effects on buffers are known and
-  /// independent of the members so far (no read of what they write, no
-  /// write of what they read or write).
-  bool allowsBetween(Operation *op) const {
+  /// independent of the members so far and of the sunk ops (no read of what
+  /// they write, no write of what they read or write). Or whether it may
+  /// sink after the fused op: a linalg op over no more elements than the
+  /// run has rows (the cross-entropy's sum of the rows' losses and the
+  /// scalar ops after it, which would otherwise end the run between the
+  /// loss's rows and their gradient) whose effects are known, where it
+  /// reads what the run writes or must follow a sunk op; later members may
+  /// then not touch what it writes nor write what it reads.
+  Between place(Operation *op) const {
     if (isa<memref::AllocOp, memref::DeallocOp>(op))
-      return true;
+      return Between::Stay;
     if (op->getNumRegions() != 0 && !isa<linalg::LinalgOp>(op))
-      return false;
+      return Between::No;
     if (isMemoryEffectFree(op))
-      return true;
+      return Between::Stay;
     auto effects = dyn_cast<MemoryEffectOpInterface>(op);
     if (!effects)
-      return false;
+      return Between::No;
     SmallVector<MemoryEffects::EffectInstance> instances;
     effects.getEffects(instances);
+    bool stay = true, sinkable = true;
     for (const MemoryEffects::EffectInstance &e : instances) {
       Value v = e.getValue();
       if (!v)
-        return false;
+        return Between::No;
       Value root = rootOf(v);
       if (isa<MemoryEffects::Read>(e.getEffect())) {
-        if (writtenRoots.contains(root))
-          return false;
+        if (writtenRoots.contains(root) || sunkWrites.contains(root))
+          stay = false;
       } else if (isa<MemoryEffects::Write>(e.getEffect())) {
         if (readRoots.contains(root) || writtenRoots.contains(root))
-          return false;
+          stay = sinkable = false;
+        if (sunkReads.contains(root) || sunkWrites.contains(root))
+          stay = false;
       } else {
-        return false;
+        return Between::No;
       }
     }
-    return true;
+    if (stay)
+      return Between::Stay;
+    auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+    if (!sinkable || !linalgOp || !linalgOp.hasPureBufferSemantics())
+      return Between::No;
+    int64_t rows = 1, elements = 1;
+    for (int64_t r : space.rows)
+      rows *= r;
+    for (int64_t n : linalgOp.getStaticLoopRanges()) {
+      if (ShapedType::isDynamic(n))
+        return Between::No;
+      elements *= n;
+    }
+    return elements <= rows ? Between::Sink : Between::No;
+  }
+
+  /// Moves `op` (placed Sink) after the fused op when the run is rewritten.
+  void sink(Operation *op) {
+    between.push_back(op);
+    sunk.insert(op);
+    SmallVector<MemoryEffects::EffectInstance> instances;
+    cast<MemoryEffectOpInterface>(op).getEffects(instances);
+    for (const MemoryEffects::EffectInstance &e : instances)
+      (isa<MemoryEffects::Read>(e.getEffect()) ? sunkReads : sunkWrites)
+          .insert(rootOf(e.getValue()));
   }
 };
 
@@ -531,11 +571,19 @@ struct FuseRowsPass
         }
         // An op of another row space: a reduction starts a run of its own;
         // an elementwise op that is independent of the run stays between
-        // its members.
+        // its members; a small op that reads what the run writes sinks
+        // after it.
         Space fresh;
         std::optional<Member> m = classify(generic, fresh, minSize);
-        if ((!m || m->kind != Kind::Reduction) && !current.members.empty() &&
-            current.allowsBetween(op)) {
+        Run::Between place = current.members.empty()
+                                 ? Run::Between::No
+                                 : current.place(op);
+        if (place == Run::Between::Sink) {
+          current.sink(op);
+          continue;
+        }
+        if ((!m || m->kind != Kind::Reduction) &&
+            place == Run::Between::Stay) {
           current.between.push_back(op);
           continue;
         }
@@ -546,9 +594,16 @@ struct FuseRowsPass
         }
         continue;
       }
-      if (!current.members.empty() && current.allowsBetween(op)) {
-        current.between.push_back(op);
-        continue;
+      if (!current.members.empty()) {
+        Run::Between place = current.place(op);
+        if (place == Run::Between::Sink) {
+          current.sink(op);
+          continue;
+        }
+        if (place == Run::Between::Stay) {
+          current.between.push_back(op);
+          continue;
+        }
       }
       close();
     }
@@ -620,11 +675,18 @@ struct FuseRowsPass
                           user != m.initFill.getOperation();
                  });
     }
+    Operation *last = run.members.back().op;
     Operation *fused = Emitter(run, gpu, threads).emit();
-    // Deallocations between the members now come after the fused op.
-    for (Operation *op : llvm::reverse(run.between))
-      if (isa<memref::DeallocOp>(op))
-        op->moveAfter(fused);
+    // Deallocations and sunk ops between the members now come after the
+    // fused op, in their order (ops after the last member stay where they
+    // are).
+    Operation *at = fused;
+    for (Operation *op : run.between)
+      if (op->isBeforeInBlock(last) &&
+          (isa<memref::DeallocOp>(op) || run.sunk.contains(op))) {
+        op->moveAfter(at);
+        at = op;
+      }
     for (Member &m : run.members)
       if (!m.stored) {
         dropped.insert(m.op.getDpsInitOperand(0)->get());

@@ -11,6 +11,9 @@
 // With overwrite-zero-init (the CUDA pipeline), a fresh buffer's zero fill
 // goes and the loop description ends in 1: the runtime overwrites C.
 // RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32 overwrite-zero-init" --split-input-file | FileCheck %s --check-prefix=OVER
+// With narrow-results too, a bf16 product whose f32 C is only read rounded
+// to bf16 gets a bf16 C from the `_c16` function.
+// RUN: autopar-opt %s --autopar-contractions-to-calls="function=autopar_cuda_gemm_f32 bf16-function=autopar_cuda_gemm_bf16 overwrite-zero-init narrow-results" --split-input-file | FileCheck %s --check-prefix=C16
 // RUN: not autopar-opt %s --autopar-contractions-to-calls="function=" --split-input-file 2>&1 | FileCheck %s --check-prefix=EMPTY
 // EMPTY: error: autopar-contractions-to-calls: the runtime function name is empty
 
@@ -222,5 +225,130 @@ func.func @argument(%a: memref<4x8xf32>, %b: memref<8x16xf32>, %c: memref<4x16xf
   %zero = arith.constant 0.0 : f32
   linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
   linalg.matmul ins(%a, %b : memref<4x8xf32>, memref<8x16xf32>) outs(%c : memref<4x16xf32>)
+  return
+}
+
+// -----
+
+// C16-DAG: func.func private @autopar_cuda_gemm_bf16_c16(memref<*xbf16>, memref<*xbf16>, memref<*xbf16>, memref<?xi64>) attributes {llvm.emit_c_interface}
+// C16-LABEL: func.func @rounded_reads
+// C16: %[[C:.*]] = memref.alloc() {alignment = 64 : i64} : memref<4x16xbf16>
+// C16-NOT: linalg.fill
+// C16: %[[CAST:.*]] = memref.cast %[[C]] : memref<4x16xbf16> to memref<*xbf16>
+// C16: call @autopar_cuda_gemm_bf16_c16(%{{.*}}, %{{.*}}, %[[CAST]], %{{.*}})
+// C16: linalg.generic {{.*}} ins(%[[C]], %{{.*}} : memref<4x16xbf16>, memref<16xf32>)
+// C16-NEXT: ^bb0(%[[X:.*]]: bf16, %{{.*}}: f32, %{{.*}}: f32):
+// C16-NEXT: %[[W:.*]] = arith.extf %[[X]] : bf16 to f32
+// C16-NEXT: arith.addf %[[W]]
+// C16: linalg.generic {{.*}} ins(%[[C]] : memref<4x16xbf16>) outs(%{{.*}} : memref<4x16xbf16>)
+// C16-NEXT: ^bb0(%[[Y:.*]]: bf16, %{{.*}}: bf16):
+// C16-NEXT: linalg.yield %[[Y]] : bf16
+// C16: memref.dealloc %[[C]] : memref<4x16xbf16>
+// Not narrowed: a reader that uses the f32 value (the sum before rounding),
+// and a C that a view reads.
+// C16-LABEL: func.func @unrounded_read
+// C16: memref.alloc() : memref<4x16xf32>
+// C16: call @autopar_cuda_gemm_bf16(
+// C16-LABEL: func.func @viewed
+// C16: call @autopar_cuda_gemm_bf16(
+#rm = affine_map<(i, j) -> (i, j)>
+#rb = affine_map<(i, j) -> (j)>
+func.func @rounded_reads(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>,
+                         %bias: memref<16xf32>, %out: memref<4x16xf32>,
+                         %copy: memref<4x16xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() {alignment = 64 : i64} : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>,
+                                   affine_map<(i, j, k) -> (k, j)>,
+                                   affine_map<(i, j, k) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<4x8xbf16>, memref<8x16xbf16>)
+      outs(%c : memref<4x16xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xw, %yw : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#rm, #rb, #rm],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%c, %bias : memref<4x16xf32>, memref<16xf32>)
+      outs(%out : memref<4x16xf32>) {
+  ^bb0(%v: f32, %w: f32, %o: f32):
+    %r = arith.truncf %v : f32 to bf16
+    %e = arith.extf %r : bf16 to f32
+    %t = arith.addf %e, %w : f32
+    linalg.yield %t : f32
+  }
+  linalg.generic {indexing_maps = [#rm, #rm],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<4x16xf32>) outs(%copy : memref<4x16xbf16>) {
+  ^bb0(%v: f32, %o: bf16):
+    %r = arith.truncf %v : f32 to bf16
+    linalg.yield %r : bf16
+  }
+  memref.dealloc %c : memref<4x16xf32>
+  return
+}
+func.func @unrounded_read(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>,
+                          %out: memref<4x16xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>,
+                                   affine_map<(i, j, k) -> (k, j)>,
+                                   affine_map<(i, j, k) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<4x8xbf16>, memref<8x16xbf16>)
+      outs(%c : memref<4x16xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xw, %yw : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#rm, #rm],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<4x16xf32>) outs(%out : memref<4x16xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %r = arith.truncf %v : f32 to bf16
+    %e = arith.extf %r : bf16 to f32
+    %t = arith.addf %e, %v : f32
+    linalg.yield %t : f32
+  }
+  memref.dealloc %c : memref<4x16xf32>
+  return
+}
+func.func @viewed(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>,
+                  %out: memref<4x8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>,
+                                   affine_map<(i, j, k) -> (k, j)>,
+                                   affine_map<(i, j, k) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<4x8xbf16>, memref<8x16xbf16>)
+      outs(%c : memref<4x16xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xw, %yw : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  %v = memref.subview %c[0, 0] [4, 8] [1, 1] : memref<4x16xf32> to memref<4x8xf32, strided<[16, 1]>>
+  linalg.generic {indexing_maps = [#rm, #rm],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%v : memref<4x8xf32, strided<[16, 1]>>) outs(%out : memref<4x8xf32>) {
+  ^bb0(%x: f32, %o: f32):
+    %r = arith.truncf %x : f32 to bf16
+    %e = arith.extf %r : bf16 to f32
+    linalg.yield %e : f32
+  }
+  memref.dealloc %c : memref<4x16xf32>
   return
 }

@@ -383,3 +383,180 @@ func.func @shared_accumulator(%x: memref<4x64xf32>, %y: memref<4x128xf32>,
   memref.dealloc %acc : memref<4xf32>
   return
 }
+
+// -----
+
+// A cross-entropy's forward and backward: the rows' max, sum of exps and
+// label logit, each row's loss, then (outside the row space) the sum of the
+// rows' losses and its mean, then the gradient of the logits. The sum and
+// the mean read what the run writes but are no bigger than its rows: they
+// sink after the fused kernel, so the gradient joins the run (one kernel
+// for both directions; the max and sum stay in registers).
+// CHECK-LABEL: func.func @cross_entropy
+// CHECK: gpu.launch
+// CHECK: memref.store %{{.*}}, %arg3[%{{.*}}] : memref<4xf32>
+// CHECK: memref.store %{{.*}}, %arg5[%{{.*}}, %{{.*}}] : memref<4x64xf32>
+// CHECK: } {autopar.fused_rows = 5 : i64}
+// CHECK-NEXT: linalg.generic {{.*}}iterator_types = ["reduction"]
+// CHECK: linalg.generic {{.*}}iterator_types = []
+// CHECK: memref.dealloc
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: gpu.launch
+// CHECK: return
+#ce2 = affine_map<(i, j) -> (i, j)>
+#cer = affine_map<(i, j) -> (i)>
+#cec = affine_map<(i, j) -> (j)>
+#ce1 = affine_map<(i) -> (i)>
+#cesum = affine_map<(i) -> ()>
+#ce0 = affine_map<() -> ()>
+func.func @cross_entropy(%x: memref<4x64xf32>, %labels: memref<4xi64>,
+                         %iota: memref<64xi64>, %rowloss: memref<4xf32>,
+                         %loss: memref<f32>, %grad: memref<4x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %low = arith.constant -3.4e38 : f32
+  %quarter = arith.constant 0.25 : f32
+  %max = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%low : f32) outs(%max : memref<4xf32>)
+  linalg.generic {indexing_maps = [#ce2, #cer],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x64xf32>) outs(%max : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  %sum = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<4xf32>)
+  linalg.generic {indexing_maps = [#ce2, #cer, #cer],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x, %max : memref<4x64xf32>, memref<4xf32>)
+      outs(%sum : memref<4xf32>) {
+  ^bb0(%a: f32, %m: f32, %acc: f32):
+    %d = arith.subf %a, %m : f32
+    %e = math.exp %d : f32
+    %s = arith.addf %acc, %e : f32
+    linalg.yield %s : f32
+  }
+  %picked = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%picked : memref<4xf32>)
+  linalg.generic {indexing_maps = [#ce2, #cer, #cec, #cer],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x, %labels, %iota : memref<4x64xf32>, memref<4xi64>, memref<64xi64>)
+      outs(%picked : memref<4xf32>) {
+  ^bb0(%a: f32, %l: i64, %c: i64, %acc: f32):
+    %hit = arith.cmpi eq, %l, %c : i64
+    %v = arith.select %hit, %a, %zero : f32
+    %s = arith.addf %acc, %v : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#ce1, #ce1, #ce1, #ce1],
+                  iterator_types = ["parallel"]}
+      ins(%max, %sum, %picked : memref<4xf32>, memref<4xf32>, memref<4xf32>)
+      outs(%rowloss : memref<4xf32>) {
+  ^bb0(%m: f32, %s: f32, %p: f32, %o: f32):
+    %lg = math.log %s : f32
+    %lse = arith.addf %lg, %m : f32
+    %r = arith.subf %lse, %p : f32
+    linalg.yield %r : f32
+  }
+  %total = memref.alloc() : memref<f32>
+  linalg.fill ins(%zero : f32) outs(%total : memref<f32>)
+  linalg.generic {indexing_maps = [#ce1, #cesum],
+                  iterator_types = ["reduction"]}
+      ins(%rowloss : memref<4xf32>) outs(%total : memref<f32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#ce0, #ce0], iterator_types = []}
+      ins(%total : memref<f32>) outs(%loss : memref<f32>) {
+  ^bb0(%t: f32, %o: f32):
+    %mean = arith.mulf %t, %quarter : f32
+    linalg.yield %mean : f32
+  }
+  linalg.generic {indexing_maps = [#ce2, #cer, #cer, #cer, #cec, #ce2],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max, %sum, %labels, %iota
+          : memref<4x64xf32>, memref<4xf32>, memref<4xf32>, memref<4xi64>,
+            memref<64xi64>)
+      outs(%grad : memref<4x64xf32>) {
+  ^bb0(%a: f32, %m: f32, %s: f32, %l: i64, %c: i64, %o: f32):
+    %d = arith.subf %a, %m : f32
+    %e = math.exp %d : f32
+    %p = arith.divf %e, %s : f32
+    %hit = arith.cmpi eq, %l, %c : i64
+    %one = arith.select %hit, %quarter, %zero : f32
+    %g = arith.subf %p, %one : f32
+    linalg.yield %g : f32
+  }
+  memref.dealloc %total : memref<f32>
+  memref.dealloc %picked : memref<4xf32>
+  memref.dealloc %sum : memref<4xf32>
+  memref.dealloc %max : memref<4xf32>
+  return
+}
+
+// -----
+
+// A sunk op (the sum of the rows' values) reads what a later reduction
+// writes: that reduction may not join the run (it would then run before the
+// sum); it starts a run of its own, after the sum.
+// CHECK-LABEL: func.func @sunk_then_overwritten
+// CHECK: gpu.launch
+// CHECK: } {autopar.fused_rows = 2 : i64}
+// CHECK-NEXT: linalg.generic {{.*}}iterator_types = ["reduction"]
+// CHECK-SAME: ins(%arg1 : memref<4xf32>) outs(%arg2 : memref<f32>)
+// CHECK: gpu.launch
+// CHECK: } {autopar.fused_rows = 2 : i64}
+// CHECK-NOT: linalg.generic
+// CHECK: return
+#so2 = affine_map<(i, j) -> (i, j)>
+#sor = affine_map<(i, j) -> (i)>
+#so1 = affine_map<(i) -> (i)>
+#sosum = affine_map<(i) -> ()>
+func.func @sunk_then_overwritten(%x: memref<4x64xf32>, %rows: memref<4xf32>,
+                                 %total: memref<f32>,
+                                 %y: memref<4x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %sum = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<4xf32>)
+  linalg.generic {indexing_maps = [#so2, #sor],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x64xf32>) outs(%sum : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#so1, #so1], iterator_types = ["parallel"]}
+      ins(%sum : memref<4xf32>) outs(%rows : memref<4xf32>) {
+  ^bb0(%s: f32, %o: f32):
+    %h = arith.mulf %s, %s : f32
+    linalg.yield %h : f32
+  }
+  linalg.generic {indexing_maps = [#so1, #sosum],
+                  iterator_types = ["reduction"]}
+      ins(%rows : memref<4xf32>) outs(%total : memref<f32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  // Writes %rows's buffer again, through a row-space op.
+  linalg.generic {indexing_maps = [#so2, #sor, #sor],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x, %sum : memref<4x64xf32>, memref<4xf32>)
+      outs(%rows : memref<4xf32>) {
+  ^bb0(%a: f32, %s: f32, %acc: f32):
+    %d = arith.subf %a, %s : f32
+    %t = arith.addf %acc, %d : f32
+    linalg.yield %t : f32
+  }
+  linalg.generic {indexing_maps = [#so2, #sor, #so2],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum : memref<4x64xf32>, memref<4xf32>)
+      outs(%y : memref<4x64xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %d = arith.subf %a, %s : f32
+    linalg.yield %d : f32
+  }
+  memref.dealloc %sum : memref<4xf32>
+  return
+}
