@@ -23,7 +23,14 @@
 // driver without a GPU (test/Pipelines/aot-train.test).
 // SPEC.txt (bench/gpu/train_spec.py writes it), one item per line:
 //   seed N | lr X | state SLOTS INITIAL | flops_per_token F
-//   precision fp32|bf16               (the products' type, for the JSON)
+//   precision fp32|bf16|fp16          (the products' type, for the JSON)
+//   loss_scale fixed S | loss_scale dynamic S N
+//                                     (fp16: @forward_backward takes the
+//                                     scale; a dynamic one skips a step
+//                                     whose loss or gradients are not
+//                                     finite and halves, and doubles after
+//                                     N finite steps, as autopar-run does;
+//                                     losses are those of applied steps)
 //   data FILE B S | labels FILE B S   (raw int64, row-major)
 //   param NAME RANK DIM... [frozen] [file=FILE]
 //                                     (f32; in the step's order; frozen:
@@ -38,6 +45,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "AotCommon.h"
+#include "DynamicLossScale.h"
 #include "InitialWeights.h"
 
 #include <chrono>
@@ -95,6 +103,10 @@ struct Spec {
   double lr = 1e-3, stateInitial = 0, flopsPerToken = 0;
   int slots = 0;
   std::string dataFile, labelsFile, precision = "fp32";
+  /// "", "fixed" or "dynamic": @forward_backward takes a loss scale.
+  std::string lossScale;
+  double scaleValue = 1;
+  int64_t scaleInterval = 0;
   std::vector<int64_t> batchDims;
   std::vector<std::string> names;
   std::vector<std::vector<int64_t>> shapes;
@@ -123,6 +135,14 @@ bool readSpec(const std::string &path, Spec &spec) {
       words >> spec.flopsPerToken;
     } else if (key == "precision") {
       words >> spec.precision;
+    } else if (key == "loss_scale") {
+      words >> spec.lossScale >> spec.scaleValue;
+      if (spec.lossScale == "dynamic")
+        words >> spec.scaleInterval;
+      if ((spec.lossScale != "fixed" && spec.lossScale != "dynamic") ||
+          !(spec.scaleValue > 0) ||
+          (spec.lossScale == "dynamic" && spec.scaleInterval < 1))
+        words.setstate(std::ios::failbit);
     } else if (key == "data" || key == "labels") {
       int64_t b, s;
       std::string file;
@@ -277,7 +297,13 @@ int main(int argc, char **argv) {
     }
   }
   Buffer loss = deviceBuffer({}, 4), lr = deviceBuffer({}, 4),
-         count = deviceBuffer({}, 4);
+         count = deviceBuffer({}, 4), scale = deviceBuffer({}, 4);
+  // A loss scale (fp16): @forward_backward's last input; a dynamic one
+  // follows autopar-run's rule (runtime/common/DynamicLossScale.h).
+  autopar::DynamicLossScale scaling;
+  scaling.scale = spec.scaleValue;
+  scaling.interval = spec.scaleInterval;
+  int skipped = 0, applied = 0;
   auto lrValue = float(spec.lr);
   toBuffer(lr.data, &lrValue, 4);
 
@@ -305,6 +331,12 @@ int main(int argc, char **argv) {
                                 &labels.descriptorPointer};
     for (Buffer &p : params[cur])
       args.push_back(&p.descriptorPointer);
+    double scaleUsed = scaling.scale;
+    if (!spec.lossScale.empty()) {
+      auto s = float(scaleUsed);
+      toBuffer(scale.data, &s, 4);
+      args.push_back(&scale.descriptorPointer);
+    }
     args.push_back(&loss.descriptorPointer);
     for (Buffer &g : grads)
       args.push_back(&g.descriptorPointer);
@@ -314,7 +346,38 @@ int main(int argc, char **argv) {
     if (step == 1 && dumpPath)
       if (!dumpGradients(dumpPath, grads))
         return 1;
-    auto updates = float(step);
+    if (spec.lossScale == "dynamic") {
+      // The step goes ahead only with a finite loss and finite gradients
+      // (read back to the host: a copy of the gradients a step, fp16 only).
+      bool finite = std::isfinite(value);
+      for (size_t g = 0; finite && g < grads.size(); ++g) {
+        std::vector<float> host(grads[g].count());
+        fromBuffer(host.data(), grads[g].data, host.size() * 4);
+        for (float x : host)
+          finite = finite && std::isfinite(x);
+      }
+      autopar::DynamicLossScale::Step next = scaling.update(finite);
+      if (next == autopar::DynamicLossScale::Step::TooSmall) {
+        std::fprintf(stderr,
+                     "FAIL: the gradients are not finite at every loss "
+                     "scale down to %g (step %d)\n",
+                     scaleUsed, step);
+        return 1;
+      }
+      if (next == autopar::DynamicLossScale::Step::Skip) {
+        ++skipped;
+        stepSeconds.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+                .count());
+        std::printf("step %d/%d  skipped: not finite at loss scale %g; "
+                    "the scale halved to %g\n",
+                    step, steps, scaleUsed, scaling.scale);
+        std::fflush(stdout);
+        continue;
+      }
+    }
+    // Adam's bias correction counts the updates applied.
+    auto updates = float(++applied);
     toBuffer(count.data, &updates, 4);
     args.clear();
     for (size_t i : trainable)
@@ -339,8 +402,11 @@ int main(int argc, char **argv) {
             .count();
     losses.push_back(value);
     stepSeconds.push_back(seconds);
-    std::printf("step %d/%d  loss %.7f  %.1f ms\n", step, steps, value,
+    std::printf("step %d/%d  loss %.7f  %.1f ms", step, steps, value,
                 1e3 * seconds);
+    if (!spec.lossScale.empty())
+      std::printf("  loss scale %g", scaleUsed);
+    std::printf("\n");
     std::fflush(stdout);
     if (!std::isfinite(value)) {
       std::fprintf(stderr, "FAIL: the loss is not finite at step %d\n", step);
@@ -397,6 +463,10 @@ int main(int argc, char **argv) {
   // least lower the loss over 10 steps or more (a few steps of Adam on one
   // batch may raise it first, as they do on the CPU: gpt2-small's third
   // step; the profiles run 3).
+  if (losses.empty()) {
+    std::printf("FAIL: every one of the %d steps was skipped\n", steps);
+    return 1;
+  }
   bool falling = losses.back() < losses.front();
   if (!compared && losses.size() >= 10 && !falling) {
     std::printf("FAIL: the loss did not fall (%.5f -> %.5f)\n", losses.front(),
@@ -408,11 +478,12 @@ int main(int argc, char **argv) {
               "\"seq\": %lld, \"params\": %zu, \"steps_timed\": %d, "
               "\"step_ms\": %.3f, \"tokens_per_s\": %.1f, "
               "\"flops_per_token\": %.0f, \"mfu\": %.4f, \"load_s\": %.2f, "
-              "\"compared\": %zu, \"worst_relative\": %.3g, \"losses\": [",
+              "\"compared\": %zu, \"worst_relative\": %.3g, "
+              "\"skipped\": %d, \"losses\": [",
               onDevice ? "GPU" : "host", spec.precision.c_str(),
               (long long)spec.batchDims[0], (long long)spec.batchDims[1],
               paramCount, steps - skip, 1e3 * stepSecondsMean, tokensPerSecond,
-              spec.flopsPerToken, mfu, loadSeconds, compared, worst);
+              spec.flopsPerToken, mfu, loadSeconds, compared, worst, skipped);
   for (size_t i = 0; i < losses.size(); ++i)
     std::printf("%s%.6f", i ? ", " : "", losses[i]);
   std::printf("]}\n");

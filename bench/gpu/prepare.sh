@@ -27,6 +27,9 @@
 #   libsmall-fa.so, small-fa.txt, expected-small-fa   a GPT with head size 32
 #                          in bf16: its attention runs as the fused kernels
 #                          (the CPU decomposes it), and the CPU's 20 losses
+#   libsmall-fp16.so, small-fp16.txt, expected-small-fp16   the first GPT
+#                          in fp16 with a dynamic loss scale from 2^20, and
+#                          the CPU backend's losses of its applied steps
 #   expected-small-grads.bin    its first step's gradients on the CPU
 #   libtorch-gpt.so, torch-gpt.txt, torch-gpt-w*.bin, expected-torch-gpt
 #                          a small GPT exported from torch to ONNX
@@ -113,15 +116,16 @@ cp "$gpt/train-cuda.so" "$out/libsmall.so"
 mkdir -p "$out/loss-args"
 /usr/bin/python3 "$root/bench/gpu/loss_args.py" "$gpt/train.mlir" \
   "$gpt/weights.safetensors" "$gpt/ids.npy" "$gpt/labels.npy" "$out/loss-args"
-# losses STEPS MODEL BATCH IDS LABELS FILE [FLAG]: the CPU backend's losses,
-# one a line, training MODEL's CPU artifact (the same initial weights: same
-# seed), compiled with FLAG (such as --precision=bf16) if given.
+# losses STEPS MODEL BATCH IDS LABELS FILE [FLAG...]: the CPU backend's
+# losses, one a line, training MODEL's CPU artifact (the same initial
+# weights: same seed), compiled with the FLAGs (such as --precision=bf16);
+# a step skipped for a loss scale that overflowed has none.
 losses() {
-  "$build/bin/autopar-compile" "$2" --train --batch="$3" ${7:+"$7"} \
+  "$build/bin/autopar-compile" "$2" --train --batch="$3" "${@:7}" \
     -o "$out/cpu" >/dev/null
   "$build/bin/autopar-run" "$out/cpu" --data="$4" --labels="$5" --steps="$1" \
-    --log="$out/cpu/log.jsonl" >/dev/null
-  /usr/bin/python3 -c "import json, sys; [print(repr(json.loads(l)['loss'])) for l in open(sys.argv[1]) if 'loss' in l]" \
+    --log="$out/cpu/log.jsonl" >/dev/null 2>&1
+  /usr/bin/python3 -c "import json, sys; [print(repr(d['loss'])) for d in map(json.loads, open(sys.argv[1])) if 'loss' in d]" \
     "$out/cpu/log.jsonl" > "$6"
   rm -rf "$out/cpu"
 }
@@ -152,6 +156,16 @@ losses 20 'zoo:gpt:layers=2,hidden=64,heads=2,vocab=128,seq=32' 2 \
   "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small-fa" --precision=bf16
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt/fa" "$gpt/ids.npy" \
   "$gpt/labels.npy" "$out" small-fa
+# In fp16 with a dynamic loss scale from 2^20 (window 3): the first steps
+# overflow and are skipped, on the GPU as on the CPU.
+fp16=(--precision=fp16 --loss-scale-init=1048576 --loss-scale-window=3)
+"$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
+  --train --batch=2 --target=cuda "${fp16[@]}" -o "$gpt/fp16" >/dev/null
+cp "$gpt/fp16/train-cuda.so" "$out/libsmall-fp16.so"
+losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' 2 \
+  "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small-fp16" "${fp16[@]}"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt/fp16" "$gpt/ids.npy" \
+  "$gpt/labels.npy" "$out" small-fp16
 for driver in aot_loss aot_train; do
   c++ -O2 -std=c++17 -I"$root/runtime/cuda" -I"$root/runtime/common" \
     "$root/bench/gpu/$driver.cpp" -o "$out/$driver" -L"$out" \
@@ -215,39 +229,29 @@ map_kernels() {
   /usr/bin/python3 "$root/bench/gpu/kernel_map.py" "$out/gpt2/lowered.mlir" \
     "$out/gpt2/train.mlir" > "$out/kernels-$1.txt"
 }
-# gpt2-small at batch 8 in bf16 (the timing's other half).
-"$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
-  --gpu-format=cubin --precision=bf16 -o "$out/gpt2" >/dev/null
-cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16.so"
-map_kernels gpt2-b8-bf16
-/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
-  "$out/labels8.npy" "$out" gpt2-b8-bf16
-rm -rf "$out/gpt2"
-# The same without autopar-fuse-rows: run.sh times both in one run.
-"$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
-  --gpu-format=cubin --precision=bf16 \
-  --cuda-lowering-options="fuse-rows=false" -o "$out/gpt2" >/dev/null
-cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16-unfused.so"
-/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
-  "$out/labels8.npy" "$out" gpt2-b8-bf16-unfused
-rm -rf "$out/gpt2"
-# And with f32 results from the bf16 products (rounded by the kernels
-# after them).
-"$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
-  --gpu-format=cubin --precision=bf16 \
-  --cuda-lowering-options="narrow-results=false" -o "$out/gpt2" >/dev/null
-cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16-wide.so"
-/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
-  "$out/labels8.npy" "$out" gpt2-b8-bf16-wide
-rm -rf "$out/gpt2"
-# And without the fused attention kernels.
-"$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
-  --gpu-format=cubin --precision=bf16 --fused-attention=off \
-  -o "$out/gpt2" >/dev/null
-cp "$out/gpt2/train-cuda.so" "$out/libgpt2-b8-bf16-nofa.so"
-/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
-  "$out/labels8.npy" "$out" gpt2-b8-bf16-nofa
-rm -rf "$out/gpt2"
+# gpt2_bf16 NAME [FLAG...]: gpt2-small at batch 8 in bf16 compiled with
+# FLAGs, as libNAME.so and NAME.txt.
+gpt2_bf16() {
+  local name=$1
+  shift
+  "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
+    --gpu-format=cubin --precision=bf16 "$@" -o "$out/gpt2" >/dev/null
+  cp "$out/gpt2/train-cuda.so" "$out/lib$name.so"
+  if [ "$name" = gpt2-b8-bf16 ]; then
+    map_kernels "$name"
+  fi
+  /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$out/gpt2" "$out/ids8.npy" \
+    "$out/labels8.npy" "$out" "$name"
+  rm -rf "$out/gpt2"
+}
+# The timing's other half; then, for run.sh to time in the same run, the
+# same without autopar-fuse-rows, with f32 results from the bf16 products
+# (rounded by the kernels after them), and without the fused attention
+# kernels.
+gpt2_bf16 gpt2-b8-bf16
+gpt2_bf16 gpt2-b8-bf16-unfused --cuda-lowering-options="fuse-rows=false"
+gpt2_bf16 gpt2-b8-bf16-wide --cuda-lowering-options="narrow-results=false"
+gpt2_bf16 gpt2-b8-bf16-nofa --fused-attention=off
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

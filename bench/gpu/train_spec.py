@@ -6,7 +6,8 @@ usage: train_spec.py ARTIFACT_DIR IDS.npy LABELS.npy OUTDIR NAME [--files]
 Reads ARTIFACT_DIR/manifest.json (parameters in the step's order, which
 are frozen, lr, optimizer state slots, the zoo seed) and the shapes of
 @forward_backward's parameters from its train.mlir, writes OUTDIR/NAME.txt
-and OUTDIR/NAME-ids.bin, OUTDIR/NAME-labels.bin. A zoo model's weights are
+and OUTDIR/NAME-ids.bin, OUTDIR/NAME-labels.bin (with the loss scale of an
+fp16 artifact). A zoo model's weights are
 drawn on the GPU machine from its seed; an imported model's (or, with
 --files, a zoo model's) are written as OUTDIR/NAME-wK.bin from the
 artifact's safetensors file. The model
@@ -30,9 +31,9 @@ def main():
         sys.exit("train_spec.py handles a constant lr")
     if manifest.get("grad_accum", 1) != 1:
         sys.exit("train_spec.py handles --grad-accum=1 only")
-    if manifest.get("loss_scale") is not None:
-        sys.exit("train_spec.py handles artifacts without loss scaling "
-                 "(fp32 or bf16, not fp16)")
+    scaling = manifest.get("loss_scale")
+    if scaling is not None and scaling.get("mode") not in ("fixed", "dynamic"):
+        sys.exit(f"train_spec.py: unknown loss_scale {scaling!r}")
     if manifest["optimizer"].startswith("optimizer=adagrad") and \
             manifest.get("state_init", {}).get("sum", 0) != 0:
         sys.exit("train_spec.py handles optimizer state starting at zero")
@@ -76,6 +77,11 @@ def main():
              f"state {manifest['state_slots_per_param']} 0",
              f"data {name}-ids.bin {b} {s}",
              f"labels {name}-labels.bin {b} {s}"]
+    if scaling is not None and scaling["mode"] == "fixed":
+        lines.append(f"loss_scale fixed {scaling['value']!r}")
+    elif scaling is not None:
+        lines.append(f"loss_scale dynamic {scaling['initial']!r} "
+                     f"{scaling['growth_interval']}")
     for pname in manifest["params"]:
         dims = shapes[pname]
         words = ["param", pname, str(len(dims))] + [str(d) for d in dims]

@@ -19,15 +19,15 @@ static llvm::Error error(const llvm::Twine &message) {
 LossScaler LossScaler::fixed(double scale) {
   LossScaler s;
   s.mode_ = Mode::Fixed;
-  s.scale_ = scale;
+  s.rule_.scale = scale;
   return s;
 }
 
 LossScaler LossScaler::dynamic(double initial, int64_t growthInterval) {
   LossScaler s;
   s.mode_ = Mode::Dynamic;
-  s.scale_ = initial;
-  s.interval_ = growthInterval;
+  s.rule_.scale = initial;
+  s.rule_.interval = growthInterval;
   return s;
 }
 
@@ -63,22 +63,19 @@ LossScaler::fromJSON(const llvm::json::Value *value) {
 llvm::Expected<bool> LossScaler::update(bool finite) {
   if (!isDynamic())
     return finite;
-  if (!finite) {
-    good_ = 0;
-    if (scale_ * 0.5 < kMinScale)
-      return error(llvm::formatv(
-          "the gradients are not finite at every loss scale down to {0:e}: "
-          "the forward pass overflows (in fp16, values above 65504); try "
-          "--precision=bf16",
-          scale_));
-    scale_ *= 0.5;
+  switch (rule_.update(finite)) {
+  case DynamicLossScale::Step::Apply:
+    return true;
+  case DynamicLossScale::Step::Skip:
     return false;
+  case DynamicLossScale::Step::TooSmall:
+    break;
   }
-  if (++good_ == interval_) {
-    scale_ *= 2;
-    good_ = 0;
-  }
-  return true;
+  return error(llvm::formatv(
+      "the gradients are not finite at every loss scale down to {0:e}: "
+      "the forward pass overflows (in fp16, values above 65504); try "
+      "--precision=bf16",
+      rule_.scale));
 }
 
 llvm::Error LossScaler::restore(double scale, int64_t goodSteps) {
@@ -86,15 +83,15 @@ llvm::Error LossScaler::restore(double scale, int64_t goodSteps) {
     return error("the checkpoint holds a loss scale but this artifact does "
                  "not scale its loss");
   if (!std::isfinite(scale) || scale <= 0 || goodSteps < 0 ||
-      (isDynamic() && goodSteps >= interval_))
+      (isDynamic() && goodSteps >= rule_.interval))
     return error(llvm::formatv("a loss scale of {0} after {1} good steps "
                                "cannot be restored",
                                scale, goodSteps));
-  if (!isDynamic() && scale != scale_)
+  if (!isDynamic() && scale != rule_.scale)
     return error(llvm::formatv("the checkpoint's loss scale {0} is not this "
                                "artifact's fixed {1}",
-                               scale, scale_));
-  scale_ = scale;
-  good_ = goodSteps;
+                               scale, rule_.scale));
+  rule_.scale = scale;
+  rule_.good = goodSteps;
   return llvm::Error::success();
 }

@@ -19,6 +19,8 @@
 #ifndef AUTOPAR_RUNTIME_DRIVER_LOSSSCALER_H
 #define AUTOPAR_RUNTIME_DRIVER_LOSSSCALER_H
 
+#include "DynamicLossScale.h"
+
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
@@ -32,7 +34,7 @@ public:
 
   /// The smallest dynamic scale: below it, halving cannot help (the forward
   /// pass itself overflows) and update() reports an error.
-  static constexpr double kMinScale = 0x1p-24;
+  static constexpr double kMinScale = DynamicLossScale::kMinScale;
 
   /// From a manifest's "loss_scale" value (null or absent: no scaling).
   static llvm::Expected<LossScaler> fromJSON(const llvm::json::Value *value);
@@ -45,10 +47,10 @@ public:
   bool enabled() const { return mode_ != Mode::None; }
   bool isDynamic() const { return mode_ == Mode::Dynamic; }
   /// The scale of the next step (1 without scaling).
-  double scale() const { return scale_; }
+  double scale() const { return rule_.scale; }
   /// Finite steps in a row since the scale last changed.
-  int64_t goodSteps() const { return good_; }
-  int64_t growthInterval() const { return interval_; }
+  int64_t goodSteps() const { return rule_.good; }
+  int64_t growthInterval() const { return rule_.interval; }
 
   /// After a step's gradients: whether to apply it. A dynamic scaler
   /// halves its scale on a non-finite step (and returns false) and doubles
@@ -62,9 +64,7 @@ public:
 
 private:
   Mode mode_ = Mode::None;
-  double scale_ = 1;
-  int64_t interval_ = 0;
-  int64_t good_ = 0;
+  DynamicLossScale rule_; ///< the scale (fixed or dynamic) and its counts
 };
 
 } // namespace autopar

@@ -110,8 +110,8 @@ linalg::FillOp zeroFillBefore(linalg::LinalgOp op) {
 /// Where `op`'s C (f32) is a fresh buffer that only `linalg.generic` ops
 /// after `op` read, each element rounded to `element` at once
 /// (`arith.truncf`), and deallocations use: those readers.
-std::optional<SmallVector<linalg::GenericOp>>
-narrowReaders(linalg::LinalgOp op, Type element) {
+std::optional<SmallVector<linalg::GenericOp>> narrowReaders(linalg::LinalgOp op,
+                                                            Type element) {
   Value c = op.getDpsInitOperand(0)->get();
   auto alloc = c.getDefiningOp<memref::AllocOp>();
   auto type = dyn_cast<MemRefType>(c.getType());
@@ -209,40 +209,24 @@ struct ContractionsToCallsPass
     OpBuilder builder(ctx);
     SymbolTable symbols(module);
     Type f32 = Float32Type::get(ctx);
-    auto unranked = UnrankedMemRefType::get(f32, /*memorySpace=*/nullptr);
     auto specType =
         MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 64));
     // The callee's declaration: (A, B: unranked of the input type, C:
-    // unranked f32, loops).
-    auto declare = [&](Type element) {
-      StringRef name = functionFor(element);
+    // unranked f32, or of the input type for the `_c16` sibling (`narrow`),
+    // loops).
+    auto declare = [&](Type element, bool narrow = false) {
+      std::string name = (functionFor(element) + (narrow ? "_c16" : "")).str();
       auto callee = symbols.lookup<func::FuncOp>(name);
       if (callee)
         return callee;
       auto input = UnrankedMemRefType::get(element, /*memorySpace=*/nullptr);
+      auto output =
+          UnrankedMemRefType::get(narrow ? element : f32, /*memorySpace=*/{});
       OpBuilder::InsertionGuard guard(builder);
       builder.setInsertionPointToStart(module.getBody());
       callee = func::FuncOp::create(
           builder, module.getLoc(), name,
-          builder.getFunctionType({input, input, unranked, specType}, {}));
-      callee.setPrivate();
-      callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
-      symbols.insert(callee);
-      return callee;
-    };
-
-    // The `_c16` sibling of `element`'s function: C of the inputs' type.
-    auto declareNarrow = [&](Type element) {
-      std::string name = (functionFor(element) + "_c16").str();
-      auto callee = symbols.lookup<func::FuncOp>(name);
-      if (callee)
-        return callee;
-      auto input = UnrankedMemRefType::get(element, /*memorySpace=*/nullptr);
-      OpBuilder::InsertionGuard guard(builder);
-      builder.setInsertionPointToStart(module.getBody());
-      callee = func::FuncOp::create(
-          builder, module.getLoc(), name,
-          builder.getFunctionType({input, input, input, specType}, {}));
+          builder.getFunctionType({input, input, output, specType}, {}));
       callee.setPrivate();
       callee->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
       symbols.insert(callee);
@@ -261,7 +245,7 @@ struct ContractionsToCallsPass
           if (narrowResults && !element.isF32())
             if (auto readers = narrowReaders(op, element)) {
               narrowC = narrowResult(builder, op, element, *readers);
-              callee = declareNarrow(element);
+              callee = declare(element, /*narrow=*/true);
             }
         }
       }
