@@ -322,7 +322,10 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     would otherwise split the loss from its gradient). The fused op goes
     where the last member was. A run with a reduction and at
     least two members becomes one op that walks each row once per reduction
-    and once per stored result: a softmax (scale, mask, max, exp, sum,
+    (consecutive reductions that need none of each other's values share a
+    walk: a layer norm backward's two sums, a cross-entropy's sum of exps
+    and label logit) and once per stored result: a softmax (scale, mask,
+    max, exp, sum,
     divide) reads its input and writes its output once instead of about ten
     passes over the scores. A reduction into a fresh buffer that a
     `linalg.fill` set starts from the fill's value. A member's result is

@@ -11,9 +11,10 @@
 // finds runs of linalg.generic ops on buffers that share a row space (P x L
 // elementwise ops, P x L -> P reductions over the innermost loop, P
 // elementwise "row scalars") and emits one op for the run: per row, a loop
-// for each reduction and for each result that must be stored, every other
-// member recomputed where it is read (the row stays in the caches between
-// the loops). See the pass's description in Passes.td.
+// for each reduction (or for consecutive reductions that need none of each
+// other's values together) and for each result that must be stored, every
+// other member recomputed where it is read (the row stays in the caches
+// between the loops). See the pass's description in Passes.td.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,6 +34,7 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/SmallBitVector.h"
 #include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/ADT/SmallSet.h"
 
 #include <vector>
 
@@ -359,19 +361,37 @@ public:
       fused = loop;
     }
     rowIndices = delinearize(b, loc, row, run.space.rows);
-    for (auto [i, m] : llvm::enumerate(run.members)) {
+    for (int i = 0, n = int(run.members.size()); i < n; ++i) {
+      const Member &m = run.members[i];
       switch (m.kind) {
-      case Kind::Reduction:
-        emitReduction(b, int(i));
+      case Kind::Reduction: {
+        // Reductions that need none of each other's values share one walk
+        // over the row (with what they read and recompute); elementwise
+        // members that need not be stored emit nothing between them.
+        SmallVector<int> walk = {i};
+        llvm::SmallSet<int, 8> needed;
+        for (; i + 1 < n; ++i) {
+          const Member &next = run.members[i + 1];
+          if (next.kind == Kind::Elementwise && !next.stored)
+            continue;
+          needed.clear();
+          rowValuesNeeded(i + 1, needed);
+          if (next.kind != Kind::Reduction ||
+              llvm::any_of(walk, [&](int r) { return needed.contains(r); }))
+            break;
+          walk.push_back(i + 1);
+        }
+        emitReductions(b, walk);
         break;
+      }
       case Kind::Scalar:
-        rowValues[int(i)] = evaluate(b, int(i), rowIndices, nullptr);
+        rowValues[i] = evaluate(b, i, rowIndices, nullptr);
         if (m.stored)
-          storeRowValue(b, int(i));
+          storeRowValue(b, i);
         break;
       case Kind::Elementwise:
         if (m.stored)
-          emitStore(b, int(i));
+          emitStore(b, i);
         break;
       }
     }
@@ -400,34 +420,59 @@ private:
         });
   }
 
-  void emitReduction(OpBuilder &b, int i) {
-    const Member &m = run.members[i];
-    Location loc = m.op.getLoc();
-    Type element = m.op.getRegionOutputArgs()[0].getType();
-    Value identity = arith::ConstantOp::create(
-        b, loc, element, b.getFloatAttr(element, m.identity));
-    auto loop = rowLoop(b, identity,
+  /// The reductions and row scalars whose per-row values member i reads,
+  /// directly or through the elementwise members it recomputes.
+  void rowValuesNeeded(int i, llvm::SmallSet<int, 8> &needed) const {
+    for (int writer : run.members[i].writers) {
+      if (writer < 0)
+        continue;
+      if (run.members[writer].kind == Kind::Elementwise)
+        rowValuesNeeded(writer, needed);
+      else
+        needed.insert(writer);
+    }
+  }
+
+  /// The reductions `walk` in one loop over the row, each with its own
+  /// partial value, the members they read computed once an element.
+  void emitReductions(OpBuilder &b, ArrayRef<int> walk) {
+    SmallVector<Value> identities;
+    for (int i : walk) {
+      const Member &m = run.members[i];
+      Type element = m.op.getRegionOutputArgs()[0].getType();
+      identities.push_back(arith::ConstantOp::create(
+          b, m.op.getLoc(), element, b.getFloatAttr(element, m.identity)));
+    }
+    auto loop = rowLoop(b, identities,
                         [&](OpBuilder &lb, ArrayRef<Value> indices,
                             ValueRange partial) -> SmallVector<Value> {
                           DenseMap<int, Value> cache;
-                          return {evaluate(lb, i, indices, &cache, partial[0])};
+                          SmallVector<Value> next;
+                          for (auto [k, i] : llvm::enumerate(walk))
+                            next.push_back(
+                                evaluate(lb, i, indices, &cache, partial[k]));
+                          return next;
                         });
-    Value total = loop.getResult(0);
-    if (gpu)
-      total = gpu::AllReduceOp::create(
-          b, loc, total,
-          gpu::AllReduceOperationAttr::get(b.getContext(), m.reduce),
-          b.getUnitAttr());
-    // Fold the row's total into the output's value, as the op would.
-    IRMapping mapping;
-    OpOperand *init = m.op.getDpsInitOperand(0);
-    mapping.map(m.op.getRegionOutputArgs()[0],
-                m.initValue ? m.initValue
-                            : read(b, i, *init, rowIndices, nullptr));
-    mapping.map(m.reduced, total);
-    rowValues[i] = b.clone(*m.combiner, mapping)->getResult(0);
-    if (m.stored)
-      storeRowValue(b, i);
+    for (auto [k, i] : llvm::enumerate(walk)) {
+      const Member &m = run.members[i];
+      Location loc = m.op.getLoc();
+      Value total = loop.getResult(unsigned(k));
+      if (gpu)
+        total = gpu::AllReduceOp::create(
+            b, loc, total,
+            gpu::AllReduceOperationAttr::get(b.getContext(), m.reduce),
+            b.getUnitAttr());
+      // Fold the row's total into the output's value, as the op would.
+      IRMapping mapping;
+      OpOperand *init = m.op.getDpsInitOperand(0);
+      mapping.map(m.op.getRegionOutputArgs()[0],
+                  m.initValue ? m.initValue
+                              : read(b, i, *init, rowIndices, nullptr));
+      mapping.map(m.reduced, total);
+      rowValues[i] = b.clone(*m.combiner, mapping)->getResult(0);
+      if (m.stored)
+        storeRowValue(b, i);
+    }
   }
 
   /// The first thread stores a per-row value, after every thread has read
@@ -575,15 +620,13 @@ struct FuseRowsPass
         // after it.
         Space fresh;
         std::optional<Member> m = classify(generic, fresh, minSize);
-        Run::Between place = current.members.empty()
-                                 ? Run::Between::No
-                                 : current.place(op);
+        Run::Between place =
+            current.members.empty() ? Run::Between::No : current.place(op);
         if (place == Run::Between::Sink) {
           current.sink(op);
           continue;
         }
-        if ((!m || m->kind != Kind::Reduction) &&
-            place == Run::Between::Stay) {
+        if ((!m || m->kind != Kind::Reduction) && place == Run::Between::Stay) {
           current.between.push_back(op);
           continue;
         }

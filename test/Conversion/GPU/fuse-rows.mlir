@@ -392,6 +392,19 @@ func.func @shared_accumulator(%x: memref<4x64xf32>, %y: memref<4x128xf32>,
 // the mean read what the run writes but are no bigger than its rows: they
 // sink after the fused kernel, so the gradient joins the run (one kernel
 // for both directions; the max and sum stay in registers).
+// The max walks the row alone; the sum of exps (which needs the max) and
+// the label's logit (which needs neither) share the second walk.
+// LOOPS-LABEL: func.func @cross_entropy
+// LOOPS: scf.parallel
+// LOOPS: scf.for {{.*}} -> (f32) {
+// LOOPS-NEXT: memref.load
+// LOOPS-NEXT: arith.maximumf
+// LOOPS: scf.for {{.*}} -> (f32, f32) {
+// LOOPS: math.exp
+// LOOPS: arith.cmpi eq
+// LOOPS: scf.yield {{.*}}, {{.*}} : f32, f32
+// LOOPS: math.log
+// LOOPS: memref.store {{.*}}, %arg3
 // CHECK-LABEL: func.func @cross_entropy
 // CHECK: gpu.launch
 // CHECK: memref.store %{{.*}}, %arg3[%{{.*}}] : memref<4xf32>
