@@ -30,7 +30,8 @@
 //                                     whose loss or gradients are not
 //                                     finite and halves, and doubles after
 //                                     N finite steps, as autopar-run does;
-//                                     losses are those of applied steps)
+//                                     losses are those of applied steps; a
+//                                     fixed one stops at such a step)
 //   data FILE B S | labels FILE B S   (raw int64, row-major)
 //   param NAME RANK DIM... [frozen] [file=FILE]
 //                                     (f32; in the step's order; frozen:
@@ -38,9 +39,9 @@
 //                                     drawn from the seed)
 // Without expected losses the loss must fall over 10 steps or more (fewer
 // are not checked). Prints one line per step and, last, a line of JSON
-// (tokens_per_s and step_ms over the steps after the second, mfu against 989.4
-// TFLOP/s: an H100 SXM's dense bf16 peak, the losses, the worst relative
-// difference to the CPU backend's).
+// (tokens_per_s and step_ms over the steps after the second, mfu against
+// 989.4 TFLOP/s: an H100 SXM's dense bf16 peak, the losses, the worst
+// relative difference to the CPU backend's, the steps skipped).
 //
 //===----------------------------------------------------------------------===//
 
@@ -346,9 +347,11 @@ int main(int argc, char **argv) {
     if (step == 1 && dumpPath)
       if (!dumpGradients(dumpPath, grads))
         return 1;
-    if (spec.lossScale == "dynamic") {
+    if (!spec.lossScale.empty()) {
       // The step goes ahead only with a finite loss and finite gradients
-      // (read back to the host: a copy of the gradients a step, fp16 only).
+      // (read back to the host: a copy of the gradients a step, fp16 only);
+      // with a fixed scale, as autopar-run without --skip-nonfinite, a
+      // step that is not finite ends the run.
       bool finite = std::isfinite(value);
       for (size_t g = 0; finite && g < grads.size(); ++g) {
         std::vector<float> host(grads[g].count());
@@ -356,7 +359,16 @@ int main(int argc, char **argv) {
         for (float x : host)
           finite = finite && std::isfinite(x);
       }
-      autopar::DynamicLossScale::Step next = scaling.update(finite);
+      if (spec.lossScale == "fixed" && !finite) {
+        std::fprintf(stderr,
+                     "FAIL: the loss or a gradient is not finite at step %d "
+                     "(fixed loss scale %g)\n",
+                     step, scaleUsed);
+        return 1;
+      }
+      autopar::DynamicLossScale::Step next =
+          spec.lossScale == "dynamic" ? scaling.update(finite)
+                                      : autopar::DynamicLossScale::Step::Apply;
       if (next == autopar::DynamicLossScale::Step::TooSmall) {
         std::fprintf(stderr,
                      "FAIL: the gradients are not finite at every loss "

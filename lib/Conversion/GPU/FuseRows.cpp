@@ -420,17 +420,14 @@ private:
         });
   }
 
-  /// The reductions and row scalars whose per-row values member i reads,
-  /// directly or through the elementwise members it recomputes.
+  /// The members member i reads, directly or through the elementwise
+  /// members it recomputes (among them the reductions and row scalars whose
+  /// per-row values it needs).
   void rowValuesNeeded(int i, llvm::SmallSet<int, 8> &needed) const {
-    for (int writer : run.members[i].writers) {
-      if (writer < 0)
-        continue;
-      if (run.members[writer].kind == Kind::Elementwise)
+    for (int writer : run.members[i].writers)
+      if (writer >= 0 && needed.insert(writer).second &&
+          run.members[writer].kind == Kind::Elementwise)
         rowValuesNeeded(writer, needed);
-      else
-        needed.insert(writer);
-    }
   }
 
   /// The reductions `walk` in one loop over the row, each with its own
