@@ -50,10 +50,11 @@
 #                          without padding its odd products)
 #   libgpt2-b8-bf16-unfused.so, gpt2-b8-bf16-unfused.txt   the same without
 #                          autopar-fuse-rows (run.sh times both)
-#   libgpt2-b8-bf16-wide.so, gpt2-b8-bf16-wide.txt   with f32 results from
-#                          its bf16 products (narrow-results=false)
-#   libgpt2-b8-bf16-nofa.so, gpt2-b8-bf16-nofa.txt   and without the fused
-#                          attention kernels (--fused-attention=off)
+#   libgpt2-b8-bf16-onerow.so, gpt2-b8-bf16-onerow.txt   with one row per
+#                          thread in the elementwise kernels
+#                          (rows-per-thread=1)
+#   libgpt2-b8-bf16-rolled.so, gpt2-b8-bf16-rolled.txt   and with the row
+#                          kernels' loops not unrolled (row-unroll=1)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -245,13 +246,14 @@ gpt2_bf16() {
   rm -rf "$out/gpt2"
 }
 # The timing's other half; then, for run.sh to time in the same run, the
-# same without autopar-fuse-rows, with f32 results from the bf16 products
-# (rounded by the kernels after them), and without the fused attention
-# kernels.
+# same without autopar-fuse-rows, with one row per thread in the
+# elementwise kernels, and with the row kernels' loops not unrolled (runs
+# 8 to 11 timed the fused attention kernels, 1.12-1.14x, and the bf16
+# products' bf16 results, 1.04-1.06x, the same way).
 gpt2_bf16 gpt2-b8-bf16
 gpt2_bf16 gpt2-b8-bf16-unfused --cuda-lowering-options="fuse-rows=false"
-gpt2_bf16 gpt2-b8-bf16-wide --cuda-lowering-options="narrow-results=false"
-gpt2_bf16 gpt2-b8-bf16-nofa --fused-attention=off
+gpt2_bf16 gpt2-b8-bf16-onerow --cuda-lowering-options="rows-per-thread=1"
+gpt2_bf16 gpt2-b8-bf16-rolled --cuda-lowering-options="row-unroll=1"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

@@ -158,6 +158,7 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
   // Threads per block of the row kernels: a whole number of warps.
   std::string blockThreads =
       std::to_string(std::clamp<int64_t>(options.threads / 32 * 32, 32, 1024));
+  std::string unroll = " unroll=" + std::to_string(options.rowUnroll);
   std::string pipeline =
       std::string(options.fusedAttention ? "autopar-attention-to-calls," : "") +
       "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"
@@ -178,13 +179,15 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "func.func(autopar-scatter-to-atomics,autopar-parallel-dims-first," +
       (options.rowReductions
            ? (options.fuseRows
-                  ? "autopar-fuse-rows{threads=" + blockThreads + "},"
+                  ? "autopar-fuse-rows{threads=" + blockThreads + unroll + "},"
                   : std::string()) +
-                 "autopar-row-reductions-to-gpu{threads=" + blockThreads + "},"
+                 "autopar-row-reductions-to-gpu{threads=" + blockThreads +
+                 unroll + "},"
            : std::string()) +
       "convert-linalg-to-parallel-loops,"
       "autopar-tile-loops-for-gpu{threads=" +
       std::to_string(options.threads) +
+      " rows-per-thread=" + std::to_string(options.rowsPerThread) +
       "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu,canonicalize),"
       "autopar-device-buffers,gpu-kernel-outlining,"
       "func.func(gpu-async-region),"

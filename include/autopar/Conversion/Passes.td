@@ -212,10 +212,25 @@ def TileLoopsForGPUPass
     contiguous (a subview: a slice of a concatenation) becomes a parallel
     loop of loads and stores first, tiled like the others: the
     `gpu.memcpy` a copy becomes moves bytes linearly.
+
+    A large two-dimensional nest whose body is straight-line code (no
+    regions, no reduction: an elementwise op), whose outer dimension runs
+    from 0 by 1 to a multiple of `rows-per-thread`, and that would still
+    have at least 2^18 threads, first gives each thread `rows-per-thread`
+    consecutive outer iterations at the same inner index: the outer step
+    becomes `rows-per-thread` and the body is cloned once per row,
+    operation by operation (every row's loads, then every row's
+    arithmetic, then every row's stores), so that a thread has several
+    independent loads in flight; the iterations of an `scf.parallel` do not
+    depend on each other, so the order between rows is free. Neighbouring
+    threads still touch neighbouring elements.
   }];
   let options = [
     Option<"threads", "threads", "int64_t", "256",
-           "Threads per block along the innermost dimension">
+           "Threads per block along the innermost dimension">,
+    Option<"rowsPerThread", "rows-per-thread", "int64_t", "4",
+           "Outer iterations each thread of a large elementwise nest "
+           "computes (1: one point per thread)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -288,6 +303,10 @@ def RowReductionsToGPUPass
     with an atomic add: without it, one thread per column loops over every
     row (768 threads for gpt2-small's 8192 rows). Float sums are
     reassociated (a tree, or atomics in any order, instead of a left fold).
+    Each thread's loop is unrolled by `unroll` (at most the fewest trips any
+    thread makes; a remainder loop takes the rest) so that it has that many
+    loads in flight instead of waiting for each before it issues the next;
+    it still folds its elements in the same order.
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
@@ -297,7 +316,11 @@ def RowReductionsToGPUPass
     Option<"threads", "threads", "int64_t", "256",
            "Threads per block (a multiple of 32, at most 1024)">,
     Option<"minSize", "min-size", "int64_t", "32",
-           "Reductions of fewer elements per output stay one thread's loop">
+           "Reductions of fewer elements per output stay one thread's loop">,
+    Option<"unroll", "unroll", "int64_t", "8",
+           "Iterations of a thread's loop over a row unrolled together "
+           "(loads in flight; at most the fewest trips a thread makes; 1: "
+           "none)">
   ];
 }
 
@@ -337,7 +360,10 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     `gpu=true` (the CUDA pipeline): a `gpu.launch` of one block per row
     (`threads`, or the row's length rounded up to a warp), the threads
     striding over the row, `gpu.all_reduce` combining each reduction, the
-    first thread storing per-row results after a barrier. `gpu=false`: an
+    first thread storing per-row results after a barrier, each thread's
+    loops over the row unrolled by `unroll` as in
+    `autopar-row-reductions-to-gpu` (gpt2-small's cross-entropy kernel
+    issued one 2-byte load at a time). `gpu=false`: an
     `scf.parallel` over the rows with sequential loops inside, which the
     CPU pipeline runs (`autopar-lower-to-cpu{fuse-rows}`): how the tests
     check the fusion against numpy without a GPU. Runs are not fused when a
@@ -356,7 +382,11 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     Option<"threads", "threads", "int64_t", "256",
            "Threads per block (a multiple of 32, at most 1024)">,
     Option<"minSize", "min-size", "int64_t", "32",
-           "Runs whose rows have fewer elements are left alone">
+           "Runs whose rows have fewer elements are left alone">,
+    Option<"unroll", "unroll", "int64_t", "8",
+           "Iterations of a thread's loop over a row unrolled together "
+           "(loads in flight; at most the fewest trips a thread makes; 1: "
+           "none; gpu=true only)">
   ];
 }
 

@@ -156,6 +156,19 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
       llvm::cl::desc("Threads per block along a loop nest's innermost "
                      "dimension"),
       llvm::cl::init(256)};
+  PassOptions::Option<int64_t> rowsPerThread{
+      *this, "rows-per-thread",
+      llvm::cl::desc("Outer iterations each thread of a large elementwise "
+                     "nest computes, their loads issued together "
+                     "(autopar-tile-loops-for-gpu rows-per-thread; 1: one "
+                     "point per thread)"),
+      llvm::cl::init(4)};
+  PassOptions::Option<int64_t> rowUnroll{
+      *this, "row-unroll",
+      llvm::cl::desc("Iterations of the row kernels' loops unrolled "
+                     "together (autopar-fuse-rows and "
+                     "autopar-row-reductions-to-gpu unroll; 1: none)"),
+      llvm::cl::init(8)};
   PassOptions::Option<bool> asyncGemm{
       *this, "async-gemm",
       llvm::cl::desc("With host: queue the runtime's contractions without "

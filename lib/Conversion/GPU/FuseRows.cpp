@@ -329,8 +329,8 @@ struct Run {
 /// Emits the fused op of a run.
 class Emitter {
 public:
-  Emitter(const Run &run, bool gpu, int64_t threads)
-      : run(run), gpu(gpu), threads(threads) {}
+  Emitter(const Run &run, bool gpu, int64_t threads, int64_t unroll)
+      : run(run), gpu(gpu), threads(threads), unroll(unroll) {}
 
   /// The fused op, before the run's last member.
   Operation *emit() {
@@ -397,6 +397,10 @@ public:
     }
     if (gpu)
       gpu::TerminatorOp::create(b, loc);
+    // After every use of the loops' results: unrolling one whose trip
+    // count does not divide adds a remainder loop that takes them over.
+    for (scf::ForOp loop : pendingUnroll)
+      unrollRowLoop(loop, run.space.length, step, unroll);
     fused->setAttr("autopar.fused_rows",
                    b.getI64IntegerAttr(int64_t(run.members.size())));
     return fused;
@@ -410,7 +414,7 @@ private:
       function_ref<SmallVector<Value>(OpBuilder &, ArrayRef<Value>, ValueRange)>
           body) {
     Location loc = run.members.front().op.getLoc();
-    return scf::ForOp::create(
+    auto loop = scf::ForOp::create(
         b, loc, thread, indexConstant(b, loc, run.space.length),
         indexConstant(b, loc, step), init,
         [&](OpBuilder &lb, Location l, Value j, ValueRange iters) {
@@ -418,6 +422,9 @@ private:
           indices.push_back(j);
           scf::YieldOp::create(lb, l, body(lb, indices, iters));
         });
+    if (gpu)
+      pendingUnroll.push_back(loop);
+    return loop;
   }
 
   /// The members member i reads, directly or through the elementwise
@@ -564,10 +571,13 @@ private:
   const Run &run;
   bool gpu;
   int64_t threads;
+  int64_t unroll;
   int64_t step = 1;
   Value row, thread;
   SmallVector<Value> rowIndices;
   DenseMap<int, Value> rowValues;
+  /// The GPU's loops over the row, unrolled once the kernel is built.
+  SmallVector<scf::ForOp> pendingUnroll;
 };
 
 struct FuseRowsPass
@@ -579,6 +589,12 @@ struct FuseRowsPass
       getOperation().emitError("autopar-fuse-rows: threads must be a "
                                "multiple of 32 in 32..1024, not ")
           << int64_t(threads);
+      return signalPassFailure();
+    }
+    if (unroll < 1) {
+      getOperation().emitError(
+          "autopar-fuse-rows: unroll must be at least 1, not ")
+          << int64_t(unroll);
       return signalPassFailure();
     }
     SmallVector<Block *> blocks;
@@ -716,7 +732,7 @@ struct FuseRowsPass
                  });
     }
     Operation *last = run.members.back().op;
-    Operation *fused = Emitter(run, gpu, threads).emit();
+    Operation *fused = Emitter(run, gpu, threads, unroll).emit();
     // Deallocations and sunk ops between the members now come after the
     // fused op, in their order (ops after the last member stay where they
     // are).

@@ -14,9 +14,12 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -67,6 +70,21 @@ inline SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
       linear = arith::DivUIOp::create(b, loc, linear, size);
   }
   return indices;
+}
+
+/// Unrolls `loop`, which runs from its thread's first element to `length`
+/// by `step`, by `unroll`, or by the fewest iterations any thread makes
+/// where those are fewer (a remainder loop takes the rest), so that a
+/// thread has that many loads in flight instead of waiting for each before
+/// it issues the next. Each thread still folds its elements in the same
+/// order, so results do not change. Call it after the last use of the
+/// loop's results is built: the remainder loop takes them over.
+inline void unrollRowLoop(scf::ForOp loop, int64_t length, int64_t step,
+                          int64_t unroll) {
+  int64_t trips = step > 0 ? length / step : 0;
+  int64_t factor = std::min(unroll, trips);
+  if (factor >= 2)
+    (void)loopUnrollByFactor(loop, uint64_t(factor));
 }
 
 } // namespace mlir::autopar::rows

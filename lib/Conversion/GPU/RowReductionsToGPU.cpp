@@ -186,7 +186,7 @@ Value foldElement(OpBuilder &b, Location loc, const RowReduction &r,
 
 /// A row reduction: one block per output element, threads striding over
 /// its row, gpu.all_reduce, thread 0 folding into the output.
-void rewriteRows(const RowReduction &r, int64_t threads) {
+void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
   OpBuilder b(op);
@@ -232,6 +232,7 @@ void rewriteRows(const RowReduction &r, int64_t threads) {
     scf::YieldOp::create(ib, l);
   });
   gpu::TerminatorOp::create(b, loc);
+  unrollRowLoop(loop, length, block, unroll);
   op.erase();
 }
 
@@ -239,7 +240,7 @@ void rewriteRows(const RowReduction &r, int64_t threads) {
 /// neighbouring elements) by 8 row groups (y), with enough blocks along y
 /// that each thread sums about 32 rows; each thread adds its partial sum
 /// into the output atomically.
-void rewriteColumns(const RowReduction &r) {
+void rewriteColumns(const RowReduction &r, int64_t unroll) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
   OpBuilder b(op);
@@ -264,6 +265,7 @@ void rewriteColumns(const RowReduction &r) {
                                        column, indexConstant(b, loc, columns));
   Value output = op.getDpsInitOperand(0)->get();
   Type element = op.getRegionOutputArgs()[0].getType();
+  scf::ForOp loop;
   scf::IfOp::create(b, loc, inside, [&](OpBuilder &ib, Location l) {
     SmallVector<Value> columnIndices =
         delinearize(ib, l, column, sizes.take_front(r.parallel));
@@ -274,7 +276,7 @@ void rewriteColumns(const RowReduction &r) {
         launch.getThreadIds().y);
     Value zero = arith::ConstantOp::create(ib, l, element,
                                            ib.getFloatAttr(element, 0.0));
-    auto loop = scf::ForOp::create(
+    loop = scf::ForOp::create(
         ib, l, firstRow, indexConstant(ib, l, rows),
         indexConstant(ib, l, height * groups), ValueRange{zero},
         [&](OpBuilder &lb, Location ll, Value row, ValueRange partial) {
@@ -288,6 +290,8 @@ void rewriteColumns(const RowReduction &r) {
                                 loop.getResult(0), output, columnIndices);
     scf::YieldOp::create(ib, l);
   });
+  // Each thread's rows: from its first, by height * groups.
+  unrollRowLoop(loop, rows, height * groups, unroll);
   gpu::TerminatorOp::create(b, loc);
   op.erase();
 }
@@ -304,6 +308,12 @@ struct RowReductionsToGPUPass
           << int64_t(threads);
       return signalPassFailure();
     }
+    if (unroll < 1) {
+      getOperation().emitError(
+          "autopar-row-reductions-to-gpu: unroll must be at least 1, not ")
+          << int64_t(unroll);
+      return signalPassFailure();
+    }
     SmallVector<RowReduction> rows, columns;
     getOperation().walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
@@ -314,9 +324,9 @@ struct RowReductionsToGPUPass
         columns.push_back(*c);
     });
     for (const RowReduction &r : rows)
-      rewriteRows(r, threads);
+      rewriteRows(r, threads, unroll);
     for (const RowReduction &c : columns)
-      rewriteColumns(c);
+      rewriteColumns(c, unroll);
   }
 };
 

@@ -34,11 +34,26 @@ bool touchesBuffersSerially(Operation *op) {
   return touches;
 }
 
+/// `v`'s value where it is a constant or a product or sum of constants (the
+/// bounds `scf::collapseParallelLoops` builds).
+std::optional<int64_t> constantValue(Value v) {
+  if (std::optional<int64_t> c = getConstantIntValue(v))
+    return c;
+  Operation *def = v.getDefiningOp();
+  if (!def || !isa<arith::MulIOp, arith::AddIOp>(def))
+    return std::nullopt;
+  std::optional<int64_t> a = constantValue(def->getOperand(0));
+  std::optional<int64_t> b = constantValue(def->getOperand(1));
+  if (!a || !b)
+    return std::nullopt;
+  return isa<arith::MulIOp>(def) ? *a * *b : *a + *b;
+}
+
 /// The constant trip count of dimension `dim` of `loop`, if known.
 std::optional<int64_t> tripCount(scf::ParallelOp loop, unsigned dim) {
-  std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound()[dim]);
-  std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound()[dim]);
-  std::optional<int64_t> step = getConstantIntValue(loop.getStep()[dim]);
+  std::optional<int64_t> lb = constantValue(loop.getLowerBound()[dim]);
+  std::optional<int64_t> ub = constantValue(loop.getUpperBound()[dim]);
+  std::optional<int64_t> step = constantValue(loop.getStep()[dim]);
   if (!lb || !ub || !step || *step <= 0)
     return std::nullopt;
   return std::max<int64_t>(0, (*ub - *lb + *step - 1) / *step);
@@ -113,7 +128,11 @@ void copyStridedInLoops(memref::CopyOp copy, IRRewriter &rewriter) {
   for (int64_t d = 0; d < source.getRank(); ++d) {
     lbs.push_back(zero);
     steps.push_back(one);
-    ubs.push_back(memref::DimOp::create(rewriter, loc, copy.getSource(), d));
+    ubs.push_back(
+        source.isDynamicDim(d)
+            ? Value(memref::DimOp::create(rewriter, loc, copy.getSource(), d))
+            : Value(arith::ConstantIndexOp::create(rewriter, loc,
+                                                   source.getDimSize(d))));
   }
   scf::ParallelOp::create(
       rewriter, loc, lbs, ubs, steps,
@@ -122,6 +141,51 @@ void copyStridedInLoops(memref::CopyOp copy, IRRewriter &rewriter) {
         memref::StoreOp::create(b, l, v, copy.getTarget(), ivs);
       });
   rewriter.eraseOp(copy);
+}
+
+/// Gives each thread of a large elementwise nest `rows` consecutive outer
+/// iterations at one inner index (see the pass's description): the outer
+/// step becomes `rows`, the body is cloned once per row, op by op, so that
+/// every row's loads come before any row's arithmetic and stores. Returns
+/// the new loop, or `loop` where that does not apply.
+scf::ParallelOp coarsenRows(scf::ParallelOp loop, int64_t rows,
+                            IRRewriter &rewriter) {
+  constexpr int64_t minThreads = int64_t(1) << 18;
+  if (rows < 2 || loop.getNumLoops() != 2 || loop.getNumResults() != 0 ||
+      constantValue(loop.getLowerBound()[0]) != 0 ||
+      constantValue(loop.getStep()[0]) != 1)
+    return loop;
+  std::optional<int64_t> outer = tripCount(loop, 0);
+  std::optional<int64_t> inner = tripCount(loop, 1);
+  if (!outer || !inner || *outer % rows != 0 ||
+      *outer / rows * *inner < minThreads)
+    return loop;
+  Block *body = loop.getBody();
+  for (Operation &op : body->without_terminator())
+    if (op.getNumRegions() != 0)
+      return loop;
+  Location loc = loop.getLoc();
+  rewriter.setInsertionPoint(loop);
+  SmallVector<Value> steps(loop.getStep());
+  steps[0] = arith::ConstantIndexOp::create(rewriter, loc, rows);
+  auto coarse = scf::ParallelOp::create(
+      rewriter, loc, loop.getLowerBound(), loop.getUpperBound(), steps,
+      [&](OpBuilder &b, Location l, ValueRange ivs) {
+        SmallVector<IRMapping> copies(rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          copies[r].map(body->getArgument(0),
+                        r == 0 ? ivs[0]
+                               : Value(arith::AddIOp::create(
+                                     b, l, ivs[0],
+                                     arith::ConstantIndexOp::create(b, l, r))));
+          copies[r].map(body->getArgument(1), ivs[1]);
+        }
+        for (Operation &op : body->without_terminator())
+          for (IRMapping &copy : copies)
+            b.clone(op, copy);
+      });
+  rewriter.eraseOp(loop);
+  return coarse;
 }
 
 struct TileLoopsForGPUPass
@@ -134,6 +198,12 @@ struct TileLoopsForGPUPass
       fn.emitError("autopar-tile-loops-for-gpu: threads must be in 1..1024, "
                    "not ")
           << int64_t(threads);
+      return signalPassFailure();
+    }
+    if (rowsPerThread < 1) {
+      fn.emitError("autopar-tile-loops-for-gpu: rows-per-thread must be at "
+                   "least 1, not ")
+          << int64_t(rowsPerThread);
       return signalPassFailure();
     }
     IRRewriter rewriter(&getContext());
@@ -190,6 +260,7 @@ struct TileLoopsForGPUPass
         loop = cast<scf::ParallelOp>(next->getPrevNode());
         rank = 2;
       }
+      loop = coarsenRows(loop, rowsPerThread, rewriter);
       int64_t block = threads;
       if (inner && *inner < block)
         block = *inner <= 1

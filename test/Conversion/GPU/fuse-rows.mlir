@@ -6,27 +6,35 @@
 // per row (8 x 2 rows of 512); three loops over the row: the max, the sum
 // (recomputing the mask and exp), the stored division. The max and sum
 // start from their fills' values and live in registers: their buffers, the
-// fills and the intermediate buffers are gone; the output is stored.
+// fills and the intermediate buffers are gone; the output is stored. Each
+// thread makes 2 trips of each loop: they are unrolled by 2 (a remainder
+// loop after each, for rows whose length the block does not divide).
 // CHECK-LABEL: func.func @masked_softmax
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: linalg.fill
 // CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c16, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256,
 // CHECK: %[[I:.*]] = arith.remui %[[ROW]], %c2
 // CHECK: %[[B:.*]] = arith.divui %[[ROW]], %c2
-// CHECK: %[[MAXP:.*]] = scf.for %[[J:.*]] = %[[T]] to %c512{{.*}} step %c256{{.*}} iter_args(%[[ACC:.*]] = %cst{{.*}})
+// CHECK: %[[STEP2:.*]] = arith.muli %c256{{.*}}, %c2
+// CHECK: %[[MAXP2:.*]] = scf.for %[[J:.*]] = %[[T]] to %[[END:.*]] step %[[STEP2]] iter_args(%[[ACC:.*]] = %cst{{.*}})
 // CHECK: %[[X:.*]] = memref.load %arg0[%[[B]], %[[I]], %[[J]]]
 // CHECK: %[[MASK:.*]] = memref.load %arg1[%[[I]], %[[J]]]
 // CHECK: arith.mulf %[[X]]
 // CHECK: %[[Y:.*]] = arith.addf
-// CHECK: arith.maximumf %[[ACC]], %[[Y]]
+// CHECK: %[[M1:.*]] = arith.maximumf %[[ACC]], %[[Y]]
+// CHECK: %[[J1:.*]] = arith.addi %[[J]],
+// CHECK: memref.load %arg0[%[[B]], %[[I]], %[[J1]]]
+// CHECK: arith.maximumf %[[M1]],
+// CHECK: %[[MAXP:.*]] = scf.for %{{.*}} = %[[END]] to %c512{{.*}} step %c256{{.*}} iter_args(%{{.*}} = %[[MAXP2]])
 // CHECK: %[[MAXALL:.*]] = gpu.all_reduce maximumf %[[MAXP]] uniform
 // CHECK: %[[MAX:.*]] = arith.maximumf %{{.*}}, %[[MAXALL]]
 // CHECK-NOT: gpu.barrier
-// CHECK: %[[SUMP:.*]] = scf.for
+// CHECK: scf.for
 // CHECK: memref.load %arg0
 // CHECK: memref.load %arg1
 // CHECK: arith.subf %{{.*}}, %[[MAX]]
 // CHECK: math.exp
+// CHECK: %[[SUMP:.*]] = scf.for
 // CHECK: %[[SUMALL:.*]] = gpu.all_reduce add %[[SUMP]] uniform
 // CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[SUMALL]]
 // CHECK: scf.for %[[K:.*]] = %[[T]] to

@@ -3,16 +3,35 @@
 // A row maximum (a softmax's first step): one block of 256 threads per row,
 // each thread striding over the row from the identity, the partials
 // combined by gpu.all_reduce, thread 0 folding the result into the output.
+// Every thread makes at least 3 of the 1000 / 256 trips: the loop is
+// unrolled by 3 (three independent loads an iteration, folded in the same
+// order), a remainder loop from where it stops taking the fourth.
 // CHECK-LABEL: func.func @row_max
 // CHECK-DAG: %[[ROWS:.*]] = arith.constant 8 : index
 // CHECK-DAG: %[[BLOCK:.*]] = arith.constant 256 : index
 // CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ROWS]], %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[BLOCK]],
 // CHECK-DAG: %[[NEG:.*]] = arith.constant 0xFF800000 : f32
 // CHECK-DAG: %[[LEN:.*]] = arith.constant 1000 : index
-// CHECK: %[[P:.*]] = scf.for %[[J:.*]] = %[[T]] to %[[LEN]] step %{{.*}} iter_args(%[[ACC:.*]] = %[[NEG]]) -> (f32)
+// CHECK: %[[LEFT:.*]] = arith.subi %[[LEN]], %[[T]]
+// CHECK: %[[TRIPS:.*]] = arith.divui
+// CHECK: %[[ODD:.*]] = arith.remsi %[[TRIPS]], %c3
+// CHECK: %[[EVEN:.*]] = arith.subi %[[TRIPS]], %[[ODD]]
+// CHECK: %[[SPAN:.*]] = arith.muli %[[EVEN]], %[[BLOCK2:.*]] : index
+// CHECK: %[[END:.*]] = arith.addi %[[T]], %[[SPAN]]
+// CHECK: %[[STEP3:.*]] = arith.muli %[[BLOCK2]], %c3
+// CHECK: %[[P3:.*]] = scf.for %[[J:.*]] = %[[T]] to %[[END]] step %[[STEP3]] iter_args(%[[ACC:.*]] = %[[NEG]]) -> (f32)
 // CHECK: %[[X:.*]] = memref.load %arg0[%[[ROW]], %[[J]]] : memref<8x1000xf32>
 // CHECK: %[[M:.*]] = arith.maximumf %[[ACC]], %[[X]] : f32
-// CHECK: scf.yield %[[M]]
+// CHECK: %[[J1:.*]] = arith.addi %[[J]],
+// CHECK: %[[X1:.*]] = memref.load %arg0[%[[ROW]], %[[J1]]]
+// CHECK: %[[M1:.*]] = arith.maximumf %[[M]], %[[X1]] : f32
+// CHECK: %[[J2:.*]] = arith.addi %[[J]],
+// CHECK: %[[X2:.*]] = memref.load %arg0[%[[ROW]], %[[J2]]]
+// CHECK: %[[M2:.*]] = arith.maximumf %[[M1]], %[[X2]] : f32
+// CHECK: scf.yield %[[M2]]
+// CHECK: %[[P:.*]] = scf.for %[[K:.*]] = %[[END]] to %[[LEN]] step %[[BLOCK2]] iter_args(%[[ACC2:.*]] = %[[P3]]) -> (f32)
+// CHECK: %[[Y:.*]] = memref.load %arg0[%[[ROW]], %[[K]]]
+// CHECK: arith.maximumf %[[ACC2]], %[[Y]] : f32
 // CHECK: %[[ALL:.*]] = gpu.all_reduce maximumf %[[P]] uniform
 // CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[T]], %c0
 // CHECK: scf.if %[[FIRST]]
@@ -70,7 +89,9 @@ func.func @variance(%x: memref<2x3x64xf32>, %mean: memref<2x3xf32>, %out: memref
 // one block, the index split over both reduced dimensions.
 // CHECK-LABEL: func.func @total
 // CHECK: gpu.launch blocks({{.*}}) in (%{{.*}} = %c1{{.*}}, {{.*}} threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c256
-// CHECK: scf.for %[[J:.*]] = %[[T]] to %c8192{{.*}} step %c256
+// 32 trips a thread: unrolled by 8.
+// CHECK: %[[STEP8:.*]] = arith.muli %c256{{.*}}, %c8
+// CHECK: scf.for %[[J:.*]] = %[[T]] to %{{.*}} step %[[STEP8]]
 // CHECK: %[[COL:.*]] = arith.remui %[[J]], %c1024
 // CHECK: %[[ROW:.*]] = arith.divui %[[J]], %c1024
 // CHECK: memref.load %arg0[%[[ROW]], %[[COL]]]
@@ -101,8 +122,13 @@ func.func @total(%x: memref<8x1024xf32>, %out: memref<f32>) {
 // CHECK: scf.if %[[IN]]
 // CHECK: %[[R0:.*]] = arith.muli %[[BY]], %c8
 // CHECK: %[[R:.*]] = arith.addi %[[R0]], %[[TY]]
-// CHECK: %[[P:.*]] = scf.for %[[J:.*]] = %[[R]] to %c1000{{.*}} step %c32
+// Unrolled by 8 (31 or 32 trips a thread), a remainder loop after it.
+// CHECK: %[[STEP8:.*]] = arith.muli %c32{{.*}}, %c8
+// CHECK: %[[P8:.*]] = scf.for %[[J:.*]] = %[[R]] to %[[END:.*]] step %[[STEP8]]
 // CHECK: memref.load %arg0[%[[J]], %[[C]]] : memref<1000x8xf32>
+// CHECK-COUNT-7: memref.load %arg0
+// CHECK: scf.yield
+// CHECK: %[[P:.*]] = scf.for %[[K:.*]] = %[[END]] to %c1000{{.*}} step %c32{{.*}} iter_args(%{{.*}} = %[[P8]])
 // CHECK: memref.atomic_rmw addf %[[P]], %arg1[%[[C]]]
 func.func @column_sum(%x: memref<1000x8xf32>, %cols: memref<8xf32>) {
   linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],

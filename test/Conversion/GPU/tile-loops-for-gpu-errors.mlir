@@ -1,6 +1,8 @@
 // RUN: autopar-opt %s --split-input-file --verify-diagnostics --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu))'
 // RUN: not autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu{threads=2048}))' 2>&1 | FileCheck %s --check-prefix=THREADS
 // THREADS: error: autopar-tile-loops-for-gpu: threads must be in 1..1024, not 2048
+// RUN: not autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu{rows-per-thread=0}))' 2>&1 | FileCheck %s --check-prefix=ROWS
+// ROWS: error: autopar-tile-loops-for-gpu: rows-per-thread must be at least 1, not 0
 
 // A value read on the host from a buffer and returned cannot move to the
 // device.

@@ -103,3 +103,112 @@ func.func @strided_copy(%src: memref<4x8xf32>, %dst: memref<4x24xf32>,
   memref.copy %src, %whole : memref<4x8xf32> to memref<4x8xf32>
   return
 }
+
+// -----
+
+// A large elementwise nest (gpt2-small's GELU: 8192 x 3072): each thread
+// computes 4 consecutive rows at one column, the outer step 4, every row's
+// loads before any row's arithmetic and stores; mapped, 2048 x 12 blocks of
+// 256 threads. Tiling and mapping as before otherwise.
+// CHECK-LABEL: func.func @rows_per_thread
+// CHECK: %[[STEP:.*]] = arith.muli %c4, %c1
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = (%c0{{.*}}, %c0{{.*}}) to (%c8192, %c3072) step (%[[STEP]], %{{.*}})
+// CHECK: scf.parallel (%{{.*}}, %{{.*}}) = {{.*}} to (%[[STEP]], %{{.*}}) step (%c4, %c1
+// CHECK: %[[X0:.*]] = memref.load %arg0[%[[R0:.*]], %[[J:.*]]] : memref<8192x3072xbf16>
+// CHECK: %[[X1:.*]] = memref.load %arg0[%[[R1:.*]], %[[J]]]
+// CHECK: %[[X2:.*]] = memref.load %arg0[%[[R2:.*]], %[[J]]]
+// CHECK: %[[X3:.*]] = memref.load %arg0[%[[R3:.*]], %[[J]]]
+// CHECK: arith.extf %[[X0]]
+// CHECK: arith.extf %[[X1]]
+// CHECK: arith.extf %[[X2]]
+// CHECK: arith.extf %[[X3]]
+// CHECK-COUNT-4: arith.mulf
+// CHECK: memref.store %{{.*}}, %arg1[%[[R0]], %[[J]]]
+// CHECK: memref.store %{{.*}}, %arg1[%[[R1]], %[[J]]]
+// CHECK: memref.store %{{.*}}, %arg1[%[[R2]], %[[J]]]
+// CHECK: memref.store %{{.*}}, %arg1[%[[R3]], %[[J]]]
+// CHECK-NOT: memref.load
+// CHECK: scf.reduce
+// MAPPED-LABEL: func.func @rows_per_thread
+// MAPPED: gpu.launch blocks({{.*}}) in ({{.*}} = %c2048, {{.*}} = %c12, {{.*}} = %c1) threads({{.*}}) in ({{.*}} = %c1, {{.*}} = %c256, {{.*}} = %c1)
+// MAPPED-COUNT-4: memref.load
+// MAPPED-COUNT-4: memref.store
+// MAPPED-NOT: memref.store
+// MAPPED: gpu.terminator
+func.func @rows_per_thread(%a: memref<8192x3072xbf16>, %b: memref<8192x3072xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8192 = arith.constant 8192 : index
+  %c3072 = arith.constant 3072 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c8192, %c3072) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<8192x3072xbf16>
+    %y = arith.extf %x : bf16 to f32
+    %z = arith.mulf %y, %y : f32
+    memref.store %z, %b[%i, %j] : memref<8192x3072xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// The same after collapsing three dimensions (8 x 1024 x 768: the outer two
+// are 8192 rows, whose bound the collapse computes as a product).
+// MAPPED-LABEL: func.func @rows_per_thread_3d
+// MAPPED: gpu.launch blocks({{.*}}) in ({{.*}} = %c2048, {{.*}} = %c3, {{.*}} = %c1) threads({{.*}}) in ({{.*}} = %c1, {{.*}} = %c256, {{.*}} = %c1)
+// MAPPED-COUNT-4: memref.store
+// MAPPED-NOT: memref.store
+// MAPPED: gpu.terminator
+func.func @rows_per_thread_3d(%a: memref<8x1024x768xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c1024 = arith.constant 1024 : index
+  %c768 = arith.constant 768 : index
+  %cst = arith.constant 1.0 : f32
+  scf.parallel (%i, %j, %k) = (%c0, %c0, %c0) to (%c8, %c1024, %c768) step (%c1, %c1, %c1) {
+    memref.store %cst, %a[%i, %j, %k] : memref<8x1024x768xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// Left one row per thread: too few threads after coarsening (512 x 256 / 4
+// < 2^18), an outer trip count that 4 does not divide, a body with a
+// region (a loop).
+// CHECK-LABEL: func.func @one_row_per_thread
+// CHECK-NOT: arith.muli %c4
+// MAPPED-LABEL: func.func @one_row_per_thread
+// MAPPED: gpu.launch blocks({{.*}}) in ({{.*}} = %c512, {{.*}} = %c1, {{.*}} = %c1)
+// MAPPED: gpu.launch blocks({{.*}}) in ({{.*}} = %c8191, {{.*}} = %c12, {{.*}} = %c1)
+// MAPPED: gpu.launch blocks({{.*}}) in ({{.*}} = %c8192, {{.*}} = %c12, {{.*}} = %c1)
+func.func @one_row_per_thread(%small: memref<512x256xf32>, %odd: memref<8191x3072xf32>, %big: memref<8192x3072xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c256 = arith.constant 256 : index
+  %c512 = arith.constant 512 : index
+  %c8191 = arith.constant 8191 : index
+  %c8192 = arith.constant 8192 : index
+  %c3072 = arith.constant 3072 : index
+  %cst = arith.constant 1.0 : f32
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c512, %c256) step (%c1, %c1) {
+    memref.store %cst, %small[%i, %j] : memref<512x256xf32>
+    scf.reduce
+  }
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c8191, %c3072) step (%c1, %c1) {
+    memref.store %cst, %odd[%i, %j] : memref<8191x3072xf32>
+    scf.reduce
+  }
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c8192, %c3072) step (%c1, %c1) {
+    %s = scf.for %k = %c0 to %c2 step %c1 iter_args(%acc = %cst) -> (f32) {
+      %t = arith.addf %acc, %cst : f32
+      scf.yield %t : f32
+    }
+    memref.store %s, %big[%i, %j] : memref<8192x3072xf32>
+    scf.reduce
+  }
+  return
+}
