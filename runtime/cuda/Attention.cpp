@@ -11,7 +11,9 @@
 // the build embeds here) on the legacy default stream, ordered after the
 // lowered code's kernels and before its later ones, like the cuBLAS calls.
 // The backward pass first recomputes each query row's log-sum-exp and
-// rowsum(do * out) (the statistics kernel), then runs one block per key
+// rowsum(do * out) (the statistics kernel; with the `_lse` entry points the
+// forward pass saved the log-sum-exp and a light kernel computes only the
+// row sums), then runs one block per key
 // tile, adding dq into an f32 buffer with atomics (so dq's last bits depend
 // on the order the blocks finish), and rounds dq into its operand.
 // Without nvcc at build time the kernels are missing and a call ends the
@@ -46,7 +48,7 @@ using Memref3 = AutoParMemRef3;
 
 struct Kernels {
   void *forward = nullptr, *stats = nullptr, *backward = nullptr,
-       *narrow = nullptr;
+       *narrow = nullptr, *rowDot = nullptr;
 };
 
 void *attentionModule(const char *caller) {
@@ -91,6 +93,7 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
   k.stats = get("autopar_attention_stats_" + tail);
   k.backward = get("autopar_attention_backward_" + tail);
   k.narrow = get(std::string("autopar_attention_narrow_") + type);
+  k.rowDot = get("autopar_attention_rowdot_" + tail);
   void *forward = get("autopar_attention_forward_" + tail);
   autopar::cuda::allowSharedMemory(forward, int(forwardSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(k.stats, int(forwardSharedBytes(int(d))));
@@ -120,6 +123,20 @@ void *data(const Memref3 *m) {
   return static_cast<char *>(m->aligned) + m->offset * 2;
 }
 
+/// The f32 [BH, S] log-sum-exp buffer's data, or null without one; ends
+/// the process when it is not a contiguous buffer of that shape.
+float *lseData(const char *caller, const AutoParMemRef2 *m, int64_t bh,
+               int64_t s) {
+  if (!m)
+    return nullptr;
+  if (m->sizes[0] != bh || m->sizes[1] != s || m->strides[1] != 1 ||
+      m->strides[0] != s)
+    autopar::cuda::fail(
+        std::string(caller) + ": the log-sum-exp buffer is not a contiguous [" +
+        std::to_string(bh) + ", " + std::to_string(s) + "] f32 tensor");
+  return static_cast<float *>(m->aligned) + m->offset;
+}
+
 int64_t headSize(const char *caller, const Memref3 *q) {
   int64_t d = q->sizes[2];
   if (d != 32 && d != 64 && d != 128)
@@ -135,7 +152,8 @@ int64_t headSize(const char *caller, const Memref3 *q) {
 unsigned tiles(int64_t rows) { return unsigned((rows + kTile - 1) / kTile); }
 
 void forward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
-             Memref3 *v, Memref3 *out, float scale, int32_t causal) {
+             Memref3 *v, Memref3 *out, AutoParMemRef2 *lseRef, float scale,
+             int32_t causal) {
   int64_t d = headSize(caller, q), bh = q->sizes[0];
   checkOperand(caller, "query", q, bh, d);
   checkOperand(caller, "key", k, bh, d);
@@ -144,15 +162,17 @@ void forward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   const Kernels &kk = kernels(caller, type, d);
   void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out);
   int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
-  void *params[] = {&qp, &kp, &vp, &op, &sq, &sk, &scale, &causal};
+  float *lse = lseData(caller, lseRef, bh, sq);
+  void *params[] = {&qp, &kp, &vp, &op, &lse, &sq, &sk, &scale, &causal};
   mgpuLaunchKernel(kk.forward, tiles(sq), bh, 1, kThreads, 1, 1,
                    int32_t(forwardSharedBytes(int(d))), nullptr, params,
-                   nullptr, 8);
+                   nullptr, 9);
 }
 
 void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
-              Memref3 *v, Memref3 *out, Memref3 *dOut, Memref3 *dq, Memref3 *dk,
-              Memref3 *dv, float scale, int32_t causal) {
+              Memref3 *v, Memref3 *out, Memref3 *dOut, AutoParMemRef2 *lseRef,
+              Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale,
+              int32_t causal) {
   int64_t d = headSize(caller, q), bh = q->sizes[0];
   checkOperand(caller, "query", q, bh, d);
   checkOperand(caller, "key", k, bh, d);
@@ -166,17 +186,25 @@ void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
   size_t rows = size_t(bh) * size_t(sq), count = rows * size_t(d);
   // Scratch in stream order on the legacy stream: freed after the kernels.
-  void *lse = mgpuMemAlloc(rows * 4, nullptr, false);
+  void *saved = lseData(caller, lseRef, bh, sq);
+  void *lse = saved ? saved : mgpuMemAlloc(rows * 4, nullptr, false);
   void *rowDot = mgpuMemAlloc(rows * 4, nullptr, false);
   void *dqWide = mgpuMemAlloc(count * 4, nullptr, false);
   mgpuMemset32(dqWide, 0, count, nullptr);
   void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out),
        *dop = data(dOut), *dqp = data(dq), *dkp = data(dk), *dvp = data(dv);
-  void *statsParams[] = {&qp,     &kp, &op, &dop,   &lse,
-                         &rowDot, &sq, &sk, &scale, &causal};
-  mgpuLaunchKernel(kk.stats, tiles(sq), bh, 1, kThreads, 1, 1,
-                   int32_t(forwardSharedBytes(int(d))), nullptr, statsParams,
-                   nullptr, 10);
+  if (saved) {
+    void *rowDotParams[] = {&op, &dop, &rowDot, &rows};
+    size_t blocks = std::min<size_t>((rows + 255) / 256, 65536);
+    mgpuLaunchKernel(kk.rowDot, intptr_t(blocks), 1, 1, 256, 1, 1, 0, nullptr,
+                     rowDotParams, nullptr, 4);
+  } else {
+    void *statsParams[] = {&qp,     &kp, &op, &dop,   &lse,
+                           &rowDot, &sq, &sk, &scale, &causal};
+    mgpuLaunchKernel(kk.stats, tiles(sq), bh, 1, kThreads, 1, 1,
+                     int32_t(forwardSharedBytes(int(d))), nullptr, statsParams,
+                     nullptr, 10);
+  }
   void *backwardParams[] = {&qp,  &kp,  &vp, &dop, &lse,   &rowDot, &dqWide,
                             &dkp, &dvp, &sq, &sk,  &scale, &causal};
   mgpuLaunchKernel(kk.backward, tiles(sk), bh, 1, kThreads, 1, 1,
@@ -186,7 +214,8 @@ void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   size_t blocks = std::min<size_t>((count + 255) / 256, 65536);
   mgpuLaunchKernel(kk.narrow, intptr_t(blocks), 1, 1, 256, 1, 1, 0, nullptr,
                    narrowParams, nullptr, 3);
-  mgpuMemFree(lse, nullptr);
+  if (!saved)
+    mgpuMemFree(lse, nullptr);
   mgpuMemFree(rowDot, nullptr);
   mgpuMemFree(dqWide, nullptr);
 }
@@ -197,22 +226,47 @@ void _mlir_ciface_autopar_cuda_attention_forward_bf16(Memref3 *q, Memref3 *k,
                                                       Memref3 *v, Memref3 *out,
                                                       float scale,
                                                       int32_t causal) {
-  forward(__func__, "bf16", q, k, v, out, scale, causal);
+  forward(__func__, "bf16", q, k, v, out, nullptr, scale, causal);
 }
 void _mlir_ciface_autopar_cuda_attention_forward_f16(Memref3 *q, Memref3 *k,
                                                      Memref3 *v, Memref3 *out,
                                                      float scale,
                                                      int32_t causal) {
-  forward(__func__, "f16", q, k, v, out, scale, causal);
+  forward(__func__, "f16", q, k, v, out, nullptr, scale, causal);
 }
 void _mlir_ciface_autopar_cuda_attention_backward_bf16(
     Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
     Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale, int32_t causal) {
-  backward(__func__, "bf16", q, k, v, out, dOut, dq, dk, dv, scale, causal);
+  backward(__func__, "bf16", q, k, v, out, dOut, nullptr, dq, dk, dv, scale,
+           causal);
 }
 void _mlir_ciface_autopar_cuda_attention_backward_f16(
     Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
     Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale, int32_t causal) {
-  backward(__func__, "f16", q, k, v, out, dOut, dq, dk, dv, scale, causal);
+  backward(__func__, "f16", q, k, v, out, dOut, nullptr, dq, dk, dv, scale,
+           causal);
+}
+void _mlir_ciface_autopar_cuda_attention_forward_lse_bf16(
+    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, AutoParMemRef2 *lse,
+    float scale, int32_t causal) {
+  forward(__func__, "bf16", q, k, v, out, lse, scale, causal);
+}
+void _mlir_ciface_autopar_cuda_attention_forward_lse_f16(
+    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, AutoParMemRef2 *lse,
+    float scale, int32_t causal) {
+  forward(__func__, "f16", q, k, v, out, lse, scale, causal);
+}
+void _mlir_ciface_autopar_cuda_attention_backward_lse_bf16(
+    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
+    AutoParMemRef2 *lse, Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale,
+    int32_t causal) {
+  backward(__func__, "bf16", q, k, v, out, dOut, lse, dq, dk, dv, scale,
+           causal);
+}
+void _mlir_ciface_autopar_cuda_attention_backward_lse_f16(
+    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
+    AutoParMemRef2 *lse, Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale,
+    int32_t causal) {
+  backward(__func__, "f16", q, k, v, out, dOut, lse, dq, dk, dv, scale, causal);
 }
 }

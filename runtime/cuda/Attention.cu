@@ -226,6 +226,11 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
     }
     return;
   }
+  // What the backward pass would recompute otherwise (the statistics
+  // kernel): each row's log-sum-exp of the scaled scores.
+  if (lse)
+    for (int r = threadIdx.x; r < rows; r += kThreads)
+      lse[size_t(bh) * sq + q0 + r] = rowMax[r] + __logf(rowSum[r]);
   T *o = out + (size_t(bh) * sq + q0) * D;
   for (int index = threadIdx.x; index < rows * D; index += kThreads) {
     int r = index / D, c = index % D;
@@ -361,6 +366,20 @@ __device__ void narrowRows(const float *in, T *out, size_t count) {
        i += size_t(gridDim.x) * blockDim.x)
     out[i] = Narrow<T>::from(in[i]);
 }
+/// rowDot[r] = sum over d of dOut[r, d] * out[r, d] for `rows` rows: the
+/// part of the statistics kernel the backward pass still needs when the
+/// forward pass saved the log-sum-exp.
+template <typename T, int D>
+__device__ void rowDots(const T *out, const T *dOut, float *rowDot,
+                        size_t rows) {
+  for (size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
+       r += size_t(gridDim.x) * blockDim.x) {
+    float dot = 0.0f;
+    for (int c = 0; c < D; ++c)
+      dot += Narrow<T>::to(dOut[r * D + c]) * Narrow<T>::to(out[r * D + c]);
+    rowDot[r] = dot;
+  }
+}
 } // namespace
 
 // The entry points, one per element type and head size, with C names that
@@ -368,10 +387,14 @@ __device__ void narrowRows(const float *in, T *out, size_t count) {
 #define AUTOPAR_ATTENTION_KERNELS(T, NAME, D)                                  \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_forward_##NAME##_d##D(                                 \
-          const T *q, const T *k, const T *v, T *out, int sq, int sk,          \
-          float scale, int causal) {                                           \
-    forwardTile<T, D, false>(q, k, v, out, nullptr, nullptr, nullptr, sq, sk,  \
+          const T *q, const T *k, const T *v, T *out, float *lse, int sq,      \
+          int sk, float scale, int causal) {                                   \
+    forwardTile<T, D, false>(q, k, v, out, lse, nullptr, nullptr, sq, sk,      \
                              scale, causal);                                   \
+  }                                                                            \
+  extern "C" __global__ void autopar_attention_rowdot_##NAME##_d##D(           \
+      const T *out, const T *dOut, float *rowDot, size_t rows) {               \
+    rowDots<T, D>(out, dOut, rowDot, rows);                                    \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_stats_##NAME##_d##D(                                   \

@@ -201,6 +201,30 @@ void _mlir_ciface_autopar_cuda_attention_backward_f16(
     AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
     AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef3 *dq,
     AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale, int32_t causal);
+/// The same where the forward pass saves each query row's log-sum-exp of
+/// the scaled scores in `lse` (f32 [batch x heads, positions]) for the
+/// backward pass, which then does not recompute it (autopar-attention-to-
+/// calls pairs an attention with its gradient this way).
+struct AutoParMemRef2 {
+  void *allocated, *aligned;
+  int64_t offset, sizes[2], strides[2];
+};
+void _mlir_ciface_autopar_cuda_attention_forward_lse_bf16(
+    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
+    AutoParMemRef3 *out, AutoParMemRef2 *lse, float scale, int32_t causal);
+void _mlir_ciface_autopar_cuda_attention_forward_lse_f16(
+    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
+    AutoParMemRef3 *out, AutoParMemRef2 *lse, float scale, int32_t causal);
+void _mlir_ciface_autopar_cuda_attention_backward_lse_bf16(
+    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
+    AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef2 *lse,
+    AutoParMemRef3 *dq, AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale,
+    int32_t causal);
+void _mlir_ciface_autopar_cuda_attention_backward_lse_f16(
+    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
+    AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef2 *lse,
+    AutoParMemRef3 *dq, AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale,
+    int32_t causal);
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,
                       intptr_t blockZ, int32_t sharedMemoryBytes, void *stream,

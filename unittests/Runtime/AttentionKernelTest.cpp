@@ -45,15 +45,22 @@ struct Case {
   bool causal;
 };
 
-/// The four kernels of one element type and head size.
+/// The five kernels of one element type and head size.
 template <typename T> struct Kernels {
-  void (*forward)(const T *, const T *, const T *, T *, int, int, float, int);
+  void (*forward)(const T *, const T *, const T *, T *, float *, int, int,
+                  float, int);
   void (*stats)(const T *, const T *, const T *, const T *, float *, float *,
                 int, int, float, int);
   void (*backward)(const T *, const T *, const T *, const T *, const float *,
                    const float *, float *, T *, T *, int, int, float, int);
   void (*toNarrow)(const float *, T *, size_t);
+  void (*rowDot)(const T *, const T *, float *, size_t);
 };
+
+/// How the backward pass gets each query row's log-sum-exp: recomputed by
+/// the statistics kernel, or saved by the forward pass (the `_lse` entry
+/// points).
+enum class Lse { Recomputed, Saved };
 
 template <typename T> T narrow(float x);
 template <> __nv_bfloat16 narrow(float x) { return __float2bfloat16(x); }
@@ -125,25 +132,42 @@ double relativeError(const std::vector<T> &got,
 }
 
 /// The kernels on the emulation, launched as Attention.cpp launches them.
+/// With the log-sum-exp saved by the forward pass, it must equal what the
+/// statistics kernel recomputes, and rowDot what that kernel sums.
 template <typename T>
 void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
              const std::vector<T> &v, const std::vector<T> &dOut, float scale,
              std::vector<T> &out, std::vector<T> &dq, std::vector<T> &dk,
-             std::vector<T> &dv, const Kernels<T> &kernels) {
+             std::vector<T> &dv, const Kernels<T> &kernels, Lse mode) {
   ASSERT_LE(forwardSharedBytes(c.d), sizeof(shared));
   ASSERT_LE(backwardSharedBytes(c.d), sizeof(shared));
   unsigned qTiles = unsigned((c.sq + kTile - 1) / kTile);
   unsigned kTiles = unsigned((c.sk + kTile - 1) / kTile);
   int causal = c.causal;
-  size_t qn = q.size();
+  size_t qn = q.size(), rows = size_t(c.bh) * c.sq;
+  std::vector<float> lse(rows, NAN), rowDot(rows, NAN), dqWide(qn, 0.0f);
   launch(kernels.forward, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
-         k.data(), v.data(), out.data(), c.sq, c.sk, scale, causal);
+         k.data(), v.data(), out.data(),
+         mode == Lse::Saved ? lse.data() : nullptr, c.sq, c.sk, scale, causal);
 
-  std::vector<float> lse(size_t(c.bh) * c.sq), rowDot(lse.size()),
-      dqWide(qn, 0.0f);
+  std::vector<float> statsLse(rows, NAN), statsRowDot(rows, NAN);
   launch(kernels.stats, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
-         k.data(), out.data(), dOut.data(), lse.data(), rowDot.data(), c.sq,
-         c.sk, scale, causal);
+         k.data(), out.data(), dOut.data(), statsLse.data(), statsRowDot.data(),
+         c.sq, c.sk, scale, causal);
+  if (mode == Lse::Recomputed) {
+    lse = statsLse;
+    rowDot = statsRowDot;
+  } else {
+    launch(kernels.rowDot, Dim3{3, 1, 1}, 32, out.data(), dOut.data(),
+           rowDot.data(), rows);
+    for (size_t r = 0; r < rows; ++r) {
+      ASSERT_NEAR(lse[r], statsLse[r], 1e-6f * std::fabs(statsLse[r]))
+          << "row " << r;
+      ASSERT_NEAR(rowDot[r], statsRowDot[r],
+                  1e-5f * (1.0f + std::fabs(statsRowDot[r])))
+          << "row " << r;
+    }
+  }
   launch(kernels.backward, Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(),
          k.data(), v.data(), dOut.data(), lse.data(), rowDot.data(),
          dqWide.data(), dk.data(), dv.data(), c.sq, c.sk, scale, causal);
@@ -171,7 +195,7 @@ template <typename T> struct DeviceTensor {
 
 template <typename T>
 void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
-             double tolerance) {
+             double tolerance, Lse mode = Lse::Recomputed) {
   std::mt19937 rng(20261127);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   size_t qn = size_t(c.bh) * c.sq * c.d, kn = size_t(c.bh) * c.sk * c.d;
@@ -205,27 +229,41 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
         dDo(dOut, c.bh, c.sq, c.d), dDq(dq, c.bh, c.sq, c.d),
         dDk(dk, c.bh, c.sk, c.d), dDv(dv, c.bh, c.sk, c.d);
     bool bf16 = std::is_same<T, __nv_bfloat16>::value;
-    (bf16 ? _mlir_ciface_autopar_cuda_attention_forward_bf16
-          : _mlir_ciface_autopar_cuda_attention_forward_f16)(
-        &dQ.ref, &dK.ref, &dV.ref, &dO.ref, scale, c.causal);
-    (bf16 ? _mlir_ciface_autopar_cuda_attention_backward_bf16
-          : _mlir_ciface_autopar_cuda_attention_backward_f16)(
-        &dQ.ref, &dK.ref, &dV.ref, &dO.ref, &dDo.ref, &dDq.ref, &dDk.ref,
-        &dDv.ref, scale, c.causal);
+    if (mode == Lse::Saved) {
+      size_t rows = size_t(c.bh) * c.sq;
+      void *lse = mgpuMemAlloc(rows * 4, nullptr, false);
+      AutoParMemRef2 lseRef = {lse, lse, 0, {c.bh, c.sq}, {c.sq, 1}};
+      (bf16 ? _mlir_ciface_autopar_cuda_attention_forward_lse_bf16
+            : _mlir_ciface_autopar_cuda_attention_forward_lse_f16)(
+          &dQ.ref, &dK.ref, &dV.ref, &dO.ref, &lseRef, scale, c.causal);
+      (bf16 ? _mlir_ciface_autopar_cuda_attention_backward_lse_bf16
+            : _mlir_ciface_autopar_cuda_attention_backward_lse_f16)(
+          &dQ.ref, &dK.ref, &dV.ref, &dO.ref, &dDo.ref, &lseRef, &dDq.ref,
+          &dDk.ref, &dDv.ref, scale, c.causal);
+      mgpuMemFree(lse, nullptr);
+    } else {
+      (bf16 ? _mlir_ciface_autopar_cuda_attention_forward_bf16
+            : _mlir_ciface_autopar_cuda_attention_forward_f16)(
+          &dQ.ref, &dK.ref, &dV.ref, &dO.ref, scale, c.causal);
+      (bf16 ? _mlir_ciface_autopar_cuda_attention_backward_bf16
+            : _mlir_ciface_autopar_cuda_attention_backward_f16)(
+          &dQ.ref, &dK.ref, &dV.ref, &dO.ref, &dDo.ref, &dDq.ref, &dDk.ref,
+          &dDv.ref, scale, c.causal);
+    }
     out = dO.read();
     dq = dDq.read();
     dk = dDk.read();
     dv = dDv.read();
   } else {
-    emulate(c, q, k, v, dOut, scale, out, dq, dk, dv, kernels);
+    emulate(c, q, k, v, dOut, scale, out, dq, dk, dv, kernels, mode);
   }
   double errors[] = {relativeError(out, outRef), relativeError(dq, dqRef),
                      relativeError(dk, dkRef), relativeError(dv, dvRef)};
-  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s: relative errors out %.2e, dq "
-              "%.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
+  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s%s: relative errors out %.2e, "
+              "dq %.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
               onGpu ? "GPU " : "", c.type, c.d, c.bh, c.sq, c.sk,
-              c.causal ? " causal" : "", errors[0], errors[1], errors[2],
-              errors[3], tolerance);
+              c.causal ? " causal" : "", mode == Lse::Saved ? " saved lse" : "",
+              errors[0], errors[1], errors[2], errors[3], tolerance);
   const char *names[] = {"out", "dq", "dk", "dv"};
   for (int i = 0; i < 4; ++i)
     EXPECT_LE(errors[i], tolerance) << names[i];
@@ -239,13 +277,15 @@ constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
 #define BF16_KERNELS(D)                                                        \
   Kernels<__nv_bfloat16> {                                                     \
     autopar_attention_forward_bf16_d##D, autopar_attention_stats_bf16_d##D,    \
-        autopar_attention_backward_bf16_d##D, autopar_attention_narrow_bf16    \
+        autopar_attention_backward_bf16_d##D, autopar_attention_narrow_bf16,   \
+        autopar_attention_rowdot_bf16_d##D                                     \
   }
 
 #define F16_KERNELS(D)                                                         \
   Kernels<__half> {                                                            \
     autopar_attention_forward_f16_d##D, autopar_attention_stats_f16_d##D,      \
-        autopar_attention_backward_f16_d##D, autopar_attention_narrow_f16      \
+        autopar_attention_backward_f16_d##D, autopar_attention_narrow_f16,     \
+        autopar_attention_rowdot_f16_d##D                                      \
   }
 
 TEST(AttentionKernel, CausalWithAShortLastTile) {
@@ -272,6 +312,18 @@ TEST(AttentionKernel, HalfPrecisionThreeTiles) {
   runCase<__half>(false, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),
                   kF16Tolerance);
 }
+// The backward pass with the log-sum-exp the forward pass saved: equal to
+// the statistics kernel's (checked row by row in emulate), the same errors.
+TEST(AttentionKernel, SavedLseCausalWithAShortLastTile) {
+  runCase<__nv_bfloat16>(false, {"bf16", 64, 3, 70, 70, true}, BF16_KERNELS(64),
+                         kBf16Tolerance, Lse::Saved);
+}
+
+TEST(AttentionKernel, SavedLseMoreKeysThanQueriesHalfPrecision) {
+  runCase<__half>(false, {"f16", 128, 2, 40, 100, false}, F16_KERNELS(128),
+                  kF16Tolerance, Lse::Saved);
+}
+
 // The same through the runtime on a GPU (skipped without one): the kernels
 // nvcc compiled, loaded from the runtime's fatbin.
 TEST(AttentionKernel, OnTheGPUCausalWithAShortLastTile) {
@@ -282,5 +334,9 @@ TEST(AttentionKernel, OnTheGPUCausalWithAShortLastTile) {
 TEST(AttentionKernel, OnTheGPUMoreKeysThanQueriesHalfPrecision) {
   runCase<__half>(true, {"f16", 128, 2, 40, 100, false}, F16_KERNELS(128),
                   kF16Tolerance);
+}
+TEST(AttentionKernel, OnTheGPUSavedLseCausalWithAShortLastTile) {
+  runCase<__nv_bfloat16>(true, {"bf16", 64, 3, 70, 70, true}, BF16_KERNELS(64),
+                         kBf16Tolerance, Lse::Saved);
 }
 } // namespace

@@ -403,8 +403,17 @@ def AttentionToCallsPass
     scale, causal)`, on the operands' buffers (read only) viewed as
     `[batch x heads, positions, head size]`, the results fresh buffers.
     Neither stores the probabilities: the backward pass recomputes them.
-    Other attentions are left to the decomposition. Runs before
-    `convert-autopar-to-linalg`.
+    A gradient whose operand `output` is a converted attention's result on
+    the same query, key and value, with the same causality and scale (what
+    autodiff makes), is paired with it: the attention becomes
+    `autopar_cuda_attention_forward_lse_<type>(q, k, v, out, lse, scale,
+    causal)`, saving each query row's log-sum-exp in a fresh f32
+    `[batch x heads, positions]` buffer, and the gradient
+    `autopar_cuda_attention_backward_lse_<type>(q, k, v, out, dout, lse, dq,
+    dk, dv, scale, causal)`, which reads it instead of recomputing it (one
+    pass over the scores fewer). One gradient per attention is paired;
+    others recompute. Other attentions are left to the decomposition. Runs
+    before `convert-autopar-to-linalg`.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

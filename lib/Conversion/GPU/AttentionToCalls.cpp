@@ -17,6 +17,7 @@
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 #include <cmath>
 
@@ -66,6 +67,28 @@ struct AttentionToCallsPass
       }
     });
 
+    // A gradient whose forward attention is converted too, on the same
+    // query, key and value with the same mask and scale: the forward call
+    // saves each row's log-sum-exp for it (the `_lse` entry points), so
+    // the backward pass does not recompute it.
+    DenseMap<Operation *, Operation *> forwardOf;
+    llvm::SmallPtrSet<Operation *, 8> converted(work.begin(), work.end()),
+        saving;
+    for (Operation *op : work) {
+      auto g = dyn_cast<AttentionGradOp>(op);
+      if (!g)
+        continue;
+      auto a = g.getOutput().getDefiningOp<AttentionOp>();
+      if (!a || !converted.contains(a) || a.getQuery() != g.getQuery() ||
+          a.getKey() != g.getKey() || a.getValue() != g.getValue() ||
+          a.getCausal() != g.getCausal() || a.getScale() != g.getScale() ||
+          saving.contains(a))
+        continue;
+      forwardOf[g] = a;
+      saving.insert(a);
+    }
+    DenseMap<Operation *, Value> savedLse;
+
     for (Operation *op : work) {
       Location loc = op->getLoc();
       b.setInsertionPoint(op);
@@ -114,16 +137,31 @@ struct AttentionToCallsPass
         causal = a.getCausal();
         scaleAttr = a.getScale();
         name = ("autopar_cuda_attention_forward_" + type).str();
+        if (saving.contains(op)) {
+          // f32 [BH, S]: the gradient's call reads it.
+          auto flat = cast<RankedTensorType>(asRank3Type(q, rank, d));
+          Value lse = memref::AllocOp::create(
+              b, loc,
+              MemRefType::get({flat.getDimSize(0), flat.getDimSize(1)},
+                              b.getF32Type()));
+          savedLse[op] = lse;
+          args.push_back(memref::CastOp::create(b, loc, lseType(ctx), lse));
+          name = ("autopar_cuda_attention_forward_lse_" + type).str();
+        }
       } else {
         auto g = cast<AttentionGradOp>(op);
         for (Value v : {g.getQuery(), g.getKey(), g.getValue(), g.getOutput(),
                         g.getOutputGrad()})
           args.push_back(input(v));
+        name = ("autopar_cuda_attention_backward_" + type).str();
+        if (Value lse = savedLse.lookup(forwardOf.lookup(op))) {
+          args.push_back(memref::CastOp::create(b, loc, lseType(ctx), lse));
+          name = ("autopar_cuda_attention_backward_lse_" + type).str();
+        }
         for (Value v : g.getResults())
           args.push_back(output(v));
         causal = g.getCausal();
         scaleAttr = g.getScale();
-        name = ("autopar_cuda_attention_backward_" + type).str();
       }
       double scale =
           scaleAttr ? scaleAttr->convertToDouble() : 1.0 / std::sqrt(double(d));
@@ -158,6 +196,12 @@ struct AttentionToCallsPass
       }
       op->erase();
     }
+  }
+
+  /// The log-sum-exp's type in the runtime's signature: f32 [BH, S].
+  static MemRefType lseType(MLIRContext *ctx) {
+    return MemRefType::get({ShapedType::kDynamic, ShapedType::kDynamic},
+                           Float32Type::get(ctx));
   }
 
   /// The [BH, S, D] type of a [..., S, D] value.

@@ -4,6 +4,8 @@
 
 // A bf16 causal attention and its gradient over [2, 4, 100, 64]: calls on
 // the operands' buffers viewed as [8, 100, 64], the results fresh buffers.
+// The gradient's causality and scale differ from the attention's: it
+// recomputes the statistics (no saved log-sum-exp).
 // CHECK-DAG: func.func private @autopar_cuda_attention_forward_bf16(memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, f32, i32) attributes {llvm.emit_c_interface}
 // CHECK-DAG: func.func private @autopar_cuda_attention_backward_bf16(memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, f32, i32) attributes {llvm.emit_c_interface}
 // CHECK-LABEL: func.func @step(
@@ -32,6 +34,34 @@ func.func @step(%q: tensor<2x4x100x64xbf16>, %k: tensor<2x4x100x64xbf16>, %g: te
   %o = autopar.attention %q, %k, %k {causal} : tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16> -> tensor<2x4x100x64xbf16>
   %d:3 = autopar.attention_grad %q, %k, %k, %o, %g {scale = 0.5 : f64} : tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>
   return %o, %d#0, %d#1, %d#2 : tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>
+}
+
+// -----
+
+// The gradient of an attention converted too, with the same query, key,
+// value, causality and scale (what autodiff makes): the forward call saves
+// each row's log-sum-exp in an f32 [8, 100] buffer that the backward call
+// reads instead of recomputing it. A second gradient of the same attention
+// recomputes it (one saved buffer per forward call).
+// CHECK-DAG: func.func private @autopar_cuda_attention_forward_lse_bf16(memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?xf32>, f32, i32) attributes {llvm.emit_c_interface}
+// CHECK-DAG: func.func private @autopar_cuda_attention_backward_lse_bf16(memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?xf32>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, memref<?x?x?xbf16>, f32, i32) attributes {llvm.emit_c_interface}
+// CHECK-LABEL: func.func @paired(
+// CHECK: %[[LSE:.*]] = memref.alloc() : memref<8x100xf32>
+// CHECK: %[[LSEARG:.*]] = memref.cast %[[LSE]] : memref<8x100xf32> to memref<?x?xf32>
+// CHECK: call @autopar_cuda_attention_forward_lse_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[LSEARG]], %{{.*}}, %{{.*}})
+// CHECK: %[[LSEARG2:.*]] = memref.cast %[[LSE]] : memref<8x100xf32> to memref<?x?xf32>
+// CHECK: call @autopar_cuda_attention_backward_lse_bf16(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[LSEARG2]], %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}})
+// CHECK: call @autopar_cuda_attention_backward_bf16(
+// CUDA-LABEL: func.func @paired(
+// CUDA: %[[LSE:.*]] = gpu.alloc async {{.*}} : memref<8x100xf32>
+// CUDA: call @autopar_cuda_attention_forward_lse_bf16(
+// CUDA: call @autopar_cuda_attention_backward_lse_bf16(
+func.func @paired(%q: tensor<2x4x100x64xbf16>, %k: tensor<2x4x100x64xbf16>, %v: tensor<2x4x100x64xbf16>, %g: tensor<2x4x100x64xbf16>)
+    -> (tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>) {
+  %o = autopar.attention %q, %k, %v {causal} : tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16> -> tensor<2x4x100x64xbf16>
+  %d:3 = autopar.attention_grad %q, %k, %v, %o, %g {causal} : tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>
+  %e:3 = autopar.attention_grad %q, %k, %v, %o, %d#0 {causal} : tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>
+  return %o, %d#0, %d#1, %d#2, %e#0 : tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>, tensor<2x4x100x64xbf16>
 }
 
 // -----
