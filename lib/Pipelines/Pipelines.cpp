@@ -189,7 +189,8 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       std::to_string(options.threads) +
       " rows-per-thread=" + std::to_string(options.rowsPerThread) +
       "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu,canonicalize),"
-      "autopar-device-buffers,gpu-kernel-outlining,"
+      "autopar-device-buffers,gpu-launch-sink-index-computations,"
+      "gpu-kernel-outlining,"
       "func.func(gpu-async-region),"
       "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
       "nvvm-attach-target{chip=" +
