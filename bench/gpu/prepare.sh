@@ -148,7 +148,8 @@ losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' 2 \
 # the CPU its decomposition (other roundings: the scores stay f32).
 "$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=2,vocab=128,seq=32' \
   --train --batch=2 --target=cuda --precision=bf16 -o "$gpt/fa" >/dev/null
-if ! nm -D "$gpt/fa/train-cuda.so" | grep autopar_cuda_attention_backward_bf16 >/dev/null; then
+# (the step's gradient reads the log-sum-exp its forward call saved: _lse)
+if ! nm -D "$gpt/fa/train-cuda.so" | grep -E 'autopar_cuda_attention_backward_(lse_)?bf16' >/dev/null; then
   echo "prepare.sh: the heads-of-32 GPT does not call the fused attention kernels" >&2
   exit 1
 fi

@@ -42,7 +42,8 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
          "modify-public-functions},";
   p += "buffer-deallocation-pipeline,";
   if (options.fuseRows)
-    p += "func.func(autopar-fuse-rows{gpu=false min-size=1}),";
+    p += "func.func(autopar-fuse-rows{gpu=false min-size=1 unroll=" +
+         std::to_string(options.fuseRowsUnroll) + "}),";
   p += "autopar-outline-loop-nests,";
   if (options.runtimeGemm)
     p += "autopar-contractions-to-calls,";

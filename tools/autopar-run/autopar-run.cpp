@@ -142,6 +142,11 @@ static cl::opt<bool> fuseRows(
     cl::desc("Lower with autopar-fuse-rows (the CUDA pipeline's fusion of "
              "row reductions with their elementwise ops), for tests"),
     cl::Hidden, cl::cat(runCategory));
+static cl::opt<int64_t> fuseRowsUnroll(
+    "fuse-rows-unroll",
+    cl::desc("With --fuse-rows: unroll its loops over a row by this many "
+             "iterations, as the CUDA pipeline does, for tests"),
+    cl::init(1), cl::Hidden, cl::cat(runCategory));
 static cl::opt<std::string> checkpointDir(
     "checkpoint-dir",
     cl::desc("Training: write checkpoints (parameters, optimizer state, "
@@ -770,9 +775,15 @@ compileModule(ModuleOp module, StringRef inputName) {
       for (unsigned i = 0; i < fn.getNumArguments(); ++i)
         fn.setArgAttr(i, "bufferization.writable",
                       BoolAttr::get(context, false));
+  if (fuseRowsUnroll < 1)
+    return llvm::createStringError(
+        llvm::inconvertibleErrorCode(),
+        "--fuse-rows-unroll must be at least 1, not " +
+            std::to_string(int64_t(fuseRowsUnroll)));
   PassManager pm(context);
   mlir::autopar::CPULoweringOptions options;
   options.fuseRows = fuseRows;
+  options.fuseRowsUnroll = fuseRowsUnroll;
   mlir::autopar::buildCPULoweringPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

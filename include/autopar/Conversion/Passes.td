@@ -365,8 +365,9 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     `autopar-row-reductions-to-gpu` (gpt2-small's cross-entropy kernel
     issued one 2-byte load at a time). `gpu=false`: an
     `scf.parallel` over the rows with sequential loops inside, which the
-    CPU pipeline runs (`autopar-lower-to-cpu{fuse-rows}`): how the tests
-    check the fusion against numpy without a GPU. Runs are not fused when a
+    CPU pipeline runs (`autopar-lower-to-cpu{fuse-rows fuse-rows-unroll}`):
+    how the tests check the fusion, unrolled or not, against numpy without
+    a GPU. Runs are not fused when a
     member writes a buffer that the run also reads from outside (or a view
     of one), reads a member's result through another indexing than its
     own, or when the rows are shorter than `min-size`.
@@ -386,7 +387,7 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     Option<"unroll", "unroll", "int64_t", "8",
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "
-           "none; gpu=true only)">
+           "none)">
   ];
 }
 

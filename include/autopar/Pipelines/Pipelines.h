@@ -41,6 +41,13 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "CUDA pipeline does, run on the CPU so that tests can "
                      "check it against numpy"),
       llvm::cl::init(false)};
+  PassOptions::Option<int64_t> fuseRowsUnroll{
+      *this, "fuse-rows-unroll",
+      llvm::cl::desc("With fuse-rows: unroll its loops over a row by this "
+                     "many iterations (autopar-fuse-rows unroll), as the "
+                     "CUDA pipeline does, so that tests can check the "
+                     "unrolled loops against numpy"),
+      llvm::cl::init(1)};
 };
 
 /// Options of the training-step pipeline (`autopar-make-train-step`): the

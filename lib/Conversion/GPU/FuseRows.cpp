@@ -422,8 +422,7 @@ private:
           indices.push_back(j);
           scf::YieldOp::create(lb, l, body(lb, indices, iters));
         });
-    if (gpu)
-      pendingUnroll.push_back(loop);
+    pendingUnroll.push_back(loop);
     return loop;
   }
 
@@ -576,7 +575,7 @@ private:
   Value row, thread;
   SmallVector<Value> rowIndices;
   DenseMap<int, Value> rowValues;
-  /// The GPU's loops over the row, unrolled once the kernel is built.
+  /// The loops over the row, unrolled once the kernel is built.
   SmallVector<scf::ForOp> pendingUnroll;
 };
 

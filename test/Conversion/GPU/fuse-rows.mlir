@@ -1,5 +1,6 @@
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows))' -verify-diagnostics | FileCheck %s
-// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false}))' | FileCheck %s --check-prefix=LOOPS
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=1}))' | FileCheck %s --check-prefix=LOOPS
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=3}))' | FileCheck %s --check-prefix=UNROLLED
 
 // A masked, scaled softmax as it reaches the pass (one-shot bufferized):
 // scale and mask, max, exp(x - max), sum, divide. One block of 256 threads
@@ -48,6 +49,15 @@
 // CHECK: return
 // The same run on the CPU: an scf.parallel over the 16 rows, each loop one
 // element at a time, no all_reduce.
+// Unrolled by 3 on the CPU (what test/Integration/Numerics/fuse-rows.test
+// runs against numpy): 510 of the 512 elements three at a time, a
+// remainder loop continuing from the partial values for the last two.
+// UNROLLED-LABEL: func.func @masked_softmax
+// UNROLLED: %[[MAX3:.*]] = scf.for %{{.*}} = %c0{{.*}} to %c510{{.*}} step %c3{{.*}} iter_args
+// UNROLLED-COUNT-3: arith.maximumf
+// UNROLLED: scf.for %{{.*}} = %c510{{.*}} to %c512{{.*}} step %c1{{.*}} iter_args(%{{.*}} = %[[MAX3]])
+// UNROLLED: scf.for %{{.*}} = %c0{{.*}} to %c510{{.*}} step %c3
+// UNROLLED-COUNT-3: math.exp
 // LOOPS-LABEL: func.func @masked_softmax
 // LOOPS: scf.parallel (%[[ROW:.*]]) = (%c0{{.*}}) to (%c16) step (%c1{{.*}})
 // LOOPS: scf.for %{{.*}} = %c0{{.*}} to %c512{{.*}} step %c1{{.*}} iter_args
