@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, on this machine, what the GPU device check runs: the device
 # machines have CUDA but no LLVM, MLIR or network. Writes gpu-check/ (git
-# ignored, 23 MB with the gpt2-small libraries gzipped; carry it to
+# ignored, 21 MB with the gpt2-small libraries gzipped; carry it to
 # the device machine):
 #   CudaRuntimeTest        the runtime's unit tests (kernel test runs on a GPU)
 #   CollectivesTest        the NCCL communicator's (its GPU tests: a one-rank
