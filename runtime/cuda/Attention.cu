@@ -116,6 +116,16 @@ __device__ void rowsTimesTile(FragC &acc, const T *a, const T *b, int n) {
   }
 }
 
+/// The sum over d of a[d] * b[d] for one row of D elements: rowsum(do *
+/// out), which the backward pass needs for each query row.
+template <typename T, int D>
+__device__ float dotOfRow(const T *a, const T *b) {
+  float dot = 0.0f;
+  for (int c = 0; c < D; ++c)
+    dot += Narrow<T>::to(a[c]) * Narrow<T>::to(b[c]);
+  return dot;
+}
+
 /// The forward pass over one tile of 64 query rows of one (batch, head).
 /// With STATS, only the row statistics the backward pass needs: the
 /// log-sum-exp of the scaled scores, and rowsum(do * out).
@@ -212,25 +222,18 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
     }
   }
   __syncthreads();
-  if (STATS) {
-    // lse = max + log(sum); rowDot = sum over d of do * out.
-    const T *dRows = dOut + (size_t(bh) * sq + q0) * D;
-    const T *oRows = out + (size_t(bh) * sq + q0) * D;
-    for (int r = threadIdx.x; r < rows; r += kThreads) {
-      lse[size_t(bh) * sq + q0 + r] = rowMax[r] + __logf(rowSum[r]);
-      float dot = 0.0f;
-      for (int c = 0; c < D; ++c)
-        dot += Narrow<T>::to(dRows[size_t(r) * D + c]) *
-               Narrow<T>::to(oRows[size_t(r) * D + c]);
-      rowDot[size_t(bh) * sq + q0 + r] = dot;
-    }
-    return;
-  }
-  // What the backward pass would recompute otherwise (the statistics
-  // kernel): each row's log-sum-exp of the scaled scores.
+  // Each row's log-sum-exp of the scaled scores, for the backward pass: the
+  // statistics kernel's, or the forward pass's where it saves it.
   if (lse)
     for (int r = threadIdx.x; r < rows; r += kThreads)
       lse[size_t(bh) * sq + q0 + r] = rowMax[r] + __logf(rowSum[r]);
+  if (STATS) {
+    const size_t first = size_t(bh) * sq + q0;
+    for (int r = threadIdx.x; r < rows; r += kThreads)
+      rowDot[first + r] = dotOfRow<T, D>(dOut + (first + r) * D,
+                                         out + (first + r) * D);
+    return;
+  }
   T *o = out + (size_t(bh) * sq + q0) * D;
   for (int index = threadIdx.x; index < rows * D; index += kThreads) {
     int r = index / D, c = index % D;
@@ -373,12 +376,8 @@ template <typename T, int D>
 __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
                         size_t rows) {
   for (size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
-       r += size_t(gridDim.x) * blockDim.x) {
-    float dot = 0.0f;
-    for (int c = 0; c < D; ++c)
-      dot += Narrow<T>::to(dOut[r * D + c]) * Narrow<T>::to(out[r * D + c]);
-    rowDot[r] = dot;
-  }
+       r += size_t(gridDim.x) * blockDim.x)
+    rowDot[r] = dotOfRow<T, D>(dOut + r * D, out + r * D);
 }
 } // namespace
 

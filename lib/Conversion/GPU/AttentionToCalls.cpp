@@ -68,7 +68,7 @@ struct AttentionToCallsPass
     });
 
     // A gradient whose forward attention is converted too, on the same
-    // query, key and value with the same mask and scale: the forward call
+    // query, key and value with the same causality and scale: the forward call
     // saves each row's log-sum-exp for it (the `_lse` entry points), so
     // the backward pass does not recompute it.
     DenseMap<Operation *, Operation *> forwardOf;
