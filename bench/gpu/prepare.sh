@@ -50,11 +50,9 @@
 #                          without padding its odd products)
 #   libgpt2-b8-bf16-unfused.so, gpt2-b8-bf16-unfused.txt   the same without
 #                          autopar-fuse-rows (run.sh times both)
-#   libgpt2-b8-bf16-rows8.so, gpt2-b8-bf16-rows8.txt   with 8 rows per
-#                          thread in the elementwise kernels
-#                          (rows-per-thread=8; the default is 4)
-#   libgpt2-b8-bf16-t128.so, gpt2-b8-bf16-t128.txt, and -t512   with blocks
-#                          of 128 and 512 threads (threads=; default 256)
+#   libgpt2-b8-bf16-stored.so, gpt2-b8-bf16-stored.txt   with the cheap
+#                          producers' results stored rather than recomputed
+#                          by each reader (recompute-producers=false)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -247,16 +245,15 @@ gpt2_bf16() {
   rm -rf "$out/gpt2"
 }
 # The timing's other half; then, for run.sh to time in the same run, the
-# same with 8 rows per thread in the elementwise kernels and with blocks of
-# 128 and 512 threads. Earlier runs timed the same way: without
-# autopar-fuse-rows (runs 8-12: 1.17-1.28x), without the fused attention
-# kernels (8-11: 1.11-1.14x), with f32 results from the bf16 products
-# (10-11: 1.04-1.06x), one row per thread (12: 1.11x), rolled row loops
-# (12: 1.03x); `gpt2_bf16 NAME --cuda-lowering-options=...` brings one back.
+# same with the cheap producers' results stored rather than recomputed.
+# Earlier runs timed the same way: without autopar-fuse-rows (runs 8-12:
+# 1.17-1.28x), without the fused attention kernels (8-11: 1.11-1.14x),
+# with f32 results from the bf16 products (10-11: 1.04-1.06x), one row per
+# thread (12: 1.11x), rolled row loops (12: 1.03x), 8 rows per thread and
+# blocks of 128 or 512 threads (13: within the run-to-run spread);
+# `gpt2_bf16 NAME --cuda-lowering-options=...` brings one back.
 gpt2_bf16 gpt2-b8-bf16
-gpt2_bf16 gpt2-b8-bf16-rows8 --cuda-lowering-options="rows-per-thread=8"
-gpt2_bf16 gpt2-b8-bf16-t128 --cuda-lowering-options="threads=128"
-gpt2_bf16 gpt2-b8-bf16-t512 --cuda-lowering-options="threads=512"
+gpt2_bf16 gpt2-b8-bf16-stored --cuda-lowering-options="recompute-producers=false"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

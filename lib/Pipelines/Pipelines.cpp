@@ -32,7 +32,9 @@ static std::string
 cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
   std::string p;
   if (options.fuse)
-    p += "func.func(autopar-fuse-elementwise),";
+    p += options.recomputeProducers
+             ? "func.func(autopar-fuse-elementwise{recompute}),"
+             : "func.func(autopar-fuse-elementwise),";
   p += "canonicalize,"
        "one-shot-bufferize{bufferize-function-boundaries "
        "function-boundary-type-conversion=identity-layout-map},"
@@ -163,7 +165,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
   std::string pipeline =
       std::string(options.fusedAttention ? "autopar-attention-to-calls," : "") +
       "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"
-      "autopar-fuse-elementwise),"
+      "autopar-fuse-elementwise{recompute=" +
+      (options.recomputeProducers ? "true" : "false") +
+      "}),"
       "canonicalize,"
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"

@@ -147,6 +147,11 @@ static cl::opt<int64_t> fuseRowsUnroll(
     cl::desc("With --fuse-rows: unroll its loops over a row by this many "
              "iterations, as the CUDA pipeline does, for tests"),
     cl::init(1), cl::Hidden, cl::cat(runCategory));
+static cl::opt<bool> recomputeProducers(
+    "recompute-producers",
+    cl::desc("Lower with autopar-fuse-elementwise recompute (the CUDA "
+             "pipeline's recomputation of cheap producers), for tests"),
+    cl::Hidden, cl::cat(runCategory));
 static cl::opt<std::string> checkpointDir(
     "checkpoint-dir",
     cl::desc("Training: write checkpoints (parameters, optimizer state, "
@@ -784,6 +789,7 @@ compileModule(ModuleOp module, StringRef inputName) {
   mlir::autopar::CPULoweringOptions options;
   options.fuseRows = fuseRows;
   options.fuseRowsUnroll = fuseRowsUnroll;
+  options.recomputeProducers = recomputeProducers;
   mlir::autopar::buildCPULoweringPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

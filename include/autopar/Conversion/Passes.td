@@ -123,7 +123,24 @@ def FuseElementwisePass
     and writing in the other instead of a loop and a copy. An elementwise
     producer whose only other use is the function's return (an optimizer's
     new moments) fuses too, the loop yielding its values as well.
+
+    With `recompute` (the CUDA pipeline's), an elementwise producer of a
+    few operations that several elementwise or reduction ops read is
+    computed again in each of them instead of written once, where its
+    operands indexed by every loop take no more bytes per element than its
+    result (broadcast operands count nothing; an operand the body only
+    rounds counts at the rounded width, as narrow-results will store it):
+    a bias added to a bf16 product (2 bytes read, an f32 written) is added
+    again by the GELU and by the GELU's derivative, which read the bf16
+    product, and the f32 sum is neither written nor kept for the backward
+    pass. Transposing producers stay (their consumers would read across
+    the layout).
   }];
+  let options = [
+    Option<"recompute", "recompute", "bool", /*default=*/"false",
+           "Recompute cheap elementwise producers in each consumer instead "
+           "of writing their results">
+  ];
   let dependentDialects = [
     "::mlir::linalg::LinalgDialect",
     "::mlir::tensor::TensorDialect"

@@ -48,6 +48,12 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "CUDA pipeline does, so that tests can check the "
                      "unrolled loops against numpy"),
       llvm::cl::init(1)};
+  PassOptions::Option<bool> recomputeProducers{
+      *this, "recompute-producers",
+      llvm::cl::desc("Recompute cheap elementwise producers in each "
+                     "consumer (autopar-fuse-elementwise recompute), as the "
+                     "CUDA pipeline does, so that tests can check it"),
+      llvm::cl::init(false)};
 };
 
 /// Options of the training-step pipeline (`autopar-make-train-step`): the
@@ -213,6 +219,13 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
       llvm::cl::desc("Half-precision products whose results are only read "
                      "rounded to bf16/f16 write bf16/f16 results "
                      "(autopar-contractions-to-calls narrow-results)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> recomputeProducers{
+      *this, "recompute-producers",
+      llvm::cl::desc("Recompute cheap elementwise producers (a bias added "
+                     "to a bf16 product) in each consumer instead of "
+                     "writing their results (autopar-fuse-elementwise "
+                     "recompute)"),
       llvm::cl::init(true)};
   PassOptions::Option<bool> fusedAttention{
       *this, "fused-attention",

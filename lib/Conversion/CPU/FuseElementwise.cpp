@@ -6,10 +6,15 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <algorithm>
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_FUSEELEMENTWISEPASS
@@ -83,6 +88,131 @@ struct FuseMultiUseProducer : public OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// The most operations a recomputed producer's body may hold (a GELU's
+/// derivative holds about 20): a bound on the work each consumer repeats,
+/// and on how far chains of recomputed producers grow.
+constexpr int64_t kMaxRecomputedOps = 48;
+
+/// Bytes of one element of `type` (0 for an index or non-numeric type).
+int64_t elementBytes(Type type) {
+  return type.isIntOrFloat() ? (type.getIntOrFloatBitWidth() + 7) / 8 : 0;
+}
+
+/// Whether `map` reads its operand in the loops' order: a projection of
+/// the loops that keeps their order (an operand indexed by every loop, or
+/// a broadcast one such as a bias or a row's statistic), not a transpose.
+bool inLoopOrder(AffineMap map) {
+  if (!map.isProjectedPermutation())
+    return false;
+  int64_t last = -1;
+  for (AffineExpr e : map.getResults()) {
+    int64_t dim = cast<AffineDimExpr>(e).getPosition();
+    if (dim <= last)
+      return false;
+    last = dim;
+  }
+  return true;
+}
+
+/// Whether `producer` is worth computing again in each of its consumers
+/// rather than writing its result once for them to read: an elementwise
+/// op of a few operations, its operands read in its loops' order, whose
+/// operands indexed by every loop take no more bytes per element than its
+/// result (broadcast operands, a bias or a row's statistic, count nothing:
+/// they stay in cache). An operand the body only rounds (`arith.truncf`)
+/// counts at the rounded width: contractions-to-calls narrow-results makes
+/// such a product's buffer that narrow. In a bf16 step the bias added to a
+/// product (bf16 in, f32 out) and the GELU derivative taking the product
+/// and the incoming bf16 gradient (4 bytes in, 4 out) qualify: each
+/// consumer reads the narrow operands, and the f32 tensor is never written
+/// nor kept until the backward pass.
+bool worthRecomputing(linalg::GenericOp producer) {
+  if (!isParallelGeneric(producer) || producer.getNumResults() != 1 ||
+      !producer.hasPureTensorSemantics() ||
+      !inLoopOrder(
+          producer.getIndexingMapMatchingResult(producer->getResult(0))))
+    return false;
+  int64_t ops = 0;
+  for (Operation &op : producer.getBody()->without_terminator()) {
+    // A gather (tensor.extract) reads memory the byte count does not see.
+    if (++ops > kMaxRecomputedOps || !isPure(&op) || op.getNumRegions() ||
+        isa<tensor::ExtractOp>(op))
+      return false;
+  }
+  int64_t resultBytes =
+      elementBytes(getElementTypeOrSelf(producer.getResult(0).getType()));
+  int64_t readBytes = 0;
+  unsigned loops = producer.getNumLoops();
+  for (OpOperand *input : producer.getDpsInputOperands()) {
+    AffineMap map = producer.getMatchingIndexingMap(input);
+    if (!inLoopOrder(map))
+      return false;
+    if (map.getNumResults() < loops)
+      continue; // broadcast
+    BlockArgument arg = producer.getMatchingBlockArgument(input);
+    int64_t bytes = elementBytes(arg.getType());
+    if (!arg.use_empty() && llvm::all_of(arg.getUsers(), [](Operation *u) {
+          return isa<arith::TruncFOp>(u);
+        })) {
+      bytes = 0;
+      for (Operation *u : arg.getUsers())
+        bytes = std::max(bytes, elementBytes(u->getResult(0).getType()));
+    }
+    readBytes += bytes;
+  }
+  return resultBytes > 0 && readBytes <= resultBytes;
+}
+
+/// An elementwise producer that several elementwise or reduction ops read
+/// and that is cheap to recompute (worthRecomputing) fuses into each of
+/// them, a copy per consumer, and is gone: its result is never written.
+/// Upstream fusion of a producer with other uses would keep it (computing
+/// its values twice and writing them anyway). Only where every use is an
+/// input of such a consumer, once each; never into contractions.
+struct RecomputeCheapProducer : public OpRewritePattern<linalg::GenericOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(linalg::GenericOp producer,
+                                PatternRewriter &rewriter) const override {
+    if (producer->use_empty() || producer->hasOneUse() ||
+        !worthRecomputing(producer))
+      return failure();
+    SmallVector<OpOperand *> uses;
+    llvm::SmallPtrSet<Operation *, 4> consumers;
+    for (OpOperand &use : producer->getUses()) {
+      auto consumer = dyn_cast<linalg::GenericOp>(use.getOwner());
+      // A consumer that broadcasts the value (a row's statistic read by
+      // every element of the row) would compute it once per element.
+      if (!consumer || linalg::isaContractionOpInterface(consumer) ||
+          !consumer.isDpsInput(&use) || !consumers.insert(consumer).second ||
+          consumer.getMatchingIndexingMap(&use).getNumResults() !=
+              consumer.getNumLoops() ||
+          !linalg::areElementwiseOpsFusable(&use))
+        return failure();
+      uses.push_back(&use);
+    }
+    for (OpOperand *use : uses) {
+      rewriter.setInsertionPoint(producer);
+      Operation *copy = rewriter.clone(*producer);
+      Operation *consumer = use->getOwner();
+      rewriter.modifyOpInPlace(consumer, [&] { use->set(copy->getResult(0)); });
+      // The fused loop goes where the consumer is.
+      rewriter.setInsertionPoint(consumer);
+      FailureOr<linalg::ElementwiseOpFusionResult> fused =
+          linalg::fuseElementwiseOps(rewriter, use);
+      if (failed(fused))
+        continue; // the consumer reads the copy: still correct
+      for (auto [original, replacement] : fused->replacements)
+        rewriter.replaceAllUsesWith(original, replacement);
+      rewriter.eraseOp(consumer);
+      if (copy->use_empty())
+        rewriter.eraseOp(copy);
+    }
+    if (producer->use_empty())
+      rewriter.eraseOp(producer);
+    return success();
+  }
+};
+
 /// A transpose next to an elementwise op it can fuse with (its operand's
 /// only use, or its result's only user) becomes the equivalent generic, so
 /// that elementwise fusion (which takes generics) merges the two: one pass
@@ -109,12 +239,15 @@ void generalizeTransposesNextToElementwise(Operation *root) {
 
 struct FuseElementwisePass
     : public mlir::autopar::impl::FuseElementwisePassBase<FuseElementwisePass> {
+  using Base::Base;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     generalizeTransposesNextToElementwise(getOperation());
     RewritePatternSet patterns(ctx);
     linalg::populateElementwiseOpsFusionPatterns(patterns, shouldFuse);
     patterns.add<FuseMultiUseProducer>(ctx);
+    if (recompute)
+      patterns.add<RecomputeCheapProducer>(ctx);
     linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
     if (failed(applyPatternsGreedily(
             getOperation(), std::move(patterns),

@@ -742,12 +742,16 @@ struct FuseRowsPass
         op->moveAfter(at);
         at = op;
       }
-    for (Member &m : run.members)
-      if (!m.stored) {
+    // A reduction that starts from its fill's value writes every element
+    // of its output: the fill, which nothing reads, goes whether or not
+    // the result is stored (a layer norm's row sums, kept for the backward
+    // pass, would otherwise cost a kernel each).
+    for (Member &m : run.members) {
+      if (!m.stored)
         dropped.insert(m.op.getDpsInitOperand(0)->get());
-        if (m.initFill)
-          m.initFill.erase();
-      }
+      if (m.initFill)
+        m.initFill.erase();
+    }
     for (Member &m : llvm::reverse(run.members))
       m.op.erase();
   }

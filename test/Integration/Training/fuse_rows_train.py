@@ -13,8 +13,12 @@ mixed-precision.test.
 With OTHER_DIR, the second run trains that artifact instead (without
 --fuse-rows): fused-attention.test compares a model compiled with and
 without --fused-attention=on that way.
+With --first=FLAGS and --second=FLAGS, the two runs take those
+autopar-run flags instead (space-separated): recompute-producers.test
+compares --fuse-rows with --fuse-rows --recompute-producers that way.
 Usage: fuse_rows_train.py MODEL_DIR DATA LABELS BATCH STEPS WORK
                           LOSS_RTOL WEIGHT_RTOL [OTHER_DIR]
+                          [--first=FLAGS] [--second=FLAGS]
 """
 
 import json
@@ -46,10 +50,17 @@ def main(argv):
     model, data, labels, batch, steps, work = argv[1:7]
     loss_rtol, weight_rtol = float(argv[7]), float(argv[8])
     os.makedirs(work, exist_ok=True)
-    plain, w0 = train(model, data, labels, batch, steps, work, "plain", [])
-    other = argv[9] if len(argv) > 9 else None
+    other, first, second = None, [], ["--fuse-rows"]
+    for a in argv[9:]:
+        if a.startswith("--first="):
+            first = a[len("--first="):].split()
+        elif a.startswith("--second="):
+            second = a[len("--second="):].split()
+        else:
+            other, second = a, []
+    plain, w0 = train(model, data, labels, batch, steps, work, "plain", first)
     fused, w1 = train(other or model, data, labels, batch, steps, work,
-                      "fused", [] if other else ["--fuse-rows"])
+                      "fused", second)
     loss_err = max(abs(a - b) / abs(a) for a, b in zip(plain, fused))
     weight_err = max(
         float(np.linalg.norm(w1[k].astype(np.float64) - w0[k]) /
