@@ -134,7 +134,13 @@ def FuseElementwisePass
     again by the GELU and by the GELU's derivative, which read the bf16
     product, and the f32 sum is neither written nor kept for the backward
     pass. Transposing producers stay (their consumers would read across
-    the layout).
+    the layout). Also with `recompute`: a concatenation
+    (`tensor.insert_slice`s into a `tensor.empty`) of pieces that
+    elementwise ops make only by widening bf16/f16 values (reshaped at
+    most) is built in the narrow type and widened once after, the
+    widening then recomputed by the readers (attention's bf16 dq, dk and
+    dv concatenated into the f32 gradient of the query-key-value
+    product).
   }];
   let options = [
     Option<"recompute", "recompute", "bool", /*default=*/"false",

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Linalg/IR/LinalgInterfaces.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -213,6 +214,154 @@ struct RecomputeCheapProducer : public OpRewritePattern<linalg::GenericOp> {
   }
 };
 
+/// The narrower float type whose values an elementwise op only widens:
+/// its one result is an `arith.extf` of a bf16 or f16 value (which nothing
+/// else uses) and its body does not read the output. Null otherwise.
+FloatType widenedFrom(linalg::GenericOp op) {
+  if (!isParallelGeneric(op) || op.getNumResults() != 1 ||
+      !op.hasPureTensorSemantics() ||
+      op.payloadUsesValueFromOperand(op.getDpsInitOperand(0)))
+    return nullptr;
+  auto yield = cast<linalg::YieldOp>(op.getBody()->getTerminator());
+  auto ext = yield.getOperand(0).getDefiningOp<arith::ExtFOp>();
+  if (!ext || !ext->hasOneUse() || ext->getBlock() != op.getBody())
+    return nullptr;
+  return dyn_cast<FloatType>(ext.getIn().getType());
+}
+
+/// `value` with element type `element` (a tensor type).
+Type withElement(Value value, Type element) {
+  return cast<RankedTensorType>(value.getType()).clone(element);
+}
+
+/// A concatenation (`tensor.insert_slice`s into a `tensor.empty`) of
+/// pieces that elementwise ops make by widening bf16 (or f16) values, each
+/// reshaped at most, holds nothing the narrow type cannot: it is built in
+/// that type instead and widened once after (an elementwise op that
+/// `RecomputeCheapProducer` then moves into its readers; a reader that
+/// rounds to the narrow type again reads the narrow tensor as it is).
+/// Attention's backward pass in a bf16 step: dq, dk and dv, bf16, each
+/// transposed into the f32 gradient of the query-key-value product, which
+/// the bias gradient sums and the next products read rounded to bf16.
+/// Returns whether it changed anything.
+bool narrowConcatenations(Operation *root) {
+  bool changed = false;
+  SmallVector<tensor::InsertSliceOp> lasts;
+  root->walk([&](tensor::InsertSliceOp op) {
+    bool intoAnother =
+        op->hasOneUse() && isa<tensor::InsertSliceOp>(*op->user_begin()) &&
+        cast<tensor::InsertSliceOp>(*op->user_begin()).getDest() ==
+            op.getResult();
+    if (!intoAnother)
+      lasts.push_back(op);
+  });
+  for (tensor::InsertSliceOp last : lasts) {
+    // The inserts, last first, down to the empty tensor they start from.
+    SmallVector<tensor::InsertSliceOp> inserts = {last};
+    while (
+        auto prev =
+            inserts.back().getDest().getDefiningOp<tensor::InsertSliceOp>()) {
+      if (!prev->hasOneUse())
+        break;
+      inserts.push_back(prev);
+    }
+    auto empty = inserts.back().getDest().getDefiningOp<tensor::EmptyOp>();
+    if (!empty || !empty->hasOneUse() ||
+        !empty.getType().getElementType().isF32())
+      continue;
+    // Each piece: a widening op, then reshapes, each used once.
+    FloatType narrow;
+    SmallVector<SmallVector<Operation *>> chains;
+    for (tensor::InsertSliceOp insert : inserts) {
+      SmallVector<Operation *> chain;
+      Value v = insert.getSource();
+      while (isa_and_nonnull<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+                 v.getDefiningOp()) &&
+             v.hasOneUse()) {
+        chain.push_back(v.getDefiningOp());
+        v = v.getDefiningOp()->getOperand(0);
+      }
+      auto producer = v.getDefiningOp<linalg::GenericOp>();
+      FloatType from =
+          producer && v.hasOneUse() ? widenedFrom(producer) : FloatType();
+      if (!from || (narrow && from != narrow)) {
+        narrow = nullptr;
+        break;
+      }
+      narrow = from;
+      chain.push_back(producer);
+      chains.push_back(chain);
+    }
+    if (!narrow)
+      continue;
+    OpBuilder b(last);
+    IRMapping map;
+    // The pieces in the narrow type: each producer yields the value it
+    // widened, into a narrow tensor; the reshapes follow.
+    for (auto &chain : chains) {
+      auto producer = cast<linalg::GenericOp>(chain.back());
+      b.setInsertionPoint(producer);
+      Value init = producer.getDpsInitOperand(0)->get();
+      Value narrowInit = tensor::EmptyOp::create(
+          b, producer.getLoc(),
+          tensor::getMixedSizes(b, producer.getLoc(), init), narrow);
+      auto copy = cast<linalg::GenericOp>(b.clone(*producer));
+      copy.getDpsInitOperand(0)->set(narrowInit);
+      copy.getResult(0).setType(withElement(producer.getResult(0), narrow));
+      copy.getMatchingBlockArgument(copy.getDpsInitOperand(0)).setType(narrow);
+      auto yield = cast<linalg::YieldOp>(copy.getBody()->getTerminator());
+      auto ext = yield.getOperand(0).getDefiningOp<arith::ExtFOp>();
+      yield->setOperand(0, ext.getIn());
+      ext->erase();
+      map.map(producer.getResult(0), copy.getResult(0));
+      for (Operation *reshape : llvm::reverse(ArrayRef(chain).drop_back())) {
+        b.setInsertionPoint(reshape);
+        Operation *narrowed = b.clone(*reshape, map);
+        narrowed->getResult(0).setType(
+            withElement(reshape->getResult(0), narrow));
+        map.map(reshape->getResult(0), narrowed->getResult(0));
+      }
+    }
+    // The concatenation in the narrow type, widened once.
+    b.setInsertionPoint(empty);
+    Operation *narrowEmpty = b.clone(*empty);
+    narrowEmpty->getResult(0).setType(withElement(empty.getResult(), narrow));
+    map.map(empty.getResult(), narrowEmpty->getResult(0));
+    for (tensor::InsertSliceOp insert : llvm::reverse(inserts)) {
+      b.setInsertionPoint(insert);
+      Operation *narrowed = b.clone(*insert, map);
+      narrowed->getResult(0).setType(withElement(insert.getResult(), narrow));
+      map.map(insert.getResult(), narrowed->getResult(0));
+    }
+    b.setInsertionPoint(last);
+    Location loc = last.getLoc();
+    Value wide = tensor::EmptyOp::create(
+        b, loc, tensor::getMixedSizes(b, loc, last.getResult()),
+        b.getF32Type());
+    auto rank = last.getType().getRank();
+    AffineMap identity = b.getMultiDimIdentityMap(rank);
+    auto widen = linalg::GenericOp::create(
+        b, loc, TypeRange{wide.getType()},
+        ValueRange{map.lookup(last.getResult())}, ValueRange{wide},
+        ArrayRef<AffineMap>{identity, identity},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &nb, Location nloc, ValueRange args) {
+          Value w = arith::ExtFOp::create(nb, nloc, nb.getF32Type(), args[0]);
+          linalg::YieldOp::create(nb, nloc, w);
+        });
+    last.getResult().replaceAllUsesWith(widen.getResult(0));
+    // The wide pieces, reshapes and inserts are dead now.
+    for (tensor::InsertSliceOp insert : inserts)
+      insert->erase();
+    empty->erase();
+    for (auto &chain : chains)
+      for (Operation *op : chain)
+        op->erase();
+    changed = true;
+  }
+  return changed;
+}
+
 /// A transpose next to an elementwise op it can fuse with (its operand's
 /// only use, or its result's only user) becomes the equivalent generic, so
 /// that elementwise fusion (which takes generics) merges the two: one pass
@@ -249,9 +398,18 @@ struct FuseElementwisePass
     if (recompute)
       patterns.add<RecomputeCheapProducer>(ctx);
     linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
-    if (failed(applyPatternsGreedily(
-            getOperation(), std::move(patterns),
-            GreedyRewriteConfig().setUseTopDownTraversal(true))))
+    FrozenRewritePatternSet frozen(std::move(patterns));
+    auto fuse = [&] {
+      return applyPatternsGreedily(
+          getOperation(), frozen,
+          GreedyRewriteConfig().setUseTopDownTraversal(true));
+    };
+    if (failed(fuse()))
+      return signalPassFailure();
+    // Concatenations of widened pieces are recognized once fusion has
+    // made each piece one op; fusing again moves the widening into the
+    // readers.
+    if (recompute && narrowConcatenations(getOperation()) && failed(fuse()))
       signalPassFailure();
   }
 };

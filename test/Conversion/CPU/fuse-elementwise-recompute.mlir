@@ -165,3 +165,93 @@ func.func @kept(%x: tensor<8x8xf32>, %p: tensor<8x8xbf16>, %m: tensor<8x8xf32>) 
   } -> tensor<8x8xf32>
   return %r1, %r2, %t1, %t2, %ret, %u1, %u2, %mm, %c2 : tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>
 }
+
+// -----
+
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#tr4 = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#col3 = affine_map<(d0, d1, d2) -> (d2)>
+
+// Attention's backward pass in bf16: two bf16 gradients, each transposed
+// and widened to f32, concatenated into the gradient of the key-value
+// product, which a bias gradient sums and a product reads rounded to bf16.
+// The concatenation holds only bf16 values: it is built in bf16, the sum
+// widens as it reads, and the rounding for the product is gone (the
+// product reads the bf16 concatenation).
+// CHECK-LABEL: func.func @widened_concat
+// CHECK-COUNT-2: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x4x2x8xbf16>)
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<2x4x32xbf16>
+// CHECK: %[[C0:.*]] = tensor.insert_slice %{{.*}} into %[[E]][0, 0, 0] [2, 4, 16] [1, 1, 1] : tensor<2x4x16xbf16> into tensor<2x4x32xbf16>
+// CHECK: %[[C1:.*]] = tensor.insert_slice %{{.*}} into %[[C0]][0, 0, 16] [2, 4, 16] [1, 1, 1] : tensor<2x4x16xbf16> into tensor<2x4x32xbf16>
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}} ins(%[[C1]] : tensor<2x4x32xbf16>)
+// CHECK: arith.extf
+// CHECK: arith.addf
+// CHECK: %[[P:.*]] = linalg.batch_matmul ins(%[[C1]], %{{.*}} : tensor<2x4x32xbf16>, tensor<2x32x4xbf16>)
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[SUM]], %[[P]]
+// OFF-LABEL: func.func @widened_concat
+// OFF: tensor.insert_slice {{.*}} : tensor<2x4x16xf32> into tensor<2x4x32xf32>
+func.func @widened_concat(%dq: tensor<2x2x4x8xbf16>, %dk: tensor<2x2x4x8xbf16>, %w: tensor<2x32x4xbf16>) -> (tensor<32xf32>, tensor<2x4x4xf32>) {
+  %e4 = tensor.empty() : tensor<2x4x2x8xf32>
+  %q = linalg.generic {indexing_maps = [#tr4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%dq : tensor<2x2x4x8xbf16>) outs(%e4 : tensor<2x4x2x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %x = arith.extf %in : bf16 to f32
+    linalg.yield %x : f32
+  } -> tensor<2x4x2x8xf32>
+  %k = linalg.generic {indexing_maps = [#tr4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%dk : tensor<2x2x4x8xbf16>) outs(%e4 : tensor<2x4x2x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %x = arith.extf %in : bf16 to f32
+    linalg.yield %x : f32
+  } -> tensor<2x4x2x8xf32>
+  %q3 = tensor.collapse_shape %q [[0], [1], [2, 3]] : tensor<2x4x2x8xf32> into tensor<2x4x16xf32>
+  %k3 = tensor.collapse_shape %k [[0], [1], [2, 3]] : tensor<2x4x2x8xf32> into tensor<2x4x16xf32>
+  %e = tensor.empty() : tensor<2x4x32xf32>
+  %c0 = tensor.insert_slice %q3 into %e[0, 0, 0] [2, 4, 16] [1, 1, 1] : tensor<2x4x16xf32> into tensor<2x4x32xf32>
+  %c1 = tensor.insert_slice %k3 into %c0[0, 0, 16] [2, 4, 16] [1, 1, 1] : tensor<2x4x16xf32> into tensor<2x4x32xf32>
+  %zero = arith.constant 0.0 : f32
+  %z = tensor.empty() : tensor<32xf32>
+  %zf = linalg.fill ins(%zero : f32) outs(%z : tensor<32xf32>) -> tensor<32xf32>
+  %sum = linalg.generic {indexing_maps = [#id3, #col3], iterator_types = ["reduction", "reduction", "parallel"]} ins(%c1 : tensor<2x4x32xf32>) outs(%zf : tensor<32xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %a = arith.addf %acc, %in : f32
+    linalg.yield %a : f32
+  } -> tensor<32xf32>
+  %eb = tensor.empty() : tensor<2x4x32xbf16>
+  %r = linalg.generic {indexing_maps = [#id3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%c1 : tensor<2x4x32xf32>) outs(%eb : tensor<2x4x32xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<2x4x32xbf16>
+  %pe = tensor.empty() : tensor<2x4x4xf32>
+  %p = linalg.batch_matmul ins(%r, %w : tensor<2x4x32xbf16>, tensor<2x32x4xbf16>) outs(%pe : tensor<2x4x4xf32>) -> tensor<2x4x4xf32>
+  return %sum, %p : tensor<32xf32>, tensor<2x4x4xf32>
+}
+
+// -----
+
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+
+// Left alone: a piece that is not only widened (its exponential is no bf16
+// value).
+// CHECK-LABEL: func.func @wide_piece
+// CHECK: tensor.insert_slice {{.*}} : tensor<4x8xf32> into tensor<4x16xf32>
+// CHECK: tensor.insert_slice {{.*}} : tensor<4x8xf32> into tensor<4x16xf32>
+func.func @wide_piece(%a: tensor<4x8xbf16>, %b: tensor<4x8xbf16>) -> tensor<4x16xf32> {
+  %e = tensor.empty() : tensor<4x8xf32>
+  %x = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%a : tensor<4x8xbf16>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %w = arith.extf %in : bf16 to f32
+    linalg.yield %w : f32
+  } -> tensor<4x8xf32>
+  %y = linalg.generic {indexing_maps = [#id2, #id2], iterator_types = ["parallel", "parallel"]} ins(%b : tensor<4x8xbf16>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %w = arith.extf %in : bf16 to f32
+    %v = math.exp %w : f32
+    linalg.yield %v : f32
+  } -> tensor<4x8xf32>
+  %c = tensor.empty() : tensor<4x16xf32>
+  %c0 = tensor.insert_slice %x into %c[0, 0] [4, 8] [1, 1] : tensor<4x8xf32> into tensor<4x16xf32>
+  %c1 = tensor.insert_slice %y into %c0[0, 8] [4, 8] [1, 1] : tensor<4x8xf32> into tensor<4x16xf32>
+  return %c1 : tensor<4x16xf32>
+}
