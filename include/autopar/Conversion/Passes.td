@@ -140,7 +140,10 @@ def FuseElementwisePass
     most) is built in the narrow type and widened once after, the
     widening then recomputed by the readers (attention's bf16 dq, dk and
     dv concatenated into the f32 gradient of the query-key-value
-    product).
+    product). A producer that loops read through static slices and
+    expanding reshapes is read directly, the views folded into their
+    indexing maps, and recomputed (the bias added to the query-key-value
+    product, cut into query, key and value, split into heads).
   }];
   let options = [
     Option<"recompute", "recompute", "bool", /*default=*/"false",

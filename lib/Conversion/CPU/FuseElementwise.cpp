@@ -164,6 +164,14 @@ bool worthRecomputing(linalg::GenericOp producer) {
   return resultBytes > 0 && readBytes <= resultBytes;
 }
 
+/// Whether every loop of `map` indexes what it reads (no broadcast).
+bool readsEveryLoop(AffineMap map) {
+  for (unsigned d = 0; d < map.getNumDims(); ++d)
+    if (!map.isFunctionOfDim(d))
+      return false;
+  return true;
+}
+
 /// An elementwise producer that several elementwise or reduction ops read
 /// and that is cheap to recompute (worthRecomputing) fuses into each of
 /// them, a copy per consumer, and is gone: its result is never written.
@@ -185,8 +193,7 @@ struct RecomputeCheapProducer : public OpRewritePattern<linalg::GenericOp> {
       // every element of the row) would compute it once per element.
       if (!consumer || linalg::isaContractionOpInterface(consumer) ||
           !consumer.isDpsInput(&use) || !consumers.insert(consumer).second ||
-          consumer.getMatchingIndexingMap(&use).getNumResults() !=
-              consumer.getNumLoops() ||
+          !readsEveryLoop(consumer.getMatchingIndexingMap(&use)) ||
           !linalg::areElementwiseOpsFusable(&use))
         return failure();
       uses.push_back(&use);
@@ -362,6 +369,110 @@ bool narrowConcatenations(Operation *root) {
   return changed;
 }
 
+/// The map from the indices of `view` (a static `tensor.extract_slice` with
+/// unit strides that keeps the rank, or a static `tensor.expand_shape`)
+/// into its source's indices, or null.
+AffineMap viewToSource(Operation *view) {
+  MLIRContext *ctx = view->getContext();
+  if (auto slice = dyn_cast<tensor::ExtractSliceOp>(view)) {
+    if (!slice.hasUnitStride() || !slice.getSourceType().hasStaticShape() ||
+        slice.getType().getRank() != slice.getSourceType().getRank())
+      return {};
+    SmallVector<AffineExpr> results;
+    for (auto [i, offset] : llvm::enumerate(slice.getStaticOffsets())) {
+      if (ShapedType::isDynamic(offset))
+        return {};
+      results.push_back(getAffineDimExpr(i, ctx) + offset);
+    }
+    return AffineMap::get(slice.getType().getRank(), 0, results, ctx);
+  }
+  if (auto expand = dyn_cast<tensor::ExpandShapeOp>(view)) {
+    ArrayRef<int64_t> shape = expand.getResultType().getShape();
+    if (!expand.getResultType().hasStaticShape())
+      return {};
+    SmallVector<AffineExpr> results;
+    for (ReassociationIndices group : expand.getReassociationIndices()) {
+      AffineExpr index = getAffineConstantExpr(0, ctx);
+      for (int64_t dim : group)
+        index = index * shape[dim] + getAffineDimExpr(dim, ctx);
+      results.push_back(index);
+    }
+    return AffineMap::get(shape.size(), 0, results, ctx);
+  }
+  return {};
+}
+
+/// An elementwise op worth recomputing (worthRecomputing) that loops read
+/// through views (slices of it, reshaped: the query, key and value cut
+/// from the bias added to their product, each split into heads) is read
+/// by them directly, the views folded into their indexing maps, so that
+/// RecomputeCheapProducer can move it into them (and the product's
+/// readers take it rounded, so that narrow-results stores it narrow).
+/// Only where every use of the op is a loop's input, directly or through
+/// such views. Returns whether it changed anything.
+bool foldViewsOfRecomputable(Operation *root) {
+  SmallVector<linalg::GenericOp> producers;
+  root->walk([&](linalg::GenericOp op) {
+    if (worthRecomputing(op))
+      producers.push_back(op);
+  });
+  bool changed = false;
+  for (linalg::GenericOp producer : producers) {
+    // Every reader, with the map from the indices it reads to the
+    // producer's (null: directly).
+    SmallVector<std::pair<OpOperand *, AffineMap>> readers;
+    SmallVector<Operation *> views;
+    llvm::SmallPtrSet<Operation *, 4> seen;
+    bool throughViews = false;
+    // Each reader as RecomputeCheapProducer will take it: once, without
+    // broadcasting what it reads.
+    std::function<bool(Value, AffineMap)> collect = [&](Value v,
+                                                        AffineMap toRoot) {
+      for (OpOperand &use : v.getUses()) {
+        Operation *user = use.getOwner();
+        if (auto reader = dyn_cast<linalg::GenericOp>(user)) {
+          AffineMap map = reader.getMatchingIndexingMap(&use);
+          if (!reader.isDpsInput(&use) ||
+              linalg::isaContractionOpInterface(reader) ||
+              !seen.insert(reader).second ||
+              !readsEveryLoop(toRoot ? toRoot.compose(map) : map))
+            return false;
+          readers.push_back({&use, toRoot});
+          continue;
+        }
+        AffineMap step = viewToSource(user);
+        if (!step)
+          return false;
+        throughViews = true;
+        views.push_back(user);
+        if (!collect(user->getResult(0), toRoot ? toRoot.compose(step) : step))
+          return false;
+      }
+      return true;
+    };
+    if (!collect(producer.getResult(0), AffineMap()) || !throughViews)
+      continue;
+    for (auto [use, toRoot] : readers) {
+      if (!toRoot)
+        continue;
+      auto reader = cast<linalg::GenericOp>(use->getOwner());
+      SmallVector<AffineMap> maps = reader.getIndexingMapsArray();
+      unsigned index = use->getOperandNumber();
+      maps[index] = toRoot.compose(maps[index]);
+      use->set(producer.getResult(0));
+      reader.setIndexingMapsAttr(ArrayAttr::get(
+          root->getContext(), llvm::map_to_vector(maps, [](AffineMap m) {
+            return Attribute(AffineMapAttr::get(m));
+          })));
+    }
+    for (Operation *view : llvm::reverse(views))
+      if (view->use_empty())
+        view->erase();
+    changed = true;
+  }
+  return changed;
+}
+
 /// A transpose next to an elementwise op it can fuse with (its operand's
 /// only use, or its result's only user) becomes the equivalent generic, so
 /// that elementwise fusion (which takes generics) merges the two: one pass
@@ -398,6 +509,12 @@ struct FuseElementwisePass
     if (recompute)
       patterns.add<RecomputeCheapProducer>(ctx);
     linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+    if (recompute) {
+      // A collapse then an expand (a slice's heads split through a flat
+      // view) composes into one reshape that foldViewsOfRecomputable reads.
+      tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+      tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    }
     FrozenRewritePatternSet frozen(std::move(patterns));
     auto fuse = [&] {
       return applyPatternsGreedily(
@@ -409,7 +526,11 @@ struct FuseElementwisePass
     // Concatenations of widened pieces are recognized once fusion has
     // made each piece one op; fusing again moves the widening into the
     // readers.
-    if (recompute && narrowConcatenations(getOperation()) && failed(fuse()))
+    if (!recompute)
+      return;
+    bool narrowed = narrowConcatenations(getOperation());
+    bool folded = foldViewsOfRecomputable(getOperation());
+    if ((narrowed || folded) && failed(fuse()))
       signalPassFailure();
   }
 };

@@ -255,3 +255,57 @@ func.func @wide_piece(%a: tensor<4x8xbf16>, %b: tensor<4x8xbf16>) -> tensor<4x16
   %c1 = tensor.insert_slice %y into %c0[0, 8] [4, 8] [1, 1] : tensor<4x8xf32> into tensor<4x16xf32>
   return %c1 : tensor<4x16xf32>
 }
+
+// -----
+
+#id3 = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#col3 = affine_map<(d0, d1, d2) -> (d2)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#tr4 = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
+
+// The bias added to a query-key-value product (rounded to bf16), cut into
+// query and key and split into 2 heads of 8 through a flat view, each
+// transposed and rounded: the views fold into the readers' indexing maps
+// (the key's columns start at 16), and the bias is added by each of them,
+// which read the product itself.
+// CHECK-DAG: #[[$Q:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1 * 8 + d3)>
+// CHECK-DAG: #[[$K:.*]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1 * 8 + d3 + 16)>
+// CHECK-DAG: #[[$BQ:.*]] = affine_map<(d0, d1, d2, d3) -> (d1 * 8 + d3)>
+// CHECK-DAG: #[[$BK:.*]] = affine_map<(d0, d1, d2, d3) -> (d1 * 8 + d3 + 16)>
+// CHECK-LABEL: func.func @sliced_bias
+// CHECK-NOT: tensor.extract_slice
+// CHECK: linalg.generic {indexing_maps = [#[[$Q]], #[[$BQ]], #{{.*}}]{{.*}} ins(%arg0, %arg1 : tensor<2x4x32xf32>, tensor<32xf32>)
+// CHECK: arith.truncf
+// CHECK: arith.addf
+// CHECK: linalg.generic {indexing_maps = [#[[$K]], #[[$BK]], #{{.*}}]{{.*}} ins(%arg0, %arg1 : tensor<2x4x32xf32>, tensor<32xf32>)
+// CHECK-NOT: linalg.generic
+// OFF-LABEL: func.func @sliced_bias
+// OFF-COUNT-2: tensor.extract_slice
+func.func @sliced_bias(%p: tensor<2x4x32xf32>, %b: tensor<32xf32>) -> (tensor<2x2x4x8xbf16>, tensor<2x2x4x8xbf16>) {
+  %e = tensor.empty() : tensor<2x4x32xf32>
+  %h = linalg.generic {indexing_maps = [#id3, #col3, #id3], iterator_types = ["parallel", "parallel", "parallel"]} ins(%p, %b : tensor<2x4x32xf32>, tensor<32xf32>) outs(%e : tensor<2x4x32xf32>) {
+  ^bb0(%in: f32, %bias: f32, %out: f32):
+    %t = arith.truncf %in : f32 to bf16
+    %x = arith.extf %t : bf16 to f32
+    %s = arith.addf %x, %bias : f32
+    linalg.yield %s : f32
+  } -> tensor<2x4x32xf32>
+  %q = tensor.extract_slice %h[0, 0, 0] [2, 4, 16] [1, 1, 1] : tensor<2x4x32xf32> to tensor<2x4x16xf32>
+  %qf = tensor.collapse_shape %q [[0, 1, 2]] : tensor<2x4x16xf32> into tensor<128xf32>
+  %qh = tensor.expand_shape %qf [[0, 1, 2, 3]] output_shape [2, 4, 2, 8] : tensor<128xf32> into tensor<2x4x2x8xf32>
+  %k = tensor.extract_slice %h[0, 0, 16] [2, 4, 16] [1, 1, 1] : tensor<2x4x32xf32> to tensor<2x4x16xf32>
+  %kf = tensor.collapse_shape %k [[0, 1, 2]] : tensor<2x4x16xf32> into tensor<128xf32>
+  %kh = tensor.expand_shape %kf [[0, 1, 2, 3]] output_shape [2, 4, 2, 8] : tensor<128xf32> into tensor<2x4x2x8xf32>
+  %e4 = tensor.empty() : tensor<2x2x4x8xbf16>
+  %qt = linalg.generic {indexing_maps = [#tr4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%qh : tensor<2x4x2x8xf32>) outs(%e4 : tensor<2x2x4x8xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<2x2x4x8xbf16>
+  %kt = linalg.generic {indexing_maps = [#tr4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%kh : tensor<2x4x2x8xf32>) outs(%e4 : tensor<2x2x4x8xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<2x2x4x8xbf16>
+  return %qt, %kt : tensor<2x2x4x8xbf16>, tensor<2x2x4x8xbf16>
+}
