@@ -349,15 +349,21 @@ int main(int argc, char **argv) {
         return 1;
     if (!spec.lossScale.empty()) {
       // The step goes ahead only with a finite loss and finite gradients
-      // (read back to the host: a copy of the gradients a step, fp16 only);
-      // with a fixed scale, as autopar-run without --skip-nonfinite, a
-      // step that is not finite ends the run.
+      // (on the GPU a kernel a gradient sets one flag, which is read back:
+      // autopar::cuda::allFinite; on the host a scan); with a fixed scale,
+      // as autopar-run without --skip-nonfinite, a step that is not finite
+      // ends the run.
       bool finite = std::isfinite(value);
-      for (size_t g = 0; finite && g < grads.size(); ++g) {
-        std::vector<float> host(grads[g].count());
-        fromBuffer(host.data(), grads[g].data, host.size() * 4);
-        for (float x : host)
-          finite = finite && std::isfinite(x);
+      if (finite && onDevice) {
+        std::vector<std::pair<const float *, size_t>> buffers;
+        for (const Buffer &g : grads)
+          buffers.push_back({static_cast<const float *>(g.data), g.count()});
+        finite = autopar::cuda::allFinite(buffers);
+      }
+      for (size_t g = 0; finite && !onDevice && g < grads.size(); ++g) {
+        const auto *host = static_cast<const float *>(grads[g].data);
+        for (size_t i = 0; finite && i < grads[g].count(); ++i)
+          finite = std::isfinite(host[i]);
       }
       if (spec.lossScale == "fixed" && !finite) {
         std::fprintf(stderr,

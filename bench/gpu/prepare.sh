@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, on this machine, what the GPU device check runs: the device
 # machines have CUDA but no LLVM, MLIR or network. Writes gpu-check/ (git
-# ignored, 21 MB with the gpt2-small libraries gzipped; carry it to
+# ignored, 17 MB with the gpt2-small libraries gzipped; carry it to
 # the device machine):
 #   CudaRuntimeTest        the runtime's unit tests (kernel test runs on a GPU)
 #   CollectivesTest        the NCCL communicator's (its GPU tests: a one-rank
@@ -9,6 +9,8 @@
 #   AttentionKernelTest    the fused attention kernels (runtime/cuda/
 #                          Attention.cu) emulated on the CPU, and on the GPU
 #                          through the runtime, against a double reference
+#   FiniteKernelTest       the finiteness test of fp16 gradients (runtime/
+#                          cuda/Finite.cu), emulated and on the GPU
 #   libgelu_mul.so         gelu(a * b) on N floats
 #   liblinear_gelu.so      gelu(x w), x: S x S, w: S x S (the product through
 #                          cuBLAS)
@@ -71,11 +73,11 @@ build=$root/build
 out=$root/gpu-check
 llvm=/usr/lib/llvm-22/bin
 ninja -C "$build" autopar-opt autopar-compile autopar-run autopar_cuda_runtime \
-  CudaRuntimeTest CollectivesTest AttentionKernelTest >/dev/null
+  CudaRuntimeTest CollectivesTest AttentionKernelTest FiniteKernelTest >/dev/null
 rm -rf "$out" && mkdir -p "$out"
 cp "$build/lib/libautopar_cuda_runtime.so" "$build/unittests/CudaRuntimeTest" \
   "$build/unittests/CollectivesTest" "$build/unittests/AttentionKernelTest" \
-  "$out/"
+  "$build/unittests/FiniteKernelTest" "$out/"
 # compile NAME SED-SCRIPT [LIB]: bench/gpu/NAME.mlir.in -> gpu-check/libLIB.so
 # (LIB defaults to NAME)
 compile() {

@@ -65,6 +65,8 @@ if want basics; then
   timeout 60 "$dir/CollectivesTest" --gtest_brief=1 || status=1
   echo "== fused attention kernels: emulated, then on the GPU, against double"
   timeout 120 "$dir/AttentionKernelTest" --gtest_brief=1 || status=1
+  echo "== the finiteness test of fp16 gradients: emulated, then on the GPU"
+  timeout 60 "$dir/FiniteKernelTest" --gtest_brief=1 || status=1
   echo "== gelu(a * b) lowered by autopar-lower-to-cuda, n=$n"
   timeout 60 "$dir/aot_check" gelu_mul "$dir/libgelu_mul.so" "$n" || status=1
   echo "== gelu(x w), ${s}x${s} times ${s}x${s}"

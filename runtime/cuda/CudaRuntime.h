@@ -21,6 +21,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace autopar::cuda {
 
@@ -69,6 +71,13 @@ bool available(std::string &why);
 /// Copies between host and device memory (synchronous).
 void copyToDevice(void *device, const void *host, size_t bytes);
 void copyToHost(void *host, const void *device, size_t bytes);
+
+/// Whether every element of the f32 device buffers (pointer, count) is
+/// finite: a kernel a buffer (Finite.cu) on the legacy default stream,
+/// after the work queued before it, setting one device flag that is read
+/// back (4 bytes, synchronous). A dynamic loss scale's test of a step's
+/// gradients without copying them to the host.
+bool allFinite(const std::vector<std::pair<const float *, size_t>> &buffers);
 
 /// Copies `rows` rows of `widthBytes` from `source` (a row every
 /// `sourcePitch` bytes) to `destination` (every `destinationPitch`), device
