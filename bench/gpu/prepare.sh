@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, on this machine, what the GPU device check runs: the device
 # machines have CUDA but no LLVM, MLIR or network. Writes gpu-check/ (git
-# ignored, 17 MB with the gpt2-small libraries gzipped; carry it to
+# ignored, 18 MB with the gpt2-small libraries gzipped; carry it to
 # the device machine):
 #   CudaRuntimeTest        the runtime's unit tests (kernel test runs on a GPU)
 #   CollectivesTest        the NCCL communicator's (its GPU tests: a one-rank
@@ -63,7 +63,7 @@
 # and its host code compiled with llc; the training steps by
 # autopar-compile --target=cuda (gpt2-small's kernels as cubins, compiled
 # here by ptxas: no minute of PTX compilation on the device). Takes about
-# 7 minutes (the CPU backend's gpt2-small steps are most of it).
+# 5 minutes (the CPU backend's gpt2-small steps are most of it).
 # usage: bench/gpu/prepare.sh [N [S]]   (default 16777216 2048)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

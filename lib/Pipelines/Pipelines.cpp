@@ -31,12 +31,16 @@ using namespace mlir;
 static std::string
 cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
   std::string p;
+  // With recompute, pieces written straight into a concatenation
+  // (eliminate-empty-tensors: their empty outputs become its slices).
   if (options.fuse)
     p += options.recomputeProducers
              ? "func.func(autopar-fuse-elementwise{recompute}),"
              : "func.func(autopar-fuse-elementwise),";
-  p += "canonicalize,"
-       "one-shot-bufferize{bufferize-function-boundaries "
+  p += "canonicalize,";
+  if (options.fuse && options.recomputeProducers)
+    p += "eliminate-empty-tensors,";
+  p += "one-shot-bufferize{bufferize-function-boundaries "
        "function-boundary-type-conversion=identity-layout-map},"
        "func.func(scf-forall-to-for),";
   if (options.outParams)
@@ -168,7 +172,8 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "autopar-fuse-elementwise{recompute=" +
       (options.recomputeProducers ? "true" : "false") +
       "}),"
-      "canonicalize,"
+      "canonicalize," +
+      (options.recomputeProducers ? "eliminate-empty-tensors," : "") +
       "one-shot-bufferize{bufferize-function-boundaries "
       "function-boundary-type-conversion=identity-layout-map},"
       "func.func(scf-forall-to-parallel),"

@@ -143,7 +143,12 @@ def FuseElementwisePass
     product). A producer that loops read through static slices and
     expanding reshapes is read directly, the views folded into their
     indexing maps, and recomputed (the bias added to the query-key-value
-    product, cut into query, key and value, split into heads).
+    product, cut into query, key and value, split into heads). An
+    elementwise op whose result is collapsed and inserted into a larger
+    tensor computes the collapsed shape itself (division and remainder in
+    its operands' maps), so that `eliminate-empty-tensors` can have it
+    write into its slice (the pipelines run it after this pass when
+    `recompute` is on).
   }];
   let options = [
     Option<"recompute", "recompute", "bool", /*default=*/"false",

@@ -120,11 +120,11 @@ bool inLoopOrder(AffineMap map) {
 /// op of a few operations, its operands read in its loops' order, whose
 /// operands indexed by every loop take no more bytes per element than its
 /// result (broadcast operands, a bias or a row's statistic, count nothing:
-/// they stay in cache). An operand the body only rounds (`arith.truncf`)
-/// counts at the rounded width: contractions-to-calls narrow-results makes
-/// such a product's buffer that narrow. In a bf16 step the bias added to a
-/// product (bf16 in, f32 out) and the GELU derivative taking the product
-/// and the incoming bf16 gradient (4 bytes in, 4 out) qualify: each
+/// they stay in cache). A contraction's result that the body only rounds
+/// (`arith.truncf`) counts at the rounded width: contractions-to-calls
+/// narrow-results makes such a product's buffer that narrow. In a bf16 step the
+/// bias added to a product (bf16 in, f32 out) and the GELU derivative taking
+/// the product and the incoming bf16 gradient (4 bytes in, 4 out) qualify: each
 /// consumer reads the narrow operands, and the f32 tensor is never written
 /// nor kept until the backward pass.
 bool worthRecomputing(linalg::GenericOp producer) {
@@ -152,9 +152,13 @@ bool worthRecomputing(linalg::GenericOp producer) {
       continue; // broadcast
     BlockArgument arg = producer.getMatchingBlockArgument(input);
     int64_t bytes = elementBytes(arg.getType());
-    if (!arg.use_empty() && llvm::all_of(arg.getUsers(), [](Operation *u) {
-          return isa<arith::TruncFOp>(u);
-        })) {
+    // Only a contraction's result becomes narrow (narrow-results); any
+    // other operand is read at its own width whatever the body does.
+    auto product = input->get().getDefiningOp<linalg::LinalgOp>();
+    bool narrowProduct = product && linalg::isaContractionOpInterface(product);
+    if (narrowProduct && !arg.use_empty() &&
+        llvm::all_of(arg.getUsers(),
+                     [](Operation *u) { return isa<arith::TruncFOp>(u); })) {
       bytes = 0;
       for (Operation *u : arg.getUsers())
         bytes = std::max(bytes, elementBytes(u->getResult(0).getType()));
@@ -473,6 +477,75 @@ bool foldViewsOfRecomputable(Operation *root) {
   return changed;
 }
 
+/// An elementwise op whose result is collapsed (`tensor.collapse_shape`)
+/// and inserted into a larger tensor (a transposed head's gradient into the
+/// concatenation of the query, key and value gradients) computes the
+/// collapsed shape itself: its loops become the collapsed dimensions, each
+/// old loop recovered by division and remainder in its operands' indexing
+/// maps. The insert then takes the op's result as it is, which
+/// `eliminate-empty-tensors` lets bufferization write in place (through the
+/// reshape it made a copy: a kernel per piece). Only for a static op with
+/// one result, written in its loops' order, that does not read its loop
+/// indices (`linalg.index`) nor its output. Returns whether it changed
+/// anything.
+bool foldCollapsesIntoProducers(Operation *root) {
+  SmallVector<tensor::CollapseShapeOp> collapses;
+  root->walk([&](tensor::CollapseShapeOp op) {
+    if (op->hasOneUse() && isa<tensor::InsertSliceOp>(*op->user_begin()))
+      collapses.push_back(op);
+  });
+  bool changed = false;
+  for (tensor::CollapseShapeOp collapse : collapses) {
+    auto producer = collapse.getSrc().getDefiningOp<linalg::GenericOp>();
+    if (!producer || !collapse.getSrc().hasOneUse() ||
+        !isParallelGeneric(producer) || producer.getNumResults() != 1 ||
+        !producer.hasPureTensorSemantics() ||
+        !producer.getIndexingMapMatchingResult(producer->getResult(0))
+             .isIdentity() ||
+        producer.payloadUsesValueFromOperand(producer.getDpsInitOperand(0)) ||
+        !collapse.getSrcType().hasStaticShape() ||
+        !producer.getBody()->getOps<linalg::IndexOp>().empty())
+      continue;
+    MLIRContext *ctx = root->getContext();
+    ArrayRef<int64_t> sizes = collapse.getSrcType().getShape();
+    // Each old loop in terms of the new ones: within a group, the old
+    // loops are the digits of the new index in the group's sizes.
+    SmallVector<AffineExpr> oldLoops(sizes.size());
+    for (auto [g, group] :
+         llvm::enumerate(collapse.getReassociationIndices())) {
+      AffineExpr e = getAffineDimExpr(g, ctx);
+      int64_t inner = 1;
+      for (int64_t dim : llvm::reverse(group)) {
+        AffineExpr digit = e.floorDiv(inner);
+        oldLoops[dim] = dim == group.front() ? digit : digit % sizes[dim];
+        inner *= sizes[dim];
+      }
+    }
+    unsigned rank = collapse.getResultType().getRank();
+    AffineMap toOld = AffineMap::get(rank, 0, oldLoops, ctx);
+    SmallVector<AffineMap> maps;
+    for (OpOperand *input : producer.getDpsInputOperands())
+      maps.push_back(producer.getMatchingIndexingMap(input).compose(toOld));
+    maps.push_back(AffineMap::getMultiDimIdentityMap(rank, ctx));
+    OpBuilder b(collapse);
+    Location loc = producer.getLoc();
+    Value init =
+        tensor::EmptyOp::create(b, loc, collapse.getResultType().getShape(),
+                                collapse.getResultType().getElementType());
+    auto folded = linalg::GenericOp::create(
+        b, loc, TypeRange{collapse.getResultType()}, producer.getDpsInputs(),
+        ValueRange{init}, maps,
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel));
+    IRMapping mapping;
+    producer.getRegion().cloneInto(&folded.getRegion(), mapping);
+    collapse.getResult().replaceAllUsesWith(folded.getResult(0));
+    collapse->erase();
+    producer->erase();
+    changed = true;
+  }
+  return changed;
+}
+
 /// A transpose next to an elementwise op it can fuse with (its operand's
 /// only use, or its result's only user) becomes the equivalent generic, so
 /// that elementwise fusion (which takes generics) merges the two: one pass
@@ -530,7 +603,8 @@ struct FuseElementwisePass
       return;
     bool narrowed = narrowConcatenations(getOperation());
     bool folded = foldViewsOfRecomputable(getOperation());
-    if ((narrowed || folded) && failed(fuse()))
+    bool collapsed = foldCollapsesIntoProducers(getOperation());
+    if ((narrowed || folded || collapsed) && failed(fuse()))
       signalPassFailure();
   }
 };

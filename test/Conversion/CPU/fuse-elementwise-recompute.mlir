@@ -4,9 +4,10 @@
 #id = affine_map<(d0, d1) -> (d0, d1)>
 #col = affine_map<(d0, d1) -> (d1)>
 
-// A bias added to a bf16-rounded product (2 bytes read per element, an f32
-// written) that a GELU, a gradient and a column sum (a bias gradient) all
-// read: each adds the bias again to the product, and the f32 sum is gone.
+// A bias added to a bf16-rounded value (here an argument: 4 bytes read per
+// element for the 4 written; a product would count 2, @rounded_twice) that
+// a GELU, a gradient and a column sum (a bias gradient) all read: each adds
+// the bias again, and the f32 sum is gone.
 // CHECK-LABEL: func.func @bias_three_consumers
 // CHECK-NOT: linalg.generic
 // CHECK: %[[Y:.*]] = linalg.generic {{.*}} ins(%arg0, %arg1 : tensor<8x16xf32>, tensor<16xf32>) outs(%{{.*}} : tensor<8x16xbf16>)
@@ -176,11 +177,12 @@ func.func @kept(%x: tensor<8x8xf32>, %p: tensor<8x8xbf16>, %m: tensor<8x8xf32>) 
 // Attention's backward pass in bf16: two bf16 gradients, each transposed
 // and widened to f32, concatenated into the gradient of the key-value
 // product, which a bias gradient sums and a product reads rounded to bf16.
-// The concatenation holds only bf16 values: it is built in bf16, the sum
-// widens as it reads, and the rounding for the product is gone (the
-// product reads the bf16 concatenation).
+// The concatenation holds only bf16 values: it is built in bf16 (each
+// piece written in its collapsed shape), the sum widens as it reads, and
+// the rounding for the product is gone (the product reads the bf16
+// concatenation).
 // CHECK-LABEL: func.func @widened_concat
-// CHECK-COUNT-2: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x4x2x8xbf16>)
+// CHECK-COUNT-2: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x4x16xbf16>)
 // CHECK: %[[E:.*]] = tensor.empty() : tensor<2x4x32xbf16>
 // CHECK: %[[C0:.*]] = tensor.insert_slice %{{.*}} into %[[E]][0, 0, 0] [2, 4, 16] [1, 1, 1] : tensor<2x4x16xbf16> into tensor<2x4x32xbf16>
 // CHECK: %[[C1:.*]] = tensor.insert_slice %{{.*}} into %[[C0]][0, 0, 16] [2, 4, 16] [1, 1, 1] : tensor<2x4x16xbf16> into tensor<2x4x32xbf16>
@@ -308,4 +310,90 @@ func.func @sliced_bias(%p: tensor<2x4x32xf32>, %b: tensor<32xf32>) -> (tensor<2x
     linalg.yield %t : bf16
   } -> tensor<2x2x4x8xbf16>
   return %qt, %kt : tensor<2x2x4x8xbf16>, tensor<2x2x4x8xbf16>
+}
+
+// -----
+
+#tr4 = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
+#id4 = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+
+// A transposed head's values, collapsed and inserted into a larger tensor:
+// the loop computes the collapsed shape itself (the heads' loop and the
+// head dimension's recovered by division and remainder), so that nothing
+// stands between it and the insert (which eliminate-empty-tensors then
+// lets bufferization write in place).
+// CHECK: #[[$HEAD:.*]] = affine_map<(d0, d1, d2) -> (d0, d2 floordiv 8, d1, d2 mod 8)>
+// CHECK-LABEL: func.func @collapsed_piece
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[$HEAD]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel"]} ins(%arg0 : tensor<2x2x4x8xf32>) outs(%{{.*}} : tensor<2x4x16xbf16>)
+// CHECK: tensor.insert_slice %[[P]] into %{{.*}}[0, 0, 16] [2, 4, 16] [1, 1, 1]
+// OFF-LABEL: func.func @collapsed_piece
+// OFF: tensor.collapse_shape
+func.func @collapsed_piece(%x: tensor<2x2x4x8xf32>, %into: tensor<2x4x32xbf16>) -> tensor<2x4x32xbf16> {
+  %e = tensor.empty() : tensor<2x4x2x8xbf16>
+  %t = linalg.generic {indexing_maps = [#tr4, #id4], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x : tensor<2x2x4x8xf32>) outs(%e : tensor<2x4x2x8xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %r = arith.truncf %in : f32 to bf16
+    linalg.yield %r : bf16
+  } -> tensor<2x4x2x8xbf16>
+  %c = tensor.collapse_shape %t [[0], [1], [2, 3]] : tensor<2x4x2x8xbf16> into tensor<2x4x16xbf16>
+  %i = tensor.insert_slice %c into %into[0, 0, 16] [2, 4, 16] [1, 1, 1] : tensor<2x4x16xbf16> into tensor<2x4x32xbf16>
+  return %i : tensor<2x4x32xbf16>
+}
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// Rounding to bf16 twice read: a product's rounding (the product will be
+// stored in bf16: 2 bytes read for the 2 written) is recomputed by its
+// readers; an argument's rounding (4 bytes read for 2) stays.
+// CHECK-LABEL: func.func @rounded_twice
+// CHECK: %[[P:.*]] = linalg.matmul
+// CHECK: %[[RA:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<8x8xf32>) outs(%{{.*}} : tensor<8x8xbf16>)
+// CHECK-COUNT-2: linalg.generic {{.*}} ins(%[[P]] : tensor<8x8xf32>) outs(%{{.*}} : tensor<8x8xf32>)
+// CHECK-COUNT-2: linalg.generic {{.*}} ins(%[[RA]] : tensor<8x8xbf16>) outs(%{{.*}} : tensor<8x8xf32>)
+// CHECK-NOT: linalg.generic
+// CHECK: return
+func.func @rounded_twice(%a: tensor<8x8xf32>, %b: tensor<8x8xf32>) -> (tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>) {
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8x8xf32>
+  %zero = linalg.fill ins(%z : f32) outs(%e : tensor<8x8xf32>) -> tensor<8x8xf32>
+  %p = linalg.matmul ins(%a, %b : tensor<8x8xf32>, tensor<8x8xf32>) outs(%zero : tensor<8x8xf32>) -> tensor<8x8xf32>
+  %eb = tensor.empty() : tensor<8x8xbf16>
+  %rp = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%p : tensor<8x8xf32>) outs(%eb : tensor<8x8xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x8xbf16>
+  %ra = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%a : tensor<8x8xf32>) outs(%eb : tensor<8x8xbf16>) {
+  ^bb0(%in: f32, %out: bf16):
+    %t = arith.truncf %in : f32 to bf16
+    linalg.yield %t : bf16
+  } -> tensor<8x8xbf16>
+  %p1 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%rp : tensor<8x8xbf16>) outs(%e : tensor<8x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %w = arith.extf %in : bf16 to f32
+    %x = math.exp %w : f32
+    linalg.yield %x : f32
+  } -> tensor<8x8xf32>
+  %p2 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%rp : tensor<8x8xbf16>) outs(%e : tensor<8x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %w = arith.extf %in : bf16 to f32
+    %x = math.sin %w : f32
+    linalg.yield %x : f32
+  } -> tensor<8x8xf32>
+  %a1 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%ra : tensor<8x8xbf16>) outs(%e : tensor<8x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %w = arith.extf %in : bf16 to f32
+    %x = math.exp %w : f32
+    linalg.yield %x : f32
+  } -> tensor<8x8xf32>
+  %a2 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%ra : tensor<8x8xbf16>) outs(%e : tensor<8x8xf32>) {
+  ^bb0(%in: bf16, %out: f32):
+    %w = arith.extf %in : bf16 to f32
+    %x = math.sin %w : f32
+    linalg.yield %x : f32
+  } -> tensor<8x8xf32>
+  return %p1, %p2, %a1, %a2 : tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>
 }
