@@ -23,6 +23,7 @@
 
 #include "AttentionLayout.h"
 #include "CudaRuntime.h"
+#include "EmbeddedFatbin.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -31,14 +32,7 @@
 
 #ifdef AUTOPAR_ATTENTION_FATBIN
 // The fatbin (sm_90 code and compute_80 PTX) as read-only data.
-asm(".section .rodata\n"
-    ".balign 64\n"
-    ".globl autopar_attention_fatbin\n"
-    "autopar_attention_fatbin:\n"
-    ".incbin \"" AUTOPAR_ATTENTION_FATBIN "\"\n"
-    ".byte 0\n"
-    ".previous\n");
-extern "C" const char autopar_attention_fatbin[];
+AUTOPAR_EMBED_FATBIN(autopar_attention_fatbin, AUTOPAR_ATTENTION_FATBIN);
 #endif
 
 using namespace autopar::attention;

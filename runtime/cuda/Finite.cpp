@@ -13,19 +13,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "CudaRuntime.h"
+#include "EmbeddedFatbin.h"
 
 #include <algorithm>
 #include <mutex>
 
 #ifdef AUTOPAR_FINITE_FATBIN
-asm(".section .rodata\n"
-    ".balign 64\n"
-    ".globl autopar_finite_fatbin\n"
-    "autopar_finite_fatbin:\n"
-    ".incbin \"" AUTOPAR_FINITE_FATBIN "\"\n"
-    ".byte 0\n"
-    ".previous\n");
-extern "C" const char autopar_finite_fatbin[];
+// The fatbin (sm_90 code and compute_80 PTX) as read-only data.
+AUTOPAR_EMBED_FATBIN(autopar_finite_fatbin, AUTOPAR_FINITE_FATBIN);
 #endif
 
 namespace {
