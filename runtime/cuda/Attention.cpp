@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 
@@ -41,9 +42,23 @@ namespace {
 using Memref3 = AutoParMemRef3;
 
 struct Kernels {
-  void *forward = nullptr, *stats = nullptr, *backward = nullptr,
-       *narrow = nullptr, *rowDot = nullptr;
+  void *forward = nullptr, *forwardMma = nullptr, *stats = nullptr,
+       *backward = nullptr, *narrow = nullptr, *rowDot = nullptr;
 };
+
+/// Which forward kernel runs: the register-resident one on mma.sync (the
+/// default), or with AUTOPAR_CUDA_ATTENTION=wmma the first one (scores and
+/// output in shared memory, WMMA), kept to compare against. Read at each
+/// call, so a test or benchmark can run both in one process.
+bool wmmaForward(const char *caller) {
+  const char *choice = std::getenv("AUTOPAR_CUDA_ATTENTION");
+  if (!choice || !*choice || std::string(choice) == "mma")
+    return false;
+  if (std::string(choice) == "wmma")
+    return true;
+  autopar::cuda::fail(std::string(caller) + ": AUTOPAR_CUDA_ATTENTION is '" +
+                      choice + "'; it takes mma (the default) or wmma");
+}
 
 void *attentionModule(const char *caller) {
 #ifdef AUTOPAR_ATTENTION_FATBIN
@@ -78,7 +93,8 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
   };
   int limit = autopar::cuda::sharedMemoryLimit();
   size_t needed =
-      std::max(forwardSharedBytes(int(d)), backwardSharedBytes(int(d)));
+      std::max({forwardSharedBytes(int(d)), backwardSharedBytes(int(d)),
+                forwardMmaSharedBytes(int(d))});
   if (needed > size_t(limit))
     autopar::cuda::fail(std::string(caller) + ": head size " +
                         std::to_string(d) + " needs " + std::to_string(needed) +
@@ -89,6 +105,9 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
   k.narrow = get(std::string("autopar_attention_narrow_") + type);
   k.rowDot = get("autopar_attention_rowdot_" + tail);
   void *forward = get("autopar_attention_forward_" + tail);
+  k.forwardMma = get("autopar_attention_forward_mma_" + tail);
+  autopar::cuda::allowSharedMemory(k.forwardMma,
+                                   int(forwardMmaSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(forward, int(forwardSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(k.stats, int(forwardSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(k.backward,
@@ -158,9 +177,12 @@ void forward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
   float *lse = lseData(caller, lseRef, bh, sq);
   void *params[] = {&qp, &kp, &vp, &op, &lse, &sq, &sk, &scale, &causal};
-  mgpuLaunchKernel(kk.forward, tiles(sq), bh, 1, kThreads, 1, 1,
-                   int32_t(forwardSharedBytes(int(d))), nullptr, params,
-                   nullptr, 9);
+  bool wmma = wmmaForward(caller);
+  mgpuLaunchKernel(wmma ? kk.forward : kk.forwardMma, tiles(sq), bh, 1,
+                   kThreads, 1, 1,
+                   int32_t(wmma ? forwardSharedBytes(int(d))
+                                : forwardMmaSharedBytes(int(d))),
+                   nullptr, params, nullptr, 9);
 }
 
 void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,

@@ -30,6 +30,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "AttentionLayout.h"
+#include "MmaSync.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -118,8 +119,7 @@ __device__ void rowsTimesTile(FragC &acc, const T *a, const T *b, int n) {
 
 /// The sum over d of a[d] * b[d] for one row of D elements: rowsum(do *
 /// out), which the backward pass needs for each query row.
-template <typename T, int D>
-__device__ float dotOfRow(const T *a, const T *b) {
+template <typename T, int D> __device__ float dotOfRow(const T *a, const T *b) {
   float dot = 0.0f;
   for (int c = 0; c < D; ++c)
     dot += Narrow<T>::to(a[c]) * Narrow<T>::to(b[c]);
@@ -230,8 +230,8 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
   if (STATS) {
     const size_t first = size_t(bh) * sq + q0;
     for (int r = threadIdx.x; r < rows; r += kThreads)
-      rowDot[first + r] = dotOfRow<T, D>(dOut + (first + r) * D,
-                                         out + (first + r) * D);
+      rowDot[first + r] =
+          dotOfRow<T, D>(dOut + (first + r) * D, out + (first + r) * D);
     return;
   }
   T *o = out + (size_t(bh) * sq + q0) * D;
@@ -363,6 +363,198 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
   }
 }
 
+/// Starts copying rows [0, valid) of a [rows][D] matrix into a shared tile
+/// (cp.async, 16 bytes a thread at a time) and zeros the rest.
+template <typename T, int D>
+__device__ void loadTileAsync(T *tile, const T *source, int valid) {
+  constexpr int chunks = D / 8;
+  for (int index = threadIdx.x; index < kTile * chunks; index += kThreads) {
+    int row = index / chunks, chunk = index % chunks;
+    T *target = tile + row * Layout<D>::tile + chunk * 8;
+    if (row < valid)
+      autopar::mma::copyAsync16(target, source + size_t(row) * D + chunk * 8);
+    else
+      *reinterpret_cast<uint4 *>(target) = make_uint4(0, 0, 0, 0);
+  }
+}
+
+/// Two 16-bit elements of a shared tile that lie in one column, rows `row`
+/// and `row + 1`, as one register: a B fragment's register where B is the
+/// tile itself (k along its rows, n along its columns).
+template <typename T, int D>
+__device__ unsigned columnPair(const T *tile, int row, int column) {
+  constexpr int L = Layout<D>::tile;
+  return autopar::mma::pack(tile[row * L + column],
+                            tile[(row + 1) * L + column]);
+}
+
+/// The forward pass over one tile of 64 query rows with the scores, the
+/// probabilities and the output in registers (FlashAttention-2's scheme on
+/// mma.sync, MmaSync.h): each warp owns 16 query rows; per key tile of 64
+/// it computes its 16 x 64 scores as 8 accumulators of 16 x 8, takes the
+/// rows' maxima across the 4 lanes that share a row, rescales its output
+/// accumulators, and feeds the exponentials, rounded to T, back as the A
+/// operand of P v (an accumulator pair is an A register's layout). The
+/// next k and v tiles load (cp.async) while the current ones are used.
+/// Same results as forwardTile up to the order of the sums: the scores
+/// f32 from the T operands, P rounded to T before the product, the row
+/// sums of the unrounded exponentials; exponentials in base 2 with the
+/// scale folded in.
+template <typename T, int D>
+__device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
+                               float *lse, int sq, int sk, float scale,
+                               int causal) {
+  using autopar::mma::mma16816;
+  using autopar::mma::pack;
+  using autopar::mma::pairAt;
+  constexpr int L = Layout<D>::tile, kSteps = D / 16, dTiles = D / 8;
+  constexpr int keyTiles = kTile / 8; // 16 x 8 score accumulators a warp
+  extern __shared__ __align__(128) unsigned char shared[];
+  T *qs = reinterpret_cast<T *>(shared);
+  T *ks = qs + kTile * L; // stages 0 and 1
+  T *vs = ks + 2 * kTile * L;
+
+  const int bh = blockIdx.y;
+  // The costliest causal tiles (the last queries) start first.
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int group = lane / 4, thread = lane % 4;
+  q += size_t(bh) * sq * D;
+  k += size_t(bh) * sk * D;
+  v += size_t(bh) * sk * D;
+  const int rows = min(kTile, sq - q0);
+  // Causal: no key after the tile's last query.
+  const int keys = causal ? min(sk, q0 + rows) : sk;
+  const int tiles = (keys + kTile - 1) / kTile;
+  // The warp's rows in the tile: `first` and `first + 8` for this lane.
+  const int first = warp * 16 + group;
+
+  loadTileAsync<T, D>(qs, q + size_t(q0) * D, rows);
+  if (tiles > 0) {
+    loadTileAsync<T, D>(ks, k, min(kTile, sk));
+    loadTileAsync<T, D>(vs, v, min(kTile, sk));
+  }
+  autopar::mma::commitAsync();
+
+  unsigned qa[kSteps][4];
+  float o[dTiles][4];
+  for (int n = 0; n < dTiles; ++n)
+    for (int e = 0; e < 4; ++e)
+      o[n][e] = 0.0f;
+  // Per row (h = 0: `first`, 1: `first + 8`): the running maximum of the
+  // scores in base 2, and this lane's part of the sum of exponentials.
+  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.0f, 0.0f};
+  const float scale2 = scale * 1.44269504088896341f; // log2(e)
+  for (int tile = 0; tile < tiles; ++tile) {
+    const int k0 = tile * kTile, stage = tile & 1;
+    if (tile + 1 < tiles) {
+      const int next = k0 + kTile, valid = min(kTile, sk - next);
+      loadTileAsync<T, D>(ks + (stage ^ 1) * kTile * L, k + size_t(next) * D,
+                          valid);
+      loadTileAsync<T, D>(vs + (stage ^ 1) * kTile * L, v + size_t(next) * D,
+                          valid);
+      autopar::mma::commitAsync();
+      autopar::mma::waitAsync<1>();
+    } else {
+      autopar::mma::waitAsync<0>();
+    }
+    __syncthreads(); // this stage's tiles (and q) are in shared memory
+    if (tile == 0)
+      for (int kk = 0; kk < kSteps; ++kk) {
+        const T *a = qs + first * L + kk * 16 + 2 * thread;
+        qa[kk][0] = pairAt(a);
+        qa[kk][1] = pairAt(a + 8 * L);
+        qa[kk][2] = pairAt(a + 8);
+        qa[kk][3] = pairAt(a + 8 * L + 8);
+      }
+    const T *kt = ks + stage * kTile * L, *vt = vs + stage * kTile * L;
+
+    // s = q k^T: s[n] holds keys k0 + 8n .. k0 + 8n + 7.
+    float s[keyTiles][4];
+    for (int n = 0; n < keyTiles; ++n) {
+      for (int e = 0; e < 4; ++e)
+        s[n][e] = 0.0f;
+      const T *b = kt + (n * 8 + group) * L + 2 * thread;
+      for (int kk = 0; kk < kSteps; ++kk) {
+        unsigned kb[2] = {pairAt(b + kk * 16), pairAt(b + kk * 16 + 8)};
+        mma16816<T>(s[n], qa[kk], kb);
+      }
+    }
+    // Scaled to base 2, masked where a key is missing or in the future.
+    const bool edge =
+        k0 + kTile > sk || (causal && k0 + kTile - 1 > q0 + warp * 16);
+    float tileMax[2] = {-INFINITY, -INFINITY};
+    for (int n = 0; n < keyTiles; ++n)
+      for (int e = 0; e < 4; ++e) {
+        float x = s[n][e] * scale2;
+        if (edge) {
+          int j = k0 + n * 8 + 2 * thread + e % 2;
+          int i = q0 + first + 8 * (e / 2);
+          if (j >= sk || (causal && j > i))
+            x = -INFINITY;
+        }
+        s[n][e] = x;
+        tileMax[e / 2] = fmaxf(tileMax[e / 2], x);
+      }
+    float base[2];
+    for (int h = 0; h < 2; ++h) {
+      float m = tileMax[h];
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+      const float newMax = fmaxf(rowMax[h], m);
+      base[h] = newMax == -INFINITY ? 0.0f : newMax;
+      const float correction = autopar::mma::exp2Fast(rowMax[h] - base[h]);
+      rowMax[h] = newMax;
+      rowSum[h] *= correction;
+      for (int n = 0; n < dTiles; ++n) {
+        o[n][2 * h] *= correction;
+        o[n][2 * h + 1] *= correction;
+      }
+    }
+    for (int n = 0; n < keyTiles; ++n)
+      for (int e = 0; e < 4; ++e) {
+        float p = autopar::mma::exp2Fast(s[n][e] - base[e / 2]);
+        rowSum[e / 2] += p;
+        s[n][e] = p;
+      }
+    // o += P v, 16 keys at a time: P's A registers are the accumulators of
+    // score tiles 2kk and 2kk + 1, rounded.
+    for (int kk = 0; kk < kTile / 16; ++kk) {
+      const float *lo = s[2 * kk], *hi = s[2 * kk + 1];
+      unsigned pa[4] = {pack(Narrow<T>::from(lo[0]), Narrow<T>::from(lo[1])),
+                        pack(Narrow<T>::from(lo[2]), Narrow<T>::from(lo[3])),
+                        pack(Narrow<T>::from(hi[0]), Narrow<T>::from(hi[1])),
+                        pack(Narrow<T>::from(hi[2]), Narrow<T>::from(hi[3]))};
+      const int key = kk * 16 + 2 * thread;
+      for (int n = 0; n < dTiles; ++n) {
+        unsigned vb[2] = {columnPair<T, D>(vt, key, n * 8 + group),
+                          columnPair<T, D>(vt, key + 8, n * 8 + group)};
+        mma16816<T>(o[n], pa, vb);
+      }
+    }
+    __syncthreads(); // the next iteration's loads overwrite this stage
+  }
+  autopar::mma::waitAsync<0>(); // nothing in flight at exit (no key tile)
+
+  for (int h = 0; h < 2; ++h) {
+    float l = rowSum[h];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int r = first + 8 * h;
+    if (r >= rows)
+      continue;
+    const size_t row = size_t(bh) * sq + q0 + r;
+    const float inverse = l > 0.0f ? 1.0f / l : 0.0f;
+    unsigned *target = reinterpret_cast<unsigned *>(out + row * D);
+    for (int n = 0; n < dTiles; ++n)
+      target[n * 4 + thread] = pack(Narrow<T>::from(o[n][2 * h] * inverse),
+                                    Narrow<T>::from(o[n][2 * h + 1] * inverse));
+    // The natural log-sum-exp of the scaled scores, as forwardTile saves.
+    if (lse && thread == 0)
+      lse[row] = (rowMax[h] + __log2f(l)) * 0.693147180559945309f;
+  }
+}
+
 template <typename T>
 __device__ void narrowRows(const float *in, T *out, size_t count) {
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
@@ -390,6 +582,12 @@ __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
           int sk, float scale, int causal) {                                   \
     forwardTile<T, D, false>(q, k, v, out, lse, nullptr, nullptr, sq, sk,      \
                              scale, causal);                                   \
+  }                                                                            \
+  extern "C" __global__ void __launch_bounds__(kThreads)                       \
+      autopar_attention_forward_mma_##NAME##_d##D(                             \
+          const T *q, const T *k, const T *v, T *out, float *lse, int sq,      \
+          int sk, float scale, int causal) {                                   \
+    forwardTileMma<T, D>(q, k, v, out, lse, sq, sk, scale, causal);            \
   }                                                                            \
   extern "C" __global__ void autopar_attention_rowdot_##NAME##_d##D(           \
       const T *out, const T *dOut, float *rowDot, size_t rows) {               \

@@ -39,6 +39,11 @@ constexpr size_t backwardSharedBytes(int d) {
   return size_t(kTile) * (4 * tileLd(d) * 2 + 2 * scoresLd() * 4 +
                           2 * probsLd() * 2 + rowsLd(d) * 4 + 2 * 4);
 }
+/// Of the register-resident forward kernel: the q tile, then two stages
+/// of the k and v tiles (the next pair loads while the current is used).
+constexpr size_t forwardMmaSharedBytes(int d) {
+  return size_t(kTile) * tileLd(d) * 2 * 5;
+}
 } // namespace autopar::attention
 
 #endif // AUTOPAR_RUNTIME_CUDA_ATTENTIONLAYOUT_H

@@ -45,10 +45,12 @@ struct Case {
   bool causal;
 };
 
-/// The five kernels of one element type and head size.
+/// The six kernels of one element type and head size.
 template <typename T> struct Kernels {
   void (*forward)(const T *, const T *, const T *, T *, float *, int, int,
                   float, int);
+  void (*forwardMma)(const T *, const T *, const T *, T *, float *, int, int,
+                     float, int);
   void (*stats)(const T *, const T *, const T *, const T *, float *, float *,
                 int, int, float, int);
   void (*backward)(const T *, const T *, const T *, const T *, const float *,
@@ -61,6 +63,10 @@ template <typename T> struct Kernels {
 /// the statistics kernel, or saved by the forward pass (the `_lse` entry
 /// points).
 enum class Lse { Recomputed, Saved };
+
+/// Which forward kernel: the register-resident one on mma.sync (the
+/// runtime's default) or the WMMA one (AUTOPAR_CUDA_ATTENTION=wmma).
+enum class Forward { Mma, Wmma };
 
 template <typename T> T narrow(float x);
 template <> __nv_bfloat16 narrow(float x) { return __float2bfloat16(x); }
@@ -138,17 +144,20 @@ template <typename T>
 void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
              const std::vector<T> &v, const std::vector<T> &dOut, float scale,
              std::vector<T> &out, std::vector<T> &dq, std::vector<T> &dk,
-             std::vector<T> &dv, const Kernels<T> &kernels, Lse mode) {
+             std::vector<T> &dv, const Kernels<T> &kernels, Lse mode,
+             Forward forward) {
   ASSERT_LE(forwardSharedBytes(c.d), sizeof(shared));
+  ASSERT_LE(autopar::attention::forwardMmaSharedBytes(c.d), sizeof(shared));
   ASSERT_LE(backwardSharedBytes(c.d), sizeof(shared));
   unsigned qTiles = unsigned((c.sq + kTile - 1) / kTile);
   unsigned kTiles = unsigned((c.sk + kTile - 1) / kTile);
   int causal = c.causal;
   size_t qn = q.size(), rows = size_t(c.bh) * c.sq;
   std::vector<float> lse(rows, NAN), rowDot(rows, NAN), dqWide(qn, 0.0f);
-  launch(kernels.forward, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
-         k.data(), v.data(), out.data(),
-         mode == Lse::Saved ? lse.data() : nullptr, c.sq, c.sk, scale, causal);
+  launch(forward == Forward::Mma ? kernels.forwardMma : kernels.forward,
+         Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
+         v.data(), out.data(), mode == Lse::Saved ? lse.data() : nullptr, c.sq,
+         c.sk, scale, causal);
 
   std::vector<float> statsLse(rows, NAN), statsRowDot(rows, NAN);
   launch(kernels.stats, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
@@ -195,7 +204,8 @@ template <typename T> struct DeviceTensor {
 
 template <typename T>
 void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
-             double tolerance, Lse mode = Lse::Recomputed) {
+             double tolerance, Lse mode = Lse::Recomputed,
+             Forward forward = Forward::Mma) {
   std::mt19937 rng(20261127);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   size_t qn = size_t(c.bh) * c.sq * c.d, kn = size_t(c.bh) * c.sk * c.d;
@@ -229,6 +239,8 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
         dDo(dOut, c.bh, c.sq, c.d), dDq(dq, c.bh, c.sq, c.d),
         dDk(dk, c.bh, c.sk, c.d), dDv(dv, c.bh, c.sk, c.d);
     bool bf16 = std::is_same<T, __nv_bfloat16>::value;
+    setenv("AUTOPAR_CUDA_ATTENTION", forward == Forward::Mma ? "mma" : "wmma",
+           1);
     if (mode == Lse::Saved) {
       size_t rows = size_t(c.bh) * c.sq;
       void *lse = mgpuMemAlloc(rows * 4, nullptr, false);
@@ -255,15 +267,16 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
     dk = dDk.read();
     dv = dDv.read();
   } else {
-    emulate(c, q, k, v, dOut, scale, out, dq, dk, dv, kernels, mode);
+    emulate(c, q, k, v, dOut, scale, out, dq, dk, dv, kernels, mode, forward);
   }
   double errors[] = {relativeError(out, outRef), relativeError(dq, dqRef),
                      relativeError(dk, dkRef), relativeError(dv, dvRef)};
-  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s%s: relative errors out %.2e, "
+  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s%s%s: relative errors out %.2e, "
               "dq %.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
               onGpu ? "GPU " : "", c.type, c.d, c.bh, c.sq, c.sk,
               c.causal ? " causal" : "", mode == Lse::Saved ? " saved lse" : "",
-              errors[0], errors[1], errors[2], errors[3], tolerance);
+              forward == Forward::Wmma ? " wmma forward" : "", errors[0],
+              errors[1], errors[2], errors[3], tolerance);
   const char *names[] = {"out", "dq", "dk", "dv"};
   for (int i = 0; i < 4; ++i)
     EXPECT_LE(errors[i], tolerance) << names[i];
@@ -276,16 +289,19 @@ constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
 
 #define BF16_KERNELS(D)                                                        \
   Kernels<__nv_bfloat16> {                                                     \
-    autopar_attention_forward_bf16_d##D, autopar_attention_stats_bf16_d##D,    \
+    autopar_attention_forward_bf16_d##D,                                       \
+        autopar_attention_forward_mma_bf16_d##D,                               \
+        autopar_attention_stats_bf16_d##D,                                     \
         autopar_attention_backward_bf16_d##D, autopar_attention_narrow_bf16,   \
         autopar_attention_rowdot_bf16_d##D                                     \
   }
 
 #define F16_KERNELS(D)                                                         \
   Kernels<__half> {                                                            \
-    autopar_attention_forward_f16_d##D, autopar_attention_stats_f16_d##D,      \
-        autopar_attention_backward_f16_d##D, autopar_attention_narrow_f16,     \
-        autopar_attention_rowdot_f16_d##D                                      \
+    autopar_attention_forward_f16_d##D,                                        \
+        autopar_attention_forward_mma_f16_d##D,                                \
+        autopar_attention_stats_f16_d##D, autopar_attention_backward_f16_d##D, \
+        autopar_attention_narrow_f16, autopar_attention_rowdot_f16_d##D        \
   }
 
 TEST(AttentionKernel, CausalWithAShortLastTile) {
@@ -324,6 +340,18 @@ TEST(AttentionKernel, SavedLseMoreKeysThanQueriesHalfPrecision) {
                   kF16Tolerance, Lse::Saved);
 }
 
+// The WMMA forward kernel (AUTOPAR_CUDA_ATTENTION=wmma) on the same cases.
+TEST(AttentionKernel, WmmaForwardCausalThreeTilesHalfPrecision) {
+  runCase<__half>(false, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),
+                  kF16Tolerance, Lse::Saved, Forward::Wmma);
+}
+
+TEST(AttentionKernel, WmmaForwardMoreKeysThanQueriesHeadSize32) {
+  runCase<__nv_bfloat16>(false, {"bf16", 32, 2, 40, 100, false},
+                         BF16_KERNELS(32), kBf16Tolerance, Lse::Recomputed,
+                         Forward::Wmma);
+}
+
 // The same through the runtime on a GPU (skipped without one): the kernels
 // nvcc compiled, loaded from the runtime's fatbin.
 TEST(AttentionKernel, OnTheGPUCausalWithAShortLastTile) {
@@ -338,5 +366,13 @@ TEST(AttentionKernel, OnTheGPUMoreKeysThanQueriesHalfPrecision) {
 TEST(AttentionKernel, OnTheGPUSavedLseCausalWithAShortLastTile) {
   runCase<__nv_bfloat16>(true, {"bf16", 64, 3, 70, 70, true}, BF16_KERNELS(64),
                          kBf16Tolerance, Lse::Saved);
+}
+TEST(AttentionKernel, OnTheGPUHeadSize32ThreeTiles) {
+  runCase<__nv_bfloat16>(true, {"bf16", 32, 4, 150, 150, true},
+                         BF16_KERNELS(32), kBf16Tolerance, Lse::Saved);
+}
+TEST(AttentionKernel, OnTheGPUWmmaForwardCausalThreeTilesHalfPrecision) {
+  runCase<__half>(true, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),
+                  kF16Tolerance, Lse::Saved, Forward::Wmma);
 }
 } // namespace

@@ -14,7 +14,10 @@
 // warp-collective, and the kernels put a __syncwarp between a store and
 // the lanes that read it, as the hardware needs too). bf16 and f16 round
 // to nearest even as the device's conversions do; products accumulate in
-// float, in another order than the tensor cores.
+// float, in another order than the tensor cores. mma.sync (MmaSync.h) is
+// emulated from its documented register layout: every lane of a warp
+// publishes its operand registers and computes its own accumulators; the
+// asynchronous copies are plain copies.
 //
 // The fake <cuda_bf16.h>, <cuda_fp16.h> and <mma.h> next to this file
 // include it; the test puts this directory first on its include path.
@@ -34,6 +37,7 @@
 #include <type_traits>
 #include <vector>
 
+#define AUTOPAR_CUDA_EMULATION 1
 #define __global__
 #define __device__
 #define __shared__
@@ -54,6 +58,7 @@ inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) {
 inline int min(int a, int b) { return a < b ? a : b; }
 inline float __expf(float x) { return std::exp(x); }
 inline float __logf(float x) { return std::log(x); }
+inline float __log2f(float x) { return std::log2(x); }
 
 struct __nv_bfloat16 {
   uint16_t bits;
@@ -105,10 +110,12 @@ struct Block {
     for (int w = 0; w < threads / 32; ++w)
       warps.emplace_back(new Barrier(32));
     slots.resize(threads);
+    words.resize(threads * 6);
   }
   Barrier all;
   std::vector<std::unique_ptr<Barrier>> warps;
   std::vector<float> slots;
+  std::vector<unsigned> words; // mma16816's operands, 6 registers a lane
 };
 inline Block *block = nullptr;
 inline std::mutex atomics;
@@ -153,6 +160,57 @@ inline float __shfl_xor_sync(unsigned, float value, int laneMask) {
   __syncwarp();
   return other;
 }
+
+namespace cuda_emulation {
+/// The float value of a bf16 or f16 element's bits.
+template <typename T> float widenBits(unsigned bits) {
+  uint16_t half = uint16_t(bits);
+  if constexpr (std::is_same<T, __nv_bfloat16>::value) {
+    return __bfloat162float(__nv_bfloat16{half});
+  } else {
+    __half h;
+    std::memcpy(&h, &half, 2);
+    return __half2float(h);
+  }
+}
+
+/// mma.sync.m16n8k16 (runtime/cuda/MmaSync.h) for one warp: each lane
+/// publishes its A and B registers, then computes its own four elements
+/// of D from the whole matrices, read through the PTX fragment layout.
+template <typename T>
+void mma16816(float *d, const unsigned *a, const unsigned *b) {
+  unsigned *words = block->words.data() + threadIdx.x / 32 * 32 * 6;
+  unsigned l = lane();
+  for (int r = 0; r < 4; ++r)
+    words[l * 6 + r] = a[r];
+  words[l * 6 + 4] = b[0];
+  words[l * 6 + 5] = b[1];
+  __syncwarp();
+  auto element = [&](int owner, int reg, int k) {
+    return widenBits<T>(words[owner * 6 + reg] >> (16 * (k % 2)));
+  };
+  int group = int(l / 4), thread = int(l % 4);
+  for (int i = 0; i < 4; ++i) {
+    int row = group + 8 * (i / 2), col = 2 * thread + i % 2;
+    float sum = d[i];
+    for (int k = 0; k < 16; ++k) {
+      float x = element((row % 8) * 4 + (k % 8) / 2, row / 8 + 2 * (k / 8), k);
+      float y = element(col * 4 + (k % 8) / 2, 4 + k / 8, k);
+      sum += x * y;
+    }
+    d[i] = sum;
+  }
+  __syncwarp();
+}
+/// cp.async as a plain copy: the data is there when the kernel waits.
+inline void copyAsync16(void *shared, const void *global) {
+  std::memcpy(shared, global, 16);
+}
+inline void commitAsync() {}
+template <int N> void waitAsync() {}
+inline float exp2Fast(float x) { return std::exp2(x); }
+} // namespace cuda_emulation
+
 inline float atomicAdd(float *address, float value) {
   std::lock_guard<std::mutex> lock(cuda_emulation::atomics);
   float old = *address;
