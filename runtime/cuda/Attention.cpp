@@ -43,14 +43,16 @@ using Memref3 = AutoParMemRef3;
 
 struct Kernels {
   void *forward = nullptr, *forwardMma = nullptr, *stats = nullptr,
-       *backward = nullptr, *narrow = nullptr, *rowDot = nullptr;
+       *backward = nullptr, *backwardMma = nullptr, *narrow = nullptr,
+       *rowDot = nullptr;
 };
 
-/// Which forward kernel runs: the register-resident one on mma.sync (the
-/// default), or with AUTOPAR_CUDA_ATTENTION=wmma the first one (scores and
-/// output in shared memory, WMMA), kept to compare against. Read at each
-/// call, so a test or benchmark can run both in one process.
-bool wmmaForward(const char *caller) {
+/// Which kernels run: the register-resident ones on mma.sync (the
+/// default), or with AUTOPAR_CUDA_ATTENTION=wmma the first ones (scores,
+/// probabilities and outputs in shared memory, WMMA), kept to compare
+/// against. Read at each call, so a test or benchmark can run both in one
+/// process.
+bool wmmaKernels(const char *caller) {
   const char *choice = std::getenv("AUTOPAR_CUDA_ATTENTION");
   if (!choice || !*choice || std::string(choice) == "mma")
     return false;
@@ -94,7 +96,7 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
   int limit = autopar::cuda::sharedMemoryLimit();
   size_t needed =
       std::max({forwardSharedBytes(int(d)), backwardSharedBytes(int(d)),
-                forwardMmaSharedBytes(int(d))});
+                forwardMmaSharedBytes(int(d)), backwardMmaSharedBytes(int(d))});
   if (needed > size_t(limit))
     autopar::cuda::fail(std::string(caller) + ": head size " +
                         std::to_string(d) + " needs " + std::to_string(needed) +
@@ -106,6 +108,9 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
   k.rowDot = get("autopar_attention_rowdot_" + tail);
   void *forward = get("autopar_attention_forward_" + tail);
   k.forwardMma = get("autopar_attention_forward_mma_" + tail);
+  k.backwardMma = get("autopar_attention_backward_mma_" + tail);
+  autopar::cuda::allowSharedMemory(k.backwardMma,
+                                   int(backwardMmaSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(k.forwardMma,
                                    int(forwardMmaSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(forward, int(forwardSharedBytes(int(d))));
@@ -177,7 +182,7 @@ void forward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
   float *lse = lseData(caller, lseRef, bh, sq);
   void *params[] = {&qp, &kp, &vp, &op, &lse, &sq, &sk, &scale, &causal};
-  bool wmma = wmmaForward(caller);
+  bool wmma = wmmaKernels(caller);
   mgpuLaunchKernel(wmma ? kk.forward : kk.forwardMma, tiles(sq), bh, 1,
                    kThreads, 1, 1,
                    int32_t(wmma ? forwardSharedBytes(int(d))
@@ -223,9 +228,12 @@ void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   }
   void *backwardParams[] = {&qp,  &kp,  &vp, &dop, &lse,   &rowDot, &dqWide,
                             &dkp, &dvp, &sq, &sk,  &scale, &causal};
-  mgpuLaunchKernel(kk.backward, tiles(sk), bh, 1, kThreads, 1, 1,
-                   int32_t(backwardSharedBytes(int(d))), nullptr,
-                   backwardParams, nullptr, 13);
+  bool wmma = wmmaKernels(caller);
+  mgpuLaunchKernel(wmma ? kk.backward : kk.backwardMma, tiles(sk), bh, 1,
+                   kThreads, 1, 1,
+                   int32_t(wmma ? backwardSharedBytes(int(d))
+                                : backwardMmaSharedBytes(int(d))),
+                   nullptr, backwardParams, nullptr, 13);
   void *narrowParams[] = {&dqWide, &dqp, &count};
   size_t blocks = std::min<size_t>((count + 255) / 256, 65536);
   mgpuLaunchKernel(kk.narrow, intptr_t(blocks), 1, 1, 256, 1, 1, 0, nullptr,

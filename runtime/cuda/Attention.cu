@@ -555,6 +555,215 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
   }
 }
 
+/// The backward pass over one tile of 64 key rows with the products in
+/// registers (mma.sync, as forwardTileMma): each warp owns 16 key rows and,
+/// per query tile of 64, computes its transposed scores s^T = k q^T and
+/// dp^T = v do^T as accumulators, P^T and dS^T from them with the rows'
+/// saved statistics, then dv += P^T do and dk += dS^T q with P^T and dS^T
+/// as A operands straight from the accumulators. dq = dS k needs every
+/// warp's keys: dS^T goes through shared memory, each warp computes 16
+/// query rows of it and adds them to the f32 dq with atomics. The next q
+/// and do tiles load (cp.async) while the current ones are used. Same
+/// arithmetic as backwardTile up to the order of the sums: P and dS f32,
+/// rounded to T as the products' operands.
+template <typename T, int D>
+__device__ void backwardTileMma(const T *q, const T *k, const T *v,
+                                const T *dOut, const float *lse,
+                                const float *rowDot, float *dq, T *dk, T *dv,
+                                int sq, int sk, float scale, int causal) {
+  using autopar::mma::mma16816;
+  using autopar::mma::pack;
+  using autopar::mma::pairAt;
+  constexpr int L = Layout<D>::tile, P = Layout<D>::probs;
+  constexpr int kSteps = D / 16, dTiles = D / 8, queryTiles = kTile / 8;
+  extern __shared__ __align__(128) unsigned char shared[];
+  T *ks = reinterpret_cast<T *>(shared);
+  T *vs = ks + kTile * L;
+  T *qs = vs + kTile * L;       // stages 0 and 1
+  T *dos = qs + 2 * kTile * L;  // stages 0 and 1
+  T *dst = dos + 2 * kTile * L; // dS^T: [key][query], leading dimension P
+  float *lses = reinterpret_cast<float *>(dst + kTile * P); // 2 stages
+  float *dots = lses + 2 * kTile;                           // 2 stages
+
+  const int bh = blockIdx.y, k0 = blockIdx.x * kTile;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int group = lane / 4, thread = lane % 4;
+  q += size_t(bh) * sq * D;
+  k += size_t(bh) * sk * D;
+  v += size_t(bh) * sk * D;
+  dOut += size_t(bh) * sq * D;
+  lse += size_t(bh) * sq;
+  rowDot += size_t(bh) * sq;
+  dq += size_t(bh) * sq * D;
+  const int keyRows = min(kTile, sk - k0);
+  const float log2e = 1.44269504088896341f, scale2 = scale * log2e;
+  // The warp's key rows in the tile: `first` and `first + 8` for this lane.
+  const int first = warp * 16 + group;
+
+  // Causal: no query before the tile's first key attends to it.
+  const int start = causal ? k0 : 0;
+  const int tiles = sq > start ? (sq - start + kTile - 1) / kTile : 0;
+  // Starts loading query tile `tile` into `stage`: q and do by cp.async,
+  // the statistics (log-sum-exp in base 2) by plain loads.
+  auto load = [&](int tile, int stage) {
+    const int q0 = start + tile * kTile, rows = min(kTile, sq - q0);
+    loadTileAsync<T, D>(qs + stage * kTile * L, q + size_t(q0) * D, rows);
+    loadTileAsync<T, D>(dos + stage * kTile * L, dOut + size_t(q0) * D, rows);
+    for (int r = threadIdx.x; r < kTile; r += kThreads) {
+      lses[stage * kTile + r] = r < rows ? lse[q0 + r] * log2e : 0.0f;
+      dots[stage * kTile + r] = r < rows ? rowDot[q0 + r] : 0.0f;
+    }
+  };
+  loadTileAsync<T, D>(ks, k + size_t(k0) * D, keyRows);
+  loadTileAsync<T, D>(vs, v + size_t(k0) * D, keyRows);
+  if (tiles > 0)
+    load(0, 0);
+  autopar::mma::commitAsync();
+
+  float dkAcc[dTiles][4], dvAcc[dTiles][4];
+  for (int n = 0; n < dTiles; ++n)
+    for (int e = 0; e < 4; ++e)
+      dkAcc[n][e] = dvAcc[n][e] = 0.0f;
+  for (int tile = 0; tile < tiles; ++tile) {
+    const int q0 = start + tile * kTile, stage = tile & 1;
+    const int rows = min(kTile, sq - q0);
+    if (tile + 1 < tiles) {
+      load(tile + 1, stage ^ 1);
+      autopar::mma::commitAsync();
+      autopar::mma::waitAsync<1>();
+    } else {
+      autopar::mma::waitAsync<0>();
+    }
+    __syncthreads(); // this stage's tiles (and k, v) are in shared memory
+    const T *qt = qs + stage * kTile * L, *dot = dos + stage * kTile * L;
+    const float *lt = lses + stage * kTile, *rt = dots + stage * kTile;
+
+    // a x^T for the warp's 16 rows of `a` (k or v) and the 64 rows of `x`
+    // (q or do): 8 accumulators of 16 keys x 8 queries.
+    auto rowsTimesT = [&](const T *a, const T *x, float(&acc)[queryTiles][4]) {
+      unsigned fa[kSteps][4];
+      for (int kk = 0; kk < kSteps; ++kk) {
+        const T *p = a + first * L + kk * 16 + 2 * thread;
+        fa[kk][0] = pairAt(p);
+        fa[kk][1] = pairAt(p + 8 * L);
+        fa[kk][2] = pairAt(p + 8);
+        fa[kk][3] = pairAt(p + 8 * L + 8);
+      }
+      for (int n = 0; n < queryTiles; ++n) {
+        for (int e = 0; e < 4; ++e)
+          acc[n][e] = 0.0f;
+        const T *b = x + (n * 8 + group) * L + 2 * thread;
+        for (int kk = 0; kk < kSteps; ++kk) {
+          unsigned fb[2] = {pairAt(b + kk * 16), pairAt(b + kk * 16 + 8)};
+          mma16816<T>(acc[n], fa[kk], fb);
+        }
+      }
+    };
+    // P^T = exp(s^T scale - lse), 0 where masked.
+    float pt[queryTiles][4];
+    rowsTimesT(ks, qt, pt);
+    const bool edge =
+        q0 + kTile > sq || k0 + kTile > sk || (causal && q0 < k0 + kTile);
+    for (int n = 0; n < queryTiles; ++n)
+      for (int e = 0; e < 4; ++e) {
+        const int c = n * 8 + 2 * thread + e % 2; // the query in the tile
+        float p = autopar::mma::exp2Fast(pt[n][e] * scale2 - lt[c]);
+        if (edge) {
+          int i = q0 + c, j = k0 + first + 8 * (e / 2);
+          if (c >= rows || j >= sk || (causal && j > i))
+            p = 0.0f;
+        }
+        pt[n][e] = p;
+      }
+    // dS^T = P^T (dp^T - rowsum(do * out)) scale.
+    float dsT[queryTiles][4];
+    rowsTimesT(vs, dot, dsT);
+    for (int n = 0; n < queryTiles; ++n)
+      for (int e = 0; e < 4; ++e) {
+        const int c = n * 8 + 2 * thread + e % 2;
+        dsT[n][e] = pt[n][e] * (dsT[n][e] - rt[c]) * scale;
+      }
+    // dv += P^T do and dk += dS^T q, 16 queries at a time; dS^T to shared
+    // memory for dq.
+    for (int kk = 0; kk < kTile / 16; ++kk) {
+      const float *plo = pt[2 * kk], *phi = pt[2 * kk + 1];
+      const float *dlo = dsT[2 * kk], *dhi = dsT[2 * kk + 1];
+      unsigned pa[4] = {pack(Narrow<T>::from(plo[0]), Narrow<T>::from(plo[1])),
+                        pack(Narrow<T>::from(plo[2]), Narrow<T>::from(plo[3])),
+                        pack(Narrow<T>::from(phi[0]), Narrow<T>::from(phi[1])),
+                        pack(Narrow<T>::from(phi[2]), Narrow<T>::from(phi[3]))};
+      unsigned da[4] = {pack(Narrow<T>::from(dlo[0]), Narrow<T>::from(dlo[1])),
+                        pack(Narrow<T>::from(dlo[2]), Narrow<T>::from(dlo[3])),
+                        pack(Narrow<T>::from(dhi[0]), Narrow<T>::from(dhi[1])),
+                        pack(Narrow<T>::from(dhi[2]), Narrow<T>::from(dhi[3]))};
+      unsigned *row = reinterpret_cast<unsigned *>(dst + first * P);
+      const int word = kk * 8 + thread; // queries kk * 16 + 2 * thread, + 1
+      row[word] = da[0];
+      row[word + 4 * P] = da[1]; // 8 rows down: P / 2 words a row
+      row[word + 4] = da[2];
+      row[word + 4 * P + 4] = da[3];
+      const int query = kk * 16 + 2 * thread;
+      for (int n = 0; n < dTiles; ++n) {
+        const int column = n * 8 + group;
+        unsigned fdo[2] = {columnPair<T, D>(dot, query, column),
+                           columnPair<T, D>(dot, query + 8, column)};
+        unsigned fq[2] = {columnPair<T, D>(qt, query, column),
+                          columnPair<T, D>(qt, query + 8, column)};
+        mma16816<T>(dvAcc[n], pa, fdo);
+        mma16816<T>(dkAcc[n], da, fq);
+      }
+    }
+    __syncthreads(); // every warp's dS^T is in shared memory
+    // dq[16 query rows of this warp] += dS k: A[query][key] = dS^T[key][query].
+    float dqAcc[dTiles][4];
+    for (int n = 0; n < dTiles; ++n)
+      for (int e = 0; e < 4; ++e)
+        dqAcc[n][e] = 0.0f;
+    const int queryRow = warp * 16 + group;
+    for (int kk = 0; kk < kTile / 16; ++kk) {
+      const int key = kk * 16 + 2 * thread;
+      auto at = [&](int j, int i) { return dst[j * P + i]; };
+      unsigned fa[4] = {
+          pack(at(key, queryRow), at(key + 1, queryRow)),
+          pack(at(key, queryRow + 8), at(key + 1, queryRow + 8)),
+          pack(at(key + 8, queryRow), at(key + 9, queryRow)),
+          pack(at(key + 8, queryRow + 8), at(key + 9, queryRow + 8))};
+      for (int n = 0; n < dTiles; ++n) {
+        unsigned fk[2] = {columnPair<T, D>(ks, key, n * 8 + group),
+                          columnPair<T, D>(ks, key + 8, n * 8 + group)};
+        mma16816<T>(dqAcc[n], fa, fk);
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      const int r = queryRow + 8 * h;
+      if (r >= rows)
+        continue;
+      float *target = dq + size_t(q0 + r) * D + 2 * thread;
+      for (int n = 0; n < dTiles; ++n) {
+        atomicAdd(target + n * 8, dqAcc[n][2 * h]);
+        atomicAdd(target + n * 8 + 1, dqAcc[n][2 * h + 1]);
+      }
+    }
+    __syncthreads(); // the next iteration's loads overwrite this stage
+  }
+  autopar::mma::waitAsync<0>(); // nothing in flight at exit (no query tile)
+
+  for (int h = 0; h < 2; ++h) {
+    const int r = first + 8 * h;
+    if (r >= keyRows)
+      continue;
+    const size_t row = size_t(bh) * sk + k0 + r;
+    unsigned *dkRow = reinterpret_cast<unsigned *>(dk + row * D);
+    unsigned *dvRow = reinterpret_cast<unsigned *>(dv + row * D);
+    for (int n = 0; n < dTiles; ++n) {
+      dkRow[n * 4 + thread] = pack(Narrow<T>::from(dkAcc[n][2 * h]),
+                                   Narrow<T>::from(dkAcc[n][2 * h + 1]));
+      dvRow[n * 4 + thread] = pack(Narrow<T>::from(dvAcc[n][2 * h]),
+                                   Narrow<T>::from(dvAcc[n][2 * h + 1]));
+    }
+  }
+}
+
 template <typename T>
 __device__ void narrowRows(const float *in, T *out, size_t count) {
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
@@ -607,6 +816,14 @@ __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
           float scale, int causal) {                                           \
     backwardTile<T, D>(q, k, v, dOut, lse, rowDot, dq, dk, dv, sq, sk, scale,  \
                        causal);                                                \
+  }                                                                            \
+  extern "C" __global__ void __launch_bounds__(kThreads)                       \
+      autopar_attention_backward_mma_##NAME##_d##D(                            \
+          const T *q, const T *k, const T *v, const T *dOut, const float *lse, \
+          const float *rowDot, float *dq, T *dk, T *dv, int sq, int sk,        \
+          float scale, int causal) {                                           \
+    backwardTileMma<T, D>(q, k, v, dOut, lse, rowDot, dq, dk, dv, sq, sk,      \
+                          scale, causal);                                      \
   }
 
 AUTOPAR_ATTENTION_KERNELS(__nv_bfloat16, bf16, 32)

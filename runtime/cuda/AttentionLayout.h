@@ -44,6 +44,12 @@ constexpr size_t backwardSharedBytes(int d) {
 constexpr size_t forwardMmaSharedBytes(int d) {
   return size_t(kTile) * tileLd(d) * 2 * 5;
 }
+/// Of the register-resident backward kernel: the k and v tiles, two
+/// stages of the q and do tiles, dS^T (16-bit [64 keys][64 queries]), and
+/// two stages of the rows' log-sum-exp and rowsum(do * out).
+constexpr size_t backwardMmaSharedBytes(int d) {
+  return size_t(kTile) * (6 * tileLd(d) * 2 + probsLd() * 2 + 4 * 4);
+}
 } // namespace autopar::attention
 
 #endif // AUTOPAR_RUNTIME_CUDA_ATTENTIONLAYOUT_H

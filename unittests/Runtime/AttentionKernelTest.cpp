@@ -45,7 +45,7 @@ struct Case {
   bool causal;
 };
 
-/// The six kernels of one element type and head size.
+/// The seven kernels of one element type and head size.
 template <typename T> struct Kernels {
   void (*forward)(const T *, const T *, const T *, T *, float *, int, int,
                   float, int);
@@ -55,6 +55,8 @@ template <typename T> struct Kernels {
                 int, int, float, int);
   void (*backward)(const T *, const T *, const T *, const T *, const float *,
                    const float *, float *, T *, T *, int, int, float, int);
+  void (*backwardMma)(const T *, const T *, const T *, const T *, const float *,
+                      const float *, float *, T *, T *, int, int, float, int);
   void (*toNarrow)(const float *, T *, size_t);
   void (*rowDot)(const T *, const T *, float *, size_t);
 };
@@ -64,8 +66,9 @@ template <typename T> struct Kernels {
 /// points).
 enum class Lse { Recomputed, Saved };
 
-/// Which forward kernel: the register-resident one on mma.sync (the
-/// runtime's default) or the WMMA one (AUTOPAR_CUDA_ATTENTION=wmma).
+/// Which forward and backward kernels: the register-resident ones on
+/// mma.sync (the runtime's default) or the WMMA ones
+/// (AUTOPAR_CUDA_ATTENTION=wmma).
 enum class Forward { Mma, Wmma };
 
 template <typename T> T narrow(float x);
@@ -148,6 +151,7 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
              Forward forward) {
   ASSERT_LE(forwardSharedBytes(c.d), sizeof(shared));
   ASSERT_LE(autopar::attention::forwardMmaSharedBytes(c.d), sizeof(shared));
+  ASSERT_LE(autopar::attention::backwardMmaSharedBytes(c.d), sizeof(shared));
   ASSERT_LE(backwardSharedBytes(c.d), sizeof(shared));
   unsigned qTiles = unsigned((c.sq + kTile - 1) / kTile);
   unsigned kTiles = unsigned((c.sk + kTile - 1) / kTile);
@@ -177,9 +181,10 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
           << "row " << r;
     }
   }
-  launch(kernels.backward, Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(),
-         k.data(), v.data(), dOut.data(), lse.data(), rowDot.data(),
-         dqWide.data(), dk.data(), dv.data(), c.sq, c.sk, scale, causal);
+  launch(forward == Forward::Mma ? kernels.backwardMma : kernels.backward,
+         Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
+         v.data(), dOut.data(), lse.data(), rowDot.data(), dqWide.data(),
+         dk.data(), dv.data(), c.sq, c.sk, scale, causal);
   launch(kernels.toNarrow, Dim3{4, 1, 1}, 64, dqWide.data(), dq.data(), qn);
 }
 
@@ -275,8 +280,8 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
               "dq %.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
               onGpu ? "GPU " : "", c.type, c.d, c.bh, c.sq, c.sk,
               c.causal ? " causal" : "", mode == Lse::Saved ? " saved lse" : "",
-              forward == Forward::Wmma ? " wmma forward" : "", errors[0],
-              errors[1], errors[2], errors[3], tolerance);
+              forward == Forward::Wmma ? " wmma" : "", errors[0], errors[1],
+              errors[2], errors[3], tolerance);
   const char *names[] = {"out", "dq", "dk", "dv"};
   for (int i = 0; i < 4; ++i)
     EXPECT_LE(errors[i], tolerance) << names[i];
@@ -292,8 +297,9 @@ constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
     autopar_attention_forward_bf16_d##D,                                       \
         autopar_attention_forward_mma_bf16_d##D,                               \
         autopar_attention_stats_bf16_d##D,                                     \
-        autopar_attention_backward_bf16_d##D, autopar_attention_narrow_bf16,   \
-        autopar_attention_rowdot_bf16_d##D                                     \
+        autopar_attention_backward_bf16_d##D,                                  \
+        autopar_attention_backward_mma_bf16_d##D,                              \
+        autopar_attention_narrow_bf16, autopar_attention_rowdot_bf16_d##D      \
   }
 
 #define F16_KERNELS(D)                                                         \
@@ -301,7 +307,8 @@ constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
     autopar_attention_forward_f16_d##D,                                        \
         autopar_attention_forward_mma_f16_d##D,                                \
         autopar_attention_stats_f16_d##D, autopar_attention_backward_f16_d##D, \
-        autopar_attention_narrow_f16, autopar_attention_rowdot_f16_d##D        \
+        autopar_attention_backward_mma_f16_d##D, autopar_attention_narrow_f16, \
+        autopar_attention_rowdot_f16_d##D                                      \
   }
 
 TEST(AttentionKernel, CausalWithAShortLastTile) {
@@ -340,13 +347,13 @@ TEST(AttentionKernel, SavedLseMoreKeysThanQueriesHalfPrecision) {
                   kF16Tolerance, Lse::Saved);
 }
 
-// The WMMA forward kernel (AUTOPAR_CUDA_ATTENTION=wmma) on the same cases.
-TEST(AttentionKernel, WmmaForwardCausalThreeTilesHalfPrecision) {
+// The WMMA kernels (AUTOPAR_CUDA_ATTENTION=wmma) on the same cases.
+TEST(AttentionKernel, WmmaCausalThreeTilesHalfPrecision) {
   runCase<__half>(false, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),
                   kF16Tolerance, Lse::Saved, Forward::Wmma);
 }
 
-TEST(AttentionKernel, WmmaForwardMoreKeysThanQueriesHeadSize32) {
+TEST(AttentionKernel, WmmaMoreKeysThanQueriesHeadSize32) {
   runCase<__nv_bfloat16>(false, {"bf16", 32, 2, 40, 100, false},
                          BF16_KERNELS(32), kBf16Tolerance, Lse::Recomputed,
                          Forward::Wmma);
@@ -371,7 +378,7 @@ TEST(AttentionKernel, OnTheGPUHeadSize32ThreeTiles) {
   runCase<__nv_bfloat16>(true, {"bf16", 32, 4, 150, 150, true},
                          BF16_KERNELS(32), kBf16Tolerance, Lse::Saved);
 }
-TEST(AttentionKernel, OnTheGPUWmmaForwardCausalThreeTilesHalfPrecision) {
+TEST(AttentionKernel, OnTheGPUWmmaCausalThreeTilesHalfPrecision) {
   runCase<__half>(true, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),
                   kF16Tolerance, Lse::Saved, Forward::Wmma);
 }
