@@ -17,6 +17,8 @@
 #   liblinear_qkv.so, liblinear_up.so   the same at gpt2-small's qkv and MLP
 #                          shapes (8192 x 768 times 768 x 2304, x 3072)
 #   aot_check              runs them on the GPU against the host, and times them
+#   attention_bench        times the fused attention kernels (mma.sync and
+#                          WMMA) at a given shape (bench/gpu/attention_bench.cpp)
 #   libsmall.so            a 2-layer zoo GPT's training step compiled by
 #                          autopar-compile --target=cuda (batch 2 x 32), with
 #   loss-args/, expected-loss   its @loss's arguments for 2 sequences of
@@ -101,6 +103,9 @@ compile linear_gelu "s/@M@/8192/g; s/@K@/768/g; s/@N@/3072/g" linear_up
 c++ -O2 -std=c++17 -I"$root/runtime/cuda" "$root/bench/gpu/aot_check.cpp" \
   -o "$out/aot_check" -L"$out" -lautopar_cuda_runtime -ldl \
   -Wl,-rpath,'$ORIGIN'
+c++ -O2 -std=c++17 -Wall -Werror -I"$root/runtime/cuda" \
+  "$root/bench/gpu/attention_bench.cpp" -o "$out/attention_bench" \
+  -L"$out" -lautopar_cuda_runtime -Wl,-rpath,'$ORIGIN'
 # The small GPT: its training artifact compiled with --target=cuda (the
 # step as a GPU library), inputs, the CPU backend's loss and 20 training
 # losses, @loss's arguments as raw files.

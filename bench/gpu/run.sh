@@ -4,7 +4,10 @@
 #   bash bench/gpu/run.sh [basics] [small] [gpt2] [profile] [torch]
 #   (default: all)
 # basics: the CUDA runtime's unit tests (the fused attention kernels'
-#   against a double reference among them); gelu(a * b) against the host with
+#   against a double reference among them); the fused attention at
+#   gpt2-small's shape, timed with the mma.sync and the WMMA kernels (which
+#   must agree) and against PyTorch's scaled_dot_product_attention
+#   (bench/gpu/attention_bench.cpp, attention_torch.py); gelu(a * b) against the host with
 #   its bandwidth and the ratio to a device-to-device copy; gelu(x w) (the
 #   product through cuBLAS) with its TFLOP/s and the ratio to PyTorch's
 #   (fp32, no TF32, both), and at gpt2-small's qkv and MLP shapes; a 2-layer
@@ -26,7 +29,8 @@
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16, then with the
 #   cheap producers' results stored rather than recomputed by each reader
-#   (--cuda-lowering-options="recompute-producers=false"), and without
+#   (--cuda-lowering-options="recompute-producers=false"), with the WMMA
+#   attention kernels (AUTOPAR_CUDA_ATTENTION=wmma), and without
 #   padding its odd bf16 products (AUTOPAR_CUDA_GEMM_PAD=0); each
 #   variant's losses must stay within 2e-2 of the default's (prepare.sh
 #   lists the variants earlier runs timed).
@@ -65,6 +69,27 @@ if want basics; then
   timeout 60 "$dir/CollectivesTest" --gtest_brief=1 || status=1
   echo "== fused attention kernels: emulated, then on the GPU, against double"
   timeout 120 "$dir/AttentionKernelTest" --gtest_brief=1 || status=1
+  echo "== fused attention at gpt2-small's shape (8 x 12 heads, 1024 positions, head size 64, causal, bf16): the mma.sync and WMMA kernels, then PyTorch's scaled_dot_product_attention"
+  timeout 60 "$dir/attention_bench" 96 1024 64 20 | tee "$dir/attention.log" \
+    || { echo "FAIL: attention_bench"; status=1; }
+  grep '^{' "$dir/attention.log" > "$dir/attention.json"
+  timeout 90 python3 "$root/bench/gpu/attention_torch.py" 96 1024 64 20 \
+    2>"$dir/attention-torch.err" | tee "$dir/attention-torch.json"
+  python3 - "$dir" <<'PY' || true
+import json, sys
+d = sys.argv[1]
+try:
+    a = json.load(open(f"{d}/attention.json"))
+    t = json.load(open(f"{d}/attention-torch.json"))
+except (OSError, ValueError) as e:
+    sys.exit(f"attention: no figure to compare ({e}; PyTorch's run: "
+             f"{open(f'{d}/attention-torch.err').read()[-300:]})")
+for what in ("forward", "backward"):
+    print(f"attention {what}: autopar (mma) {a[what + '_ms']:.3f} ms, "
+          f"(wmma) {a['wmma_' + what + '_ms']:.3f} ms, PyTorch SDPA "
+          f"{t[what + '_ms']:.3f} ms; PyTorch / autopar (mma) = "
+          f"{t[what + '_ms'] / a[what + '_ms']:.2f}")
+PY
   echo "== the finiteness test of fp16 gradients: emulated, then on the GPU"
   timeout 60 "$dir/FiniteKernelTest" --gtest_brief=1 || status=1
   echo "== gelu(a * b) lowered by autopar-lower-to-cuda, n=$n"
@@ -182,6 +207,9 @@ if want gpt2; then
   train gpt2-b8-bf16 20 120 || status=1
   echo "== the same with the cheap producers' results stored (recompute-producers=false): 10 steps, timed"
   train gpt2-b8-bf16-stored 10 120 || status=1
+  echo "== batch 8 in bf16 with the WMMA attention kernels (AUTOPAR_CUDA_ATTENTION=wmma): 10 steps, timed"
+  AUTOPAR_CUDA_ATTENTION=wmma TRAIN_AS=gpt2-b8-bf16-wmma train gpt2-b8-bf16 10 120 \
+    || status=1
   echo "== batch 8 in bf16 without padding its odd products (AUTOPAR_CUDA_GEMM_PAD=0): 10 steps, timed"
   AUTOPAR_CUDA_GEMM_PAD=0 TRAIN_AS=gpt2-b8-bf16-unpadded train gpt2-b8-bf16 10 120 \
     || status=1
@@ -196,7 +224,8 @@ d = sys.argv[1]
 a = json.load(open(f"{d}/gpt2-b8-bf16.json"))["losses"]
 ok = True
 for name, what in (("unpadded", "without padding"),
-                   ("stored", "with the cheap producers stored")):
+                   ("stored", "with the cheap producers stored"),
+                   ("wmma", "with the WMMA attention kernels")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
     if not os.path.exists(p) or not os.path.getsize(p):
         continue
@@ -259,7 +288,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                    ("t512", "with blocks of 512 threads"),
                    ("stored", "with the cheap producers stored, not "
                     "recomputed"),
-                   ("unpadded", "without padding the odd bf16 products")):
+                   ("unpadded", "without padding the odd bf16 products"),
+                   ("wmma", "with the WMMA attention kernels")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
     if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):
         u, ms = json.load(open(p))["step_ms"], runs["bf16"]["step_ms"]
