@@ -378,14 +378,24 @@ __device__ void loadTileAsync(T *tile, const T *source, int valid) {
   }
 }
 
-/// Two 16-bit elements of a shared tile that lie in one column, rows `row`
-/// and `row + 1`, as one register: a B fragment's register where B is the
-/// tile itself (k along its rows, n along its columns).
+/// The B registers of two adjacent 8-column tiles, n and n + 1, of rows
+/// [k, k + 16) of a shared tile, where B is the tile itself (k along its
+/// rows): b[0], b[1] for columns 8n .. 8n + 7, b[2], b[3] for the next.
 template <typename T, int D>
-__device__ unsigned columnPair(const T *tile, int row, int column) {
-  constexpr int L = Layout<D>::tile;
-  return autopar::mma::pack(tile[row * L + column],
-                            tile[(row + 1) * L + column]);
+__device__ void loadColumnTiles(unsigned *b, const T *tile, int k, int n) {
+  const int lane = threadIdx.x % 32;
+  autopar::mma::loadMatrices<true>(b, tile + (k + lane % 16) * Layout<D>::tile +
+                                          (n + lane / 16) * 8);
+}
+
+/// The B registers of k-steps kk and kk + 1 (columns 16kk .. 16kk + 31) of
+/// the 8-row tile n of a shared tile, where B is the tile transposed (k
+/// along its columns: scores against the tile's rows).
+template <typename T, int D>
+__device__ void loadRowTiles(unsigned *b, const T *tile, int n, int kk) {
+  const int lane = threadIdx.x % 32;
+  autopar::mma::loadMatrices<false>(
+      b, tile + (n * 8 + lane % 8) * Layout<D>::tile + kk * 16 + lane / 8 * 8);
 }
 
 /// The forward pass over one tile of 64 query rows with the scores, the
@@ -474,10 +484,11 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
     for (int n = 0; n < keyTiles; ++n) {
       for (int e = 0; e < 4; ++e)
         s[n][e] = 0.0f;
-      const T *b = kt + (n * 8 + group) * L + 2 * thread;
-      for (int kk = 0; kk < kSteps; ++kk) {
-        unsigned kb[2] = {pairAt(b + kk * 16), pairAt(b + kk * 16 + 8)};
+      for (int kk = 0; kk < kSteps; kk += 2) {
+        unsigned kb[4];
+        loadRowTiles<T, D>(kb, kt, n, kk);
         mma16816<T>(s[n], qa[kk], kb);
+        mma16816<T>(s[n], qa[kk + 1], kb + 2);
       }
     }
     // Scaled to base 2, masked where a key is missing or in the future.
@@ -525,11 +536,11 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
                         pack(Narrow<T>::from(lo[2]), Narrow<T>::from(lo[3])),
                         pack(Narrow<T>::from(hi[0]), Narrow<T>::from(hi[1])),
                         pack(Narrow<T>::from(hi[2]), Narrow<T>::from(hi[3]))};
-      const int key = kk * 16 + 2 * thread;
-      for (int n = 0; n < dTiles; ++n) {
-        unsigned vb[2] = {columnPair<T, D>(vt, key, n * 8 + group),
-                          columnPair<T, D>(vt, key + 8, n * 8 + group)};
+      for (int n = 0; n < dTiles; n += 2) {
+        unsigned vb[4];
+        loadColumnTiles<T, D>(vb, vt, kk * 16, n);
         mma16816<T>(o[n], pa, vb);
+        mma16816<T>(o[n + 1], pa, vb + 2);
       }
     }
     __syncthreads(); // the next iteration's loads overwrite this stage
@@ -652,10 +663,11 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
       for (int n = 0; n < queryTiles; ++n) {
         for (int e = 0; e < 4; ++e)
           acc[n][e] = 0.0f;
-        const T *b = x + (n * 8 + group) * L + 2 * thread;
-        for (int kk = 0; kk < kSteps; ++kk) {
-          unsigned fb[2] = {pairAt(b + kk * 16), pairAt(b + kk * 16 + 8)};
+        for (int kk = 0; kk < kSteps; kk += 2) {
+          unsigned fb[4];
+          loadRowTiles<T, D>(fb, x, n, kk);
           mma16816<T>(acc[n], fa[kk], fb);
+          mma16816<T>(acc[n], fa[kk + 1], fb + 2);
         }
       }
     };
@@ -702,15 +714,14 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
       row[word + 4 * P] = da[1]; // 8 rows down: P / 2 words a row
       row[word + 4] = da[2];
       row[word + 4 * P + 4] = da[3];
-      const int query = kk * 16 + 2 * thread;
-      for (int n = 0; n < dTiles; ++n) {
-        const int column = n * 8 + group;
-        unsigned fdo[2] = {columnPair<T, D>(dot, query, column),
-                           columnPair<T, D>(dot, query + 8, column)};
-        unsigned fq[2] = {columnPair<T, D>(qt, query, column),
-                          columnPair<T, D>(qt, query + 8, column)};
+      for (int n = 0; n < dTiles; n += 2) {
+        unsigned fdo[4], fq[4];
+        loadColumnTiles<T, D>(fdo, dot, kk * 16, n);
+        loadColumnTiles<T, D>(fq, qt, kk * 16, n);
         mma16816<T>(dvAcc[n], pa, fdo);
+        mma16816<T>(dvAcc[n + 1], pa, fdo + 2);
         mma16816<T>(dkAcc[n], da, fq);
+        mma16816<T>(dkAcc[n + 1], da, fq + 2);
       }
     }
     __syncthreads(); // every warp's dS^T is in shared memory
@@ -719,21 +730,22 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
     for (int n = 0; n < dTiles; ++n)
       for (int e = 0; e < 4; ++e)
         dqAcc[n][e] = 0.0f;
-    const int queryRow = warp * 16 + group;
     for (int kk = 0; kk < kTile / 16; ++kk) {
-      const int key = kk * 16 + 2 * thread;
-      auto at = [&](int j, int i) { return dst[j * P + i]; };
-      unsigned fa[4] = {
-          pack(at(key, queryRow), at(key + 1, queryRow)),
-          pack(at(key, queryRow + 8), at(key + 1, queryRow + 8)),
-          pack(at(key + 8, queryRow), at(key + 9, queryRow)),
-          pack(at(key + 8, queryRow + 8), at(key + 9, queryRow + 8))};
-      for (int n = 0; n < dTiles; ++n) {
-        unsigned fk[2] = {columnPair<T, D>(ks, key, n * 8 + group),
-                          columnPair<T, D>(ks, key + 8, n * 8 + group)};
+      // Matrix i of the A operand: keys 16kk + 8 (i / 2) on, the warp's
+      // queries 8 (i % 2) on, transposed.
+      unsigned fa[4];
+      const int matrix = lane / 8;
+      autopar::mma::loadMatrices<true>(
+          fa, dst + (kk * 16 + lane % 8 + matrix / 2 * 8) * P + warp * 16 +
+                  matrix % 2 * 8);
+      for (int n = 0; n < dTiles; n += 2) {
+        unsigned fk[4];
+        loadColumnTiles<T, D>(fk, ks, kk * 16, n);
         mma16816<T>(dqAcc[n], fa, fk);
+        mma16816<T>(dqAcc[n + 1], fa, fk + 2);
       }
     }
+    const int queryRow = warp * 16 + group;
     for (int h = 0; h < 2; ++h) {
       const int r = queryRow + 8 * h;
       if (r >= rows)
@@ -817,7 +829,7 @@ __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
     backwardTile<T, D>(q, k, v, dOut, lse, rowDot, dq, dk, dv, sq, sk, scale,  \
                        causal);                                                \
   }                                                                            \
-  extern "C" __global__ void __launch_bounds__(kThreads)                       \
+  extern "C" __global__ void __launch_bounds__(kThreads, D <= 64 ? 3 : 1)      \
       autopar_attention_backward_mma_##NAME##_d##D(                            \
           const T *q, const T *k, const T *v, const T *dOut, const float *lse, \
           const float *rowDot, float *dq, T *dk, T *dv, int sq, int sk,        \

@@ -40,6 +40,7 @@ namespace autopar::mma {
 using cuda_emulation::commitAsync;
 using cuda_emulation::copyAsync16;
 using cuda_emulation::exp2Fast;
+using cuda_emulation::loadMatrices;
 using cuda_emulation::mma16816;
 using cuda_emulation::waitAsync;
 #else
@@ -61,6 +62,26 @@ __device__ inline void mma16816<__half>(float *d, const unsigned *a,
       "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/// ldmatrix.x4: lanes 8i .. 8i + 7 give the addresses of rows 0 .. 7 of
+/// the 8 x 8 matrix i (16-bit elements, a row's 16 bytes contiguous and
+/// aligned in shared memory); lane 4g + t receives in r[i] the elements
+/// (g, 2t) and (g, 2t + 1) of matrix i, or with TRANS (2t, g) and
+/// (2t + 1, g): one instruction for four registers of an A or B operand.
+template <bool TRANS>
+__device__ inline void loadMatrices(unsigned *r, const void *row) {
+  unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  if constexpr (TRANS)
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 "
+                 "{%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  else
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 "
+                 "{%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
 }
 
 /// Starts copying 16 bytes from global to shared memory (both aligned).

@@ -41,7 +41,7 @@
 #define __global__
 #define __device__
 #define __shared__
-#define __launch_bounds__(n)
+#define __launch_bounds__(...)
 #define __align__(n)
 
 struct Dim3 {
@@ -111,11 +111,13 @@ struct Block {
       warps.emplace_back(new Barrier(32));
     slots.resize(threads);
     words.resize(threads * 6);
+    rows.resize(threads);
   }
   Barrier all;
   std::vector<std::unique_ptr<Barrier>> warps;
   std::vector<float> slots;
-  std::vector<unsigned> words; // mma16816's operands, 6 registers a lane
+  std::vector<unsigned> words;    // mma16816's operands, 6 registers a lane
+  std::vector<const void *> rows; // loadMatrices's row addresses
 };
 inline Block *block = nullptr;
 inline std::mutex atomics;
@@ -200,6 +202,24 @@ void mma16816(float *d, const unsigned *a, const unsigned *b) {
     }
     d[i] = sum;
   }
+  __syncwarp();
+}
+/// ldmatrix.x4 (MmaSync.h): each lane publishes its row's address, then
+/// reads its four registers from the rows of the lanes that hold them.
+template <bool TRANS> void loadMatrices(unsigned *r, const void *row) {
+  const void **rows = block->rows.data() + threadIdx.x / 32 * 32;
+  unsigned l = lane();
+  rows[l] = row;
+  __syncwarp();
+  auto at = [&](int matrix, int i, int j) {
+    uint16_t x;
+    std::memcpy(&x, static_cast<const char *>(rows[matrix * 8 + i]) + 2 * j, 2);
+    return unsigned(x);
+  };
+  int g = int(l / 4), t = int(l % 4);
+  for (int m = 0; m < 4; ++m)
+    r[m] = TRANS ? at(m, 2 * t, g) | at(m, 2 * t + 1, g) << 16
+                 : at(m, g, 2 * t) | at(m, g, 2 * t + 1) << 16;
   __syncwarp();
 }
 /// cp.async as a plain copy: the data is there when the kernel waits.
