@@ -378,6 +378,17 @@ __device__ void loadTileAsync(T *tile, const T *source, int valid) {
   }
 }
 
+/// target[0] += a and target[1] += b, atomically each (one vector atomic
+/// on sm_90 and later; target 8-byte aligned).
+__device__ inline void addPair(float *target, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2 *>(target), make_float2(a, b));
+#else
+  atomicAdd(target, a);
+  atomicAdd(target + 1, b);
+#endif
+}
+
 /// The B registers of two adjacent 8-column tiles, n and n + 1, of rows
 /// [k, k + 16) of a shared tile, where B is the tile itself (k along its
 /// rows): b[0], b[1] for columns 8n .. 8n + 7, b[2], b[3] for the next.
@@ -751,10 +762,8 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
       if (r >= rows)
         continue;
       float *target = dq + size_t(q0 + r) * D + 2 * thread;
-      for (int n = 0; n < dTiles; ++n) {
-        atomicAdd(target + n * 8, dqAcc[n][2 * h]);
-        atomicAdd(target + n * 8 + 1, dqAcc[n][2 * h + 1]);
-      }
+      for (int n = 0; n < dTiles; ++n)
+        addPair(target + n * 8, dqAcc[n][2 * h], dqAcc[n][2 * h + 1]);
     }
     __syncthreads(); // the next iteration's loads overwrite this stage
   }
