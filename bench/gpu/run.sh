@@ -29,8 +29,9 @@
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16, then with the
 #   cheap producers' results stored rather than recomputed by each reader
-#   (--cuda-lowering-options="recompute-producers=false"), with the WMMA
-#   attention kernels (AUTOPAR_CUDA_ATTENTION=wmma), and without
+#   (--cuda-lowering-options="recompute-producers=false"), with 32 query
+#   rows a warp in the forward attention kernel (AUTOPAR_CUDA_ATTENTION=
+#   mma2) and with the WMMA attention kernels (=wmma), and without
 #   padding its odd bf16 products (AUTOPAR_CUDA_GEMM_PAD=0); each
 #   variant's losses must stay within 2e-2 of the default's (prepare.sh
 #   lists the variants earlier runs timed).
@@ -69,7 +70,7 @@ if want basics; then
   timeout 60 "$dir/CollectivesTest" --gtest_brief=1 || status=1
   echo "== fused attention kernels: emulated, then on the GPU, against double"
   timeout 120 "$dir/AttentionKernelTest" --gtest_brief=1 || status=1
-  echo "== fused attention at gpt2-small's shape (8 x 12 heads, 1024 positions, head size 64, causal, bf16): the mma.sync and WMMA kernels, then PyTorch's scaled_dot_product_attention"
+  echo "== fused attention at gpt2-small's shape (8 x 12 heads, 1024 positions, head size 64, causal, bf16): the mma.sync kernels (16 and 32 query rows a warp) and the WMMA ones, then PyTorch's scaled_dot_product_attention"
   timeout 60 "$dir/attention_bench" 96 1024 64 20 | tee "$dir/attention.log" \
     || { echo "FAIL: attention_bench"; status=1; }
   grep '^{' "$dir/attention.log" > "$dir/attention.json"
@@ -86,6 +87,7 @@ except (OSError, ValueError) as e:
              f"{open(f'{d}/attention-torch.err').read()[-300:]})")
 for what in ("forward", "backward"):
     print(f"attention {what}: autopar (mma) {a[what + '_ms']:.3f} ms, "
+          f"(mma2) {a['mma2_' + what + '_ms']:.3f} ms, "
           f"(wmma) {a['wmma_' + what + '_ms']:.3f} ms, PyTorch SDPA "
           f"{t[what + '_ms']:.3f} ms; PyTorch / autopar (mma) = "
           f"{t[what + '_ms'] / a[what + '_ms']:.2f}")
@@ -207,6 +209,9 @@ if want gpt2; then
   train gpt2-b8-bf16 20 120 || status=1
   echo "== the same with the cheap producers' results stored (recompute-producers=false): 10 steps, timed"
   train gpt2-b8-bf16-stored 10 120 || status=1
+  echo "== batch 8 in bf16 with 32 query rows a warp in the forward attention (AUTOPAR_CUDA_ATTENTION=mma2): 10 steps, timed"
+  AUTOPAR_CUDA_ATTENTION=mma2 TRAIN_AS=gpt2-b8-bf16-mma2 train gpt2-b8-bf16 10 120 \
+    || status=1
   echo "== batch 8 in bf16 with the WMMA attention kernels (AUTOPAR_CUDA_ATTENTION=wmma): 10 steps, timed"
   AUTOPAR_CUDA_ATTENTION=wmma TRAIN_AS=gpt2-b8-bf16-wmma train gpt2-b8-bf16 10 120 \
     || status=1
@@ -225,6 +230,7 @@ a = json.load(open(f"{d}/gpt2-b8-bf16.json"))["losses"]
 ok = True
 for name, what in (("unpadded", "without padding"),
                    ("stored", "with the cheap producers stored"),
+                   ("mma2", "with 32 query rows a warp in attention"),
                    ("wmma", "with the WMMA attention kernels")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
     if not os.path.exists(p) or not os.path.getsize(p):
@@ -289,6 +295,7 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                    ("stored", "with the cheap producers stored, not "
                     "recomputed"),
                    ("unpadded", "without padding the odd bf16 products"),
+                   ("mma2", "with 32 query rows a warp in attention"),
                    ("wmma", "with the WMMA attention kernels")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
     if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):

@@ -42,24 +42,30 @@ namespace {
 using Memref3 = AutoParMemRef3;
 
 struct Kernels {
-  void *forward = nullptr, *forwardMma = nullptr, *stats = nullptr,
-       *backward = nullptr, *backwardMma = nullptr, *narrow = nullptr,
-       *rowDot = nullptr;
+  void *forward = nullptr, *forwardMma = nullptr, *forwardMma2 = nullptr,
+       *stats = nullptr, *backward = nullptr, *backwardMma = nullptr,
+       *narrow = nullptr, *rowDot = nullptr;
 };
 
-/// Which kernels run: the register-resident ones on mma.sync (the
-/// default), or with AUTOPAR_CUDA_ATTENTION=wmma the first ones (scores,
-/// probabilities and outputs in shared memory, WMMA), kept to compare
-/// against. Read at each call, so a test or benchmark can run both in one
-/// process.
-bool wmmaKernels(const char *caller) {
+/// Which kernels run (AUTOPAR_CUDA_ATTENTION): the register-resident ones
+/// on mma.sync, each warp of the forward kernel on 16 query rows (`mma`,
+/// the default) or on 32 (`mma2`: 128 rows a block, each k and v operand
+/// used twice; head sizes up to 64, beyond which its registers spill and
+/// `mma` runs), or the first ones (`wmma`: scores, probabilities and
+/// outputs in shared memory), kept to compare against. Read at each call,
+/// so a test or benchmark can run them all in one process.
+enum class Choice { Mma, Mma2, Wmma };
+Choice kernelChoice(const char *caller, int64_t d) {
   const char *choice = std::getenv("AUTOPAR_CUDA_ATTENTION");
-  if (!choice || !*choice || std::string(choice) == "mma")
-    return false;
-  if (std::string(choice) == "wmma")
-    return true;
+  std::string name = choice ? choice : "";
+  if (name.empty() || name == "mma")
+    return Choice::Mma;
+  if (name == "mma2")
+    return d <= 64 ? Choice::Mma2 : Choice::Mma;
+  if (name == "wmma")
+    return Choice::Wmma;
   autopar::cuda::fail(std::string(caller) + ": AUTOPAR_CUDA_ATTENTION is '" +
-                      choice + "'; it takes mma (the default) or wmma");
+                      name + "'; it takes mma (the default), mma2 or wmma");
 }
 
 void *attentionModule(const char *caller) {
@@ -94,9 +100,9 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
     return mgpuModuleGetFunction(module, name.c_str());
   };
   int limit = autopar::cuda::sharedMemoryLimit();
-  size_t needed =
-      std::max({forwardSharedBytes(int(d)), backwardSharedBytes(int(d)),
-                forwardMmaSharedBytes(int(d)), backwardMmaSharedBytes(int(d))});
+  size_t needed = std::max(
+      {forwardSharedBytes(int(d)), backwardSharedBytes(int(d)),
+       forwardMmaSharedBytes(int(d), 2), backwardMmaSharedBytes(int(d))});
   if (needed > size_t(limit))
     autopar::cuda::fail(std::string(caller) + ": head size " +
                         std::to_string(d) + " needs " + std::to_string(needed) +
@@ -112,7 +118,10 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
   autopar::cuda::allowSharedMemory(k.backwardMma,
                                    int(backwardMmaSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(k.forwardMma,
-                                   int(forwardMmaSharedBytes(int(d))));
+                                   int(forwardMmaSharedBytes(int(d), 1)));
+  k.forwardMma2 = get("autopar_attention_forward_mma2_" + tail);
+  autopar::cuda::allowSharedMemory(k.forwardMma2,
+                                   int(forwardMmaSharedBytes(int(d), 2)));
   autopar::cuda::allowSharedMemory(forward, int(forwardSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(k.stats, int(forwardSharedBytes(int(d))));
   autopar::cuda::allowSharedMemory(k.backward,
@@ -182,12 +191,24 @@ void forward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
   float *lse = lseData(caller, lseRef, bh, sq);
   void *params[] = {&qp, &kp, &vp, &op, &lse, &sq, &sk, &scale, &causal};
-  bool wmma = wmmaKernels(caller);
-  mgpuLaunchKernel(wmma ? kk.forward : kk.forwardMma, tiles(sq), bh, 1,
-                   kThreads, 1, 1,
-                   int32_t(wmma ? forwardSharedBytes(int(d))
-                                : forwardMmaSharedBytes(int(d))),
-                   nullptr, params, nullptr, 9);
+  switch (kernelChoice(caller, d)) {
+  case Choice::Mma:
+    mgpuLaunchKernel(kk.forwardMma, tiles(sq), bh, 1, kThreads, 1, 1,
+                     int32_t(forwardMmaSharedBytes(int(d), 1)), nullptr, params,
+                     nullptr, 9);
+    break;
+  case Choice::Mma2:
+    mgpuLaunchKernel(kk.forwardMma2,
+                     unsigned((sq + 2 * kTile - 1) / (2 * kTile)), bh, 1,
+                     kThreads, 1, 1, int32_t(forwardMmaSharedBytes(int(d), 2)),
+                     nullptr, params, nullptr, 9);
+    break;
+  case Choice::Wmma:
+    mgpuLaunchKernel(kk.forward, tiles(sq), bh, 1, kThreads, 1, 1,
+                     int32_t(forwardSharedBytes(int(d))), nullptr, params,
+                     nullptr, 9);
+    break;
+  }
 }
 
 void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
@@ -228,7 +249,7 @@ void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   }
   void *backwardParams[] = {&qp,  &kp,  &vp, &dop, &lse,   &rowDot, &dqWide,
                             &dkp, &dvp, &sq, &sk,  &scale, &causal};
-  bool wmma = wmmaKernels(caller);
+  bool wmma = kernelChoice(caller, d) == Choice::Wmma;
   mgpuLaunchKernel(wmma ? kk.backward : kk.backwardMma, tiles(sk), bh, 1,
                    kThreads, 1, 1,
                    int32_t(wmma ? backwardSharedBytes(int(d))

@@ -365,10 +365,10 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
 
 /// Starts copying rows [0, valid) of a [rows][D] matrix into a shared tile
 /// (cp.async, 16 bytes a thread at a time) and zeros the rest.
-template <typename T, int D>
+template <typename T, int D, int ROWS = kTile>
 __device__ void loadTileAsync(T *tile, const T *source, int valid) {
   constexpr int chunks = D / 8;
-  for (int index = threadIdx.x; index < kTile * chunks; index += kThreads) {
+  for (int index = threadIdx.x; index < ROWS * chunks; index += kThreads) {
     int row = index / chunks, chunk = index % chunks;
     T *target = tile + row * Layout<D>::tile + chunk * 8;
     if (row < valid)
@@ -409,19 +409,20 @@ __device__ void loadRowTiles(unsigned *b, const T *tile, int n, int kk) {
       b, tile + (n * 8 + lane % 8) * Layout<D>::tile + kk * 16 + lane / 8 * 8);
 }
 
-/// The forward pass over one tile of 64 query rows with the scores, the
+/// The forward pass over one tile of 64 MT query rows with the scores, the
 /// probabilities and the output in registers (FlashAttention-2's scheme on
-/// mma.sync, MmaSync.h): each warp owns 16 query rows; per key tile of 64
-/// it computes its 16 x 64 scores as 8 accumulators of 16 x 8, takes the
-/// rows' maxima across the 4 lanes that share a row, rescales its output
-/// accumulators, and feeds the exponentials, rounded to T, back as the A
-/// operand of P v (an accumulator pair is an A register's layout). The
-/// next k and v tiles load (cp.async) while the current ones are used.
-/// Same results as forwardTile up to the order of the sums: the scores
-/// f32 from the T operands, P rounded to T before the product, the row
-/// sums of the unrounded exponentials; exponentials in base 2 with the
+/// mma.sync, MmaSync.h): each warp owns MT m-tiles of 16 query rows; per
+/// key tile of 64 it computes each m-tile's 16 x 64 scores as 8
+/// accumulators of 16 x 8 (each k operand loaded once for the MT tiles),
+/// takes the rows' maxima across the 4 lanes that share a row, rescales
+/// its output accumulators, and feeds the exponentials, rounded to T, back
+/// as the A operand of P v (an accumulator pair is an A register's
+/// layout). The next k and v tiles load (cp.async) while the current ones
+/// are used. Same results as forwardTile up to the order of the sums: the
+/// scores f32 from the T operands, P rounded to T before the product, the
+/// row sums of the unrounded exponentials; exponentials in base 2 with the
 /// scale folded in.
-template <typename T, int D>
+template <typename T, int D, int MT>
 __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
                                float *lse, int sq, int sk, float scale,
                                int causal) {
@@ -429,42 +430,56 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
   using autopar::mma::pack;
   using autopar::mma::pairAt;
   constexpr int L = Layout<D>::tile, kSteps = D / 16, dTiles = D / 8;
-  constexpr int keyTiles = kTile / 8; // 16 x 8 score accumulators a warp
+  constexpr int keyTiles = kTile / 8; // 16 x 8 score accumulators a row tile
+  constexpr int queryRows = kTile * MT;
   extern __shared__ __align__(128) unsigned char shared[];
   T *qs = reinterpret_cast<T *>(shared);
-  T *ks = qs + kTile * L; // stages 0 and 1
+  T *ks = qs + queryRows * L; // stages 0 and 1
   T *vs = ks + 2 * kTile * L;
 
   const int bh = blockIdx.y;
   // The costliest causal tiles (the last queries) start first.
-  const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * queryRows;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int group = lane / 4, thread = lane % 4;
   q += size_t(bh) * sq * D;
   k += size_t(bh) * sk * D;
   v += size_t(bh) * sk * D;
-  const int rows = min(kTile, sq - q0);
+  const int rows = min(queryRows, sq - q0);
   // Causal: no key after the tile's last query.
   const int keys = causal ? min(sk, q0 + rows) : sk;
   const int tiles = (keys + kTile - 1) / kTile;
-  // The warp's rows in the tile: `first` and `first + 8` for this lane.
-  const int first = warp * 16 + group;
+  // The warp's first row in the tile; m-tile m's rows for this lane are
+  // first + 16 m + group and 8 below.
+  const int first = warp * 16 * MT;
 
-  loadTileAsync<T, D>(qs, q + size_t(q0) * D, rows);
+  loadTileAsync<T, D, queryRows>(qs, q + size_t(q0) * D, rows);
   if (tiles > 0) {
     loadTileAsync<T, D>(ks, k, min(kTile, sk));
     loadTileAsync<T, D>(vs, v, min(kTile, sk));
   }
   autopar::mma::commitAsync();
 
-  unsigned qa[kSteps][4];
-  float o[dTiles][4];
+  unsigned qa[MT][kSteps][4];
+  float o[MT][dTiles][4];
+  AUTOPAR_UNROLL
+  for (int m = 0; m < MT; ++m)
+    AUTOPAR_UNROLL
   for (int n = 0; n < dTiles; ++n)
-    for (int e = 0; e < 4; ++e)
-      o[n][e] = 0.0f;
-  // Per row (h = 0: `first`, 1: `first + 8`): the running maximum of the
-  // scores in base 2, and this lane's part of the sum of exponentials.
-  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.0f, 0.0f};
+    AUTOPAR_UNROLL
+  for (int e = 0; e < 4; ++e)
+    o[m][n][e] = 0.0f;
+  // Per m-tile and row (h = 0: group, 1: group + 8): the running maximum
+  // of the scores in base 2, and this lane's part of the sum of
+  // exponentials.
+  float rowMax[MT][2], rowSum[MT][2];
+  AUTOPAR_UNROLL
+  for (int m = 0; m < MT; ++m)
+    AUTOPAR_UNROLL
+  for (int h = 0; h < 2; ++h) {
+    rowMax[m][h] = -INFINITY;
+    rowSum[m][h] = 0.0f;
+  }
   const float scale2 = scale * 1.44269504088896341f; // log2(e)
   for (int tile = 0; tile < tiles; ++tile) {
     const int k0 = tile * kTile, stage = tile & 1;
@@ -481,99 +496,134 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
     }
     __syncthreads(); // this stage's tiles (and q) are in shared memory
     if (tile == 0)
-      for (int kk = 0; kk < kSteps; ++kk) {
-        const T *a = qs + first * L + kk * 16 + 2 * thread;
-        qa[kk][0] = pairAt(a);
-        qa[kk][1] = pairAt(a + 8 * L);
-        qa[kk][2] = pairAt(a + 8);
-        qa[kk][3] = pairAt(a + 8 * L + 8);
-      }
+      AUTOPAR_UNROLL
+    for (int m = 0; m < MT; ++m)
+      AUTOPAR_UNROLL
+    for (int kk = 0; kk < kSteps; ++kk) {
+      const T *a = qs + (first + 16 * m + group) * L + kk * 16 + 2 * thread;
+      qa[m][kk][0] = pairAt(a);
+      qa[m][kk][1] = pairAt(a + 8 * L);
+      qa[m][kk][2] = pairAt(a + 8);
+      qa[m][kk][3] = pairAt(a + 8 * L + 8);
+    }
     const T *kt = ks + stage * kTile * L, *vt = vs + stage * kTile * L;
 
-    // s = q k^T: s[n] holds keys k0 + 8n .. k0 + 8n + 7.
-    float s[keyTiles][4];
+    // s = q k^T: s[m][n] holds keys k0 + 8n .. k0 + 8n + 7.
+    float s[MT][keyTiles][4];
+    AUTOPAR_UNROLL
     for (int n = 0; n < keyTiles; ++n) {
+      AUTOPAR_UNROLL
+      for (int m = 0; m < MT; ++m)
+        AUTOPAR_UNROLL
       for (int e = 0; e < 4; ++e)
-        s[n][e] = 0.0f;
+        s[m][n][e] = 0.0f;
+      AUTOPAR_UNROLL
       for (int kk = 0; kk < kSteps; kk += 2) {
         unsigned kb[4];
         loadRowTiles<T, D>(kb, kt, n, kk);
-        mma16816<T>(s[n], qa[kk], kb);
-        mma16816<T>(s[n], qa[kk + 1], kb + 2);
+        AUTOPAR_UNROLL
+        for (int m = 0; m < MT; ++m) {
+          mma16816<T>(s[m][n], qa[m][kk], kb);
+          mma16816<T>(s[m][n], qa[m][kk + 1], kb + 2);
+        }
       }
     }
     // Scaled to base 2, masked where a key is missing or in the future.
     const bool edge =
-        k0 + kTile > sk || (causal && k0 + kTile - 1 > q0 + warp * 16);
-    float tileMax[2] = {-INFINITY, -INFINITY};
-    for (int n = 0; n < keyTiles; ++n)
+        k0 + kTile > sk || (causal && k0 + kTile - 1 > q0 + first);
+    AUTOPAR_UNROLL
+    for (int m = 0; m < MT; ++m) {
+      float tileMax[2] = {-INFINITY, -INFINITY};
+      AUTOPAR_UNROLL
+      for (int n = 0; n < keyTiles; ++n)
+        AUTOPAR_UNROLL
       for (int e = 0; e < 4; ++e) {
-        float x = s[n][e] * scale2;
+        float x = s[m][n][e] * scale2;
         if (edge) {
           int j = k0 + n * 8 + 2 * thread + e % 2;
-          int i = q0 + first + 8 * (e / 2);
+          int i = q0 + first + 16 * m + group + 8 * (e / 2);
           if (j >= sk || (causal && j > i))
             x = -INFINITY;
         }
-        s[n][e] = x;
+        s[m][n][e] = x;
         tileMax[e / 2] = fmaxf(tileMax[e / 2], x);
       }
-    float base[2];
-    for (int h = 0; h < 2; ++h) {
-      float m = tileMax[h];
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-      m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
-      const float newMax = fmaxf(rowMax[h], m);
-      base[h] = newMax == -INFINITY ? 0.0f : newMax;
-      const float correction = autopar::mma::exp2Fast(rowMax[h] - base[h]);
-      rowMax[h] = newMax;
-      rowSum[h] *= correction;
-      for (int n = 0; n < dTiles; ++n) {
-        o[n][2 * h] *= correction;
-        o[n][2 * h + 1] *= correction;
+      float base[2];
+      AUTOPAR_UNROLL
+      for (int h = 0; h < 2; ++h) {
+        float x = tileMax[h];
+        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+        x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+        const float newMax = fmaxf(rowMax[m][h], x);
+        base[h] = newMax == -INFINITY ? 0.0f : newMax;
+        const float correction = autopar::mma::exp2Fast(rowMax[m][h] - base[h]);
+        rowMax[m][h] = newMax;
+        rowSum[m][h] *= correction;
+        AUTOPAR_UNROLL
+        for (int n = 0; n < dTiles; ++n) {
+          o[m][n][2 * h] *= correction;
+          o[m][n][2 * h + 1] *= correction;
+        }
+      }
+      AUTOPAR_UNROLL
+      for (int n = 0; n < keyTiles; ++n)
+        AUTOPAR_UNROLL
+      for (int e = 0; e < 4; ++e) {
+        float p = autopar::mma::exp2Fast(s[m][n][e] - base[e / 2]);
+        rowSum[m][e / 2] += p;
+        s[m][n][e] = p;
       }
     }
-    for (int n = 0; n < keyTiles; ++n)
-      for (int e = 0; e < 4; ++e) {
-        float p = autopar::mma::exp2Fast(s[n][e] - base[e / 2]);
-        rowSum[e / 2] += p;
-        s[n][e] = p;
-      }
     // o += P v, 16 keys at a time: P's A registers are the accumulators of
-    // score tiles 2kk and 2kk + 1, rounded.
+    // score tiles 2kk and 2kk + 1, rounded; each v operand serves the MT
+    // m-tiles.
+    AUTOPAR_UNROLL
     for (int kk = 0; kk < kTile / 16; ++kk) {
-      const float *lo = s[2 * kk], *hi = s[2 * kk + 1];
-      unsigned pa[4] = {pack(Narrow<T>::from(lo[0]), Narrow<T>::from(lo[1])),
-                        pack(Narrow<T>::from(lo[2]), Narrow<T>::from(lo[3])),
-                        pack(Narrow<T>::from(hi[0]), Narrow<T>::from(hi[1])),
-                        pack(Narrow<T>::from(hi[2]), Narrow<T>::from(hi[3]))};
+      unsigned pa[MT][4];
+      AUTOPAR_UNROLL
+      for (int m = 0; m < MT; ++m) {
+        const float *lo = s[m][2 * kk], *hi = s[m][2 * kk + 1];
+        pa[m][0] = pack(Narrow<T>::from(lo[0]), Narrow<T>::from(lo[1]));
+        pa[m][1] = pack(Narrow<T>::from(lo[2]), Narrow<T>::from(lo[3]));
+        pa[m][2] = pack(Narrow<T>::from(hi[0]), Narrow<T>::from(hi[1]));
+        pa[m][3] = pack(Narrow<T>::from(hi[2]), Narrow<T>::from(hi[3]));
+      }
+      AUTOPAR_UNROLL
       for (int n = 0; n < dTiles; n += 2) {
         unsigned vb[4];
         loadColumnTiles<T, D>(vb, vt, kk * 16, n);
-        mma16816<T>(o[n], pa, vb);
-        mma16816<T>(o[n + 1], pa, vb + 2);
+        AUTOPAR_UNROLL
+        for (int m = 0; m < MT; ++m) {
+          mma16816<T>(o[m][n], pa[m], vb);
+          mma16816<T>(o[m][n + 1], pa[m], vb + 2);
+        }
       }
     }
     __syncthreads(); // the next iteration's loads overwrite this stage
   }
   autopar::mma::waitAsync<0>(); // nothing in flight at exit (no key tile)
 
+  AUTOPAR_UNROLL
+  for (int m = 0; m < MT; ++m)
+    AUTOPAR_UNROLL
   for (int h = 0; h < 2; ++h) {
-    float l = rowSum[h];
+    float l = rowSum[m][h];
     l += __shfl_xor_sync(0xffffffffu, l, 1);
     l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int r = first + 8 * h;
+    const int r = first + 16 * m + group + 8 * h;
     if (r >= rows)
       continue;
     const size_t row = size_t(bh) * sq + q0 + r;
     const float inverse = l > 0.0f ? 1.0f / l : 0.0f;
     unsigned *target = reinterpret_cast<unsigned *>(out + row * D);
+    AUTOPAR_UNROLL
     for (int n = 0; n < dTiles; ++n)
-      target[n * 4 + thread] = pack(Narrow<T>::from(o[n][2 * h] * inverse),
-                                    Narrow<T>::from(o[n][2 * h + 1] * inverse));
+      target[n * 4 + thread] =
+          pack(Narrow<T>::from(o[m][n][2 * h] * inverse),
+               Narrow<T>::from(o[m][n][2 * h + 1] * inverse));
     // The natural log-sum-exp of the scaled scores, as forwardTile saves.
     if (lse && thread == 0)
-      lse[row] = (rowMax[h] + __log2f(l)) * 0.693147180559945309f;
+      lse[row] = (rowMax[m][h] + __log2f(l)) * 0.693147180559945309f;
   }
 }
 
@@ -631,6 +681,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
     const int q0 = start + tile * kTile, rows = min(kTile, sq - q0);
     loadTileAsync<T, D>(qs + stage * kTile * L, q + size_t(q0) * D, rows);
     loadTileAsync<T, D>(dos + stage * kTile * L, dOut + size_t(q0) * D, rows);
+    AUTOPAR_UNROLL
     for (int r = threadIdx.x; r < kTile; r += kThreads) {
       lses[stage * kTile + r] = r < rows ? lse[q0 + r] * log2e : 0.0f;
       dots[stage * kTile + r] = r < rows ? rowDot[q0 + r] : 0.0f;
@@ -643,9 +694,11 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
   autopar::mma::commitAsync();
 
   float dkAcc[dTiles][4], dvAcc[dTiles][4];
+  AUTOPAR_UNROLL
   for (int n = 0; n < dTiles; ++n)
-    for (int e = 0; e < 4; ++e)
-      dkAcc[n][e] = dvAcc[n][e] = 0.0f;
+    AUTOPAR_UNROLL
+  for (int e = 0; e < 4; ++e)
+    dkAcc[n][e] = dvAcc[n][e] = 0.0f;
   for (int tile = 0; tile < tiles; ++tile) {
     const int q0 = start + tile * kTile, stage = tile & 1;
     const int rows = min(kTile, sq - q0);
@@ -664,6 +717,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
     // (q or do): 8 accumulators of 16 keys x 8 queries.
     auto rowsTimesT = [&](const T *a, const T *x, float(&acc)[queryTiles][4]) {
       unsigned fa[kSteps][4];
+      AUTOPAR_UNROLL
       for (int kk = 0; kk < kSteps; ++kk) {
         const T *p = a + first * L + kk * 16 + 2 * thread;
         fa[kk][0] = pairAt(p);
@@ -671,9 +725,12 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
         fa[kk][2] = pairAt(p + 8);
         fa[kk][3] = pairAt(p + 8 * L + 8);
       }
+      AUTOPAR_UNROLL
       for (int n = 0; n < queryTiles; ++n) {
+        AUTOPAR_UNROLL
         for (int e = 0; e < 4; ++e)
           acc[n][e] = 0.0f;
+        AUTOPAR_UNROLL
         for (int kk = 0; kk < kSteps; kk += 2) {
           unsigned fb[4];
           loadRowTiles<T, D>(fb, x, n, kk);
@@ -687,27 +744,32 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
     rowsTimesT(ks, qt, pt);
     const bool edge =
         q0 + kTile > sq || k0 + kTile > sk || (causal && q0 < k0 + kTile);
+    AUTOPAR_UNROLL
     for (int n = 0; n < queryTiles; ++n)
-      for (int e = 0; e < 4; ++e) {
-        const int c = n * 8 + 2 * thread + e % 2; // the query in the tile
-        float p = autopar::mma::exp2Fast(pt[n][e] * scale2 - lt[c]);
-        if (edge) {
-          int i = q0 + c, j = k0 + first + 8 * (e / 2);
-          if (c >= rows || j >= sk || (causal && j > i))
-            p = 0.0f;
-        }
-        pt[n][e] = p;
+      AUTOPAR_UNROLL
+    for (int e = 0; e < 4; ++e) {
+      const int c = n * 8 + 2 * thread + e % 2; // the query in the tile
+      float p = autopar::mma::exp2Fast(pt[n][e] * scale2 - lt[c]);
+      if (edge) {
+        int i = q0 + c, j = k0 + first + 8 * (e / 2);
+        if (c >= rows || j >= sk || (causal && j > i))
+          p = 0.0f;
       }
+      pt[n][e] = p;
+    }
     // dS^T = P^T (dp^T - rowsum(do * out)) scale.
     float dsT[queryTiles][4];
     rowsTimesT(vs, dot, dsT);
+    AUTOPAR_UNROLL
     for (int n = 0; n < queryTiles; ++n)
-      for (int e = 0; e < 4; ++e) {
-        const int c = n * 8 + 2 * thread + e % 2;
-        dsT[n][e] = pt[n][e] * (dsT[n][e] - rt[c]) * scale;
-      }
+      AUTOPAR_UNROLL
+    for (int e = 0; e < 4; ++e) {
+      const int c = n * 8 + 2 * thread + e % 2;
+      dsT[n][e] = pt[n][e] * (dsT[n][e] - rt[c]) * scale;
+    }
     // dv += P^T do and dk += dS^T q, 16 queries at a time; dS^T to shared
     // memory for dq.
+    AUTOPAR_UNROLL
     for (int kk = 0; kk < kTile / 16; ++kk) {
       const float *plo = pt[2 * kk], *phi = pt[2 * kk + 1];
       const float *dlo = dsT[2 * kk], *dhi = dsT[2 * kk + 1];
@@ -725,6 +787,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
       row[word + 4 * P] = da[1]; // 8 rows down: P / 2 words a row
       row[word + 4] = da[2];
       row[word + 4 * P + 4] = da[3];
+      AUTOPAR_UNROLL
       for (int n = 0; n < dTiles; n += 2) {
         unsigned fdo[4], fq[4];
         loadColumnTiles<T, D>(fdo, dot, kk * 16, n);
@@ -738,9 +801,12 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
     __syncthreads(); // every warp's dS^T is in shared memory
     // dq[16 query rows of this warp] += dS k: A[query][key] = dS^T[key][query].
     float dqAcc[dTiles][4];
+    AUTOPAR_UNROLL
     for (int n = 0; n < dTiles; ++n)
-      for (int e = 0; e < 4; ++e)
-        dqAcc[n][e] = 0.0f;
+      AUTOPAR_UNROLL
+    for (int e = 0; e < 4; ++e)
+      dqAcc[n][e] = 0.0f;
+    AUTOPAR_UNROLL
     for (int kk = 0; kk < kTile / 16; ++kk) {
       // Matrix i of the A operand: keys 16kk + 8 (i / 2) on, the warp's
       // queries 8 (i % 2) on, transposed.
@@ -749,6 +815,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
       autopar::mma::loadMatrices<true>(
           fa, dst + (kk * 16 + lane % 8 + matrix / 2 * 8) * P + warp * 16 +
                   matrix % 2 * 8);
+      AUTOPAR_UNROLL
       for (int n = 0; n < dTiles; n += 2) {
         unsigned fk[4];
         loadColumnTiles<T, D>(fk, ks, kk * 16, n);
@@ -757,11 +824,13 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
       }
     }
     const int queryRow = warp * 16 + group;
+    AUTOPAR_UNROLL
     for (int h = 0; h < 2; ++h) {
       const int r = queryRow + 8 * h;
       if (r >= rows)
         continue;
       float *target = dq + size_t(q0 + r) * D + 2 * thread;
+      AUTOPAR_UNROLL
       for (int n = 0; n < dTiles; ++n)
         addPair(target + n * 8, dqAcc[n][2 * h], dqAcc[n][2 * h + 1]);
     }
@@ -769,6 +838,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
   }
   autopar::mma::waitAsync<0>(); // nothing in flight at exit (no query tile)
 
+  AUTOPAR_UNROLL
   for (int h = 0; h < 2; ++h) {
     const int r = first + 8 * h;
     if (r >= keyRows)
@@ -776,6 +846,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
     const size_t row = size_t(bh) * sk + k0 + r;
     unsigned *dkRow = reinterpret_cast<unsigned *>(dk + row * D);
     unsigned *dvRow = reinterpret_cast<unsigned *>(dv + row * D);
+    AUTOPAR_UNROLL
     for (int n = 0; n < dTiles; ++n) {
       dkRow[n * 4 + thread] = pack(Narrow<T>::from(dkAcc[n][2 * h]),
                                    Narrow<T>::from(dkAcc[n][2 * h + 1]));
@@ -817,7 +888,13 @@ __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
       autopar_attention_forward_mma_##NAME##_d##D(                             \
           const T *q, const T *k, const T *v, T *out, float *lse, int sq,      \
           int sk, float scale, int causal) {                                   \
-    forwardTileMma<T, D>(q, k, v, out, lse, sq, sk, scale, causal);            \
+    forwardTileMma<T, D, 1>(q, k, v, out, lse, sq, sk, scale, causal);         \
+  }                                                                            \
+  extern "C" __global__ void __launch_bounds__(kThreads)                       \
+      autopar_attention_forward_mma2_##NAME##_d##D(                            \
+          const T *q, const T *k, const T *v, T *out, float *lse, int sq,      \
+          int sk, float scale, int causal) {                                   \
+    forwardTileMma<T, D, 2>(q, k, v, out, lse, sq, sk, scale, causal);         \
   }                                                                            \
   extern "C" __global__ void autopar_attention_rowdot_##NAME##_d##D(           \
       const T *out, const T *dOut, float *rowDot, size_t rows) {               \

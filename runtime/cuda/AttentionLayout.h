@@ -39,10 +39,11 @@ constexpr size_t backwardSharedBytes(int d) {
   return size_t(kTile) * (4 * tileLd(d) * 2 + 2 * scoresLd() * 4 +
                           2 * probsLd() * 2 + rowsLd(d) * 4 + 2 * 4);
 }
-/// Of the register-resident forward kernel: the q tile, then two stages
-/// of the k and v tiles (the next pair loads while the current is used).
-constexpr size_t forwardMmaSharedBytes(int d) {
-  return size_t(kTile) * tileLd(d) * 2 * 5;
+/// Of the register-resident forward kernel with `mt` m-tiles of 16 rows a
+/// warp: the q tile (64 mt rows), then two stages of the k and v tiles
+/// (the next pair loads while the current is used).
+constexpr size_t forwardMmaSharedBytes(int d, int mt) {
+  return size_t(kTile) * tileLd(d) * 2 * (mt + 4);
 }
 /// Of the register-resident backward kernel: the k and v tiles, two
 /// stages of the q and do tiles, dS^T (16-bit [64 keys][64 queries]), and

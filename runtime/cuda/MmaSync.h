@@ -35,6 +35,15 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+/// Fully unrolls the loop that follows under nvcc: the kernels index their
+/// register arrays (accumulators, fragments) by loop counters, which must
+/// be constants for the arrays to live in registers.
+#ifdef __CUDACC__
+#define AUTOPAR_UNROLL _Pragma("unroll")
+#else
+#define AUTOPAR_UNROLL
+#endif
+
 namespace autopar::mma {
 #ifdef AUTOPAR_CUDA_EMULATION
 using cuda_emulation::commitAsync;

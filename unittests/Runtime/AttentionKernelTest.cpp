@@ -45,12 +45,14 @@ struct Case {
   bool causal;
 };
 
-/// The seven kernels of one element type and head size.
+/// The eight kernels of one element type and head size.
 template <typename T> struct Kernels {
   void (*forward)(const T *, const T *, const T *, T *, float *, int, int,
                   float, int);
   void (*forwardMma)(const T *, const T *, const T *, T *, float *, int, int,
                      float, int);
+  void (*forwardMma2)(const T *, const T *, const T *, T *, float *, int, int,
+                      float, int);
   void (*stats)(const T *, const T *, const T *, const T *, float *, float *,
                 int, int, float, int);
   void (*backward)(const T *, const T *, const T *, const T *, const float *,
@@ -67,9 +69,9 @@ template <typename T> struct Kernels {
 enum class Lse { Recomputed, Saved };
 
 /// Which forward and backward kernels: the register-resident ones on
-/// mma.sync (the runtime's default) or the WMMA ones
-/// (AUTOPAR_CUDA_ATTENTION=wmma).
-enum class Forward { Mma, Wmma };
+/// mma.sync with 16 query rows a warp (the runtime's default) or 32
+/// (AUTOPAR_CUDA_ATTENTION=mma2), or the WMMA ones (=wmma).
+enum class Forward { Mma, Mma2, Wmma };
 
 template <typename T> T narrow(float x);
 template <> __nv_bfloat16 narrow(float x) { return __float2bfloat16(x); }
@@ -150,7 +152,7 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
              std::vector<T> &dv, const Kernels<T> &kernels, Lse mode,
              Forward forward) {
   ASSERT_LE(forwardSharedBytes(c.d), sizeof(shared));
-  ASSERT_LE(autopar::attention::forwardMmaSharedBytes(c.d), sizeof(shared));
+  ASSERT_LE(autopar::attention::forwardMmaSharedBytes(c.d, 2), sizeof(shared));
   ASSERT_LE(autopar::attention::backwardMmaSharedBytes(c.d), sizeof(shared));
   ASSERT_LE(backwardSharedBytes(c.d), sizeof(shared));
   unsigned qTiles = unsigned((c.sq + kTile - 1) / kTile);
@@ -158,10 +160,13 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
   int causal = c.causal;
   size_t qn = q.size(), rows = size_t(c.bh) * c.sq;
   std::vector<float> lse(rows, NAN), rowDot(rows, NAN), dqWide(qn, 0.0f);
-  launch(forward == Forward::Mma ? kernels.forwardMma : kernels.forward,
-         Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
-         v.data(), out.data(), mode == Lse::Saved ? lse.data() : nullptr, c.sq,
-         c.sk, scale, causal);
+  unsigned q128 = unsigned((c.sq + 2 * kTile - 1) / (2 * kTile));
+  launch(forward == Forward::Mma    ? kernels.forwardMma
+         : forward == Forward::Mma2 ? kernels.forwardMma2
+                                    : kernels.forward,
+         Dim3{forward == Forward::Mma2 ? q128 : qTiles, unsigned(c.bh), 1},
+         kThreads, q.data(), k.data(), v.data(), out.data(),
+         mode == Lse::Saved ? lse.data() : nullptr, c.sq, c.sk, scale, causal);
 
   std::vector<float> statsLse(rows, NAN), statsRowDot(rows, NAN);
   launch(kernels.stats, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
@@ -181,7 +186,7 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
           << "row " << r;
     }
   }
-  launch(forward == Forward::Mma ? kernels.backwardMma : kernels.backward,
+  launch(forward == Forward::Wmma ? kernels.backward : kernels.backwardMma,
          Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
          v.data(), dOut.data(), lse.data(), rowDot.data(), dqWide.data(),
          dk.data(), dv.data(), c.sq, c.sk, scale, causal);
@@ -244,7 +249,10 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
         dDo(dOut, c.bh, c.sq, c.d), dDq(dq, c.bh, c.sq, c.d),
         dDk(dk, c.bh, c.sk, c.d), dDv(dv, c.bh, c.sk, c.d);
     bool bf16 = std::is_same<T, __nv_bfloat16>::value;
-    setenv("AUTOPAR_CUDA_ATTENTION", forward == Forward::Mma ? "mma" : "wmma",
+    setenv("AUTOPAR_CUDA_ATTENTION",
+           forward == Forward::Mma    ? "mma"
+           : forward == Forward::Mma2 ? "mma2"
+                                      : "wmma",
            1);
     if (mode == Lse::Saved) {
       size_t rows = size_t(c.bh) * c.sq;
@@ -280,8 +288,10 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
               "dq %.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
               onGpu ? "GPU " : "", c.type, c.d, c.bh, c.sq, c.sk,
               c.causal ? " causal" : "", mode == Lse::Saved ? " saved lse" : "",
-              forward == Forward::Wmma ? " wmma" : "", errors[0], errors[1],
-              errors[2], errors[3], tolerance);
+              forward == Forward::Wmma   ? " wmma"
+              : forward == Forward::Mma2 ? " mma2"
+                                         : "",
+              errors[0], errors[1], errors[2], errors[3], tolerance);
   const char *names[] = {"out", "dq", "dk", "dv"};
   for (int i = 0; i < 4; ++i)
     EXPECT_LE(errors[i], tolerance) << names[i];
@@ -296,6 +306,7 @@ constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
   Kernels<__nv_bfloat16> {                                                     \
     autopar_attention_forward_bf16_d##D,                                       \
         autopar_attention_forward_mma_bf16_d##D,                               \
+        autopar_attention_forward_mma2_bf16_d##D,                              \
         autopar_attention_stats_bf16_d##D,                                     \
         autopar_attention_backward_bf16_d##D,                                  \
         autopar_attention_backward_mma_bf16_d##D,                              \
@@ -306,6 +317,7 @@ constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
   Kernels<__half> {                                                            \
     autopar_attention_forward_f16_d##D,                                        \
         autopar_attention_forward_mma_f16_d##D,                                \
+        autopar_attention_forward_mma2_f16_d##D,                               \
         autopar_attention_stats_f16_d##D, autopar_attention_backward_f16_d##D, \
         autopar_attention_backward_mma_f16_d##D, autopar_attention_narrow_f16, \
         autopar_attention_rowdot_f16_d##D                                      \
@@ -359,6 +371,26 @@ TEST(AttentionKernel, WmmaMoreKeysThanQueriesHeadSize32) {
                          Forward::Wmma);
 }
 
+// The forward kernel with 32 query rows a warp (AUTOPAR_CUDA_ATTENTION=mma2):
+// blocks of 128 rows, the second warp pair's rows past the end, three key
+// tiles, and fewer queries than a block.
+TEST(AttentionKernel, Mma2CausalThreeTilesHalfPrecision) {
+  runCase<__half>(false, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),
+                  kF16Tolerance, Lse::Saved, Forward::Mma2);
+}
+
+TEST(AttentionKernel, Mma2MoreKeysThanQueriesHeadSize32) {
+  runCase<__nv_bfloat16>(false, {"bf16", 32, 2, 40, 100, false},
+                         BF16_KERNELS(32), kBf16Tolerance, Lse::Saved,
+                         Forward::Mma2);
+}
+
+TEST(AttentionKernel, Mma2CausalFewerKeysThanQueries) {
+  runCase<__nv_bfloat16>(false, {"bf16", 64, 2, 200, 30, true},
+                         BF16_KERNELS(64), kBf16Tolerance, Lse::Recomputed,
+                         Forward::Mma2);
+}
+
 // The same through the runtime on a GPU (skipped without one): the kernels
 // nvcc compiled, loaded from the runtime's fatbin.
 TEST(AttentionKernel, OnTheGPUCausalWithAShortLastTile) {
@@ -377,6 +409,11 @@ TEST(AttentionKernel, OnTheGPUSavedLseCausalWithAShortLastTile) {
 TEST(AttentionKernel, OnTheGPUHeadSize32ThreeTiles) {
   runCase<__nv_bfloat16>(true, {"bf16", 32, 4, 150, 150, true},
                          BF16_KERNELS(32), kBf16Tolerance, Lse::Saved);
+}
+TEST(AttentionKernel, OnTheGPUMma2CausalThreeTiles) {
+  runCase<__nv_bfloat16>(true, {"bf16", 64, 3, 300, 300, true},
+                         BF16_KERNELS(64), kBf16Tolerance, Lse::Saved,
+                         Forward::Mma2);
 }
 TEST(AttentionKernel, OnTheGPUWmmaCausalThreeTilesHalfPrecision) {
   runCase<__half>(true, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),
