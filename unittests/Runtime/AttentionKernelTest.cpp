@@ -371,6 +371,13 @@ TEST(AttentionKernel, WmmaMoreKeysThanQueriesHeadSize32) {
                          Forward::Wmma);
 }
 
+// Whole tiles only (no tile needs a mask but the causal diagonal's), with
+// the next tiles loading while three are used.
+TEST(AttentionKernel, CausalWholeTiles) {
+  runCase<__nv_bfloat16>(false, {"bf16", 64, 2, 192, 192, true},
+                         BF16_KERNELS(64), kBf16Tolerance, Lse::Saved);
+}
+
 // The forward kernel with 32 query rows a warp (AUTOPAR_CUDA_ATTENTION=mma2):
 // blocks of 128 rows, the second warp pair's rows past the end, three key
 // tiles, and fewer queries than a block.
@@ -382,6 +389,12 @@ TEST(AttentionKernel, Mma2CausalThreeTilesHalfPrecision) {
 TEST(AttentionKernel, Mma2MoreKeysThanQueriesHeadSize32) {
   runCase<__nv_bfloat16>(false, {"bf16", 32, 2, 40, 100, false},
                          BF16_KERNELS(32), kBf16Tolerance, Lse::Saved,
+                         Forward::Mma2);
+}
+
+TEST(AttentionKernel, Mma2CausalWholeTiles) {
+  runCase<__nv_bfloat16>(false, {"bf16", 64, 1, 256, 256, true},
+                         BF16_KERNELS(64), kBf16Tolerance, Lse::Saved,
                          Forward::Mma2);
 }
 
