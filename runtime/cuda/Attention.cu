@@ -243,6 +243,21 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
   }
 }
 
+/// Moves the backward pass's operands to head `bh` (of [BH, S, D] tensors
+/// and [BH, S] row statistics).
+template <typename T, int D>
+__device__ void toHead(int bh, int sq, int sk, const T *&q, const T *&k,
+                       const T *&v, const T *&dOut, const float *&lse,
+                       const float *&rowDot, float *&dq) {
+  q += size_t(bh) * sq * D;
+  k += size_t(bh) * sk * D;
+  v += size_t(bh) * sk * D;
+  dOut += size_t(bh) * sq * D;
+  lse += size_t(bh) * sq;
+  rowDot += size_t(bh) * sq;
+  dq += size_t(bh) * sq * D;
+}
+
 /// The backward pass over one tile of 64 key rows: dk and dv summed over
 /// the query tiles in registers, dq added to an f32 buffer with atomics.
 template <typename T, int D>
@@ -266,13 +281,7 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
 
   const int bh = blockIdx.y, k0 = blockIdx.x * kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  q += size_t(bh) * sq * D;
-  k += size_t(bh) * sk * D;
-  v += size_t(bh) * sk * D;
-  dOut += size_t(bh) * sq * D;
-  lse += size_t(bh) * sq;
-  rowDot += size_t(bh) * sq;
-  dq += size_t(bh) * sq * D;
+  toHead<T, D>(bh, sq, sk, q, k, v, dOut, lse, rowDot, dq);
   const int keyRows = min(kTile, sk - k0);
   loadTile<T, D>(ks, k + size_t(k0) * D, keyRows);
   loadTile<T, D>(vs, v + size_t(k0) * D, keyRows);
@@ -660,13 +669,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
   const int bh = blockIdx.y, k0 = blockIdx.x * kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int group = lane / 4, thread = lane % 4;
-  q += size_t(bh) * sq * D;
-  k += size_t(bh) * sk * D;
-  v += size_t(bh) * sk * D;
-  dOut += size_t(bh) * sq * D;
-  lse += size_t(bh) * sq;
-  rowDot += size_t(bh) * sq;
-  dq += size_t(bh) * sq * D;
+  toHead<T, D>(bh, sq, sk, q, k, v, dOut, lse, rowDot, dq);
   const int keyRows = min(kTile, sk - k0);
   const float log2e = 1.44269504088896341f, scale2 = scale * log2e;
   // The warp's key rows in the tile: `first` and `first + 8` for this lane.
