@@ -6,15 +6,15 @@
 //
 // Times the runtime's fused attention (forward with the saved log-sum-exp,
 // then backward: what autopar-attention-to-calls makes of a training
-// step's attention) on bf16 [batch x heads, positions, head size] buffers,
-// causal, with each kernel set: the register-resident kernels on mma.sync
-// (the default: 16 query rows a warp forward; AUTOPAR_CUDA_ATTENTION=mma2:
-// 32) and the WMMA ones (=wmma). All run on the same inputs, and the mma
-// sets' outputs and gradients must agree with the WMMA set's
-// (relative to each tensor's norm, 2e-2: they round P at the same place
-// but sum in other orders, and dq's atomics make it differ run to run).
-// Prints each set's times and TFLOP/s (FlashAttention's count: 4 BH S^2 D
-// for the forward pass, halved when causal, and 2.5 times that backward)
+// step's attention) on bf16 [batch, positions, heads, head size] buffers
+// read and written through strides as the step does, causal, with each kernel
+// set: the register-resident kernels on mma.sync (the default: 16 query rows a
+// warp forward; AUTOPAR_CUDA_ATTENTION=mma2: 32) and the WMMA ones (=wmma). All
+// run on the same inputs, and the mma sets' outputs and gradients must agree
+// with the WMMA set's (relative to each tensor's norm, 2e-2: they round P at
+// the same place but sum in other orders, and dq's atomics make it differ run
+// to run). Prints each set's times and TFLOP/s (FlashAttention's count: 4 BH
+// S^2 D for the forward pass, halved when causal, and 2.5 times that backward)
 // and one JSON line; bench/gpu/attention_torch.py times PyTorch's
 // scaled_dot_product_attention on the same shapes as the peer, and run.sh
 // prints the ratios.
@@ -55,14 +55,18 @@ double seconds() {
       .count();
 }
 
-/// A device bf16 [bh, s, d] tensor, from host values or uninitialized.
+/// A device bf16 [batch, heads, s, d] tensor stored as [batch, s, heads,
+/// d] (how the training step lays it out: the projection's heads, read and
+/// written through strides), from host values or uninitialized.
 struct Tensor {
-  Tensor(int64_t bh, int64_t s, int64_t d, const std::vector<uint16_t> *host)
-      : bytes(size_t(bh * s * d) * 2) {
+  Tensor(int64_t batch, int64_t heads, int64_t s, int64_t d,
+         const std::vector<uint16_t> *host)
+      : bytes(size_t(batch * heads * s * d) * 2) {
     data = mgpuMemAlloc(bytes, nullptr, false);
     if (host)
       autopar::cuda::copyToDevice(data, host->data(), bytes);
-    ref = {data, data, 0, {bh, s, d}, {s * d, d, 1}};
+    ref = {
+        data, data, 0, {batch, heads, s, d}, {s * heads * d, d, heads * d, 1}};
   }
   ~Tensor() { mgpuMemFree(data, nullptr); }
   std::vector<uint16_t> read() const {
@@ -72,7 +76,7 @@ struct Tensor {
   }
   size_t bytes;
   void *data;
-  AutoParMemRef3 ref;
+  AutoParMemRef4 ref;
 };
 
 /// ||a - b|| / ||b|| of two bf16 tensors.
@@ -116,9 +120,12 @@ int main(int argc, char **argv) {
   };
   std::vector<uint16_t> hq = random(), hk = random(), hv = random(),
                         hdo = random();
-  Tensor q(bh, s, d, &hq), k(bh, s, d, &hk), v(bh, s, d, &hv),
-      dOut(bh, s, d, &hdo), out(bh, s, d, nullptr), dq(bh, s, d, nullptr),
-      dk(bh, s, d, nullptr), dv(bh, s, d, nullptr);
+  // Batch 8 where it divides BH (gpt2-small's step: 8 x 12 heads).
+  const int64_t batch = bh % 8 == 0 ? 8 : 1, heads = bh / batch;
+  Tensor q(batch, heads, s, d, &hq), k(batch, heads, s, d, &hk),
+      v(batch, heads, s, d, &hv), dOut(batch, heads, s, d, &hdo),
+      out(batch, heads, s, d, nullptr), dq(batch, heads, s, d, nullptr),
+      dk(batch, heads, s, d, nullptr), dv(batch, heads, s, d, nullptr);
   void *lse = mgpuMemAlloc(size_t(bh * s) * 4, nullptr, false);
   AutoParMemRef2 lseRef = {lse, lse, 0, {bh, s}, {s, 1}};
   const float scale = 1.0f / std::sqrt(float(d));

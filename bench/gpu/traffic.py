@@ -49,7 +49,8 @@ def main(argv):
     body = function_body(text, name)
     # The static type behind each memref.cast to a dynamic shape.
     casts = dict(re.findall(
-        r"(%[\w.]+) = memref.cast %[\w.]+ : (memref<[^>]*>) to", body))
+        r"(%[\w.]+) = memref.cast %[\w.]+ : (memref<(?:[^<>]|<[^<>]*>)*>) to",
+        body))
     launches = calls = 0
     total = 0
     kinds = collections.Counter()

@@ -69,6 +69,8 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
 
 void autopar::buildCPULoweringPipeline(OpPassManager &pm,
                                        const CPULoweringOptions &options) {
+  if (options.attentionCalls)
+    pm.addPass(createAttentionToCallsPass());
   pm.addPass(createCollectivesToCallsPass());
   pm.addNestedPass<func::FuncOp>(createConvertAutoParToLinalgPass());
   // The text is built in this file; a parse failure is a bug here, and the

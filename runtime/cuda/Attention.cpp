@@ -39,7 +39,7 @@ AUTOPAR_EMBED_FATBIN(autopar_attention_fatbin, AUTOPAR_ATTENTION_FATBIN);
 using namespace autopar::attention;
 
 namespace {
-using Memref3 = AutoParMemRef3;
+using Memref4 = AutoParMemRef4;
 
 struct Kernels {
   void *forward = nullptr, *forwardMma = nullptr, *forwardMma2 = nullptr,
@@ -110,7 +110,7 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
                         std::to_string(limit));
   k.stats = get("autopar_attention_stats_" + tail);
   k.backward = get("autopar_attention_backward_" + tail);
-  k.narrow = get(std::string("autopar_attention_narrow_") + type);
+  k.narrow = get("autopar_attention_narrow_" + tail);
   k.rowDot = get("autopar_attention_rowdot_" + tail);
   void *forward = get("autopar_attention_forward_" + tail);
   k.forwardMma = get("autopar_attention_forward_mma_" + tail);
@@ -130,27 +130,43 @@ const Kernels &kernels(const char *caller, const char *type, int64_t d) {
   return k;
 }
 
-/// The shape [BH, S, D] of a contiguous rank-3 operand; ends the process
-/// naming the operand when it is not one.
-void checkOperand(const char *caller, const char *name, const Memref3 *m,
-                  int64_t bh, int64_t d) {
+/// The shape of every operand: [B, H, S, D] (S the query's or the key's).
+struct Shape {
+  int64_t batch, heads, d;
+};
+
+/// The strides of an operand of `shape` with `positions` rows a head; ends
+/// the process naming the operand when its sizes differ or its rows cannot
+/// be moved 16 bytes at a time (D contiguous, every stride a multiple of 8
+/// elements, the data on a 16-byte boundary).
+Strides checkOperand(const char *caller, const char *name, const Memref4 *m,
+                     const Shape &shape, int64_t positions) {
   const int64_t *s = m->sizes, *t = m->strides;
-  if (s[0] != bh || s[2] != d || t[2] != 1 || t[1] != d || t[0] != s[1] * d ||
-      (reinterpret_cast<uintptr_t>(m->aligned) + m->offset * 2) % 16 != 0)
+  auto list = [](const int64_t *v) {
+    return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" +
+           std::to_string(v[2]) + "x" + std::to_string(v[3]);
+  };
+  if (s[0] != shape.batch || s[1] != shape.heads || s[2] != positions ||
+      s[3] != shape.d)
     autopar::cuda::fail(
-        std::string(caller) + ": " + name + " is not a contiguous [" +
-        std::to_string(bh) + ", S, " + std::to_string(d) +
-        "] tensor on 16-byte boundaries (sizes " + std::to_string(s[0]) + "x" +
-        std::to_string(s[1]) + "x" + std::to_string(s[2]) + ", strides " +
-        std::to_string(t[0]) + "," + std::to_string(t[1]) + "," +
-        std::to_string(t[2]) + ")");
+        std::string(caller) + ": " + name + " is " + list(s) + ", not " +
+        std::to_string(shape.batch) + "x" + std::to_string(shape.heads) + "x" +
+        std::to_string(positions) + "x" + std::to_string(shape.d));
+  if (t[3] != 1 || t[0] % 8 || t[1] % 8 || t[2] % 8 ||
+      (reinterpret_cast<uintptr_t>(m->aligned) + m->offset * 2) % 16 != 0)
+    autopar::cuda::fail(std::string(caller) + ": " + name + " has strides " +
+                        list(t) +
+                        " (or is not on a 16-byte boundary); the kernels "
+                        "need the head size contiguous and the other "
+                        "strides multiples of 8 elements");
+  return {t[0], t[1], t[2]};
 }
 
-void *data(const Memref3 *m) {
+void *data(const Memref4 *m) {
   return static_cast<char *>(m->aligned) + m->offset * 2;
 }
 
-/// The f32 [BH, S] log-sum-exp buffer's data, or null without one; ends
+/// The f32 [B x H, S] log-sum-exp buffer's data, or null without one; ends
 /// the process when it is not a contiguous buffer of that shape.
 float *lseData(const char *caller, const AutoParMemRef2 *m, int64_t bh,
                int64_t s) {
@@ -164,68 +180,78 @@ float *lseData(const char *caller, const AutoParMemRef2 *m, int64_t bh,
   return static_cast<float *>(m->aligned) + m->offset;
 }
 
-int64_t headSize(const char *caller, const Memref3 *q) {
-  int64_t d = q->sizes[2];
-  if (d != 32 && d != 64 && d != 128)
+/// The query's shape; ends the process where no kernel takes it.
+Shape shapeOf(const char *caller, const Memref4 *q) {
+  Shape shape{q->sizes[0], q->sizes[1], q->sizes[3]};
+  if (shape.d != 32 && shape.d != 64 && shape.d != 128)
     autopar::cuda::fail(std::string(caller) + ": head size " +
-                        std::to_string(d) + " has no kernel (32, 64, 128)");
-  if (q->sizes[0] > 65535 || q->sizes[1] > int64_t(INT32_MAX) / 2)
-    autopar::cuda::fail(
-        std::string(caller) + ": " + std::to_string(q->sizes[0]) + " heads x " +
-        std::to_string(q->sizes[1]) + " positions exceed the kernels' grid");
-  return d;
+                        std::to_string(shape.d) +
+                        " has no kernel (32, 64, 128)");
+  if (shape.batch * shape.heads > 65535 || q->sizes[2] > int64_t(INT32_MAX) / 2)
+    autopar::cuda::fail(std::string(caller) + ": " +
+                        std::to_string(shape.batch * shape.heads) +
+                        " heads x " + std::to_string(q->sizes[2]) +
+                        " positions exceed the kernels' grid");
+  return shape;
 }
 
 unsigned tiles(int64_t rows) { return unsigned((rows + kTile - 1) / kTile); }
 
-void forward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
-             Memref3 *v, Memref3 *out, AutoParMemRef2 *lseRef, float scale,
+void forward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
+             Memref4 *v, Memref4 *out, AutoParMemRef2 *lseRef, float scale,
              int32_t causal) {
-  int64_t d = headSize(caller, q), bh = q->sizes[0];
-  checkOperand(caller, "query", q, bh, d);
-  checkOperand(caller, "key", k, bh, d);
-  checkOperand(caller, "value", v, bh, d);
-  checkOperand(caller, "output", out, bh, d);
+  Shape shape = shapeOf(caller, q);
+  int64_t d = shape.d, bh = shape.batch * shape.heads;
+  int sq = int(q->sizes[2]), sk = int(k->sizes[2]);
+  Layouts layouts{};
+  layouts.heads = int(shape.heads);
+  layouts.q = checkOperand(caller, "query", q, shape, sq);
+  layouts.k = checkOperand(caller, "key", k, shape, sk);
+  layouts.v = checkOperand(caller, "value", v, shape, sk);
+  layouts.out = checkOperand(caller, "output", out, shape, sq);
   const Kernels &kk = kernels(caller, type, d);
   void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out);
-  int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
   float *lse = lseData(caller, lseRef, bh, sq);
-  void *params[] = {&qp, &kp, &vp, &op, &lse, &sq, &sk, &scale, &causal};
+  void *params[] = {&qp,      &kp, &vp, &op,    &lse,
+                    &layouts, &sq, &sk, &scale, &causal};
   switch (kernelChoice(caller, d)) {
   case Choice::Mma:
     mgpuLaunchKernel(kk.forwardMma, tiles(sq), bh, 1, kThreads, 1, 1,
                      int32_t(forwardMmaSharedBytes(int(d), 1)), nullptr, params,
-                     nullptr, 9);
+                     nullptr, 10);
     break;
   case Choice::Mma2:
     mgpuLaunchKernel(kk.forwardMma2,
                      unsigned((sq + 2 * kTile - 1) / (2 * kTile)), bh, 1,
                      kThreads, 1, 1, int32_t(forwardMmaSharedBytes(int(d), 2)),
-                     nullptr, params, nullptr, 9);
+                     nullptr, params, nullptr, 10);
     break;
   case Choice::Wmma:
     mgpuLaunchKernel(kk.forward, tiles(sq), bh, 1, kThreads, 1, 1,
                      int32_t(forwardSharedBytes(int(d))), nullptr, params,
-                     nullptr, 9);
+                     nullptr, 10);
     break;
   }
 }
 
-void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
-              Memref3 *v, Memref3 *out, Memref3 *dOut, AutoParMemRef2 *lseRef,
-              Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale,
+void backward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
+              Memref4 *v, Memref4 *out, Memref4 *dOut, AutoParMemRef2 *lseRef,
+              Memref4 *dq, Memref4 *dk, Memref4 *dv, float scale,
               int32_t causal) {
-  int64_t d = headSize(caller, q), bh = q->sizes[0];
-  checkOperand(caller, "query", q, bh, d);
-  checkOperand(caller, "key", k, bh, d);
-  checkOperand(caller, "value", v, bh, d);
-  checkOperand(caller, "output", out, bh, d);
-  checkOperand(caller, "output_grad", dOut, bh, d);
-  checkOperand(caller, "query_grad", dq, bh, d);
-  checkOperand(caller, "key_grad", dk, bh, d);
-  checkOperand(caller, "value_grad", dv, bh, d);
+  Shape shape = shapeOf(caller, q);
+  int64_t d = shape.d, bh = shape.batch * shape.heads;
+  int sq = int(q->sizes[2]), sk = int(k->sizes[2]);
+  Layouts layouts{};
+  layouts.heads = int(shape.heads);
+  layouts.q = checkOperand(caller, "query", q, shape, sq);
+  layouts.k = checkOperand(caller, "key", k, shape, sk);
+  layouts.v = checkOperand(caller, "value", v, shape, sk);
+  layouts.out = checkOperand(caller, "output", out, shape, sq);
+  layouts.dOut = checkOperand(caller, "output_grad", dOut, shape, sq);
+  layouts.dq = checkOperand(caller, "query_grad", dq, shape, sq);
+  layouts.dk = checkOperand(caller, "key_grad", dk, shape, sk);
+  layouts.dv = checkOperand(caller, "value_grad", dv, shape, sk);
   const Kernels &kk = kernels(caller, type, d);
-  int sq = int(q->sizes[1]), sk = int(k->sizes[1]);
   size_t rows = size_t(bh) * size_t(sq), count = rows * size_t(d);
   // Scratch in stream order on the legacy stream: freed after the kernels.
   void *saved = lseData(caller, lseRef, bh, sq);
@@ -236,29 +262,29 @@ void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
   void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out),
        *dop = data(dOut), *dqp = data(dq), *dkp = data(dk), *dvp = data(dv);
   if (saved) {
-    void *rowDotParams[] = {&op, &dop, &rowDot, &rows};
+    void *rowDotParams[] = {&op, &dop, &rowDot, &layouts, &rows, &sq};
     size_t blocks = std::min<size_t>((rows + 255) / 256, 65536);
     mgpuLaunchKernel(kk.rowDot, intptr_t(blocks), 1, 1, 256, 1, 1, 0, nullptr,
-                     rowDotParams, nullptr, 4);
+                     rowDotParams, nullptr, 6);
   } else {
-    void *statsParams[] = {&qp,     &kp, &op, &dop,   &lse,
-                           &rowDot, &sq, &sk, &scale, &causal};
+    void *statsParams[] = {&qp,      &kp, &op, &dop,   &lse,   &rowDot,
+                           &layouts, &sq, &sk, &scale, &causal};
     mgpuLaunchKernel(kk.stats, tiles(sq), bh, 1, kThreads, 1, 1,
                      int32_t(forwardSharedBytes(int(d))), nullptr, statsParams,
-                     nullptr, 10);
+                     nullptr, 11);
   }
-  void *backwardParams[] = {&qp,  &kp,  &vp, &dop, &lse,   &rowDot, &dqWide,
-                            &dkp, &dvp, &sq, &sk,  &scale, &causal};
+  void *backwardParams[] = {&qp,  &kp,  &vp,      &dop, &lse, &rowDot, &dqWide,
+                            &dkp, &dvp, &layouts, &sq,  &sk,  &scale,  &causal};
   bool wmma = kernelChoice(caller, d) == Choice::Wmma;
   mgpuLaunchKernel(wmma ? kk.backward : kk.backwardMma, tiles(sk), bh, 1,
                    kThreads, 1, 1,
                    int32_t(wmma ? backwardSharedBytes(int(d))
                                 : backwardMmaSharedBytes(int(d))),
-                   nullptr, backwardParams, nullptr, 13);
-  void *narrowParams[] = {&dqWide, &dqp, &count};
+                   nullptr, backwardParams, nullptr, 14);
+  void *narrowParams[] = {&dqWide, &dqp, &layouts, &count, &sq};
   size_t blocks = std::min<size_t>((count + 255) / 256, 65536);
   mgpuLaunchKernel(kk.narrow, intptr_t(blocks), 1, 1, 256, 1, 1, 0, nullptr,
-                   narrowParams, nullptr, 3);
+                   narrowParams, nullptr, 5);
   if (!saved)
     mgpuMemFree(lse, nullptr);
   mgpuMemFree(rowDot, nullptr);
@@ -267,50 +293,50 @@ void backward(const char *caller, const char *type, Memref3 *q, Memref3 *k,
 } // namespace
 
 extern "C" {
-void _mlir_ciface_autopar_cuda_attention_forward_bf16(Memref3 *q, Memref3 *k,
-                                                      Memref3 *v, Memref3 *out,
+void _mlir_ciface_autopar_cuda_attention_forward_bf16(Memref4 *q, Memref4 *k,
+                                                      Memref4 *v, Memref4 *out,
                                                       float scale,
                                                       int32_t causal) {
   forward(__func__, "bf16", q, k, v, out, nullptr, scale, causal);
 }
-void _mlir_ciface_autopar_cuda_attention_forward_f16(Memref3 *q, Memref3 *k,
-                                                     Memref3 *v, Memref3 *out,
+void _mlir_ciface_autopar_cuda_attention_forward_f16(Memref4 *q, Memref4 *k,
+                                                     Memref4 *v, Memref4 *out,
                                                      float scale,
                                                      int32_t causal) {
   forward(__func__, "f16", q, k, v, out, nullptr, scale, causal);
 }
 void _mlir_ciface_autopar_cuda_attention_backward_bf16(
-    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
-    Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale, int32_t causal) {
+    Memref4 *q, Memref4 *k, Memref4 *v, Memref4 *out, Memref4 *dOut,
+    Memref4 *dq, Memref4 *dk, Memref4 *dv, float scale, int32_t causal) {
   backward(__func__, "bf16", q, k, v, out, dOut, nullptr, dq, dk, dv, scale,
            causal);
 }
 void _mlir_ciface_autopar_cuda_attention_backward_f16(
-    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
-    Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale, int32_t causal) {
+    Memref4 *q, Memref4 *k, Memref4 *v, Memref4 *out, Memref4 *dOut,
+    Memref4 *dq, Memref4 *dk, Memref4 *dv, float scale, int32_t causal) {
   backward(__func__, "f16", q, k, v, out, dOut, nullptr, dq, dk, dv, scale,
            causal);
 }
 void _mlir_ciface_autopar_cuda_attention_forward_lse_bf16(
-    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, AutoParMemRef2 *lse,
+    Memref4 *q, Memref4 *k, Memref4 *v, Memref4 *out, AutoParMemRef2 *lse,
     float scale, int32_t causal) {
   forward(__func__, "bf16", q, k, v, out, lse, scale, causal);
 }
 void _mlir_ciface_autopar_cuda_attention_forward_lse_f16(
-    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, AutoParMemRef2 *lse,
+    Memref4 *q, Memref4 *k, Memref4 *v, Memref4 *out, AutoParMemRef2 *lse,
     float scale, int32_t causal) {
   forward(__func__, "f16", q, k, v, out, lse, scale, causal);
 }
 void _mlir_ciface_autopar_cuda_attention_backward_lse_bf16(
-    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
-    AutoParMemRef2 *lse, Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale,
+    Memref4 *q, Memref4 *k, Memref4 *v, Memref4 *out, Memref4 *dOut,
+    AutoParMemRef2 *lse, Memref4 *dq, Memref4 *dk, Memref4 *dv, float scale,
     int32_t causal) {
   backward(__func__, "bf16", q, k, v, out, dOut, lse, dq, dk, dv, scale,
            causal);
 }
 void _mlir_ciface_autopar_cuda_attention_backward_lse_f16(
-    Memref3 *q, Memref3 *k, Memref3 *v, Memref3 *out, Memref3 *dOut,
-    AutoParMemRef2 *lse, Memref3 *dq, Memref3 *dk, Memref3 *dv, float scale,
+    Memref4 *q, Memref4 *k, Memref4 *v, Memref4 *out, Memref4 *dOut,
+    AutoParMemRef2 *lse, Memref4 *dq, Memref4 *dk, Memref4 *dv, float scale,
     int32_t causal) {
   backward(__func__, "f16", q, k, v, out, dOut, lse, dq, dk, dv, scale, causal);
 }

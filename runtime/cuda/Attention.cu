@@ -40,6 +40,8 @@ namespace {
 using namespace nvcuda;
 using autopar::attention::kThreads;
 using autopar::attention::kTile;
+using autopar::attention::Layouts;
+using autopar::attention::Strides;
 
 template <typename T> struct Narrow;
 template <> struct Narrow<__nv_bfloat16> {
@@ -69,16 +71,25 @@ template <int D> struct Layout {
   static constexpr int rows = autopar::attention::rowsLd(D);
 };
 
-/// Copies rows [0, valid) of a [rows][D] matrix into a shared tile, zeros
-/// the rest (16-byte loads: D is a multiple of 8).
+/// The rows of one (batch, head) of an operand: block row `bh` of the grid
+/// is batch bh / heads, head bh % heads.
+template <typename P>
+__device__ P *atHead(P *p, const Strides &s, int bh, int heads) {
+  return p + (bh / heads) * s.batch + (bh % heads) * s.head;
+}
+
+/// Copies rows [0, valid) of a matrix of D columns whose rows are `stride`
+/// elements apart into a shared tile, zeros the rest (16-byte loads: D and
+/// the stride are multiples of 8).
 template <typename T, int D>
-__device__ void loadTile(T *tile, const T *source, int valid) {
+__device__ void loadTile(T *tile, const T *source, long long stride,
+                         int valid) {
   constexpr int chunks = D / 8;
   for (int index = threadIdx.x; index < kTile * chunks; index += kThreads) {
     int row = index / chunks, chunk = index % chunks;
     uint4 value = make_uint4(0, 0, 0, 0);
     if (row < valid)
-      value = reinterpret_cast<const uint4 *>(source + size_t(row) * D)[chunk];
+      value = reinterpret_cast<const uint4 *>(source + row * stride)[chunk];
     reinterpret_cast<uint4 *>(tile + row * Layout<D>::tile)[chunk] = value;
   }
 }
@@ -131,8 +142,9 @@ template <typename T, int D> __device__ float dotOfRow(const T *a, const T *b) {
 /// log-sum-exp of the scaled scores, and rowsum(do * out).
 template <typename T, int D, bool STATS>
 __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
-                            float *lse, const T *dOut, float *rowDot, int sq,
-                            int sk, float scale, int causal) {
+                            float *lse, const T *dOut, float *rowDot,
+                            const Layouts &layouts, int sq, int sk, float scale,
+                            int causal) {
   using L = Layout<D>;
   extern __shared__ __align__(128) unsigned char shared[];
   T *qs = reinterpret_cast<T *>(shared);
@@ -148,13 +160,16 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
   // The costliest causal tiles (the last queries) start first.
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  q += size_t(bh) * sq * D;
-  k += size_t(bh) * sk * D;
+  const int heads = layouts.heads;
+  q = atHead(q, layouts.q, bh, heads);
+  k = atHead(k, layouts.k, bh, heads);
   if (!STATS)
-    v += size_t(bh) * sk * D;
+    v = atHead(v, layouts.v, bh, heads);
+  const long long qRow = layouts.q.row, kRow = layouts.k.row,
+                  vRow = layouts.v.row;
   const int rows = min(kTile, sq - q0);
 
-  loadTile<T, D>(qs, q + size_t(q0) * D, rows);
+  loadTile<T, D>(qs, q + q0 * qRow, qRow, rows);
   if (!STATS)
     for (int i = threadIdx.x; i < kTile * L::rows; i += kThreads)
       os[i] = 0.0f;
@@ -166,9 +181,9 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
   const int keys = causal ? min(sk, q0 + rows) : sk;
   for (int k0 = 0; k0 < keys; k0 += kTile) {
     __syncthreads(); // the previous key tile is no longer read
-    loadTile<T, D>(ks, k + size_t(k0) * D, min(kTile, sk - k0));
+    loadTile<T, D>(ks, k + k0 * kRow, kRow, min(kTile, sk - k0));
     if (!STATS)
-      loadTile<T, D>(vs, v + size_t(k0) * D, min(kTile, sk - k0));
+      loadTile<T, D>(vs, v + k0 * vRow, vRow, min(kTile, sk - k0));
     __syncthreads();
     rowsTimesTileT<T, D>(ss + warp * 16 * L::scores, L::scores,
                          qs + warp * 16 * L::tile, ks);
@@ -227,32 +242,37 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
   if (lse)
     for (int r = threadIdx.x; r < rows; r += kThreads)
       lse[size_t(bh) * sq + q0 + r] = rowMax[r] + __logf(rowSum[r]);
-  if (STATS) {
-    const size_t first = size_t(bh) * sq + q0;
+  const long long oRow = layouts.out.row;
+  T *o = atHead(out, layouts.out, bh, heads) + q0 * oRow;
+  if constexpr (STATS) {
+    const T *g = atHead(dOut, layouts.dOut, bh, heads) + q0 * layouts.dOut.row;
     for (int r = threadIdx.x; r < rows; r += kThreads)
-      rowDot[first + r] =
-          dotOfRow<T, D>(dOut + (first + r) * D, out + (first + r) * D);
-    return;
-  }
-  T *o = out + (size_t(bh) * sq + q0) * D;
-  for (int index = threadIdx.x; index < rows * D; index += kThreads) {
-    int r = index / D, c = index % D;
-    float l = rowSum[r];
-    o[size_t(r) * D + c] =
-        Narrow<T>::from(l > 0.0f ? os[r * L::rows + c] / l : 0.0f);
+      rowDot[size_t(bh) * sq + q0 + r] =
+          dotOfRow<T, D>(g + r * layouts.dOut.row, o + r * oRow);
+  } else {
+    for (int index = threadIdx.x; index < rows * D; index += kThreads) {
+      int r = index / D, c = index % D;
+      float l = rowSum[r];
+      o[r * oRow + c] =
+          Narrow<T>::from(l > 0.0f ? os[r * L::rows + c] / l : 0.0f);
+    }
   }
 }
 
-/// Moves the backward pass's operands to head `bh` (of [BH, S, D] tensors
-/// and [BH, S] row statistics).
+/// Moves the backward pass's operands to head `bh` (dq's f32 sums and the
+/// row statistics are contiguous [BH, S, D] and [BH, S]).
 template <typename T, int D>
-__device__ void toHead(int bh, int sq, int sk, const T *&q, const T *&k,
-                       const T *&v, const T *&dOut, const float *&lse,
-                       const float *&rowDot, float *&dq) {
-  q += size_t(bh) * sq * D;
-  k += size_t(bh) * sk * D;
-  v += size_t(bh) * sk * D;
-  dOut += size_t(bh) * sq * D;
+__device__ void toHead(int bh, int sq, const Layouts &layouts, const T *&q,
+                       const T *&k, const T *&v, const T *&dOut,
+                       const float *&lse, const float *&rowDot, float *&dq,
+                       T *&dk, T *&dv) {
+  const int heads = layouts.heads;
+  q = atHead(q, layouts.q, bh, heads);
+  k = atHead(k, layouts.k, bh, heads);
+  v = atHead(v, layouts.v, bh, heads);
+  dOut = atHead(dOut, layouts.dOut, bh, heads);
+  dk = atHead(dk, layouts.dk, bh, heads);
+  dv = atHead(dv, layouts.dv, bh, heads);
   lse += size_t(bh) * sq;
   rowDot += size_t(bh) * sq;
   dq += size_t(bh) * sq * D;
@@ -263,8 +283,8 @@ __device__ void toHead(int bh, int sq, int sk, const T *&q, const T *&k,
 template <typename T, int D>
 __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
                              const float *lse, const float *rowDot, float *dq,
-                             T *dk, T *dv, int sq, int sk, float scale,
-                             int causal) {
+                             T *dk, T *dv, const Layouts &layouts, int sq,
+                             int sk, float scale, int causal) {
   using L = Layout<D>;
   extern __shared__ __align__(128) unsigned char shared[];
   T *ks = reinterpret_cast<T *>(shared);
@@ -281,10 +301,10 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
 
   const int bh = blockIdx.y, k0 = blockIdx.x * kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  toHead<T, D>(bh, sq, sk, q, k, v, dOut, lse, rowDot, dq);
+  toHead<T, D>(bh, sq, layouts, q, k, v, dOut, lse, rowDot, dq, dk, dv);
   const int keyRows = min(kTile, sk - k0);
-  loadTile<T, D>(ks, k + size_t(k0) * D, keyRows);
-  loadTile<T, D>(vs, v + size_t(k0) * D, keyRows);
+  loadTile<T, D>(ks, k + k0 * layouts.k.row, layouts.k.row, keyRows);
+  loadTile<T, D>(vs, v + k0 * layouts.v.row, layouts.v.row, keyRows);
 
   FragC dkAcc[D / 16], dvAcc[D / 16];
   for (int n = 0; n < D / 16; ++n) {
@@ -296,8 +316,8 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
   for (int q0 = first; q0 < sq; q0 += kTile) {
     __syncthreads(); // the previous query tile is no longer read
     const int rows = min(kTile, sq - q0);
-    loadTile<T, D>(qs, q + size_t(q0) * D, rows);
-    loadTile<T, D>(dos, dOut + size_t(q0) * D, rows);
+    loadTile<T, D>(qs, q + q0 * layouts.q.row, layouts.q.row, rows);
+    loadTile<T, D>(dos, dOut + q0 * layouts.dOut.row, layouts.dOut.row, rows);
     for (int r = threadIdx.x; r < kTile; r += kThreads) {
       lses[r] = r < rows ? lse[q0 + r] : 0.0f;
       dots[r] = r < rows ? rowDot[q0 + r] : 0.0f;
@@ -361,12 +381,13 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
       wmma::store_matrix_sync(mine + n * 16, which ? dvAcc[n] : dkAcc[n],
                               L::rows, wmma::mem_row_major);
     __syncwarp();
-    T *target = (which ? dv : dk) + (size_t(bh) * sk + k0) * D;
+    const long long stride = which ? layouts.dv.row : layouts.dk.row;
+    T *target = (which ? dv : dk) + k0 * stride;
     for (int index = lane; index < 16 * D; index += 32) {
       int r = index / D, c = index % D;
       int row = warp * 16 + r;
       if (row < keyRows)
-        target[size_t(row) * D + c] = Narrow<T>::from(mine[r * L::rows + c]);
+        target[row * stride + c] = Narrow<T>::from(mine[r * L::rows + c]);
     }
     __syncwarp();
   }
@@ -375,13 +396,14 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
 /// Starts copying rows [0, valid) of a [rows][D] matrix into a shared tile
 /// (cp.async, 16 bytes a thread at a time) and zeros the rest.
 template <typename T, int D, int ROWS = kTile>
-__device__ void loadTileAsync(T *tile, const T *source, int valid) {
+__device__ void loadTileAsync(T *tile, const T *source, long long stride,
+                              int valid) {
   constexpr int chunks = D / 8;
   for (int index = threadIdx.x; index < ROWS * chunks; index += kThreads) {
     int row = index / chunks, chunk = index % chunks;
     T *target = tile + row * Layout<D>::tile + chunk * 8;
     if (row < valid)
-      autopar::mma::copyAsync16(target, source + size_t(row) * D + chunk * 8);
+      autopar::mma::copyAsync16(target, source + row * stride + chunk * 8);
     else
       *reinterpret_cast<uint4 *>(target) = make_uint4(0, 0, 0, 0);
   }
@@ -433,8 +455,8 @@ __device__ void loadRowTiles(unsigned *b, const T *tile, int n, int kk) {
 /// scale folded in.
 template <typename T, int D, int MT>
 __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
-                               float *lse, int sq, int sk, float scale,
-                               int causal) {
+                               float *lse, const Layouts &layouts, int sq,
+                               int sk, float scale, int causal) {
   using autopar::mma::mma16816;
   using autopar::mma::pack;
   using autopar::mma::pairAt;
@@ -451,9 +473,11 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
   const int q0 = (gridDim.x - 1 - blockIdx.x) * queryRows;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int group = lane / 4, thread = lane % 4;
-  q += size_t(bh) * sq * D;
-  k += size_t(bh) * sk * D;
-  v += size_t(bh) * sk * D;
+  q = atHead(q, layouts.q, bh, layouts.heads);
+  k = atHead(k, layouts.k, bh, layouts.heads);
+  v = atHead(v, layouts.v, bh, layouts.heads);
+  const long long qRow = layouts.q.row, kRow = layouts.k.row,
+                  vRow = layouts.v.row;
   const int rows = min(queryRows, sq - q0);
   // Causal: no key after the tile's last query.
   const int keys = causal ? min(sk, q0 + rows) : sk;
@@ -462,10 +486,10 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
   // first + 16 m + group and 8 below.
   const int first = warp * 16 * MT;
 
-  loadTileAsync<T, D, queryRows>(qs, q + size_t(q0) * D, rows);
+  loadTileAsync<T, D, queryRows>(qs, q + q0 * qRow, qRow, rows);
   if (tiles > 0) {
-    loadTileAsync<T, D>(ks, k, min(kTile, sk));
-    loadTileAsync<T, D>(vs, v, min(kTile, sk));
+    loadTileAsync<T, D>(ks, k, kRow, min(kTile, sk));
+    loadTileAsync<T, D>(vs, v, vRow, min(kTile, sk));
   }
   autopar::mma::commitAsync();
 
@@ -494,9 +518,9 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
     const int k0 = tile * kTile, stage = tile & 1;
     if (tile + 1 < tiles) {
       const int next = k0 + kTile, valid = min(kTile, sk - next);
-      loadTileAsync<T, D>(ks + (stage ^ 1) * kTile * L, k + size_t(next) * D,
+      loadTileAsync<T, D>(ks + (stage ^ 1) * kTile * L, k + next * kRow, kRow,
                           valid);
-      loadTileAsync<T, D>(vs + (stage ^ 1) * kTile * L, v + size_t(next) * D,
+      loadTileAsync<T, D>(vs + (stage ^ 1) * kTile * L, v + next * vRow, vRow,
                           valid);
       autopar::mma::commitAsync();
       autopar::mma::waitAsync<1>();
@@ -624,7 +648,9 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
       continue;
     const size_t row = size_t(bh) * sq + q0 + r;
     const float inverse = l > 0.0f ? 1.0f / l : 0.0f;
-    unsigned *target = reinterpret_cast<unsigned *>(out + row * D);
+    unsigned *target = reinterpret_cast<unsigned *>(
+        atHead(out, layouts.out, bh, layouts.heads) +
+        (q0 + r) * layouts.out.row);
     AUTOPAR_UNROLL
     for (int n = 0; n < dTiles; ++n)
       target[n * 4 + thread] =
@@ -651,7 +677,8 @@ template <typename T, int D>
 __device__ void backwardTileMma(const T *q, const T *k, const T *v,
                                 const T *dOut, const float *lse,
                                 const float *rowDot, float *dq, T *dk, T *dv,
-                                int sq, int sk, float scale, int causal) {
+                                const Layouts &layouts, int sq, int sk,
+                                float scale, int causal) {
   using autopar::mma::mma16816;
   using autopar::mma::pack;
   using autopar::mma::pairAt;
@@ -669,7 +696,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
   const int bh = blockIdx.y, k0 = blockIdx.x * kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int group = lane / 4, thread = lane % 4;
-  toHead<T, D>(bh, sq, sk, q, k, v, dOut, lse, rowDot, dq);
+  toHead<T, D>(bh, sq, layouts, q, k, v, dOut, lse, rowDot, dq, dk, dv);
   const int keyRows = min(kTile, sk - k0);
   const float log2e = 1.44269504088896341f, scale2 = scale * log2e;
   // The warp's key rows in the tile: `first` and `first + 8` for this lane.
@@ -682,16 +709,18 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
   // the statistics (log-sum-exp in base 2) by plain loads.
   auto load = [&](int tile, int stage) {
     const int q0 = start + tile * kTile, rows = min(kTile, sq - q0);
-    loadTileAsync<T, D>(qs + stage * kTile * L, q + size_t(q0) * D, rows);
-    loadTileAsync<T, D>(dos + stage * kTile * L, dOut + size_t(q0) * D, rows);
+    loadTileAsync<T, D>(qs + stage * kTile * L, q + q0 * layouts.q.row,
+                        layouts.q.row, rows);
+    loadTileAsync<T, D>(dos + stage * kTile * L, dOut + q0 * layouts.dOut.row,
+                        layouts.dOut.row, rows);
     AUTOPAR_UNROLL
     for (int r = threadIdx.x; r < kTile; r += kThreads) {
       lses[stage * kTile + r] = r < rows ? lse[q0 + r] * log2e : 0.0f;
       dots[stage * kTile + r] = r < rows ? rowDot[q0 + r] : 0.0f;
     }
   };
-  loadTileAsync<T, D>(ks, k + size_t(k0) * D, keyRows);
-  loadTileAsync<T, D>(vs, v + size_t(k0) * D, keyRows);
+  loadTileAsync<T, D>(ks, k + k0 * layouts.k.row, layouts.k.row, keyRows);
+  loadTileAsync<T, D>(vs, v + k0 * layouts.v.row, layouts.v.row, keyRows);
   if (tiles > 0)
     load(0, 0);
   autopar::mma::commitAsync();
@@ -846,9 +875,10 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
     const int r = first + 8 * h;
     if (r >= keyRows)
       continue;
-    const size_t row = size_t(bh) * sk + k0 + r;
-    unsigned *dkRow = reinterpret_cast<unsigned *>(dk + row * D);
-    unsigned *dvRow = reinterpret_cast<unsigned *>(dv + row * D);
+    unsigned *dkRow =
+        reinterpret_cast<unsigned *>(dk + (k0 + r) * layouts.dk.row);
+    unsigned *dvRow =
+        reinterpret_cast<unsigned *>(dv + (k0 + r) * layouts.dv.row);
     AUTOPAR_UNROLL
     for (int n = 0; n < dTiles; ++n) {
       dkRow[n * 4 + thread] = pack(Narrow<T>::from(dkAcc[n][2 * h]),
@@ -859,72 +889,94 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
   }
 }
 
-template <typename T>
-__device__ void narrowRows(const float *in, T *out, size_t count) {
+/// dq (laid out as `layouts.dq`) = the contiguous f32 sums [BH, sq, D]
+/// rounded, `count` = BH sq D elements.
+template <typename T, int D>
+__device__ void narrowRows(const float *in, T *out, Layouts layouts,
+                           size_t count, int sq) {
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
-       i += size_t(gridDim.x) * blockDim.x)
-    out[i] = Narrow<T>::from(in[i]);
+       i += size_t(gridDim.x) * blockDim.x) {
+    size_t row = i / D;
+    int bh = int(row / sq), position = int(row % sq), c = int(i % D);
+    atHead(out, layouts.dq, bh, layouts.heads)[position * layouts.dq.row + c] =
+        Narrow<T>::from(in[i]);
+  }
 }
-/// rowDot[r] = sum over d of dOut[r, d] * out[r, d] for `rows` rows: the
-/// part of the statistics kernel the backward pass still needs when the
-/// forward pass saved the log-sum-exp.
+/// rowDot[r] = sum over d of dOut[r, d] * out[r, d] for the `rows` = BH sq
+/// rows: the part of the statistics kernel the backward pass still needs
+/// when the forward pass saved the log-sum-exp.
 template <typename T, int D>
 __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
-                        size_t rows) {
+                        Layouts layouts, size_t rows, int sq) {
   for (size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
-       r += size_t(gridDim.x) * blockDim.x)
-    rowDot[r] = dotOfRow<T, D>(dOut + r * D, out + r * D);
+       r += size_t(gridDim.x) * blockDim.x) {
+    int bh = int(r / sq), position = int(r % sq);
+    rowDot[r] = dotOfRow<T, D>(atHead(dOut, layouts.dOut, bh, layouts.heads) +
+                                   position * layouts.dOut.row,
+                               atHead(out, layouts.out, bh, layouts.heads) +
+                                   position * layouts.out.row);
+  }
 }
 } // namespace
 
 // The entry points, one per element type and head size, with C names that
-// Attention.cpp looks up in the module.
+// Attention.cpp looks up in the module. Every operand is a [B, H, S, D]
+// tensor laid out as `layouts` says; block row y of the grid is batch
+// y / layouts.heads, head y % layouts.heads.
 #define AUTOPAR_ATTENTION_KERNELS(T, NAME, D)                                  \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_forward_##NAME##_d##D(                                 \
-          const T *q, const T *k, const T *v, T *out, float *lse, int sq,      \
-          int sk, float scale, int causal) {                                   \
-    forwardTile<T, D, false>(q, k, v, out, lse, nullptr, nullptr, sq, sk,      \
-                             scale, causal);                                   \
+          const T *q, const T *k, const T *v, T *out, float *lse,              \
+          Layouts layouts, int sq, int sk, float scale, int causal) {          \
+    forwardTile<T, D, false>(q, k, v, out, lse, nullptr, nullptr, layouts, sq, \
+                             sk, scale, causal);                               \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_forward_mma_##NAME##_d##D(                             \
-          const T *q, const T *k, const T *v, T *out, float *lse, int sq,      \
-          int sk, float scale, int causal) {                                   \
-    forwardTileMma<T, D, 1>(q, k, v, out, lse, sq, sk, scale, causal);         \
+          const T *q, const T *k, const T *v, T *out, float *lse,              \
+          Layouts layouts, int sq, int sk, float scale, int causal) {          \
+    forwardTileMma<T, D, 1>(q, k, v, out, lse, layouts, sq, sk, scale,         \
+                            causal);                                           \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_forward_mma2_##NAME##_d##D(                            \
-          const T *q, const T *k, const T *v, T *out, float *lse, int sq,      \
-          int sk, float scale, int causal) {                                   \
-    forwardTileMma<T, D, 2>(q, k, v, out, lse, sq, sk, scale, causal);         \
+          const T *q, const T *k, const T *v, T *out, float *lse,              \
+          Layouts layouts, int sq, int sk, float scale, int causal) {          \
+    forwardTileMma<T, D, 2>(q, k, v, out, lse, layouts, sq, sk, scale,         \
+                            causal);                                           \
   }                                                                            \
   extern "C" __global__ void autopar_attention_rowdot_##NAME##_d##D(           \
-      const T *out, const T *dOut, float *rowDot, size_t rows) {               \
-    rowDots<T, D>(out, dOut, rowDot, rows);                                    \
+      const T *out, const T *dOut, float *rowDot, Layouts layouts,             \
+      size_t rows, int sq) {                                                   \
+    rowDots<T, D>(out, dOut, rowDot, layouts, rows, sq);                       \
+  }                                                                            \
+  extern "C" __global__ void autopar_attention_narrow_##NAME##_d##D(           \
+      const float *in, T *out, Layouts layouts, size_t count, int sq) {        \
+    narrowRows<T, D>(in, out, layouts, count, sq);                             \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_stats_##NAME##_d##D(                                   \
           const T *q, const T *k, const T *out, const T *dOut, float *lse,     \
-          float *rowDot, int sq, int sk, float scale, int causal) {            \
+          float *rowDot, Layouts layouts, int sq, int sk, float scale,         \
+          int causal) {                                                        \
     forwardTile<T, D, true>(q, k, nullptr, const_cast<T *>(out), lse, dOut,    \
-                            rowDot, sq, sk, scale, causal);                    \
+                            rowDot, layouts, sq, sk, scale, causal);           \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_backward_##NAME##_d##D(                                \
           const T *q, const T *k, const T *v, const T *dOut, const float *lse, \
-          const float *rowDot, float *dq, T *dk, T *dv, int sq, int sk,        \
-          float scale, int causal) {                                           \
-    backwardTile<T, D>(q, k, v, dOut, lse, rowDot, dq, dk, dv, sq, sk, scale,  \
-                       causal);                                                \
+          const float *rowDot, float *dq, T *dk, T *dv, Layouts layouts,       \
+          int sq, int sk, float scale, int causal) {                           \
+    backwardTile<T, D>(q, k, v, dOut, lse, rowDot, dq, dk, dv, layouts, sq,    \
+                       sk, scale, causal);                                     \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(kThreads, D <= 64 ? 3 : 1)      \
       autopar_attention_backward_mma_##NAME##_d##D(                            \
           const T *q, const T *k, const T *v, const T *dOut, const float *lse, \
-          const float *rowDot, float *dq, T *dk, T *dv, int sq, int sk,        \
-          float scale, int causal) {                                           \
-    backwardTileMma<T, D>(q, k, v, dOut, lse, rowDot, dq, dk, dv, sq, sk,      \
-                          scale, causal);                                      \
+          const float *rowDot, float *dq, T *dk, T *dv, Layouts layouts,       \
+          int sq, int sk, float scale, int causal) {                           \
+    backwardTileMma<T, D>(q, k, v, dOut, lse, rowDot, dq, dk, dv, layouts, sq, \
+                          sk, scale, causal);                                  \
   }
 
 AUTOPAR_ATTENTION_KERNELS(__nv_bfloat16, bf16, 32)
@@ -934,13 +986,3 @@ AUTOPAR_ATTENTION_KERNELS(__half, f16, 32)
 AUTOPAR_ATTENTION_KERNELS(__half, f16, 64)
 AUTOPAR_ATTENTION_KERNELS(__half, f16, 128)
 #undef AUTOPAR_ATTENTION_KERNELS
-
-extern "C" __global__ void autopar_attention_narrow_bf16(const float *in,
-                                                         __nv_bfloat16 *out,
-                                                         size_t count) {
-  narrowRows(in, out, count);
-}
-extern "C" __global__ void
-autopar_attention_narrow_f16(const float *in, __half *out, size_t count) {
-  narrowRows(in, out, count);
-}

@@ -16,6 +16,20 @@
 #include <cstddef>
 
 namespace autopar::attention {
+/// Where the rows of one (batch, head) of a [B, H, S, D] operand are (D
+/// contiguous): element strides of the batch, the head and the position,
+/// each a multiple of 8 (the kernels move rows 16 bytes at a time).
+struct Strides {
+  long long batch, head, row;
+};
+/// The strides of every operand of a kernel (those it does not take are
+/// unused) and the number of heads H: block row y of a grid is batch
+/// y / H, head y % H.
+struct Layouts {
+  Strides q, k, v, out, dOut, dq, dk, dv;
+  int heads;
+};
+
 /// Rows of a query or key tile; threads of a block (4 warps of 16 rows).
 constexpr int kTile = 64, kThreads = 128;
 

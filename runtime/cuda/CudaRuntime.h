@@ -188,28 +188,30 @@ void _mlir_ciface_autopar_cuda_gemm_f16_c16(AutoParUnrankedF32 *a,
                                             AutoParUnrankedF32 *c,
                                             AutoParSpec *spec);
 /// Fused attention (runtime/cuda/Attention.cu, autopar-attention-to-calls)
-/// on contiguous [batch x heads, positions, head size] bf16 (or f16)
-/// buffers, head size 32, 64 or 128, on the legacy default stream like the
-/// cuBLAS calls: out = softmax(q k^T scale [causal]) v, and its gradients
-/// dq, dk, dv for the output's cotangent dout.
-struct AutoParMemRef3 {
+/// on [batch, heads, positions, head size] bf16 (or f16) buffers, head size
+/// 32, 64 or 128 and contiguous, the other strides any multiples of 8 (a
+/// [batch, positions, heads, head size] tensor viewed transposed, say), on
+/// the legacy default stream like the cuBLAS calls: out = softmax(q k^T
+/// scale [causal]) v, and its gradients dq, dk, dv for the output's
+/// cotangent dout.
+struct AutoParMemRef4 {
   void *allocated, *aligned;
-  int64_t offset, sizes[3], strides[3];
+  int64_t offset, sizes[4], strides[4];
 };
 void _mlir_ciface_autopar_cuda_attention_forward_bf16(
-    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
-    AutoParMemRef3 *out, float scale, int32_t causal);
+    AutoParMemRef4 *q, AutoParMemRef4 *k, AutoParMemRef4 *v,
+    AutoParMemRef4 *out, float scale, int32_t causal);
 void _mlir_ciface_autopar_cuda_attention_forward_f16(
-    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
-    AutoParMemRef3 *out, float scale, int32_t causal);
+    AutoParMemRef4 *q, AutoParMemRef4 *k, AutoParMemRef4 *v,
+    AutoParMemRef4 *out, float scale, int32_t causal);
 void _mlir_ciface_autopar_cuda_attention_backward_bf16(
-    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
-    AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef3 *dq,
-    AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale, int32_t causal);
+    AutoParMemRef4 *q, AutoParMemRef4 *k, AutoParMemRef4 *v,
+    AutoParMemRef4 *out, AutoParMemRef4 *dout, AutoParMemRef4 *dq,
+    AutoParMemRef4 *dk, AutoParMemRef4 *dv, float scale, int32_t causal);
 void _mlir_ciface_autopar_cuda_attention_backward_f16(
-    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
-    AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef3 *dq,
-    AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale, int32_t causal);
+    AutoParMemRef4 *q, AutoParMemRef4 *k, AutoParMemRef4 *v,
+    AutoParMemRef4 *out, AutoParMemRef4 *dout, AutoParMemRef4 *dq,
+    AutoParMemRef4 *dk, AutoParMemRef4 *dv, float scale, int32_t causal);
 /// The same where the forward pass saves each query row's log-sum-exp of
 /// the scaled scores in `lse` (f32 [batch x heads, positions]) for the
 /// backward pass, which then does not recompute it (autopar-attention-to-
@@ -219,20 +221,20 @@ struct AutoParMemRef2 {
   int64_t offset, sizes[2], strides[2];
 };
 void _mlir_ciface_autopar_cuda_attention_forward_lse_bf16(
-    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
-    AutoParMemRef3 *out, AutoParMemRef2 *lse, float scale, int32_t causal);
+    AutoParMemRef4 *q, AutoParMemRef4 *k, AutoParMemRef4 *v,
+    AutoParMemRef4 *out, AutoParMemRef2 *lse, float scale, int32_t causal);
 void _mlir_ciface_autopar_cuda_attention_forward_lse_f16(
-    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
-    AutoParMemRef3 *out, AutoParMemRef2 *lse, float scale, int32_t causal);
+    AutoParMemRef4 *q, AutoParMemRef4 *k, AutoParMemRef4 *v,
+    AutoParMemRef4 *out, AutoParMemRef2 *lse, float scale, int32_t causal);
 void _mlir_ciface_autopar_cuda_attention_backward_lse_bf16(
-    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
-    AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef2 *lse,
-    AutoParMemRef3 *dq, AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale,
+    AutoParMemRef4 *q, AutoParMemRef4 *k, AutoParMemRef4 *v,
+    AutoParMemRef4 *out, AutoParMemRef4 *dout, AutoParMemRef2 *lse,
+    AutoParMemRef4 *dq, AutoParMemRef4 *dk, AutoParMemRef4 *dv, float scale,
     int32_t causal);
 void _mlir_ciface_autopar_cuda_attention_backward_lse_f16(
-    AutoParMemRef3 *q, AutoParMemRef3 *k, AutoParMemRef3 *v,
-    AutoParMemRef3 *out, AutoParMemRef3 *dout, AutoParMemRef2 *lse,
-    AutoParMemRef3 *dq, AutoParMemRef3 *dk, AutoParMemRef3 *dv, float scale,
+    AutoParMemRef4 *q, AutoParMemRef4 *k, AutoParMemRef4 *v,
+    AutoParMemRef4 *out, AutoParMemRef4 *dout, AutoParMemRef2 *lse,
+    AutoParMemRef4 *dq, AutoParMemRef4 *dk, AutoParMemRef4 *dv, float scale,
     int32_t causal);
 void mgpuLaunchKernel(void *function, intptr_t gridX, intptr_t gridY,
                       intptr_t gridZ, intptr_t blockX, intptr_t blockY,

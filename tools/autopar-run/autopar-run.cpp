@@ -152,6 +152,12 @@ static cl::opt<bool> recomputeProducers(
     cl::desc("Lower with autopar-fuse-elementwise recompute (the CUDA "
              "pipeline's recomputation of cheap producers), for tests"),
     cl::Hidden, cl::cat(runCategory));
+static cl::opt<bool> attentionCalls(
+    "attention-calls",
+    cl::desc("Lower bf16/f16 attentions to the CUDA runtime's fused "
+             "attention calls (autopar-attention-to-calls), provided by a "
+             "preloaded host implementation, for tests"),
+    cl::Hidden, cl::cat(runCategory));
 static cl::opt<std::string> checkpointDir(
     "checkpoint-dir",
     cl::desc("Training: write checkpoints (parameters, optimizer state, "
@@ -790,6 +796,7 @@ compileModule(ModuleOp module, StringRef inputName) {
   options.fuseRows = fuseRows;
   options.fuseRowsUnroll = fuseRowsUnroll;
   options.recomputeProducers = recomputeProducers;
+  options.attentionCalls = attentionCalls;
   mlir::autopar::buildCPULoweringPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

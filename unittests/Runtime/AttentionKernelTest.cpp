@@ -37,30 +37,71 @@ using autopar::attention::backwardSharedBytes;
 using autopar::attention::forwardSharedBytes;
 using autopar::attention::kThreads;
 using autopar::attention::kTile;
+using autopar::attention::Layouts;
+using autopar::attention::Strides;
 using cuda_emulation::launch;
 
 struct Case {
   const char *type; // bf16 or f16
   int d, bh, sq, sk;
   bool causal;
+  /// bh = batch x heads; interleaved: each operand stored as [batch,
+  /// positions, heads, d] (the kernels read and write it through strides),
+  /// else as [batch, heads, positions, d].
+  int heads = 1;
+  bool interleaved = false;
 };
+
+/// Where the rows of an operand with `s` positions are, in its storage.
+Strides stridesOf(const Case &c, int s) {
+  long long h = c.heads, d = c.d;
+  if (c.interleaved)
+    return {s * h * d, d, h * d};
+  return {h * s * d, s * d, d};
+}
+
+/// The kernels' layouts of a case's operands.
+Layouts layoutsOf(const Case &c) {
+  Layouts l{};
+  l.heads = c.heads;
+  l.q = l.out = l.dOut = l.dq = stridesOf(c, c.sq);
+  l.k = l.v = l.dk = l.dv = stridesOf(c, c.sk);
+  return l;
+}
+
+/// A [bh, s, d] tensor (logical order) in its storage order, and back.
+template <typename T>
+std::vector<T> stored(const std::vector<T> &logical, const Case &c, int s,
+                      bool back = false) {
+  std::vector<T> result(logical.size());
+  Strides t = stridesOf(c, s);
+  for (int bh = 0; bh < c.bh; ++bh)
+    for (int i = 0; i < s; ++i)
+      for (int e = 0; e < c.d; ++e) {
+        size_t from = (size_t(bh) * s + i) * c.d + e;
+        size_t to = size_t((bh / c.heads) * t.batch + (bh % c.heads) * t.head +
+                           i * t.row + e);
+        if (back)
+          result[from] = logical[to];
+        else
+          result[to] = logical[from];
+      }
+  return result;
+}
 
 /// The eight kernels of one element type and head size.
 template <typename T> struct Kernels {
-  void (*forward)(const T *, const T *, const T *, T *, float *, int, int,
-                  float, int);
-  void (*forwardMma)(const T *, const T *, const T *, T *, float *, int, int,
-                     float, int);
-  void (*forwardMma2)(const T *, const T *, const T *, T *, float *, int, int,
-                      float, int);
+  using Forward = void (*)(const T *, const T *, const T *, T *, float *,
+                           Layouts, int, int, float, int);
+  using Backward = void (*)(const T *, const T *, const T *, const T *,
+                            const float *, const float *, float *, T *, T *,
+                            Layouts, int, int, float, int);
+  Forward forward, forwardMma, forwardMma2;
   void (*stats)(const T *, const T *, const T *, const T *, float *, float *,
-                int, int, float, int);
-  void (*backward)(const T *, const T *, const T *, const T *, const float *,
-                   const float *, float *, T *, T *, int, int, float, int);
-  void (*backwardMma)(const T *, const T *, const T *, const T *, const float *,
-                      const float *, float *, T *, T *, int, int, float, int);
-  void (*toNarrow)(const float *, T *, size_t);
-  void (*rowDot)(const T *, const T *, float *, size_t);
+                Layouts, int, int, float, int);
+  Backward backward, backwardMma;
+  void (*toNarrow)(const float *, T *, Layouts, size_t, int);
+  void (*rowDot)(const T *, const T *, float *, Layouts, size_t, int);
 };
 
 /// How the backward pass gets each query row's log-sum-exp: recomputed by
@@ -158,6 +199,7 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
   unsigned qTiles = unsigned((c.sq + kTile - 1) / kTile);
   unsigned kTiles = unsigned((c.sk + kTile - 1) / kTile);
   int causal = c.causal;
+  Layouts layouts = layoutsOf(c);
   size_t qn = q.size(), rows = size_t(c.bh) * c.sq;
   std::vector<float> lse(rows, NAN), rowDot(rows, NAN), dqWide(qn, 0.0f);
   unsigned q128 = unsigned((c.sq + 2 * kTile - 1) / (2 * kTile));
@@ -166,18 +208,19 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
                                     : kernels.forward,
          Dim3{forward == Forward::Mma2 ? q128 : qTiles, unsigned(c.bh), 1},
          kThreads, q.data(), k.data(), v.data(), out.data(),
-         mode == Lse::Saved ? lse.data() : nullptr, c.sq, c.sk, scale, causal);
+         mode == Lse::Saved ? lse.data() : nullptr, layouts, c.sq, c.sk, scale,
+         causal);
 
   std::vector<float> statsLse(rows, NAN), statsRowDot(rows, NAN);
   launch(kernels.stats, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
          k.data(), out.data(), dOut.data(), statsLse.data(), statsRowDot.data(),
-         c.sq, c.sk, scale, causal);
+         layouts, c.sq, c.sk, scale, causal);
   if (mode == Lse::Recomputed) {
     lse = statsLse;
     rowDot = statsRowDot;
   } else {
     launch(kernels.rowDot, Dim3{3, 1, 1}, 32, out.data(), dOut.data(),
-           rowDot.data(), rows);
+           rowDot.data(), layouts, rows, c.sq);
     for (size_t r = 0; r < rows; ++r) {
       ASSERT_NEAR(lse[r], statsLse[r], 1e-6f * std::fabs(statsLse[r]))
           << "row " << r;
@@ -189,17 +232,24 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
   launch(forward == Forward::Wmma ? kernels.backward : kernels.backwardMma,
          Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
          v.data(), dOut.data(), lse.data(), rowDot.data(), dqWide.data(),
-         dk.data(), dv.data(), c.sq, c.sk, scale, causal);
-  launch(kernels.toNarrow, Dim3{4, 1, 1}, 64, dqWide.data(), dq.data(), qn);
+         dk.data(), dv.data(), layouts, c.sq, c.sk, scale, causal);
+  launch(kernels.toNarrow, Dim3{4, 1, 1}, 64, dqWide.data(), dq.data(), layouts,
+         qn, c.sq);
 }
 
-/// The runtime's view of a host vector's device copy: [bh, s, d].
+/// The runtime's view of a host vector's device copy: [batch, heads, s, d]
+/// in the case's storage order.
 template <typename T> struct DeviceTensor {
-  DeviceTensor(const std::vector<T> &host, int bh, int s, int d)
+  DeviceTensor(const std::vector<T> &host, const Case &c, int s)
       : bytes(host.size() * sizeof(T)) {
     data = mgpuMemAlloc(bytes, nullptr, false);
     autopar::cuda::copyToDevice(data, host.data(), bytes);
-    ref = {data, data, 0, {bh, s, d}, {int64_t(s) * d, d, 1}};
+    Strides t = stridesOf(c, s);
+    ref = {data,
+           data,
+           0,
+           {c.bh / c.heads, c.heads, s, c.d},
+           {t.batch, t.head, t.row, 1}};
   }
   ~DeviceTensor() { mgpuMemFree(data, nullptr); }
   std::vector<T> read() const {
@@ -209,7 +259,7 @@ template <typename T> struct DeviceTensor {
   }
   size_t bytes;
   void *data;
-  AutoParMemRef3 ref;
+  AutoParMemRef4 ref;
 };
 
 template <typename T>
@@ -240,14 +290,18 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
   reference(qf, kf, vf, dOutf, c, scale, outRef, dqRef, dkRef, dvRef);
 
   std::vector<T> out(qn), dq(qn), dk(kn), dv(kn);
+  // The kernels see every operand in the case's storage order.
+  q = stored(q, c, c.sq);
+  k = stored(k, c, c.sk);
+  v = stored(v, c, c.sk);
+  dOut = stored(dOut, c, c.sq);
   if (onGpu) {
     std::string why;
     if (!autopar::cuda::available(why))
       GTEST_SKIP() << "no CUDA GPU here: " << why;
-    DeviceTensor<T> dQ(q, c.bh, c.sq, c.d), dK(k, c.bh, c.sk, c.d),
-        dV(v, c.bh, c.sk, c.d), dO(out, c.bh, c.sq, c.d),
-        dDo(dOut, c.bh, c.sq, c.d), dDq(dq, c.bh, c.sq, c.d),
-        dDk(dk, c.bh, c.sk, c.d), dDv(dv, c.bh, c.sk, c.d);
+    DeviceTensor<T> dQ(q, c, c.sq), dK(k, c, c.sk), dV(v, c, c.sk),
+        dO(out, c, c.sq), dDo(dOut, c, c.sq), dDq(dq, c, c.sq),
+        dDk(dk, c, c.sk), dDv(dv, c, c.sk);
     bool bf16 = std::is_same<T, __nv_bfloat16>::value;
     setenv("AUTOPAR_CUDA_ATTENTION",
            forward == Forward::Mma    ? "mma"
@@ -282,12 +336,17 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
   } else {
     emulate(c, q, k, v, dOut, scale, out, dq, dk, dv, kernels, mode, forward);
   }
+  out = stored(out, c, c.sq, /*back=*/true);
+  dq = stored(dq, c, c.sq, /*back=*/true);
+  dk = stored(dk, c, c.sk, /*back=*/true);
+  dv = stored(dv, c, c.sk, /*back=*/true);
   double errors[] = {relativeError(out, outRef), relativeError(dq, dqRef),
                      relativeError(dk, dkRef), relativeError(dv, dvRef)};
-  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s%s%s: relative errors out %.2e, "
-              "dq %.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
+  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s%s%s%s: relative errors out "
+              "%.2e, dq %.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
               onGpu ? "GPU " : "", c.type, c.d, c.bh, c.sq, c.sk,
               c.causal ? " causal" : "", mode == Lse::Saved ? " saved lse" : "",
+              c.interleaved ? " interleaved heads" : "",
               forward == Forward::Wmma   ? " wmma"
               : forward == Forward::Mma2 ? " mma2"
                                          : "",
@@ -310,7 +369,7 @@ constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
         autopar_attention_stats_bf16_d##D,                                     \
         autopar_attention_backward_bf16_d##D,                                  \
         autopar_attention_backward_mma_bf16_d##D,                              \
-        autopar_attention_narrow_bf16, autopar_attention_rowdot_bf16_d##D      \
+        autopar_attention_narrow_bf16_d##D, autopar_attention_rowdot_bf16_d##D \
   }
 
 #define F16_KERNELS(D)                                                         \
@@ -319,8 +378,8 @@ constexpr double kBf16Tolerance = 1e-2, kF16Tolerance = 2e-3;
         autopar_attention_forward_mma_f16_d##D,                                \
         autopar_attention_forward_mma2_f16_d##D,                               \
         autopar_attention_stats_f16_d##D, autopar_attention_backward_f16_d##D, \
-        autopar_attention_backward_mma_f16_d##D, autopar_attention_narrow_f16, \
-        autopar_attention_rowdot_f16_d##D                                      \
+        autopar_attention_backward_mma_f16_d##D,                               \
+        autopar_attention_narrow_f16_d##D, autopar_attention_rowdot_f16_d##D   \
   }
 
 TEST(AttentionKernel, CausalWithAShortLastTile) {
@@ -378,6 +437,32 @@ TEST(AttentionKernel, CausalWholeTiles) {
                          BF16_KERNELS(64), kBf16Tolerance, Lse::Saved);
 }
 
+// Operands stored as [batch, positions, heads, d] (how a model's projections
+// lay them out), read and written through their strides: 2 x 2 heads.
+TEST(AttentionKernel, InterleavedHeads) {
+  Case c{"bf16", 64, 4, 100, 100, true};
+  c.heads = 2;
+  c.interleaved = true;
+  runCase<__nv_bfloat16>(false, c, BF16_KERNELS(64), kBf16Tolerance,
+                         Lse::Saved);
+}
+
+TEST(AttentionKernel, InterleavedHeadsWmmaRecomputed) {
+  Case c{"f16", 32, 4, 70, 130, false};
+  c.heads = 2;
+  c.interleaved = true;
+  runCase<__half>(false, c, F16_KERNELS(32), kF16Tolerance, Lse::Recomputed,
+                  Forward::Wmma);
+}
+
+TEST(AttentionKernel, InterleavedHeadsMma2) {
+  Case c{"bf16", 64, 4, 70, 70, true};
+  c.heads = 2;
+  c.interleaved = true;
+  runCase<__nv_bfloat16>(false, c, BF16_KERNELS(64), kBf16Tolerance, Lse::Saved,
+                         Forward::Mma2);
+}
+
 // The forward kernel with 32 query rows a warp (AUTOPAR_CUDA_ATTENTION=mma2):
 // blocks of 128 rows, the second warp pair's rows past the end, three key
 // tiles, and fewer queries than a block.
@@ -422,6 +507,12 @@ TEST(AttentionKernel, OnTheGPUSavedLseCausalWithAShortLastTile) {
 TEST(AttentionKernel, OnTheGPUHeadSize32ThreeTiles) {
   runCase<__nv_bfloat16>(true, {"bf16", 32, 4, 150, 150, true},
                          BF16_KERNELS(32), kBf16Tolerance, Lse::Saved);
+}
+TEST(AttentionKernel, OnTheGPUInterleavedHeads) {
+  Case c{"bf16", 64, 6, 200, 200, true};
+  c.heads = 3;
+  c.interleaved = true;
+  runCase<__nv_bfloat16>(true, c, BF16_KERNELS(64), kBf16Tolerance, Lse::Saved);
 }
 TEST(AttentionKernel, OnTheGPUMma2CausalThreeTiles) {
   runCase<__nv_bfloat16>(true, {"bf16", 64, 3, 300, 300, true},

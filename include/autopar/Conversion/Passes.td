@@ -77,7 +77,11 @@ def ContractionsToCallsPass
     goes to the function's `_c16` sibling (`autopar_cuda_gemm_bf16_c16`:
     cuBLAS rounds each f32 sum once, as the truncation did) and the readers
     take the half-precision elements as they are. The product writes and
-    its readers read half the bytes.
+    its readers read half the bytes. Where the one reader then only copies
+    the product into a fresh buffer that nothing touched before (the
+    rounding of a product a runtime call reads, which fusion could not take
+    into a loop), the buffer's readers read the product itself and the
+    copy goes.
   }];
   let options = [
     Option<"function", "function", "std::string", "\"autopar_gemm_f32\"",
@@ -432,9 +436,23 @@ def AttentionToCallsPass
     runtime's fused kernels (runtime/cuda/Attention.cu, flash attention):
     `autopar_cuda_attention_forward_<type>(q, k, v, out, scale, causal)` and
     `autopar_cuda_attention_backward_<type>(q, k, v, out, dout, dq, dk, dv,
-    scale, causal)`, on the operands' buffers (read only) viewed as
-    `[batch x heads, positions, head size]`, the results fresh buffers.
-    Neither stores the probabilities: the backward pass recomputes them.
+    scale, causal)`, on the operands' buffers (read only) as
+    `[batch, heads, positions, head size]` memrefs with any strides (other
+    ranks as `[1, leading dimensions, positions, head size]`). Neither
+    stores the probabilities: the backward pass recomputes them.
+    An operand that is a `[batch, positions, heads, head size]` tensor
+    transposed (`perm = [0, 2, 1, 3]`, rounded to the operand's type on the
+    way or not: how a model splits a projection into heads) is passed as
+    that tensor (rounded) viewed transposed, so that no transposing copy is
+    made; a round trip through a wider float is dropped. A rank-4 result
+    is a fresh `[batch, positions, heads, head size]` buffer the kernels
+    write through a transposed view: readers that transpose it back
+    (widened first or not) read it as it is, others a transpose of it. A
+    gradient whose dq, dk and dv are only widened, transposed back,
+    flattened to `[batch, positions, heads x head size]` and concatenated
+    along the last dimension (the gradient of a fused query-key-value
+    projection) writes them into one `[batch, positions, 3, heads, head
+    size]` buffer that stands for the concatenation.
     A gradient whose operand `output` is a converted attention's result on
     the same query, key and value, with the same causality and scale (what
     autodiff makes), is paired with it: the attention becomes

@@ -54,6 +54,14 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "consumer (autopar-fuse-elementwise recompute), as the "
                      "CUDA pipeline does, so that tests can check it"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> attentionCalls{
+      *this, "attention-calls",
+      llvm::cl::desc("Turn bf16/f16 attentions into calls to the CUDA "
+                     "runtime's fused attention entry points first "
+                     "(autopar-attention-to-calls), as the CUDA pipeline "
+                     "does; the caller provides them (a test double on the "
+                     "host), so that tests can check the rewrite on a CPU"),
+      llvm::cl::init(false)};
 };
 
 /// Options of the training-step pipeline (`autopar-make-train-step`): the

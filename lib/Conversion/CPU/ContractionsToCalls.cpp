@@ -144,6 +144,39 @@ std::optional<SmallVector<linalg::GenericOp>> narrowReaders(linalg::LinalgOp op,
   return readers;
 }
 
+/// Where `reader`, now that the product it read is narrow, only copies
+/// `narrow` into a fresh buffer that nothing touched before (the rounding
+/// of a product whose reader is a runtime call, which the fusion could not
+/// take in): the buffer's readers read `narrow` instead, and the copy and
+/// the buffer go (`narrow` freed where the buffer was).
+void forwardCopy(linalg::GenericOp reader, Value narrow) {
+  if (reader.getNumDpsInputs() != 1 || reader.getNumDpsInits() != 1 ||
+      reader.getDpsInputOperand(0)->get() != narrow ||
+      !llvm::all_of(reader.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return;
+  Block &body = reader.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  if (body.getOperations().size() != 1 ||
+      yield.getOperand(0) != body.getArgument(0))
+    return;
+  Value copy = reader.getDpsInitOperand(0)->get();
+  auto alloc = copy.getDefiningOp<memref::AllocOp>();
+  if (!alloc || copy.getType() != narrow.getType())
+    return;
+  for (Operation *user : copy.getUsers())
+    if (user != reader.getOperation() &&
+        (user->getBlock() != reader->getBlock() ||
+         !reader->isBeforeInBlock(user)))
+      return;
+  for (Operation *user : llvm::make_early_inc_range(narrow.getUsers()))
+    if (isa<memref::DeallocOp>(user))
+      user->erase();
+  reader->erase();
+  copy.replaceAllUsesWith(narrow);
+  alloc->erase();
+}
+
 /// Gives `op`'s C the type `element` (narrowReaders said who reads it):
 /// the readers take its elements without the rounding. Returns the new C.
 Value narrowResult(OpBuilder &builder, linalg::LinalgOp op, Type element,
@@ -171,6 +204,8 @@ Value narrowResult(OpBuilder &builder, linalg::LinalgOp op, Type element,
   for (Operation *user : llvm::make_early_inc_range(c.getUsers()))
     if (auto dealloc = dyn_cast<memref::DeallocOp>(user))
       dealloc.getMemrefMutable().assign(narrow);
+  if (readers.size() == 1)
+    forwardCopy(readers.front(), narrow);
   return narrow;
 }
 

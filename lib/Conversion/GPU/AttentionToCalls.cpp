@@ -17,9 +17,12 @@
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
 
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
 #include <cmath>
+#include <functional>
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_ATTENTIONTOCALLSPASS
@@ -44,6 +47,55 @@ StringRef kernelType(Value q, Value k, Value v) {
     return "";
   Type element = qt.getElementType();
   return element.isBF16() ? "bf16" : element.isF16() ? "f16" : "";
+}
+
+/// The permutation between [batch, heads, positions, d] and [batch,
+/// positions, heads, d] (its own inverse).
+bool swapsHeadsAndPositions(TransposeOp t) {
+  return llvm::equal(t.getPermutation(), ArrayRef<int64_t>{0, 2, 1, 3});
+}
+
+Type elementOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getElementType();
+}
+
+/// Whether converting an `inner` value to `wide` and back loses nothing.
+bool exactRoundTrip(Type inner, Type wide) {
+  auto i = dyn_cast<FloatType>(inner), w = dyn_cast<FloatType>(wide);
+  return i && w && (w.isF32() || w.isF64()) &&
+         llvm::APFloatBase::isRepresentableBy(i.getFloatSemantics(),
+                                              w.getFloatSemantics());
+}
+
+/// `v` (of `type`'s element) with its round trip through a wider float
+/// dropped: the value itself where `v` is convert(x) and x is of `type`
+/// exactly.
+Value withoutRoundTrip(Value v, Type element) {
+  if (auto c = v.getDefiningOp<ConvertOp>())
+    if (elementOf(c.getOperand()) == element &&
+        exactRoundTrip(element, elementOf(v)))
+      return c.getOperand();
+  return v;
+}
+
+/// `v` without an identity transpose (what autodiff leaves after a
+/// product), directly or under a reshape, which would otherwise become a
+/// copy kernel of its own in front of the call.
+Value withoutIdentityTranspose(OpBuilder &b, Value v) {
+  auto isIdentity = [](Operation *op) {
+    auto t = dyn_cast_or_null<TransposeOp>(op);
+    return t && llvm::equal(t.getPermutation(),
+                            llvm::seq<int64_t>(0, t.getPermutation().size()));
+  };
+  if (isIdentity(v.getDefiningOp()))
+    return v.getDefiningOp()->getOperand(0);
+  auto reshape = v.getDefiningOp<ReshapeOp>();
+  if (!reshape || !isIdentity(reshape.getOperand().getDefiningOp()))
+    return v;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(reshape);
+  return ReshapeOp::create(b, reshape.getLoc(), reshape.getType(),
+                           reshape.getOperand().getDefiningOp()->getOperand(0));
 }
 
 struct AttentionToCallsPass
@@ -88,6 +140,11 @@ struct AttentionToCallsPass
       saving.insert(a);
     }
     DenseMap<Operation *, Value> savedLse;
+    // A [batch, positions, heads, d] tensor already made for an operand
+    // (a query that the gradient reads too).
+    DenseMap<Value, Value> interleaved;
+    SmallVector<Operation *> dead;
+    llvm::SmallPtrSet<Operation *, 16> producers;
 
     for (Operation *op : work) {
       Location loc = op->getLoc();
@@ -99,37 +156,102 @@ struct AttentionToCallsPass
       Type element = qType.getElementType();
       StringRef type = kernelType(q, op->getOperand(1), op->getOperand(2));
       auto dynamic = MemRefType::get(
-          {ShapedType::kDynamic, ShapedType::kDynamic, ShapedType::kDynamic},
-          element);
+          SmallVector<int64_t>(4, ShapedType::kDynamic), element,
+          StridedLayoutAttr::get(ctx, ShapedType::kDynamic,
+                                 {ShapedType::kDynamic, ShapedType::kDynamic,
+                                  ShapedType::kDynamic, 1}));
+      auto asCallArgument = [&](Value view) {
+        return memref::CastOp::create(b, loc, dynamic, view).getResult();
+      };
+      // [B, H, S, D] -> [B, S, H, D] and back, on a buffer: a view.
+      auto swapped = [&](Value buffer) {
+        return memref::TransposeOp::create(
+                   b, loc, buffer,
+                   AffineMapAttr::get(AffineMap::getPermutationMap(
+                       ArrayRef<unsigned>{0, 2, 1, 3}, ctx)))
+            .getResult();
+      };
 
-      // [..., S, D] as [BH, S, D]: the leading dimensions folded.
-      auto asRank3 = [&](Value v) {
-        auto flat = cast<RankedTensorType>(asRank3Type(v, rank, d));
-        return flat == v.getType()
-                   ? v
-                   : ReshapeOp::create(b, loc, flat, v).getResult();
+      // The operands as the kernels take them, [B, H, S, D]: rank 4 as it
+      // is, other ranks [1, leading dimensions folded, S, D].
+      auto asRank4 = [&](Value v) -> Value {
+        auto t = cast<RankedTensorType>(v.getType());
+        if (t.getRank() == 4)
+          return v;
+        int64_t s = t.getDimSize(rank - 2);
+        auto flat = RankedTensorType::get(
+            {1, t.getNumElements() / (s * d), s, d}, t.getElementType());
+        return ReshapeOp::create(b, loc, flat, v).getResult();
+      };
+      // An operand that is a [B, S, H, D] tensor transposed (converted to
+      // the operand's type on the way, or not): that tensor, in the
+      // operand's type, which the kernels read through strides instead of
+      // a transposing copy.
+      auto interleavedSource = [&](Value v) -> Value {
+        if (Value known = interleaved.lookup(v))
+          return known;
+        Value x = v;
+        if (auto c = x.getDefiningOp<ConvertOp>())
+          x = c.getOperand();
+        auto t = x.getDefiningOp<TransposeOp>();
+        if (!t || !swapsHeadsAndPositions(t))
+          return {};
+        Value y = withoutIdentityTranspose(
+            b, withoutRoundTrip(t.getOperand(), element));
+        if (elementOf(y) != element) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointAfterValue(y);
+          auto yType = cast<RankedTensorType>(y.getType());
+          y = ConvertOp::create(b, loc, yType.clone(element), y);
+        }
+        interleaved[v] = y;
+        return y;
       };
       auto input = [&](Value v) -> Value {
-        Value flat = asRank3(v);
-        auto t = cast<RankedTensorType>(flat.getType());
+        Value source = rank == 4 ? interleavedSource(v) : Value();
+        Value tensor = source ? source : asRank4(v);
+        auto t = cast<RankedTensorType>(tensor.getType());
         Value buffer = bufferization::ToBufferOp::create(
-            b, loc, MemRefType::get(t.getShape(), element), flat,
+            b, loc, MemRefType::get(t.getShape(), element), tensor,
             /*read_only=*/true);
-        return memref::CastOp::create(b, loc, dynamic, buffer);
+        return asCallArgument(source ? swapped(buffer) : buffer);
       };
-      SmallVector<Value> args;
-      SmallVector<std::pair<Value, RankedTensorType>> outputs;
-      auto output = [&](Value like) {
-        auto t = cast<RankedTensorType>(asRank3Type(like, rank, d));
+
+      // Results: a fresh [B, S, H, D] buffer where the result is rank 4
+      // (the kernels write it through strides; readers that transpose it
+      // back read it as it is), else [1, BH, S, D]. `finish` runs after the
+      // call.
+      SmallVector<std::function<void()>> finish;
+      auto output = [&](Value result) -> Value {
+        auto t = cast<RankedTensorType>(result.getType());
+        if (rank != 4) {
+          auto flat = cast<RankedTensorType>(asRank4Type(result, rank, d));
+          Value buffer = memref::AllocOp::create(
+              b, loc, MemRefType::get(flat.getShape(), element));
+          finish.push_back([&, buffer, result, flat, t]() mutable {
+            Value tensor = bufferization::ToTensorOp::create(
+                b, loc, flat, buffer, /*restrict=*/true, /*writable=*/true);
+            result.replaceAllUsesWith(
+                ReshapeOp::create(b, loc, t, tensor).getResult());
+          });
+          return asCallArgument(buffer);
+        }
+        auto bshd = RankedTensorType::get(
+            {t.getDimSize(0), t.getDimSize(2), t.getDimSize(1), d}, element);
         Value buffer = memref::AllocOp::create(
-            b, loc, MemRefType::get(t.getShape(), element));
-        outputs.push_back({buffer, cast<RankedTensorType>(like.getType())});
-        return memref::CastOp::create(b, loc, dynamic, buffer).getResult();
+            b, loc, MemRefType::get(bshd.getShape(), element));
+        finish.push_back([&, buffer, result, bshd] {
+          Value tensor = bufferization::ToTensorOp::create(
+              b, loc, bshd, buffer, /*restrict=*/true, /*writable=*/true);
+          replaceTransposed(b, loc, result, tensor, dead);
+        });
+        return asCallArgument(swapped(buffer));
       };
 
       bool causal;
       std::optional<APFloat> scaleAttr;
       std::string name;
+      SmallVector<Value> args;
       if (auto a = dyn_cast<AttentionOp>(op)) {
         for (Value v : {a.getQuery(), a.getKey(), a.getValue()})
           args.push_back(input(v));
@@ -139,11 +261,12 @@ struct AttentionToCallsPass
         name = ("autopar_cuda_attention_forward_" + type).str();
         if (saving.contains(op)) {
           // f32 [BH, S]: the gradient's call reads it.
-          auto flat = cast<RankedTensorType>(asRank3Type(q, rank, d));
+          auto flat = cast<RankedTensorType>(asRank4Type(q, rank, d));
           Value lse = memref::AllocOp::create(
               b, loc,
-              MemRefType::get({flat.getDimSize(0), flat.getDimSize(1)},
-                              b.getF32Type()));
+              MemRefType::get(
+                  {flat.getDimSize(0) * flat.getDimSize(1), flat.getDimSize(2)},
+                  b.getF32Type()));
           savedLse[op] = lse;
           args.push_back(memref::CastOp::create(b, loc, lseType(ctx), lse));
           name = ("autopar_cuda_attention_forward_lse_" + type).str();
@@ -158,8 +281,9 @@ struct AttentionToCallsPass
           args.push_back(memref::CastOp::create(b, loc, lseType(ctx), lse));
           name = ("autopar_cuda_attention_backward_lse_" + type).str();
         }
-        for (Value v : g.getResults())
-          args.push_back(output(v));
+        if (!writeIntoConcatenation(b, loc, g, dynamic, args, finish, dead))
+          for (Value v : g.getResults())
+            args.push_back(output(v));
         causal = g.getCausal();
         scaleAttr = g.getScale();
       }
@@ -181,21 +305,190 @@ struct AttentionToCallsPass
         symbols.insert(callee);
       }
       func::CallOp::create(b, loc, callee, args);
-
-      for (auto [result, out] : llvm::zip(op->getResults(), outputs)) {
-        auto [buffer, type] = out;
-        auto flatType = cast<MemRefType>(buffer.getType());
-        Value tensor = bufferization::ToTensorOp::create(
-            b, loc,
-            RankedTensorType::get(flatType.getShape(),
-                                  flatType.getElementType()),
-            buffer, /*restrict=*/true, /*writable=*/true);
-        if (tensor.getType() != type)
-          tensor = ReshapeOp::create(b, loc, type, tensor);
-        result.replaceAllUsesWith(tensor);
-      }
+      for (auto &f : finish)
+        f();
+      for (Operation *o : dead)
+        o->erase();
+      dead.clear();
+      for (Value operand : op->getOperands())
+        if (Operation *producer = operand.getDefiningOp())
+          producers.insert(producer);
       op->erase();
     }
+    // What only the converted ops read (the transposes the kernels now do
+    // through strides, and what fed them): gone.
+    SmallVector<Operation *> worklist(producers.begin(), producers.end());
+    while (!worklist.empty()) {
+      Operation *producer = worklist.pop_back_val();
+      if (!producers.contains(producer) || !producer->use_empty() ||
+          !isMemoryEffectFree(producer))
+        continue;
+      producers.erase(producer);
+      for (Value operand : producer->getOperands())
+        if (Operation *next = operand.getDefiningOp()) {
+          producers.insert(next);
+          worklist.push_back(next);
+        }
+      producer->erase();
+    }
+    // Transposes made for readers that the later calls read through
+    // strides instead.
+    module.walk([&](TransposeOp t) {
+      if (t->use_empty() && t->hasAttr(kMadeHere))
+        t->erase();
+    });
+    module.walk([&](TransposeOp t) { t->removeAttr(kMadeHere); });
+  }
+
+  /// Marks the transposes this pass makes (removed when unused).
+  static constexpr StringLiteral kMadeHere = "autopar.attention_view";
+
+  /// Replaces `result` ([B, H, S, D]) by `tensor`, the same values laid out
+  /// as [B, S, H, D]: a reader that transposes it back (converted to
+  /// another type first, or not) reads `tensor` (converted) instead, and
+  /// other readers a transpose of it. The replaced readers go to `dead`.
+  static void replaceTransposed(OpBuilder &b, Location loc, Value result,
+                                Value tensor,
+                                SmallVectorImpl<Operation *> &dead) {
+    Type element = elementOf(tensor);
+    for (OpOperand &use : llvm::make_early_inc_range(result.getUses())) {
+      Operation *user = use.getOwner();
+      if (auto t = dyn_cast<TransposeOp>(user)) {
+        if (swapsHeadsAndPositions(t)) {
+          t.getResult().replaceAllUsesWith(tensor);
+          dead.push_back(t);
+        }
+        continue;
+      }
+      auto c = dyn_cast<ConvertOp>(user);
+      if (!c || c->use_empty() ||
+          !llvm::all_of(c->getUsers(), [](Operation *u) {
+            auto t = dyn_cast<TransposeOp>(u);
+            return t && swapsHeadsAndPositions(t);
+          }))
+        continue;
+      auto type = cast<RankedTensorType>(tensor.getType())
+                      .clone(elementOf(c.getResult()));
+      Value converted = ConvertOp::create(b, loc, type, tensor);
+      for (Operation *t : llvm::make_early_inc_range(c->getUsers())) {
+        replaceWidened(t->getResult(0), converted, tensor, element, dead);
+        dead.push_back(t);
+      }
+      dead.push_back(c);
+    }
+    if (result.use_empty())
+      return;
+    auto back = TransposeOp::create(b, loc, result.getType(), tensor,
+                                    b.getDenseI64ArrayAttr({0, 2, 1, 3}));
+    back->setAttr(kMadeHere, UnitAttr::get(b.getContext()));
+    result.replaceAllUsesWith(back.getResult());
+  }
+
+  /// Replaces `old` by `widened` (= convert(narrow)), where readers that
+  /// only convert it back to `element` read `narrow` itself.
+  static void replaceWidened(Value old, Value widened, Value narrow,
+                             Type element, SmallVectorImpl<Operation *> &dead) {
+    for (Operation *user : llvm::make_early_inc_range(old.getUsers()))
+      if (auto c = dyn_cast<ConvertOp>(user))
+        if (c.getType() == narrow.getType() &&
+            exactRoundTrip(element, elementOf(old))) {
+          c.getResult().replaceAllUsesWith(narrow);
+          dead.push_back(c);
+        }
+    old.replaceAllUsesWith(widened);
+  }
+
+  /// A gradient whose dq, dk and dv are only converted, transposed to
+  /// [B, S, H, D], flattened to [B, S, H x D] and concatenated along the
+  /// last dimension (the gradient of a fused query-key-value projection):
+  /// the kernels write them straight into one [B, S, 3, H, D] buffer,
+  /// which then stands for the concatenation (converted). Appends the
+  /// three output arguments to `args` and returns true, or returns false.
+  static bool
+  writeIntoConcatenation(OpBuilder &b, Location loc, AttentionGradOp g,
+                         MemRefType dynamic, SmallVectorImpl<Value> &args,
+                         SmallVectorImpl<std::function<void()>> &finish,
+                         SmallVectorImpl<Operation *> &dead) {
+    auto type = cast<RankedTensorType>(g.getQuery().getType());
+    if (type.getRank() != 4 || g.getKey().getType() != type ||
+        g.getValue().getType() != type)
+      return false;
+    ConcatOp concat;
+    SmallVector<Operation *> chain;
+    SmallVector<int64_t> position;
+    for (Value r : g.getResults()) {
+      if (!r.hasOneUse())
+        return false;
+      Operation *user = *r.getUsers().begin();
+      auto c = dyn_cast<ConvertOp>(user);
+      if (c) {
+        if (!c->hasOneUse())
+          return false;
+        user = *c->getUsers().begin();
+      }
+      auto t = dyn_cast<TransposeOp>(user);
+      if (!t || !swapsHeadsAndPositions(t) || !t->hasOneUse())
+        return false;
+      auto flat = dyn_cast<ReshapeOp>(*t->getUsers().begin());
+      if (!flat || !flat->hasOneUse())
+        return false;
+      auto cat = dyn_cast<ConcatOp>(*flat->getUsers().begin());
+      if (!cat || (concat && cat != concat))
+        return false;
+      concat = cat;
+      int64_t index = -1;
+      for (OpOperand &use : flat->getUses())
+        index = use.getOperandNumber();
+      position.push_back(index);
+      if (c)
+        chain.push_back(c);
+      chain.append({t, flat});
+    }
+    auto catType = cast<RankedTensorType>(concat.getType());
+    int64_t batch = type.getDimSize(0), heads = type.getDimSize(1),
+            s = type.getDimSize(2), d = type.getDimSize(3);
+    if (concat.getOperands().size() != 3 || concat.getDim() != 2 ||
+        catType.getShape() != ArrayRef<int64_t>{batch, s, 3 * heads * d})
+      return false;
+    Type element = type.getElementType();
+    auto all = MemRefType::get({batch, s, 3, heads, d}, element);
+    Value buffer = memref::AllocOp::create(b, loc, all);
+    MLIRContext *ctx = b.getContext();
+    for (int64_t p : position) {
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                           b.getIndexAttr(p), b.getIndexAttr(0),
+                                           b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {
+          b.getIndexAttr(batch), b.getIndexAttr(s), b.getIndexAttr(1),
+          b.getIndexAttr(heads), b.getIndexAttr(d)};
+      SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
+      auto pieceType = memref::SubViewOp::inferRankReducedResultType(
+          {batch, s, heads, d}, all, offsets, sizes, strides);
+      Value piece = memref::SubViewOp::create(
+          b, loc, cast<MemRefType>(pieceType), buffer, offsets, sizes, strides);
+      Value view = memref::TransposeOp::create(
+          b, loc, piece,
+          AffineMapAttr::get(AffineMap::getPermutationMap(
+              ArrayRef<unsigned>{0, 2, 1, 3}, ctx)));
+      args.push_back(memref::CastOp::create(b, loc, dynamic, view));
+    }
+    finish.push_back([&b, loc, buffer, all, concat, catType, element, chain,
+                      &dead]() mutable {
+      auto tensorType =
+          RankedTensorType::get(all.getShape(), all.getElementType());
+      Value tensor = bufferization::ToTensorOp::create(
+          b, loc, tensorType, buffer, /*restrict=*/true, /*writable=*/true);
+      Value flat = ReshapeOp::create(b, loc, catType.clone(element), tensor);
+      Value widened =
+          catType.getElementType() == element
+              ? flat
+              : ConvertOp::create(b, loc, catType, flat).getResult();
+      replaceWidened(concat.getResult(), widened, flat, element, dead);
+      dead.push_back(concat);
+      for (Operation *op : llvm::reverse(chain))
+        dead.push_back(op);
+    });
+    return true;
   }
 
   /// The log-sum-exp's type in the runtime's signature: f32 [BH, S].
@@ -204,11 +497,11 @@ struct AttentionToCallsPass
                            Float32Type::get(ctx));
   }
 
-  /// The [BH, S, D] type of a [..., S, D] value.
-  static Type asRank3Type(Value v, int64_t rank, int64_t d) {
+  /// The [1, BH, S, D] type of a [..., S, D] value.
+  static Type asRank4Type(Value v, int64_t rank, int64_t d) {
     auto t = cast<RankedTensorType>(v.getType());
     int64_t s = t.getDimSize(rank - 2);
-    return RankedTensorType::get({t.getNumElements() / (s * d), s, d},
+    return RankedTensorType::get({1, t.getNumElements() / (s * d), s, d},
                                  t.getElementType());
   }
 };

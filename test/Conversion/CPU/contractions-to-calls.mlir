@@ -292,6 +292,7 @@ func.func @rounded_reads(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>,
   memref.dealloc %c : memref<4x16xf32>
   return
 }
+
 func.func @unrounded_read(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>,
                           %out: memref<4x16xf32>) {
   %zero = arith.constant 0.0 : f32
@@ -350,5 +351,87 @@ func.func @viewed(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>,
     linalg.yield %e : f32
   }
   memref.dealloc %c : memref<4x16xf32>
+  return
+}
+
+// -----
+
+// A narrowed product whose one reader only rounds it into a fresh buffer
+// (what is left of a bf16 product that a runtime call reads): the readers
+// of that buffer read C itself, freed where the buffer was. Not where the
+// buffer was written before the copy.
+// C16-LABEL: func.func @rounding_copy
+// C16: %[[C:.*]] = memref.alloc() {alignment = 64 : i64} : memref<4x16xbf16>
+// C16: call @autopar_cuda_gemm_bf16_c16(
+// C16-NOT: linalg.generic
+// C16-NOT: memref.dealloc
+// C16: call @use(%[[C]]) : (memref<4x16xbf16>) -> ()
+// C16-NEXT: memref.dealloc %[[C]] : memref<4x16xbf16>
+// C16-NEXT: return
+// C16-LABEL: func.func @copy_into_written
+// C16: call @autopar_cuda_gemm_bf16_c16(
+// C16: linalg.generic
+func.func private @use(memref<4x16xbf16>)
+func.func @rounding_copy(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %c = memref.alloc() {alignment = 64 : i64} : memref<4x16xf32>
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>,
+                                   affine_map<(i, j, k) -> (k, j)>,
+                                   affine_map<(i, j, k) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<4x8xbf16>, memref<8x16xbf16>)
+      outs(%c : memref<4x16xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xw, %yw : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  %r = memref.alloc() : memref<4x16xbf16>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<4x16xf32>) outs(%r : memref<4x16xbf16>) {
+  ^bb0(%v: f32, %o: bf16):
+    %t = arith.truncf %v : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %c : memref<4x16xf32>
+  call @use(%r) : (memref<4x16xbf16>) -> ()
+  memref.dealloc %r : memref<4x16xbf16>
+  return
+}
+func.func @copy_into_written(%a: memref<4x8xbf16>, %b: memref<8x16xbf16>) {
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : bf16
+  %c = memref.alloc() {alignment = 64 : i64} : memref<4x16xf32>
+  %r = memref.alloc() : memref<4x16xbf16>
+  linalg.fill ins(%one : bf16) outs(%r : memref<4x16xbf16>)
+  call @use(%r) : (memref<4x16xbf16>) -> ()
+  linalg.fill ins(%zero : f32) outs(%c : memref<4x16xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j, k) -> (i, k)>,
+                                   affine_map<(i, j, k) -> (k, j)>,
+                                   affine_map<(i, j, k) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%a, %b : memref<4x8xbf16>, memref<8x16xbf16>)
+      outs(%c : memref<4x16xf32>) {
+  ^bb0(%x: bf16, %y: bf16, %acc: f32):
+    %xw = arith.extf %x : bf16 to f32
+    %yw = arith.extf %y : bf16 to f32
+    %p = arith.mulf %xw, %yw : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%c : memref<4x16xf32>) outs(%r : memref<4x16xbf16>) {
+  ^bb0(%v: f32, %o: bf16):
+    %t = arith.truncf %v : f32 to bf16
+    linalg.yield %t : bf16
+  }
+  memref.dealloc %c : memref<4x16xf32>
+  call @use(%r) : (memref<4x16xbf16>) -> ()
+  memref.dealloc %r : memref<4x16xbf16>
   return
 }
