@@ -190,3 +190,29 @@ func.func @concatenated(%q: tensor<2x2x16x64xbf16>, %k: tensor<2x2x16x64xbf16>, 
   %narrow = autopar.convert %cat : tensor<2x16x384xf32> -> tensor<2x16x384xbf16>
   return %sum, %narrow : tensor<384xf32>, tensor<2x16x384xbf16>
 }
+
+// -----
+
+// An output read both transposed back and as it is: the transposing reader
+// reads the [2, 16, 2, 64] buffer, the other a transpose of it. A gradient
+// whose dq is read elsewhere too: no concatenation buffer, each result its
+// own.
+// CHECK-LABEL: func.func @mixed(
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<2x16x2x64xbf16>
+// CHECK: call @autopar_cuda_attention_forward_bf16(
+// CHECK: %[[T:.*]] = bufferization.to_tensor %[[OUT]]
+// CHECK: %[[BACK:.*]] = autopar.transpose %[[T]], perm = [0, 2, 1, 3] : tensor<2x16x2x64xbf16> -> tensor<2x2x16x64xbf16>
+// CHECK-NOT: memref.subview
+// CHECK: call @autopar_cuda_attention_backward_bf16(
+// CHECK: return %[[T]], %[[BACK]], %{{.*}}, %{{.*}}
+func.func @mixed(%q: tensor<2x2x16x64xbf16>, %g: tensor<2x2x16x64xbf16>)
+    -> (tensor<2x16x2x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x16x384xf32>, tensor<2x2x16x64xbf16>) {
+  %o = autopar.attention %q, %q, %q {causal} : tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16> -> tensor<2x2x16x64xbf16>
+  %ot = autopar.transpose %o, perm = [0, 2, 1, 3] : tensor<2x2x16x64xbf16> -> tensor<2x16x2x64xbf16>
+  %d:3 = autopar.attention_grad %q, %q, %q, %o, %g : tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16>
+  %f = autopar.convert %d#0 : tensor<2x2x16x64xbf16> -> tensor<2x2x16x64xf32>
+  %dvt = autopar.transpose %f, perm = [0, 2, 1, 3] : tensor<2x2x16x64xf32> -> tensor<2x16x2x64xf32>
+  %dvf = autopar.reshape %dvt : tensor<2x16x2x64xf32> -> tensor<2x16x128xf32>
+  %cat = autopar.concat(%dvf, %dvf, %dvf) dim = 2 : tensor<2x16x128xf32>, tensor<2x16x128xf32>, tensor<2x16x128xf32> -> tensor<2x16x384xf32>
+  return %ot, %o, %cat, %d#0 : tensor<2x16x2x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x16x384xf32>, tensor<2x2x16x64xbf16>
+}
