@@ -197,18 +197,32 @@ Shape shapeOf(const char *caller, const Memref4 *q) {
 
 unsigned tiles(int64_t rows) { return unsigned((rows + kTile - 1) / kTile); }
 
+/// What every call checks: the query's shape, the positions of queries and
+/// keys, and the layouts of query, key, value and output.
+struct Call {
+  Shape shape;
+  int sq, sk;
+  Layouts layouts{};
+};
+Call checkCall(const char *caller, const Memref4 *q, const Memref4 *k,
+               const Memref4 *v, const Memref4 *out) {
+  Call call{shapeOf(caller, q), int(q->sizes[2]), int(k->sizes[2])};
+  call.layouts.heads = int(call.shape.heads);
+  call.layouts.q = checkOperand(caller, "query", q, call.shape, call.sq);
+  call.layouts.k = checkOperand(caller, "key", k, call.shape, call.sk);
+  call.layouts.v = checkOperand(caller, "value", v, call.shape, call.sk);
+  call.layouts.out = checkOperand(caller, "output", out, call.shape, call.sq);
+  return call;
+}
+
 void forward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
              Memref4 *v, Memref4 *out, AutoParMemRef2 *lseRef, float scale,
              int32_t causal) {
-  Shape shape = shapeOf(caller, q);
+  Call call = checkCall(caller, q, k, v, out);
+  const Shape &shape = call.shape;
   int64_t d = shape.d, bh = shape.batch * shape.heads;
-  int sq = int(q->sizes[2]), sk = int(k->sizes[2]);
-  Layouts layouts{};
-  layouts.heads = int(shape.heads);
-  layouts.q = checkOperand(caller, "query", q, shape, sq);
-  layouts.k = checkOperand(caller, "key", k, shape, sk);
-  layouts.v = checkOperand(caller, "value", v, shape, sk);
-  layouts.out = checkOperand(caller, "output", out, shape, sq);
+  int sq = call.sq, sk = call.sk;
+  Layouts &layouts = call.layouts;
   const Kernels &kk = kernels(caller, type, d);
   void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out);
   float *lse = lseData(caller, lseRef, bh, sq);
@@ -238,15 +252,11 @@ void backward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
               Memref4 *v, Memref4 *out, Memref4 *dOut, AutoParMemRef2 *lseRef,
               Memref4 *dq, Memref4 *dk, Memref4 *dv, float scale,
               int32_t causal) {
-  Shape shape = shapeOf(caller, q);
+  Call call = checkCall(caller, q, k, v, out);
+  const Shape &shape = call.shape;
   int64_t d = shape.d, bh = shape.batch * shape.heads;
-  int sq = int(q->sizes[2]), sk = int(k->sizes[2]);
-  Layouts layouts{};
-  layouts.heads = int(shape.heads);
-  layouts.q = checkOperand(caller, "query", q, shape, sq);
-  layouts.k = checkOperand(caller, "key", k, shape, sk);
-  layouts.v = checkOperand(caller, "value", v, shape, sk);
-  layouts.out = checkOperand(caller, "output", out, shape, sq);
+  int sq = call.sq, sk = call.sk;
+  Layouts &layouts = call.layouts;
   layouts.dOut = checkOperand(caller, "output_grad", dOut, shape, sq);
   layouts.dq = checkOperand(caller, "query_grad", dq, shape, sq);
   layouts.dk = checkOperand(caller, "key_grad", dk, shape, sk);
