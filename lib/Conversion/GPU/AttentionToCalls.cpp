@@ -67,9 +67,9 @@ bool exactRoundTrip(Type inner, Type wide) {
                                               w.getFloatSemantics());
 }
 
-/// `v` (of `type`'s element) with its round trip through a wider float
-/// dropped: the value itself where `v` is convert(x) and x is of `type`
-/// exactly.
+/// `v` with a round trip through a wider float dropped: x where `v` is
+/// convert(x), x of type `element` and `v` of a float that holds every
+/// value of it.
 Value withoutRoundTrip(Value v, Type element) {
   if (auto c = v.getDefiningOp<ConvertOp>())
     if (elementOf(c.getOperand()) == element &&
@@ -371,10 +371,12 @@ struct AttentionToCallsPass
                       .clone(elementOf(c.getResult()));
       Value converted = ConvertOp::create(b, loc, type, tensor);
       for (Operation *t : llvm::make_early_inc_range(c->getUsers())) {
-        replaceWidened(t->getResult(0), converted, tensor, element, dead);
+        replaceWidened(t->getResult(0), converted, tensor, element);
         dead.push_back(t);
       }
       dead.push_back(c);
+      if (converted.use_empty()) // every reader wanted it narrow
+        converted.getDefiningOp()->erase();
     }
     if (result.use_empty())
       return;
@@ -385,15 +387,15 @@ struct AttentionToCallsPass
   }
 
   /// Replaces `old` by `widened` (= convert(narrow)), where readers that
-  /// only convert it back to `element` read `narrow` itself.
+  /// only convert it back to `element` read `narrow` itself (and go).
   static void replaceWidened(Value old, Value widened, Value narrow,
-                             Type element, SmallVectorImpl<Operation *> &dead) {
+                             Type element) {
     for (Operation *user : llvm::make_early_inc_range(old.getUsers()))
       if (auto c = dyn_cast<ConvertOp>(user))
         if (c.getType() == narrow.getType() &&
             exactRoundTrip(element, elementOf(old))) {
           c.getResult().replaceAllUsesWith(narrow);
-          dead.push_back(c);
+          c->erase();
         }
     old.replaceAllUsesWith(widened);
   }
@@ -483,7 +485,9 @@ struct AttentionToCallsPass
           catType.getElementType() == element
               ? flat
               : ConvertOp::create(b, loc, catType, flat).getResult();
-      replaceWidened(concat.getResult(), widened, flat, element, dead);
+      replaceWidened(concat.getResult(), widened, flat, element);
+      if (widened != flat && widened.use_empty())
+        widened.getDefiningOp()->erase();
       dead.push_back(concat);
       for (Operation *op : llvm::reverse(chain))
         dead.push_back(op);

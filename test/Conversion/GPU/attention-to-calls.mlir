@@ -123,6 +123,7 @@ func.func @kept(%f: tensor<2x16x64xf32>, %b: tensor<2x16x64xbf16>, %m: tensor<2x
 // CHECK: call @autopar_cuda_attention_forward_bf16(
 // CHECK: %[[T:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<2x16x2x64xbf16> to tensor<2x16x2x64xbf16>
 // CHECK-NOT: autopar.transpose
+// CHECK-NOT: autopar.convert
 // CHECK: %[[FLAT:.*]] = autopar.reshape %[[T]] : tensor<2x16x2x64xbf16> -> tensor<2x16x128xbf16>
 // CHECK: return %[[FLAT]]
 func.func @interleaved(%qkv: tensor<2x16x384xf32>) -> tensor<2x16x128xbf16> {
