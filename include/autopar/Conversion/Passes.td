@@ -444,7 +444,10 @@ def AttentionToCallsPass
     transposed (`perm = [0, 2, 1, 3]`, rounded to the operand's type on the
     way or not: how a model splits a projection into heads) is passed as
     that tensor (rounded) viewed transposed, so that no transposing copy is
-    made; a round trip through a wider float is dropped. A rank-4 result
+    made; a round trip through a wider float is dropped; where that tensor
+    is a slice of a wider `[batch, positions, N]` one (the fused
+    query-key-value projection), the wider tensor is rounded once and each
+    operand is a view of its slice. A rank-4 result
     is a fresh `[batch, positions, heads, head size]` buffer the kernels
     write through a transposed view: readers that transpose it back
     (widened first or not) read it as it is, others a transpose of it. A

@@ -143,6 +143,8 @@ struct AttentionToCallsPass
     // A [batch, positions, heads, d] tensor already made for an operand
     // (a query that the gradient reads too).
     DenseMap<Value, Value> interleaved;
+    // A projection rounded once for the query, key and value cut from it.
+    DenseMap<Value, Value> projections;
     SmallVector<Operation *> dead;
     llvm::SmallPtrSet<Operation *, 16> producers;
 
@@ -207,7 +209,74 @@ struct AttentionToCallsPass
         interleaved[v] = y;
         return y;
       };
+      // An operand that is a slice of a wider [B, S, N] tensor (the fused
+      // query-key-value projection) split into heads and transposed: that
+      // tensor, rounded once for all its slices, viewed as [B, S, N / HD,
+      // H, D] and cut, so that one kernel rounds the whole projection.
+      auto projectionView = [&](Value v) -> Value {
+        Value x = v;
+        if (auto c = x.getDefiningOp<ConvertOp>())
+          x = c.getOperand();
+        auto t = x.getDefiningOp<TransposeOp>();
+        if (!t || !swapsHeadsAndPositions(t))
+          return {};
+        auto heads = t.getOperand().getDefiningOp<ReshapeOp>();
+        auto slice =
+            heads ? heads.getOperand().getDefiningOp<SliceOp>() : SliceOp();
+        if (!slice)
+          return {};
+        auto whole = cast<RankedTensorType>(slice.getOperand().getType());
+        auto split = cast<RankedTensorType>(heads.getType());
+        ArrayRef<int64_t> start = slice.getStartIndices(),
+                          limit = slice.getLimitIndices();
+        int64_t width = split.getDimSize(2) * split.getDimSize(3);
+        if (whole.getRank() != 3 || !whole.hasStaticShape() ||
+            llvm::any_of(slice.getStrides(),
+                         [](int64_t s) { return s != 1; }) ||
+            start[0] != 0 || start[1] != 0 || limit[0] != whole.getDimSize(0) ||
+            limit[1] != whole.getDimSize(1) || limit[2] - start[2] != width ||
+            start[2] % width || whole.getDimSize(2) % width ||
+            split.getDimSize(0) != whole.getDimSize(0) ||
+            split.getDimSize(1) != whole.getDimSize(1))
+          return {};
+        Value &rounded = projections[slice.getOperand()];
+        if (!rounded) {
+          OpBuilder::InsertionGuard guard(b);
+          Value w = withoutRoundTrip(slice.getOperand(), element);
+          b.setInsertionPointAfterValue(w);
+          rounded = elementOf(w) == element
+                        ? w
+                        : ConvertOp::create(b, loc, whole.clone(element), w)
+                              .getResult();
+        }
+        int64_t batch = whole.getDimSize(0), s = whole.getDimSize(1);
+        Value buffer = bufferization::ToBufferOp::create(
+            b, loc, MemRefType::get(whole.getShape(), element), rounded,
+            /*read_only=*/true);
+        auto wide = MemRefType::get(
+            {batch, s, whole.getDimSize(2) / width, split.getDimSize(2), d},
+            element);
+        Value five = memref::ExpandShapeOp::create(
+            b, loc, wide, buffer,
+            ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3, 4}});
+        SmallVector<OpFoldResult> offsets = {
+            b.getIndexAttr(0), b.getIndexAttr(0),
+            b.getIndexAttr(start[2] / width), b.getIndexAttr(0),
+            b.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {
+            b.getIndexAttr(batch), b.getIndexAttr(s), b.getIndexAttr(1),
+            b.getIndexAttr(split.getDimSize(2)), b.getIndexAttr(d)};
+        SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
+        auto pieceType = memref::SubViewOp::inferRankReducedResultType(
+            {batch, s, split.getDimSize(2), d}, wide, offsets, sizes, strides);
+        Value piece = memref::SubViewOp::create(
+            b, loc, cast<MemRefType>(pieceType), five, offsets, sizes, strides);
+        return asCallArgument(swapped(piece));
+      };
       auto input = [&](Value v) -> Value {
+        if (rank == 4)
+          if (Value view = projectionView(v))
+            return view;
         Value source = rank == 4 ? interleavedSource(v) : Value();
         Value tensor = source ? source : asRank4(v);
         auto t = cast<RankedTensorType>(tensor.getType());

@@ -112,13 +112,19 @@ func.func @kept(%f: tensor<2x16x64xf32>, %b: tensor<2x16x64xbf16>, %m: tensor<2x
 // split into heads ([2, 16, 2, 64] transposed to [2, 2, 16, 64], rounded to
 // bf16), the output transposed back and flattened for the next product.
 // The kernels read the projection's heads and write the output in place of
-// every transpose: the rounding stays (on the untransposed slices), no
-// transpose does.
+// every transpose: the projection is rounded once, whole, and viewed as
+// [2, 16, 3, 2, 64], each operand a slice of it transposed; no transpose
+// stays.
 // CHECK-LABEL: func.func @interleaved(
 // CHECK-NOT: autopar.transpose
-// CHECK-COUNT-3: autopar.convert %{{.*}} : tensor<2x16x2x64xf32> -> tensor<2x16x2x64xbf16>
-// CHECK-NOT: autopar.transpose
-// CHECK: memref.transpose %{{.*}} (d0, d1, d2, d3) -> (d0, d2, d1, d3) : memref<2x16x2x64xbf16> to memref<2x2x16x64xbf16, strided<[2048, 64, 128, 1]>>
+// CHECK: %[[R:.*]] = autopar.convert %arg0 : tensor<2x16x384xf32> -> tensor<2x16x384xbf16>
+// CHECK-NOT: autopar.convert
+// CHECK: %[[B:.*]] = bufferization.to_buffer %[[R]] read_only
+// CHECK: %[[E:.*]] = memref.expand_shape %[[B]] {{\[\[}}0], [1], [2, 3, 4]] output_shape [2, 16, 3, 2, 64]
+// CHECK: memref.subview %[[E]][0, 0, 0, 0, 0] [2, 16, 1, 2, 64] [1, 1, 1, 1, 1]
+// CHECK: memref.transpose %{{.*}} (d0, d1, d2, d3) -> (d0, d2, d1, d3) : memref<2x16x2x64xbf16, strided<[6144, 384, 64, 1]>> to memref<2x2x16x64xbf16, strided<[6144, 64, 384, 1]>>
+// CHECK: memref.subview %{{.*}}[0, 0, 1, 0, 0]
+// CHECK: memref.subview %{{.*}}[0, 0, 2, 0, 0]
 // CHECK: %[[OUT:.*]] = memref.alloc() : memref<2x16x2x64xbf16>
 // CHECK: call @autopar_cuda_attention_forward_bf16(
 // CHECK: %[[T:.*]] = bufferization.to_tensor %[[OUT]] restrict writable : memref<2x16x2x64xbf16> to tensor<2x16x2x64xbf16>
@@ -216,4 +222,22 @@ func.func @mixed(%q: tensor<2x2x16x64xbf16>, %g: tensor<2x2x16x64xbf16>)
   %dvf = autopar.reshape %dvt : tensor<2x16x2x64xf32> -> tensor<2x16x128xf32>
   %cat = autopar.concat(%dvf, %dvf, %dvf) dim = 2 : tensor<2x16x128xf32>, tensor<2x16x128xf32>, tensor<2x16x128xf32> -> tensor<2x16x384xf32>
   return %ot, %o, %cat, %d#0 : tensor<2x16x2x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x16x384xf32>, tensor<2x2x16x64xbf16>
+}
+
+// -----
+
+// Heads transposed from a tensor that is not a slice of a projection: that
+// tensor rounded and viewed transposed.
+// CHECK-LABEL: func.func @split(
+// CHECK: %[[R:.*]] = autopar.convert %arg0 : tensor<2x16x2x64xf32> -> tensor<2x16x2x64xbf16>
+// CHECK: %[[B:.*]] = bufferization.to_buffer %[[R]] read_only : tensor<2x16x2x64xbf16> to memref<2x16x2x64xbf16>
+// CHECK: memref.transpose %[[B]] (d0, d1, d2, d3) -> (d0, d2, d1, d3)
+// CHECK: call @autopar_cuda_attention_forward_bf16(
+// CHECK-NOT: autopar.transpose
+func.func @split(%x: tensor<2x16x2x64xf32>) -> tensor<2x16x2x64xbf16> {
+  %t = autopar.transpose %x, perm = [0, 2, 1, 3] : tensor<2x16x2x64xf32> -> tensor<2x2x16x64xf32>
+  %q = autopar.convert %t : tensor<2x2x16x64xf32> -> tensor<2x2x16x64xbf16>
+  %o = autopar.attention %q, %q, %q {causal} : tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16>, tensor<2x2x16x64xbf16> -> tensor<2x2x16x64xbf16>
+  %ot = autopar.transpose %o, perm = [0, 2, 1, 3] : tensor<2x2x16x64xbf16> -> tensor<2x16x2x64xbf16>
+  return %ot : tensor<2x16x2x64xbf16>
 }
