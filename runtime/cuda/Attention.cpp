@@ -6,10 +6,13 @@
 //
 // `autopar_cuda_attention_forward_{bf16,f16}` and `..._backward_...`, which
 // autopar-attention-to-calls makes of autopar.attention and
-// autopar.attention_grad on the CUDA path: they check the operands and
-// launch the kernels of Attention.cu (compiled by nvcc into a fatbin that
-// the build embeds here) on the legacy default stream, ordered after the
-// lowered code's kernels and before its later ones, like the cuBLAS calls.
+// autopar.attention_grad on the CUDA path: they check the operands
+// ([batch, heads, positions, head size] memrefs, any strides the kernels
+// can move 16 bytes at a time) and launch the kernels of Attention.cu
+// (compiled by nvcc into a fatbin that the build embeds here; the mma.sync
+// set, or another one that AUTOPAR_CUDA_ATTENTION names) on the legacy
+// default stream, ordered after the lowered code's kernels and before its
+// later ones, like the cuBLAS calls.
 // The backward pass first recomputes each query row's log-sum-exp and
 // rowsum(do * out) (the statistics kernel; with the `_lse` entry points the
 // forward pass saved the log-sum-exp and a light kernel computes only the

@@ -4,13 +4,19 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// Scaled dot-product attention on bf16 or f16 tensors [BH, S, D] (row-major,
-// D = 32, 64 or 128), forward and backward, without storing the S x S
-// probabilities: the algorithm of FlashAttention-2 (Dao, 2023) written for
-// the tensor cores through WMMA fragments (16 x 16 x 16, f32 accumulation).
-// Compiled by nvcc to PTX at build time (compute_80: A100, H100 and later)
-// and embedded in libautopar_cuda_runtime; Attention.cpp loads it and
-// launches the kernels on the legacy default stream, as the cuBLAS calls.
+// Scaled dot-product attention on bf16 or f16 tensors [B, H, S, D] (D = 32,
+// 64 or 128 and contiguous, the other dimensions at any strides that are
+// multiples of 8: `Layouts`, AttentionLayout.h), forward and backward,
+// without storing the S x S probabilities: the algorithm of
+// FlashAttention-2 (Dao, 2023) on the tensor cores, in two kernel sets.
+// The `_mma` kernels (the default) use mma.sync through MmaSync.h, whose
+// documented register layout keeps the scores, probabilities and outputs
+// in registers; the WMMA kernels (AUTOPAR_CUDA_ATTENTION=wmma), whose
+// fragments are opaque, pass every product through shared memory. Both
+// accumulate in f32. Compiled by nvcc at build time (sm_90 code and
+// compute_80 PTX: A100, H100 and later) and embedded in
+// libautopar_cuda_runtime; Attention.cpp loads it and launches the kernels
+// on the legacy default stream, as the cuBLAS calls.
 //
 // Semantics, those of autopar.attention / autopar.attention_grad: with
 // S = q k^T * scale (f32, from the narrow operands), keys after the query
@@ -21,10 +27,11 @@
 // dq = ds k (f32, summed over key tiles with atomics), dk = ds^T q.
 //
 // Every block has 4 warps (128 threads) and one tile of 64 query rows
-// (forward, statistics) or 64 key rows (backward); each warp owns 16 rows
-// of the tile. Shared memory holds the tiles with rows padded by 8 16-bit
-// elements (or 4 floats): WMMA needs 32-byte aligned fragments and a
-// leading dimension that is a multiple of 16 bytes, and the padding moves
+// (forward, statistics; 128 for `_mma2`) or 64 key rows (backward); each
+// warp owns 16 rows of the tile (32 in `_mma2`). Shared memory holds the
+// tiles with rows padded by 8 16-bit elements (or 4 floats): WMMA needs
+// 32-byte aligned fragments and a leading dimension that is a multiple of
+// 16 bytes, ldmatrix 16-byte aligned rows, and the padding moves
 // consecutive rows to different banks.
 //
 //===----------------------------------------------------------------------===//

@@ -6,11 +6,15 @@
 //
 // runtime/cuda/Attention.cu compiled for the CPU against CudaEmulation.h
 // (blocks of 128 threads with real barriers, WMMA fragments as float
-// matrices) and compared with attention and its gradients in double on
-// the same bf16/f16 inputs: causal and not, tiles cut short (positions
-// not a multiple of 64), more keys than queries and fewer, head sizes 32,
-// 64 and 128. The backward pass runs as Attention.cpp launches it: the
-// statistics kernel, the key-tile kernel adding dq into f32, the rounding.
+// matrices, mma.sync and ldmatrix from their register layouts) and
+// compared with attention and its gradients in double on the same bf16/f16
+// inputs, for each kernel set (mma, mma2, wmma): causal and not, tiles cut
+// short (positions not a multiple of 64) or whole, more keys than queries
+// and fewer, head sizes 32, 64 and 128, operands stored [B, H, S, D] or
+// with the heads interleaved ([B, S, H, D], read through strides). The
+// backward pass runs as Attention.cpp launches it: the statistics kernel
+// or the saved log-sum-exp, the key-tile kernel adding dq into f32, the
+// rounding.
 // Where a GPU is present, the OnTheGPU tests run the compiled kernels
 // through the runtime's entry points on the same inputs and reference.
 //
@@ -20,6 +24,7 @@
 #include "CudaRuntime.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <random>
 
@@ -524,3 +529,37 @@ TEST(AttentionKernel, OnTheGPUWmmaCausalThreeTilesHalfPrecision) {
                   kF16Tolerance, Lse::Saved, Forward::Wmma);
 }
 } // namespace
+
+// Operands the kernels cannot take end the process with what is wrong,
+// before any GPU is needed (a compiler bug or a hand-written call, never
+// silently wrong results).
+TEST(AttentionEntryPoints, BadOperandsAreErrorsThatSayWhy) {
+  alignas(16) static uint16_t storage[2 * 2 * 8 * 128];
+  auto memref = [](int64_t b, int64_t h, int64_t s, int64_t d,
+                   std::array<int64_t, 4> strides) {
+    return AutoParMemRef4{storage,
+                          storage,
+                          0,
+                          {b, h, s, d},
+                          {strides[0], strides[1], strides[2], strides[3]}};
+  };
+  AutoParMemRef4 q = memref(2, 2, 8, 64, {1024, 512, 64, 1});
+  AutoParMemRef4 k = q, v = q, out = q;
+  AutoParMemRef4 fewerHeads = memref(2, 1, 8, 64, {512, 512, 64, 1});
+  EXPECT_EXIT(_mlir_ciface_autopar_cuda_attention_forward_bf16(
+                  &q, &fewerHeads, &v, &out, 0.125f, 1),
+              testing::ExitedWithCode(1), "key is 2x1x8x64, not 2x2x8x64");
+  AutoParMemRef4 oddRows = memref(2, 2, 8, 64, {1024, 512, 68, 1});
+  EXPECT_EXIT(_mlir_ciface_autopar_cuda_attention_forward_bf16(&q, &k, &oddRows,
+                                                               &out, 0.125f, 1),
+              testing::ExitedWithCode(1),
+              "value has strides 1024x512x68x1.*multiples of 8 elements");
+  AutoParMemRef4 columns = memref(2, 2, 8, 64, {1024, 512, 1, 8});
+  EXPECT_EXIT(_mlir_ciface_autopar_cuda_attention_forward_bf16(
+                  &q, &k, &v, &columns, 0.125f, 1),
+              testing::ExitedWithCode(1), "output has strides");
+  AutoParMemRef4 wide = memref(2, 2, 8, 48, {768, 384, 48, 1});
+  EXPECT_EXIT(_mlir_ciface_autopar_cuda_attention_forward_bf16(
+                  &wide, &wide, &wide, &wide, 0.125f, 1),
+              testing::ExitedWithCode(1), "head size 48 has no kernel");
+}

@@ -9,7 +9,10 @@
 // the softmax's pass over them, the probabilities into the next product,
 // and as many again backwards. The runtime's kernels (runtime/cuda/
 // Attention.cu) keep them on chip instead, so autopar.attention and
-// autopar.attention_grad become calls on the operands' buffers.
+// autopar.attention_grad become calls on the operands' buffers. The kernels
+// read and write through strides, so the transposes that split a model's
+// projections into heads and join them again become views: no copies
+// around the calls.
 //
 //===----------------------------------------------------------------------===//
 
