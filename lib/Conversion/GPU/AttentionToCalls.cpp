@@ -58,6 +58,37 @@ bool swapsHeadsAndPositions(TransposeOp t) {
   return llvm::equal(t.getPermutation(), ArrayRef<int64_t>{0, 2, 1, 3});
 }
 
+/// The transpose from [B, S, H, D] that `v` is, rounded to another type on
+/// the way or not; null where `v` is not one.
+TransposeOp headsTransposeOf(Value v) {
+  if (auto c = v.getDefiningOp<ConvertOp>())
+    v = c.getOperand();
+  auto t = v.getDefiningOp<TransposeOp>();
+  return t && swapsHeadsAndPositions(t) ? t : TransposeOp();
+}
+
+/// Slot `index` of a [B, S, N, H, D] buffer as the kernels take an operand:
+/// [B, H, S, D], a view.
+Value headsOfSlot(OpBuilder &b, Location loc, Value buffer, int64_t index) {
+  auto all = cast<MemRefType>(buffer.getType());
+  ArrayRef<int64_t> shape = all.getShape();
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
+                                       b.getIndexAttr(index), b.getIndexAttr(0),
+                                       b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {
+      b.getIndexAttr(shape[0]), b.getIndexAttr(shape[1]), b.getIndexAttr(1),
+      b.getIndexAttr(shape[3]), b.getIndexAttr(shape[4])};
+  SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
+  auto pieceType = memref::SubViewOp::inferRankReducedResultType(
+      {shape[0], shape[1], shape[3], shape[4]}, all, offsets, sizes, strides);
+  Value piece = memref::SubViewOp::create(b, loc, cast<MemRefType>(pieceType),
+                                          buffer, offsets, sizes, strides);
+  return memref::TransposeOp::create(
+      b, loc, piece,
+      AffineMapAttr::get(AffineMap::getPermutationMap(
+          ArrayRef<unsigned>{0, 2, 1, 3}, b.getContext())));
+}
+
 Type elementOf(Value v) {
   return cast<RankedTensorType>(v.getType()).getElementType();
 }
@@ -195,11 +226,8 @@ struct AttentionToCallsPass
       auto interleavedSource = [&](Value v) -> Value {
         if (Value known = interleaved.lookup(v))
           return known;
-        Value x = v;
-        if (auto c = x.getDefiningOp<ConvertOp>())
-          x = c.getOperand();
-        auto t = x.getDefiningOp<TransposeOp>();
-        if (!t || !swapsHeadsAndPositions(t))
+        TransposeOp t = headsTransposeOf(v);
+        if (!t)
           return {};
         Value y = withoutIdentityTranspose(
             b, withoutRoundTrip(t.getOperand(), element));
@@ -217,11 +245,8 @@ struct AttentionToCallsPass
       // tensor, rounded once for all its slices, viewed as [B, S, N / HD,
       // H, D] and cut, so that one kernel rounds the whole projection.
       auto projectionView = [&](Value v) -> Value {
-        Value x = v;
-        if (auto c = x.getDefiningOp<ConvertOp>())
-          x = c.getOperand();
-        auto t = x.getDefiningOp<TransposeOp>();
-        if (!t || !swapsHeadsAndPositions(t))
+        TransposeOp t = headsTransposeOf(v);
+        if (!t)
           return {};
         auto heads = t.getOperand().getDefiningOp<ReshapeOp>();
         auto slice =
@@ -262,19 +287,7 @@ struct AttentionToCallsPass
         Value five = memref::ExpandShapeOp::create(
             b, loc, wide, buffer,
             ArrayRef<ReassociationIndices>{{0}, {1}, {2, 3, 4}});
-        SmallVector<OpFoldResult> offsets = {
-            b.getIndexAttr(0), b.getIndexAttr(0),
-            b.getIndexAttr(start[2] / width), b.getIndexAttr(0),
-            b.getIndexAttr(0)};
-        SmallVector<OpFoldResult> sizes = {
-            b.getIndexAttr(batch), b.getIndexAttr(s), b.getIndexAttr(1),
-            b.getIndexAttr(split.getDimSize(2)), b.getIndexAttr(d)};
-        SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
-        auto pieceType = memref::SubViewOp::inferRankReducedResultType(
-            {batch, s, split.getDimSize(2), d}, wide, offsets, sizes, strides);
-        Value piece = memref::SubViewOp::create(
-            b, loc, cast<MemRefType>(pieceType), five, offsets, sizes, strides);
-        return asCallArgument(swapped(piece));
+        return asCallArgument(headsOfSlot(b, loc, five, start[2] / width));
       };
       auto input = [&](Value v) -> Value {
         if (rank == 4)
@@ -527,25 +540,9 @@ struct AttentionToCallsPass
     Type element = type.getElementType();
     auto all = MemRefType::get({batch, s, 3, heads, d}, element);
     Value buffer = memref::AllocOp::create(b, loc, all);
-    MLIRContext *ctx = b.getContext();
-    for (int64_t p : position) {
-      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), b.getIndexAttr(0),
-                                           b.getIndexAttr(p), b.getIndexAttr(0),
-                                           b.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {
-          b.getIndexAttr(batch), b.getIndexAttr(s), b.getIndexAttr(1),
-          b.getIndexAttr(heads), b.getIndexAttr(d)};
-      SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
-      auto pieceType = memref::SubViewOp::inferRankReducedResultType(
-          {batch, s, heads, d}, all, offsets, sizes, strides);
-      Value piece = memref::SubViewOp::create(
-          b, loc, cast<MemRefType>(pieceType), buffer, offsets, sizes, strides);
-      Value view = memref::TransposeOp::create(
-          b, loc, piece,
-          AffineMapAttr::get(AffineMap::getPermutationMap(
-              ArrayRef<unsigned>{0, 2, 1, 3}, ctx)));
-      args.push_back(memref::CastOp::create(b, loc, dynamic, view));
-    }
+    for (int64_t p : position)
+      args.push_back(memref::CastOp::create(b, loc, dynamic,
+                                            headsOfSlot(b, loc, buffer, p)));
     finish.push_back([&b, loc, buffer, all, concat, catType, element, chain,
                       &dead]() mutable {
       auto tensorType =
