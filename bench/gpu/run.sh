@@ -69,7 +69,17 @@ if want basics; then
   echo "== NCCL communicator (one-rank sum; a missing peer times out)"
   timeout 60 "$dir/CollectivesTest" --gtest_brief=1 || status=1
   echo "== fused attention kernels: emulated, then on the GPU, against double"
-  timeout 120 "$dir/AttentionKernelTest" --gtest_brief=1 || status=1
+  if ! timeout 120 "$dir/AttentionKernelTest" --gtest_brief=1; then
+    status=1
+    # A wrong register-layout assumption in the mma.sync kernels shows here
+    # first: if run 12's WMMA kernels still pass, the rest of the run uses
+    # them, so that it still measures everything else.
+    if timeout 60 "$dir/AttentionKernelTest" --gtest_brief=1 \
+        --gtest_filter='*OnTheGPUWmma*'; then
+      export AUTOPAR_CUDA_ATTENTION=wmma
+      echo "FAIL: the mma.sync attention kernels; the rest of this run uses the WMMA ones (AUTOPAR_CUDA_ATTENTION=wmma)"
+    fi
+  fi
   echo "== fused attention at gpt2-small's shape (8 x 12 heads, 1024 positions, head size 64, causal, bf16): the mma.sync kernels (16 and 32 query rows a warp) and the WMMA ones, then PyTorch's scaled_dot_product_attention"
   timeout 60 "$dir/attention_bench" 96 1024 64 20 | tee "$dir/attention.log" \
     || { echo "FAIL: attention_bench"; status=1; }
