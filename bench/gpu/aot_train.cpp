@@ -6,11 +6,13 @@
 //
 // Trains with a training artifact's step compiled for the GPU
 // (autopar-compile --train --target=cuda: train-cuda.so) on a machine
-// without LLVM or MLIR: the parameters, gradients and optimizer state live
-// in device memory; each step calls @forward_backward and then
-// @optimizer_step through their packed wrappers (_mlir__mlir_ciface_NAME),
-// the updated parameters and state going to a second set of buffers that
-// the next step reads (no copies). The initial weights are drawn as
+// without LLVM or MLIR, as autopar-run does on a machine with them: the
+// parameters, gradients and optimizer state live in device memory; each
+// step calls @forward_backward and then @optimizer_step through their
+// packed wrappers (_mlir__mlir_ciface_NAME), the updated parameters and
+// state going to a second set of buffers that the next step reads (no
+// copies): runtime/cuda/StepLibrary.h, which autopar-run uses for a
+// --target=cuda artifact. The initial weights are drawn as
 // autopar-compile draws a zoo model's (runtime/common/InitialWeights.h),
 // so nothing but the batch travels. Compares the losses with the CPU
 // backend's (autopar-run on the same artifact and batch) where given, and
@@ -46,8 +48,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "AotCommon.h"
+#include "Collectives.h"
 #include "DynamicLossScale.h"
 #include "InitialWeights.h"
+#include "StepLibrary.h"
 
 #include <chrono>
 #include <cmath>
@@ -56,49 +60,13 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace {
-bool onDevice = true;
-
-void *allocate(size_t bytes) {
-  return onDevice ? mgpuMemAlloc(bytes, nullptr, false) : std::malloc(bytes);
-}
-void toBuffer(void *buffer, const void *host, size_t bytes) {
-  onDevice ? autopar::cuda::copyToDevice(buffer, host, bytes)
-           : void(std::memcpy(buffer, host, bytes));
-}
-void fromBuffer(void *host, const void *buffer, size_t bytes) {
-  onDevice ? autopar::cuda::copyToHost(host, buffer, bytes)
-           : void(std::memcpy(host, buffer, bytes));
-}
-
-struct Buffer {
-  void *data = nullptr;
-  std::vector<int64_t> dims;
-  /// allocated, aligned, offset, sizes..., strides...
-  std::vector<int64_t> descriptor;
-  void *descriptorPointer = nullptr;
-
-  size_t count() const {
-    size_t n = 1;
-    for (int64_t d : dims)
-      n *= size_t(d);
-    return n;
-  }
-};
-
-Buffer deviceBuffer(const std::vector<int64_t> &dims, size_t elementBytes) {
-  Buffer b;
-  b.dims = dims;
-  b.data = allocate(b.count() * elementBytes);
-  b.descriptor = aot::descriptor(b.data, dims);
-  b.descriptorPointer = b.descriptor.data();
-  return b;
-}
-
 struct Spec {
   uint64_t seed = 0;
   double lr = 1e-3, stateInitial = 0, flopsPerToken = 0;
@@ -193,24 +161,25 @@ bool readSpec(const std::string &path, Spec &spec) {
   return true;
 }
 
-bool upload(const std::string &file, const Buffer &b, size_t elementBytes) {
+/// The raw contents of `file`, which must hold `bytes` bytes.
+bool readRaw(const std::string &file, size_t bytes, std::vector<char> &out) {
   std::ifstream raw(file, std::ios::binary);
-  std::vector<char> bytes((std::istreambuf_iterator<char>(raw)),
-                          std::istreambuf_iterator<char>());
-  if (bytes.size() != b.count() * elementBytes) {
+  out.assign(std::istreambuf_iterator<char>(raw),
+             std::istreambuf_iterator<char>());
+  if (out.size() != bytes) {
     std::fprintf(stderr, "FAIL: %s holds %zu bytes, expected %zu\n",
-                 file.c_str(), bytes.size(), b.count() * elementBytes);
+                 file.c_str(), out.size(), bytes);
     return false;
   }
-  toBuffer(b.data, bytes.data(), bytes.size());
   return true;
 }
 
-bool dumpGradients(const char *path, const std::vector<Buffer> &grads) {
+bool dumpGradients(const char *path, const autopar::StepLibrary &library,
+                   const std::vector<size_t> &counts) {
   std::ofstream out(path, std::ios::binary);
-  for (const Buffer &g : grads) {
-    std::vector<float> host(g.count());
-    fromBuffer(host.data(), g.data, host.size() * 4);
+  for (size_t k = 0; k < counts.size(); ++k) {
+    std::vector<float> host(counts[k]);
+    library.readGradient(k, host.data());
     out.write(reinterpret_cast<const char *>(host.data()),
               std::streamsize(host.size() * 4));
   }
@@ -220,8 +189,6 @@ bool dumpGradients(const char *path, const std::vector<Buffer> &grads) {
   }
   return true;
 }
-
-using Packed = void (*)(void **);
 } // namespace
 
 int main(int argc, char **argv) {
@@ -231,7 +198,7 @@ int main(int argc, char **argv) {
                          "SPEC.txt STEPS [EXPECTED_LOSSES.txt]\n");
     return 2;
   }
-  onDevice = std::string(argv[1]) == "--device";
+  bool onDevice = std::string(argv[1]) == "--device";
   ++argv, --argc;
   if (onDevice && !aot::gpuPresent())
     return 0;
@@ -247,67 +214,90 @@ int main(int argc, char **argv) {
     for (double v; in >> v;)
       expected.push_back(v);
   }
+  // Two sets of parameters and state in the library (StepLibrary): a step
+  // reads one, writes the other (a frozen parameter is the same buffer in
+  // both, and has no gradient or state).
+  size_t n = spec.names.size();
+  using autopar::StepLibrary;
+  StepLibrary::Signature signature;
+  signature.x.shape = signature.y.shape = spec.batchDims;
+  signature.x.elementBytes = signature.y.elementBytes = 8;
+  std::vector<size_t> gradientCounts;
+  for (size_t i = 0; i < n; ++i) {
+    StepLibrary::Tensor p;
+    p.shape = spec.shapes[i];
+    signature.params.push_back(p);
+    signature.frozen.push_back(spec.frozen[i]);
+    if (spec.frozen[i])
+      continue;
+    gradientCounts.push_back(p.count());
+    for (int k = 0; k < spec.slots; ++k)
+      signature.state.push_back(p);
+  }
+  if (!spec.lossScale.empty())
+    signature.scaleBytes = 4;
   auto start = std::chrono::steady_clock::now();
-  auto fb = reinterpret_cast<Packed>(
-      aot::function(argv[1], "forward_backward", "_mlir__mlir_ciface_"));
-  auto opt = reinterpret_cast<Packed>(
-      aot::function(argv[1], "optimizer_step", "_mlir__mlir_ciface_"));
-  if (!fb || !opt)
+  std::string error;
+  std::unique_ptr<StepLibrary> library = StepLibrary::open(
+      argv[1],
+      onDevice ? StepLibrary::Memory::Device : StepLibrary::Memory::Host,
+      signature, error);
+  if (!library) {
+    std::fprintf(stderr, "FAIL: %s\n", error.c_str());
     return 1;
+  }
   double loadSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-
-  size_t n = spec.names.size();
-  Buffer ids = deviceBuffer(spec.batchDims, 8);
-  Buffer labels = deviceBuffer(spec.batchDims, 8);
-  if (!upload(dir + spec.dataFile, ids, 8) ||
-      !upload(dir + spec.labelsFile, labels, 8))
+  std::vector<char> ids, labels;
+  size_t batchBytes = signature.x.bytes();
+  if (!readRaw(dir + spec.dataFile, batchBytes, ids) ||
+      !readRaw(dir + spec.labelsFile, batchBytes, labels))
     return 1;
-  // Two sets of parameters and state: a step reads one, writes the other
-  // (a frozen parameter is the same buffer in both, and has no gradient or
-  // state). Weights come from their file, or are drawn as autopar-compile
-  // drew them (every parameter draws, in order, so that the generator
-  // stays in step).
-  std::vector<Buffer> params[2], state[2], grads;
-  std::vector<size_t> trainable;
+  // Weights come from their file, or are drawn as autopar-compile drew them
+  // (every parameter draws, in order, so that the generator stays in
+  // step).
   autopar::InitialWeights init(spec.seed);
-  size_t paramCount = 0;
+  size_t paramCount = 0, stateIndex = 0;
   for (size_t i = 0; i < n; ++i) {
-    params[0].push_back(deviceBuffer(spec.shapes[i], 4));
-    params[1].push_back(spec.frozen[i] ? params[0].back()
-                                       : deviceBuffer(spec.shapes[i], 4));
-    std::vector<float> host(params[0].back().count());
+    std::vector<float> host(signature.params[i].count());
     init.fill(spec.names[i], host.data(), host.size());
+    std::vector<char> raw;
     if (!spec.files[i].empty()) {
-      if (!upload(dir + spec.files[i], params[0].back(), 4))
+      if (!readRaw(dir + spec.files[i], host.size() * 4, raw))
         return 1;
+      library->setParameter(i, raw.data());
     } else {
-      toBuffer(params[0].back().data, host.data(), host.size() * 4);
+      library->setParameter(i, host.data());
     }
     paramCount += host.size();
     if (spec.frozen[i])
       continue;
-    trainable.push_back(i);
-    grads.push_back(deviceBuffer(spec.shapes[i], 4));
     std::vector<float> initial(host.size(), float(spec.stateInitial));
-    for (int k = 0; k < spec.slots; ++k) {
-      for (auto &set : state)
-        set.push_back(deviceBuffer(spec.shapes[i], 4));
-      toBuffer(state[0].back().data, initial.data(), initial.size() * 4);
-    }
+    for (int k = 0; k < spec.slots; ++k)
+      library->setState(stateIndex++, initial.data());
   }
-  Buffer loss = deviceBuffer({}, 4), lr = deviceBuffer({}, 4),
-         count = deviceBuffer({}, 4), scale = deviceBuffer({}, 4);
   // A loss scale (fp16): @forward_backward's last input; a dynamic one
   // follows autopar-run's rule (runtime/common/DynamicLossScale.h).
   autopar::DynamicLossScale scaling;
   scaling.scale = spec.scaleValue;
   scaling.interval = spec.scaleInterval;
   int skipped = 0, applied = 0;
-  auto lrValue = float(spec.lr);
-  toBuffer(lr.data, &lrValue, 4);
 
+  // AOT_TRAIN_NCCL=1 (on the GPU): each step's gradients are averaged by a
+  // one-process NCCL communicator, as autopar-run averages them over its
+  // processes under mpirun (StepLibrary::averageGradients): the losses
+  // must not change.
+  std::unique_ptr<autopar::cuda::Communicator> comm;
+  if (onDevice && std::getenv("AOT_TRAIN_NCCL")) {
+    comm = autopar::cuda::Communicator::create(
+        0, 1, [](void *, size_t) { return std::string(); }, 60, error);
+    if (!comm) {
+      std::fprintf(stderr, "FAIL: %s\n", error.c_str());
+      return 1;
+    }
+    std::printf("the gradients averaged by a one-process NCCL communicator\n");
+  }
   // AOT_TRAIN_DUMP_GRADS=FILE: the first step's gradients, concatenated
   // in the trained parameters' order (float32), to compare a GPU run with
   // the host.
@@ -325,27 +315,21 @@ int main(int argc, char **argv) {
   auto trainStart = std::chrono::steady_clock::now();
   std::vector<double> losses;
   std::vector<double> stepSeconds;
-  int cur = 0;
   for (int step = 1; step <= steps; ++step) {
     auto t0 = std::chrono::steady_clock::now();
-    std::vector<void *> args = {&ids.descriptorPointer,
-                                &labels.descriptorPointer};
-    for (Buffer &p : params[cur])
-      args.push_back(&p.descriptorPointer);
     double scaleUsed = scaling.scale;
-    if (!spec.lossScale.empty()) {
-      auto s = float(scaleUsed);
-      toBuffer(scale.data, &s, 4);
-      args.push_back(&scale.descriptorPointer);
-    }
-    args.push_back(&loss.descriptorPointer);
-    for (Buffer &g : grads)
-      args.push_back(&g.descriptorPointer);
-    fb(args.data());
-    float value = 0;
-    fromBuffer(&value, loss.data, 4);
+    double value = library->forwardBackward(
+        ids.data(), labels.data(),
+        spec.lossScale.empty() ? std::nullopt
+                               : std::optional<double>(scaleUsed));
+    if (comm)
+      if (std::string e = library->averageGradients(*comm, 60, "the average");
+          !e.empty()) {
+        std::fprintf(stderr, "FAIL: step %d: %s\n", step, e.c_str());
+        return 1;
+      }
     if (step == 1 && dumpPath)
-      if (!dumpGradients(dumpPath, grads))
+      if (!dumpGradients(dumpPath, *library, gradientCounts))
         return 1;
     if (!spec.lossScale.empty()) {
       // The step goes ahead only with a finite loss and finite gradients
@@ -353,18 +337,7 @@ int main(int argc, char **argv) {
       // autopar::cuda::allFinite; on the host a scan); with a fixed scale,
       // as autopar-run without --skip-nonfinite, a step that is not finite
       // ends the run.
-      bool finite = std::isfinite(value);
-      if (finite && onDevice) {
-        std::vector<std::pair<const float *, size_t>> buffers;
-        for (const Buffer &g : grads)
-          buffers.push_back({static_cast<const float *>(g.data), g.count()});
-        finite = autopar::cuda::allFinite(buffers);
-      }
-      for (size_t g = 0; finite && !onDevice && g < grads.size(); ++g) {
-        const auto *host = static_cast<const float *>(grads[g].data);
-        for (size_t i = 0; finite && i < grads[g].count(); ++i)
-          finite = std::isfinite(host[i]);
-      }
+      bool finite = std::isfinite(value) && !library->firstNonFiniteGradient();
       if (spec.lossScale == "fixed" && !finite) {
         std::fprintf(stderr,
                      "FAIL: the loss or a gradient is not finite at step %d "
@@ -395,24 +368,7 @@ int main(int argc, char **argv) {
       }
     }
     // Adam's bias correction counts the updates applied.
-    auto updates = float(++applied);
-    toBuffer(count.data, &updates, 4);
-    args.clear();
-    for (size_t i : trainable)
-      args.push_back(&params[cur][i].descriptorPointer);
-    for (Buffer &g : grads)
-      args.push_back(&g.descriptorPointer);
-    for (Buffer &s : state[cur])
-      args.push_back(&s.descriptorPointer);
-    args.push_back(&lr.descriptorPointer);
-    args.push_back(&count.descriptorPointer);
-    for (size_t i : trainable)
-      args.push_back(&params[1 - cur][i].descriptorPointer);
-    for (Buffer &s : state[1 - cur])
-      args.push_back(&s.descriptorPointer);
-    opt(args.data());
-    // Every function synchronizes its stream before it returns.
-    cur = 1 - cur;
+    library->optimizerStep(spec.lr, double(++applied));
     if (onDevice && step == profileSkip && step < steps)
       autopar::cuda::profileReset();
     double seconds =

@@ -12,8 +12,11 @@
 #   product through cuBLAS) with its TFLOP/s and the ratio to PyTorch's
 #   (fp32, no TF32, both), and at gpt2-small's qkv and MLP shapes; a 2-layer
 #   GPT's loss against the CPU backend's (1e-4 relative).
-# small: that GPT trained 20 steps on the GPU (bench/gpu/aot_train.cpp),
-#   every loss against the CPU backend's (1e-4 relative); the same GPT with
+# small: that GPT trained 20 steps on the GPU (bench/gpu/aot_train.cpp,
+#   through runtime/cuda/StepLibrary.h as autopar-run trains a --target=cuda
+#   artifact), every loss against the CPU backend's (1e-4 relative), then
+#   again with its gradients averaged by a one-process NCCL communicator
+#   (autopar-run's data-parallel path; AOT_TRAIN_NCCL=1); the same GPT with
 #   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
 #   losses (1e-3: both round the same operands); a GPT with heads of 32 in
 #   bf16, whose attention runs as the fused kernels, against the CPU
@@ -178,6 +181,9 @@ if want small; then
       "$dir/small-grads.bin" "$dir/expected-small-grads.bin"
     sanitize small
   fi
+  echo "== the same with the gradients averaged by a one-process NCCL communicator (AOT_TRAIN_NCCL=1: autopar-run's data-parallel path on GPUs)"
+  AOT_TRAIN_NCCL=1 TRAIN_AS=small-nccl train small 20 45 "$dir/expected-small" \
+    || status=1
 fi
 if want small; then
   echo "== the 2-layer GPT in bf16 trained 20 steps on the GPU against the CPU backend's bf16"

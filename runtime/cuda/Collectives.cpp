@@ -149,7 +149,7 @@ std::string join(const std::string &host, int port, char *bytes, size_t size,
 }
 
 // NCCL's entry points (nccl.h), opened with dlopen.
-constexpr int ncclSuccess = 0, ncclInProgress = 7, ncclSum = 0;
+constexpr int ncclSuccess = 0, ncclInProgress = 7;
 struct UniqueId { // ncclUniqueId, passed by value
   char internal[128];
 };
@@ -295,17 +295,32 @@ Communicator::~Communicator() {
     nccl().commDestroy(comm_);
 }
 
-std::string Communicator::allReduceSum(void *buffer, size_t count,
-                                       const std::string &dtype, void *stream) {
-  if (aborted_)
+namespace {
+std::string allReduce(void *comm, bool aborted, void *buffer, size_t count,
+                      const std::string &dtype, Reduction op, void *stream) {
+  if (aborted)
     return "the communicator was aborted after an earlier failure";
   int type = ncclTypeOf(dtype);
   if (type < 0)
     return "NCCL sums f32, f64, bf16 or f16, not " + dtype;
-  int r = nccl().allReduce(buffer, buffer, count, type, ncclSum, comm_, stream);
+  int r = nccl().allReduce(buffer, buffer, count, type, int(op), comm, stream);
   return r == ncclSuccess || r == ncclInProgress
              ? std::string()
              : ncclError("ncclAllReduce", r);
+}
+} // namespace
+
+std::string Communicator::allReduceSum(void *buffer, size_t count,
+                                       const std::string &dtype, void *stream) {
+  return allReduce(comm_, aborted_, buffer, count, dtype, Reduction::Sum,
+                   stream);
+}
+
+std::string Communicator::allReduceMean(void *buffer, size_t count,
+                                        const std::string &dtype,
+                                        void *stream) {
+  return allReduce(comm_, aborted_, buffer, count, dtype, Reduction::Mean,
+                   stream);
 }
 
 std::string Communicator::wait(void *stream, double timeoutSeconds,

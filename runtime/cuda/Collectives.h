@@ -39,6 +39,10 @@ std::string tcpBroadcast(const std::string &host, int port, int rank, int ranks,
 /// Returns NCCL's ncclDataType_t, or -1.
 int ncclTypeOf(const std::string &dtype);
 
+/// NCCL's numbers for the reductions the communicator queues (ncclSum,
+/// ncclAvg), checked against nccl.h by CollectivesTest.
+enum class Reduction { Sum = 0, Mean = 4 };
+
 class Communicator {
 public:
   /// A communicator of `ranks` processes on the current device, this one
@@ -61,6 +65,10 @@ public:
   /// what went wrong.
   std::string allReduceSum(void *buffer, size_t count, const std::string &dtype,
                            void *stream);
+  /// The same with the mean over the group (NCCL's ncclAvg, NCCL 2.10 or
+  /// later): the data-parallel average of gradients.
+  std::string allReduceMean(void *buffer, size_t count,
+                            const std::string &dtype, void *stream);
 
   /// Waits for `stream`, checking NCCL's asynchronous error; a failure, or
   /// `timeoutSeconds` without completion (a peer that died or never came),

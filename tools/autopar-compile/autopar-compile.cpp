@@ -1261,8 +1261,13 @@ int main(int argc, char **argv) {
     keepWhole = chosen->keepWhole;
   }
   if (target == "cuda" && dpDegree * tpDegree > 1)
-    return fail("--target=cuda compiles for one GPU so far: the collectives "
-                "of a dp x tp grid (NCCL) are not built yet (docs/gpu.md)");
+    return fail(llvm::formatv(
+        "--target=cuda compiles one GPU's step so far: the collectives of a "
+        "dp x tp grid are not in the compiled step yet; for data "
+        "parallelism compile without --plan and start autopar-run under "
+        "mpirun -np {0} (NCCL averages the gradients between steps: "
+        "docs/gpu.md)",
+        dpDegree * tpDegree));
   if (devices < 1)
     return fail("--devices must be at least 1");
   applyPlan(
@@ -1411,15 +1416,13 @@ int main(int argc, char **argv) {
   int64_t elements = 0;
   for (const auto &entry : weights)
     elements += entry.second.numElements();
-  // autopar-run refuses a --target=cuda artifact (docs/gpu.md): say what
-  // runs it instead of advertising autopar-run.
+  // autopar-run trains a --target=cuda artifact on the GPU through its
+  // library (docs/gpu.md).
   std::string howToTrain =
       target == "cuda"
           ? llvm::formatv("the step for the GPU is {0}/train-cuda.so ({1}); "
-                          "autopar-run trains CPU artifacts only so far: the "
-                          "device check's driver bench/gpu/aot_train runs "
-                          "it (docs/gpu.md), or compile without "
-                          "--target=cuda to train with autopar-run",
+                          "train it on the GPU with autopar-run {0} "
+                          "--data=X.npy --labels=Y.npy",
                           outDir, gpuArch.getValue())
                 .str()
           : llvm::formatv(

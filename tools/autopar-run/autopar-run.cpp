@@ -15,12 +15,15 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Collectives.h"
 #include "Contraction.h"
+#include "CudaRuntime.h"
 
 #include "LRSchedule.h"
 #include "LossScaler.h"
 #include "Npy.h"
 #include "Safetensors.h"
+#include "StepLibrary.h"
 #include <mpi.h>
 
 #include "autopar/Dialect/AutoPar/IR/AutoParOps.h"
@@ -157,6 +160,19 @@ static cl::opt<bool> attentionCalls(
     cl::desc("Lower bf16/f16 attentions to the CUDA runtime's fused "
              "attention calls (autopar-attention-to-calls), provided by a "
              "preloaded host implementation, for tests"),
+    cl::Hidden, cl::cat(runCategory));
+static cl::opt<std::string> stepLibraryPath(
+    "step-library",
+    cl::desc("Training: call this shared library's @forward_backward and "
+             "@optimizer_step (their packed wrappers) instead of compiling "
+             "the artifact's module (default for a --target=cuda artifact: "
+             "its train-cuda.so)"),
+    cl::Hidden, cl::cat(runCategory));
+static cl::opt<std::string> stepMemory(
+    "step-memory",
+    cl::desc("With --step-library: where its buffers live, device (the GPU; "
+             "the default for a --target=cuda artifact) or host (a library "
+             "lowered for the CPU, for tests)"),
     cl::Hidden, cl::cat(runCategory));
 static cl::opt<std::string> checkpointDir(
     "checkpoint-dir",
@@ -1167,11 +1183,43 @@ int runTraining(MLIRContext &context, StringRef dir) {
   auto str = [&](StringRef key) {
     return m->getString(key).value_or("").str();
   };
-  if (str("target") == "cuda")
-    return fail(dir + " was compiled with --target=cuda (" + str("library") +
-                ", " + str("gpu_arch") +
-                "); autopar-run trains CPU artifacts only so far: compile "
-                "without --target to train here (docs/gpu.md)");
+  // A step compiled ahead of time (--target=cuda: train-cuda.so on the
+  // GPU) instead of the module compiled here.
+  std::string libraryPath = stepLibraryPath;
+  bool cudaTarget = str("target") == "cuda";
+  if (cudaTarget && libraryPath.empty())
+    libraryPath = file(str("library"));
+  if (!stepMemory.empty() && stepMemory != "host" && stepMemory != "device")
+    return fail("--step-memory must be host or device, not '" + stepMemory +
+                "'");
+  if (!stepMemory.empty() && libraryPath.empty())
+    return fail("--step-memory needs --step-library");
+  if (cudaTarget && stepLibraryPath.empty() && stepMemory == "host")
+    return fail(dir + "'s " + str("library") +
+                " runs on the GPU; --step-memory=host is for a library "
+                "lowered for the CPU (--step-library)");
+  bool onDevice = stepMemory.empty() ? cudaTarget : stepMemory == "device";
+  if (!libraryPath.empty() && onDevice) {
+    // Under mpirun each process of a machine takes its own GPU (its rank
+    // among the machine's processes) unless AUTOPAR_CUDA_DEVICE says.
+    if (world.active && !std::getenv("AUTOPAR_CUDA_DEVICE")) {
+      MPI_Comm local;
+      int localRank = 0;
+      MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world.rank,
+                          MPI_INFO_NULL, &local);
+      MPI_Comm_rank(local, &localRank);
+      MPI_Comm_free(&local);
+      setenv("AUTOPAR_CUDA_DEVICE", std::to_string(localRank).c_str(), 1);
+    }
+    std::string why;
+    if (!::autopar::cuda::available(why))
+      return fail(llvm::formatv(
+          "{0} {1}; training it needs an NVIDIA GPU: {2}", dir,
+          cudaTarget ? "was compiled with --target=cuda (" + str("library") +
+                           " for " + str("gpu_arch") + ")"
+                     : "runs " + libraryPath + " on the device",
+          why));
+  }
   std::vector<std::string> paramNames;
   if (const llvm::json::Array *params = m->getArray("params"))
     for (const llvm::json::Value &v : *params)
@@ -1869,16 +1917,118 @@ int runTraining(MLIRContext &context, StringRef dir) {
         erased = true;
       }
   }
+  npy::DType scalarType = params.front().dtype;
+  npy::DType scaleType =
+      scaleArgs && cast<RankedTensorType>(gradType.getInput(n + 2))
+                       .getElementType()
+                       .isF64()
+          ? npy::DType::F64
+          : npy::DType::F32;
+  std::unique_ptr<::autopar::StepLibrary> library;
+  std::unique_ptr<::autopar::cuda::Communicator> gpuComm;
+  // Gradient k of the library, copied to the host.
+  auto libraryGradient = [&](size_t k) {
+    auto t = cast<RankedTensorType>(gradType.getResult(unsigned(1 + k)));
+    npy::NpyArray g;
+    g.dtype = *dtypeFor(t.getElementType());
+    g.shape.assign(t.getShape().begin(), t.getShape().end());
+    g.data.resize(size_t(g.numElements()) * npy::dtypeSize(g.dtype));
+    library->readGradient(k, g.data.data());
+    return g;
+  };
   llvm::Expected<std::unique_ptr<ExecutionEngine>> engine =
-      compileModule(*module, moduleName);
-  if (!engine)
-    return fail(llvm::toString(engine.takeError()));
+      std::unique_ptr<ExecutionEngine>();
+  if (!libraryPath.empty()) {
+    // The library keeps the parameters and the state between steps; what
+    // needs them on the host each step is not supported there yet.
+    if (world.tp > 1 || zeroStage > 0 || accum > 1 || programSums)
+      return fail(llvm::formatv(
+          "{0}: a step library trains data-parallel only, without gradient "
+          "accumulation or ZeRO so far ({1}); compile without "
+          "--target=cuda to train so on the CPU",
+          libraryPath,
+          world.tp > 1
+              ? llvm::formatv("tensor-parallel over {0} processes", world.tp)
+                    .str()
+          : zeroStage > 0 ? llvm::formatv("ZeRO stage {0}", zeroStage).str()
+          : accum > 1     ? llvm::formatv("--grad-accum={0}", accum).str()
+                          : std::string("gradient sums in the step")));
+    using ::autopar::StepLibrary;
+    auto tensorOf = [](Type type) {
+      auto t = cast<RankedTensorType>(type);
+      StepLibrary::Tensor tensor;
+      tensor.shape.assign(t.getShape().begin(), t.getShape().end());
+      tensor.elementBytes = npy::dtypeSize(*dtypeFor(t.getElementType()));
+      return tensor;
+    };
+    auto tensorLike = [](const npy::NpyArray &a) {
+      StepLibrary::Tensor tensor;
+      tensor.shape.assign(a.shape.begin(), a.shape.end());
+      tensor.elementBytes = npy::dtypeSize(a.dtype);
+      return tensor;
+    };
+    StepLibrary::Signature signature;
+    signature.forwardBackward = gradName;
+    signature.optimizerStep = stepName;
+    signature.x = tensorOf(xType);
+    signature.y = tensorOf(yType);
+    for (auto [i, p] : llvm::enumerate(params)) {
+      signature.params.push_back(tensorLike(p));
+      signature.frozen.push_back(!llvm::is_contained(trainable, i));
+    }
+    for (const npy::NpyArray &s : state)
+      signature.state.push_back(tensorLike(s));
+    signature.lossBytes = tensorOf(gradType.getResult(0)).elementBytes;
+    if (nt > 0)
+      signature.gradientBytes = tensorOf(gradType.getResult(1)).elementBytes;
+    signature.scalarBytes = npy::dtypeSize(scalarType);
+    if (scaleArgs)
+      signature.scaleBytes = npy::dtypeSize(scaleType);
+    std::string error;
+    library = StepLibrary::open(libraryPath,
+                                onDevice ? StepLibrary::Memory::Device
+                                         : StepLibrary::Memory::Host,
+                                signature, error);
+    if (!library)
+      return fail(error);
+    for (auto [i, p] : llvm::enumerate(params))
+      library->setParameter(i, p.data.data());
+    for (auto [k, s] : llvm::enumerate(state))
+      library->setState(k, s.data.data());
+    // Data parallelism on GPUs: NCCL averages the gradients in device
+    // memory (its unique id broadcast over MPI).
+    if (onDevice && world.active && world.dp > 1) {
+      gpuComm = ::autopar::cuda::Communicator::create(
+          world.rank, world.size,
+          [](void *bytes, size_t size) {
+            MPI_Bcast(bytes, int(size), MPI_BYTE, 0, MPI_COMM_WORLD);
+            return std::string();
+          },
+          collectiveTimeout, error);
+      if (!gpuComm)
+        return fail("rank " + std::to_string(world.rank) + ": " + error);
+    }
+    llvm::outs() << llvm::formatv(
+        "training with {0} ({1}); the parameters and the optimizer state "
+        "stay there between steps\n",
+        libraryPath, onDevice ? "on the GPU" : "host memory");
+  } else {
+    engine = compileModule(*module, moduleName);
+    if (!engine)
+      return fail(llvm::toString(engine.takeError()));
+    // Materialize both functions now, so that step 1's time is a step's.
+    for (StringRef name : {StringRef(gradName), StringRef(stepName)})
+      if (auto fn = (*engine)->lookupPacked(name); !fn)
+        return fail(llvm::toString(fn.takeError()));
+  }
 
-  // Materialize both functions now, so that step 1's time is a step's.
-  for (StringRef name : {StringRef(gradName), StringRef(stepName)})
-    if (auto fn = (*engine)->lookupPacked(name); !fn)
-      return fail(llvm::toString(fn.takeError()));
-
+  // The library's current parameters and state, to the host.
+  auto readBack = [&] {
+    for (auto [i, p] : llvm::enumerate(params))
+      library->readParameter(i, p.data.data());
+    for (auto [k, s] : llvm::enumerate(state))
+      library->readState(k, s.data.data());
+  };
   std::unique_ptr<llvm::raw_fd_ostream> log;
   if (!logPath.empty() && world.rank == 0) {
     std::error_code ec;
@@ -1890,13 +2040,6 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (ec)
       return fail(logPath + ": " + ec.message());
   }
-  npy::DType scalarType = params.front().dtype;
-  npy::DType scaleType =
-      scaleArgs && cast<RankedTensorType>(gradType.getInput(n + 2))
-                       .getElementType()
-                       .isF64()
-          ? npy::DType::F64
-          : npy::DType::F32;
   if (printEvery < 0)
     return fail("--print-every must be positive");
   int64_t every = printEvery ? int64_t(printEvery)
@@ -1931,6 +2074,13 @@ int runTraining(MLIRContext &context, StringRef dir) {
         inputs = {rows(*data, begin, microBatch),
                   rows(*labels, begin, microBatch)};
       }
+      if (library) {
+        // (One microbatch: the gradients stay in the library.)
+        loss = library->forwardBackward(
+            inputs[0].data.data(), inputs[1].data.data(),
+            scaleArgs ? std::optional<double>(scaler->scale()) : std::nullopt);
+        break;
+      }
       inputs.insert(inputs.end(), params.begin(), params.end());
       if (zeroStage == 3)
         for (auto [k, i] : llvm::enumerate(trainable))
@@ -1958,7 +2108,21 @@ int runTraining(MLIRContext &context, StringRef dir) {
     if (world.active && world.dp > 1) {
       allReduceSum(&loss, 1, MPI_DOUBLE, "loss all-reduce", step);
       loss /= world.dp;
-      if (zeroStage == 3 || programSums)
+      if (gpuComm) {
+        if (std::string e = library->averageGradients(
+                *gpuComm, collectiveTimeout,
+                "the gradient all-reduce of step " + std::to_string(step));
+            !e.empty())
+          return fail(llvm::formatv("rank {0}: {1}", world.rank, e));
+      } else if (library) {
+        // (A library in host memory: the JIT's average.)
+        std::vector<npy::NpyArray> grads;
+        for (size_t k = 0; k < nt; ++k)
+          grads.push_back(libraryGradient(k));
+        averageOverRanks(grads);
+        for (auto [k, g] : llvm::enumerate(grads))
+          library->setGradient(k, g.data.data());
+      } else if (zeroStage == 3 || programSums)
         for (size_t i = 1; i < lossAndGrads->size(); ++i)
           scaleBy((*lossAndGrads)[i], 1.0 / world.dp);
       else if (zeroStage == 2)
@@ -1976,11 +2140,19 @@ int runTraining(MLIRContext &context, StringRef dir) {
     std::string bad;
     if (!std::isfinite(loss))
       bad = std::string("the loss is ") + (std::isnan(loss) ? "nan" : "inf");
-    for (size_t i = 0; bad.empty() && i < nt; ++i)
-      if (auto at = npy::firstNonFinite((*lossAndGrads)[i + 1]))
-        bad = "the gradient of " + paramNames[trainable[i]] + " holds " +
-              nonFiniteName((*lossAndGrads)[i + 1], *at) + " (element " +
-              std::to_string(*at) + ")";
+    auto badGradient = [&](size_t k, const npy::NpyArray &g) {
+      if (auto at = npy::firstNonFinite(g))
+        bad = "the gradient of " + paramNames[trainable[k]] + " holds " +
+              nonFiniteName(g, *at) + " (element " + std::to_string(*at) + ")";
+    };
+    if (library) {
+      if (bad.empty())
+        if (std::optional<size_t> k = library->firstNonFiniteGradient())
+          badGradient(*k, libraryGradient(*k));
+    } else {
+      for (size_t i = 0; bad.empty() && i < nt; ++i)
+        badGradient(i, (*lossAndGrads)[i + 1]);
+    }
     if (world.active) {
       // The processes of a tensor-parallel group, and with ZeRO those of a
       // data-parallel one, hold different parts of the gradients: all of
@@ -2043,33 +2215,39 @@ int runTraining(MLIRContext &context, StringRef dir) {
       continue;
     }
     ++updates;
-    std::vector<npy::NpyArray> stepInputs;
-    if (zeroStage == 3)
-      stepInputs = shards;
-    else
-      for (size_t i : trainable)
-        stepInputs.push_back(zeroStage ? shardOf(params[i]) : params[i]);
-    stepInputs.insert(stepInputs.end(), lossAndGrads->begin() + 1,
-                      lossAndGrads->end());
-    stepInputs.insert(stepInputs.end(), state.begin(), state.end());
-    stepInputs.push_back(scalarLike(scalarType, lrValue));
     // The optimizer's own count (Adam's bias correction) counts applied
     // updates; the schedule follows the step number.
-    stepInputs.push_back(scalarLike(scalarType, double(updates)));
-    llvm::Expected<std::vector<npy::NpyArray>> updated =
-        callFunction(**engine, stepName, stepType, stepInputs);
-    if (!updated)
-      return fail(llvm::toString(updated.takeError()));
-    // ZeRO 1 and 2: every process gets the whole updated parameters back.
-    for (auto [k, i] : llvm::enumerate(trainable))
+    if (library) {
+      // (The library's parameters and state: the host's are read back for
+      // a checkpoint and the export.)
+      library->optimizerStep(lrValue, double(updates));
+    } else {
+      std::vector<npy::NpyArray> stepInputs;
       if (zeroStage == 3)
-        shards[k] = std::move((*updated)[k]);
-      else if (zeroStage > 0)
-        params[i] = gatherShards((*updated)[k], params[i].shape,
-                                 "parameter all-gather", step);
+        stepInputs = shards;
       else
-        params[i] = std::move((*updated)[k]);
-    state.assign(updated->begin() + nt, updated->end());
+        for (size_t i : trainable)
+          stepInputs.push_back(zeroStage ? shardOf(params[i]) : params[i]);
+      stepInputs.insert(stepInputs.end(), lossAndGrads->begin() + 1,
+                        lossAndGrads->end());
+      stepInputs.insert(stepInputs.end(), state.begin(), state.end());
+      stepInputs.push_back(scalarLike(scalarType, lrValue));
+      stepInputs.push_back(scalarLike(scalarType, double(updates)));
+      llvm::Expected<std::vector<npy::NpyArray>> updated =
+          callFunction(**engine, stepName, stepType, stepInputs);
+      if (!updated)
+        return fail(llvm::toString(updated.takeError()));
+      // ZeRO 1 and 2: every process gets the whole updated parameters back.
+      for (auto [k, i] : llvm::enumerate(trainable))
+        if (zeroStage == 3)
+          shards[k] = std::move((*updated)[k]);
+        else if (zeroStage > 0)
+          params[i] = gatherShards((*updated)[k], params[i].shape,
+                                   "parameter all-gather", step);
+        else
+          params[i] = std::move((*updated)[k]);
+      state.assign(updated->begin() + nt, updated->end());
+    }
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -2112,6 +2290,8 @@ int runTraining(MLIRContext &context, StringRef dir) {
          step == steps)) {
       if (log)
         log->flush();
+      if (library)
+        readBack();
       if (llvm::Error e = writeCheckpoint(step))
         return fail("writing a checkpoint at step " + std::to_string(step) +
                     ": " + llvm::toString(std::move(e)));
@@ -2177,6 +2357,8 @@ int runTraining(MLIRContext &context, StringRef dir) {
                             : std::string());
   }
   if (!exportPath.empty()) {
+    if (library)
+      readBack();
     std::vector<npy::NpyArray> allParams = wholeParams(steps + 1);
     if (world.dpIndex != 0)
       return 0;

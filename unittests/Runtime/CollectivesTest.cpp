@@ -104,6 +104,8 @@ TEST(Collectives, ElementTypesAreNcclsOwn) {
   EXPECT_EQ(ncclTypeOf("f64"), int(ncclFloat64));
   EXPECT_EQ(ncclTypeOf("bf16"), int(ncclBfloat16));
   EXPECT_EQ(ncclTypeOf("f16"), int(ncclFloat16));
+  EXPECT_EQ(int(Reduction::Sum), int(ncclSum));
+  EXPECT_EQ(int(Reduction::Mean), int(ncclAvg));
 #endif
   EXPECT_EQ(ncclTypeOf("i64"), -1);
 }
@@ -130,6 +132,10 @@ TEST(Collectives, OneRankSumsOnTheGPU) {
   std::vector<float> back(host.size());
   copyToHost(back.data(), buffer, back.size() * 4);
   EXPECT_EQ(back, host); // the sum over one rank
+  EXPECT_EQ(comm->allReduceMean(buffer, host.size(), "f32", stream), "");
+  EXPECT_EQ(comm->wait(stream, 30, "the test's mean"), "");
+  copyToHost(back.data(), buffer, back.size() * 4);
+  EXPECT_EQ(back, host); // the mean over one rank
   EXPECT_NE(comm->allReduceSum(buffer, 4, "i64", stream).find("not i64"),
             std::string::npos);
   mgpuMemFree(buffer, stream);
