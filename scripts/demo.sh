@@ -3,7 +3,8 @@
 # forward pass in the autopar dialect, compiled for the CPU and executed; a
 # parallel plan for GPT-3 175B on 1024 A100 GPUs; then a small ONNX classifier
 # and a small GPT from the model zoo trained here, showing the falling loss;
-# then the GPT again on 2 processes over MPI, with the plan autopar chose.
+# then the GPT again on 2 processes over MPI, with the plan autopar chose,
+# and on an NVIDIA GPU where one is present.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${AUTOPAR_BUILD_DIR:-$root/build}
@@ -49,4 +50,22 @@ if command -v mpirun >/dev/null; then
     --batch-size=4 --steps=64 --shuffle
 else
   echo "(mpirun not found: the 2-process run is skipped)"
+fi
+echo
+# The same GPT on an NVIDIA GPU, where one is present: the step compiled
+# for it (--target=cuda; the CUDA toolkit compiles the kernels), trained by
+# autopar-run with the weights and optimizer state on the device.
+if command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
+  echo "== autopar-compile 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' --train --batch=4 --optimizer=adam --lr=0.003 --target=cuda"
+  gpu="$build/demo-gpt-cuda"
+  if "$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
+      --train --batch=4 --optimizer=adam --lr=0.003 --target=cuda -o "$gpu"; then
+    echo "== autopar-run $gpu --data=examples/gpt/tokens.npy --labels=examples/gpt/next.npy --batch-size=4 --steps=64 --shuffle"
+    "$build/bin/autopar-run" "$gpu" --data="$root/examples/gpt/tokens.npy" \
+      --labels="$root/examples/gpt/next.npy" --batch-size=4 --steps=64 --shuffle
+  else
+    echo "(the step could not be compiled for the GPU: the GPU run is skipped)"
+  fi
+else
+  echo "(no NVIDIA GPU here: the GPU run is skipped)"
 fi

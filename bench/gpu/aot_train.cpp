@@ -53,6 +53,7 @@
 #include "InitialWeights.h"
 #include "StepLibrary.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -298,6 +299,15 @@ int main(int argc, char **argv) {
     }
     std::printf("the gradients averaged by a one-process NCCL communicator\n");
   }
+  // AOT_TRAIN_ACCUM=N: each step runs @forward_backward N times on its
+  // batch and takes the mean of the N gradients (gradient accumulation as
+  // autopar-run does it with --grad-accum: StepLibrary::keepGradients on
+  // the GPU's kernels); with N = 2 the mean equals one step's gradients
+  // exactly, so the losses must not change.
+  const char *accumText = std::getenv("AOT_TRAIN_ACCUM");
+  int accum = accumText ? std::max(1, std::atoi(accumText)) : 1;
+  if (accum > 1)
+    std::printf("the gradients of %d microbatches accumulated\n", accum);
   // AOT_TRAIN_DUMP_GRADS=FILE: the first step's gradients, concatenated
   // in the trained parameters' order (float32), to compare a GPU run with
   // the host.
@@ -318,10 +328,18 @@ int main(int argc, char **argv) {
   for (int step = 1; step <= steps; ++step) {
     auto t0 = std::chrono::steady_clock::now();
     double scaleUsed = scaling.scale;
-    double value = library->forwardBackward(
-        ids.data(), labels.data(),
-        spec.lossScale.empty() ? std::nullopt
-                               : std::optional<double>(scaleUsed));
+    double value = 0;
+    for (int j = 0; j < accum; ++j) {
+      value += library->forwardBackward(
+                   ids.data(), labels.data(),
+                   spec.lossScale.empty() ? std::nullopt
+                                          : std::optional<double>(scaleUsed)) /
+               accum;
+      if (accum > 1)
+        library->keepGradients(j == 0);
+    }
+    if (accum > 1)
+      library->takeKeptGradients(1.0 / accum);
     if (comm)
       if (std::string e = library->averageGradients(*comm, 60, "the average");
           !e.empty()) {

@@ -5,12 +5,14 @@
 # the device machine):
 #   CudaRuntimeTest        the runtime's unit tests (kernel test runs on a GPU)
 #   CollectivesTest        the NCCL communicator's (its GPU tests: a one-rank
-#                          sum, a missing peer's timeout)
+#                          sum and mean, a missing peer's timeout)
 #   AttentionKernelTest    the fused attention kernels (runtime/cuda/
 #                          Attention.cu) emulated on the CPU, and on the GPU
 #                          through the runtime, against a double reference
 #   FiniteKernelTest       the finiteness test of fp16 gradients (runtime/
 #                          cuda/Finite.cu), emulated and on the GPU
+#   AccumulateKernelTest   the gradient accumulation kernels (runtime/cuda/
+#                          Accumulate.cu), emulated and on the GPU
 #   libgelu_mul.so         gelu(a * b) on N floats
 #   liblinear_gelu.so      gelu(x w), x: S x S, w: S x S (the product through
 #                          cuBLAS)
@@ -75,11 +77,13 @@ build=$root/build
 out=$root/gpu-check
 llvm=/usr/lib/llvm-22/bin
 ninja -C "$build" autopar-opt autopar-compile autopar-run autopar_cuda_runtime \
-  CudaRuntimeTest CollectivesTest AttentionKernelTest FiniteKernelTest >/dev/null
+  CudaRuntimeTest CollectivesTest AttentionKernelTest FiniteKernelTest \
+  AccumulateKernelTest >/dev/null
 rm -rf "$out" && mkdir -p "$out"
 cp "$build/lib/libautopar_cuda_runtime.so" "$build/unittests/CudaRuntimeTest" \
   "$build/unittests/CollectivesTest" "$build/unittests/AttentionKernelTest" \
-  "$build/unittests/FiniteKernelTest" "$out/"
+  "$build/unittests/FiniteKernelTest" "$build/unittests/AccumulateKernelTest" \
+  "$out/"
 # compile NAME SED-SCRIPT [LIB]: bench/gpu/NAME.mlir.in -> gpu-check/libLIB.so
 # (LIB defaults to NAME)
 compile() {

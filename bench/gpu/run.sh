@@ -16,7 +16,8 @@
 #   through runtime/cuda/StepLibrary.h as autopar-run trains a --target=cuda
 #   artifact), every loss against the CPU backend's (1e-4 relative), then
 #   again with its gradients averaged by a one-process NCCL communicator
-#   (autopar-run's data-parallel path; AOT_TRAIN_NCCL=1); the same GPT with
+#   (autopar-run's data-parallel path; AOT_TRAIN_NCCL=1) and accumulated
+#   over 2 microbatches (AOT_TRAIN_ACCUM=2); the same GPT with
 #   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
 #   losses (1e-3: both round the same operands); a GPT with heads of 32 in
 #   bf16, whose attention runs as the fused kernels, against the CPU
@@ -34,7 +35,8 @@
 #   cheap producers' results stored rather than recomputed by each reader
 #   (--cuda-lowering-options="recompute-producers=false"), with 32 query
 #   rows a warp in the forward attention kernel (AUTOPAR_CUDA_ATTENTION=
-#   mma2) and with the WMMA attention kernels (=wmma), and without
+#   mma2), with the WMMA attention kernels (=wmma), with the products
+#   through cuBLASLt (AUTOPAR_CUDA_GEMM=lt), and without
 #   padding its odd bf16 products (AUTOPAR_CUDA_GEMM_PAD=0); each
 #   variant's losses must stay within 2e-2 of the default's (prepare.sh
 #   lists the variants earlier runs timed).
@@ -69,7 +71,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 if want basics; then
   echo "== CUDA runtime unit tests"
   timeout 60 "$dir/CudaRuntimeTest" --gtest_brief=1 || status=1
-  echo "== NCCL communicator (one-rank sum; a missing peer times out)"
+  echo "== the same GEMM tests with the half-precision products through cuBLASLt (AUTOPAR_CUDA_GEMM=lt)"
+  AUTOPAR_CUDA_GEMM=lt timeout 60 "$dir/CudaRuntimeTest" --gtest_brief=1 \
+    --gtest_filter='*Gemm*' || status=1
+  echo "== NCCL communicator (one-rank sum and mean; a missing peer times out)"
   timeout 60 "$dir/CollectivesTest" --gtest_brief=1 || status=1
   echo "== fused attention kernels: emulated, then on the GPU, against double"
   if ! timeout 120 "$dir/AttentionKernelTest" --gtest_brief=1; then
@@ -107,6 +112,8 @@ for what in ("forward", "backward"):
 PY
   echo "== the finiteness test of fp16 gradients: emulated, then on the GPU"
   timeout 60 "$dir/FiniteKernelTest" --gtest_brief=1 || status=1
+  echo "== the gradient accumulation kernels: emulated, then on the GPU, against the host's arithmetic"
+  timeout 60 "$dir/AccumulateKernelTest" --gtest_brief=1 || status=1
   echo "== gelu(a * b) lowered by autopar-lower-to-cuda, n=$n"
   timeout 60 "$dir/aot_check" gelu_mul "$dir/libgelu_mul.so" "$n" || status=1
   echo "== gelu(x w), ${s}x${s} times ${s}x${s}"
@@ -184,12 +191,18 @@ if want small; then
   echo "== the same with the gradients averaged by a one-process NCCL communicator (AOT_TRAIN_NCCL=1: autopar-run's data-parallel path on GPUs)"
   AOT_TRAIN_NCCL=1 TRAIN_AS=small-nccl train small 20 45 "$dir/expected-small" \
     || status=1
+  echo "== the same with the gradients of 2 microbatches accumulated on the GPU (AOT_TRAIN_ACCUM=2: autopar-run's --grad-accum on GPUs; the mean of two equal gradients is exact)"
+  AOT_TRAIN_ACCUM=2 TRAIN_AS=small-accum train small 20 45 "$dir/expected-small" \
+    || status=1
 fi
 if want small; then
   echo "== the 2-layer GPT in bf16 trained 20 steps on the GPU against the CPU backend's bf16"
   # Both sides round the same products' operands to bf16: runs 5-7 differed
   # by 1.5e-4 to 2.3e-4 (the order of the f32 sums), so 1e-3, not 2e-2.
   AOT_TRAIN_TOLERANCE=1e-3 train small-bf16 20 45 "$dir/expected-small-bf16" || status=1
+  echo "== the same with its products (batched ones among them: heads of 16 have no fused attention) through cuBLASLt (AUTOPAR_CUDA_GEMM=lt)"
+  AUTOPAR_CUDA_GEMM=lt AOT_TRAIN_TOLERANCE=1e-3 TRAIN_AS=small-bf16-lt \
+    train small-bf16 20 45 "$dir/expected-small-bf16" || status=1
   echo "== a GPT with heads of 32 in bf16: fused attention kernels on the GPU, the decomposition on the CPU"
   # Not the same roundings (the kernels keep the scores in f32 and round
   # the probabilities before normalizing): 2e-2, as against PyTorch.
@@ -231,6 +244,9 @@ if want gpt2; then
   echo "== batch 8 in bf16 with the WMMA attention kernels (AUTOPAR_CUDA_ATTENTION=wmma): 10 steps, timed"
   AUTOPAR_CUDA_ATTENTION=wmma TRAIN_AS=gpt2-b8-bf16-wmma train gpt2-b8-bf16 10 120 \
     || status=1
+  echo "== batch 8 in bf16 with its products through cuBLASLt (AUTOPAR_CUDA_GEMM=lt): 10 steps, timed"
+  AUTOPAR_CUDA_GEMM=lt TRAIN_AS=gpt2-b8-bf16-lt train gpt2-b8-bf16 10 120 \
+    || status=1
   echo "== batch 8 in bf16 without padding its odd products (AUTOPAR_CUDA_GEMM_PAD=0): 10 steps, timed"
   AUTOPAR_CUDA_GEMM_PAD=0 TRAIN_AS=gpt2-b8-bf16-unpadded train gpt2-b8-bf16 10 120 \
     || status=1
@@ -247,7 +263,8 @@ ok = True
 for name, what in (("unpadded", "without padding"),
                    ("stored", "with the cheap producers stored"),
                    ("mma2", "with 32 query rows a warp in attention"),
-                   ("wmma", "with the WMMA attention kernels")):
+                   ("wmma", "with the WMMA attention kernels"),
+                   ("lt", "with the products through cuBLASLt")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
     if not os.path.exists(p) or not os.path.getsize(p):
         continue
@@ -312,7 +329,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                     "recomputed"),
                    ("unpadded", "without padding the odd bf16 products"),
                    ("mma2", "with 32 query rows a warp in attention"),
-                   ("wmma", "with the WMMA attention kernels")):
+                   ("wmma", "with the WMMA attention kernels"),
+                   ("lt", "with the products through cuBLASLt")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
     if "bf16" in runs and os.path.exists(p) and os.path.getsize(p):
         u, ms = json.load(open(p))["step_ms"], runs["bf16"]["step_ms"]

@@ -43,6 +43,23 @@ constexpr int CUBLAS_STATUS_SUCCESS = 0, CUBLAS_OP_N = 0, CUBLAS_OP_T = 1,
 // cublasGemmEx's data and compute types (library_types.h, cublas_api.h).
 constexpr int CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14,
               CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
+// cuBLASLt's attributes (cublasLt.h).
+constexpr int CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4,
+              CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5,
+              CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET = 6,
+              CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1,
+              CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES = 5,
+              CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES = 6,
+              CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES = 7,
+              CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES = 8;
+/// cublasLtMatmulHeuristicResult_t.
+struct CublasLtHeuristicResult {
+  uint64_t algo[8]; // cublasLtMatmulAlgo_t
+  size_t workspaceSize;
+  int state;
+  float wavesCount;
+  int reserved[4];
+};
 constexpr int CU_MEMORYTYPE_DEVICE = 2;
 /// cuMemcpy2DAsync's description of a pitched copy (CUDA_MEMCPY2D_v2).
 struct CUDA_MEMCPY2D {
@@ -78,6 +95,13 @@ void copyToHost(void *host, const void *device, size_t bytes);
 /// back (4 bytes, synchronous). A dynamic loss scale's test of a step's
 /// gradients without copying them to the host.
 bool allFinite(const std::vector<std::pair<const float *, size_t>> &buffers);
+
+/// Gradient accumulation (Accumulate.cu): `acc[i] += x[i]`, and
+/// `acc[i] = float(double(acc[i]) * factor)`, over `count` f32 in device
+/// memory, on the legacy default stream after the work queued before
+/// (asynchronous). The host's arithmetic (autopar-run's addInto, scaleBy).
+void addInto(float *acc, const float *x, size_t count);
+void scaleBy(float *acc, double factor, size_t count);
 
 /// Copies `rows` rows of `widthBytes` from `source` (a row every
 /// `sourcePitch` bytes) to `destination` (every `destinationPitch`), device

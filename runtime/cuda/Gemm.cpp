@@ -7,7 +7,8 @@
 // `autopar_cuda_gemm_f32`: the contraction entry point of the CUDA path
 // (autopar-contractions-to-calls{function=autopar_cuda_gemm_f32}), and its
 // bf16 and f16 siblings `autopar_cuda_gemm_bf16` / `_f16` (half-precision
-// A and B, f32 C, through cublasGemmEx with f32 accumulation), planned
+// A and B, f32 C, through cublasGemmEx with f32 accumulation, or cuBLASLt
+// with AUTOPAR_CUDA_GEMM=lt: GemmLt.h), planned
 // as row-major GEMMs by runtime/common/ContractionPlan.h and run by cuBLAS,
 // opened with dlopen like the driver. cuBLAS is column-major: a row-major
 // C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the operands
@@ -19,6 +20,7 @@
 
 #include "ContractionPlan.h"
 #include "CudaRuntime.h"
+#include "GemmLt.h"
 #include "GemmPadding.h"
 
 #include <climits>
@@ -166,15 +168,24 @@ template <typename In, typename Out = float> struct CublasBackend {
     const int cType = narrowC ? inType : CUDA_R_32F;
     int s = CUBLAS_STATUS_SUCCESS;
     std::string padded;
-    // One half-precision GEMM: cublasGemmEx, on aligned copies where
-    // GemmPadding.h's plan says so.
+    // One half-precision GEMM: cublasGemmEx (with AUTOPAR_CUDA_GEMM=lt
+    // cuBLASLt, GemmLt.h: the same column-major GEMM), on aligned copies
+    // where GemmPadding.h's plan says so.
+    const bool lt = !f32 && autopar::cuda::useCublasLt();
+    std::string ltError;
     auto one16 = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                      const In *a, int64_t lda, const In *b, int64_t ldb, Out *c,
                      int64_t ldc) {
-      s = cb.gemmEx(cb.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                    ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
-                    &one, b, inType, int(ldb), a, inType, int(lda), &beta, c,
-                    cType, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+      if (lt)
+        s = autopar::cuda::ltMatmul(
+            tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+            int(n), int(m), int(k), b, int(ldb), 0, a, int(lda), 0, beta, c,
+            int(ldc), 0, 1, inType, cType, ltError);
+      else
+        s = cb.gemmEx(cb.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+                      ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
+                      &one, b, inType, int(ldb), a, inType, int(lda), &beta, c,
+                      cType, int(ldc), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
     };
     if (count == 1) {
       if constexpr (f32) {
@@ -208,6 +219,11 @@ template <typename In, typename Out = float> struct CublasBackend {
       s = cb.sgemmBatched(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
                           int(ldb), strideB, a, int(lda), strideA, &beta, c,
                           int(ldc), strideC, int(count));
+    } else if (lt) {
+      s = autopar::cuda::ltMatmul(opB, opA, int(n), int(m), int(k), b, int(ldb),
+                                  strideB, a, int(lda), strideA, beta, c,
+                                  int(ldc), strideC, int(count), inType, cType,
+                                  ltError);
     } else {
       s = cb.gemmBatchedEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
                            inType, int(ldb), strideB, a, inType, int(lda),
@@ -223,13 +239,14 @@ template <typename In, typename Out = float> struct CublasBackend {
     if (token)
       autopar::cuda::profileEnd(
           token, nullptr,
-          "cuBLAS " + what + " " +
+          (lt ? "cuBLASLt " : "cuBLAS ") + what + " " +
               (count > 1 ? std::to_string(count) + " x " : std::string()) +
               std::to_string(m) + "x" + std::to_string(n) + "x" +
               std::to_string(k) + (transA ? " A^T" : "") +
               (transB ? " B^T" : "") + padded);
     if (s != CUBLAS_STATUS_SUCCESS)
-      error = "cuBLAS " + what + " failed: " + cb.statusString(s);
+      error = lt ? "cuBLASLt " + what + ": " + ltError
+                 : "cuBLAS " + what + " failed: " + cb.statusString(s);
   }
   template <typename T>
   const T *

@@ -226,6 +226,50 @@ std::optional<size_t> StepLibrary::firstNonFiniteGradient() const {
   return std::nullopt;
 }
 
+void StepLibrary::keepGradients(bool first) {
+  if (kept.empty())
+    for (Buffer *g : gradients)
+      kept.push_back(&allocate(g->like));
+  if (first) {
+    std::swap(gradients, kept);
+    return;
+  }
+  for (size_t k = 0; k < gradients.size(); ++k) {
+    Buffer &acc = *kept[k], &x = *gradients[k];
+    size_t n = acc.like.count();
+    if (memory == Memory::Device) {
+      if (acc.like.elementBytes != 4)
+        cuda::fail("StepLibrary::keepGradients: the GPU accumulates f32 "
+                   "gradients only");
+      cuda::addInto(static_cast<float *>(acc.data),
+                    static_cast<const float *>(x.data), n);
+    } else if (acc.like.elementBytes == 8) {
+      for (size_t i = 0; i < n; ++i)
+        static_cast<double *>(acc.data)[i] +=
+            static_cast<const double *>(x.data)[i];
+    } else {
+      for (size_t i = 0; i < n; ++i)
+        static_cast<float *>(acc.data)[i] +=
+            static_cast<const float *>(x.data)[i];
+    }
+  }
+}
+
+void StepLibrary::takeKeptGradients(double factor) {
+  for (Buffer *acc : kept) {
+    size_t n = acc->like.count();
+    if (memory == Memory::Device)
+      cuda::scaleBy(static_cast<float *>(acc->data), factor, n);
+    else if (acc->like.elementBytes == 8)
+      for (size_t i = 0; i < n; ++i)
+        static_cast<double *>(acc->data)[i] *= factor;
+    else
+      for (size_t i = 0; i < n; ++i)
+        static_cast<float *>(acc->data)[i] *= factor;
+  }
+  std::swap(gradients, kept);
+}
+
 std::string StepLibrary::averageGradients(cuda::Communicator &comm,
                                           double timeoutSeconds,
                                           const std::string &what) {

@@ -109,6 +109,13 @@ public:
   /// gradients (autopar::cuda::allFinite) and nothing is copied unless one
   /// fails.
   std::optional<size_t> firstNonFiniteGradient() const;
+  /// Gradient accumulation over microbatches: keeps the gradients of the
+  /// first (`first`; by swapping buffers, no copy) or adds them to those
+  /// kept (on the GPU autopar::cuda::addInto, f32 gradients only), and
+  /// then replaces the gradients by the kept sum times `factor` (1 / the
+  /// microbatches). autopar-run's arithmetic on the host, bit for bit.
+  void keepGradients(bool first);
+  void takeKeptGradients(double factor);
   /// Replaces the gradients by their mean over `comm`'s processes (NCCL in
   /// device memory, queued on the legacy default stream and waited for
   /// within `timeoutSeconds`): data parallelism. Returns an empty string,
@@ -133,7 +140,7 @@ private:
   Memory memory;
   Packed forwardBackwardFn = nullptr, optimizerStepFn = nullptr;
   std::vector<std::unique_ptr<Buffer>> owned;
-  std::vector<Buffer *> params[2], state[2], gradients;
+  std::vector<Buffer *> params[2], state[2], gradients, kept;
   std::vector<size_t> trained;
   Buffer *x = nullptr, *y = nullptr, *loss = nullptr, *scale = nullptr,
          *lr = nullptr, *count = nullptr;

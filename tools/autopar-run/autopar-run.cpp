@@ -1941,17 +1941,15 @@ int runTraining(MLIRContext &context, StringRef dir) {
   if (!libraryPath.empty()) {
     // The library keeps the parameters and the state between steps; what
     // needs them on the host each step is not supported there yet.
-    if (world.tp > 1 || zeroStage > 0 || accum > 1 || programSums)
+    if (world.tp > 1 || zeroStage > 0 || programSums)
       return fail(llvm::formatv(
-          "{0}: a step library trains data-parallel only, without gradient "
-          "accumulation or ZeRO so far ({1}); compile without "
-          "--target=cuda to train so on the CPU",
+          "{0}: a step library trains data-parallel only, without ZeRO so "
+          "far ({1}); compile without --target=cuda to train so on the CPU",
           libraryPath,
           world.tp > 1
               ? llvm::formatv("tensor-parallel over {0} processes", world.tp)
                     .str()
           : zeroStage > 0 ? llvm::formatv("ZeRO stage {0}", zeroStage).str()
-          : accum > 1     ? llvm::formatv("--grad-accum={0}", accum).str()
                           : std::string("gradient sums in the step")));
     using ::autopar::StepLibrary;
     auto tensorOf = [](Type type) {
@@ -2075,11 +2073,15 @@ int runTraining(MLIRContext &context, StringRef dir) {
                   rows(*labels, begin, microBatch)};
       }
       if (library) {
-        // (One microbatch: the gradients stay in the library.)
-        loss = library->forwardBackward(
-            inputs[0].data.data(), inputs[1].data.data(),
-            scaleArgs ? std::optional<double>(scaler->scale()) : std::nullopt);
-        break;
+        // (The gradients stay in the library, which sums microbatches'.)
+        loss += library->forwardBackward(
+                    inputs[0].data.data(), inputs[1].data.data(),
+                    scaleArgs ? std::optional<double>(scaler->scale())
+                              : std::nullopt) /
+                double(accum);
+        if (accum > 1)
+          library->keepGradients(j == 0);
+        continue;
       }
       inputs.insert(inputs.end(), params.begin(), params.end());
       if (zeroStage == 3)
@@ -2098,7 +2100,9 @@ int runTraining(MLIRContext &context, StringRef dir) {
         for (size_t i = 1; i < micro->size(); ++i)
           addInto((*lossAndGrads)[i], (*micro)[i]);
     }
-    if (accum > 1)
+    if (accum > 1 && library)
+      library->takeKeptGradients(1.0 / double(accum));
+    else if (accum > 1)
       for (size_t i = 1; i < lossAndGrads->size(); ++i)
         scaleBy((*lossAndGrads)[i], 1.0 / double(accum));
     // Data parallelism over the ranks: the mean over all their rows (ZeRO

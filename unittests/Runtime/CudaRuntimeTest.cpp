@@ -63,6 +63,39 @@ static_assert(autopar::cuda::abi::CUDA_R_32F == CUDA_R_32F);
 static_assert(autopar::cuda::abi::CUDA_R_16F == CUDA_R_16F);
 static_assert(autopar::cuda::abi::CUDA_R_16BF == CUDA_R_16BF);
 #endif
+#if __has_include(<cublasLt.h>)
+#include <cstddef>
+#include <cublasLt.h>
+namespace ltabi = autopar::cuda::abi;
+static_assert(ltabi::CUBLASLT_MATMUL_DESC_TRANSA ==
+              CUBLASLT_MATMUL_DESC_TRANSA);
+static_assert(ltabi::CUBLASLT_MATMUL_DESC_TRANSB ==
+              CUBLASLT_MATMUL_DESC_TRANSB);
+static_assert(ltabi::CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT ==
+              CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT);
+static_assert(ltabi::CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET ==
+              CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET);
+static_assert(ltabi::CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES ==
+              CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES);
+static_assert(ltabi::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES ==
+              CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES);
+static_assert(ltabi::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES ==
+              CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES);
+static_assert(ltabi::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES ==
+              CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES);
+static_assert(ltabi::CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES ==
+              CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES);
+// The heuristic's result, which the runtime reads and passes back.
+static_assert(sizeof(ltabi::CublasLtHeuristicResult) ==
+              sizeof(cublasLtMatmulHeuristicResult_t));
+static_assert(sizeof(cublasLtMatmulAlgo_t) == 8 * sizeof(uint64_t));
+static_assert(offsetof(ltabi::CublasLtHeuristicResult, workspaceSize) ==
+              offsetof(cublasLtMatmulHeuristicResult_t, workspaceSize));
+static_assert(offsetof(ltabi::CublasLtHeuristicResult, state) ==
+              offsetof(cublasLtMatmulHeuristicResult_t, state));
+static_assert(offsetof(ltabi::CublasLtHeuristicResult, wavesCount) ==
+              offsetof(cublasLtMatmulHeuristicResult_t, wavesCount));
+#endif
 
 namespace {
 
