@@ -15,26 +15,29 @@
 //
 //===----------------------------------------------------------------------===//
 
-/// `acc[i] += x[i]` for the `count` floats.
-extern "C" __global__ void autopar_add_f32(float *acc, const float *x,
-                                           unsigned long long count) {
+/// Calls `f(i)` for this thread's indices below `count` in a grid-stride
+/// loop.
+template <typename F>
+__device__ inline void forEachIndex(unsigned long long count, F f) {
   const unsigned long long stride =
       static_cast<unsigned long long>(gridDim.x) * blockDim.x;
   for (unsigned long long i =
            static_cast<unsigned long long>(blockIdx.x) * blockDim.x +
            threadIdx.x;
        i < count; i += stride)
-    acc[i] += x[i];
+    f(i);
+}
+
+/// `acc[i] += x[i]` for the `count` floats.
+extern "C" __global__ void autopar_add_f32(float *acc, const float *x,
+                                           unsigned long long count) {
+  forEachIndex(count, [&](unsigned long long i) { acc[i] += x[i]; });
 }
 
 /// `acc[i] = float(double(acc[i]) * factor)` for the `count` floats.
 extern "C" __global__ void autopar_scale_f32(float *acc, double factor,
                                              unsigned long long count) {
-  const unsigned long long stride =
-      static_cast<unsigned long long>(gridDim.x) * blockDim.x;
-  for (unsigned long long i =
-           static_cast<unsigned long long>(blockIdx.x) * blockDim.x +
-           threadIdx.x;
-       i < count; i += stride)
+  forEachIndex(count, [&](unsigned long long i) {
     acc[i] = static_cast<float>(static_cast<double>(acc[i]) * factor);
+  });
 }

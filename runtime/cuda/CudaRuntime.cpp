@@ -15,6 +15,7 @@
 #include "CudaRuntime.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <dlfcn.h>
@@ -404,6 +405,46 @@ int autopar::cuda::sharedMemoryLimit() {
   if (d.cuDeviceGetAttribute)
     AUTOPAR_CU(cuDeviceGetAttribute(&bytes, kOptin, state().device));
   return bytes;
+}
+
+int autopar::cuda::computeCapability() {
+  const Driver &d = driver(__func__);
+  int major = 0, minor = 0;
+  if (d.cuDeviceGetAttribute) {
+    AUTOPAR_CU(cuDeviceGetAttribute(
+        &major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, state().device));
+    AUTOPAR_CU(cuDeviceGetAttribute(
+        &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, state().device));
+  }
+  return major * 10 + minor;
+}
+
+std::string autopar::cuda::archMismatch(const std::string &gpuArch,
+                                        const std::string &format,
+                                        int capability) {
+  // sm_XY, sm_XYZ: the digits after "sm_" (a suffix such as "a" ignored).
+  int arch = 0;
+  size_t i = 3;
+  if (gpuArch.rfind("sm_", 0) != 0)
+    return "the library's architecture '" + gpuArch + "' is not sm_XY";
+  for (; i < gpuArch.size() && std::isdigit((unsigned char)gpuArch[i]); ++i)
+    arch = arch * 10 + (gpuArch[i] - '0');
+  if (i == 3)
+    return "the library's architecture '" + gpuArch + "' is not sm_XY";
+  auto version = [](int c) {
+    return std::to_string(c / 10) + "." + std::to_string(c % 10);
+  };
+  bool cubin = format == "cubin";
+  if (cubin ? capability / 10 == arch / 10 && capability >= arch
+            : capability >= arch)
+    return "";
+  std::string sm = "sm_" + std::to_string(capability);
+  return "it was compiled for " + gpuArch + " (" + format + ": for GPUs of " +
+         "compute capability " +
+         (cubin ? std::to_string(arch / 10) + ".x from " + version(arch)
+                : version(arch) + " and newer") +
+         ") and this GPU is " + sm + " (" + version(capability) +
+         "): compile it again with --gpu-arch=" + sm;
 }
 
 void autopar::cuda::allowSharedMemory(void *function, int bytes) {

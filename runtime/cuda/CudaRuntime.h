@@ -38,6 +38,8 @@ constexpr unsigned CU_EVENT_DISABLE_TIMING = 0x2;
 constexpr unsigned CU_MEM_ATTACH_GLOBAL = 0x1;
 constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
 constexpr int CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
+              CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
 constexpr int CUBLAS_STATUS_SUCCESS = 0, CUBLAS_OP_N = 0, CUBLAS_OP_T = 1,
               CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3;
 // cublasGemmEx's data and compute types (library_types.h, cublas_api.h).
@@ -84,6 +86,18 @@ struct CUDA_MEMCPY2D {
 /// `AUTOPAR_CUDA_DEVICE` names (default 0) and makes its primary context
 /// current.
 bool available(std::string &why);
+
+/// The device's compute capability as major * 10 + minor (90 for an
+/// H100); ends the process without a device.
+int computeCapability();
+
+/// Why a library compiled for `gpuArch` ("sm_90") in `format` ("ptx" or
+/// "cubin") cannot run on a device of compute capability `capability`
+/// (major * 10 + minor), or an empty string when it can: PTX is compiled
+/// by the driver for the device, so any device as new or newer runs it; a
+/// cubin runs on its major version only, from its minor version up.
+std::string archMismatch(const std::string &gpuArch, const std::string &format,
+                         int capability);
 
 /// Copies between host and device memory (synchronous).
 void copyToDevice(void *device, const void *host, size_t bytes);

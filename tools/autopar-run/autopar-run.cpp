@@ -1219,6 +1219,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
                            " for " + str("gpu_arch") + ")"
                      : "runs " + libraryPath + " on the device",
           why));
+    if (cudaTarget) {
+      std::string format = str("gpu_format");
+      if (std::string e = ::autopar::cuda::archMismatch(
+              str("gpu_arch"), format.empty() ? "ptx" : format,
+              ::autopar::cuda::computeCapability());
+          !e.empty())
+        return fail(dir + " cannot run on this GPU: " + e);
+    }
   }
   std::vector<std::string> paramNames;
   if (const llvm::json::Array *params = m->getArray("params"))

@@ -46,6 +46,12 @@ static_assert(autopar::cuda::abi::CU_EVENT_DISABLE_TIMING ==
 static_assert(autopar::cuda::abi::CU_MEM_ATTACH_GLOBAL == CU_MEM_ATTACH_GLOBAL);
 static_assert(autopar::cuda::abi::CU_STREAM_NON_BLOCKING ==
               CU_STREAM_NON_BLOCKING);
+static_assert(
+    autopar::cuda::abi::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR ==
+    CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+static_assert(
+    autopar::cuda::abi::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR ==
+    CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
 static_assert(sizeof(CUdeviceptr) == sizeof(unsigned long long));
 #endif
 #if __has_include(<cublas_api.h>)
@@ -113,6 +119,36 @@ const bool kProfiling = (setenv("AUTOPAR_CUDA_PROFILE", "1", 1), true);
 // The GEMM test pads every unaligned half-precision GEMM, small ones too
 // (runtime/common/GemmPadding.h; read once, at the first GEMM).
 const bool kPadding = (setenv("AUTOPAR_CUDA_GEMM_PAD", "1", 1), true);
+
+// Which GPUs a library compiled for an architecture runs on: PTX on that
+// one and newer (the driver compiles it), a cubin on its major version.
+TEST(CudaRuntime, ArchitectureMismatches) {
+  using autopar::cuda::archMismatch;
+  EXPECT_EQ(archMismatch("sm_90", "ptx", 90), "");
+  EXPECT_EQ(archMismatch("sm_80", "ptx", 90), "");
+  EXPECT_EQ(archMismatch("sm_90", "ptx", 100), "");
+  EXPECT_EQ(archMismatch("sm_90a", "cubin", 90), "");
+  EXPECT_EQ(archMismatch("sm_80", "cubin", 86), "");
+  EXPECT_EQ(archMismatch("sm_90", "ptx", 80),
+            "it was compiled for sm_90 (ptx: for GPUs of compute capability "
+            "9.0 and newer) and this GPU is sm_80 (8.0): compile it again "
+            "with --gpu-arch=sm_80");
+  EXPECT_EQ(archMismatch("sm_80", "cubin", 90),
+            "it was compiled for sm_80 (cubin: for GPUs of compute "
+            "capability 8.x from 8.0) and this GPU is sm_90 (9.0): compile "
+            "it again with --gpu-arch=sm_90");
+  EXPECT_EQ(archMismatch("sm_86", "cubin", 80).substr(0, 30),
+            "it was compiled for sm_86 (cub");
+  EXPECT_EQ(archMismatch("compute_90", "ptx", 90),
+            "the library's architecture 'compute_90' is not sm_XY");
+}
+
+TEST(CudaRuntime, ComputeCapabilityOnTheGPU) {
+  SKIP_WITHOUT_GPU();
+  int capability = autopar::cuda::computeCapability();
+  EXPECT_GE(capability, 50);
+  std::printf("compute capability %d.%d\n", capability / 10, capability % 10);
+}
 
 TEST(CudaRuntime, SaysWhyWithoutAGPU) {
   std::string why;
