@@ -1202,23 +1202,30 @@ int runTraining(MLIRContext &context, StringRef dir) {
   if (!libraryPath.empty() && onDevice) {
     // Under mpirun each process of a machine takes its own GPU (its rank
     // among the machine's processes) unless AUTOPAR_CUDA_DEVICE says.
+    std::string picked;
     if (world.active && !std::getenv("AUTOPAR_CUDA_DEVICE")) {
       MPI_Comm local;
-      int localRank = 0;
+      int localRank = 0, localSize = 1;
       MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world.rank,
                           MPI_INFO_NULL, &local);
       MPI_Comm_rank(local, &localRank);
+      MPI_Comm_size(local, &localSize);
       MPI_Comm_free(&local);
       setenv("AUTOPAR_CUDA_DEVICE", std::to_string(localRank).c_str(), 1);
+      picked = llvm::formatv(" (this is process {0} of {1} on this "
+                             "machine, so it takes GPU {0}: start one "
+                             "process per GPU)",
+                             localRank, localSize);
     }
     std::string why;
     if (!::autopar::cuda::available(why))
       return fail(llvm::formatv(
-          "{0} {1}; training it needs an NVIDIA GPU: {2}", dir,
+          "{0} {1}; training it needs an NVIDIA GPU: {2}{3}", dir,
           cudaTarget ? "was compiled with --target=cuda (" + str("library") +
                            " for " + str("gpu_arch") + ")"
                      : "runs " + libraryPath + " on the device",
-          why));
+          why,
+          why.find("AUTOPAR_CUDA_DEVICE") != std::string::npos ? picked : ""));
     if (cudaTarget) {
       std::string format = str("gpu_format");
       if (std::string e = ::autopar::cuda::archMismatch(
