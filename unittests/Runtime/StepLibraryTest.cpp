@@ -8,10 +8,10 @@
 // FakeStep.cpp, whose functions are small enough to follow by hand: the
 // arguments in the packed wrappers' order, the two sets of parameters and
 // state swapped by each update, a frozen parameter shared by both, the
-// scalars, the test for gradients that are not finite, and the errors. The
-// same code on the GPU runs in the device check (bench/gpu/aot_train.cpp
-// trains with it) and test/Pipelines/aot-train.test runs autopar-run's use
-// of it on real steps.
+// scalars, gradient accumulation, the test for gradients that are not
+// finite, and the errors. The same code on the GPU runs in the device check
+// (bench/gpu/aot_train.cpp trains with it) and test/Pipelines/
+// aot-train.test runs autopar-run's use of it on real steps.
 //
 //===----------------------------------------------------------------------===//
 
@@ -97,6 +97,41 @@ TEST(StepLibrary, StepsByHand) {
   float q2[2] = {0, 0};
   lib->setParameter(1, q2);
   EXPECT_EQ(lib->forwardBackward(x, y, std::nullopt), 0.25 - 2.75 + 3.0 + 5.0);
+}
+
+// Gradient accumulation: the first microbatch's gradients kept, the
+// second's added, the sum scaled; then the update uses the mean.
+TEST(StepLibrary, AccumulatesMicrobatches) {
+  auto lib = openFake(false);
+  ASSERT_TRUE(lib);
+  int64_t x1[3] = {1, 2, 3}, x2[3] = {3, 0, -1}, y[1] = {0};
+  lib->forwardBackward(x1, y, std::nullopt);
+  lib->keepGradients(true);
+  lib->forwardBackward(x2, y, std::nullopt);
+  lib->keepGradients(false);
+  lib->takeKeptGradients(0.5);
+  float g[3];
+  lib->readGradient(0, g);
+  EXPECT_EQ(g[0], 2.0f);
+  EXPECT_EQ(g[1], 1.0f);
+  EXPECT_EQ(g[2], 1.0f);
+  // s' = mean dp, p' = p - 1 * s'.
+  lib->optimizerStep(1, 1);
+  float p[3];
+  lib->readParameter(0, p);
+  EXPECT_EQ(p[0], -1.0f);
+  EXPECT_EQ(p[1], 1.0f);
+  EXPECT_EQ(p[2], 2.0f);
+  // The next step accumulates afresh (the kept buffers are reused).
+  lib->forwardBackward(x2, y, std::nullopt);
+  lib->keepGradients(true);
+  lib->forwardBackward(x2, y, std::nullopt);
+  lib->keepGradients(false);
+  lib->takeKeptGradients(0.5);
+  lib->readGradient(0, g);
+  EXPECT_EQ(g[0], 3.0f);
+  EXPECT_EQ(g[1], 0.0f);
+  EXPECT_EQ(g[2], -1.0f);
 }
 
 TEST(StepLibrary, LossScaleAndNonFiniteGradients) {
