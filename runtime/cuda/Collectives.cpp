@@ -157,6 +157,8 @@ struct Nccl {
   int (*getUniqueId)(UniqueId *);
   int (*commInitRank)(void **, int, UniqueId, int);
   int (*allReduce)(const void *, void *, size_t, int, int, void *, void *);
+  int (*groupStart)();
+  int (*groupEnd)();
   int (*commGetAsyncError)(void *, int *);
   int (*commAbort)(void *);
   int (*commDestroy)(void *);
@@ -184,6 +186,8 @@ Nccl &nccl() {
     get(n.getUniqueId, "ncclGetUniqueId");
     get(n.commInitRank, "ncclCommInitRank");
     get(n.allReduce, "ncclAllReduce");
+    get(n.groupStart, "ncclGroupStart");
+    get(n.groupEnd, "ncclGroupEnd");
     get(n.commGetAsyncError, "ncclCommGetAsyncError");
     get(n.commAbort, "ncclCommAbort");
     get(n.commDestroy, "ncclCommDestroy");
@@ -321,6 +325,19 @@ std::string Communicator::allReduceMean(void *buffer, size_t count,
                                         void *stream) {
   return allReduce(comm_, aborted_, buffer, count, dtype, Reduction::Mean,
                    stream);
+}
+
+std::string Communicator::groupStart() {
+  if (aborted_)
+    return "the communicator was aborted after an earlier failure";
+  int r = nccl().groupStart();
+  return r == ncclSuccess ? std::string() : ncclError("ncclGroupStart", r);
+}
+
+std::string Communicator::groupEnd() {
+  int r = nccl().groupEnd();
+  return r == ncclSuccess || r == ncclInProgress ? std::string()
+                                                 : ncclError("ncclGroupEnd", r);
 }
 
 std::string Communicator::wait(void *stream, double timeoutSeconds,

@@ -70,6 +70,13 @@ public:
   std::string allReduceMean(void *buffer, size_t count,
                             const std::string &dtype, void *stream);
 
+  /// The collectives queued between groupStart() and groupEnd() go out
+  /// together (ncclGroupStart / ncclGroupEnd): one launch for a step's
+  /// gradients instead of one a gradient. Each returns an empty string or
+  /// what went wrong; a started group must be ended.
+  std::string groupStart();
+  std::string groupEnd();
+
   /// Waits for `stream`, checking NCCL's asynchronous error; a failure, or
   /// `timeoutSeconds` without completion (a peer that died or never came),
   /// aborts the communicator (ncclCommAbort: the queued collective returns

@@ -275,12 +275,16 @@ std::string StepLibrary::averageGradients(cuda::Communicator &comm,
                                           const std::string &what) {
   if (memory != Memory::Device)
     return "the gradients are in host memory: average them on the host";
-  for (Buffer *g : gradients)
-    if (std::string e = comm.allReduceMean(
-            g->data, g->like.count(), g->like.elementBytes == 8 ? "f64" : "f32",
-            nullptr);
-        !e.empty())
-      return what + ": " + e;
+  // One group: NCCL launches the gradients' means together.
+  std::string e = comm.groupStart();
+  for (size_t k = 0; e.empty() && k < gradients.size(); ++k)
+    e = comm.allReduceMean(gradients[k]->data, gradients[k]->like.count(),
+                           gradients[k]->like.elementBytes == 8 ? "f64" : "f32",
+                           nullptr);
+  if (std::string ended = comm.groupEnd(); e.empty())
+    e = ended;
+  if (!e.empty())
+    return what + ": " + e;
   return comm.wait(nullptr, timeoutSeconds, what);
 }
 

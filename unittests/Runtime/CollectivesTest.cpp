@@ -132,7 +132,13 @@ TEST(Collectives, OneRankSumsOnTheGPU) {
   std::vector<float> back(host.size());
   copyToHost(back.data(), buffer, back.size() * 4);
   EXPECT_EQ(back, host); // the sum over one rank
-  EXPECT_EQ(comm->allReduceMean(buffer, host.size(), "f32", stream), "");
+  // Two means in one group (as a step's gradients go).
+  EXPECT_EQ(comm->groupStart(), "");
+  EXPECT_EQ(comm->allReduceMean(buffer, host.size() / 2, "f32", stream), "");
+  EXPECT_EQ(comm->allReduceMean(static_cast<float *>(buffer) + host.size() / 2,
+                                host.size() / 2, "f32", stream),
+            "");
+  EXPECT_EQ(comm->groupEnd(), "");
   EXPECT_EQ(comm->wait(stream, 30, "the test's mean"), "");
   copyToHost(back.data(), buffer, back.size() * 4);
   EXPECT_EQ(back, host); // the mean over one rank
