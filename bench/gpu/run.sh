@@ -17,7 +17,8 @@
 #   artifact), every loss against the CPU backend's (1e-4 relative), then
 #   again with its gradients averaged by a one-process NCCL communicator
 #   (autopar-run's data-parallel path; AOT_TRAIN_NCCL=1) and accumulated
-#   over 2 microbatches (AOT_TRAIN_ACCUM=2); the same GPT with
+#   over 2 microbatches (AOT_TRAIN_ACCUM=2), and with its products through
+#   cuBLASLt (AUTOPAR_CUDA_GEMM=lt); the same GPT with
 #   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
 #   losses (1e-3: both round the same operands); a GPT with heads of 32 in
 #   bf16, whose attention runs as the fused kernels, against the CPU
@@ -71,7 +72,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 if want basics; then
   echo "== CUDA runtime unit tests"
   timeout 60 "$dir/CudaRuntimeTest" --gtest_brief=1 || status=1
-  echo "== the same GEMM tests with the half-precision products through cuBLASLt (AUTOPAR_CUDA_GEMM=lt)"
+  echo "== the same GEMM tests with the products through cuBLASLt (AUTOPAR_CUDA_GEMM=lt)"
   AUTOPAR_CUDA_GEMM=lt timeout 60 "$dir/CudaRuntimeTest" --gtest_brief=1 \
     --gtest_filter='*Gemm*' || status=1
   echo "== NCCL communicator (one-rank sum and mean; a missing peer times out)"
@@ -193,6 +194,9 @@ if want small; then
     || status=1
   echo "== the same with the gradients of 2 microbatches accumulated on the GPU (AOT_TRAIN_ACCUM=2: autopar-run's --grad-accum on GPUs; the mean of two equal gradients is exact)"
   AOT_TRAIN_ACCUM=2 TRAIN_AS=small-accum train small 20 45 "$dir/expected-small" \
+    || status=1
+  echo "== the same with its f32 products through cuBLASLt (AUTOPAR_CUDA_GEMM=lt)"
+  AUTOPAR_CUDA_GEMM=lt TRAIN_AS=small-lt train small 20 45 "$dir/expected-small" \
     || status=1
 fi
 if want small; then

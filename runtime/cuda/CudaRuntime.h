@@ -44,7 +44,8 @@ constexpr int CUBLAS_STATUS_SUCCESS = 0, CUBLAS_OP_N = 0, CUBLAS_OP_T = 1,
               CUBLAS_DEFAULT_MATH = 0, CUBLAS_TF32_TENSOR_OP_MATH = 3;
 // cublasGemmEx's data and compute types (library_types.h, cublas_api.h).
 constexpr int CUDA_R_32F = 0, CUDA_R_16F = 2, CUDA_R_16BF = 14,
-              CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
+              CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_32F_FAST_TF32 = 77,
+              CUBLAS_GEMM_DEFAULT = -1;
 // cuBLASLt's attributes (cublasLt.h).
 constexpr int CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4,
               CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT = 5,

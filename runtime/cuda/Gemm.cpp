@@ -7,8 +7,8 @@
 // `autopar_cuda_gemm_f32`: the contraction entry point of the CUDA path
 // (autopar-contractions-to-calls{function=autopar_cuda_gemm_f32}), and its
 // bf16 and f16 siblings `autopar_cuda_gemm_bf16` / `_f16` (half-precision
-// A and B, f32 C, through cublasGemmEx with f32 accumulation, or cuBLASLt
-// with AUTOPAR_CUDA_GEMM=lt: GemmLt.h), planned
+// A and B, f32 C, through cublasGemmEx with f32 accumulation; every kind
+// through cuBLASLt with AUTOPAR_CUDA_GEMM=lt: GemmLt.h), planned
 // as row-major GEMMs by runtime/common/ContractionPlan.h and run by cuBLAS,
 // opened with dlopen like the driver. cuBLAS is column-major: a row-major
 // C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so the operands
@@ -52,6 +52,21 @@ struct Cublas {
   void *handle = nullptr;
 };
 
+/// AUTOPAR_CUDA_TF32=1: f32 products on the TF32 tensor cores (cuBLAS's
+/// math mode, cuBLASLt's compute type).
+bool useTF32() {
+  static const bool tf32 = [] {
+    const char *text = std::getenv("AUTOPAR_CUDA_TF32");
+    return text && std::string(text) == "1";
+  }();
+  return tf32;
+}
+
+/// cuBLASLt's compute type for f32 products.
+int f32Compute() {
+  return useTF32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+}
+
 /// cuBLAS and one handle, opened at the first contraction.
 Cublas &cublas() {
   static Cublas c;
@@ -88,10 +103,8 @@ Cublas &cublas() {
       autopar::cuda::fail(std::string("autopar_cuda_gemm: cublasCreate "
                                       "failed: ") +
                           c.statusString(s));
-    const char *tf32 = std::getenv("AUTOPAR_CUDA_TF32");
-    bool useTF32 = tf32 && std::string(tf32) == "1";
     c.setMathMode(c.handle,
-                  useTF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+                  useTF32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
   });
   return c;
 }
@@ -168,10 +181,11 @@ template <typename In, typename Out = float> struct CublasBackend {
     const int cType = narrowC ? inType : CUDA_R_32F;
     int s = CUBLAS_STATUS_SUCCESS;
     std::string padded;
-    // One half-precision GEMM: cublasGemmEx (with AUTOPAR_CUDA_GEMM=lt
-    // cuBLASLt, GemmLt.h: the same column-major GEMM), on aligned copies
-    // where GemmPadding.h's plan says so.
-    const bool lt = !f32 && autopar::cuda::useCublasLt();
+    // With AUTOPAR_CUDA_GEMM=lt every call below goes to cuBLASLt instead
+    // (GemmLt.h: the same column-major GEMM).
+    // One half-precision GEMM: cublasGemmEx, on aligned copies where
+    // GemmPadding.h's plan says so.
+    const bool lt = autopar::cuda::useCublasLt();
     std::string ltError;
     auto one16 = [&](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
                      const In *a, int64_t lda, const In *b, int64_t ldb, Out *c,
@@ -180,7 +194,7 @@ template <typename In, typename Out = float> struct CublasBackend {
         s = autopar::cuda::ltMatmul(
             tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
             int(n), int(m), int(k), b, int(ldb), 0, a, int(lda), 0, beta, c,
-            int(ldc), 0, 1, inType, cType, ltError);
+            int(ldc), 0, 1, inType, cType, CUBLAS_COMPUTE_32F, ltError);
       else
         s = cb.gemmEx(cb.handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                       ta ? CUBLAS_OP_T : CUBLAS_OP_N, int(n), int(m), int(k),
@@ -189,8 +203,14 @@ template <typename In, typename Out = float> struct CublasBackend {
     };
     if (count == 1) {
       if constexpr (f32) {
-        s = cb.sgemm(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
-                     int(ldb), a, int(lda), &beta, c, int(ldc));
+        if (lt)
+          s = autopar::cuda::ltMatmul(opB, opA, int(n), int(m), int(k), b,
+                                      int(ldb), 0, a, int(lda), 0, beta, c,
+                                      int(ldc), 0, 1, CUDA_R_32F, CUDA_R_32F,
+                                      f32Compute(), ltError);
+        else
+          s = cb.sgemm(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
+                       int(ldb), a, int(lda), &beta, c, int(ldc));
       } else {
         autopar::runtime::GemmShape shape{transA,
                                           transB,
@@ -215,15 +235,15 @@ template <typename In, typename Out = float> struct CublasBackend {
           one16(transA, transB, m, n, k, a, lda, b, ldb, c, ldc);
         }
       }
+    } else if (lt) {
+      s = autopar::cuda::ltMatmul(
+          opB, opA, int(n), int(m), int(k), b, int(ldb), strideB, a, int(lda),
+          strideA, beta, c, int(ldc), strideC, int(count), inType, cType,
+          f32 ? f32Compute() : CUBLAS_COMPUTE_32F, ltError);
     } else if constexpr (f32) {
       s = cb.sgemmBatched(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
                           int(ldb), strideB, a, int(lda), strideA, &beta, c,
                           int(ldc), strideC, int(count));
-    } else if (lt) {
-      s = autopar::cuda::ltMatmul(opB, opA, int(n), int(m), int(k), b, int(ldb),
-                                  strideB, a, int(lda), strideA, beta, c,
-                                  int(ldc), strideC, int(count), inType, cType,
-                                  ltError);
     } else {
       s = cb.gemmBatchedEx(cb.handle, opB, opA, int(n), int(m), int(k), &one, b,
                            inType, int(ldb), strideB, a, inType, int(lda),

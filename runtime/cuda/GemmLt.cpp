@@ -4,9 +4,10 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// With AUTOPAR_CUDA_GEMM=lt the bf16 and f16 products of Gemm.cpp go
-// through cublasLtMatmul instead of cublasGemmEx / its strided-batched
-// form: the same column-major GEMM (f32 accumulation and scale), described
+// With AUTOPAR_CUDA_GEMM=lt the products of Gemm.cpp go through
+// cublasLtMatmul instead of cuBLAS's GEMMs (cublasSgemm, cublasGemmEx and
+// their strided-batched forms): the same column-major GEMM (f32
+// accumulation and scale; TF32 where AUTOPAR_CUDA_TF32=1 asks), described
 // by a matmul descriptor and three layouts (batched by the layouts'
 // count and strides), with the first algorithm cuBLASLt's heuristic offers
 // for the shape, the operands' alignments and a 32 MiB workspace. The
@@ -125,7 +126,7 @@ int autopar::cuda::ltMatmul(int opA, int opB, int m, int n, int k,
                             const void *a, int lda, long long strideA,
                             const void *b, int ldb, long long strideB,
                             float beta, void *d, int ldd, long long strideD,
-                            int count, int abType, int dType,
+                            int count, int abType, int dType, int computeType,
                             std::string &error) {
   CublasLt &lt = cublasLt();
   auto failed = [&](const char *call, int status) {
@@ -137,10 +138,10 @@ int autopar::cuda::ltMatmul(int opA, int opB, int m, int n, int k,
            alignD = alignmentOf(d);
   using Key =
       std::tuple<int, int, int, int, int, int, int, int, long long, long long,
-                 long long, int, int, int, uint32_t, uint32_t, uint32_t>;
-  Key key{opA,    opB,   m,       n,       k,       lda,
-          ldb,    ldd,   strideA, strideB, strideD, count,
-          abType, dType, alignA,  alignB,  alignD};
+                 long long, int, int, int, int, uint32_t, uint32_t, uint32_t>;
+  Key key{opA,    opB,   m,           n,       k,       lda,
+          ldb,    ldd,   strideA,     strideB, strideD, count,
+          abType, dType, computeType, alignA,  alignB,  alignD};
   static std::mutex mutex;
   static std::map<Key, Plan> plans;
   std::lock_guard<std::mutex> lock(mutex);
@@ -153,7 +154,7 @@ int autopar::cuda::ltMatmul(int opA, int opB, int m, int n, int k,
   };
   if (fresh) {
     // op(A) is m x k, op(B) k x n, D m x n, column-major, as stored.
-    if (int s = lt.descCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F))
+    if (int s = lt.descCreate(&plan.desc, computeType, CUDA_R_32F))
       return abandon("cublasLtMatmulDescCreate", s);
     lt.descSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA,
                         sizeof(opA));

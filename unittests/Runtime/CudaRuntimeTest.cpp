@@ -64,6 +64,8 @@ static_assert(autopar::cuda::abi::CUBLAS_DEFAULT_MATH == CUBLAS_DEFAULT_MATH);
 static_assert(autopar::cuda::abi::CUBLAS_TF32_TENSOR_OP_MATH ==
               CUBLAS_TF32_TENSOR_OP_MATH);
 static_assert(autopar::cuda::abi::CUBLAS_COMPUTE_32F == CUBLAS_COMPUTE_32F);
+static_assert(autopar::cuda::abi::CUBLAS_COMPUTE_32F_FAST_TF32 ==
+              CUBLAS_COMPUTE_32F_FAST_TF32);
 static_assert(autopar::cuda::abi::CUBLAS_GEMM_DEFAULT == CUBLAS_GEMM_DEFAULT);
 static_assert(autopar::cuda::abi::CUDA_R_32F == CUDA_R_32F);
 static_assert(autopar::cuda::abi::CUDA_R_16F == CUDA_R_16F);
