@@ -1951,8 +1951,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
     library->readGradient(k, g.data.data());
     return g;
   };
-  llvm::Expected<std::unique_ptr<ExecutionEngine>> engine =
-      std::unique_ptr<ExecutionEngine>();
+  std::unique_ptr<ExecutionEngine> engine;
   if (!libraryPath.empty()) {
     // The library keeps the parameters and the state between steps; what
     // needs them on the host each step is not supported there yet.
@@ -2026,12 +2025,14 @@ int runTraining(MLIRContext &context, StringRef dir) {
         "stay there between steps\n",
         libraryPath, onDevice ? "on the GPU" : "host memory");
   } else {
-    engine = compileModule(*module, moduleName);
-    if (!engine)
-      return fail(llvm::toString(engine.takeError()));
+    llvm::Expected<std::unique_ptr<ExecutionEngine>> compiled =
+        compileModule(*module, moduleName);
+    if (!compiled)
+      return fail(llvm::toString(compiled.takeError()));
+    engine = std::move(*compiled);
     // Materialize both functions now, so that step 1's time is a step's.
     for (StringRef name : {StringRef(gradName), StringRef(stepName)})
-      if (auto fn = (*engine)->lookupPacked(name); !fn)
+      if (auto fn = engine->lookupPacked(name); !fn)
         return fail(llvm::toString(fn.takeError()));
   }
 
@@ -2105,7 +2106,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
       if (scaleArgs)
         inputs.push_back(scalarLike(scaleType, scaler->scale()));
       llvm::Expected<std::vector<npy::NpyArray>> micro =
-          callFunction(**engine, gradName, gradType, inputs);
+          callFunction(*engine, gradName, gradType, inputs);
       if (!micro)
         return fail(llvm::toString(micro.takeError()));
       loss += scalarValue((*micro)[0]) / double(accum);
@@ -2253,7 +2254,7 @@ int runTraining(MLIRContext &context, StringRef dir) {
       stepInputs.push_back(scalarLike(scalarType, lrValue));
       stepInputs.push_back(scalarLike(scalarType, double(updates)));
       llvm::Expected<std::vector<npy::NpyArray>> updated =
-          callFunction(**engine, stepName, stepType, stepInputs);
+          callFunction(*engine, stepName, stepType, stepInputs);
       if (!updated)
         return fail(llvm::toString(updated.takeError()));
       // ZeRO 1 and 2: every process gets the whole updated parameters back.
