@@ -105,10 +105,11 @@ void copyToDevice(void *device, const void *host, size_t bytes);
 void copyToHost(void *host, const void *device, size_t bytes);
 
 /// Whether every element of the f32 device buffers (pointer, count) is
-/// finite: a kernel a buffer (Finite.cu) on the legacy default stream,
-/// after the work queued before it, setting one device flag that is read
-/// back (4 bytes, synchronous). A dynamic loss scale's test of a step's
-/// gradients without copying them to the host.
+/// finite: one kernel over all of them (Finite.cu) on the legacy default
+/// stream, after the work queued before it, setting one device flag that
+/// is read back (4 bytes, synchronous). The test of a step's gradients
+/// (every step in autopar-run; a dynamic loss scale's) without copying
+/// them to the host.
 bool allFinite(const std::vector<std::pair<const float *, size_t>> &buffers);
 
 /// Gradient accumulation (Accumulate.cu): `acc[i] += x[i]`, and

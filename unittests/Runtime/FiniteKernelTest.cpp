@@ -6,10 +6,11 @@
 //
 // runtime/cuda/Finite.cu compiled for the CPU against CudaEmulation.h: the
 // flag is set exactly when a buffer holds a NaN or an infinity, wherever it
-// sits (the first element, the last of a count that the grid does not
-// divide, one a thread reaches only by striding) and not for the largest
-// finite floats or subnormals. Where a GPU is present, OnTheGPU runs the
-// nvcc-compiled kernel through autopar::cuda::allFinite on the same cases.
+// sits (the first element, the last of a count that the chunks do not
+// divide, one a thread reaches only by striding; in any of many buffers
+// tested at once) and not for the largest finite floats or subnormals. Where a
+// GPU is present, OnTheGPU runs the nvcc-compiled kernel through
+// autopar::cuda::allFinite on the same cases.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,12 +37,22 @@ std::vector<float> buffer(size_t count, std::vector<size_t> where, float bad) {
   return v;
 }
 
-/// The emulated kernel over `v` with a grid of `blocks` x `threads` (fewer
-/// threads than elements: each strides).
-bool emulatedFinite(const std::vector<float> &v, unsigned blocks, int threads) {
+/// The emulated kernel over `buffers` in chunks of `chunk` elements, blocks
+/// of `threads` (fewer threads than a chunk's elements: each strides).
+bool emulatedFinite(const std::vector<const std::vector<float> *> &buffers,
+                    unsigned long long chunk, int threads) {
+  std::vector<std::pair<const float *, size_t>> list;
+  for (const std::vector<float> *v : buffers)
+    list.push_back({v->data(), v->size()});
+  unsigned long long blocks = 0;
+  std::vector<autopar::cuda::FiniteSpan> spans =
+      autopar::cuda::finiteSpans(list, chunk, blocks);
+  if (spans.empty())
+    return true;
   unsigned flag = 0;
-  launch(autopar_nonfinite_f32, Dim3{blocks, 1, 1}, threads, v.data(),
-         static_cast<unsigned long long>(v.size()), &flag);
+  launch(autopar_nonfinite_spans_f32, Dim3{unsigned(blocks), 1, 1}, threads,
+         static_cast<const autopar::cuda::FiniteSpan *>(spans.data()),
+         unsigned(spans.size()), chunk, &flag);
   return flag == 0;
 }
 
@@ -69,8 +80,41 @@ std::vector<Case> cases() {
 }
 
 TEST(FiniteKernel, Emulated) {
+  // Chunks of 96 (1000 is no multiple of them) for blocks of 32 threads.
   for (const Case &c : cases())
-    EXPECT_EQ(emulatedFinite(c.values, 3, 32), c.finite) << c.name;
+    EXPECT_EQ(emulatedFinite({&c.values}, 96, 32), c.finite) << c.name;
+}
+
+// Many buffers in one launch, as a step's gradients go: each block finds
+// its own buffer (empty ones take no block), and a bad value anywhere in
+// any of them, and only there, sets the flag.
+TEST(FiniteKernel, EmulatedManyBuffers) {
+  std::vector<Case> all = cases();
+  std::vector<const std::vector<float> *> good;
+  for (const Case &c : all)
+    if (c.finite)
+      good.push_back(&c.values);
+  EXPECT_TRUE(emulatedFinite(good, 96, 32));
+  for (const Case &c : all) {
+    if (c.finite)
+      continue;
+    // The bad buffer between the good ones, and last.
+    std::vector<const std::vector<float> *> middle = good, last = good;
+    middle.insert(middle.begin() + 2, &c.values);
+    last.push_back(&c.values);
+    EXPECT_FALSE(emulatedFinite(middle, 96, 32)) << c.name;
+    EXPECT_FALSE(emulatedFinite(last, 96, 32)) << c.name;
+  }
+  // The spans: one a non-empty buffer, their first blocks in order.
+  std::vector<float> a(200), b(96), empty;
+  unsigned long long blocks = 0;
+  auto spans = autopar::cuda::finiteSpans(
+      {{a.data(), a.size()}, {empty.data(), 0}, {b.data(), b.size()}}, 96,
+      blocks);
+  ASSERT_EQ(spans.size(), 2u);
+  EXPECT_EQ(spans[0].firstBlock, 0u);
+  EXPECT_EQ(spans[1].firstBlock, 3u);
+  EXPECT_EQ(blocks, 4u);
 }
 
 TEST(FiniteKernel, OnTheGPU) {
