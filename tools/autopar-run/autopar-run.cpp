@@ -63,6 +63,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <limits>
 #include <malloc.h>
 #include <numeric>
@@ -2064,30 +2065,45 @@ int runTraining(MLIRContext &context, StringRef dir) {
   bool terminal = llvm::sys::Process::StandardOutIsDisplayed() && !world.active;
   auto lastDraw = std::chrono::steady_clock::time_point();
   auto runStart = std::chrono::steady_clock::now();
+  // The data and labels rows of microbatch j of `step`.
+  auto batchOf = [&](int64_t step, int64_t j) {
+    int64_t begin =
+        (step - 1) % batches * stride + world.dpIndex * batch + j * microBatch;
+    int64_t pass = (step - 1) / batches;
+    if (!shuffle)
+      return std::vector<npy::NpyArray>{rows(*data, begin, microBatch),
+                                        rows(*labels, begin, microBatch)};
+    std::vector<int64_t> picked;
+    for (int64_t r = begin; r < begin + microBatch; ++r)
+      picked.push_back(rowOf(pass, r));
+    return std::vector<npy::NpyArray>{gatherRows(*data, picked),
+                                      gatherRows(*labels, picked)};
+  };
+  // With a step library the CPU prepares the next microbatch's rows while
+  // the device computes: a thread one microbatch ahead (the only caller of
+  // batchOf, and so of rowOf's permutation, once it has started).
+  std::future<std::vector<npy::NpyArray>> prefetched;
+  auto nextBatch = [&](int64_t step, int64_t j) {
+    std::vector<npy::NpyArray> inputs =
+        prefetched.valid() ? prefetched.get() : batchOf(step, j);
+    int64_t nextStep = j + 1 < accum ? step : step + 1;
+    if (library && nextStep <= steps)
+      prefetched = std::async(std::launch::async, batchOf, nextStep,
+                              j + 1 < accum ? j + 1 : 0);
+    return inputs;
+  };
   for (int64_t step = firstStep; step <= steps; ++step) {
     auto start = std::chrono::steady_clock::now();
     world.step = step;
     if (world.active)
       announceStep(step);
-    int64_t b = (step - 1) % batches;
     // The mean of the microbatches' losses and gradients: the gradient of
     // the mean loss over the whole batch.
     llvm::Expected<std::vector<npy::NpyArray>> lossAndGrads =
         std::vector<npy::NpyArray>();
     double loss = 0;
     for (int64_t j = 0; j < accum; ++j) {
-      int64_t begin = b * stride + world.dpIndex * batch + j * microBatch;
-      int64_t pass = (step - 1) / batches;
-      std::vector<npy::NpyArray> inputs;
-      if (shuffle) {
-        std::vector<int64_t> picked;
-        for (int64_t r = begin; r < begin + microBatch; ++r)
-          picked.push_back(rowOf(pass, r));
-        inputs = {gatherRows(*data, picked), gatherRows(*labels, picked)};
-      } else {
-        inputs = {rows(*data, begin, microBatch),
-                  rows(*labels, begin, microBatch)};
-      }
+      std::vector<npy::NpyArray> inputs = nextBatch(step, j);
       if (library) {
         // (The gradients stay in the library, which sums microbatches'.)
         loss += library->forwardBackward(
