@@ -85,6 +85,7 @@ struct Driver {
   // Kernels with more than 48 KiB of dynamic shared memory (optional).
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
   CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice);
+  CUresult (*cuDeviceGetName)(char *, int, CUdevice); // (optional)
 };
 
 struct State {
@@ -221,6 +222,7 @@ State &state() {
     s.device = device;
     resolve(library, "cuFuncSetAttribute", d.cuFuncSetAttribute);
     resolve(library, "cuDeviceGetAttribute", d.cuDeviceGetAttribute);
+    resolve(library, "cuDeviceGetName", d.cuDeviceGetName);
     if (const char *p = std::getenv("AUTOPAR_CUDA_PROFILE");
         p && (std::string(p) == "1" || std::string(p) == "sync")) {
       s.profile = resolve(library, "cuEventElapsedTime", d.cuEventElapsedTime);
@@ -417,6 +419,15 @@ int autopar::cuda::computeCapability() {
         &minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, state().device));
   }
   return major * 10 + minor;
+}
+
+std::string autopar::cuda::deviceName() {
+  const Driver &d = driver(__func__);
+  char name[256] = {};
+  if (!d.cuDeviceGetName || d.cuDeviceGetName(name, int(sizeof(name)) - 1,
+                                              state().device) != CUDA_SUCCESS)
+    return "an unnamed CUDA device";
+  return name;
 }
 
 std::string autopar::cuda::archMismatch(const std::string &gpuArch,

@@ -92,6 +92,10 @@ bool available(std::string &why);
 /// H100); ends the process without a device.
 int computeCapability();
 
+/// The device's name ("NVIDIA H100 80GB HBM3"); ends the process without
+/// a device.
+std::string deviceName();
+
 /// Why a library compiled for `gpuArch` ("sm_90") in `format` ("ptx" or
 /// "cubin") cannot run on a device of compute capability `capability`
 /// (major * 10 + minor), or an empty string when it can: PTX is compiled

@@ -2021,10 +2021,20 @@ int runTraining(MLIRContext &context, StringRef dir) {
       if (!gpuComm)
         return fail("rank " + std::to_string(world.rank) + ": " + error);
     }
+    std::string where = "host memory";
+    if (onDevice) {
+      const char *device = std::getenv("AUTOPAR_CUDA_DEVICE");
+      int capability = ::autopar::cuda::computeCapability();
+      where =
+          llvm::formatv("on the GPU: device {0}, {1}, compute capability "
+                        "{2}.{3}",
+                        device ? device : "0", ::autopar::cuda::deviceName(),
+                        capability / 10, capability % 10);
+    }
     llvm::outs() << llvm::formatv(
         "training with {0} ({1}); the parameters and the optimizer state "
         "stay there between steps\n",
-        libraryPath, onDevice ? "on the GPU" : "host memory");
+        libraryPath, where);
   } else {
     llvm::Expected<std::unique_ptr<ExecutionEngine>> compiled =
         compileModule(*module, moduleName);

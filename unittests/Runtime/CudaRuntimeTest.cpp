@@ -149,7 +149,10 @@ TEST(CudaRuntime, ComputeCapabilityOnTheGPU) {
   SKIP_WITHOUT_GPU();
   int capability = autopar::cuda::computeCapability();
   EXPECT_GE(capability, 50);
-  std::printf("compute capability %d.%d\n", capability / 10, capability % 10);
+  std::string name = autopar::cuda::deviceName();
+  EXPECT_FALSE(name.empty());
+  std::printf("%s, compute capability %d.%d\n", name.c_str(), capability / 10,
+              capability % 10);
 }
 
 TEST(CudaRuntime, SaysWhyWithoutAGPU) {
