@@ -9,11 +9,9 @@
 
 #include "CudaRuntime.h"
 
-#include <cstdint>
 #include <cstdio>
 #include <dlfcn.h>
 #include <string>
-#include <vector>
 
 namespace aot {
 
@@ -41,20 +39,6 @@ inline void *function(const char *library, const std::string &name,
   if (!f)
     std::fprintf(stderr, "FAIL: no %s in %s\n", symbol.c_str(), library);
   return f;
-}
-
-/// A ranked memref descriptor for the row-major buffer `data` of shape
-/// `dims`: allocated, aligned, offset, sizes, strides, as int64 words.
-inline std::vector<int64_t> descriptor(void *data,
-                                       const std::vector<int64_t> &dims) {
-  auto address = int64_t(reinterpret_cast<intptr_t>(data));
-  std::vector<int64_t> d = {address, address, 0};
-  d.insert(d.end(), dims.begin(), dims.end());
-  std::vector<int64_t> strides(dims.size(), 1);
-  for (size_t i = dims.size(); i-- > 1;)
-    strides[i - 1] = strides[i] * dims[i];
-  d.insert(d.end(), strides.begin(), strides.end());
-  return d;
 }
 
 } // namespace aot

@@ -18,6 +18,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "AotCommon.h"
+#include "StepLibrary.h"
 
 #include <cmath>
 #include <cstdio>
@@ -103,12 +104,12 @@ int main(int argc, char **argv) {
     else
       std::memcpy(data, bytes.data(), expected);
     buffers.push_back(data);
-    descriptors.push_back(aot::descriptor(data, dims));
+    descriptors.push_back(autopar::rowMajorDescriptor(data, dims));
   }
   // The result, a rank-0 f32 out-parameter, comes last.
   void *out = allocate(4);
   buffers.push_back(out);
-  descriptors.push_back(aot::descriptor(out, {}));
+  descriptors.push_back(autopar::rowMajorDescriptor(out, {}));
   std::vector<void *> args;
   for (std::vector<int64_t> &d : descriptors)
     args.push_back(d.data());

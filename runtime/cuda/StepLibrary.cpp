@@ -17,6 +17,18 @@
 
 namespace autopar {
 
+std::vector<int64_t> rowMajorDescriptor(void *data,
+                                        const std::vector<int64_t> &dims) {
+  auto address = int64_t(reinterpret_cast<intptr_t>(data));
+  std::vector<int64_t> d = {address, address, 0};
+  d.insert(d.end(), dims.begin(), dims.end());
+  std::vector<int64_t> strides(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;)
+    strides[i - 1] = strides[i] * dims[i];
+  d.insert(d.end(), strides.begin(), strides.end());
+  return d;
+}
+
 size_t StepLibrary::Tensor::count() const {
   size_t n = 1;
   for (int64_t d : shape)
@@ -49,14 +61,7 @@ StepLibrary::Buffer &StepLibrary::allocate(const Tensor &like) {
   b->data = memory == Memory::Device
                 ? mgpuMemAlloc(bytes, nullptr, false)
                 : std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-  auto address = int64_t(reinterpret_cast<intptr_t>(b->data));
-  b->descriptor = {address, address, 0};
-  b->descriptor.insert(b->descriptor.end(), like.shape.begin(),
-                       like.shape.end());
-  std::vector<int64_t> strides(like.shape.size(), 1);
-  for (size_t i = like.shape.size(); i-- > 1;)
-    strides[i - 1] = strides[i] * like.shape[i];
-  b->descriptor.insert(b->descriptor.end(), strides.begin(), strides.end());
+  b->descriptor = rowMajorDescriptor(b->data, like.shape);
   b->descriptorPointer = b->descriptor.data();
   owned.push_back(std::move(b));
   return *owned.back();

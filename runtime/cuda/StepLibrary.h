@@ -38,6 +38,11 @@ namespace cuda {
 class Communicator;
 } // namespace cuda
 
+/// A ranked memref descriptor for the row-major buffer `data` of shape
+/// `dims`: allocated, aligned, offset, sizes, strides, as int64 words.
+std::vector<int64_t> rowMajorDescriptor(void *data,
+                                        const std::vector<int64_t> &dims);
+
 class StepLibrary {
 public:
   /// Where the library's buffers live: device memory for a step lowered
