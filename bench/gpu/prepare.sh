@@ -27,6 +27,9 @@
 #                          examples/gpt as raw files, the CPU backend's loss
 #   small.txt, expected-small   what aot_train needs to train it 20 steps,
 #                          and the CPU backend's 20 losses (autopar-run)
+#   libsmall-blockrows.so, small-blockrows.txt   the same GPT compiled with a
+#                          block per row in the row kernels
+#                          (warp-row-length=0)
 #   libsmall-bf16.so, small-bf16.txt, expected-small-bf16   the same GPT with
 #                          --precision=bf16 (products through cuBLAS's bf16
 #                          GEMM) and the CPU backend's 20 bf16 losses
@@ -59,6 +62,8 @@
 #   libgpt2-b8-bf16-stored.so, gpt2-b8-bf16-stored.txt   with the cheap
 #                          producers' results stored rather than recomputed
 #                          by each reader (recompute-producers=false)
+#   libgpt2-b8-bf16-blockrows.so, gpt2-b8-bf16-blockrows.txt   with a block
+#                          per row in the row kernels (warp-row-length=0)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -143,6 +148,15 @@ losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' 2 \
   "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small"
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt" "$gpt/ids.npy" \
   "$gpt/labels.npy" "$out" small
+# The same with a block per row in the row kernels (warp-row-length=0, as
+# before the warp-per-row kernels): where `small` fails and this passes,
+# the warps are why.
+"$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
+  --train --batch=2 --target=cuda --cuda-lowering-options="warp-row-length=0" \
+  -o "$gpt/blockrows" >/dev/null
+cp "$gpt/blockrows/train-cuda.so" "$out/libsmall-blockrows.so"
+/usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt/blockrows" "$gpt/ids.npy" \
+  "$gpt/labels.npy" "$out" small-blockrows
 # The same in bf16: the GPU's products through cuBLAS's bf16 GEMM, the
 # CPU's on widened operands: equal but for the order of the f32 sums.
 "$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
@@ -265,6 +279,7 @@ gpt2_bf16() {
 # `gpt2_bf16 NAME --cuda-lowering-options=...` brings one back.
 gpt2_bf16 gpt2-b8-bf16
 gpt2_bf16 gpt2-b8-bf16-stored --cuda-lowering-options="recompute-producers=false"
+gpt2_bf16 gpt2-b8-bf16-blockrows --cuda-lowering-options="warp-row-length=0"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

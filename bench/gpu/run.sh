@@ -17,8 +17,9 @@
 #   artifact), every loss against the CPU backend's (1e-4 relative), then
 #   again with its gradients averaged by a one-process NCCL communicator
 #   (autopar-run's data-parallel path; AOT_TRAIN_NCCL=1) and accumulated
-#   over 2 microbatches (AOT_TRAIN_ACCUM=2), and with its products through
-#   cuBLASLt (AUTOPAR_CUDA_GEMM=lt); the same GPT with
+#   over 2 microbatches (AOT_TRAIN_ACCUM=2), with its products through
+#   cuBLASLt (AUTOPAR_CUDA_GEMM=lt), and compiled with a block per row in
+#   the row kernels (warp-row-length=0); the same GPT with
 #   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
 #   losses (1e-3: both round the same operands); a GPT with heads of 32 in
 #   bf16, whose attention runs as the fused kernels, against the CPU
@@ -34,7 +35,8 @@
 #   must fall): tokens/s and MFU (against the H100 SXM's dense bf16 peak,
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16, then with the
 #   cheap producers' results stored rather than recomputed by each reader
-#   (--cuda-lowering-options="recompute-producers=false"), with 32 query
+#   (--cuda-lowering-options="recompute-producers=false"), with a block per
+#   row in the row kernels instead of a warp (warp-row-length=0), with 32 query
 #   rows a warp in the forward attention kernel (AUTOPAR_CUDA_ATTENTION=
 #   mma2), with the WMMA attention kernels (=wmma), with the products
 #   through cuBLASLt (AUTOPAR_CUDA_GEMM=lt), and without
@@ -198,6 +200,8 @@ if want small; then
   echo "== the same with its f32 products through cuBLASLt (AUTOPAR_CUDA_GEMM=lt)"
   AUTOPAR_CUDA_GEMM=lt TRAIN_AS=small-lt train small 20 45 "$dir/expected-small" \
     || status=1
+  echo "== the same compiled with a block per row in the row kernels (warp-row-length=0; the default gives rows of up to 1024 elements a warp each)"
+  train small-blockrows 20 45 "$dir/expected-small" || status=1
 fi
 if want small; then
   echo "== the 2-layer GPT in bf16 trained 20 steps on the GPU against the CPU backend's bf16"
@@ -242,6 +246,8 @@ if want gpt2; then
   train gpt2-b8-bf16 20 120 || status=1
   echo "== the same with the cheap producers' results stored (recompute-producers=false): 10 steps, timed"
   train gpt2-b8-bf16-stored 10 120 || status=1
+  echo "== the same with a block per row in the row kernels (warp-row-length=0): 10 steps, timed"
+  train gpt2-b8-bf16-blockrows 10 120 || status=1
   echo "== batch 8 in bf16 with 32 query rows a warp in the forward attention (AUTOPAR_CUDA_ATTENTION=mma2): 10 steps, timed"
   AUTOPAR_CUDA_ATTENTION=mma2 TRAIN_AS=gpt2-b8-bf16-mma2 train gpt2-b8-bf16 10 120 \
     || status=1
@@ -266,6 +272,7 @@ a = json.load(open(f"{d}/gpt2-b8-bf16.json"))["losses"]
 ok = True
 for name, what in (("unpadded", "without padding"),
                    ("stored", "with the cheap producers stored"),
+                   ("blockrows", "with a block per row"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("wmma", "with the WMMA attention kernels"),
                    ("lt", "with the products through cuBLASLt")):
@@ -331,6 +338,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                    ("t512", "with blocks of 512 threads"),
                    ("stored", "with the cheap producers stored, not "
                     "recomputed"),
+                   ("blockrows", "with a block per row in the row kernels "
+                    "(warp-row-length=0)"),
                    ("unpadded", "without padding the odd bf16 products"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("wmma", "with the WMMA attention kernels"),

@@ -167,7 +167,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
   // Threads per block of the row kernels: a whole number of warps.
   std::string blockThreads =
       std::to_string(std::clamp<int64_t>(options.threads / 32 * 32, 32, 1024));
-  std::string unroll = " unroll=" + std::to_string(options.rowUnroll);
+  std::string unroll =
+      " unroll=" + std::to_string(options.rowUnroll) +
+      " warp-row-length=" + std::to_string(options.warpRowLength);
   std::string pipeline =
       std::string(options.fusedAttention ? "autopar-attention-to-calls," : "") +
       "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"

@@ -3,6 +3,7 @@
 // RUN: autopar-opt %s --autopar-lower-to-cuda="chip=sm_80 features=+ptx70 host=false" | FileCheck %s --check-prefix=A100
 // RUN: autopar-opt %s --autopar-lower-to-cuda | FileCheck %s --check-prefix=HOST
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false narrow-results=false" | FileCheck %s --check-prefix=WIDE
+// RUN: autopar-opt %s --autopar-lower-to-cuda="host=false warp-row-length=0" | FileCheck %s --check-prefix=BLOCKROWS
 // RUN: autopar-opt %s --autopar-lower-to-cuda | mlir-translate --mlir-to-llvmir -o %t.ll
 // RUN: FileCheck %s --check-prefix=LLVM < %t.ll
 // The runtime (runtime/cuda) defines every mgpu* function the host code
@@ -13,9 +14,11 @@
 // RUN: cat %t.calls | FileCheck %s --check-prefix=CALLS
 
 // Elementwise chains become one fused kernel of 256-thread blocks (1000
-// elements: 4 blocks); a softmax one kernel (autopar-fuse-rows): a block
-// of 64 threads per row, its max and sum combined from the threads'
-// partials with warp shuffles, no buffer for either. Buffers are device
+// elements: 4 blocks); a softmax one kernel (autopar-fuse-rows): a warp
+// per row (rows of 64 elements), the 8 rows one block of 8 warps, its max
+// and sum combined from the lanes' partials with shuffles (no barrier),
+// no buffer for either; with warp-row-length=0, a block of 64 threads per
+// row (gpu.all_reduce: shuffles, shared memory and barriers). Buffers are device
 // memory, kernels queue on one stream; every kernel is compiled to PTX for
 // sm_90 (PTX 8.0). No GPU is needed to compile. Constant bounds and sizes
 // are sunk into the kernels (gpu-launch-sink-index-computations): a kernel
@@ -28,7 +31,7 @@
 // CHECK: gpu.wait [%{{.*}}]
 // CHECK-LABEL: func.func @softmax
 // CHECK-NOT: gpu.alloc
-// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel::@softmax_kernel blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
+// CHECK: gpu.launch_func async [%{{.*}}] @softmax_kernel::@softmax_kernel blocks in (%c1, %c1, %c1) threads in (%c32, %c8, %c1)
 // CHECK-NOT: gpu.launch_func
 // CHECK-NOT: gpu.alloc
 // CHECK: return
@@ -37,7 +40,14 @@
 // PTX-SAME: .target sm_90
 // PTX-SAME: .entry gelu_mul_kernel
 // PTX: gpu.binary @softmax_kernel
+// PTX-NOT: bar.sync
 // PTX-SAME: shfl.sync.bfly
+// PTX-NOT: bar.sync
+// PTX-SAME: ret;
+// BLOCKROWS-LABEL: func.func @softmax
+// BLOCKROWS: gpu.launch_func async [%{{.*}}] @softmax_kernel::@softmax_kernel blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
+// BLOCKROWS: gpu.binary @softmax_kernel
+// BLOCKROWS-SAME: bar.sync
 // Matrix products call cuBLAS through the runtime, with device buffers; the
 // result's zero fill is a kernel.
 // CHECK-LABEL: func.func @linear

@@ -341,7 +341,13 @@ def RowReductionsToGPUPass
     Each thread's loop is unrolled by `unroll` (at most the fewest trips any
     thread makes; a remainder loop takes the rest) so that it has that many
     loads in flight instead of waiting for each before it issues the next;
-    it still folds its elements in the same order.
+    it still folds its elements in the same order. Rows of at most
+    `warp-row-length` elements (1024) whose results are f32 take a warp
+    each instead of a block, up to `threads / 32` rows a block: a lane
+    folds every 32nd element and five `gpu.shuffle xor`s combine the
+    lanes, without shared memory or a barrier (gpt2-small's layer norms,
+    rows of 768: a block of 256 threads gave each thread 3 elements and
+    waited at a barrier per reduction).
   }];
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
@@ -352,6 +358,10 @@ def RowReductionsToGPUPass
            "Threads per block (a multiple of 32, at most 1024)">,
     Option<"minSize", "min-size", "int64_t", "32",
            "Reductions of fewer elements per output stay one thread's loop">,
+    Option<"warpRowLength", "warp-row-length", "int64_t", "1024",
+           "Rows of at most this many elements take a warp each (several "
+           "rows a block, combined by shuffles without a barrier) instead of "
+           "a block; 0: a block per row always">,
     Option<"unroll", "unroll", "int64_t", "8",
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "
@@ -398,7 +408,10 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     first thread storing per-row results after a barrier, each thread's
     loops over the row unrolled by `unroll` as in
     `autopar-row-reductions-to-gpu` (gpt2-small's cross-entropy kernel
-    issued one 2-byte load at a time). `gpu=false`: an
+    issued one 2-byte load at a time), and rows of at most
+    `warp-row-length` elements a warp each as there (several rows a
+    block, the reductions combined by shuffles; a per-row result stored
+    by the row's first lane after a barrier). `gpu=false`: an
     `scf.parallel` over the rows with sequential loops inside, which the
     CPU pipeline runs (`autopar-lower-to-cpu{fuse-rows fuse-rows-unroll}`):
     how the tests check the fusion, unrolled or not, against numpy without
@@ -419,6 +432,10 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
            "Threads per block (a multiple of 32, at most 1024)">,
     Option<"minSize", "min-size", "int64_t", "32",
            "Runs whose rows have fewer elements are left alone">,
+    Option<"warpRowLength", "warp-row-length", "int64_t", "1024",
+           "Rows of at most this many elements take a warp each (several "
+           "rows a block, combined by shuffles without a barrier) instead of "
+           "a block; 0: a block per row always">,
     Option<"unroll", "unroll", "int64_t", "8",
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "

@@ -190,6 +190,13 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "together (autopar-fuse-rows and "
                      "autopar-row-reductions-to-gpu unroll; 1: none)"),
       llvm::cl::init(8)};
+  PassOptions::Option<int64_t> warpRowLength{
+      *this, "warp-row-length",
+      llvm::cl::desc("Row kernels whose rows have at most this many "
+                     "elements give each row a warp instead of a block "
+                     "(autopar-fuse-rows and autopar-row-reductions-to-gpu "
+                     "warp-row-length; 0: a block per row)"),
+      llvm::cl::init(1024)};
   PassOptions::Option<bool> asyncGemm{
       *this, "async-gemm",
       llvm::cl::desc("With host: queue the runtime's contractions without "

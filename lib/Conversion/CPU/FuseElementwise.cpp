@@ -194,10 +194,13 @@ struct RecomputeCheapProducer : public OpRewritePattern<linalg::GenericOp> {
     for (OpOperand &use : producer->getUses()) {
       auto consumer = dyn_cast<linalg::GenericOp>(use.getOwner());
       // A consumer that broadcasts the value (a row's statistic read by
-      // every element of the row) would compute it once per element.
+      // every element of the row) would compute it once per element; a
+      // producer that reads nothing (an iota: its loop index) costs no
+      // more there than it does anywhere.
       if (!consumer || linalg::isaContractionOpInterface(consumer) ||
           !consumer.isDpsInput(&use) || !consumers.insert(consumer).second ||
-          !readsEveryLoop(consumer.getMatchingIndexingMap(&use)) ||
+          (producer.getNumDpsInputs() > 0 &&
+           !readsEveryLoop(consumer.getMatchingIndexingMap(&use))) ||
           !linalg::areElementwiseOpsFusable(&use))
         return failure();
       uses.push_back(&use);

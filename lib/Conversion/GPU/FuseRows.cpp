@@ -329,8 +329,10 @@ struct Run {
 /// Emits the fused op of a run.
 class Emitter {
 public:
-  Emitter(const Run &run, bool gpu, int64_t threads, int64_t unroll)
-      : run(run), gpu(gpu), threads(threads), unroll(unroll) {}
+  Emitter(const Run &run, bool gpu, int64_t threads, int64_t unroll,
+          int64_t warpRowLength)
+      : run(run), gpu(gpu), threads(threads), unroll(unroll),
+        warpRowLength(warpRowLength) {}
 
   /// The fused op, before the run's last member.
   Operation *emit() {
@@ -340,19 +342,22 @@ public:
     int64_t rows = 1;
     for (int64_t s : run.space.rows)
       rows *= s;
-    Value one = indexConstant(b, loc, 1);
     Operation *fused;
     if (gpu) {
-      step = std::min<int64_t>(threads, (run.space.length + 31) / 32 * 32);
-      auto launch =
-          gpu::LaunchOp::create(b, loc, indexConstant(b, loc, rows), one, one,
-                                indexConstant(b, loc, step), one, one);
-      b.setInsertionPointToStart(&launch.getBody().front());
-      row = launch.getBlockIds().x;
-      thread = launch.getThreadIds().x;
-      fused = launch;
+      SmallVector<Type> combined;
+      for (const Member &m : run.members)
+        if (m.kind == Kind::Reduction)
+          combined.push_back(m.op.getRegionOutputArgs()[0].getType());
+      launch =
+          createRowLaunch(b, loc, rows, run.space.length, threads,
+                          warpRows(run.space.length, warpRowLength, combined));
+      row = launch.row;
+      thread = launch.thread;
+      step = launch.step;
+      fused = launch.launch;
     } else {
       step = 1;
+      Value one = indexConstant(b, loc, 1);
       auto loop = scf::ParallelOp::create(b, loc, indexConstant(b, loc, 0),
                                           indexConstant(b, loc, rows), one);
       b.setInsertionPointToStart(loop.getBody());
@@ -461,10 +466,7 @@ private:
       Location loc = m.op.getLoc();
       Value total = loop.getResult(unsigned(k));
       if (gpu)
-        total = gpu::AllReduceOp::create(
-            b, loc, total,
-            gpu::AllReduceOperationAttr::get(b.getContext(), m.reduce),
-            b.getUnitAttr());
+        total = combineRow(b, loc, launch, total, m.reduce);
       // Fold the row's total into the output's value, as the op would.
       IRMapping mapping;
       OpOperand *init = m.op.getDpsInitOperand(0);
@@ -478,8 +480,9 @@ private:
     }
   }
 
-  /// The first thread stores a per-row value, after every thread has read
-  /// what it replaces.
+  /// The first thread of the row stores a per-row value, after every thread
+  /// has read what it replaces (with a warp per row, the barrier waits for
+  /// the block's other rows too: every thread of a block has a row).
   void storeRowValue(OpBuilder &b, int i) {
     const Member &m = run.members[i];
     Location loc = m.op.getLoc();
@@ -571,6 +574,8 @@ private:
   bool gpu;
   int64_t threads;
   int64_t unroll;
+  int64_t warpRowLength;
+  RowLaunch launch;
   int64_t step = 1;
   Value row, thread;
   SmallVector<Value> rowIndices;
@@ -594,6 +599,12 @@ struct FuseRowsPass
       getOperation().emitError(
           "autopar-fuse-rows: unroll must be at least 1, not ")
           << int64_t(unroll);
+      return signalPassFailure();
+    }
+    if (warpRowLength < 0) {
+      getOperation().emitError(
+          "autopar-fuse-rows: warp-row-length must be at least 0, not ")
+          << int64_t(warpRowLength);
       return signalPassFailure();
     }
     SmallVector<Block *> blocks;
@@ -731,7 +742,7 @@ struct FuseRowsPass
                  });
     }
     Operation *last = run.members.back().op;
-    Operation *fused = Emitter(run, gpu, threads, unroll).emit();
+    Operation *fused = Emitter(run, gpu, threads, unroll, warpRowLength).emit();
     // Deallocations and sunk ops between the members now come after the
     // fused op, in their order (ops after the last member stay where they
     // are).

@@ -5,7 +5,7 @@
 //===----------------------------------------------------------------------===//
 //
 // Helpers of autopar-row-reductions-to-gpu and autopar-fuse-rows, which both
-// build kernels of a block per row around gpu.all_reduce.
+// build kernels of a block or a warp per row.
 //
 //===----------------------------------------------------------------------===//
 
@@ -70,6 +70,103 @@ inline SmallVector<Value> delinearize(OpBuilder &b, Location loc, Value linear,
       linear = arith::DivUIOp::create(b, loc, linear, size);
   }
   return indices;
+}
+
+/// Where a row kernel's threads are. A row is either a block's (`step`
+/// threads, the row's length rounded up to a warp, at most `threads`,
+/// combining through gpu.all_reduce: shuffles, shared memory and barriers)
+/// or a warp's (`step` 32, up to threads / 32 rows a block, combining with
+/// five shuffles and no barrier): rows of at most `warpRowLength` elements
+/// take a warp each where every value combined across the row is an f32
+/// (the shuffles move 32 bits).
+struct RowLaunch {
+  gpu::LaunchOp launch;
+  Value row;    ///< the row's linear index
+  Value thread; ///< the thread's first element of the row
+  int64_t step = 1;
+  bool warp = false;
+};
+
+/// Whether rows of `length` elements whose combined values have `types`
+/// take a warp each.
+inline bool warpRows(int64_t length, int64_t warpRowLength, TypeRange types) {
+  return length <= warpRowLength &&
+         llvm::all_of(types, [](Type t) { return t.isF32(); });
+}
+
+/// A gpu.launch over `rows` rows of `length` elements, a warp per row when
+/// `warp`, and the builder inside it. A block takes the most rows up to
+/// threads / 32 that divide `rows`, so that every thread of every block
+/// has a row (barriers need no guard).
+inline RowLaunch createRowLaunch(OpBuilder &b, Location loc, int64_t rows,
+                                 int64_t length, int64_t threads, bool warp) {
+  RowLaunch r;
+  r.warp = warp;
+  Value one = indexConstant(b, loc, 1);
+  if (!warp) {
+    r.step = std::min<int64_t>(threads, (length + 31) / 32 * 32);
+    r.launch =
+        gpu::LaunchOp::create(b, loc, indexConstant(b, loc, rows), one, one,
+                              indexConstant(b, loc, r.step), one, one);
+    b.setInsertionPointToStart(&r.launch.getBody().front());
+    r.row = r.launch.getBlockIds().x;
+    r.thread = r.launch.getThreadIds().x;
+    return r;
+  }
+  r.step = 32;
+  int64_t perBlock = std::max<int64_t>(threads / 32, 1);
+  while (rows % perBlock)
+    --perBlock;
+  r.launch = gpu::LaunchOp::create(
+      b, loc, indexConstant(b, loc, rows / perBlock), one, one,
+      indexConstant(b, loc, 32), indexConstant(b, loc, perBlock), one);
+  b.setInsertionPointToStart(&r.launch.getBody().front());
+  r.row = arith::AddIOp::create(
+      b, loc,
+      arith::MulIOp::create(b, loc, r.launch.getBlockIds().x,
+                            indexConstant(b, loc, perBlock)),
+      r.launch.getThreadIds().y);
+  r.thread = r.launch.getThreadIds().x;
+  return r;
+}
+
+/// `x` and `y` combined as `kind` does.
+inline Value combine(OpBuilder &b, Location loc, gpu::AllReduceOperation kind,
+                     Value x, Value y) {
+  using K = gpu::AllReduceOperation;
+  switch (kind) {
+  case K::ADD:
+    return arith::AddFOp::create(b, loc, x, y);
+  case K::MUL:
+    return arith::MulFOp::create(b, loc, x, y);
+  case K::MAXIMUMF:
+    return arith::MaximumFOp::create(b, loc, x, y);
+  case K::MINIMUMF:
+    return arith::MinimumFOp::create(b, loc, x, y);
+  case K::MAXNUMF:
+    return arith::MaxNumFOp::create(b, loc, x, y);
+  case K::MINNUMF:
+    return arith::MinNumFOp::create(b, loc, x, y);
+  default:
+    llvm_unreachable("autopar row kernels combine floats only");
+  }
+}
+
+/// The threads' `partial` values of a row combined as `kind`, the same in
+/// every thread of the row: gpu.all_reduce over the block, or a butterfly
+/// of shuffles (xor 16, 8, 4, 2, 1) over the warp.
+inline Value combineRow(OpBuilder &b, Location loc, const RowLaunch &r,
+                        Value partial, gpu::AllReduceOperation kind) {
+  if (!r.warp)
+    return gpu::AllReduceOp::create(
+        b, loc, partial, gpu::AllReduceOperationAttr::get(b.getContext(), kind),
+        b.getUnitAttr());
+  for (int32_t offset = 16; offset >= 1; offset /= 2) {
+    auto shuffle = gpu::ShuffleOp::create(b, loc, partial, offset, 32,
+                                          gpu::ShuffleMode::XOR);
+    partial = combine(b, loc, kind, partial, shuffle.getShuffleResult());
+  }
+  return partial;
 }
 
 /// Unrolls `loop`, which runs from its thread's first element to `length`

@@ -9,11 +9,12 @@
 // cross-entropy's log-sum-exp over the classes) one GPU thread per row, each
 // looping over its row alone: neighbouring threads read addresses a row
 // apart (nothing coalesces), and a few rows leave most of the GPU idle. This
-// pass gives each row a block instead: its threads stride over the row
-// together (neighbours read neighbouring elements), each keeps a partial
-// result, `gpu.all_reduce` combines them (warp shuffles and shared memory,
-// lowered with the kernel) and the first thread combines that with the
-// output's value, as the linalg op would.
+// pass gives each row a block instead (a warp where rows are short): its
+// threads stride over the row together (neighbours read neighbouring
+// elements), each keeps a partial result, `gpu.all_reduce` (warp shuffles
+// and shared memory, lowered with the kernel) or a warp's shuffles combine
+// them, and the row's first thread combines that with the output's value,
+// as the linalg op would.
 //
 //===----------------------------------------------------------------------===//
 
@@ -184,26 +185,26 @@ Value foldElement(OpBuilder &b, Location loc, const RowReduction &r,
   return mapping.lookup(r.combiner->getResult(0));
 }
 
-/// A row reduction: one block per output element, threads striding over
-/// its row, gpu.all_reduce, thread 0 folding into the output.
-void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll) {
+/// A row reduction: one block (or warp) per output element, threads striding
+/// over its row, their partial results combined, the row's first thread
+/// folding the total into the output.
+void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
+                 int64_t warpRowLength) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
   OpBuilder b(op);
   ArrayRef<int64_t> sizes = r.sizes;
   int64_t rows = product(sizes.take_front(r.parallel));
   int64_t length = product(sizes.drop_front(r.parallel));
-  int64_t block = std::min<int64_t>(threads, (length + 31) / 32 * 32);
-  Value one = indexConstant(b, loc, 1);
-  auto launch =
-      gpu::LaunchOp::create(b, loc, indexConstant(b, loc, rows), one, one,
-                            indexConstant(b, loc, block), one, one);
-  b.setInsertionPointToStart(&launch.getBody().front());
-  Value row = launch.getBlockIds().x, thread = launch.getThreadIds().x;
-  SmallVector<Value> rowIndices =
-      delinearize(b, loc, row, sizes.take_front(r.parallel));
   BlockArgument out = op.getRegionOutputArgs()[0];
   Type element = out.getType();
+  RowLaunch launch =
+      createRowLaunch(b, loc, rows, length, threads,
+                      warpRows(length, warpRowLength, TypeRange{element}));
+  Value row = launch.row, thread = launch.thread;
+  int64_t block = launch.step;
+  SmallVector<Value> rowIndices =
+      delinearize(b, loc, row, sizes.take_front(r.parallel));
   Value identity = arith::ConstantOp::create(
       b, loc, element, b.getFloatAttr(element, r.identity));
   // Each thread folds the elements thread, thread + block, ... of its row.
@@ -215,11 +216,8 @@ void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll) {
         indices.append(delinearize(lb, l, j, sizes.drop_front(r.parallel)));
         scf::YieldOp::create(lb, l, foldElement(lb, l, r, indices, partial[0]));
       });
-  Value total = gpu::AllReduceOp::create(
-      b, loc, loop.getResult(0),
-      gpu::AllReduceOperationAttr::get(b.getContext(), r.kind),
-      b.getUnitAttr());
-  // The first thread folds the block's result into the output.
+  Value total = combineRow(b, loc, launch, loop.getResult(0), r.kind);
+  // The row's first thread folds its total into the output.
   Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, thread,
                                       indexConstant(b, loc, 0));
   Value output = op.getDpsInitOperand(0)->get();
@@ -314,6 +312,12 @@ struct RowReductionsToGPUPass
           << int64_t(unroll);
       return signalPassFailure();
     }
+    if (warpRowLength < 0) {
+      getOperation().emitError("autopar-row-reductions-to-gpu: warp-row-length "
+                               "must be at least 0, not ")
+          << int64_t(warpRowLength);
+      return signalPassFailure();
+    }
     SmallVector<RowReduction> rows, columns;
     getOperation().walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
@@ -324,7 +328,7 @@ struct RowReductionsToGPUPass
         columns.push_back(*c);
     });
     for (const RowReduction &r : rows)
-      rewriteRows(r, threads, unroll);
+      rewriteRows(r, threads, unroll, warpRowLength);
     for (const RowReduction &c : columns)
       rewriteColumns(c, unroll);
   }

@@ -184,3 +184,29 @@ func.func @scatter_add(%t: tensor<10x4xf32>, %i: tensor<3xi64>, %u: tensor<3x4xf
   %0 = autopar.scatter_add %t, %i, %u, axis = 0 : tensor<10x4xf32>, tensor<3xi64>, tensor<3x4xf32> -> tensor<10x4xf32>
   return %0 : tensor<10x4xf32>
 }
+
+// -----
+
+// A constant 0, 1, 2, ... over its one dimension (the class ids a
+// cross-entropy compares its labels with) becomes a loop yielding its
+// index, which fusion moves into the loops that read it (no table to
+// load); other integer constants stay constants.
+// CHECK-LABEL: func @iota
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<5xi64>
+// CHECK: %[[IOTA:.*]] = linalg.generic {{.*}} outs(%[[E]] : tensor<5xi64>)
+// CHECK: %[[I:.*]] = linalg.index 0 : index
+// CHECK: %[[V:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK: linalg.yield %[[V]] : i64
+// CHECK: %[[SHUFFLED:.*]] = arith.constant dense<[0, 2, 1, 3, 4]> : tensor<5xi64>
+// CHECK: %[[FROM1:.*]] = arith.constant dense<[1, 2, 3, 4, 5]> : tensor<5xi64>
+// CHECK: %[[ROWS:.*]] = arith.constant dense<{{\[}}[0, 1], [0, 1]]> : tensor<2x2xi32>
+// CHECK: %[[ZEROS:.*]] = arith.constant dense<0> : tensor<5xi64>
+// CHECK: return %[[IOTA]], %[[SHUFFLED]], %[[FROM1]], %[[ROWS]], %[[ZEROS]]
+func.func @iota() -> (tensor<5xi64>, tensor<5xi64>, tensor<5xi64>, tensor<2x2xi32>, tensor<5xi64>) {
+  %0 = autopar.constant dense<[0, 1, 2, 3, 4]> : tensor<5xi64>
+  %1 = autopar.constant dense<[0, 2, 1, 3, 4]> : tensor<5xi64>
+  %2 = autopar.constant dense<[1, 2, 3, 4, 5]> : tensor<5xi64>
+  %3 = autopar.constant dense<[[0, 1], [0, 1]]> : tensor<2x2xi32>
+  %4 = autopar.constant dense<0> : tensor<5xi64>
+  return %0, %1, %2, %3, %4 : tensor<5xi64>, tensor<5xi64>, tensor<5xi64>, tensor<2x2xi32>, tensor<5xi64>
+}

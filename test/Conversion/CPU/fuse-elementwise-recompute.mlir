@@ -397,3 +397,54 @@ func.func @rounded_twice(%a: tensor<8x8xf32>, %b: tensor<8x8xf32>) -> (tensor<8x
   } -> tensor<8x8xf32>
   return %p1, %p2, %a1, %a2 : tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>, tensor<8x8xf32>
 }
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#row = affine_map<(d0, d1) -> (d0)>
+#col = affine_map<(d0, d1) -> (d1)>
+
+// An iota (the cross-entropy's class ids) that two loops read broadcast
+// along their rows: it reads nothing, so each computes the class id from
+// its own loop index (no table written and loaded once per element); a
+// producer that reads something still is not recomputed for a broadcasting
+// consumer (@bias_statistic above).
+// CHECK-LABEL: func.func @iota_read_broadcast
+// CHECK-NOT: linalg.index 0
+// CHECK: linalg.generic {{.*}} ins(%arg0 : tensor<4xi64>)
+// CHECK: %[[C1:.*]] = linalg.index 1 : index
+// CHECK: %[[I1:.*]] = arith.index_cast %[[C1]] : index to i64
+// CHECK: arith.cmpi eq, %[[I1]], %in
+// CHECK: linalg.generic {{.*}} ins(%arg0 : tensor<4xi64>)
+// CHECK: %[[C2:.*]] = linalg.index 1 : index
+// CHECK: %[[I2:.*]] = arith.index_cast %[[C2]] : index to i64
+// CHECK: arith.cmpi ne, %[[I2]], %in
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// OFF-LABEL: func.func @iota_read_broadcast
+// OFF-COUNT-3: linalg.generic
+func.func @iota_read_broadcast(%label: tensor<4xi64>) -> (tensor<4x6xf32>, tensor<4x6xi1>) {
+  %e = tensor.empty() : tensor<6xi64>
+  %iota = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]} outs(%e : tensor<6xi64>) {
+  ^bb0(%out: i64):
+    %i = linalg.index 0 : index
+    %v = arith.index_cast %i : index to i64
+    linalg.yield %v : i64
+  } -> tensor<6xi64>
+  %ef = tensor.empty() : tensor<4x6xf32>
+  %onehot = linalg.generic {indexing_maps = [#col, #row, #id], iterator_types = ["parallel", "parallel"]} ins(%iota, %label : tensor<6xi64>, tensor<4xi64>) outs(%ef : tensor<4x6xf32>) {
+  ^bb0(%c: i64, %l: i64, %out: f32):
+    %eq = arith.cmpi eq, %c, %l : i64
+    %one = arith.constant 1.0 : f32
+    %zero = arith.constant 0.0 : f32
+    %s = arith.select %eq, %one, %zero : f32
+    linalg.yield %s : f32
+  } -> tensor<4x6xf32>
+  %eb = tensor.empty() : tensor<4x6xi1>
+  %mask = linalg.generic {indexing_maps = [#col, #row, #id], iterator_types = ["parallel", "parallel"]} ins(%iota, %label : tensor<6xi64>, tensor<4xi64>) outs(%eb : tensor<4x6xi1>) {
+  ^bb0(%c: i64, %l: i64, %out: i1):
+    %ne = arith.cmpi ne, %c, %l : i64
+    linalg.yield %ne : i1
+  } -> tensor<4x6xi1>
+  return %onehot, %mask : tensor<4x6xf32>, tensor<4x6xi1>
+}

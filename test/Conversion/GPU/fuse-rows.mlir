@@ -1,4 +1,5 @@
-// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows))' -verify-diagnostics | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{warp-row-length=0}))' -verify-diagnostics | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows))' | FileCheck %s --check-prefix=WARP
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=1}))' | FileCheck %s --check-prefix=LOOPS
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=3}))' | FileCheck %s --check-prefix=UNROLLED
 
@@ -10,6 +11,25 @@
 // fills and the intermediate buffers are gone; the output is stored. Each
 // thread makes 2 trips of each loop: they are unrolled by 2 (a remainder
 // loop after each, for rows whose length the block does not divide).
+// CHECK lines: a block per row (warp-row-length=0). WARP lines: the
+// default, a warp per row for rows of at most 1024 elements: the 16 rows
+// of 512 are 2 blocks of 8 warps, each lane making 16 trips (unrolled by
+// 8), each reduction five xor shuffles instead of a gpu.all_reduce.
+// WARP-LABEL: func.func @masked_softmax
+// WARP: gpu.launch blocks(%[[B:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c2, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[LANE:.*]], %[[Y:.*]], %{{.*}}) in (%{{.*}} = %c32, %{{.*}} = %c8, %{{.*}} = %c1{{.*}})
+// WARP: %[[FIRSTROW:.*]] = arith.muli %[[B]], %c8
+// WARP: %[[ROW:.*]] = arith.addi %[[FIRSTROW]], %[[Y]]
+// WARP: arith.remui %[[ROW]], %c2
+// WARP: %[[STEP8:.*]] = arith.muli %c32{{.*}}, %c8
+// WARP: scf.for %{{.*}} = %[[LANE]] to %{{.*}} step %[[STEP8]]
+// WARP-NOT: gpu.all_reduce
+// WARP-COUNT-5: gpu.shuffle  xor {{.*}} : f32
+// WARP: math.exp
+// WARP-COUNT-5: gpu.shuffle  xor {{.*}} : f32
+// WARP: arith.divf
+// WARP: memref.store
+// WARP: gpu.terminator
+// WARP-NEXT: } {autopar.fused_rows = 5 : i64}
 // CHECK-LABEL: func.func @masked_softmax
 // CHECK-NOT: memref.alloc
 // CHECK-NOT: linalg.fill
@@ -135,6 +155,22 @@ func.func @masked_softmax(%x: memref<8x2x512xf32>, %mask: memref<2x512xf32>,
 // something else reads (x - mean, rstd, and the sum the caller passed in)
 // are stored: x - mean in its own loop, rstd by thread 0 after a barrier
 // (every thread has read what it replaces).
+// With a warp per row: one block of 4 warps; each stored row value is
+// stored by its row's lane 0 after a barrier, which every thread reaches
+// (each has a row).
+// WARP-LABEL: func.func @layer_norm_stats
+// WARP: gpu.launch {{.*}} threads(%[[LANE:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c32, %{{.*}} = %c4, %{{.*}} = %c1
+// WARP-NOT: gpu.all_reduce
+// WARP-COUNT-5: gpu.shuffle  xor
+// WARP: gpu.barrier
+// WARP: %[[FIRST:.*]] = arith.cmpi eq, %[[LANE]], %c0
+// WARP: scf.if %[[FIRST]]
+// WARP: memref.store %{{.*}}, %arg1
+// WARP-COUNT-5: gpu.shuffle  xor
+// WARP: math.rsqrt
+// WARP: gpu.barrier
+// WARP: scf.if
+// WARP: memref.store %{{.*}}, %arg3
 // CHECK-LABEL: func.func @layer_norm_stats
 // CHECK: gpu.launch blocks(%[[ROW:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c4,
 // CHECK: %[[S:.*]] = scf.for

@@ -1,4 +1,8 @@
-// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu))' -verify-diagnostics | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{warp-row-length=0}))' -verify-diagnostics | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu))' | FileCheck %s --check-prefix=WARP
+
+// CHECK lines: a block per row (warp-row-length=0). WARP lines: the
+// default, where rows of at most 1024 f32 elements take a warp each.
 
 // A row maximum (a softmax's first step): one block of 256 threads per row,
 // each thread striding over the row from the identity, the partials
@@ -40,6 +44,39 @@
 // CHECK: memref.store %[[NEW]], %arg1[%[[ROW]]]
 // CHECK: gpu.terminator
 // CHECK-NOT: linalg.generic
+// With a warp per row, the 8 rows of 1000 are one block of 8 warps: a
+// row's lanes stride over it by 32 (31 trips each at least: unrolled by
+// 8), five xor shuffles combine them (every lane gets the row's maximum),
+// no gpu.all_reduce and no barrier; lane 0 folds it into the output.
+// WARP-LABEL: func.func @row_max
+// WARP-DAG: %[[ONE:.*]] = arith.constant 1 : index
+// WARP-DAG: %[[W:.*]] = arith.constant 8 : index
+// WARP-DAG: %[[LANES:.*]] = arith.constant 32 : index
+// WARP: gpu.launch blocks(%[[B:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %[[ONE]]{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[LANE:.*]], %[[Y:.*]], %{{.*}}) in (%{{.*}} = %[[LANES]], %{{.*}} = %[[W]], %{{.*}} = %c1{{.*}})
+// WARP: %[[FIRSTROW:.*]] = arith.muli %[[B]], %c8
+// WARP: %[[ROW:.*]] = arith.addi %[[FIRSTROW]], %[[Y]]
+// WARP: %[[STEP8:.*]] = arith.muli %c32{{.*}}, %c8
+// WARP: scf.for %[[J:.*]] = %[[LANE]] to %{{.*}} step %[[STEP8]] iter_args
+// WARP: memref.load %arg0[%[[ROW]], %[[J]]]
+// WARP: %[[P:.*]] = scf.for %{{.*}} step %c32{{.*}} iter_args
+// WARP-NOT: gpu.all_reduce
+// WARP-NOT: gpu.barrier
+// WARP: %[[S16:.*]], %{{.*}} = gpu.shuffle  xor %[[P]], %c16_i32, %c32_i32 : f32
+// WARP: %[[M16:.*]] = arith.maximumf %[[P]], %[[S16]] : f32
+// WARP: gpu.shuffle  xor %[[M16]], %c8_i32
+// WARP: arith.maximumf
+// WARP: gpu.shuffle  xor %{{.*}}, %c4_i32
+// WARP: arith.maximumf
+// WARP: gpu.shuffle  xor %{{.*}}, %c2_i32
+// WARP: arith.maximumf
+// WARP: %[[S1:.*]], %{{.*}} = gpu.shuffle  xor %[[M2:.*]], %c1_i32
+// WARP: %[[ALL:.*]] = arith.maximumf %[[M2]], %[[S1]] : f32
+// WARP: %[[FIRST:.*]] = arith.cmpi eq, %[[LANE]], %c0
+// WARP: scf.if %[[FIRST]]
+// WARP: %[[OLD:.*]] = memref.load %arg1[%[[ROW]]]
+// WARP: %[[NEW:.*]] = arith.maximumf %[[OLD]], %[[ALL]]
+// WARP: memref.store %[[NEW]], %arg1[%[[ROW]]]
+// WARP: gpu.terminator
 func.func @row_max(%x: memref<8x1000xf32>, %out: memref<8xf32>) {
   linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
                   iterator_types = ["parallel", "reduction"]}
@@ -70,6 +107,12 @@ func.func @row_max(%x: memref<8x1000xf32>, %out: memref<8xf32>) {
 // CHECK: arith.addf
 // CHECK: gpu.all_reduce add
 // CHECK: memref.store %{{.*}}, %arg2[%[[B]], %[[S]]]
+// A warp per row: 6 rows, so a block of 6 warps (the most up to 8 that
+// divides the rows: every thread has a row).
+// WARP-LABEL: func.func @variance
+// WARP: gpu.launch {{.*}} in (%{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads({{.*}}) in (%{{.*}} = %c32, %{{.*}} = %c6, %{{.*}} = %c1)
+// WARP: arith.divui
+// WARP-COUNT-5: gpu.shuffle  xor
 func.func @variance(%x: memref<2x3x64xf32>, %mean: memref<2x3xf32>, %out: memref<2x3xf32>) {
   linalg.generic {indexing_maps = [affine_map<(b, s, d) -> (b, s, d)>, affine_map<(b, s, d) -> (b, s)>, affine_map<(b, s, d) -> (b, s)>],
                   iterator_types = ["parallel", "parallel", "reduction"]}
@@ -97,6 +140,10 @@ func.func @variance(%x: memref<2x3x64xf32>, %mean: memref<2x3xf32>, %out: memref
 // CHECK: memref.load %arg0[%[[ROW]], %[[COL]]]
 // CHECK: gpu.all_reduce add
 // CHECK: memref.load %arg1[] : memref<f32>
+// 8192 elements a row: more than a warp's 1024, a block as before.
+// WARP-LABEL: func.func @total
+// WARP: threads(%{{.*}}) in (%{{.*}} = %c256
+// WARP: gpu.all_reduce add
 func.func @total(%x: memref<8x1024xf32>, %out: memref<f32>) {
   linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> ()>],
                   iterator_types = ["reduction", "reduction"]}
@@ -187,6 +234,27 @@ func.func @kept(%x: memref<1000x8xf32>, %cols: memref<8xf32>, %short: memref<8x1
   ^bb0(%a: i32, %acc: i32):
     %s = arith.addi %acc, %a : i32
     linalg.yield %s : i32
+  }
+  return
+}
+
+// -----
+
+// An f64 sum: the shuffles move 32 bits, so rows of f64 keep a block even
+// where they are short.
+// CHECK-LABEL: func.func @wide
+// CHECK: gpu.all_reduce add
+// WARP-LABEL: func.func @wide
+// WARP: threads(%{{.*}}) in (%{{.*}} = %c64, %{{.*}} = %c1
+// WARP-NOT: gpu.shuffle
+// WARP: gpu.all_reduce add
+func.func @wide(%x: memref<4x64xf64>, %out: memref<4xf64>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x64xf64>) outs(%out : memref<4xf64>) {
+  ^bb0(%a: f64, %acc: f64):
+    %s = arith.addf %acc, %a : f64
+    linalg.yield %s : f64
   }
   return
 }
