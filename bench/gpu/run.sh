@@ -295,10 +295,12 @@ if want profile; then
     echo "== $name: where steps 2 and 3 spend the GPU's time"
     # The 60 costliest kernels and calls, each kernel's #N annotated with
     # the op it comes from where prepare.sh mapped them (kernels-NAME.txt),
-    # then the time summed by op.
+    # then the time summed by op; every kernel's line is kept in
+    # profile-NAME.log (results.tgz) for sessions without a GPU.
     AUTOPAR_CUDA_PROFILE=1 AOT_TRAIN_PROFILE_TOP=100000 timeout 120 \
       "$dir/aot_train" --device "$dir/lib$name.so" "$dir/$name.txt" 3 \
-      | grep -v '^{' | python3 "$root/bench/gpu/profile_by_op.py" \
+      | grep -v '^{' | tee "$dir/profile-$name.log" \
+      | python3 "$root/bench/gpu/profile_by_op.py" \
         "$dir/kernels-$name.txt" 60 || status=1
   done
   # Each kernel and cuBLAS call again, alone on an idle device

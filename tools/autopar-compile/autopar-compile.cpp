@@ -988,6 +988,13 @@ int main(int argc, char **argv) {
     return fail("give --train (build the training step) or --plan-only "
                 "(plan its parallelization); run a model's forward pass with "
                 "autopar-import and autopar-run");
+  if (StringRef(modelFile).ends_with(".mlir"))
+    return fail(modelFile +
+                ": autopar-compile takes an ONNX model or a zoo: model; for "
+                "a model in the autopar dialect, build its training step "
+                "with autopar-opt --autopar-make-train-step (docs/"
+                "autodiff.md) and lower it with --autopar-lower-to-cpu or "
+                "--autopar-lower-to-cuda");
   if (target != "cpu" && target != "cuda")
     return fail("--target must be cpu or cuda, not '" + target + "'");
   if (target == "cuda" && !train)
