@@ -393,7 +393,10 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     (consecutive reductions that need none of each other's values share a
     walk: in gpt2-small's step, the cross-entropy's label log-probability
     and its gradient's one-hot sum, 4 walks over the logits instead of 5)
-    and once per stored result: a softmax (scale, mask, max, exp, sum,
+    and once per stored result; a sum of a one-hot selection
+    (`select(j == k, e, 0)`, j the row's index, k the same for the whole
+    row; those two sums) is no walk: e at element k, loaded once (the
+    identity where k is outside the row): a softmax (scale, mask, max, exp, sum,
     divide) reads its input and writes its output once instead of about ten
     passes over the scores. A reduction into a fresh buffer that a
     `linalg.fill` set starts from the fill's value. A member's result is

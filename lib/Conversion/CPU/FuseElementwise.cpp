@@ -182,11 +182,16 @@ bool readsEveryLoop(AffineMap map) {
 /// Upstream fusion of a producer with other uses would keep it (computing
 /// its values twice and writing them anyway). Only where every use is an
 /// input of such a consumer, once each; never into contractions.
+/// With `generatorsOnly` (the pass without `recompute`), only producers
+/// that read nothing (an iota): their readers compute them from their own
+/// loop indices, which costs nothing a load would not.
 struct RecomputeCheapProducer : public OpRewritePattern<linalg::GenericOp> {
-  using OpRewritePattern::OpRewritePattern;
+  RecomputeCheapProducer(MLIRContext *ctx, bool generatorsOnly)
+      : OpRewritePattern(ctx), generatorsOnly(generatorsOnly) {}
   LogicalResult matchAndRewrite(linalg::GenericOp producer,
                                 PatternRewriter &rewriter) const override {
     if (producer->use_empty() || producer->hasOneUse() ||
+        (generatorsOnly && producer.getNumDpsInputs() > 0) ||
         !worthRecomputing(producer))
       return failure();
     SmallVector<OpOperand *> uses;
@@ -226,6 +231,9 @@ struct RecomputeCheapProducer : public OpRewritePattern<linalg::GenericOp> {
       rewriter.eraseOp(producer);
     return success();
   }
+
+private:
+  bool generatorsOnly;
 };
 
 /// The narrower float type whose values an elementwise op only widens:
@@ -582,8 +590,7 @@ struct FuseElementwisePass
     RewritePatternSet patterns(ctx);
     linalg::populateElementwiseOpsFusionPatterns(patterns, shouldFuse);
     patterns.add<FuseMultiUseProducer>(ctx);
-    if (recompute)
-      patterns.add<RecomputeCheapProducer>(ctx);
+    patterns.add<RecomputeCheapProducer>(ctx, /*generatorsOnly=*/!recompute);
     linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
     if (recompute) {
       // A collapse then an expand (a slice's heads split through a flat

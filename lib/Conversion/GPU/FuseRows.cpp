@@ -29,6 +29,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/SetVector.h"
@@ -444,40 +445,195 @@ private:
   /// The reductions `walk` in one loop over the row, each with its own
   /// partial value, the members they read computed once an element.
   void emitReductions(OpBuilder &b, ArrayRef<int> walk) {
-    SmallVector<Value> identities;
+    // Sums of a one-hot selection take their one element instead of a walk.
+    SmallVector<int> walked;
     for (int i : walk) {
-      const Member &m = run.members[i];
-      Type element = m.op.getRegionOutputArgs()[0].getType();
-      identities.push_back(arith::ConstantOp::create(
-          b, m.op.getLoc(), element, b.getFloatAttr(element, m.identity)));
+      if (std::optional<OneHot> hot = oneHot(i, run.members[i].reduced);
+          hot && run.members[i].reduce == gpu::AllReduceOperation::ADD)
+        finishReduction(b, i, gatherOneHot(b, i, *hot));
+      else
+        walked.push_back(i);
     }
+    if (walked.empty())
+      return;
+    SmallVector<Value> identities;
+    for (int i : walked)
+      identities.push_back(identityOf(b, i));
     auto loop = rowLoop(b, identities,
                         [&](OpBuilder &lb, ArrayRef<Value> indices,
                             ValueRange partial) -> SmallVector<Value> {
                           DenseMap<int, Value> cache;
                           SmallVector<Value> next;
-                          for (auto [k, i] : llvm::enumerate(walk))
+                          for (auto [k, i] : llvm::enumerate(walked))
                             next.push_back(
                                 evaluate(lb, i, indices, &cache, partial[k]));
                           return next;
                         });
-    for (auto [k, i] : llvm::enumerate(walk)) {
-      const Member &m = run.members[i];
-      Location loc = m.op.getLoc();
+    for (auto [k, i] : llvm::enumerate(walked)) {
       Value total = loop.getResult(unsigned(k));
       if (gpu)
-        total = combineRow(b, loc, launch, total, m.reduce);
-      // Fold the row's total into the output's value, as the op would.
-      IRMapping mapping;
-      OpOperand *init = m.op.getDpsInitOperand(0);
-      mapping.map(m.op.getRegionOutputArgs()[0],
-                  m.initValue ? m.initValue
-                              : read(b, i, *init, rowIndices, nullptr));
-      mapping.map(m.reduced, total);
-      rowValues[i] = b.clone(*m.combiner, mapping)->getResult(0);
-      if (m.stored)
-        storeRowValue(b, i);
+        total = combineRow(b, run.members[i].op.getLoc(), launch, total,
+                           run.members[i].reduce);
+      finishReduction(b, i, total);
     }
+  }
+
+  Value identityOf(OpBuilder &b, int i) {
+    const Member &m = run.members[i];
+    Type element = m.op.getRegionOutputArgs()[0].getType();
+    return arith::ConstantOp::create(b, m.op.getLoc(), element,
+                                     b.getFloatAttr(element, m.identity));
+  }
+
+  /// Folds reduction i's total over the row into its output's value, as
+  /// the op would, and stores it where something reads it.
+  void finishReduction(OpBuilder &b, int i, Value total) {
+    const Member &m = run.members[i];
+    IRMapping mapping;
+    OpOperand *init = m.op.getDpsInitOperand(0);
+    mapping.map(m.op.getRegionOutputArgs()[0],
+                m.initValue ? m.initValue
+                            : read(b, i, *init, rowIndices, nullptr));
+    mapping.map(m.reduced, total);
+    rowValues[i] = b.clone(*m.combiner, mapping)->getResult(0);
+    if (m.stored)
+      storeRowValue(b, i);
+  }
+
+  /// A value that is 0 at every element of the row but the one where the
+  /// row's index equals `key`, a value the same for the whole row held by
+  /// member `member`'s body.
+  struct OneHot {
+    int member;
+    Value key;
+  };
+
+  /// Whether `v`, a value of member i's body, is `select(j == k, e, 0)`
+  /// (j the row's index as an integer, k the same for every element of
+  /// the row), directly or as an elementwise member it reads: the
+  /// cross-entropy's label log-probability and its gradient's one-hot
+  /// selection.
+  std::optional<OneHot> oneHot(int i, Value v) const {
+    const Member &m = run.members[i];
+    linalg::GenericOp op = m.op;
+    unsigned last = op.getNumLoops() - 1;
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      if (arg.getOwner() != op.getBody())
+        return std::nullopt;
+      OpOperand *operand = op.getMatchingOpOperand(arg);
+      int writer = m.writers[operand->getOperandNumber()];
+      if (op.isDpsInit(operand) || writer < 0 ||
+          run.members[writer].kind != Kind::Elementwise ||
+          !op.getMatchingIndexingMap(operand).isIdentity())
+        return std::nullopt;
+      linalg::GenericOp producer = run.members[writer].op;
+      return oneHot(writer, producer.getBody()->getTerminator()->getOperand(0));
+    }
+    auto select = v.getDefiningOp<arith::SelectOp>();
+    if (!select || select->getBlock() != op.getBody() ||
+        !matchPattern(select.getFalseValue(), m_AnyZeroFloat()))
+      return std::nullopt;
+    auto compare = select.getCondition().getDefiningOp<arith::CmpIOp>();
+    if (!compare || compare.getPredicate() != arith::CmpIPredicate::eq)
+      return std::nullopt;
+    for (auto [index, key] : {std::pair(compare.getLhs(), compare.getRhs()),
+                              std::pair(compare.getRhs(), compare.getLhs())})
+      if (isRowIndex(index, last) && sameForTheRow(op, key, last))
+        return OneHot{i, key};
+    return std::nullopt;
+  }
+
+  /// Whether `v` is the loop index `last` (as an index or cast to an
+  /// integer).
+  static bool isRowIndex(Value v, unsigned last) {
+    if (auto cast = v.getDefiningOp<arith::IndexCastOp>())
+      v = cast.getIn();
+    auto index = v.getDefiningOp<linalg::IndexOp>();
+    return index && index.getDim() == last;
+  }
+
+  /// Whether `v`, a value in `op`'s body, is the same for every element of
+  /// a row: computed without the loop index `last` from operands that
+  /// `op` does not index by it.
+  static bool sameForTheRow(linalg::GenericOp op, Value v, unsigned last) {
+    if (auto arg = dyn_cast<BlockArgument>(v)) {
+      if (arg.getOwner() != op.getBody())
+        return true;
+      OpOperand *operand = op.getMatchingOpOperand(arg);
+      return !op.isDpsInit(operand) &&
+             !op.getMatchingIndexingMap(operand).isFunctionOfDim(last);
+    }
+    Operation *def = v.getDefiningOp();
+    if (def->getBlock() != op.getBody())
+      return true;
+    if (auto index = dyn_cast<linalg::IndexOp>(def))
+      return index.getDim() != last;
+    return isPure(def) && def->getNumRegions() == 0 &&
+           llvm::all_of(def->getOperands(), [&](Value operand) {
+             return sameForTheRow(op, operand, last);
+           });
+  }
+
+  /// The total of reduction i, a sum of a one-hot selection: its value at
+  /// the row's element `key` (0 where the key is outside the row), instead
+  /// of a walk over the row adding zeros to it. Every thread computes it.
+  Value gatherOneHot(OpBuilder &b, int i, const OneHot &hot) {
+    Location loc = run.members[i].op.getLoc();
+    // The key is the same at every element: take it at the row's first.
+    SmallVector<Value> first(rowIndices);
+    first.push_back(indexConstant(b, loc, 0));
+    Value key = evaluateValue(b, hot.member, hot.key, first);
+    if (!key.getType().isIndex())
+      key = arith::IndexCastOp::create(b, loc, b.getIndexType(), key);
+    Value inRow = arith::AndIOp::create(
+        b, loc,
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, key,
+                              indexConstant(b, loc, 0)),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, key,
+                              indexConstant(b, loc, run.space.length)));
+    Value identity = identityOf(b, i);
+    auto choose = scf::IfOp::create(b, loc, TypeRange{identity.getType()},
+                                    inRow, /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(choose.thenBlock());
+      SmallVector<Value> at(rowIndices);
+      at.push_back(key);
+      scf::YieldOp::create(b, loc, evaluate(b, i, at, nullptr, identity));
+      b.setInsertionPointToStart(choose.elseBlock());
+      scf::YieldOp::create(b, loc, identity);
+    }
+    return choose.getResult(0);
+  }
+
+  /// `v`, a value of member i's body, at `indices`: the ops of the body
+  /// it depends on, cloned.
+  Value evaluateValue(OpBuilder &b, int i, Value v, ArrayRef<Value> indices) {
+    linalg::GenericOp op = run.members[i].op;
+    IRMapping mapping;
+    std::function<Value(Value)> at = [&](Value x) -> Value {
+      if (Value known = mapping.lookupOrNull(x))
+        return known;
+      if (auto arg = dyn_cast<BlockArgument>(x)) {
+        if (arg.getOwner() != op.getBody())
+          return x;
+        Value r = read(b, i, *op.getMatchingOpOperand(arg), indices, nullptr);
+        mapping.map(x, r);
+        return r;
+      }
+      Operation *def = x.getDefiningOp();
+      if (def->getBlock() != op.getBody())
+        return x;
+      if (auto index = dyn_cast<linalg::IndexOp>(def)) {
+        mapping.map(x, indices[index.getDim()]);
+        return indices[index.getDim()];
+      }
+      for (Value operand : def->getOperands())
+        at(operand);
+      b.clone(*def, mapping);
+      return mapping.lookup(x);
+    };
+    return at(v);
   }
 
   /// The first thread of the row stores a per-row value, after every thread

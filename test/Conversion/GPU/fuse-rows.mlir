@@ -628,3 +628,120 @@ func.func @sunk_then_overwritten(%x: memref<4x64xf32>, %rows: memref<4xf32>,
   memref.dealloc %sum : memref<4xf32>
   return
 }
+
+// -----
+
+// Sums of a one-hot selection (a cross-entropy's label log-probability, and
+// its gradient's one-hot sum, the selection an elementwise member): the
+// element at the label, loaded once, instead of a walk over the row adding
+// zeros to it (the same value: 0 + ... + x[label] + ... + 0). A label
+// outside the row gives the sum's identity. A selection whose key changes
+// along the row (@keyed_by_element) is walked as before.
+// CHECK-LABEL: func.func @one_hot_sums
+// CHECK: gpu.launch
+// CHECK-NOT: scf.for
+// CHECK: %[[L:.*]] = memref.load %arg1[%[[ROW:.*]]] : memref<4xi64>
+// CHECK: %[[K:.*]] = arith.index_cast %[[L]] : i64 to index
+// CHECK-DAG: %[[LOW:.*]] = arith.cmpi sge, %[[K]], %c0
+// CHECK-DAG: %[[HIGH:.*]] = arith.cmpi slt, %[[K]], %c64
+// CHECK: %[[IN:.*]] = arith.andi
+// CHECK: %[[P:.*]] = scf.if %[[IN]] -> (f32) {
+// CHECK: memref.load %arg0[%[[ROW]], %[[K]]] : memref<4x64xf32>
+// CHECK: arith.select
+// CHECK: scf.yield
+// CHECK: } else {
+// CHECK: scf.yield %cst
+// CHECK: memref.store %{{.*}}, %arg2[%[[ROW]]]
+// CHECK: scf.if %{{.*}} -> (f32) {
+// CHECK: arith.select
+// CHECK-NOT: scf.for
+// CHECK: memref.store %{{.*}}, %arg3[%[[ROW]]]
+// CHECK: } {autopar.fused_rows = 3 : i64}
+// LOOPS-LABEL: func.func @one_hot_sums
+// LOOPS: scf.parallel
+// LOOPS-NOT: scf.for
+// LOOPS: scf.if %{{.*}} -> (f32)
+// LOOPS: scf.if %{{.*}} -> (f32)
+// LOOPS-NOT: scf.for
+// LOOPS: } {autopar.fused_rows = 3 : i64}
+#oh2 = affine_map<(i, j) -> (i, j)>
+#ohr = affine_map<(i, j) -> (i)>
+func.func @one_hot_sums(%x: memref<4x64xf32>, %labels: memref<4xi64>,
+                        %picked: memref<4xf32>, %hits: memref<4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %quarter = arith.constant 0.25 : f32
+  linalg.fill ins(%zero : f32) outs(%picked : memref<4xf32>)
+  linalg.generic {indexing_maps = [#oh2, #ohr, #ohr],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x, %labels : memref<4x64xf32>, memref<4xi64>)
+      outs(%picked : memref<4xf32>) {
+  ^bb0(%a: f32, %l: i64, %acc: f32):
+    %j = linalg.index 1 : index
+    %c = arith.index_cast %j : index to i64
+    %hit = arith.cmpi eq, %c, %l : i64
+    %v = arith.select %hit, %a, %zero : f32
+    %s = arith.addf %acc, %v : f32
+    linalg.yield %s : f32
+  }
+  %onehot = memref.alloc() : memref<4x64xf32>
+  linalg.generic {indexing_maps = [#ohr, #oh2],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%labels : memref<4xi64>) outs(%onehot : memref<4x64xf32>) {
+  ^bb0(%l: i64, %o: f32):
+    %j = linalg.index 1 : index
+    %c = arith.index_cast %j : index to i64
+    %hit = arith.cmpi eq, %l, %c : i64
+    %v = arith.select %hit, %quarter, %zero : f32
+    linalg.yield %v : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%hits : memref<4xf32>)
+  linalg.generic {indexing_maps = [#oh2, #ohr],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%onehot : memref<4x64xf32>) outs(%hits : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %onehot : memref<4x64xf32>
+  return
+}
+
+// -----
+
+// The key read per element (it may differ along the row): a walk.
+// CHECK-LABEL: func.func @keyed_by_element
+// CHECK: gpu.launch
+// CHECK: scf.for
+// CHECK: arith.cmpi eq
+// CHECK-NOT: scf.if {{.*}} -> (f32)
+// LOOPS-LABEL: func.func @keyed_by_element
+// LOOPS: scf.for
+// LOOPS-NOT: scf.if {{.*}} -> (f32)
+#kb2 = affine_map<(i, j) -> (i, j)>
+#kbr = affine_map<(i, j) -> (i)>
+func.func @keyed_by_element(%x: memref<4x64xf32>, %keys: memref<4x64xi64>,
+                            %picked: memref<4xf32>, %y: memref<4x64xf32>) {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%picked : memref<4xf32>)
+  linalg.generic {indexing_maps = [#kb2, #kb2, #kbr],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x, %keys : memref<4x64xf32>, memref<4x64xi64>)
+      outs(%picked : memref<4xf32>) {
+  ^bb0(%a: f32, %l: i64, %acc: f32):
+    %j = linalg.index 1 : index
+    %c = arith.index_cast %j : index to i64
+    %hit = arith.cmpi eq, %c, %l : i64
+    %v = arith.select %hit, %a, %zero : f32
+    %s = arith.addf %acc, %v : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#kb2, #kbr, #kb2],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%x, %picked : memref<4x64xf32>, memref<4xf32>)
+      outs(%y : memref<4x64xf32>) {
+  ^bb0(%a: f32, %p: f32, %o: f32):
+    %r = arith.subf %a, %p : f32
+    linalg.yield %r : f32
+  }
+  return
+}

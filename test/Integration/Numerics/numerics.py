@@ -355,6 +355,33 @@ def reduction_cases():
                               ref(lambda v: fn(v, axis), x),
                               f"  %r0 = autopar.{op} %a0, axis = {axis} : "
                               f"{ty(x)}", atol=1e-5))
+    # A one-hot sum (a cross-entropy's label pick), labels inside the row
+    # and outside it (nothing picked), and a row op after it: with
+    # --fuse-rows the pick is a gather, not a walk.
+    xo = randf((3, 4, 8))
+    lo = np.array([[0, 7, -1, 3], [8, 100, 2, 5], [-7, 1, 6, 4]], np.int64)
+    inside = (lo >= 0) & (lo < 8)
+    po = np.where(inside, np.take_along_axis(
+        xo, np.clip(lo, 0, 7)[..., None], axis=-1)[..., 0], 0).astype(
+            np.float32)
+    cases.append(Case(
+        "one-hot sum, labels in and out of the row", [xo, lo],
+        [po, (xo - po[..., None]).astype(np.float32)],
+        "  %iota = autopar.constant dense<[0, 1, 2, 3, 4, 5, 6, 7]> : "
+        "tensor<8xi64>\n"
+        "  %ib = autopar.broadcast %iota, dims = [2] : tensor<8xi64> -> "
+        "tensor<3x4x8xi64>\n"
+        "  %lb = autopar.broadcast %a1, dims = [0, 1] : tensor<3x4xi64> -> "
+        "tensor<3x4x8xi64>\n"
+        "  %hit = autopar.compare eq, %ib, %lb : tensor<3x4x8xi64>\n"
+        "  %z = autopar.constant dense<0.0> : tensor<3x4x8xf32>\n"
+        "  %sel = autopar.select %hit, %a0, %z : tensor<3x4x8xi1>, "
+        "tensor<3x4x8xf32>\n"
+        "  %r0 = autopar.reduce sum %sel, dims = [2] : tensor<3x4x8xf32> -> "
+        "tensor<3x4xf32>\n"
+        "  %pb = autopar.broadcast %r0, dims = [0, 1] : tensor<3x4xf32> -> "
+        "tensor<3x4x8xf32>\n"
+        "  %r1 = autopar.sub %a0, %pb : tensor<3x4x8xf32>"))
     big = np.array([[1000.0, 1001.0, 999.0], [-1000.0, -999.0, -1001.0]],
                    np.float32)
     for op, fn in (("softmax", softmax), ("log_softmax", log_softmax)):
