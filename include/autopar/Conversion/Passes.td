@@ -396,7 +396,10 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     and once per stored result; a sum of a one-hot selection
     (`select(j == k, e, 0)`, j the row's index, k the same for the whole
     row; those two sums) is no walk: e at element k, loaded once (the
-    identity where k is outside the row): a softmax (scale, mask, max, exp, sum,
+    identity where k is outside the row); a maximum and the sum of
+    exp(x - maximum) after it (a softmax's, the cross-entropy's) share one
+    walk, each thread rescaling its sum as its maximum grows (the online
+    softmax; only the rounding differs from two walks): a softmax (scale, mask, max, exp, sum,
     divide) reads its input and writes its output once instead of about ten
     passes over the scores. A reduction into a fresh buffer that a
     `linalg.fill` set starts from the fill's value. A member's result is
@@ -426,7 +429,8 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::memref::MemRefDialect"];
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::math::MathDialect"];
   let options = [
     Option<"gpu", "gpu", "bool", "true",
            "A gpu.launch with a block per row (false: an scf.parallel over "

@@ -26,6 +26,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
@@ -371,10 +372,20 @@ public:
       const Member &m = run.members[i];
       switch (m.kind) {
       case Kind::Reduction: {
-        // Reductions that need none of each other's values share one walk
-        // over the row (with what they read and recompute); elementwise
-        // members that need not be stored emit nothing between them.
-        SmallVector<int> walk = {i};
+        // A maximum and the sum of exp(x - maximum) after it are one pair
+        // of a walk. Reductions that need none of each other's values
+        // share the walk over the row (with what they read and
+        // recompute); elementwise members that need not be stored emit
+        // nothing between them.
+        SmallVector<int> walk, together;
+        std::optional<std::pair<int, int>> online;
+        if (std::optional<int> sum = onlineSum(i)) {
+          online = {i, *sum};
+          together = {i, *sum};
+          i = *sum;
+        } else {
+          walk = together = {i};
+        }
         llvm::SmallSet<int, 8> needed;
         for (; i + 1 < n; ++i) {
           const Member &next = run.members[i + 1];
@@ -383,11 +394,14 @@ public:
           needed.clear();
           rowValuesNeeded(i + 1, needed);
           if (next.kind != Kind::Reduction ||
-              llvm::any_of(walk, [&](int r) { return needed.contains(r); }))
+              llvm::any_of(together,
+                           [&](int r) { return needed.contains(r); }) ||
+              onlineSum(i + 1))
             break;
           walk.push_back(i + 1);
+          together.push_back(i + 1);
         }
-        emitReductions(b, walk);
+        emitReductions(b, walk, online);
         break;
       }
       case Kind::Scalar:
@@ -444,7 +458,12 @@ private:
 
   /// The reductions `walk` in one loop over the row, each with its own
   /// partial value, the members they read computed once an element.
-  void emitReductions(OpBuilder &b, ArrayRef<int> walk) {
+  /// The reductions `walk` in one loop over the row, each with its own
+  /// partial value, the members they read computed once an element; with
+  /// `online`, a maximum and its sum of exp(x - maximum) in the same loop
+  /// (onlineStep).
+  void emitReductions(OpBuilder &b, ArrayRef<int> walk,
+                      std::optional<std::pair<int, int>> online) {
     // Sums of a one-hot selection take their one element instead of a walk.
     SmallVector<int> walked;
     for (int i : walk) {
@@ -454,28 +473,99 @@ private:
       else
         walked.push_back(i);
     }
-    if (walked.empty())
+    if (walked.empty() && !online)
       return;
     SmallVector<Value> identities;
+    if (online) {
+      identities.push_back(identityOf(b, online->first));
+      identities.push_back(identityOf(b, online->second));
+    }
     for (int i : walked)
       identities.push_back(identityOf(b, i));
+    unsigned first = online ? 2 : 0;
     auto loop = rowLoop(b, identities,
                         [&](OpBuilder &lb, ArrayRef<Value> indices,
                             ValueRange partial) -> SmallVector<Value> {
                           DenseMap<int, Value> cache;
                           SmallVector<Value> next;
+                          if (online)
+                            next = onlineStep(lb, online->first, indices,
+                                              partial[0], partial[1]);
                           for (auto [k, i] : llvm::enumerate(walked))
-                            next.push_back(
-                                evaluate(lb, i, indices, &cache, partial[k]));
+                            next.push_back(evaluate(lb, i, indices, &cache,
+                                                    partial[first + k]));
                           return next;
                         });
+    if (online)
+      finishOnline(b, online->first, online->second, loop.getResult(0),
+                   loop.getResult(1));
     for (auto [k, i] : llvm::enumerate(walked)) {
-      Value total = loop.getResult(unsigned(k));
+      Value total = loop.getResult(first + unsigned(k));
       if (gpu)
         total = combineRow(b, run.members[i].op.getLoc(), launch, total,
                            run.members[i].reduce);
       finishReduction(b, i, total);
     }
+  }
+
+  /// exp(x - top), exactly 1 where x is top (-inf included).
+  static Value rescale(OpBuilder &b, Location loc, Value x, Value top) {
+    Value same =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, x, top);
+    Value e =
+        math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, top));
+    Value one = arith::ConstantOp::create(b, loc, x.getType(),
+                                          b.getFloatAttr(x.getType(), 1.0));
+    return arith::SelectOp::create(b, loc, same, one, e);
+  }
+
+  /// One element of member i's maximum and the sum of exp(x - maximum)
+  /// after it in one walk (the online softmax of Milakov and Gimelshein):
+  /// each thread keeps its maximum so far m and its sum s relative to it,
+  /// an element x making them max(m, x) and s * exp(m - x) + 1 where
+  /// x > m, s + exp(x - m) otherwise (one exp an element).
+  SmallVector<Value> onlineStep(OpBuilder &b, int i, ArrayRef<Value> indices,
+                                Value m, Value s) {
+    const Member &max = run.members[i];
+    Location loc = max.op.getLoc();
+    Value x = evaluateValue(b, i, max.reduced, indices);
+    Value top = combine(b, loc, max.reduce, m, x);
+    Value e = rescale(b, loc, arith::MinimumFOp::create(b, loc, m, x), top);
+    Value grows =
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, m);
+    Value one = arith::ConstantOp::create(b, loc, s.getType(),
+                                          b.getFloatAttr(s.getType(), 1.0));
+    Value rescaled =
+        arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, s, e), one);
+    Value added = arith::AddFOp::create(b, loc, s, e);
+    return {top, arith::SelectOp::create(b, loc, grows, rescaled, added)};
+  }
+
+  /// The row's maximum (member i) and sum (member k) from each thread's m
+  /// and s: the sums rescaled to the row's maximum before they are added.
+  /// Only the rounding differs from two walks; where the row's maximum is
+  /// infinite the sum is NaN, as two walks make it.
+  void finishOnline(OpBuilder &b, int i, int k, Value m, Value s) {
+    const Member &max = run.members[i];
+    Location loc = max.op.getLoc();
+    finishReduction(b, i, gpu ? combineRow(b, loc, launch, m, max.reduce) : m);
+    Value top = rowValues[i];
+    Value sum = arith::MulFOp::create(b, loc, s, rescale(b, loc, m, top));
+    if (gpu)
+      sum = combineRow(b, loc, launch, sum, gpu::AllReduceOperation::ADD);
+    Type type = top.getType();
+    Value infinite = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OEQ, math::AbsFOp::create(b, loc, top),
+        arith::ConstantOp::create(
+            b, loc, type,
+            b.getFloatAttr(type, std::numeric_limits<double>::infinity())));
+    sum = arith::SelectOp::create(
+        b, loc, infinite,
+        arith::ConstantOp::create(
+            b, loc, type,
+            b.getFloatAttr(type, std::numeric_limits<double>::quiet_NaN())),
+        sum);
+    finishReduction(b, k, sum);
   }
 
   Value identityOf(OpBuilder &b, int i) {
@@ -514,21 +604,9 @@ private:
   /// cross-entropy's label log-probability and its gradient's one-hot
   /// selection.
   std::optional<OneHot> oneHot(int i, Value v) const {
-    const Member &m = run.members[i];
-    linalg::GenericOp op = m.op;
+    descend(i, v);
+    linalg::GenericOp op = run.members[i].op;
     unsigned last = op.getNumLoops() - 1;
-    if (auto arg = dyn_cast<BlockArgument>(v)) {
-      if (arg.getOwner() != op.getBody())
-        return std::nullopt;
-      OpOperand *operand = op.getMatchingOpOperand(arg);
-      int writer = m.writers[operand->getOperandNumber()];
-      if (op.isDpsInit(operand) || writer < 0 ||
-          run.members[writer].kind != Kind::Elementwise ||
-          !op.getMatchingIndexingMap(operand).isIdentity())
-        return std::nullopt;
-      linalg::GenericOp producer = run.members[writer].op;
-      return oneHot(writer, producer.getBody()->getTerminator()->getOperand(0));
-    }
     auto select = v.getDefiningOp<arith::SelectOp>();
     if (!select || select->getBlock() != op.getBody() ||
         !matchPattern(select.getFalseValue(), m_AnyZeroFloat()))
@@ -541,6 +619,120 @@ private:
       if (isRowIndex(index, last) && sameForTheRow(op, key, last))
         return OneHot{i, key};
     return std::nullopt;
+  }
+
+  /// Follows `v`, a value of member i's body, into the elementwise members
+  /// it reads element for element: (i, v) become the member and the value
+  /// its body yields.
+  void descend(int &i, Value &v) const {
+    while (auto arg = dyn_cast<BlockArgument>(v)) {
+      const Member &m = run.members[i];
+      if (arg.getOwner() != m.op.getBody())
+        return;
+      OpOperand *operand = m.op.getMatchingOpOperand(arg);
+      int writer = m.writers[operand->getOperandNumber()];
+      if (m.op.isDpsInit(operand) || writer < 0 ||
+          run.members[writer].kind != Kind::Elementwise ||
+          !m.op.getMatchingIndexingMap(operand).isIdentity())
+        return;
+      i = writer;
+      v = run.members[writer].op.getBody()->getTerminator()->getOperand(0);
+    }
+  }
+
+  /// Whether `a` of member ma's body and `b` of member mb's body compute
+  /// the same value at the same element: the same ops on the same
+  /// operands, read the same way.
+  bool sameValue(int ma, Value a, int mb, Value b) const {
+    descend(ma, a);
+    descend(mb, b);
+    if (ma == mb && a == b)
+      return true;
+    linalg::GenericOp opA = run.members[ma].op, opB = run.members[mb].op;
+    auto argA = dyn_cast<BlockArgument>(a);
+    auto argB = dyn_cast<BlockArgument>(b);
+    bool ownA = argA && argA.getOwner() == opA.getBody();
+    bool ownB = argB && argB.getOwner() == opB.getBody();
+    if (ownA || ownB) {
+      if (!ownA || !ownB)
+        return false;
+      OpOperand *oa = opA.getMatchingOpOperand(argA);
+      OpOperand *ob = opB.getMatchingOpOperand(argB);
+      if (opA.isDpsInit(oa) || opB.isDpsInit(ob))
+        return false;
+      int wa = run.members[ma].writers[oa->getOperandNumber()];
+      int wb = run.members[mb].writers[ob->getOperandNumber()];
+      return wa == wb && (wa >= 0 || oa->get() == ob->get()) &&
+             opA.getMatchingIndexingMap(oa) == opB.getMatchingIndexingMap(ob);
+    }
+    Operation *da = a.getDefiningOp(), *db = b.getDefiningOp();
+    bool inA = da && da->getBlock() == opA.getBody();
+    bool inB = db && db->getBlock() == opB.getBody();
+    if (!inA || !inB) {
+      Attribute ca, cb;
+      return !inA && !inB &&
+             (a == b || (matchPattern(a, m_Constant(&ca)) &&
+                         matchPattern(b, m_Constant(&cb)) && ca == cb &&
+                         a.getType() == b.getType()));
+    }
+    if (cast<OpResult>(a).getResultNumber() !=
+        cast<OpResult>(b).getResultNumber())
+      return false;
+    if (auto ia = dyn_cast<linalg::IndexOp>(da)) {
+      auto ib = dyn_cast<linalg::IndexOp>(db);
+      return ib && ia.getDim() == ib.getDim();
+    }
+    return da->getNumRegions() == 0 &&
+           OperationEquivalence::isEquivalentTo(
+               da, db,
+               [&](Value x, Value y) {
+                 return success(sameValue(ma, x, mb, y));
+               },
+               nullptr, OperationEquivalence::IgnoreLocations);
+  }
+
+  /// The sum after member i's maximum (the next member that is not an
+  /// unstored elementwise one) when it adds exp(x - maximum) over the row,
+  /// x the maximum's own element (a softmax's denominator, the
+  /// cross-entropy's): one walk can compute both.
+  std::optional<int> onlineSum(int i) const {
+    const Member &max = run.members[i];
+    using K = gpu::AllReduceOperation;
+    Type type = max.op.getRegionOutputArgs()[0].getType();
+    if (max.kind != Kind::Reduction ||
+        (max.reduce != K::MAXIMUMF && max.reduce != K::MAXNUMF) ||
+        !isa<FloatType>(type))
+      return std::nullopt;
+    int k = i + 1, n = int(run.members.size());
+    while (k < n && run.members[k].kind == Kind::Elementwise &&
+           !run.members[k].stored)
+      ++k;
+    if (k == n || run.members[k].kind != Kind::Reduction ||
+        run.members[k].reduce != K::ADD ||
+        run.members[k].op.getRegionOutputArgs()[0].getType() != type)
+      return std::nullopt;
+    int at = k;
+    Value x = run.members[k].reduced;
+    descend(at, x);
+    auto exp = x.getDefiningOp<math::ExpOp>();
+    if (!exp || exp->getBlock() != run.members[at].op.getBody())
+      return std::nullopt;
+    Value difference = exp.getOperand();
+    descend(at, difference);
+    auto sub = difference.getDefiningOp<arith::SubFOp>();
+    if (!sub || sub->getBlock() != run.members[at].op.getBody())
+      return std::nullopt;
+    // The subtrahend is the maximum's row value, read as it is.
+    auto top = dyn_cast<BlockArgument>(sub.getRhs());
+    linalg::GenericOp reader = run.members[at].op;
+    if (!top || top.getOwner() != reader.getBody())
+      return std::nullopt;
+    OpOperand *operand = reader.getMatchingOpOperand(top);
+    if (reader.isDpsInit(operand) ||
+        run.members[at].writers[operand->getOperandNumber()] != i ||
+        !sameValue(at, sub.getLhs(), i, max.reduced))
+      return std::nullopt;
+    return k;
   }
 
   /// Whether `v` is the loop index `last` (as an index or cast to an

@@ -5,12 +5,15 @@
 
 // A masked, scaled softmax as it reaches the pass (one-shot bufferized):
 // scale and mask, max, exp(x - max), sum, divide. One block of 256 threads
-// per row (8 x 2 rows of 512); three loops over the row: the max, the sum
-// (recomputing the mask and exp), the stored division. The max and sum
-// start from their fills' values and live in registers: their buffers, the
-// fills and the intermediate buffers are gone; the output is stored. Each
-// thread makes 2 trips of each loop: they are unrolled by 2 (a remainder
-// loop after each, for rows whose length the block does not divide).
+// per row (8 x 2 rows of 512); two loops over the row: the max and the sum
+// of exp(x - max) together (the online softmax: a thread's sum is rescaled
+// as its max grows, one exp an element), then the stored division. The
+// max and sum start from the identities, are combined across the threads
+// (each thread's sum rescaled to the row's max first), folded into their
+// fills' values and live in registers: their buffers, the fills and the
+// intermediate buffers are gone; the output is stored. Each thread makes 2
+// trips of each loop: they are unrolled by 2 (a remainder loop after each,
+// for rows whose length the block does not divide).
 // CHECK lines: a block per row (warp-row-length=0). WARP lines: the
 // default, a warp per row for rows of at most 1024 elements: the 16 rows
 // of 512 are 2 blocks of 8 warps, each lane making 16 trips (unrolled by
@@ -21,7 +24,7 @@
 // WARP: %[[ROW:.*]] = arith.addi %[[FIRSTROW]], %[[Y]]
 // WARP: arith.remui %[[ROW]], %c2
 // WARP: %[[STEP8:.*]] = arith.muli %c32{{.*}}, %c8
-// WARP: scf.for %{{.*}} = %[[LANE]] to %{{.*}} step %[[STEP8]]
+// WARP: scf.for %{{.*}} = %[[LANE]] to %{{.*}} step %[[STEP8]] {{.*}} -> (f32, f32)
 // WARP-NOT: gpu.all_reduce
 // WARP-COUNT-5: gpu.shuffle  xor {{.*}} : f32
 // WARP: math.exp
@@ -37,31 +40,44 @@
 // CHECK: %[[I:.*]] = arith.remui %[[ROW]], %c2
 // CHECK: %[[B:.*]] = arith.divui %[[ROW]], %c2
 // CHECK: %[[STEP2:.*]] = arith.muli %c256{{.*}}, %c2
-// CHECK: %[[MAXP2:.*]] = scf.for %[[J:.*]] = %[[T]] to %[[END:.*]] step %[[STEP2]] iter_args(%[[ACC:.*]] = %cst{{.*}})
+// CHECK: %[[P2:.*]]:2 = scf.for %[[J:.*]] = %[[T]] to %[[END:.*]] step %[[STEP2]] iter_args(%[[M:.*]] = %cst{{.*}}, %[[S:.*]] = %cst{{.*}}) -> (f32, f32)
 // CHECK: %[[X:.*]] = memref.load %arg0[%[[B]], %[[I]], %[[J]]]
 // CHECK: %[[MASK:.*]] = memref.load %arg1[%[[I]], %[[J]]]
 // CHECK: arith.mulf %[[X]]
 // CHECK: %[[Y:.*]] = arith.addf
-// CHECK: %[[M1:.*]] = arith.maximumf %[[ACC]], %[[Y]]
-// CHECK: %[[J1:.*]] = arith.addi %[[J]],
-// CHECK: memref.load %arg0[%[[B]], %[[I]], %[[J1]]]
-// CHECK: arith.maximumf %[[M1]],
-// CHECK: %[[MAXP:.*]] = scf.for %{{.*}} = %[[END]] to %c512{{.*}} step %c256{{.*}} iter_args(%{{.*}} = %[[MAXP2]])
-// CHECK: %[[MAXALL:.*]] = gpu.all_reduce maximumf %[[MAXP]] uniform
-// CHECK: %[[MAX:.*]] = arith.maximumf %{{.*}}, %[[MAXALL]]
-// CHECK-NOT: gpu.barrier
-// CHECK: scf.for
-// CHECK: memref.load %arg0
-// CHECK: memref.load %arg1
-// CHECK: arith.subf %{{.*}}, %[[MAX]]
+// CHECK: %[[TOP:.*]] = arith.maximumf %[[M]], %[[Y]]
+// CHECK: %[[LO:.*]] = arith.minimumf %[[M]], %[[Y]]
+// CHECK: %[[SAME:.*]] = arith.cmpf oeq, %[[LO]], %[[TOP]]
+// CHECK: %[[D:.*]] = arith.subf %[[LO]], %[[TOP]]
+// CHECK: %[[EXP:.*]] = math.exp %[[D]]
+// CHECK: %[[E:.*]] = arith.select %[[SAME]], %cst{{.*}}, %[[EXP]]
+// CHECK: %[[GROWS:.*]] = arith.cmpf ogt, %[[Y]], %[[M]]
+// CHECK: %[[SE:.*]] = arith.mulf %[[S]], %[[E]]
+// CHECK: %[[RESCALED:.*]] = arith.addf %[[SE]], %cst{{.*}}
+// CHECK: %[[ADDED:.*]] = arith.addf %[[S]], %[[E]]
+// CHECK: %[[S1:.*]] = arith.select %[[GROWS]], %[[RESCALED]], %[[ADDED]]
+// CHECK-NOT: math.exp
+// CHECK: memref.load %arg0[%[[B]], %[[I]], %{{.*}}]
 // CHECK: math.exp
-// CHECK: %[[SUMP:.*]] = scf.for
-// CHECK: %[[SUMALL:.*]] = gpu.all_reduce add %[[SUMP]] uniform
-// CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[SUMALL]]
+// CHECK-NOT: math.exp
+// CHECK: scf.yield
+// CHECK: %[[P:.*]]:2 = scf.for %{{.*}} = %[[END]] to %c512{{.*}} step %c256{{.*}} iter_args(%{{.*}} = %[[P2]]#0, %{{.*}} = %[[P2]]#1)
+// CHECK: %[[MAXALL:.*]] = gpu.all_reduce maximumf %[[P]]#0 uniform
+// CHECK: %[[MAX:.*]] = arith.maximumf %{{.*}}, %[[MAXALL]]
+// CHECK: arith.cmpf oeq, %[[P]]#0, %[[MAX]]
+// CHECK: arith.subf %[[P]]#0, %[[MAX]]
+// CHECK: math.exp
+// CHECK: %[[MINE:.*]] = arith.mulf %[[P]]#1
+// CHECK: %[[SUMALL:.*]] = gpu.all_reduce add %[[MINE]] uniform
+// CHECK: %[[ABS:.*]] = math.absf %[[MAX]]
+// CHECK: %[[INF:.*]] = arith.cmpf oeq, %[[ABS]], %cst{{.*}}
+// CHECK: %[[TOTAL:.*]] = arith.select %[[INF]], %cst{{.*}}, %[[SUMALL]]
+// CHECK: %[[SUM:.*]] = arith.addf %{{.*}}, %[[TOTAL]]
+// CHECK-NOT: gpu.barrier
 // CHECK: scf.for %[[K:.*]] = %[[T]] to
 // CHECK: math.exp
-// CHECK: %[[P:.*]] = arith.divf %{{.*}}, %[[SUM]]
-// CHECK: memref.store %[[P]], %arg2[%[[B]], %[[I]], %[[K]]]
+// CHECK: %[[Q:.*]] = arith.divf %{{.*}}, %[[SUM]]
+// CHECK: memref.store %[[Q]], %arg2[%[[B]], %[[I]], %[[K]]]
 // CHECK: gpu.terminator
 // CHECK-NEXT: } {autopar.fused_rows = 5 : i64}
 // CHECK-NOT: linalg.generic
@@ -73,9 +89,9 @@
 // runs against numpy): 510 of the 512 elements three at a time, a
 // remainder loop continuing from the partial values for the last two.
 // UNROLLED-LABEL: func.func @masked_softmax
-// UNROLLED: %[[MAX3:.*]] = scf.for %{{.*}} = %c0{{.*}} to %c510{{.*}} step %c3{{.*}} iter_args
+// UNROLLED: %[[MAX3:.*]]:2 = scf.for %{{.*}} = %c0{{.*}} to %c510{{.*}} step %c3{{.*}} iter_args
 // UNROLLED-COUNT-3: arith.maximumf
-// UNROLLED: scf.for %{{.*}} = %c510{{.*}} to %c512{{.*}} step %c1{{.*}} iter_args(%{{.*}} = %[[MAX3]])
+// UNROLLED: scf.for %{{.*}} = %c510{{.*}} to %c512{{.*}} step %c1{{.*}} iter_args(%{{.*}} = %[[MAX3]]#0, %{{.*}} = %[[MAX3]]#1)
 // UNROLLED: scf.for %{{.*}} = %c0{{.*}} to %c510{{.*}} step %c3
 // UNROLLED-COUNT-3: math.exp
 // LOOPS-LABEL: func.func @masked_softmax
@@ -447,19 +463,24 @@ func.func @shared_accumulator(%x: memref<4x64xf32>, %y: memref<4x128xf32>,
 // the mean read what the run writes but are no bigger than its rows: they
 // sink after the fused kernel, so the gradient joins the run (one kernel
 // for both directions; the max and sum stay in registers).
-// The max walks the row alone; the sum of exps (which needs the max) and
-// the label's logit (which needs neither) share the second walk.
+// The max and the sum of exps (which needs the max: the online pair) and
+// the label's logit (which needs neither; read from a table here, so not a
+// gather) share one walk; the gradient's is the second.
 // LOOPS-LABEL: func.func @cross_entropy
 // LOOPS: scf.parallel
-// LOOPS: scf.for {{.*}} -> (f32) {
+// LOOPS: scf.for {{.*}} -> (f32, f32, f32) {
 // LOOPS-NEXT: memref.load
 // LOOPS-NEXT: arith.maximumf
-// LOOPS: scf.for {{.*}} -> (f32, f32) {
 // LOOPS: math.exp
+// LOOPS-NOT: math.exp
 // LOOPS: arith.cmpi eq
-// LOOPS: scf.yield {{.*}}, {{.*}} : f32, f32
+// LOOPS: scf.yield {{.*}}, {{.*}}, {{.*}} : f32, f32, f32
 // LOOPS: math.log
 // LOOPS: memref.store {{.*}}, %arg3
+// LOOPS: scf.for
+// LOOPS: memref.store {{.*}}, %arg5
+// LOOPS-NOT: scf.for
+// LOOPS: scf.reduce
 // CHECK-LABEL: func.func @cross_entropy
 // CHECK: gpu.launch
 // CHECK: memref.store %{{.*}}, %arg3[%{{.*}}] : memref<4xf32>
