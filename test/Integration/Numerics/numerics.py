@@ -355,6 +355,19 @@ def reduction_cases():
                               ref(lambda v: fn(v, axis), x),
                               f"  %r0 = autopar.{op} %a0, axis = {axis} : "
                               f"{ty(x)}", atol=1e-5))
+    # Infinities: -inf entries (a mask) before and after the finite ones,
+    # a row of -inf only and a row with +inf (NaN, as two walks give: with
+    # --fuse-rows the max and the sum share one walk).
+    inf = np.inf
+    xinf = np.array([[-inf, 1.0, 2.0, -inf, 0.5, -inf, 3.0, 1.0],
+                     [-inf] * 8,
+                     [1.0, inf, 2.0, -inf, 0.0, 1.0, 2.0, 3.0]], np.float32)
+    with np.errstate(invalid="ignore"):
+        for op, fn in (("softmax", softmax), ("log_softmax", log_softmax)):
+            cases.append(Case(f"{op} with infinities", [xinf],
+                              ref(lambda v: fn(v, 1), xinf),
+                              f"  %r0 = autopar.{op} %a0, axis = 1 : "
+                              f"{ty(xinf)}", atol=1e-5))
     # A one-hot sum (a cross-entropy's label pick), labels inside the row
     # and outside it (nothing picked), and a row op after it: with
     # --fuse-rows the pick is a gather, not a walk.
