@@ -64,6 +64,9 @@
 #                          by each reader (recompute-producers=false)
 #   libgpt2-b8-bf16-blockrows.so, gpt2-b8-bf16-blockrows.txt   with a block
 #                          per row in the row kernels (warp-row-length=0)
+#   libgpt2-b8-bf16-longrows256.so, gpt2-b8-bf16-longrows256.txt   with
+#                          blocks of 256 threads for the cross-entropy's
+#                          long rows too (long-row-threads=0)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -280,6 +283,7 @@ gpt2_bf16() {
 gpt2_bf16 gpt2-b8-bf16
 gpt2_bf16 gpt2-b8-bf16-stored --cuda-lowering-options="recompute-producers=false"
 gpt2_bf16 gpt2-b8-bf16-blockrows --cuda-lowering-options="warp-row-length=0"
+gpt2_bf16 gpt2-b8-bf16-longrows256 --cuda-lowering-options="long-row-threads=0"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

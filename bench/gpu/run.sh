@@ -36,7 +36,8 @@
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16, then with the
 #   cheap producers' results stored rather than recomputed by each reader
 #   (--cuda-lowering-options="recompute-producers=false"), with a block per
-#   row in the row kernels instead of a warp (warp-row-length=0), with 32 query
+#   row in the row kernels instead of a warp (warp-row-length=0), with
+#   blocks of 256 threads for long rows (long-row-threads=0), with 32 query
 #   rows a warp in the forward attention kernel (AUTOPAR_CUDA_ATTENTION=
 #   mma2), with the WMMA attention kernels (=wmma), with the products
 #   through cuBLASLt (AUTOPAR_CUDA_GEMM=lt), and without
@@ -248,6 +249,8 @@ if want gpt2; then
   train gpt2-b8-bf16-stored 10 120 || status=1
   echo "== the same with a block per row in the row kernels (warp-row-length=0): 10 steps, timed"
   train gpt2-b8-bf16-blockrows 10 120 || status=1
+  echo "== the same with blocks of 256 threads for long rows too (long-row-threads=0): 10 steps, timed"
+  train gpt2-b8-bf16-longrows256 10 120 || status=1
   echo "== batch 8 in bf16 with 32 query rows a warp in the forward attention (AUTOPAR_CUDA_ATTENTION=mma2): 10 steps, timed"
   AUTOPAR_CUDA_ATTENTION=mma2 TRAIN_AS=gpt2-b8-bf16-mma2 train gpt2-b8-bf16 10 120 \
     || status=1
@@ -273,6 +276,7 @@ ok = True
 for name, what in (("unpadded", "without padding"),
                    ("stored", "with the cheap producers stored"),
                    ("blockrows", "with a block per row"),
+                   ("longrows256", "with blocks of 256 for long rows"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("wmma", "with the WMMA attention kernels"),
                    ("lt", "with the products through cuBLASLt")):
@@ -342,6 +346,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                     "recomputed"),
                    ("blockrows", "with a block per row in the row kernels "
                     "(warp-row-length=0)"),
+                   ("longrows256", "with blocks of 256 threads for long "
+                    "rows (long-row-threads=0)"),
                    ("unpadded", "without padding the odd bf16 products"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("wmma", "with the WMMA attention kernels"),

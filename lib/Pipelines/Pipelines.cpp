@@ -169,7 +169,8 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       std::to_string(std::clamp<int64_t>(options.threads / 32 * 32, 32, 1024));
   std::string unroll =
       " unroll=" + std::to_string(options.rowUnroll) +
-      " warp-row-length=" + std::to_string(options.warpRowLength);
+      " warp-row-length=" + std::to_string(options.warpRowLength) +
+      " long-row-threads=" + std::to_string(options.longRowThreads);
   std::string pipeline =
       std::string(options.fusedAttention ? "autopar-attention-to-calls," : "") +
       "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"

@@ -362,6 +362,10 @@ def RowReductionsToGPUPass
            "Rows of at most this many elements take a warp each (several "
            "rows a block, combined by shuffles without a barrier) instead of "
            "a block; 0: a block per row always">,
+    Option<"longRowThreads", "long-row-threads", "int64_t", "1024",
+           "Threads of a block whose row has at least 16 elements for each "
+           "(fewer rows in flight, so that a row walked again is still in "
+           "the L2 cache); 0: `threads` for every row">,
     Option<"unroll", "unroll", "int64_t", "8",
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "
@@ -443,6 +447,10 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
            "Rows of at most this many elements take a warp each (several "
            "rows a block, combined by shuffles without a barrier) instead of "
            "a block; 0: a block per row always">,
+    Option<"longRowThreads", "long-row-threads", "int64_t", "1024",
+           "Threads of a block whose row has at least 16 elements for each "
+           "(fewer rows in flight, so that a row walked again is still in "
+           "the L2 cache); 0: `threads` for every row">,
     Option<"unroll", "unroll", "int64_t", "8",
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "

@@ -197,6 +197,13 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "(autopar-fuse-rows and autopar-row-reductions-to-gpu "
                      "warp-row-length; 0: a block per row)"),
       llvm::cl::init(1024)};
+  PassOptions::Option<int64_t> longRowThreads{
+      *this, "long-row-threads",
+      llvm::cl::desc("Threads of a row kernel's block whose row has at "
+                     "least 16 elements for each (autopar-fuse-rows and "
+                     "autopar-row-reductions-to-gpu long-row-threads; 0: "
+                     "threads)"),
+      llvm::cl::init(1024)};
   PassOptions::Option<bool> asyncGemm{
       *this, "async-gemm",
       llvm::cl::desc("With host: queue the runtime's contractions without "

@@ -332,9 +332,9 @@ struct Run {
 class Emitter {
 public:
   Emitter(const Run &run, bool gpu, int64_t threads, int64_t unroll,
-          int64_t warpRowLength)
+          int64_t warpRowLength, int64_t longRowThreads)
       : run(run), gpu(gpu), threads(threads), unroll(unroll),
-        warpRowLength(warpRowLength) {}
+        warpRowLength(warpRowLength), longRowThreads(longRowThreads) {}
 
   /// The fused op, before the run's last member.
   Operation *emit() {
@@ -350,9 +350,10 @@ public:
       for (const Member &m : run.members)
         if (m.kind == Kind::Reduction)
           combined.push_back(m.op.getRegionOutputArgs()[0].getType());
-      launch =
-          createRowLaunch(b, loc, rows, run.space.length, threads,
-                          warpRows(run.space.length, warpRowLength, combined));
+      launch = createRowLaunch(
+          b, loc, rows, run.space.length,
+          rowBlockThreads(run.space.length, threads, longRowThreads),
+          warpRows(run.space.length, warpRowLength, combined));
       row = launch.row;
       thread = launch.thread;
       step = launch.step;
@@ -923,6 +924,7 @@ private:
   int64_t threads;
   int64_t unroll;
   int64_t warpRowLength;
+  int64_t longRowThreads;
   RowLaunch launch;
   int64_t step = 1;
   Value row, thread;
@@ -953,6 +955,14 @@ struct FuseRowsPass
       getOperation().emitError(
           "autopar-fuse-rows: warp-row-length must be at least 0, not ")
           << int64_t(warpRowLength);
+      return signalPassFailure();
+    }
+    if (longRowThreads != 0 &&
+        (longRowThreads < 32 || longRowThreads > 1024 || longRowThreads % 32)) {
+      getOperation().emitError(
+          "autopar-fuse-rows: long-row-threads must be 0 or a "
+          "multiple of 32 in 32..1024, not ")
+          << int64_t(longRowThreads);
       return signalPassFailure();
     }
     SmallVector<Block *> blocks;
@@ -1090,7 +1100,9 @@ struct FuseRowsPass
                  });
     }
     Operation *last = run.members.back().op;
-    Operation *fused = Emitter(run, gpu, threads, unroll, warpRowLength).emit();
+    Operation *fused =
+        Emitter(run, gpu, threads, unroll, warpRowLength, longRowThreads)
+            .emit();
     // Deallocations and sunk ops between the members now come after the
     // fused op, in their order (ops after the last member stay where they
     // are).

@@ -189,7 +189,7 @@ Value foldElement(OpBuilder &b, Location loc, const RowReduction &r,
 /// over its row, their partial results combined, the row's first thread
 /// folding the total into the output.
 void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
-                 int64_t warpRowLength) {
+                 int64_t warpRowLength, int64_t longRowThreads) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
   OpBuilder b(op);
@@ -198,9 +198,9 @@ void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
   int64_t length = product(sizes.drop_front(r.parallel));
   BlockArgument out = op.getRegionOutputArgs()[0];
   Type element = out.getType();
-  RowLaunch launch =
-      createRowLaunch(b, loc, rows, length, threads,
-                      warpRows(length, warpRowLength, TypeRange{element}));
+  RowLaunch launch = createRowLaunch(
+      b, loc, rows, length, rowBlockThreads(length, threads, longRowThreads),
+      warpRows(length, warpRowLength, TypeRange{element}));
   Value row = launch.row, thread = launch.thread;
   int64_t block = launch.step;
   SmallVector<Value> rowIndices =
@@ -318,6 +318,14 @@ struct RowReductionsToGPUPass
           << int64_t(warpRowLength);
       return signalPassFailure();
     }
+    if (longRowThreads != 0 &&
+        (longRowThreads < 32 || longRowThreads > 1024 || longRowThreads % 32)) {
+      getOperation().emitError(
+          "autopar-row-reductions-to-gpu: long-row-threads must be 0 or a "
+          "multiple of 32 in 32..1024, not ")
+          << int64_t(longRowThreads);
+      return signalPassFailure();
+    }
     SmallVector<RowReduction> rows, columns;
     getOperation().walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
@@ -328,7 +336,7 @@ struct RowReductionsToGPUPass
         columns.push_back(*c);
     });
     for (const RowReduction &r : rows)
-      rewriteRows(r, threads, unroll, warpRowLength);
+      rewriteRows(r, threads, unroll, warpRowLength, longRowThreads);
     for (const RowReduction &c : columns)
       rewriteColumns(c, unroll);
   }

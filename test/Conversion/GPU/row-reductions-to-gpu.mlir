@@ -1,4 +1,4 @@
-// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{warp-row-length=0}))' -verify-diagnostics | FileCheck %s
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{warp-row-length=0 long-row-threads=0}))' -verify-diagnostics | FileCheck %s
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu))' | FileCheck %s --check-prefix=WARP
 
 // CHECK lines: a block per row (warp-row-length=0). WARP lines: the
@@ -255,6 +255,28 @@ func.func @wide(%x: memref<4x64xf64>, %out: memref<4xf64>) {
   ^bb0(%a: f64, %acc: f64):
     %s = arith.addf %acc, %a : f64
     linalg.yield %s : f64
+  }
+  return
+}
+
+// -----
+
+// Rows of at least 16 elements for each of 1024 threads (long-row-threads)
+// take blocks of 1024: fewer rows in flight, so that a row walked again is
+// still in the L2 cache (gpt2-small's 50257 logits a row); with
+// long-row-threads=0 (the CHECK lines' run) `threads` as before.
+// CHECK-LABEL: func.func @long_rows
+// CHECK: threads(%{{.*}}) in (%{{.*}} = %c256
+// WARP-LABEL: func.func @long_rows
+// WARP: threads(%{{.*}}) in (%{{.*}} = %c1024
+// WARP: gpu.all_reduce add
+func.func @long_rows(%x: memref<4x20000xf32>, %out: memref<4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x20000xf32>) outs(%out : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
   }
   return
 }
