@@ -48,6 +48,31 @@ bool isZeros(Value v) {
          splat.getSplatValue<APFloat>().isZero();
 }
 
+/// The sum of two cotangents one of which scatters updates into zeros (an
+/// embedding's gradient), as the updates scattered into the other: a tied
+/// embedding's gradient (the output head's plus the looked-up rows') is one
+/// scatter into the head's, not a zero tensor scattered into and then added
+/// (gpt2-small: a 50257 x 768 fill and an add reading two such tensors).
+/// The scatter and its zeros, then unused, are erased. Null where neither
+/// side is such a scatter.
+Value addIntoScatter(OpBuilder &b, Location loc, Value lhs, Value rhs) {
+  if (lhs.getType() != rhs.getType())
+    return {};
+  for (auto [other, side] : {std::pair(lhs, rhs), std::pair(rhs, lhs)}) {
+    auto scatter = side.getDefiningOp<ScatterAddOp>();
+    if (!scatter || !scatter->use_empty() || !isZeros(scatter.getTarget()))
+      continue;
+    Value sum = ScatterAddOp::create(b, loc, other, scatter.getIndices(),
+                                     scatter.getUpdates(), scatter.getAxis());
+    Value zeros = scatter.getTarget();
+    scatter->erase();
+    if (zeros.use_empty())
+      zeros.getDefiningOp()->erase();
+    return sum;
+  }
+  return {};
+}
+
 /// The sum of two cotangents that concatenate pieces along one dimension
 /// where, piece by piece, at most one side is not zeros, as one
 /// concatenation of the pieces that are not (the slices' VJPs pad their
@@ -226,6 +251,8 @@ struct AutodiffPass
               if (isZeros(input) && input.use_empty())
                 input.getDefiningOp()->erase();
           }
+        it->second = sum;
+      } else if (Value sum = addIntoScatter(b, v.getLoc(), it->second, c)) {
         it->second = sum;
       } else
         it->second = AddOp::create(b, v.getLoc(), it->second, c);

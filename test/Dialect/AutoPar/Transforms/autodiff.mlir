@@ -56,6 +56,23 @@ func.func @embedding(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<f32> {
 
 // -----
 
+// A table both looked up and used as a tied output head: its gradient is
+// the lookup's rows scattered into the head's gradient, not into zeros
+// added to it after.
+// CHECK-LABEL: func @tied_grad(
+// CHECK: %[[HEAD:.*]] = autopar.transpose %{{.*}}, perm = [1, 0] : tensor<4x10xf32> -> tensor<10x4xf32>
+// CHECK: %[[G:.*]] = autopar.scatter_add %[[HEAD]], %arg1, %{{.*}}, axis = 0 : tensor<10x4xf32>, tensor<3xi64>, tensor<3x4xf32> -> tensor<10x4xf32>
+// CHECK-NOT: autopar.add
+// CHECK: return %{{.*}}, %[[G]]
+func.func @tied(%t: tensor<10x4xf32>, %i: tensor<3xi64>) -> tensor<f32> {
+  %e = autopar.embedding %t, %i : tensor<10x4xf32>, tensor<3xi64> -> tensor<3x4xf32>
+  %h = autopar.dot %e, %t, batch_dims = [] x [], contracting_dims = [1] x [1] : tensor<3x4xf32>, tensor<10x4xf32> -> tensor<3x10xf32>
+  %l = autopar.reduce sum %h, dims = [0, 1] : tensor<3x10xf32> -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
 // softmax and log_softmax keep their own VJPs (attention and cross_entropy
 // decompose into them): dx = y (g - sum(g y)) and dx = g - exp(y) sum(g),
 // nothing through the max, exp and divide of their decomposition.
