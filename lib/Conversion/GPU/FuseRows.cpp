@@ -939,32 +939,9 @@ struct FuseRowsPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (threads < 32 || threads > 1024 || threads % 32) {
-      getOperation().emitError("autopar-fuse-rows: threads must be a "
-                               "multiple of 32 in 32..1024, not ")
-          << int64_t(threads);
+    if (failed(checkRowOptions(getOperation(), "autopar-fuse-rows", threads,
+                               unroll, warpRowLength, longRowThreads)))
       return signalPassFailure();
-    }
-    if (unroll < 1) {
-      getOperation().emitError(
-          "autopar-fuse-rows: unroll must be at least 1, not ")
-          << int64_t(unroll);
-      return signalPassFailure();
-    }
-    if (warpRowLength < 0) {
-      getOperation().emitError(
-          "autopar-fuse-rows: warp-row-length must be at least 0, not ")
-          << int64_t(warpRowLength);
-      return signalPassFailure();
-    }
-    if (longRowThreads != 0 &&
-        (longRowThreads < 32 || longRowThreads > 1024 || longRowThreads % 32)) {
-      getOperation().emitError(
-          "autopar-fuse-rows: long-row-threads must be 0 or a "
-          "multiple of 32 in 32..1024, not ")
-          << int64_t(longRowThreads);
-      return signalPassFailure();
-    }
     SmallVector<Block *> blocks;
     getOperation().walk([&](Block *block) {
       if (!block->getParentOp()->getParentOfType<gpu::LaunchOp>() &&

@@ -94,6 +94,33 @@ inline bool warpRows(int64_t length, int64_t warpRowLength, TypeRange types) {
          llvm::all_of(types, [](Type t) { return t.isF32(); });
 }
 
+/// Checks the options the row-kernel passes share, reporting the first bad
+/// one on `op` as `pass: ...`.
+inline LogicalResult checkRowOptions(Operation *op, StringRef pass,
+                                     int64_t threads, int64_t unroll,
+                                     int64_t warpRowLength,
+                                     int64_t longRowThreads) {
+  auto warps = [](int64_t n) { return n >= 32 && n <= 1024 && n % 32 == 0; };
+  if (!warps(threads))
+    return op->emitError() << pass
+                           << ": threads must be a multiple of 32 in "
+                              "32..1024, not "
+                           << threads;
+  if (unroll < 1)
+    return op->emitError() << pass << ": unroll must be at least 1, not "
+                           << unroll;
+  if (warpRowLength < 0)
+    return op->emitError() << pass
+                           << ": warp-row-length must be at least 0, not "
+                           << warpRowLength;
+  if (longRowThreads != 0 && !warps(longRowThreads))
+    return op->emitError() << pass
+                           << ": long-row-threads must be 0 or a multiple "
+                              "of 32 in 32..1024, not "
+                           << longRowThreads;
+  return success();
+}
+
 /// Threads of a block that takes a row of `length` elements: `threads`, or
 /// `longRowThreads` where the row has at least 16 elements for each of
 /// them. A row walked more than once is read again from the L2 cache only

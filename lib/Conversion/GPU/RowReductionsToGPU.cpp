@@ -300,32 +300,9 @@ struct RowReductionsToGPUPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (threads < 32 || threads > 1024 || threads % 32) {
-      getOperation().emitError("autopar-row-reductions-to-gpu: threads must "
-                               "be a multiple of 32 in 32..1024, not ")
-          << int64_t(threads);
+    if (failed(checkRowOptions(getOperation(), "autopar-row-reductions-to-gpu",
+                               threads, unroll, warpRowLength, longRowThreads)))
       return signalPassFailure();
-    }
-    if (unroll < 1) {
-      getOperation().emitError(
-          "autopar-row-reductions-to-gpu: unroll must be at least 1, not ")
-          << int64_t(unroll);
-      return signalPassFailure();
-    }
-    if (warpRowLength < 0) {
-      getOperation().emitError("autopar-row-reductions-to-gpu: warp-row-length "
-                               "must be at least 0, not ")
-          << int64_t(warpRowLength);
-      return signalPassFailure();
-    }
-    if (longRowThreads != 0 &&
-        (longRowThreads < 32 || longRowThreads > 1024 || longRowThreads % 32)) {
-      getOperation().emitError(
-          "autopar-row-reductions-to-gpu: long-row-threads must be 0 or a "
-          "multiple of 32 in 32..1024, not ")
-          << int64_t(longRowThreads);
-      return signalPassFailure();
-    }
     SmallVector<RowReduction> rows, columns;
     getOperation().walk([&](linalg::GenericOp op) {
       if (op->getParentOfType<gpu::LaunchOp>())
