@@ -37,7 +37,7 @@
 #   cheap producers' results stored rather than recomputed by each reader
 #   (--cuda-lowering-options="recompute-producers=false"), with a block per
 #   row in the row kernels instead of a warp (warp-row-length=0), with
-#   blocks of 256 threads for long rows (long-row-threads=0), with 32 query
+#   libdevice's erf (approximate-erf=false), with 32 query
 #   rows a warp in the forward attention kernel (AUTOPAR_CUDA_ATTENTION=
 #   mma2), with the WMMA attention kernels (=wmma), with the products
 #   through cuBLASLt (AUTOPAR_CUDA_GEMM=lt), and without
@@ -249,8 +249,8 @@ if want gpt2; then
   train gpt2-b8-bf16-stored 10 120 || status=1
   echo "== the same with a block per row in the row kernels (warp-row-length=0): 10 steps, timed"
   train gpt2-b8-bf16-blockrows 10 120 || status=1
-  echo "== the same with blocks of 256 threads for long rows too (long-row-threads=0): 10 steps, timed"
-  train gpt2-b8-bf16-longrows256 10 120 || status=1
+  echo "== the same with libdevice's erf, not the polynomial (approximate-erf=false): 10 steps, timed"
+  train gpt2-b8-bf16-liberf 10 120 || status=1
   echo "== batch 8 in bf16 with 32 query rows a warp in the forward attention (AUTOPAR_CUDA_ATTENTION=mma2): 10 steps, timed"
   AUTOPAR_CUDA_ATTENTION=mma2 TRAIN_AS=gpt2-b8-bf16-mma2 train gpt2-b8-bf16 10 120 \
     || status=1
@@ -277,6 +277,7 @@ for name, what in (("unpadded", "without padding"),
                    ("stored", "with the cheap producers stored"),
                    ("blockrows", "with a block per row"),
                    ("longrows256", "with blocks of 256 for long rows"),
+                   ("liberf", "with libdevice's erf"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("wmma", "with the WMMA attention kernels"),
                    ("lt", "with the products through cuBLASLt")):
@@ -348,6 +349,7 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                     "(warp-row-length=0)"),
                    ("longrows256", "with blocks of 256 threads for long "
                     "rows (long-row-threads=0)"),
+                   ("liberf", "with libdevice's erf (approximate-erf=false)"),
                    ("unpadded", "without padding the odd bf16 products"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("wmma", "with the WMMA attention kernels"),

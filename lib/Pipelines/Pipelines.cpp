@@ -203,7 +203,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "autopar-tile-loops-for-gpu{threads=" +
       std::to_string(options.threads) +
       " rows-per-thread=" + std::to_string(options.rowsPerThread) +
-      "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu,canonicalize),"
+      "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu," +
+      (options.approximateErf ? "autopar-approximate-math{erf-only}," : "") +
+      "canonicalize),"
       "autopar-device-buffers,gpu-launch-sink-index-computations,"
       "gpu-kernel-outlining,"
       "func.func(gpu-async-region),"

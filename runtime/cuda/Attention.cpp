@@ -275,10 +275,10 @@ void backward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
   void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out),
        *dop = data(dOut), *dqp = data(dq), *dkp = data(dk), *dvp = data(dv);
   if (saved) {
-    void *rowDotParams[] = {&op, &dop, &rowDot, &layouts, &rows, &sq};
-    size_t blocks = std::min<size_t>((rows + 255) / 256, 65536);
-    mgpuLaunchKernel(kk.rowDot, intptr_t(blocks), 1, 1, 256, 1, 1, 0, nullptr,
-                     rowDotParams, nullptr, 6);
+    // A warp per row, 8 to a block; a block row per (batch, head).
+    void *rowDotParams[] = {&op, &dop, &rowDot, &layouts, &sq};
+    mgpuLaunchKernel(kk.rowDot, (sq + 7) / 8, bh, 1, 256, 1, 1, 0, nullptr,
+                     rowDotParams, nullptr, 5);
   } else {
     void *statsParams[] = {&qp,      &kp, &op, &dop,   &lse,   &rowDot,
                            &layouts, &sq, &sk, &scale, &causal};
@@ -294,10 +294,11 @@ void backward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
                    int32_t(wmma ? backwardSharedBytes(int(d))
                                 : backwardMmaSharedBytes(int(d))),
                    nullptr, backwardParams, nullptr, 14);
-  void *narrowParams[] = {&dqWide, &dqp, &layouts, &count, &sq};
-  size_t blocks = std::min<size_t>((count + 255) / 256, 65536);
-  mgpuLaunchKernel(kk.narrow, intptr_t(blocks), 1, 1, 256, 1, 1, 0, nullptr,
-                   narrowParams, nullptr, 5);
+  // Four elements a thread; a block row per (batch, head).
+  void *narrowParams[] = {&dqWide, &dqp, &layouts, &sq};
+  int64_t quads = int64_t(sq) * d / 4;
+  mgpuLaunchKernel(kk.narrow, std::min<int64_t>((quads + 255) / 256, 65535), bh,
+                   1, 256, 1, 1, 0, nullptr, narrowParams, nullptr, 4);
   if (!saved)
     mgpuMemFree(lse, nullptr);
   mgpuMemFree(rowDot, nullptr);

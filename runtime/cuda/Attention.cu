@@ -897,31 +897,53 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
 }
 
 /// dq (laid out as `layouts.dq`) = the contiguous f32 sums [BH, sq, D]
-/// rounded, `count` = BH sq D elements.
+/// rounded. Block row y of the grid is (batch, head) y; each thread rounds
+/// four neighbours of a row (one 16-byte load): no division by sq.
 template <typename T, int D>
-__device__ void narrowRows(const float *in, T *out, Layouts layouts,
-                           size_t count, int sq) {
-  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count;
+__device__ void narrowRows(const float *in, T *out, Layouts layouts, int sq) {
+  static_assert(D % 4 == 0, "rows of whole float4s");
+  const int bh = int(blockIdx.y);
+  const float4 *source =
+      reinterpret_cast<const float4 *>(in + size_t(bh) * size_t(sq) * D);
+  T *target = atHead(out, layouts.dq, bh, layouts.heads);
+  const size_t quads = size_t(sq) * (D / 4);
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < quads;
        i += size_t(gridDim.x) * blockDim.x) {
-    size_t row = i / D;
-    int bh = int(row / sq), position = int(row % sq), c = int(i % D);
-    atHead(out, layouts.dq, bh, layouts.heads)[position * layouts.dq.row + c] =
-        Narrow<T>::from(in[i]);
+    const float4 x = source[i];
+    const int position = int(i / (D / 4)), c = int(i % (D / 4)) * 4;
+    T *row = target + position * layouts.dq.row + c;
+    row[0] = Narrow<T>::from(x.x);
+    row[1] = Narrow<T>::from(x.y);
+    row[2] = Narrow<T>::from(x.z);
+    row[3] = Narrow<T>::from(x.w);
   }
 }
-/// rowDot[r] = sum over d of dOut[r, d] * out[r, d] for the `rows` = BH sq
-/// rows: the part of the statistics kernel the backward pass still needs
-/// when the forward pass saved the log-sum-exp.
+/// rowDot[bh sq + p] = sum over d of dOut[p, d] * out[p, d] for (batch,
+/// head) bh = block row y of the grid: the part of the statistics kernel
+/// the backward pass still needs when the forward pass saved the
+/// log-sum-exp. A warp per row (its lanes read D / 32 neighbouring
+/// columns each, a warp's load one contiguous run), summed by shuffles.
 template <typename T, int D>
 __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
-                        Layouts layouts, size_t rows, int sq) {
-  for (size_t r = size_t(blockIdx.x) * blockDim.x + threadIdx.x; r < rows;
-       r += size_t(gridDim.x) * blockDim.x) {
-    int bh = int(r / sq), position = int(r % sq);
-    rowDot[r] = dotOfRow<T, D>(atHead(dOut, layouts.dOut, bh, layouts.heads) +
-                                   position * layouts.dOut.row,
-                               atHead(out, layouts.out, bh, layouts.heads) +
-                                   position * layouts.out.row);
+                        Layouts layouts, int sq) {
+  static_assert(D % 32 == 0, "a warp's lanes share a row evenly");
+  const int bh = int(blockIdx.y), lane = int(threadIdx.x % 32);
+  const int warps = int(blockDim.x / 32);
+  const T *o = atHead(out, layouts.out, bh, layouts.heads);
+  const T *g = atHead(dOut, layouts.dOut, bh, layouts.heads);
+  // The loop's bounds are the warp's (every lane shuffles).
+  for (int p = int(blockIdx.x) * warps + int(threadIdx.x / 32); p < sq;
+       p += int(gridDim.x) * warps) {
+    const T *a = g + p * layouts.dOut.row, *b = o + p * layouts.out.row;
+    float dot = 0.0f;
+    AUTOPAR_UNROLL
+    for (int c = lane; c < D; c += 32)
+      dot += Narrow<T>::to(a[c]) * Narrow<T>::to(b[c]);
+    AUTOPAR_UNROLL
+    for (int offset = 16; offset > 0; offset /= 2)
+      dot += __shfl_xor_sync(0xffffffffu, dot, offset);
+    if (lane == 0)
+      rowDot[size_t(bh) * size_t(sq) + size_t(p)] = dot;
   }
 }
 } // namespace
@@ -953,13 +975,12 @@ __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
                             causal);                                           \
   }                                                                            \
   extern "C" __global__ void autopar_attention_rowdot_##NAME##_d##D(           \
-      const T *out, const T *dOut, float *rowDot, Layouts layouts,             \
-      size_t rows, int sq) {                                                   \
-    rowDots<T, D>(out, dOut, rowDot, layouts, rows, sq);                       \
+      const T *out, const T *dOut, float *rowDot, Layouts layouts, int sq) {   \
+    rowDots<T, D>(out, dOut, rowDot, layouts, sq);                             \
   }                                                                            \
   extern "C" __global__ void autopar_attention_narrow_##NAME##_d##D(           \
-      const float *in, T *out, Layouts layouts, size_t count, int sq) {        \
-    narrowRows<T, D>(in, out, layouts, count, sq);                             \
+      const float *in, T *out, Layouts layouts, int sq) {                      \
+    narrowRows<T, D>(in, out, layouts, sq);                                    \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_stats_##NAME##_d##D(                                   \

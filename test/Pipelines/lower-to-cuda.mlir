@@ -4,6 +4,7 @@
 // RUN: autopar-opt %s --autopar-lower-to-cuda | FileCheck %s --check-prefix=HOST
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false narrow-results=false" | FileCheck %s --check-prefix=WIDE
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false warp-row-length=0" | FileCheck %s --check-prefix=BLOCKROWS
+// RUN: autopar-opt %s --autopar-lower-to-cuda="host=false approximate-erf=false" | FileCheck %s --check-prefix=LIBDEVICE
 // RUN: autopar-opt %s --autopar-lower-to-cuda | mlir-translate --mlir-to-llvmir -o %t.ll
 // RUN: FileCheck %s --check-prefix=LLVM < %t.ll
 // The runtime (runtime/cuda) defines every mgpu* function the host code
@@ -39,11 +40,17 @@
 // PTX-SAME: .version 8.0
 // PTX-SAME: .target sm_90
 // PTX-SAME: .entry gelu_mul_kernel
+// GELU's erf is the CPU backend's polynomial (approximate-erf): no branch
+// on the argument and no exp, where libdevice's erf has both.
+// PTX-NOT: ex2.approx
 // PTX: gpu.binary @softmax_kernel
 // PTX-NOT: bar.sync
 // PTX-SAME: shfl.sync.bfly
 // PTX-NOT: bar.sync
 // PTX-SAME: ret;
+// LIBDEVICE: gpu.binary @gelu_mul_kernel
+// LIBDEVICE-SAME: ex2.approx
+// LIBDEVICE: gpu.binary @softmax_kernel
 // BLOCKROWS-LABEL: func.func @softmax
 // BLOCKROWS: gpu.launch_func async [%{{.*}}] @softmax_kernel::@softmax_kernel blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
 // BLOCKROWS: gpu.binary @softmax_kernel

@@ -105,8 +105,8 @@ template <typename T> struct Kernels {
   void (*stats)(const T *, const T *, const T *, const T *, float *, float *,
                 Layouts, int, int, float, int);
   Backward backward, backwardMma;
-  void (*toNarrow)(const float *, T *, Layouts, size_t, int);
-  void (*rowDot)(const T *, const T *, float *, Layouts, size_t, int);
+  void (*toNarrow)(const float *, T *, Layouts, int);
+  void (*rowDot)(const T *, const T *, float *, Layouts, int);
 };
 
 /// How the backward pass gets each query row's log-sum-exp: recomputed by
@@ -224,8 +224,9 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
     lse = statsLse;
     rowDot = statsRowDot;
   } else {
-    launch(kernels.rowDot, Dim3{3, 1, 1}, 32, out.data(), dOut.data(),
-           rowDot.data(), layouts, rows, c.sq);
+    // Fewer warps than rows: each warp takes several (the grid-stride loop).
+    launch(kernels.rowDot, Dim3{2, unsigned(c.bh), 1}, 64, out.data(),
+           dOut.data(), rowDot.data(), layouts, c.sq);
     for (size_t r = 0; r < rows; ++r) {
       ASSERT_NEAR(lse[r], statsLse[r], 1e-6f * std::fabs(statsLse[r]))
           << "row " << r;
@@ -238,8 +239,8 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
          Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
          v.data(), dOut.data(), lse.data(), rowDot.data(), dqWide.data(),
          dk.data(), dv.data(), layouts, c.sq, c.sk, scale, causal);
-  launch(kernels.toNarrow, Dim3{4, 1, 1}, 64, dqWide.data(), dq.data(), layouts,
-         qn, c.sq);
+  launch(kernels.toNarrow, Dim3{2, unsigned(c.bh), 1}, 64, dqWide.data(),
+         dq.data(), layouts, c.sq);
 }
 
 /// The runtime's view of a host vector's device copy: [batch, heads, s, d]

@@ -190,11 +190,22 @@ def ApproximateMathPass
     loops around softmax, GELU and the loss then run in SIMD. f64 math keeps
     libm. The approximations are within a few ulp of libm; the numerical
     tests against numpy (f32: relative 1e-5) cover every such op.
+
+    With `erf-only`, only `math.erf` (the CUDA pipeline, before kernel
+    outlining): libdevice's erf branches on the argument's size, and the
+    backend sinks the loads of an unrolled row walk past each branch (the
+    walk then waits for each element's load in turn, as the GELU
+    derivative's column sum in gpt2-small's step did); the polynomial
+    has no branch, and is the CPU backend's erf.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect",
     "::mlir::vector::VectorDialect"
+  ];
+  let options = [
+    Option<"erfOnly", "erf-only", "bool", "false",
+           "Approximate math.erf alone">
   ];
 }
 
@@ -516,8 +527,9 @@ def AsyncGemmCallsPass
     On host code in the LLVM dialect (after `gpu-to-llvm`): where a stream
     is synchronized and destroyed (`mgpuStreamSynchronize`,
     `mgpuStreamDestroy`: what `gpu-async-region` puts before a call it does
-    not know) right before a call to a function whose name starts with
-    `prefix` (the runtime's contractions, `autopar_cuda_gemm_f32` and its
+    not know) before a call to a function whose name starts with
+    `prefix`, with only operations free of memory effects between them
+    (a ranked memref's descriptor unpacked field by field for the call), (the runtime's contractions, `autopar_cuda_gemm_f32` and its
     bf16/f16 siblings, and its fused attention kernels), the
     synchronization goes and the stream is
     destroyed after the call instead. Those functions read only host

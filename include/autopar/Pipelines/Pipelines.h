@@ -204,6 +204,13 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "autopar-row-reductions-to-gpu long-row-threads; 0: "
                      "threads)"),
       llvm::cl::init(1024)};
+  PassOptions::Option<bool> approximateErf{
+      *this, "approximate-erf",
+      llvm::cl::desc("math.erf as the CPU backend's branch-free polynomial "
+                     "(autopar-approximate-math erf-only) instead of "
+                     "libdevice's, whose branches let the backend sink an "
+                     "unrolled walk's loads"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> asyncGemm{
       *this, "async-gemm",
       llvm::cl::desc("With host: queue the runtime's contractions without "

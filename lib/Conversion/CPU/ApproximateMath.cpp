@@ -20,9 +20,14 @@ using namespace mlir;
 namespace {
 struct ApproximateMathPass
     : public mlir::autopar::impl::ApproximateMathPassBase<ApproximateMathPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    populateMathPolynomialApproximationPatterns(patterns);
+    if (erfOnly)
+      populatePolynomialApproximateErfPattern(patterns);
+    else
+      populateMathPolynomialApproximationPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

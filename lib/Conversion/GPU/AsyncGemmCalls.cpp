@@ -21,6 +21,7 @@
 #include "autopar/Conversion/Passes.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_ASYNCGEMMCALLSPASS
@@ -54,7 +55,12 @@ struct AsyncGemmCallsPass
       if (!calls(destroy, "mgpuStreamDestroy") ||
           destroy->getOperand(0) != sync->getOperand(0))
         continue;
+      // The call's operands may be unpacked between the two (a ranked
+      // memref's descriptor passed field by field: llvm.extractvalue).
       Operation *product = destroy->getNextNode();
+      while (product && !isa<LLVM::CallOp>(product) &&
+             isMemoryEffectFree(product))
+        product = product->getNextNode();
       if (!calls(product, prefix, /*prefix=*/true))
         continue;
       destroy->moveAfter(product);

@@ -12,11 +12,17 @@
 #ifndef AUTOPAR_LIB_CONVERSION_GPU_ROWKERNELS_H
 #define AUTOPAR_LIB_CONVERSION_GPU_ROWKERNELS_H
 
+#include "mlir/Analysis/AliasAnalysis/LocalAliasAnalysis.h"
+#include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
@@ -210,19 +216,76 @@ inline Value combineRow(OpBuilder &b, Location loc, const RowLaunch &r,
   return partial;
 }
 
+/// Moves the loads of `body` (with the index arithmetic they need) ahead of
+/// its other operations, in their order, where that keeps every load's
+/// value: a load passes no store or atomic update whose buffer may be the
+/// load's (LocalAliasAnalysis: distinct allocations, or an allocation and a
+/// function argument, are apart). Unrolled, a walk then issues all its
+/// loads before it waits for the first: neither a branch in the arithmetic
+/// (erf's) nor a store that ptxas must assume aliases (the last walk of a
+/// row kernel writes as it goes) holds the later loads back. Leaves a body
+/// with any other operation with effects or regions as it is.
+inline void loadsFirst(Block *body) {
+  SmallVector<Value> written;
+  SmallVector<memref::LoadOp> loads;
+  for (Operation &op : body->without_terminator()) {
+    if (auto load = dyn_cast<memref::LoadOp>(op))
+      loads.push_back(load);
+    else if (auto store = dyn_cast<memref::StoreOp>(op))
+      written.push_back(store.getMemRef());
+    else if (auto update = dyn_cast<memref::AtomicRMWOp>(op))
+      written.push_back(update.getMemref());
+    else if (op.getNumRegions() != 0 || !isMemoryEffectFree(&op))
+      return;
+  }
+  LocalAliasAnalysis aliases;
+  Operation *last = nullptr; // the last operation moved to the front
+  DenseSet<Operation *> moved;
+  auto moveToFront = [&](Operation *op) {
+    if (!moved.insert(op).second)
+      return;
+    if (last)
+      op->moveAfter(last);
+    else
+      op->moveBefore(&body->front());
+    last = op;
+  };
+  for (memref::LoadOp load : loads) {
+    if (llvm::any_of(written, [&](Value w) {
+          return !aliases.alias(w, load.getMemRef()).isNo();
+        }))
+      continue;
+    BackwardSliceOptions options;
+    options.filter = [&](Operation *op) { return op->getBlock() == body; };
+    SetVector<Operation *> slice;
+    if (failed(getBackwardSlice(load.getOperation(), &slice, options)))
+      continue;
+    for (Operation *op : slice) // producers first
+      moveToFront(op);
+    moveToFront(load);
+  }
+}
+
 /// Unrolls `loop`, which runs from its thread's first element to `length`
 /// by `step`, by `unroll`, or by the fewest iterations any thread makes
 /// where those are fewer (a remainder loop takes the rest), so that a
 /// thread has that many loads in flight instead of waiting for each before
 /// it issues the next. Each thread still folds its elements in the same
 /// order, so results do not change. Call it after the last use of the
-/// loop's results is built: the remainder loop takes them over.
+/// loop's results is built: the remainder loop takes them over. The
+/// unrolled body's loads go first (loadsFirst).
 inline void unrollRowLoop(scf::ForOp loop, int64_t length, int64_t step,
                           int64_t unroll) {
   int64_t trips = step > 0 ? length / step : 0;
   int64_t factor = std::min(unroll, trips);
-  if (factor >= 2)
-    (void)loopUnrollByFactor(loop, uint64_t(factor));
+  if (factor < 2)
+    return;
+  // The main loop, unless unrolling left none (one trip: its body promoted
+  // into the enclosing block).
+  FailureOr<UnrolledLoopInfo> unrolled =
+      loopUnrollByFactor(loop, uint64_t(factor));
+  if (succeeded(unrolled) && unrolled->mainLoopOp)
+    loadsFirst(unrolled->mainLoopOp->getBody());
 }
 
 } // namespace mlir::autopar::rows

@@ -1,4 +1,5 @@
 // RUN: autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-approximate-math))' | FileCheck %s
+// RUN: autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-approximate-math{erf-only}))' | FileCheck %s --check-prefix=ERF
 
 // f32 exp, erf and tanh become polynomial code (no libm call, vectorizable);
 // f64 keeps the math op, which lowers to libm.
@@ -21,3 +22,11 @@ func.func @kept(%x: f64) -> f64 {
   %0 = math.exp %x : f64
   return %0 : f64
 }
+
+// erf-only (the CUDA pipeline): erf alone becomes the polynomial, which
+// has no branch; exp and tanh stay for the GPU's own instructions.
+// ERF-LABEL: func.func @approximated
+// ERF: math.exp %{{.*}} : f32
+// ERF-NOT: math.erf
+// ERF: math.fma
+// ERF: math.tanh %{{.*}} : f32

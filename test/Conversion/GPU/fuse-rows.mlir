@@ -41,8 +41,12 @@
 // CHECK: %[[B:.*]] = arith.divui %[[ROW]], %c2
 // CHECK: %[[STEP2:.*]] = arith.muli %c256{{.*}}, %c2
 // CHECK: %[[P2:.*]]:2 = scf.for %[[J:.*]] = %[[T]] to %[[END:.*]] step %[[STEP2]] iter_args(%[[M:.*]] = %cst{{.*}}, %[[S:.*]] = %cst{{.*}}) -> (f32, f32)
+// Both trips' loads first, then the arithmetic:
 // CHECK: %[[X:.*]] = memref.load %arg0[%[[B]], %[[I]], %[[J]]]
 // CHECK: %[[MASK:.*]] = memref.load %arg1[%[[I]], %[[J]]]
+// CHECK: memref.load %arg0[%[[B]], %[[I]], %{{.*}}]
+// CHECK: memref.load %arg1[%[[I]], %{{.*}}]
+// CHECK-NOT: memref.load
 // CHECK: arith.mulf %[[X]]
 // CHECK: %[[Y:.*]] = arith.addf
 // CHECK: %[[TOP:.*]] = arith.maximumf %[[M]], %[[Y]]
@@ -56,8 +60,7 @@
 // CHECK: %[[RESCALED:.*]] = arith.addf %[[SE]], %cst{{.*}}
 // CHECK: %[[ADDED:.*]] = arith.addf %[[S]], %[[E]]
 // CHECK: %[[S1:.*]] = arith.select %[[GROWS]], %[[RESCALED]], %[[ADDED]]
-// CHECK-NOT: math.exp
-// CHECK: memref.load %arg0[%[[B]], %[[I]], %{{.*}}]
+// CHECK-NOT: memref.load
 // CHECK: math.exp
 // CHECK-NOT: math.exp
 // CHECK: scf.yield
@@ -764,5 +767,75 @@ func.func @keyed_by_element(%x: memref<4x64xf32>, %keys: memref<4x64xi64>,
     %r = arith.subf %a, %p : f32
     linalg.yield %r : f32
   }
+  return
+}
+
+// -----
+
+// The unrolled walks issue their loads first: the last walk's loads of x
+// (an argument) go ahead of its stores into a buffer of the function's own
+// (a fresh allocation cannot be x), so the lane has all 8 loads in flight
+// before its first store (ptxas keeps a load after a store that may alias
+// it). Into an argument, which may be x, each load stays after the
+// previous element's store.
+// WARP-LABEL: func.func @centred_into_buffer
+// WARP: %[[D:.*]] = memref.alloc() : memref<64x256xf32>
+// WARP: step %{{[a-z0-9_]+}} {{[{]}}
+// WARP-NEXT: memref.load %arg0
+// WARP-NOT: memref.store
+// WARP-COUNT-7: memref.load %arg0
+// WARP-NOT: memref.load
+// WARP: memref.store %{{.*}}, %[[D]]
+#lf = affine_map<(i, j) -> (i, j)>
+#lfr = affine_map<(i, j) -> (i)>
+func.func @centred_into_buffer(%x: memref<64x256xf32>, %out: memref<64x256xf32>) {
+  %ninf = arith.constant 0xFF800000 : f32
+  %max = memref.alloc() : memref<64xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<64xf32>)
+  linalg.generic {indexing_maps = [#lf, #lfr], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x256xf32>) outs(%max : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  %d = memref.alloc() : memref<64x256xf32>
+  linalg.generic {indexing_maps = [#lf, #lfr, #lf], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : memref<64x256xf32>, memref<64xf32>) outs(%d : memref<64x256xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %s = arith.subf %a, %m : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %max : memref<64xf32>
+  memref.copy %d, %out : memref<64x256xf32> to memref<64x256xf32>
+  memref.dealloc %d : memref<64x256xf32>
+  return
+}
+
+// -----
+
+// WARP-LABEL: func.func @centred_into_argument
+// WARP: step %{{[a-z0-9_]+}} {{[{]}}
+// WARP-NEXT: memref.load %arg0
+// WARP-NEXT: arith.subf
+// WARP-NEXT: memref.store %{{.*}}, %arg1
+#lf = affine_map<(i, j) -> (i, j)>
+#lfr = affine_map<(i, j) -> (i)>
+func.func @centred_into_argument(%x: memref<64x256xf32>, %out: memref<64x256xf32>) {
+  %ninf = arith.constant 0xFF800000 : f32
+  %max = memref.alloc() : memref<64xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<64xf32>)
+  linalg.generic {indexing_maps = [#lf, #lfr], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x256xf32>) outs(%max : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#lf, #lfr, #lf], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max : memref<64x256xf32>, memref<64xf32>) outs(%out : memref<64x256xf32>) {
+  ^bb0(%a: f32, %m: f32, %o: f32):
+    %s = arith.subf %a, %m : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %max : memref<64xf32>
   return
 }

@@ -8,8 +8,9 @@
 // each thread striding over the row from the identity, the partials
 // combined by gpu.all_reduce, thread 0 folding the result into the output.
 // Every thread makes at least 3 of the 1000 / 256 trips: the loop is
-// unrolled by 3 (three independent loads an iteration, folded in the same
-// order), a remainder loop from where it stops taking the fourth.
+// unrolled by 3 (three independent loads an iteration, all issued before
+// the first is folded, folded in the same order), a remainder loop from
+// where it stops taking the fourth.
 // CHECK-LABEL: func.func @row_max
 // CHECK-DAG: %[[ROWS:.*]] = arith.constant 8 : index
 // CHECK-DAG: %[[BLOCK:.*]] = arith.constant 256 : index
@@ -25,12 +26,12 @@
 // CHECK: %[[STEP3:.*]] = arith.muli %[[BLOCK2]], %c3
 // CHECK: %[[P3:.*]] = scf.for %[[J:.*]] = %[[T]] to %[[END]] step %[[STEP3]] iter_args(%[[ACC:.*]] = %[[NEG]]) -> (f32)
 // CHECK: %[[X:.*]] = memref.load %arg0[%[[ROW]], %[[J]]] : memref<8x1000xf32>
-// CHECK: %[[M:.*]] = arith.maximumf %[[ACC]], %[[X]] : f32
 // CHECK: %[[J1:.*]] = arith.addi %[[J]],
 // CHECK: %[[X1:.*]] = memref.load %arg0[%[[ROW]], %[[J1]]]
-// CHECK: %[[M1:.*]] = arith.maximumf %[[M]], %[[X1]] : f32
 // CHECK: %[[J2:.*]] = arith.addi %[[J]],
 // CHECK: %[[X2:.*]] = memref.load %arg0[%[[ROW]], %[[J2]]]
+// CHECK: %[[M:.*]] = arith.maximumf %[[ACC]], %[[X]] : f32
+// CHECK: %[[M1:.*]] = arith.maximumf %[[M]], %[[X1]] : f32
 // CHECK: %[[M2:.*]] = arith.maximumf %[[M1]], %[[X2]] : f32
 // CHECK: scf.yield %[[M2]]
 // CHECK: %[[P:.*]] = scf.for %[[K:.*]] = %[[END]] to %[[LEN]] step %[[BLOCK2]] iter_args(%[[ACC2:.*]] = %[[P3]]) -> (f32)
@@ -135,8 +136,8 @@ func.func @variance(%x: memref<2x3x64xf32>, %mean: memref<2x3xf32>, %out: memref
 // 32 trips a thread: unrolled by 8.
 // CHECK: %[[STEP8:.*]] = arith.muli %c256{{.*}}, %c8
 // CHECK: scf.for %[[J:.*]] = %[[T]] to %{{.*}} step %[[STEP8]]
-// CHECK: %[[COL:.*]] = arith.remui %[[J]], %c1024
-// CHECK: %[[ROW:.*]] = arith.divui %[[J]], %c1024
+// CHECK-DAG: %[[COL:.*]] = arith.remui %[[J]], %c1024
+// CHECK-DAG: %[[ROW:.*]] = arith.divui %[[J]], %c1024
 // CHECK: memref.load %arg0[%[[ROW]], %[[COL]]]
 // CHECK: gpu.all_reduce add
 // CHECK: memref.load %arg1[] : memref<f32>

@@ -52,6 +52,9 @@ inline thread_local Dim3 blockIdx, threadIdx, gridDim, blockDim;
 struct uint4 {
   unsigned x, y, z, w;
 };
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) {
   return {x, y, z, w};
 }
