@@ -102,8 +102,26 @@ struct State {
   /// that it times its own work alone (nothing queued before it, nothing
   /// running beside it); slower, for finding where time goes.
   bool profileSync = false;
+  /// mgpuStreamDestroy keeps the stream for the next mgpuStreamCreate
+  /// (unset by AUTOPAR_CUDA_STREAM_POOL=0).
+  bool streamPool = true;
   CUdevice device = 0;
 };
+
+/// The streams mgpuStreamDestroy gave back. gpu-async-region makes and
+/// destroys a stream around every stretch of kernels between host calls
+/// (about 150 of each in a gpt2-small step), each a driver call that
+/// allocates; reused, a stream may still hold work when it is handed out
+/// again, which only orders the new work after it (every such stream is a
+/// blocking stream, ordered with the legacy default stream anyway).
+struct StreamPool {
+  std::mutex mutex;
+  std::vector<CUstream> free;
+};
+StreamPool &streamPool() {
+  static StreamPool *p = new StreamPool; // never destroyed: used at exit
+  return *p;
+}
 
 /// What the profiler knows: module ordinals, kernels' names, spans not yet
 /// read back and the totals.
@@ -229,6 +247,8 @@ State &state() {
       s.profileSync = s.profile && std::string(p) == "sync" &&
                       resolve(library, "cuCtxSynchronize", d.cuCtxSynchronize);
     }
+    if (const char *p = std::getenv("AUTOPAR_CUDA_STREAM_POOL"))
+      s.streamPool = std::string(p) != "0";
     // The pool keeps what is freed (release threshold: all of it), so a
     // step's buffers are reused by the next without going to the driver.
     void *pool = nullptr;
@@ -525,6 +545,15 @@ extern "C" {
 
 void *mgpuStreamCreate() {
   const Driver &d = driver(__func__);
+  if (state().streamPool) {
+    StreamPool &pool = streamPool();
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    if (!pool.free.empty()) {
+      CUstream stream = pool.free.back();
+      pool.free.pop_back();
+      return stream;
+    }
+  }
   CUstream stream = nullptr;
   // A blocking stream: work on the legacy default stream (the cuBLAS calls)
   // waits for it and it for that work.
@@ -534,6 +563,12 @@ void *mgpuStreamCreate() {
 
 void mgpuStreamDestroy(void *stream) {
   const Driver &d = driver(__func__);
+  if (state().streamPool) {
+    StreamPool &pool = streamPool();
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    pool.free.push_back(static_cast<CUstream>(stream));
+    return;
+  }
   AUTOPAR_CU(cuStreamDestroy(stream));
 }
 

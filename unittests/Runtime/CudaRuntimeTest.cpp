@@ -155,6 +155,29 @@ TEST(CudaRuntime, ComputeCapabilityOnTheGPU) {
               capability % 10);
 }
 
+// A destroyed stream is handed out again by the next create, and work
+// queued on it before and after stays in order.
+TEST(CudaRuntime, ReusesStreams) {
+  SKIP_WITHOUT_GPU();
+  void *first = mgpuStreamCreate();
+  std::vector<float> ones(1 << 20, 1.0f), back(ones.size());
+  size_t bytes = ones.size() * sizeof(float);
+  void *buffer = mgpuMemAlloc(bytes, first, false);
+  mgpuMemset32(buffer, 0x3f800000u, ones.size(), first); // 1.0f
+  mgpuStreamDestroy(first); // its work may still be queued
+  void *second = mgpuStreamCreate();
+  EXPECT_EQ(second, first);
+  mgpuMemset32(buffer, 0x40000000u, ones.size() / 2, second); // 2.0f
+  mgpuStreamSynchronize(second);
+  autopar::cuda::copyToHost(back.data(), buffer, bytes);
+  EXPECT_EQ(back.front(), 2.0f);
+  EXPECT_EQ(back[ones.size() / 2 - 1], 2.0f);
+  EXPECT_EQ(back[ones.size() / 2], 1.0f);
+  EXPECT_EQ(back.back(), 1.0f);
+  mgpuMemFree(buffer, second);
+  mgpuStreamDestroy(second);
+}
+
 TEST(CudaRuntime, SaysWhyWithoutAGPU) {
   std::string why;
   if (autopar::cuda::available(why))
