@@ -528,11 +528,12 @@ def AsyncGemmCallsPass
     is synchronized and destroyed (`mgpuStreamSynchronize`,
     `mgpuStreamDestroy`: what `gpu-async-region` puts before a call it does
     not know) before a call to a function whose name starts with
-    `prefix`, with only operations free of memory effects between them
-    (a ranked memref's descriptor unpacked field by field for the call), (the runtime's contractions, `autopar_cuda_gemm_f32` and its
-    bf16/f16 siblings, and its fused attention kernels), the
-    synchronization goes and the stream is
-    destroyed after the call instead. Those functions read only host
+    `prefix` (the runtime's contractions, `autopar_cuda_gemm_f32` and its
+    bf16/f16 siblings, and its fused attention kernels), with only
+    operations free of memory effects between them (a ranked memref's
+    descriptor unpacked field by field for the call), the
+    synchronization goes and the stream is destroyed after the call
+    instead. Those functions read only host
     descriptors and queue cuBLAS on the legacy default stream, which runs
     after all earlier work on the blocking streams `mgpuStreamCreate`
     makes (the stream still exists, its work queued, when the product is
