@@ -41,8 +41,13 @@
 // PTX-SAME: .target sm_90
 // PTX-SAME: .entry gelu_mul_kernel
 // GELU's erf is the CPU backend's polynomial (approximate-erf): no branch
-// on the argument and no exp, where libdevice's erf has both.
+// on the argument and no exp, where libdevice's erf has both; its
+// division is div.approx, not IEEE division's sequence.
 // PTX-NOT: ex2.approx
+// PTX-NOT: div.rn.f32
+// PTX-SAME: div.approx.f32
+// PTX-NOT: ex2.approx
+// PTX-NOT: div.rn.f32
 // PTX: gpu.binary @softmax_kernel
 // PTX-NOT: bar.sync
 // PTX-SAME: shfl.sync.bfly

@@ -8,12 +8,15 @@
 // CHECK-NOT: math.erf
 // CHECK-NOT: math.tanh
 // CHECK: math.fma
+// No division is made approximate (the CPU's polynomials):
+// CHECK-NOT: fastmath<afn>
 // CHECK: return
-func.func @approximated(%x: f32) -> f32 {
+func.func @approximated(%x: f32, %y: f32) -> f32 {
   %0 = math.exp %x : f32
   %1 = math.erf %0 : f32
   %2 = math.tanh %1 : f32
-  return %2 : f32
+  %3 = arith.divf %2, %y : f32
+  return %3 : f32
 }
 
 // CHECK-LABEL: func.func @kept
@@ -24,9 +27,14 @@ func.func @kept(%x: f64) -> f64 {
 }
 
 // erf-only (the CUDA pipeline): erf alone becomes the polynomial, which
-// has no branch; exp and tanh stay for the GPU's own instructions.
+// has no branch; exp and tanh stay for the GPU's own instructions. The
+// polynomial's division is approximate (afn: PTX div.approx); the
+// function's own division keeps its rounding.
 // ERF-LABEL: func.func @approximated
 // ERF: math.exp %{{.*}} : f32
 // ERF-NOT: math.erf
 // ERF: math.fma
+// ERF: arith.divf %{{.*}}, %{{.*}} fastmath<afn> : f32
 // ERF: math.tanh %{{.*}} : f32
+// ERF: %[[OWN:.*]] = arith.divf %{{.*}}, %arg1 : f32
+// ERF: return %[[OWN]]
