@@ -37,9 +37,12 @@
 #   cheap producers' results stored rather than recomputed by each reader
 #   (--cuda-lowering-options="recompute-producers=false"), with a block per
 #   row in the row kernels instead of a warp (warp-row-length=0), with
-#   libdevice's erf (approximate-erf=false), with 32 query
-#   rows a warp in the forward attention kernel (AUTOPAR_CUDA_ATTENTION=
-#   mma2), with the WMMA attention kernels (=wmma), with the products
+#   libdevice's erf (approximate-erf=false), with a stream created and
+#   destroyed for every stretch of kernels instead of the runtime's pool
+#   (AUTOPAR_CUDA_STREAM_POOL=0; 32 query rows a warp in the forward
+#   attention, AUTOPAR_CUDA_ATTENTION=mma2, timed 0.97-1.04x in runs
+#   14-15, is no longer run), with the WMMA attention kernels
+#   (AUTOPAR_CUDA_ATTENTION=wmma), with the products
 #   through cuBLASLt (AUTOPAR_CUDA_GEMM=lt), and without
 #   padding its odd bf16 products (AUTOPAR_CUDA_GEMM_PAD=0); each
 #   variant's losses must stay within 2e-2 of the default's (prepare.sh
@@ -251,8 +254,8 @@ if want gpt2; then
   train gpt2-b8-bf16-blockrows 10 120 || status=1
   echo "== the same with libdevice's erf, not the polynomial (approximate-erf=false): 10 steps, timed"
   train gpt2-b8-bf16-liberf 10 120 || status=1
-  echo "== batch 8 in bf16 with 32 query rows a warp in the forward attention (AUTOPAR_CUDA_ATTENTION=mma2): 10 steps, timed"
-  AUTOPAR_CUDA_ATTENTION=mma2 TRAIN_AS=gpt2-b8-bf16-mma2 train gpt2-b8-bf16 10 120 \
+  echo "== batch 8 in bf16 with a stream created and destroyed for each stretch of kernels (AUTOPAR_CUDA_STREAM_POOL=0): 10 steps, timed"
+  AUTOPAR_CUDA_STREAM_POOL=0 TRAIN_AS=gpt2-b8-bf16-nopool train gpt2-b8-bf16 10 120 \
     || status=1
   echo "== batch 8 in bf16 with the WMMA attention kernels (AUTOPAR_CUDA_ATTENTION=wmma): 10 steps, timed"
   AUTOPAR_CUDA_ATTENTION=wmma TRAIN_AS=gpt2-b8-bf16-wmma train gpt2-b8-bf16 10 120 \
@@ -279,6 +282,7 @@ for name, what in (("unpadded", "without padding"),
                    ("longrows256", "with blocks of 256 for long rows"),
                    ("liberf", "with libdevice's erf"),
                    ("mma2", "with 32 query rows a warp in attention"),
+                   ("nopool", "without the stream pool"),
                    ("wmma", "with the WMMA attention kernels"),
                    ("lt", "with the products through cuBLASLt")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
@@ -352,6 +356,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                    ("liberf", "with libdevice's erf (approximate-erf=false)"),
                    ("unpadded", "without padding the odd bf16 products"),
                    ("mma2", "with 32 query rows a warp in attention"),
+                   ("nopool", "without the stream pool "
+                    "(AUTOPAR_CUDA_STREAM_POOL=0)"),
                    ("wmma", "with the WMMA attention kernels"),
                    ("lt", "with the products through cuBLASLt")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
