@@ -250,15 +250,24 @@ inline void loadsFirst(Block *body) {
       op->moveBefore(&body->front());
     last = op;
   };
+  // A load may move where no store or update in the body may write its
+  // buffer and every load its indices come from (a gather's) may move too.
+  auto apart = [&](memref::LoadOp load) {
+    return llvm::none_of(written, [&](Value w) {
+      return !aliases.alias(w, load.getMemRef()).isNo();
+    });
+  };
   for (memref::LoadOp load : loads) {
-    if (llvm::any_of(written, [&](Value w) {
-          return !aliases.alias(w, load.getMemRef()).isNo();
-        }))
+    if (!apart(load))
       continue;
     BackwardSliceOptions options;
     options.filter = [&](Operation *op) { return op->getBlock() == body; };
     SetVector<Operation *> slice;
-    if (failed(getBackwardSlice(load.getOperation(), &slice, options)))
+    if (failed(getBackwardSlice(load.getOperation(), &slice, options)) ||
+        llvm::any_of(slice, [&](Operation *op) {
+          auto inner = dyn_cast<memref::LoadOp>(op);
+          return inner ? !apart(inner) : !isMemoryEffectFree(op);
+        }))
       continue;
     for (Operation *op : slice) // producers first
       moveToFront(op);

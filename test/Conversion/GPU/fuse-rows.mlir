@@ -839,3 +839,42 @@ func.func @centred_into_argument(%x: memref<64x256xf32>, %out: memref<64x256xf32
   memref.dealloc %max : memref<64xf32>
   return
 }
+
+// -----
+
+// A gather in the last walk: the table (an allocation) is apart from the
+// output, but its indices come from an argument that may be the output,
+// so neither load of the second element passes the first element's store.
+// WARP-LABEL: func.func @gathered_from_argument
+// WARP: step %{{[a-z0-9_]+}} {{[{]}}
+// WARP-NEXT: %[[K:.*]] = memref.load %arg1
+// WARP-NEXT: memref.load %alloc[%[[K]]]
+// WARP-NOT: memref.load %arg1
+// WARP: memref.store %{{.*}}, %arg2
+// WARP: memref.load %arg1
+#lg = affine_map<(i, j) -> (i, j)>
+#lgr = affine_map<(i, j) -> (i)>
+func.func @gathered_from_argument(%x: memref<64x256xf32>, %ids: memref<64x256xindex>, %out: memref<64x256xindex>) {
+  %ninf = arith.constant 0xFF800000 : f32
+  %table = memref.alloc() : memref<256xf32>
+  %max = memref.alloc() : memref<64xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<64xf32>)
+  linalg.generic {indexing_maps = [#lg, #lgr], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x256xf32>) outs(%max : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [#lg, #lgr, #lg], iterator_types = ["parallel", "parallel"]}
+      ins(%ids, %max : memref<64x256xindex>, memref<64xf32>) outs(%out : memref<64x256xindex>) {
+  ^bb0(%k: index, %m: f32, %o: index):
+    %t = memref.load %table[%k] : memref<256xf32>
+    %s = arith.subf %t, %m : f32
+    %c = arith.fptosi %s : f32 to i64
+    %r = arith.index_cast %c : i64 to index
+    linalg.yield %r : index
+  }
+  memref.dealloc %max : memref<64xf32>
+  memref.dealloc %table : memref<256xf32>
+  return
+}
