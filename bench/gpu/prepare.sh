@@ -59,11 +59,13 @@
 #                          without padding its odd products)
 #   libgpt2-b8-bf16-unfused.so, gpt2-b8-bf16-unfused.txt   the same without
 #                          autopar-fuse-rows (run.sh times both)
-#   libgpt2-b8-bf16-stored.so, gpt2-b8-bf16-stored.txt   with the cheap
-#                          producers' results stored rather than recomputed
-#                          by each reader (recompute-producers=false)
-#   libgpt2-b8-bf16-blockrows.so, gpt2-b8-bf16-blockrows.txt   with a block
-#                          per row in the row kernels (warp-row-length=0)
+#   libgpt2-b8-bf16-copied.so, gpt2-b8-bf16-copied.txt   with the odd
+#                          vocabulary products padded by the runtime's
+#                          copies instead of on padded buffers
+#                          (pad-products=false)
+#   libgpt2-b8-bf16-nosiblings.so, gpt2-b8-bf16-nosiblings.txt   with each
+#                          column sum's elementwise siblings in kernels of
+#                          their own (column-siblings=false)
 #   libgpt2-b8-bf16-liberf.so, gpt2-b8-bf16-liberf.txt   with libdevice's
 #                          erf in the GELU kernels instead of the
 #                          branch-free polynomial (approximate-erf=false)
@@ -273,17 +275,19 @@ gpt2_bf16() {
   rm -rf "$out/gpt2"
 }
 # The timing's other half; then, for run.sh to time in the same run, the
-# same with the cheap producers' results stored rather than recomputed.
-# Earlier runs timed the same way: without autopar-fuse-rows (runs 8-12:
-# 1.17-1.28x), without the fused attention kernels (8-11: 1.11-1.14x),
-# with f32 results from the bf16 products (10-11: 1.04-1.06x), one row per
-# thread (12: 1.11x), rolled row loops (12: 1.03x), 8 rows per thread and
-# blocks of 128 or 512 threads (13: within the run-to-run spread), blocks
-# of 256 threads for the long rows (14: 1.07x);
+# same with the vocabulary products padded by the runtime's copies, and
+# with the column sums' siblings in kernels of their own. Earlier runs
+# timed the same way: without autopar-fuse-rows (runs 8-12: 1.17-1.28x),
+# without the fused attention kernels (8-11: 1.11-1.14x), with f32 results
+# from the bf16 products (10-11: 1.04-1.06x), one row per thread (12:
+# 1.11x), rolled row loops (12: 1.03x), 8 rows per thread and blocks of 128
+# or 512 threads (13: within the run-to-run spread), blocks of 256 threads
+# for the long rows (14: 1.07x), the cheap producers stored (14-15:
+# 1.04-1.08x), a block per row in the row kernels (14-15: 0.98-1.00x);
 # `gpt2_bf16 NAME --cuda-lowering-options=...` brings one back.
 gpt2_bf16 gpt2-b8-bf16
-gpt2_bf16 gpt2-b8-bf16-stored --cuda-lowering-options="recompute-producers=false"
-gpt2_bf16 gpt2-b8-bf16-blockrows --cuda-lowering-options="warp-row-length=0"
+gpt2_bf16 gpt2-b8-bf16-copied --cuda-lowering-options="pad-products=false"
+gpt2_bf16 gpt2-b8-bf16-nosiblings --cuda-lowering-options="column-siblings=false"
 gpt2_bf16 gpt2-b8-bf16-liberf --cuda-lowering-options="approximate-erf=false"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \

@@ -50,8 +50,13 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
   if (options.fuseRows)
     p += "func.func(autopar-fuse-rows{gpu=false min-size=1 unroll=" +
          std::to_string(options.fuseRowsUnroll) + "}),";
+  // With pad-products the calls come first: the padding needs the
+  // elementwise ops that use the buffers, which outlining hides.
+  if (options.runtimeGemm && options.padProducts)
+    p += "autopar-contractions-to-calls,func.func(autopar-pad-products{"
+         "prefix=autopar_gemm_ half-only=false poison}),";
   p += "autopar-outline-loop-nests,";
-  if (options.runtimeGemm)
+  if (options.runtimeGemm && !options.padProducts)
     p += "autopar-contractions-to-calls,";
   p += "func.func(convert-linalg-to-loops),"
        "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
@@ -171,6 +176,7 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       " unroll=" + std::to_string(options.rowUnroll) +
       " warp-row-length=" + std::to_string(options.warpRowLength) +
       " long-row-threads=" + std::to_string(options.longRowThreads);
+  std::string siblings = options.columnSiblings ? "" : " siblings=false";
   std::string pipeline =
       std::string(options.fusedAttention ? "autopar-attention-to-calls," : "") +
       "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"
@@ -191,13 +197,15 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "overwrite-zero-init" +
       std::string(options.narrowResults ? " narrow-results" : "") +
       "},"
-      "func.func(autopar-scatter-to-atomics,autopar-parallel-dims-first," +
+      "func.func(" +
+      (options.padProducts ? "autopar-pad-products," : "") +
+      "autopar-scatter-to-atomics,autopar-parallel-dims-first," +
       (options.rowReductions
            ? (options.fuseRows
                   ? "autopar-fuse-rows{threads=" + blockThreads + unroll + "},"
                   : std::string()) +
                  "autopar-row-reductions-to-gpu{threads=" + blockThreads +
-                 unroll + "},"
+                 unroll + siblings + "},"
            : std::string()) +
       "convert-linalg-to-parallel-loops,"
       "autopar-tile-loops-for-gpu{threads=" +

@@ -156,6 +156,11 @@ static cl::opt<bool> recomputeProducers(
     cl::desc("Lower with autopar-fuse-elementwise recompute (the CUDA "
              "pipeline's recomputation of cheap producers), for tests"),
     cl::Hidden, cl::cat(runCategory));
+static cl::opt<bool> padProducts(
+    "pad-products",
+    cl::desc("Lower with autopar-pad-products (the CUDA pipeline's padding "
+             "of products to multiples of 8), on f32 products, for tests"),
+    cl::Hidden, cl::cat(runCategory));
 static cl::opt<bool> attentionCalls(
     "attention-calls",
     cl::desc("Lower bf16/f16 attentions to the CUDA runtime's fused "
@@ -814,6 +819,7 @@ compileModule(ModuleOp module, StringRef inputName) {
   options.fuseRowsUnroll = fuseRowsUnroll;
   options.recomputeProducers = recomputeProducers;
   options.attentionCalls = attentionCalls;
+  options.padProducts = padProducts;
   mlir::autopar::buildCPULoweringPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

@@ -351,7 +351,14 @@ def RowReductionsToGPUPass
     along x) by 8 row groups, with enough blocks along y that each thread
     sums about 32 rows, each thread adding its partial sum into the output
     with an atomic add: without it, one thread per column loops over every
-    row (768 threads for gpt2-small's 8192 rows). Float sums are
+    row (768 threads for gpt2-small's 8192 rows). With `siblings`, the
+    elementwise ops right after such a sum (nothing in between but
+    allocations and ops without memory effects) that read only buffers the
+    sum reads, through the same indexing, and write only fresh allocations
+    (every element once) are computed in the sum's kernel too, storing as
+    they go: a bf16 step's GELU derivative is summed into the bias gradient
+    and rounded for the next products by two such ops, which recomputed it
+    from the same two buffers in two kernels. Float sums are
     reassociated (a tree, or atomics in any order, instead of a left fold).
     Each thread's loop is unrolled by `unroll` (at most the fewest trips any
     thread makes; a remainder loop takes the rest) so that it has that many
@@ -384,7 +391,11 @@ def RowReductionsToGPUPass
     Option<"unroll", "unroll", "int64_t", "8",
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "
-           "none)">
+           "none)">,
+    Option<"siblings", "siblings", "bool", "true",
+           "Elementwise ops right after a column sum that read only what it "
+           "reads (through the same indexing) and write fresh allocations "
+           "run in its kernel">
   ];
 }
 
@@ -521,6 +532,52 @@ def AttentionToCallsPass
     "::mlir::func::FuncDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::tensor::TensorDialect"
+  ];
+}
+
+def PadProductsPass : Pass<"autopar-pad-products", "::mlir::func::FuncOp"> {
+  let summary = "Run half-precision products on buffers padded to multiples of 8";
+  let description = [{
+    After `autopar-contractions-to-calls`: for each call to a product of
+    bf16 or f16 operands (`prefix`), every loop that is not a batch loop,
+    has at least `min-size` iterations and is not a multiple of `multiple`
+    is padded to the next multiple, where each buffer it indexes is a fresh
+    static allocation used only by product calls (through casts),
+    `linalg.generic` ops and deallocations: the allocation grows in that
+    dimension, the product takes the grown buffer (or a view of it with the
+    grown extents), and every other use takes a view of the original
+    extent. Where the padded loop is summed over (it indexes A and B, not
+    C), a `linalg.fill` with zeros of the padding of A and of B goes right
+    before the call; the padding of a result receives what the product
+    computes there and nothing reads it. cuBLAS runs a half-precision GEMM
+    on its fast kernels only when the dimensions are multiples of 8: on an
+    H200, gpt2-small's 8192 × 50257 × 768 logits product took 6.7 ms on
+    rows of 50257 elements and on rows padded to 50264 with 50257 columns
+    computed, 0.91 ms on 50264 columns (bench/gpu/gemm_pitch_torch.py). The
+    runtime pads such a product itself by copying the operands into padded
+    scratch and the result back (runtime/common/GemmPadding.h): about 0.8
+    GB in and out around each of gpt2-small's three vocabulary products;
+    with the buffers padded here those copies go.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+  let options = [
+    Option<"prefix", "prefix", "std::string", "\"autopar_cuda_gemm_\"",
+           "Names of the product functions (operands A, B, C, loops)">,
+    Option<"multiple", "multiple", "int64_t", "8",
+           "The loop sizes the products want (1: pad nothing)">,
+    Option<"minSize", "min-size", "int64_t", "64",
+           "Loops of fewer iterations stay as they are (the runtime pads "
+           "what needs it)">,
+    Option<"halfOnly", "half-only", "bool", "true",
+           "Pad only products of bf16 or f16 operands (false: f32 ones too, "
+           "which the CPU pipeline's tests use to check the padding "
+           "against the unpadded step)">,
+    Option<"poison", "poison", "bool", "false",
+           "Fill the padding with NaN where it is allocated (for tests: a "
+           "product that sums over it unzeroed, or a reader of a result's "
+           "padding, then shows)">
   ];
 }
 

@@ -54,6 +54,13 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "consumer (autopar-fuse-elementwise recompute), as the "
                      "CUDA pipeline does, so that tests can check it"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> padProducts{
+      *this, "pad-products",
+      llvm::cl::desc("Run the products on buffers padded to multiples of 8 "
+                     "(autopar-pad-products{half-only=false}, before the "
+                     "loop nests are outlined), as the CUDA pipeline does "
+                     "for bf16/f16 products, so that tests can check it"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> attentionCalls{
       *this, "attention-calls",
       llvm::cl::desc("Turn bf16/f16 attentions into calls to the CUDA "
@@ -204,6 +211,19 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "autopar-row-reductions-to-gpu long-row-threads; 0: "
                      "threads)"),
       llvm::cl::init(1024)};
+  PassOptions::Option<bool> padProducts{
+      *this, "pad-products",
+      llvm::cl::desc("Half-precision products whose sizes are not multiples "
+                     "of 8 run on buffers padded to them, where the "
+                     "compiler allocates those (autopar-pad-products); "
+                     "false: the runtime copies them into padded scratch"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> columnSiblings{
+      *this, "column-siblings",
+      llvm::cl::desc("Elementwise ops right after a column sum that read "
+                     "what it reads run in its kernel "
+                     "(autopar-row-reductions-to-gpu siblings)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> approximateErf{
       *this, "approximate-erf",
       llvm::cl::desc("math.erf as the CPU backend's branch-free polynomial "

@@ -29,6 +29,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SmallBitVector.h"
 
 #include <algorithm>
 
@@ -162,11 +163,11 @@ std::optional<RowReduction> matchColumns(linalg::GenericOp op,
 }
 
 /// Folds the element at `indices` (every loop's index) into `partial` with
-/// the op's body: its inputs loaded, the combiner applied last.
+/// the op's body: its inputs loaded, the combiner applied last. `mapping`
+/// takes the body's values to the ones built here.
 Value foldElement(OpBuilder &b, Location loc, const RowReduction &r,
-                  ArrayRef<Value> indices, Value partial) {
+                  ArrayRef<Value> indices, Value partial, IRMapping &mapping) {
   linalg::GenericOp op = r.op;
-  IRMapping mapping;
   for (OpOperand *input : op.getDpsInputOperands()) {
     SmallVector<Value> at;
     for (AffineExpr e : op.getMatchingIndexingMap(input).getResults())
@@ -183,6 +184,157 @@ Value foldElement(OpBuilder &b, Location loc, const RowReduction &r,
     b.clone(inner, mapping);
   }
   return mapping.lookup(r.combiner->getResult(0));
+}
+
+/// An elementwise op that a column sum's kernel computes too (a sibling):
+/// it follows the sum with nothing in between but allocations and ops
+/// without memory effects, reads only buffers the sum reads, each through
+/// the same indexing (its loops matched to the sum's by `dims`), and writes
+/// only fresh allocations, every element once. In a bf16 step the GELU's
+/// derivative is such a sum's (the bias gradient's) and its rounding for
+/// the next products such a sibling: both recompute the derivative from the
+/// same two buffers; in one kernel they load them once and the backend's
+/// common-subexpression elimination computes it once.
+struct Sibling {
+  linalg::GenericOp op;
+  SmallVector<unsigned> dims;       ///< the sum's loop for each loop
+  SmallVector<unsigned> inputs;     ///< the sum's input for each input
+  SmallVector<Operation *> hoisted; ///< ops in between, moved first
+};
+
+/// `op` as a sibling of the column sum `r`, if it is one; `between` are the
+/// ops from `r` to `op`.
+std::optional<Sibling> matchSibling(const RowReduction &r, linalg::GenericOp op,
+                                    ArrayRef<Operation *> between,
+                                    LocalAliasAnalysis &aliases) {
+  linalg::GenericOp sum = r.op;
+  unsigned n = sum.getNumLoops();
+  if (!op.hasPureBufferSemantics() || op.getNumResults() != 0 ||
+      op.getNumLoops() != n || op.getNumReductionLoops() != 0)
+    return std::nullopt;
+  SmallVector<int64_t> sizes = op.getStaticLoopRanges();
+  Sibling s;
+  s.op = op;
+  s.dims.assign(n, n);
+  // Each input: one of the sum's, read at the same elements; the loops'
+  // correspondence follows from the indexing maps.
+  for (OpOperand *input : op.getDpsInputOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(input);
+    std::optional<unsigned> found;
+    for (OpOperand *candidate : sum.getDpsInputOperands()) {
+      if (candidate->get() != input->get())
+        continue;
+      AffineMap theirs = sum.getMatchingIndexingMap(candidate);
+      if (theirs.getNumResults() != map.getNumResults())
+        continue;
+      SmallVector<unsigned> dims(s.dims);
+      bool consistent = true;
+      for (auto [mine, other] :
+           llvm::zip(map.getResults(), theirs.getResults())) {
+        auto a = dyn_cast<AffineDimExpr>(mine);
+        auto b = dyn_cast<AffineDimExpr>(other);
+        if (!a || !b ||
+            (dims[a.getPosition()] != n &&
+             dims[a.getPosition()] != b.getPosition())) {
+          consistent = false;
+          break;
+        }
+        dims[a.getPosition()] = b.getPosition();
+      }
+      if (consistent) {
+        s.dims = dims;
+        found = candidate->getOperandNumber();
+        break;
+      }
+    }
+    if (!found)
+      return std::nullopt;
+    s.inputs.push_back(*found);
+  }
+  // Every loop matched to one of the sum's, of the same trip count, one to
+  // one.
+  llvm::SmallBitVector used(n);
+  for (unsigned d = 0; d < n; ++d) {
+    if (s.dims[d] == n || used.test(s.dims[d]) ||
+        ShapedType::isDynamic(sizes[d]) || sizes[d] != r.sizes[s.dims[d]])
+      return std::nullopt;
+    used.set(s.dims[d]);
+  }
+  // Outputs: fresh allocations, written once per element, not read, apart
+  // from everything the sum reads or writes.
+  for (OpOperand &init : op.getDpsInitsMutable()) {
+    AffineMap map = op.getMatchingIndexingMap(&init);
+    if (!init.get().getDefiningOp<memref::AllocOp>() || !map.isPermutation() ||
+        !op.getMatchingBlockArgument(&init).use_empty())
+      return std::nullopt;
+    for (OpOperand &other : sum->getOpOperands())
+      if (!aliases.alias(init.get(), other.get()).isNo())
+        return std::nullopt;
+  }
+  // A body of arithmetic only: it is cloned into the sum's loop.
+  for (Operation &inner : op.getRegion().front().without_terminator())
+    if (inner.getNumRegions() != 0 || !isMemoryEffectFree(&inner))
+      return std::nullopt;
+  s.hoisted.assign(between.begin(), between.end());
+  return s;
+}
+
+/// The siblings of the column sum `r`: the elementwise ops right after it
+/// that qualify (matchSibling), up to the first op that is neither one nor
+/// an allocation or an op without memory effects.
+SmallVector<Sibling> findSiblings(const RowReduction &r,
+                                  LocalAliasAnalysis &aliases) {
+  SmallVector<Sibling> siblings;
+  SmallVector<Operation *> between;
+  for (Operation *next = r.op->getNextNode(); next;
+       next = next->getNextNode()) {
+    if (auto generic = dyn_cast<linalg::GenericOp>(next)) {
+      std::optional<Sibling> s = matchSibling(r, generic, between, aliases);
+      if (!s)
+        break;
+      siblings.push_back(std::move(*s));
+      between.clear();
+      continue;
+    }
+    bool allocation = isa<memref::AllocOp>(next) && next->getNumOperands() == 0;
+    if (next->hasTrait<OpTrait::IsTerminator>() || next->getNumRegions() != 0 ||
+        (!allocation && !isMemoryEffectFree(next)))
+      break;
+    between.push_back(next);
+  }
+  return siblings;
+}
+
+/// Computes sibling `s` at the column sum's loop indices `indices` from the
+/// values the sum's body loaded (`mapping`), storing each result.
+void computeSibling(OpBuilder &b, Location loc, const RowReduction &r,
+                    const Sibling &s, ArrayRef<Value> indices,
+                    const IRMapping &sumMapping) {
+  linalg::GenericOp op = s.op, sum = r.op;
+  IRMapping mapping;
+  for (auto [i, input] : llvm::enumerate(op.getDpsInputOperands()))
+    mapping.map(op.getMatchingBlockArgument(input),
+                sumMapping.lookup(sum.getMatchingBlockArgument(
+                    &sum->getOpOperand(s.inputs[i]))));
+  SmallVector<Value> mine;
+  for (unsigned d : s.dims)
+    mine.push_back(indices[d]);
+  Block &body = op.getRegion().front();
+  for (Operation &inner : body.without_terminator()) {
+    if (auto index = dyn_cast<linalg::IndexOp>(inner)) {
+      mapping.map(index.getResult(), mine[index.getDim()]);
+      continue;
+    }
+    b.clone(inner, mapping);
+  }
+  for (auto [init, yielded] : llvm::zip(op.getDpsInitsMutable(),
+                                        body.getTerminator()->getOperands())) {
+    SmallVector<Value> at;
+    for (AffineExpr e : op.getMatchingIndexingMap(&init).getResults())
+      at.push_back(mine[cast<AffineDimExpr>(e).getPosition()]);
+    memref::StoreOp::create(b, loc, mapping.lookupOrDefault(yielded),
+                            init.get(), at);
+  }
 }
 
 /// A row reduction: one block (or warp) per output element, threads striding
@@ -214,7 +366,9 @@ void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
       [&](OpBuilder &lb, Location l, Value j, ValueRange partial) {
         SmallVector<Value> indices(rowIndices);
         indices.append(delinearize(lb, l, j, sizes.drop_front(r.parallel)));
-        scf::YieldOp::create(lb, l, foldElement(lb, l, r, indices, partial[0]));
+        IRMapping mapping;
+        scf::YieldOp::create(
+            lb, l, foldElement(lb, l, r, indices, partial[0], mapping));
       });
   Value total = combineRow(b, loc, launch, loop.getResult(0), r.kind);
   // The row's first thread folds its total into the output.
@@ -238,9 +392,14 @@ void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
 /// neighbouring elements) by 8 row groups (y), with enough blocks along y
 /// that each thread sums about 32 rows; each thread adds its partial sum
 /// into the output atomically.
-void rewriteColumns(const RowReduction &r, int64_t unroll) {
+void rewriteColumns(const RowReduction &r, ArrayRef<Sibling> siblings,
+                    int64_t unroll) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
+  // What the siblings need (their outputs' allocations) goes first.
+  for (const Sibling &s : siblings)
+    for (Operation *before : s.hoisted)
+      before->moveBefore(op);
   OpBuilder b(op);
   ArrayRef<int64_t> sizes = r.sizes;
   int64_t columns = product(sizes.take_front(r.parallel));
@@ -281,8 +440,11 @@ void rewriteColumns(const RowReduction &r, int64_t unroll) {
           SmallVector<Value> indices(columnIndices);
           indices.append(
               delinearize(lb, ll, row, sizes.drop_front(r.parallel)));
-          scf::YieldOp::create(lb, ll,
-                               foldElement(lb, ll, r, indices, partial[0]));
+          IRMapping mapping;
+          Value folded = foldElement(lb, ll, r, indices, partial[0], mapping);
+          for (const Sibling &s : siblings)
+            computeSibling(lb, ll, r, s, indices, mapping);
+          scf::YieldOp::create(lb, ll, folded);
         });
     memref::AtomicRMWOp::create(ib, l, arith::AtomicRMWKind::addf,
                                 loop.getResult(0), output, columnIndices);
@@ -292,6 +454,10 @@ void rewriteColumns(const RowReduction &r, int64_t unroll) {
   unrollRowLoop(loop, rows, height * groups, unroll);
   gpu::TerminatorOp::create(b, loc);
   op.erase();
+  for (const Sibling &s : siblings) {
+    linalg::GenericOp sibling = s.op;
+    sibling.erase();
+  }
 }
 
 struct RowReductionsToGPUPass
@@ -314,8 +480,11 @@ struct RowReductionsToGPUPass
     });
     for (const RowReduction &r : rows)
       rewriteRows(r, threads, unroll, warpRowLength, longRowThreads);
+    LocalAliasAnalysis aliases;
     for (const RowReduction &c : columns)
-      rewriteColumns(c, unroll);
+      rewriteColumns(
+          c, siblings ? findSiblings(c, aliases) : SmallVector<Sibling>(),
+          unroll);
   }
 };
 

@@ -1,5 +1,6 @@
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{warp-row-length=0 long-row-threads=0}))' -verify-diagnostics | FileCheck %s
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu))' | FileCheck %s --check-prefix=WARP
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{siblings=false}))' | FileCheck %s --check-prefix=SEPARATE
 
 // CHECK lines: a block per row (warp-row-length=0). WARP lines: the
 // default, where rows of at most 1024 f32 elements take a warp each.
@@ -278,6 +279,210 @@ func.func @long_rows(%x: memref<4x20000xf32>, %out: memref<4xf32>) {
   ^bb0(%a: f32, %acc: f32):
     %s = arith.addf %acc, %a : f32
     linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Siblings: the GELU derivative's bias gradient (a column sum of g * d(x),
+// x read [rows, columns]) and its rounding for the next products (the same
+// g * d(x), stored as bf16) read the same buffers; the rounding runs in the
+// sum's kernel, storing each element as the sum loads it (its allocation
+// moves ahead of the kernel). With siblings=false (SEPARATE) it stays a
+// linalg.generic of its own.
+// CHECK-LABEL: func.func @sibling
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<64x32xbf16>
+// CHECK: gpu.launch
+// CHECK: scf.for %[[J:.*]] = {{.*}} iter_args
+// CHECK: %[[G:.*]] = memref.load %arg0[%[[J]], %[[C:.*]]] : memref<64x32xbf16>
+// CHECK: %[[X:.*]] = memref.load %arg1[%[[J]], %[[C]]] : memref<64x32xf32>
+// CHECK: %[[GF:.*]] = arith.extf %[[G]]
+// CHECK: math.erf %[[X]]
+// CHECK: %[[D:.*]] = arith.mulf %[[GF]]
+// CHECK: arith.addf %{{.*}}, %[[D]]
+// CHECK: %[[GF2:.*]] = arith.extf %[[G]]
+// CHECK: math.erf %[[X]]
+// CHECK: %[[D2:.*]] = arith.mulf %[[GF2]]
+// CHECK: %[[H:.*]] = arith.truncf %[[D2]] : f32 to bf16
+// CHECK: memref.store %[[H]], %[[OUT]][%[[J]], %[[C]]] : memref<64x32xbf16>
+// CHECK: memref.atomic_rmw addf
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[OUT]]
+// SEPARATE-LABEL: func.func @sibling
+// SEPARATE: gpu.launch
+// SEPARATE-NOT: memref.store
+// SEPARATE: memref.atomic_rmw addf
+// SEPARATE: memref.alloc() : memref<64x32xbf16>
+// SEPARATE: linalg.generic
+func.func @sibling(%g: memref<64x32xbf16>, %x: memref<64x32xf32>, %db: memref<32xf32>) -> memref<64x32xbf16> {
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%g, %x : memref<64x32xbf16>, memref<64x32xf32>) outs(%db : memref<32xf32>) {
+  ^bb0(%a: bf16, %b: f32, %acc: f32):
+    %af = arith.extf %a : bf16 to f32
+    %e = math.erf %b : f32
+    %d = arith.mulf %af, %e : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  }
+  %out = memref.alloc() : memref<64x32xbf16>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%g, %x : memref<64x32xbf16>, memref<64x32xf32>) outs(%out : memref<64x32xbf16>) {
+  ^bb0(%a: bf16, %b: f32, %o: bf16):
+    %af = arith.extf %a : bf16 to f32
+    %e = math.erf %b : f32
+    %d = arith.mulf %af, %e : f32
+    %h = arith.truncf %d : f32 to bf16
+    linalg.yield %h : bf16
+  }
+  return %out : memref<64x32xbf16>
+}
+
+// -----
+
+// Not siblings, each left a linalg.generic after the sum's kernel: one
+// reading a buffer the sum does not read, one reading the sum's buffer at
+// other elements, one writing a function argument, one writing an
+// allocation the sum reads through a view, one after an op that writes
+// memory.
+// CHECK-LABEL: func.func @reads_other
+// CHECK: gpu.launch
+// CHECK-NOT: memref.store
+// CHECK: memref.atomic_rmw addf
+// CHECK: linalg.generic
+// CHECK-SAME: ["parallel", "parallel"]
+func.func @reads_other(%g: memref<64x32xf32>, %x: memref<64x32xf32>, %y: memref<64x32xf32>, %db: memref<32xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%g, %x : memref<64x32xf32>, memref<64x32xf32>) outs(%db : memref<32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  }
+  %o1 = memref.alloc() : memref<64x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%g, %y : memref<64x32xf32>, memref<64x32xf32>) outs(%o1 : memref<64x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.mulf %a, %b : f32
+    linalg.yield %d : f32
+  }
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @reads_transposed
+// CHECK: gpu.launch
+// CHECK-NOT: memref.store
+// CHECK: memref.atomic_rmw addf
+// CHECK: linalg.generic
+// CHECK-SAME: ["parallel", "parallel"]
+func.func @reads_transposed(%g: memref<32x32xf32>, %x: memref<32x32xf32>, %db: memref<32xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%g, %x : memref<32x32xf32>, memref<32x32xf32>) outs(%db : memref<32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  }
+  %o1 = memref.alloc() : memref<32x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%g, %x : memref<32x32xf32>, memref<32x32xf32>) outs(%o1 : memref<32x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.mulf %a, %b : f32
+    linalg.yield %d : f32
+  }
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @writes_argument
+// CHECK: gpu.launch
+// CHECK-NOT: memref.store
+// CHECK: memref.atomic_rmw addf
+// CHECK: linalg.generic
+// CHECK-SAME: ["parallel", "parallel"]
+func.func @writes_argument(%g: memref<64x32xf32>, %x: memref<64x32xf32>, %db: memref<32xf32>, %o1: memref<64x32xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%g, %x : memref<64x32xf32>, memref<64x32xf32>) outs(%db : memref<32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%g, %x : memref<64x32xf32>, memref<64x32xf32>) outs(%o1 : memref<64x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.mulf %a, %b : f32
+    linalg.yield %d : f32
+  }
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @writes_what_sum_reads
+// CHECK: gpu.launch
+// CHECK-NOT: memref.store
+// CHECK: memref.atomic_rmw addf
+// CHECK: linalg.generic
+// CHECK-SAME: ["parallel", "parallel"]
+func.func @writes_what_sum_reads(%g: memref<64x32xf32>, %db: memref<32xf32>) {
+  %t = memref.alloc() : memref<64x32xf32>
+  %v = memref.subview %t[0, 0] [64, 32] [1, 1] : memref<64x32xf32> to memref<64x32xf32, strided<[32, 1]>>
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%g, %v : memref<64x32xf32>, memref<64x32xf32, strided<[32, 1]>>) outs(%db : memref<32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%g, %g : memref<64x32xf32>, memref<64x32xf32>) outs(%t : memref<64x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.mulf %a, %b : f32
+    linalg.yield %d : f32
+  }
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @after_a_write
+// CHECK: gpu.launch
+// CHECK-NOT: memref.store
+// CHECK: memref.atomic_rmw addf
+// CHECK: linalg.generic
+// CHECK-SAME: ["parallel", "parallel"]
+func.func @after_a_write(%g: memref<64x32xf32>, %x: memref<64x32xf32>, %db: memref<32xf32>, %z: memref<32xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%g, %x : memref<64x32xf32>, memref<64x32xf32>) outs(%db : memref<32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %d = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %d : f32
+    linalg.yield %s : f32
+  }
+  %c0 = arith.constant 0.0 : f32
+  linalg.fill ins(%c0 : f32) outs(%z : memref<32xf32>)
+  %o1 = memref.alloc() : memref<64x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%g, %x : memref<64x32xf32>, memref<64x32xf32>) outs(%o1 : memref<64x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.mulf %a, %b : f32
+    linalg.yield %d : f32
   }
   return
 }
