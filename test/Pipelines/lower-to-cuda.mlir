@@ -40,21 +40,22 @@
 // PTX-SAME: .version 8.0
 // PTX-SAME: .target sm_90
 // PTX-SAME: .entry gelu_mul_kernel
-// GELU's erf is the CPU backend's polynomial (approximate-erf): no branch
-// on the argument and no exp, where libdevice's erf has both; its
-// division is div.approx, not IEEE division's sequence.
-// PTX-NOT: ex2.approx
-// PTX-NOT: div.rn.f32
-// PTX-SAME: div.approx.f32
-// PTX-NOT: ex2.approx
-// PTX-NOT: div.rn.f32
+// GELU's erf is two branch-free polynomial pieces (approximate-erf): the
+// argument clamped for the second (min), one ex2 and the sign restored,
+// no division; libdevice's erf branches on the argument instead.
+// PTX-NOT: div.
+// PTX-SAME: min.f32
+// PTX-SAME: ex2.approx.f32
+// PTX-SAME: copysign.f32
+// PTX-NOT: div.
 // PTX: gpu.binary @softmax_kernel
 // PTX-NOT: bar.sync
 // PTX-SAME: shfl.sync.bfly
 // PTX-NOT: bar.sync
 // PTX-SAME: ret;
 // LIBDEVICE: gpu.binary @gelu_mul_kernel
-// LIBDEVICE-SAME: ex2.approx
+// LIBDEVICE-NOT: min.f32
+// LIBDEVICE-SAME: ex2.approx.ftz.f32
 // LIBDEVICE: gpu.binary @softmax_kernel
 // BLOCKROWS-LABEL: func.func @softmax
 // BLOCKROWS: gpu.launch_func async [%{{.*}}] @softmax_kernel::@softmax_kernel blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)

@@ -226,7 +226,7 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
       llvm::cl::init(true)};
   PassOptions::Option<bool> approximateErf{
       *this, "approximate-erf",
-      llvm::cl::desc("math.erf as the CPU backend's branch-free polynomial "
+      llvm::cl::desc("math.erf as two branch-free polynomial pieces "
                      "(autopar-approximate-math erf-only) instead of "
                      "libdevice's, whose branches let the backend sink an "
                      "unrolled walk's loads"),

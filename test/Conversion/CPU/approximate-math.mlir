@@ -26,15 +26,26 @@ func.func @kept(%x: f64) -> f64 {
   return %0 : f64
 }
 
-// erf-only (the CUDA pipeline): erf alone becomes the polynomial, which
-// has no branch; exp and tanh stay for the GPU's own instructions. The
-// polynomial's division is approximate (afn: PTX div.approx); the
-// function's own division keeps its rounding.
+// erf-only (the CUDA pipeline): erf alone becomes two branch-free
+// polynomial pieces (x + x r(x^2) below 0.921875, 1 - 2^q(|x|) above, its
+// sign restored, one selected: no coefficient selects, no division); exp
+// and tanh stay for the GPU's own instructions, and the function's own
+// division keeps its rounding.
 // ERF-LABEL: func.func @approximated
-// ERF: math.exp %{{.*}} : f32
+// ERF: %[[X:.*]] = math.exp %{{.*}} : f32
 // ERF-NOT: math.erf
-// ERF: math.fma
-// ERF: arith.divf %{{.*}}, %{{.*}} fastmath<afn> : f32
-// ERF: math.tanh %{{.*}} : f32
+// ERF: %[[S:.*]] = arith.mulf %[[X]], %[[X]] : f32
+// ERF-COUNT-5: math.fma %{{.*}}, %[[S]], %{{.*}} : f32
+// ERF: %[[BELOW:.*]] = math.fma %[[X]], %{{.*}}, %[[X]] : f32
+// ERF: %[[ABS:.*]] = math.absf %[[X]] : f32
+// ERF: %[[A:.*]] = arith.minnumf %[[ABS]], %{{.*}} : f32
+// ERF-COUNT-7: math.fma %{{.*}}, %[[A]], %{{.*}} : f32
+// ERF: %[[P:.*]] = math.exp2 %{{.*}} fastmath<afn> : f32
+// ERF: %[[ONE:.*]] = arith.subf %{{.*}}, %[[P]] : f32
+// ERF: %[[ABOVE:.*]] = math.copysign %[[ONE]], %[[X]] : f32
+// ERF: %[[FIRST:.*]] = arith.cmpf ult, %[[ABS]], %{{.*}} : f32
+// ERF: %[[E:.*]] = arith.select %[[FIRST]], %[[BELOW]], %[[ABOVE]] : f32
+// ERF: math.tanh %[[E]] : f32
+// ERF-NOT: afn
 // ERF: %[[OWN:.*]] = arith.divf %{{.*}}, %arg1 : f32
 // ERF: return %[[OWN]]
