@@ -32,7 +32,10 @@
 #                          (warp-row-length=0)
 #   libsmall-bf16.so, small-bf16.txt, expected-small-bf16   the same GPT with
 #                          --precision=bf16 (products through cuBLAS's bf16
-#                          GEMM) and the CPU backend's 20 bf16 losses
+#                          GEMM) and a vocabulary of 131 (its products run
+#                          on buffers padded to 136, the embedding's
+#                          gradient stored transposed), and the CPU
+#                          backend's 20 bf16 losses
 #   libsmall-fa.so, small-fa.txt, expected-small-fa   a GPT with head size 32
 #                          in bf16: its attention runs as the fused kernels
 #                          (the CPU decomposes it), and the CPU's 20 losses
@@ -64,11 +67,13 @@
 #                          copies instead of on padded buffers
 #                          (pad-products=false)
 #   libgpt2-b8-bf16-nosiblings.so, gpt2-b8-bf16-nosiblings.txt   with each
-#                          column sum's elementwise siblings in kernels of
-#                          their own (column-siblings=false)
-#   libgpt2-b8-bf16-liberf.so, gpt2-b8-bf16-liberf.txt   with libdevice's
-#                          erf in the GELU kernels instead of the
-#                          branch-free polynomial (approximate-erf=false)
+#                          column sum's siblings (elementwise ops and other
+#                          column sums) in kernels of their own
+#                          (column-siblings=false)
+#   libgpt2-b8-bf16-notranspose.so, gpt2-b8-bf16-notranspose.txt   with the
+#                          embedding gradient's product stored as its
+#                          reader reads it transposed
+#                          (transpose-results=false)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -163,11 +168,14 @@ cp "$gpt/blockrows/train-cuda.so" "$out/libsmall-blockrows.so"
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt/blockrows" "$gpt/ids.npy" \
   "$gpt/labels.npy" "$out" small-blockrows
 # The same in bf16: the GPU's products through cuBLAS's bf16 GEMM, the
-# CPU's on widened operands: equal but for the order of the f32 sums.
-"$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' \
+# CPU's on widened operands: equal but for the order of the f32 sums. A
+# vocabulary of 131, not a multiple of 8: the GPU runs the vocabulary's
+# products on padded buffers (autopar-pad-products) and stores the
+# embedding gradient's product transposed.
+"$build/bin/autopar-compile" 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=131,seq=32' \
   --train --batch=2 --target=cuda --precision=bf16 -o "$gpt/bf16" >/dev/null
 cp "$gpt/bf16/train-cuda.so" "$out/libsmall-bf16.so"
-losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=128,seq=32' 2 \
+losses 20 'zoo:gpt:layers=2,hidden=64,heads=4,vocab=131,seq=32' 2 \
   "$gpt/ids.npy" "$gpt/labels.npy" "$out/expected-small-bf16" --precision=bf16
 /usr/bin/python3 "$root/bench/gpu/train_spec.py" "$gpt/bf16" "$gpt/ids.npy" \
   "$gpt/labels.npy" "$out" small-bf16
@@ -275,20 +283,22 @@ gpt2_bf16() {
   rm -rf "$out/gpt2"
 }
 # The timing's other half; then, for run.sh to time in the same run, the
-# same with the vocabulary products padded by the runtime's copies, and
-# with the column sums' siblings in kernels of their own. Earlier runs
+# same with the vocabulary products padded by the runtime's copies, with
+# the column sums' siblings in kernels of their own, and with the
+# embedding gradient's product not transposed. Earlier runs
 # timed the same way: without autopar-fuse-rows (runs 8-12: 1.17-1.28x),
 # without the fused attention kernels (8-11: 1.11-1.14x), with f32 results
 # from the bf16 products (10-11: 1.04-1.06x), one row per thread (12:
 # 1.11x), rolled row loops (12: 1.03x), 8 rows per thread and blocks of 128
 # or 512 threads (13: within the run-to-run spread), blocks of 256 threads
 # for the long rows (14: 1.07x), the cheap producers stored (14-15:
-# 1.04-1.08x), a block per row in the row kernels (14-15: 0.98-1.00x);
+# 1.04-1.08x), a block per row in the row kernels (14-15: 0.98-1.00x),
+# libdevice's erf (15: 1.07x; 17, against the two-piece erf: 1.01x);
 # `gpt2_bf16 NAME --cuda-lowering-options=...` brings one back.
 gpt2_bf16 gpt2-b8-bf16
 gpt2_bf16 gpt2-b8-bf16-copied --cuda-lowering-options="pad-products=false"
 gpt2_bf16 gpt2-b8-bf16-nosiblings --cuda-lowering-options="column-siblings=false"
-gpt2_bf16 gpt2-b8-bf16-liberf --cuda-lowering-options="approximate-erf=false"
+gpt2_bf16 gpt2-b8-bf16-notranspose --cuda-lowering-options="transpose-results=false"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

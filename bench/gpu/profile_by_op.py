@@ -1,7 +1,9 @@
 """Reads aot_train's output under AUTOPAR_CUDA_PROFILE=1 on stdin and
 prints it with the TOP costliest rows of the profile kept, each kernel's
 `#N` annotated with the op of the training step it comes from (from
-KERNELS, bench/gpu/kernel_map.py's output, where it exists), then the GPU
+KERNELS, bench/gpu/kernel_map.py's output, where it exists) and the
+bandwidth its buffers' size over its time would take (an upper bound where
+a kernel reads only part of a buffer), then the GPU
 time summed by op: every kernel of one autopar op kind, each kind of cuBLAS
 product (bf16 gemm, sgemm, batched or not), each fused attention kernel.
 
@@ -17,11 +19,16 @@ ROW = re.compile(r"^\s+([\d.]+) ms\s+[\d.]+%\s+(\d+) x  (.*)$")
 
 
 def main(argv):
-    ops = {}
+    ops, megabytes = {}, {}
     if os.path.exists(argv[1]):
         for line in open(argv[1]):
             n, _, rest = line.partition(" ")
-            ops[n] = rest.split(" ", 2)[-1].strip()
+            rest = rest.split(" ", 2)[-1].strip()
+            mb = re.search(r" ([\d.]+) MB$", rest)
+            if mb:
+                megabytes[n] = float(mb.group(1))
+                rest = rest[:mb.start()]
+            ops[n] = rest
     top = int(argv[2])
     rows = 0
     total = 0.0
@@ -53,6 +60,10 @@ def main(argv):
             note = ""
             if k and k.group(1) in ops:
                 note = f"  <- {ops[k.group(1)]}"
+                mb = megabytes.get(k.group(1), 0.0)
+                if mb and ms:
+                    # Buffers taken per call over the time per call.
+                    note += f" ({mb:.0f} MB: {mb * count / ms:.0f} GB/s)"
             print(line.rstrip() + note)
     if not rows:
         return

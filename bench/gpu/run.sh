@@ -20,8 +20,10 @@
 #   over 2 microbatches (AOT_TRAIN_ACCUM=2), with its products through
 #   cuBLASLt (AUTOPAR_CUDA_GEMM=lt), and compiled with a block per row in
 #   the row kernels (warp-row-length=0); the same GPT with
-#   --precision=bf16 (cuBLAS's bf16 GEMM) against the CPU backend's bf16
-#   losses (1e-3: both round the same operands); a GPT with heads of 32 in
+#   --precision=bf16 (cuBLAS's bf16 GEMM) and a vocabulary of 131 (its
+#   products on buffers padded to 136, the embedding gradient's product
+#   stored transposed) against the CPU backend's bf16 losses (1e-3: both
+#   round the same operands); a GPT with heads of 32 in
 #   bf16, whose attention runs as the fused kernels, against the CPU
 #   backend's bf16 losses (2e-2); the first GPT in fp16 with a dynamic
 #   loss scale (from 2^20: the first steps overflow and are skipped)
@@ -36,9 +38,10 @@
 #   989.4 TFLOP/s); batch 8 again with --precision=bf16, then with the
 #   vocabulary products padded by the runtime's copies instead of on
 #   padded buffers (--cuda-lowering-options="pad-products=false"), with
-#   each column sum's elementwise siblings in kernels of their own
-#   (column-siblings=false), with libdevice's erf (approximate-erf=false),
-#   and with a stream created and destroyed for every stretch of kernels
+#   each column sum's siblings in kernels of their own
+#   (column-siblings=false), with the embedding gradient's product stored
+#   untransposed (transpose-results=false), and with a stream created and
+#   destroyed for every stretch of kernels
 #   instead of the runtime's pool (AUTOPAR_CUDA_STREAM_POOL=0); each
 #   variant's losses must stay within 2e-2 of the default's (prepare.sh
 #   lists the variants earlier runs timed; the WMMA attention kernels,
@@ -249,8 +252,8 @@ if want gpt2; then
   train gpt2-b8-bf16-copied 10 120 || status=1
   echo "== the same with the column sums' siblings in kernels of their own (column-siblings=false): 10 steps, timed"
   train gpt2-b8-bf16-nosiblings 10 120 || status=1
-  echo "== the same with libdevice's erf, not the polynomial (approximate-erf=false): 10 steps, timed"
-  train gpt2-b8-bf16-liberf 10 120 || status=1
+  echo "== the same with the embedding gradient's product not transposed (transpose-results=false): 10 steps, timed"
+  train gpt2-b8-bf16-notranspose 10 120 || status=1
   echo "== batch 8 in bf16 with a stream created and destroyed for each stretch of kernels (AUTOPAR_CUDA_STREAM_POOL=0): 10 steps, timed"
   AUTOPAR_CUDA_STREAM_POOL=0 TRAIN_AS=gpt2-b8-bf16-nopool train gpt2-b8-bf16 10 120 \
     || status=1
@@ -267,6 +270,7 @@ ok = True
 for name, what in (("unpadded", "without padding"),
                    ("copied", "with the runtime's padded copies"),
                    ("nosiblings", "with the column sums' siblings apart"),
+                   ("notranspose", "with the product untransposed"),
                    ("stored", "with the cheap producers stored"),
                    ("blockrows", "with a block per row"),
                    ("longrows256", "with blocks of 256 for long rows"),
@@ -349,6 +353,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                     "runtime's copies (pad-products=false)"),
                    ("nosiblings", "with the column sums' siblings in "
                     "kernels of their own (column-siblings=false)"),
+                   ("notranspose", "with the embedding gradient's product "
+                    "not transposed (transpose-results=false)"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("nopool", "without the stream pool "
                     "(AUTOPAR_CUDA_STREAM_POOL=0)"),

@@ -50,13 +50,23 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
   if (options.fuseRows)
     p += "func.func(autopar-fuse-rows{gpu=false min-size=1 unroll=" +
          std::to_string(options.fuseRowsUnroll) + "}),";
-  // With pad-products the calls come first: the padding needs the
-  // elementwise ops that use the buffers, which outlining hides.
-  if (options.runtimeGemm && options.padProducts)
-    p += "autopar-contractions-to-calls,func.func(autopar-pad-products{"
-         "prefix=autopar_gemm_ half-only=false poison}),";
+  // With pad-products or transpose-results the calls come first: those
+  // passes need the elementwise ops that use the buffers, which outlining
+  // hides.
+  bool callsFirst =
+      options.runtimeGemm && (options.padProducts || options.transposeResults);
+  if (callsFirst) {
+    std::string passes;
+    if (options.transposeResults)
+      passes += "autopar-transpose-product-results{prefix=autopar_gemm_}";
+    if (options.padProducts)
+      passes += std::string(passes.empty() ? "" : ",") +
+                "autopar-pad-products{prefix=autopar_gemm_ half-only=false "
+                "poison}";
+    p += "autopar-contractions-to-calls,func.func(" + passes + "),";
+  }
   p += "autopar-outline-loop-nests,";
-  if (options.runtimeGemm && !options.padProducts)
+  if (options.runtimeGemm && !callsFirst)
     p += "autopar-contractions-to-calls,";
   p += "func.func(convert-linalg-to-loops),"
        "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
@@ -189,7 +199,7 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "function-boundary-type-conversion=identity-layout-map},"
       "func.func(scf-forall-to-parallel),"
       "buffer-results-to-out-params{hoist-static-allocs "
-      "modify-public-functions},"
+      "modify-public-functions add-result-attr},"
       "buffer-deallocation-pipeline,"
       "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
       "bf16-function=autopar_cuda_gemm_bf16 "
@@ -198,6 +208,7 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       std::string(options.narrowResults ? " narrow-results" : "") +
       "},"
       "func.func(" +
+      (options.transposeResults ? "autopar-transpose-product-results," : "") +
       (options.padProducts ? "autopar-pad-products," : "") +
       "autopar-scatter-to-atomics,autopar-parallel-dims-first," +
       (options.rowReductions

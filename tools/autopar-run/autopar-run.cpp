@@ -161,6 +161,11 @@ static cl::opt<bool> padProducts(
     cl::desc("Lower with autopar-pad-products (the CUDA pipeline's padding "
              "of products to multiples of 8), on f32 products, for tests"),
     cl::Hidden, cl::cat(runCategory));
+static cl::opt<bool> transposeResults(
+    "transpose-results",
+    cl::desc("Lower with autopar-transpose-product-results (the CUDA "
+             "pipeline's transposed product results), for tests"),
+    cl::Hidden, cl::cat(runCategory));
 static cl::opt<bool> attentionCalls(
     "attention-calls",
     cl::desc("Lower bf16/f16 attentions to the CUDA runtime's fused "
@@ -820,6 +825,7 @@ compileModule(ModuleOp module, StringRef inputName) {
   options.recomputeProducers = recomputeProducers;
   options.attentionCalls = attentionCalls;
   options.padProducts = padProducts;
+  options.transposeResults = transposeResults;
   mlir::autopar::buildCPULoweringPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

@@ -61,6 +61,14 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "loop nests are outlined), as the CUDA pipeline does "
                      "for bf16/f16 products, so that tests can check it"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> transposeResults{
+      *this, "transpose-results",
+      llvm::cl::desc("Store a product's result transposed where its one "
+                     "reader walks it down the columns "
+                     "(autopar-transpose-product-results, before the loop "
+                     "nests are outlined), as the CUDA pipeline does, so "
+                     "that tests can check it"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> attentionCalls{
       *this, "attention-calls",
       llvm::cl::desc("Turn bf16/f16 attentions into calls to the CUDA "
@@ -211,6 +219,12 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "autopar-row-reductions-to-gpu long-row-threads; 0: "
                      "threads)"),
       llvm::cl::init(1024)};
+  PassOptions::Option<bool> transposeResults{
+      *this, "transpose-results",
+      llvm::cl::desc("A product whose one reader walks its result down the "
+                     "columns stores it transposed "
+                     "(autopar-transpose-product-results)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> padProducts{
       *this, "pad-products",
       llvm::cl::desc("Half-precision products whose sizes are not multiples "

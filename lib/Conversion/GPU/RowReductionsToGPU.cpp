@@ -30,6 +30,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/SmallBitVector.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 #include <algorithm>
 
@@ -200,7 +201,27 @@ struct Sibling {
   SmallVector<unsigned> dims;       ///< the sum's loop for each loop
   SmallVector<unsigned> inputs;     ///< the sum's input for each input
   SmallVector<Operation *> hoisted; ///< ops in between, moved first
+  /// Another column sum over the same loops (a layer norm's two gradient
+  /// sums), folded in the same walk into its own partial sum.
+  std::optional<RowReduction> sum;
 };
+
+/// Whether `a` and `b` are known to be different buffers: LocalAliasAnalysis
+/// says so, or both are results of the function passed out
+/// (`bufferize.result`, what buffer-results-to-out-params{add-result-attr}
+/// marks): distinct results, which callers give distinct buffers.
+bool apart(Value a, Value b, LocalAliasAnalysis &aliases) {
+  auto resultArgument = [](Value v) {
+    auto arg = dyn_cast<BlockArgument>(v);
+    if (!arg || !arg.getOwner()->isEntryBlock())
+      return false;
+    auto fn = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
+    return fn && fn.getArgAttr(arg.getArgNumber(), "bufferize.result");
+  };
+  if (a != b && resultArgument(a) && resultArgument(b))
+    return true;
+  return aliases.alias(a, b).isNo();
+}
 
 /// `op` as a sibling of the column sum `r`, if it is one; `between` are the
 /// ops from `r` to `op`.
@@ -279,17 +300,75 @@ std::optional<Sibling> matchSibling(const RowReduction &r, linalg::GenericOp op,
   return s;
 }
 
-/// The siblings of the column sum `r`: the elementwise ops right after it
-/// that qualify (matchSibling), up to the first op that is neither one nor
-/// an allocation or an op without memory effects.
-SmallVector<Sibling> findSiblings(const RowReduction &r,
-                                  LocalAliasAnalysis &aliases) {
-  SmallVector<Sibling> siblings;
+/// `c` (a column sum) as a sum sibling of the column sum `r`: loops of the
+/// same trip counts, its buffers apart from the ones `r` and the siblings
+/// found so far write, its output apart from everything they read. The ops
+/// in between may include fills of its output (its zeros, moved ahead of
+/// the kernel with the rest).
+std::optional<Sibling> matchSumSibling(const RowReduction &r,
+                                       const RowReduction &c,
+                                       ArrayRef<Sibling> found,
+                                       ArrayRef<Operation *> between,
+                                       LocalAliasAnalysis &aliases) {
+  if (c.sizes != r.sizes || c.parallel != r.parallel)
+    return std::nullopt;
+  linalg::GenericOp sum = r.op, other = c.op;
+  Value out = other.getDpsInitOperand(0)->get();
+  for (Operation *op : between)
+    if (auto fill = dyn_cast<linalg::FillOp>(op);
+        fill && fill.getOutputs()[0] != out)
+      return std::nullopt;
+  // What the fused kernel reads and writes besides this sum.
+  SmallVector<Value> written{sum.getDpsInitOperand(0)->get()};
+  SmallVector<Value> read;
+  for (OpOperand *o : sum.getDpsInputOperands())
+    read.push_back(o->get());
+  for (const Sibling &s : found) {
+    linalg::GenericOp op = s.op;
+    for (OpOperand &o : op->getOpOperands())
+      (op.isDpsInit(&o) ? written : read).push_back(o.get());
+  }
+  for (OpOperand &mine : other->getOpOperands()) {
+    for (Value w : written)
+      if (!apart(mine.get(), w, aliases))
+        return std::nullopt;
+    if (other.isDpsInit(&mine))
+      for (Value other : read)
+        if (!apart(mine.get(), other, aliases))
+          return std::nullopt;
+  }
+  Sibling s;
+  s.op = c.op;
+  s.sum = c;
+  s.hoisted.assign(between.begin(), between.end());
+  return s;
+}
+
+/// The siblings of the column sum `r`: the elementwise ops and column sums
+/// right after it that qualify (matchSibling, matchSumSibling), up to the
+/// first op that is none of them, an allocation, an op without memory
+/// effects or a fill of a sum sibling's output.
+SmallVector<Sibling, 2> findSiblings(const RowReduction &r,
+                                     LocalAliasAnalysis &aliases,
+                                     int64_t minSize) {
+  SmallVector<Sibling, 2> siblings;
   SmallVector<Operation *> between;
   for (Operation *next = r.op->getNextNode(); next;
        next = next->getNextNode()) {
     if (auto generic = dyn_cast<linalg::GenericOp>(next)) {
-      std::optional<Sibling> s = matchSibling(r, generic, between, aliases);
+      std::optional<Sibling> s;
+      if (std::optional<RowReduction> c = matchColumns(generic, minSize))
+        s = matchSumSibling(r, *c, siblings, between, aliases);
+      else if (!llvm::any_of(between, llvm::IsaPred<linalg::FillOp>))
+        s = matchSibling(r, generic, between, aliases);
+      // An elementwise sibling must also write nothing a sum sibling
+      // reads or writes.
+      if (s && !s->sum)
+        for (const Sibling &other : siblings)
+          for (OpOperand &init : s->op.getDpsInitsMutable())
+            for (OpOperand &o : other.op->getOpOperands())
+              if (s && !apart(init.get(), o.get(), aliases))
+                s.reset();
       if (!s)
         break;
       siblings.push_back(std::move(*s));
@@ -297,8 +376,9 @@ SmallVector<Sibling> findSiblings(const RowReduction &r,
       continue;
     }
     bool allocation = isa<memref::AllocOp>(next) && next->getNumOperands() == 0;
-    if (next->hasTrait<OpTrait::IsTerminator>() || next->getNumRegions() != 0 ||
-        (!allocation && !isMemoryEffectFree(next)))
+    if (!allocation && !isa<linalg::FillOp>(next) &&
+        (next->hasTrait<OpTrait::IsTerminator>() ||
+         next->getNumRegions() != 0 || !isMemoryEffectFree(next)))
       break;
     between.push_back(next);
   }
@@ -431,23 +511,43 @@ void rewriteColumns(const RowReduction &r, ArrayRef<Sibling> siblings,
         arith::MulIOp::create(ib, l, launch.getBlockIds().y,
                               indexConstant(ib, l, height)),
         launch.getThreadIds().y);
-    Value zero = arith::ConstantOp::create(ib, l, element,
-                                           ib.getFloatAttr(element, 0.0));
+    // A partial sum for the sum and one for each sum sibling.
+    SmallVector<Value> zeros{arith::ConstantOp::create(
+        ib, l, element, ib.getFloatAttr(element, 0.0))};
+    SmallVector<Value> outputs{output};
+    for (const Sibling &s : siblings)
+      if (s.sum) {
+        linalg::GenericOp other = s.op;
+        Type type = other.getRegionOutputArgs()[0].getType();
+        zeros.push_back(
+            arith::ConstantOp::create(ib, l, type, ib.getFloatAttr(type, 0.0)));
+        outputs.push_back(other.getDpsInitOperand(0)->get());
+      }
     loop = scf::ForOp::create(
         ib, l, firstRow, indexConstant(ib, l, rows),
-        indexConstant(ib, l, height * groups), ValueRange{zero},
+        indexConstant(ib, l, height * groups), zeros,
         [&](OpBuilder &lb, Location ll, Value row, ValueRange partial) {
           SmallVector<Value> indices(columnIndices);
           indices.append(
               delinearize(lb, ll, row, sizes.drop_front(r.parallel)));
           IRMapping mapping;
-          Value folded = foldElement(lb, ll, r, indices, partial[0], mapping);
+          SmallVector<Value> folded{
+              foldElement(lb, ll, r, indices, partial[0], mapping)};
+          // The sums first, then the elementwise siblings' stores.
           for (const Sibling &s : siblings)
-            computeSibling(lb, ll, r, s, indices, mapping);
+            if (s.sum) {
+              IRMapping own;
+              folded.push_back(foldElement(lb, ll, *s.sum, indices,
+                                           partial[folded.size()], own));
+            }
+          for (const Sibling &s : siblings)
+            if (!s.sum)
+              computeSibling(lb, ll, r, s, indices, mapping);
           scf::YieldOp::create(lb, ll, folded);
         });
-    memref::AtomicRMWOp::create(ib, l, arith::AtomicRMWKind::addf,
-                                loop.getResult(0), output, columnIndices);
+    for (auto [result, out] : llvm::zip(loop.getResults(), outputs))
+      memref::AtomicRMWOp::create(ib, l, arith::AtomicRMWKind::addf, result,
+                                  out, columnIndices);
     scf::YieldOp::create(ib, l);
   });
   // Each thread's rows: from its first, by height * groups.
@@ -481,10 +581,17 @@ struct RowReductionsToGPUPass
     for (const RowReduction &r : rows)
       rewriteRows(r, threads, unroll, warpRowLength, longRowThreads);
     LocalAliasAnalysis aliases;
-    for (const RowReduction &c : columns)
-      rewriteColumns(
-          c, siblings ? findSiblings(c, aliases) : SmallVector<Sibling>(),
-          unroll);
+    llvm::SmallPtrSet<Operation *, 16> fused;
+    for (const RowReduction &c : columns) {
+      if (fused.contains(c.op))
+        continue; // a sibling of an earlier sum, computed in its kernel
+      SmallVector<Sibling, 2> found;
+      if (siblings)
+        found = findSiblings(c, aliases, minSize);
+      for (const Sibling &s : found)
+        fused.insert(s.op);
+      rewriteColumns(c, found, unroll);
+    }
   }
 };
 

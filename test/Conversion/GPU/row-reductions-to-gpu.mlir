@@ -486,3 +486,91 @@ func.func @after_a_write(%g: memref<64x32xf32>, %x: memref<64x32xf32>, %db: memr
   }
   return
 }
+
+// -----
+
+// A sum sibling: a layer norm's two gradient sums, over the same loops,
+// reading fresh buffers, into two results of the function
+// (bufferize.result, as buffer-results-to-out-params{add-result-attr}
+// marks them: distinct buffers). One kernel folds both in the same walk, each into its own
+// partial sum, and adds each atomically into its output; the second
+// output's zero fill moves ahead of the kernel.
+// CHECK-LABEL: func.func @sum_sibling
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%arg2 : memref<32xf32>)
+// CHECK: linalg.fill ins(%{{.*}} : f32) outs(%arg3 : memref<32xf32>)
+// CHECK: gpu.launch
+// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32)
+// CHECK-DAG: memref.atomic_rmw addf %{{.*}}, %arg2[%[[C:.*]]]
+// CHECK-DAG: memref.atomic_rmw addf %{{.*}}, %arg3[%[[C]]]
+// CHECK: gpu.terminator
+// CHECK-NOT: gpu.launch
+// CHECK: return
+// SEPARATE-LABEL: func.func @sum_sibling
+// SEPARATE-COUNT-2: gpu.launch
+func.func @sum_sibling(%dy0: memref<64x32xf32>, %x0: memref<64x32xf32>,
+                       %db: memref<32xf32> {bufferize.result}, %dg: memref<32xf32> {bufferize.result}) {
+  %zero = arith.constant 0.0 : f32
+  %dy = memref.alloc() : memref<64x32xf32>
+  memref.copy %dy0, %dy : memref<64x32xf32> to memref<64x32xf32>
+  %x = memref.alloc() : memref<64x32xf32>
+  memref.copy %x0, %x : memref<64x32xf32> to memref<64x32xf32>
+  linalg.fill ins(%zero : f32) outs(%db : memref<32xf32>)
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%dy : memref<64x32xf32>) outs(%db : memref<32xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%dg : memref<32xf32>)
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%dy, %x : memref<64x32xf32>, memref<64x32xf32>) outs(%dg : memref<32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// Not sum siblings: two sums of fresh buffers into function arguments
+// that may be the same buffer (no bufferize.result), and a sum over other
+// loops.
+// CHECK-LABEL: func.func @sums_apart
+// CHECK-COUNT-3: gpu.launch
+func.func @sums_apart(%dy0: memref<64x32xf32>, %x0: memref<64x32xf32>,
+                      %db: memref<32xf32>, %dg: memref<32xf32>,
+                      %t: memref<32x64xf32>, %dt: memref<64xf32> {bufferize.result}) {
+  %zero = arith.constant 0.0 : f32
+  %dy = memref.alloc() : memref<64x32xf32>
+  memref.copy %dy0, %dy : memref<64x32xf32> to memref<64x32xf32>
+  %x = memref.alloc() : memref<64x32xf32>
+  memref.copy %x0, %x : memref<64x32xf32> to memref<64x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%dy : memref<64x32xf32>) outs(%db : memref<32xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  linalg.fill ins(%zero : f32) outs(%dg : memref<32xf32>)
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%dy, %x : memref<64x32xf32>, memref<64x32xf32>) outs(%dg : memref<32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %p : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
+                  iterator_types = ["parallel", "reduction"]}
+      ins(%t : memref<32x64xf32>) outs(%dt : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  return
+}
