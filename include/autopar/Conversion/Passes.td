@@ -363,7 +363,14 @@ def RowReductionsToGPUPass
     (every element once) are computed in the sum's kernel too, storing as
     they go: a bf16 step's GELU derivative is summed into the bias gradient
     and rounded for the next products by two such ops, which recomputed it
-    from the same two buffers in two kernels. Float sums are
+    from the same two buffers in two kernels. A column sum after it over
+    loops of the same trip counts (fills of its output in between, which
+    move ahead of the kernel) is a sibling too where its buffers are apart
+    from the ones the kernel writes and its output from the ones it reads
+    (LocalAliasAnalysis, or two function arguments both marked
+    `bufferize.result`: distinct results): one walk folds both sums, each
+    into its own partial sum and its own atomic add (a layer norm's two
+    gradient sums read the same incoming gradient). Float sums are
     reassociated (a tree, or atomics in any order, instead of a left fold).
     Each thread's loop is unrolled by `unroll` (at most the fewest trips any
     thread makes; a remainder loop takes the rest) so that it has that many

@@ -1,0 +1,42 @@
+#!/bin/bash
+# A short A/B on the device (bench/results/gpu-h100.md, run 19): gpt2-small's
+# bf16 step as prepare.sh built it and compiled with other lowering options,
+# alternated in one call so that the spread between runs shows.
+# usage (on the device, from the repository root, carry ["gpu-check-ab"]):
+#   bash bench/gpu/ab.sh VARIANT...   (libgpt2-b8-bf16-VARIANT.so each)
+# Build gpu-check-ab/ first on the build machine:
+#   bash bench/gpu/ab.sh --prepare NAME=LOWERING-OPTIONS...
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+dir=$root/gpu-check-ab
+if [ "${1:-}" = --prepare ]; then
+  shift
+  build=$root/build
+  rm -rf "$dir" && mkdir -p "$dir"
+  src=$root/gpu-check
+  cp "$src/aot_train" "$src/libautopar_cuda_runtime.so" "$src/gpt2-b8-bf16.txt" \
+    "$src/gpt2-b8-bf16-ids.bin" "$src/gpt2-b8-bf16-labels.bin" "$dir/"
+  cp "$src/libgpt2-b8-bf16.so.gz" "$dir/"
+  for spec in "$@"; do
+    name=${spec%%=*} options=${spec#*=}
+    "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=8 --target=cuda \
+      --gpu-format=cubin --precision=bf16 --cuda-lowering-options="$options" \
+      -o "$dir/gpt2" >/dev/null
+    cp "$dir/gpt2/train-cuda.so" "$dir/libgpt2-b8-bf16-$name.so"
+    gzip -f "$dir/libgpt2-b8-bf16-$name.so"
+    rm -rf "$dir/gpt2"
+  done
+  du -sh "$dir"
+  exit 0
+fi
+export LD_LIBRARY_PATH=$dir
+for f in "$dir"/*.so.gz; do gunzip -f "$f"; done
+nvidia-smi --query-gpu=name --format=csv,noheader
+for round in 1 2; do
+  for v in "" "$@"; do
+    lib=gpt2-b8-bf16${v:+-$v}
+    echo "== $lib, round $round"
+    AOT_TRAIN_MAX_SECONDS=60 timeout 120 "$dir/aot_train" --device \
+      "$dir/lib$lib.so" "$dir/gpt2-b8-bf16.txt" 20 | tail -1 | cut -c1-400
+  done
+done
