@@ -35,11 +35,37 @@ fi
 export LD_LIBRARY_PATH=$dir
 for f in "$dir"/*.so.gz; do gunzip -f "$f"; done
 nvidia-smi --query-gpu=name --format=csv,noheader
+status=0
 for round in 1 2; do
   for v in "" "$@"; do
     lib=gpt2-b8-bf16${v:+-$v}
     echo "== $lib, round $round"
     AOT_TRAIN_MAX_SECONDS=60 timeout 120 "$dir/aot_train" --device \
-      "$dir/lib$lib.so" "$dir/gpt2-b8-bf16.txt" 20 | tail -1 | cut -c1-400
+      "$dir/lib$lib.so" "$dir/gpt2-b8-bf16.txt" 20 | tail -1 \
+      | tee "$dir/$lib-$round.json" | cut -c1-400 || status=1
   done
 done
+# Each variant's losses against the default's (the fused attention's
+# atomics make runs differ in the last bits: 2e-2, as run.sh), and the
+# step times side by side.
+python3 - "$dir" "$@" <<'PY' || status=1
+import json, sys
+d, variants = sys.argv[1], sys.argv[2:]
+def load(name, r):
+    return json.load(open(f"{d}/gpt2-b8-bf16{name}-{r}.json"))
+ok = True
+base = [load("", r) for r in (1, 2)]
+for v in variants:
+    runs = [load("-" + v, r) for r in (1, 2)]
+    worst = max(abs(x - y) / abs(y) for a, b in zip(runs, base)
+                for x, y in zip(a["losses"], b["losses"]))
+    good = worst <= 2e-2
+    ok &= good
+    ms = [r["step_ms"] for r in runs]
+    ref = [r["step_ms"] for r in base]
+    print(f"{'PASS' if good else 'FAIL'}: {v}: {ms[0]:.2f} / {ms[1]:.2f} ms a "
+          f"step against {ref[0]:.2f} / {ref[1]:.2f} "
+          f"({sum(ms) / sum(ref):.3f}x); losses within {worst:.2e}")
+sys.exit(0 if ok else 1)
+PY
+exit $status
