@@ -26,6 +26,8 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "ProductCalls.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -39,6 +41,7 @@ namespace mlir::autopar {
 } // namespace mlir::autopar
 
 using namespace mlir;
+using namespace mlir::autopar;
 
 namespace {
 
@@ -52,29 +55,6 @@ struct Product {
   /// Per loop: pad it; and whether it is summed over (indexes A and B only).
   SmallVector<bool> pad, summed;
 };
-
-/// The constant loop description a product call passes (its last
-/// operand: a cast of a `memref.get_global` of a constant global).
-std::optional<SmallVector<int64_t>> loopDescription(func::CallOp call,
-                                                    SymbolTable &symbols) {
-  auto cast = call.getOperands().back().getDefiningOp<memref::CastOp>();
-  if (!cast)
-    return std::nullopt;
-  auto get = cast.getSource().getDefiningOp<memref::GetGlobalOp>();
-  if (!get)
-    return std::nullopt;
-  auto global = symbols.lookup<memref::GlobalOp>(get.getName());
-  if (!global || !global.getConstant())
-    return std::nullopt;
-  auto value =
-      dyn_cast_or_null<DenseIntElementsAttr>(global.getInitialValueAttr());
-  if (!value)
-    return std::nullopt;
-  SmallVector<int64_t> description;
-  for (const APInt &v : value.getValues<APInt>())
-    description.push_back(v.getSExtValue());
-  return description;
-}
 
 /// Whether `alloc`'s buffer may grow: a static identity-layout allocation
 /// whose every use is a deallocation, a `linalg.generic` operand, or a cast
@@ -155,13 +135,13 @@ struct PadProductsPass
         auto alloc = cast.getSource().getDefiningOp<memref::AllocOp>();
         p.allocs.push_back(alloc && growable(alloc, prefix) ? alloc : nullptr);
       }
-      std::optional<SmallVector<int64_t>> description =
-          loopDescription(call, symbols);
+      std::optional<products::LoopDescription> description =
+          products::loopDescription(call, symbols);
       if (!description)
         return;
-      p.numLoops = description->size() / 3;
-      p.description.assign(description->begin(),
-                           description->begin() + p.numLoops * 3);
+      p.numLoops = description->numLoops();
+      p.description.assign(description->values.begin(),
+                           description->values.begin() + p.numLoops * 3);
       p.pad.assign(p.numLoops, false);
       p.summed.assign(p.numLoops, false);
       for (unsigned l = 0; l < p.numLoops; ++l) {

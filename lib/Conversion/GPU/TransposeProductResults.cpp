@@ -19,6 +19,8 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "ProductCalls.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -31,23 +33,9 @@ namespace mlir::autopar {
 } // namespace mlir::autopar
 
 using namespace mlir;
+using namespace mlir::autopar;
 
 namespace {
-
-/// The constant global a product call's loop description comes from (its
-/// last operand: a cast of a `memref.get_global`), and the get_global.
-std::pair<memref::GlobalOp, memref::GetGlobalOp>
-descriptionOf(func::CallOp call, SymbolTable &symbols) {
-  auto cast = call.getOperands().back().getDefiningOp<memref::CastOp>();
-  auto get = cast ? cast.getSource().getDefiningOp<memref::GetGlobalOp>()
-                  : memref::GetGlobalOp();
-  auto global = get ? symbols.lookup<memref::GlobalOp>(get.getName())
-                    : memref::GlobalOp();
-  if (!global || !global.getConstant() ||
-      !isa_and_nonnull<DenseIntElementsAttr>(global.getInitialValueAttr()))
-    return {};
-  return {global, get};
-}
 
 struct TransposeProductResultsPass
     : public mlir::autopar::impl::TransposeProductResultsPassBase<
@@ -76,9 +64,12 @@ struct TransposeProductResultsPass
       if (type.getRank() != 2 || !type.getLayout().isIdentity() ||
           !type.hasStaticShape())
         continue;
-      auto [global, get] = descriptionOf(call, symbols);
-      if (!global)
+      std::optional<products::LoopDescription> loops =
+          products::loopDescription(call, symbols);
+      if (!loops)
         continue;
+      memref::GlobalOp global = loops->global;
+      memref::GetGlobalOp get = loops->get;
       // The one reader: a linalg.generic reading C once, its innermost loop
       // indexing C's rows (the first dimension), not its columns.
       linalg::GenericOp reader;
@@ -117,12 +108,8 @@ struct TransposeProductResultsPass
         continue;
       // C transposed: the allocation, the reader's map, and the call's
       // description of C's dimensions (0 and 1 swapped).
-      SmallVector<int64_t> description;
-      for (const APInt &v :
-           cast<DenseIntElementsAttr>(global.getInitialValueAttr())
-               .getValues<APInt>())
-        description.push_back(v.getSExtValue());
-      unsigned numLoops = description.size() / 3;
+      SmallVector<int64_t> description = loops->values;
+      unsigned numLoops = loops->numLoops();
       for (unsigned l = 0; l < numLoops; ++l)
         if (int64_t &dim = description[l * 3 + 2]; dim >= 0)
           dim = 1 - dim;
