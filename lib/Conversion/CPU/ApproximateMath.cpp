@@ -24,7 +24,7 @@ namespace {
 /// erf on f32 in two branch-free pieces, for the GPU: below 0.921875,
 /// x + x r(x^2) with r of degree 5; above, 1 - 2^q(|x|) with q of degree 7
 /// (|x| clamped to 3.92, where erf rounds to 1), its sign restored. Both are
-/// computed and one selected: 21 arithmetic instructions and one `ex2` (an
+/// computed and one selected: 20 arithmetic instructions and one `ex2` (an
 /// MUFU instruction), where upstream's three-interval rational
 /// approximation selects 18 coefficients, then divides. Least-squares fits
 /// to minimax on Chebyshev nodes (relative error of erf(x)/x - 1 below,

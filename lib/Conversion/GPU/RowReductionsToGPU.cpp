@@ -289,7 +289,7 @@ std::optional<Sibling> matchSibling(const RowReduction &r, linalg::GenericOp op,
         !op.getMatchingBlockArgument(&init).use_empty())
       return std::nullopt;
     for (OpOperand &other : sum->getOpOperands())
-      if (!aliases.alias(init.get(), other.get()).isNo())
+      if (!apart(init.get(), other.get(), aliases))
         return std::nullopt;
   }
   // A body of arithmetic only: it is cloned into the sum's loop.
@@ -333,8 +333,8 @@ std::optional<Sibling> matchSumSibling(const RowReduction &r,
       if (!apart(mine.get(), w, aliases))
         return std::nullopt;
     if (other.isDpsInit(&mine))
-      for (Value other : read)
-        if (!apart(mine.get(), other, aliases))
+      for (Value value : read)
+        if (!apart(mine.get(), value, aliases))
           return std::nullopt;
   }
   Sibling s;
