@@ -22,23 +22,29 @@ def main():
     launch = {}
     binaries = []
     for line in open(lowered):
+        # A launch autopar-fuse-launches merged has the fused locations of
+        # its parts: the first names the kernel, the count is printed.
         m = re.search(r"gpu\.launch_func .*?@([\w]+)::@([\w]+).*"
-                      r"loc\(\"[^\"]*\":(\d+):\d+\)", line)
+                      r"loc\((fused\[.*?\]|\"[^\"]*\":\d+:\d+)\)", line)
         if m and m.group(1) not in launch:
             args = line[line.index("args("):] if "args(" in line else ""
             buffers = dict(re.findall(r"(%[\w.]+) : (memref<[^>]*>)", args))
             megabytes = sum(size(t) for t in buffers.values()) / 1e6
-            launch[m.group(1)] = (m.group(2), int(m.group(3)), megabytes)
+            lines = re.findall(r"\":(\d+):\d+", m.group(3))
+            launch[m.group(1)] = (m.group(2), int(lines[0]), megabytes,
+                                  len(lines))
         b = re.match(r"\s*gpu\.binary @([\w]+)", line)
         if b:
             binaries.append(b.group(1))
     for i, name in enumerate(binaries):
-        kernel, at, megabytes = launch.get(name, ("?", 0, 0.0))
+        kernel, at, megabytes, parts = launch.get(name, ("?", 0, 0.0, 1))
         op = ""
         if 0 < at <= len(source):
             text = source[at - 1].strip()
             o = re.search(r"(autopar\.\w+|linalg\.\w+|arith\.\w+)", text)
             op = o.group(1) if o else text[:60]
+        if parts > 1:
+            op += f"+{parts - 1}"
         print(f"#{i} {name} {kernel} line {at} {op} {megabytes:.1f} MB")
 
 

@@ -70,10 +70,9 @@
 #                          column sum's siblings (elementwise ops and other
 #                          column sums) in kernels of their own
 #                          (column-siblings=false)
-#   libgpt2-b8-bf16-notranspose.so, gpt2-b8-bf16-notranspose.txt   with the
-#                          embedding gradient's product stored as its
-#                          reader reads it transposed
-#                          (transpose-results=false)
+#   libgpt2-b8-bf16-separate.so, gpt2-b8-bf16-separate.txt   with each
+#                          independent elementwise kernel launched on its
+#                          own (fuse-launches=false)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -284,8 +283,9 @@ gpt2_bf16() {
 }
 # The timing's other half; then, for run.sh to time in the same run, the
 # same with the vocabulary products padded by the runtime's copies, with
-# the column sums' siblings in kernels of their own, and with the
-# embedding gradient's product not transposed. Earlier runs
+# the column sums' siblings in kernels of their own, and with each
+# independent elementwise kernel (an optimizer update per parameter, a
+# rounding per weight) launched on its own. Earlier runs
 # timed the same way: without autopar-fuse-rows (runs 8-12: 1.17-1.28x),
 # without the fused attention kernels (8-11: 1.11-1.14x), with f32 results
 # from the bf16 products (10-11: 1.04-1.06x), one row per thread (12:
@@ -293,12 +293,13 @@ gpt2_bf16() {
 # or 512 threads (13: within the run-to-run spread), blocks of 256 threads
 # for the long rows (14: 1.07x), the cheap producers stored (14-15:
 # 1.04-1.08x), a block per row in the row kernels (14-15: 0.98-1.00x),
-# libdevice's erf (15: 1.07x; 17, against the two-piece erf: 1.01x);
+# libdevice's erf (15: 1.07x; 17, against the two-piece erf: 1.01x), the
+# embedding gradient's product not transposed (18: 1.00x);
 # `gpt2_bf16 NAME --cuda-lowering-options=...` brings one back.
 gpt2_bf16 gpt2-b8-bf16
 gpt2_bf16 gpt2-b8-bf16-copied --cuda-lowering-options="pad-products=false"
 gpt2_bf16 gpt2-b8-bf16-nosiblings --cuda-lowering-options="column-siblings=false"
-gpt2_bf16 gpt2-b8-bf16-notranspose --cuda-lowering-options="transpose-results=false"
+gpt2_bf16 gpt2-b8-bf16-separate --cuda-lowering-options="fuse-launches=false"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

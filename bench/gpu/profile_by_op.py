@@ -50,6 +50,8 @@ def main(argv):
             op = "attention kernel " + k.group(2)[len("autopar_attention_"):]
         elif k and k.group(1) in ops:
             op = ops[k.group(1)].split()[-1]
+            if re.search(r"\+\d+$", op):
+                op = "merged launches (autopar-fuse-launches)"
         else:
             op = "kernels not mapped"
         by_op[op][0] += ms

@@ -252,8 +252,8 @@ if want gpt2; then
   train gpt2-b8-bf16-copied 10 120 || status=1
   echo "== the same with the column sums' siblings in kernels of their own (column-siblings=false): 10 steps, timed"
   train gpt2-b8-bf16-nosiblings 10 120 || status=1
-  echo "== the same with the embedding gradient's product not transposed (transpose-results=false): 10 steps, timed"
-  train gpt2-b8-bf16-notranspose 10 120 || status=1
+  echo "== the same with each independent elementwise kernel launched on its own (fuse-launches=false): 10 steps, timed"
+  train gpt2-b8-bf16-separate 10 120 || status=1
   echo "== batch 8 in bf16 with a stream created and destroyed for each stretch of kernels (AUTOPAR_CUDA_STREAM_POOL=0): 10 steps, timed"
   AUTOPAR_CUDA_STREAM_POOL=0 TRAIN_AS=gpt2-b8-bf16-nopool train gpt2-b8-bf16 10 120 \
     || status=1
@@ -271,6 +271,7 @@ for name, what in (("unpadded", "without padding"),
                    ("copied", "with the runtime's padded copies"),
                    ("nosiblings", "with the column sums' siblings apart"),
                    ("notranspose", "with the product untransposed"),
+                   ("separate", "with the kernels launched apart"),
                    ("stored", "with the cheap producers stored"),
                    ("blockrows", "with a block per row"),
                    ("longrows256", "with blocks of 256 for long rows"),
@@ -355,6 +356,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                     "kernels of their own (column-siblings=false)"),
                    ("notranspose", "with the embedding gradient's product "
                     "not transposed (transpose-results=false)"),
+                   ("separate", "with each independent elementwise kernel "
+                    "launched on its own (fuse-launches=false)"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("nopool", "without the stream pool "
                     "(AUTOPAR_CUDA_STREAM_POOL=0)"),

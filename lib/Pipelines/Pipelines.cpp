@@ -224,6 +224,10 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       " rows-per-thread=" + std::to_string(options.rowsPerThread) +
       "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu," +
       (options.approximateErf ? "autopar-approximate-math{erf-only}," : "") +
+      (options.fuseLaunches
+           ? std::string("autopar-fuse-launches{hoist=") +
+                 (options.hoistLaunches ? "true" : "false") + "},"
+           : std::string()) +
       "canonicalize),"
       "autopar-device-buffers,gpu-launch-sink-index-computations,"
       "gpu-kernel-outlining,"

@@ -293,6 +293,75 @@ def TileLoopsForGPUPass
   ];
 }
 
+def FuseLaunchesPass
+    : Pass<"autopar-fuse-launches", "::mlir::func::FuncOp"> {
+  let summary = "One kernel for independent elementwise kernels "
+                "(horizontal fusion)";
+  let description = [{
+    Merges `gpu.launch` ops that do not depend on each other into one
+    launch whose blocks are theirs one after the other: block b of the
+    merged grid runs the body of the launch whose range of blocks holds b
+    (a balanced tree of `scf.if` on the block index: every thread of a
+    block takes the same branch), with that launch's block and thread
+    indices recovered from b and the thread's linear index. gpt2-small's
+    optimizer step is 148 such kernels, one per parameter, a third of them
+    768 elements (3 blocks), and its forward pass rounds the 49 weights to
+    bf16 in kernels of their own between the layers: small kernels whose
+    launch gaps and half-empty last waves are a large part of their time.
+
+    A launch takes part when its body is one block of arithmetic, memory
+    accesses and structured control flow: no barrier, shuffle, reduction
+    across threads, workgroup or private memory, dynamic shared memory, or
+    op that reads the launch's indices other than its region arguments;
+    constant grid and block sizes. Launches merge when their blocks have
+    the same number of threads and the merged kernel's parameters (each
+    memref a descriptor of 3 + 2 × rank words, other values a word; the
+    constants are sunk into the kernel) fit in `param-bytes`. A launch
+    joins the nearest earlier group it is compatible with, moving up past
+    the ops in between when none of them writes a buffer it reads or reads
+    or writes a buffer it writes (`memref.dealloc` counts as a write; a
+    call as reading and writing its operands, except constant globals and
+    a product's A and B, which it only reads: the runtime's products are
+    `(A, B, C, ..., loop description)`, the last a constant global), and
+    it reads or writes nothing any member writes (or writes what one
+    reads). Two buffers are known apart when LocalAliasAnalysis says so
+    (distinct allocations, an allocation and an argument) or they are two
+    arguments of the function at least one of which is a result passed out
+    (`bufferize.result`: the compiled steps' callers give each result a
+    buffer of its own). The static allocations, views and constants the
+    launch uses move up with it. With `hoist=false` only launches with
+    nothing but such ops between them merge. A group of one launch stays as
+    it was.
+  }];
+  let options = [
+    Option<"paramBytes", "param-bytes", "int64_t", "4096",
+           "Most bytes of kernel parameters a merged launch may take "
+           "(4096: what every CUDA version accepts)">,
+    Option<"hoist", "hoist", "bool", "true",
+           "Move a launch up past independent ops (and the allocations it "
+           "writes with it) to join an earlier group">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::gpu::GPUDialect"];
+}
+
+def LaunchesToLoopsPass
+    : Pass<"autopar-launches-to-loops", "::mlir::func::FuncOp"> {
+  let summary = "Run barrier-free gpu.launch bodies as host loops (to test "
+                "kernel rewrites on a CPU)";
+  let description = [{
+    Replaces each `gpu.launch` whose body needs no cooperation between
+    threads (no barrier, shuffle, reduction across threads or workgroup
+    memory: what autopar-fuse-launches merges) by an `scf.parallel` over its
+    blocks and threads running the body, so that a module of kernels can run
+    on a CPU (`mlir-runner`) and a rewrite of them be checked against the
+    unrewritten kernels there. A launch that needs cooperation is an error.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect",
+                           "::mlir::arith::ArithDialect"];
+}
+
 def DeviceBuffersPass : Pass<"autopar-device-buffers", "::mlir::ModuleOp"> {
   let summary = "Allocate the host functions' buffers in GPU memory";
   let description = [{

@@ -238,6 +238,18 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "what it reads run in its kernel "
                      "(autopar-row-reductions-to-gpu siblings)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fuseLaunches{
+      *this, "fuse-launches",
+      llvm::cl::desc("Independent elementwise kernels (an optimizer update "
+                     "per parameter, a rounding per weight) as one launch "
+                     "(autopar-fuse-launches)"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> hoistLaunches{
+      *this, "hoist-launches",
+      llvm::cl::desc("With fuse-launches: a kernel moves up past "
+                     "independent ops to join an earlier launch "
+                     "(false: only kernels next to each other merge)"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> approximateErf{
       *this, "approximate-erf",
       llvm::cl::desc("math.erf as two branch-free polynomial pieces "

@@ -20,6 +20,7 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "Buffers.h"
 #include "RowKernels.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
@@ -75,13 +76,6 @@ struct Space {
   SmallVector<int64_t> rows;
   int64_t length = 0;
 };
-
-/// The buffer a view is a view of.
-Value rootOf(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
 
 bool isIdentityOver(AffineMap map, unsigned dims) {
   return map.getNumDims() == dims && map.isIdentity();
@@ -234,7 +228,7 @@ struct Run {
         m.writers.push_back(it->second);
         continue;
       }
-      Value root = rootOf(v);
+      Value root = autopar::rootBuffer(v);
       if (writtenRoots.contains(root) || sunkWrites.contains(root))
         return false;
       // The op reading its own output where it writes it is no hazard.
@@ -243,7 +237,7 @@ struct Run {
       m.writers.push_back(-1);
     }
     Value init = op.getDpsInitOperand(0)->get();
-    Value root = rootOf(init);
+    Value root = autopar::rootBuffer(init);
     if (readRoots.contains(root) || reads.contains(root) ||
         (writtenRoots.contains(root) && !lastWriter.count(init)) ||
         sunkReads.contains(root) || sunkWrites.contains(root))
@@ -287,7 +281,7 @@ struct Run {
       Value v = e.getValue();
       if (!v)
         return Between::No;
-      Value root = rootOf(v);
+      Value root = autopar::rootBuffer(v);
       if (isa<MemoryEffects::Read>(e.getEffect())) {
         if (writtenRoots.contains(root) || sunkWrites.contains(root))
           stay = false;
@@ -324,7 +318,7 @@ struct Run {
     cast<MemoryEffectOpInterface>(op).getEffects(instances);
     for (const MemoryEffects::EffectInstance &e : instances)
       (isa<MemoryEffects::Read>(e.getEffect()) ? sunkReads : sunkWrites)
-          .insert(rootOf(e.getValue()));
+          .insert(autopar::rootBuffer(e.getValue()));
   }
 };
 

@@ -20,6 +20,7 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "Buffers.h"
 #include "RowKernels.h"
 
 #include "mlir/Analysis/SliceAnalysis.h"
@@ -206,23 +207,6 @@ struct Sibling {
   std::optional<RowReduction> sum;
 };
 
-/// Whether `a` and `b` are known to be different buffers: LocalAliasAnalysis
-/// says so, or both are results of the function passed out
-/// (`bufferize.result`, what buffer-results-to-out-params{add-result-attr}
-/// marks): distinct results, which callers give distinct buffers.
-bool apart(Value a, Value b, LocalAliasAnalysis &aliases) {
-  auto resultArgument = [](Value v) {
-    auto arg = dyn_cast<BlockArgument>(v);
-    if (!arg || !arg.getOwner()->isEntryBlock())
-      return false;
-    auto fn = dyn_cast<FunctionOpInterface>(arg.getOwner()->getParentOp());
-    return fn && fn.getArgAttr(arg.getArgNumber(), "bufferize.result");
-  };
-  if (a != b && resultArgument(a) && resultArgument(b))
-    return true;
-  return aliases.alias(a, b).isNo();
-}
-
 /// `op` as a sibling of the column sum `r`, if it is one; `between` are the
 /// ops from `r` to `op`.
 std::optional<Sibling> matchSibling(const RowReduction &r, linalg::GenericOp op,
@@ -289,7 +273,7 @@ std::optional<Sibling> matchSibling(const RowReduction &r, linalg::GenericOp op,
         !op.getMatchingBlockArgument(&init).use_empty())
       return std::nullopt;
     for (OpOperand &other : sum->getOpOperands())
-      if (!apart(init.get(), other.get(), aliases))
+      if (!autopar::apart(init.get(), other.get(), aliases))
         return std::nullopt;
   }
   // A body of arithmetic only: it is cloned into the sum's loop.
@@ -330,11 +314,11 @@ std::optional<Sibling> matchSumSibling(const RowReduction &r,
   }
   for (OpOperand &mine : other->getOpOperands()) {
     for (Value w : written)
-      if (!apart(mine.get(), w, aliases))
+      if (!autopar::apart(mine.get(), w, aliases))
         return std::nullopt;
     if (other.isDpsInit(&mine))
       for (Value value : read)
-        if (!apart(mine.get(), value, aliases))
+        if (!autopar::apart(mine.get(), value, aliases))
           return std::nullopt;
   }
   Sibling s;
@@ -367,7 +351,7 @@ SmallVector<Sibling, 2> findSiblings(const RowReduction &r,
         for (const Sibling &other : siblings)
           for (OpOperand &init : s->op.getDpsInitsMutable())
             for (OpOperand &o : other.op->getOpOperands())
-              if (s && !apart(init.get(), o.get(), aliases))
+              if (s && !autopar::apart(init.get(), o.get(), aliases))
                 s.reset();
       if (!s)
         break;

@@ -17,6 +17,8 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "Buffers.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -40,12 +42,6 @@ struct ScatterAdd {
   arith::AddFOp add;
   memref::StoreOp store;
 };
-
-Value rootBuffer(Value v) {
-  while (auto view = v.getDefiningOp<ViewLikeOpInterface>())
-    v = view.getViewSource();
-  return v;
-}
 
 std::optional<ScatterAdd> match(scf::ForOp loop) {
   if (loop.getNumResults() != 0)
@@ -74,10 +70,11 @@ std::optional<ScatterAdd> match(scf::ForOp loop) {
       s.load = load;
   if (!s.load || !s.load->hasOneUse())
     return std::nullopt;
-  Value target = rootBuffer(s.store.getMemRef());
+  Value target = autopar::rootBuffer(s.store.getMemRef());
   for (Operation &op : loop.getBody()->without_terminator())
     if (auto load = dyn_cast<memref::LoadOp>(op);
-        load && load != s.load && rootBuffer(load.getMemRef()) == target)
+        load && load != s.load &&
+        autopar::rootBuffer(load.getMemRef()) == target)
       return std::nullopt;
   return s;
 }
