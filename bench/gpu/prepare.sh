@@ -73,6 +73,9 @@
 #   libgpt2-b8-bf16-separate.so, gpt2-b8-bf16-separate.txt   with each
 #                          independent elementwise kernel launched on its
 #                          own (fuse-launches=false)
+#   libgpt2-b8-bf16-scalar.so, gpt2-b8-bf16-scalar.txt   with the
+#                          elementwise kernels reading and writing one
+#                          element at a time (vector-bytes=0)
 #   aot_loss, aot_train    the drivers
 #   libautopar_cuda_runtime.so
 # The gpt2-small libraries travel gzipped (run.sh unpacks them): the
@@ -285,7 +288,9 @@ gpt2_bf16() {
 # same with the vocabulary products padded by the runtime's copies, with
 # the column sums' siblings in kernels of their own, and with each
 # independent elementwise kernel (an optimizer update per parameter, a
-# rounding per weight) launched on its own. Earlier runs
+# rounding per weight) launched on its own, and with the elementwise
+# kernels reading one element at a time instead of 16-byte vectors.
+# Earlier runs
 # timed the same way: without autopar-fuse-rows (runs 8-12: 1.17-1.28x),
 # without the fused attention kernels (8-11: 1.11-1.14x), with f32 results
 # from the bf16 products (10-11: 1.04-1.06x), one row per thread (12:
@@ -300,6 +305,7 @@ gpt2_bf16 gpt2-b8-bf16
 gpt2_bf16 gpt2-b8-bf16-copied --cuda-lowering-options="pad-products=false"
 gpt2_bf16 gpt2-b8-bf16-nosiblings --cuda-lowering-options="column-siblings=false"
 gpt2_bf16 gpt2-b8-bf16-separate --cuda-lowering-options="fuse-launches=false"
+gpt2_bf16 gpt2-b8-bf16-scalar --cuda-lowering-options="vector-bytes=0"
 for b in 1 8; do
   "$build/bin/autopar-compile" zoo:gpt2-small --train --batch=$b --target=cuda \
     --gpu-format=cubin -o "$out/gpt2" >/dev/null

@@ -254,6 +254,8 @@ if want gpt2; then
   train gpt2-b8-bf16-nosiblings 10 120 || status=1
   echo "== the same with each independent elementwise kernel launched on its own (fuse-launches=false): 10 steps, timed"
   train gpt2-b8-bf16-separate 10 120 || status=1
+  echo "== the same with the elementwise kernels reading and writing one element at a time (vector-bytes=0): 10 steps, timed"
+  train gpt2-b8-bf16-scalar 10 120 || status=1
   echo "== batch 8 in bf16 with a stream created and destroyed for each stretch of kernels (AUTOPAR_CUDA_STREAM_POOL=0): 10 steps, timed"
   AUTOPAR_CUDA_STREAM_POOL=0 TRAIN_AS=gpt2-b8-bf16-nopool train gpt2-b8-bf16 10 120 \
     || status=1
@@ -272,6 +274,7 @@ for name, what in (("unpadded", "without padding"),
                    ("nosiblings", "with the column sums' siblings apart"),
                    ("notranspose", "with the product untransposed"),
                    ("separate", "with the kernels launched apart"),
+                   ("scalar", "with one element at a time"),
                    ("stored", "with the cheap producers stored"),
                    ("blockrows", "with a block per row"),
                    ("longrows256", "with blocks of 256 for long rows"),
@@ -358,6 +361,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                     "not transposed (transpose-results=false)"),
                    ("separate", "with each independent elementwise kernel "
                     "launched on its own (fuse-launches=false)"),
+                   ("scalar", "with the elementwise kernels one element "
+                    "at a time (vector-bytes=0)"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("nopool", "without the stream pool "
                     "(AUTOPAR_CUDA_STREAM_POOL=0)"),

@@ -222,6 +222,7 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       "autopar-tile-loops-for-gpu{threads=" +
       std::to_string(options.threads) +
       " rows-per-thread=" + std::to_string(options.rowsPerThread) +
+      " vector-bytes=" + std::to_string(options.vectorBytes) +
       "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu," +
       (options.approximateErf ? "autopar-approximate-math{erf-only}," : "") +
       (options.fuseLaunches

@@ -14,8 +14,9 @@
 // RUN: comm -23 %t.calls %t.defined | count 0
 // RUN: cat %t.calls | FileCheck %s --check-prefix=CALLS
 
-// Elementwise chains become one fused kernel of 256-thread blocks (1000
-// elements: 4 blocks); a softmax one kernel (autopar-fuse-rows): a warp
+// Elementwise chains become one fused kernel of 256-thread blocks, each
+// thread reading and writing 4 floats at once (1000 elements: 250 threads,
+// one block; 16-byte vector loads and stores); a softmax one kernel (autopar-fuse-rows): a warp
 // per row (rows of 64 elements), the 8 rows one block of 8 warps, its max
 // and sum combined from the lanes' partials with shuffles (no barrier),
 // no buffer for either; with warp-row-length=0, a block of 64 threads per
@@ -27,7 +28,7 @@
 // (gpt2-small's bf16 step had 3526 64-bit divisions by kernel parameters).
 // CHECK-LABEL: func.func @gelu_mul
 // CHECK-SAME: %arg2: memref<1000xf32>
-// CHECK: gpu.launch_func async [%{{.*}}] @gelu_mul_kernel::@gelu_mul_kernel blocks in (%c4, %c1, %c1) threads in (%c256, %c1, %c1)  args(%arg0 : memref<1000xf32>, %arg1 : memref<1000xf32>, %arg2 : memref<1000xf32>){{$}}
+// CHECK: gpu.launch_func async [%{{.*}}] @gelu_mul_kernel::@gelu_mul_kernel blocks in (%c1, %c1, %c1) threads in (%c256, %c1, %c1)  args(%arg0 : memref<1000xf32>, %arg1 : memref<1000xf32>, %arg2 : memref<1000xf32>){{$}}
 // CHECK-NOT: gpu.launch_func
 // CHECK: gpu.wait [%{{.*}}]
 // CHECK-LABEL: func.func @softmax
@@ -40,6 +41,7 @@
 // PTX-SAME: .version 8.0
 // PTX-SAME: .target sm_90
 // PTX-SAME: .entry gelu_mul_kernel
+// PTX-SAME: ld.global.v4.b32
 // GELU's erf is two branch-free polynomial pieces (approximate-erf): the
 // argument clamped for the second (min), one ex2 and the sign restored,
 // no division; libdevice's erf branches on the argument instead.
@@ -48,6 +50,7 @@
 // PTX-SAME: ex2.approx.f32
 // PTX-SAME: copysign.f32
 // PTX-NOT: div.
+// PTX-SAME: st.global.v4.b32
 // PTX: gpu.binary @softmax_kernel
 // PTX-NOT: bar.sync
 // PTX-SAME: shfl.sync.bfly
@@ -110,7 +113,7 @@
 // HOST: llvm.call @mgpuStreamSynchronize
 // The kernels' PTX is loaded once (by a global constructor).
 // LLVM-DAG: @gelu_mul_kernel_binary = internal constant [{{[0-9]+}} x i8] c"//
-// LLVM-DAG: call void @mgpuLaunchKernel(ptr %{{[0-9]+}}, i64 4, i64 1, i64 1, i64 256, i64 1, i64 1, i32 0,
+// LLVM-DAG: call void @mgpuLaunchKernel(ptr %{{[0-9]+}}, i64 1, i64 1, i64 1, i64 256, i64 1, i64 1, i32 0,
 // LLVM-DAG: call ptr @mgpuModuleLoadJIT(ptr @gelu_mul_kernel_binary, i32 2)
 // CALLS: _mlir_ciface_autopar_cuda_gemm_bf16_c16
 // CALLS: _mlir_ciface_autopar_cuda_gemm_f32

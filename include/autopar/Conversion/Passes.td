@@ -279,17 +279,44 @@ def TileLoopsForGPUPass
     independent loads in flight; the iterations of an `scf.parallel` do not
     depend on each other, so the order between rows is free. Neighbouring
     threads still touch neighbouring elements.
+
+    Before that, an elementwise nest of one or two dimensions (straight-line
+    body, innermost loop from 0 by 1) gives each thread `width` consecutive
+    elements along the innermost dimension, read and written as vectors
+    (`vector.load` / `vector.store` with their alignment, one 16-byte
+    access instead of four or eight): each load or store whose innermost
+    index is the innermost loop's index, and whose other indices do not
+    vary with it, on a buffer whose layout is static (innermost stride 1,
+    the other strides and the offset multiples of `width`) and that is an
+    allocation, a global's device copy or a function argument, seen
+    through subviews, casts and reshapes (the runtime allocates those
+    256-byte aligned, the host runtime 64-byte; a caller passing arguments
+    less aligned than 16 bytes breaks this). `width` is the most elements
+    of the widest such access that fit in `vector-bytes` and divide the
+    innermost trip count (4 for f32, 8 for bf16 alone); the body is cloned
+    per lane, except ops that neither vary along the row nor write memory
+    (a bias, a row's statistic), which run once; other accesses stay one
+    element per lane. The innermost loop then runs over vectors (step 1:
+    upstream tiling's guard for a partial tile assumes unit steps), and
+    after the rows' coarsening both dimensions become one, the vectors
+    numbered row after row, so that every such nest gets blocks of
+    `threads` threads whatever its rows' length (a row of 768 bf16 is 96
+    vectors) and whole blocks but the last.
   }];
   let options = [
     Option<"threads", "threads", "int64_t", "256",
            "Threads per block along the innermost dimension">,
     Option<"rowsPerThread", "rows-per-thread", "int64_t", "4",
            "Outer iterations each thread of a large elementwise nest "
-           "computes (1: one point per thread)">
+           "computes (1: one point per thread)">,
+    Option<"vectorBytes", "vector-bytes", "int64_t", "16",
+           "Bytes of the widest vector an elementwise nest's thread reads or "
+           "writes at once (0: one element at a time)">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
-    "::mlir::scf::SCFDialect"
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 

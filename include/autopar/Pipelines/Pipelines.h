@@ -238,6 +238,13 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "what it reads run in its kernel "
                      "(autopar-row-reductions-to-gpu siblings)"),
       llvm::cl::init(true)};
+  PassOptions::Option<int64_t> vectorBytes{
+      *this, "vector-bytes",
+      llvm::cl::desc("Bytes of the widest vector an elementwise kernel's "
+                     "thread reads or writes at once "
+                     "(autopar-tile-loops-for-gpu; 0: one element at a "
+                     "time)"),
+      llvm::cl::init(16)};
   PassOptions::Option<bool> fuseLaunches{
       *this, "fuse-launches",
       llvm::cl::desc("Independent elementwise kernels (an optimizer update "

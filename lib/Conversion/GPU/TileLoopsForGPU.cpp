@@ -6,11 +6,15 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/CallInterfaces.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SmallPtrSet.h"
 
 namespace mlir::autopar {
@@ -188,6 +192,188 @@ scf::ParallelOp coarsenRows(scf::ParallelOp loop, int64_t rows,
   return coarse;
 }
 
+/// Whether an access to `m` whose innermost index is a multiple of `width`
+/// starts `width` elements' bytes into an aligned block: static strides
+/// (the innermost 1, the others multiples of `width`), a static offset
+/// that is one too, through views that keep the base's aligned pointer, of
+/// a buffer the runtime allocates (an allocation or a global, which the
+/// CUDA pipeline allocates in device memory, or an argument of the
+/// function: cuMemAlloc's are 256-byte aligned, the host runtime's 64).
+bool alignedColumns(Value m, int64_t width) {
+  auto type = dyn_cast<MemRefType>(m.getType());
+  if (!type || type.getRank() == 0)
+    return false;
+  unsigned bits = type.getElementTypeBitWidth();
+  if (bits % 8 != 0 || !llvm::isPowerOf2_64(bits / 8))
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      strides.back() != 1 || ShapedType::isDynamic(offset) || offset % width)
+    return false;
+  for (int64_t stride : ArrayRef<int64_t>(strides).drop_back())
+    if (ShapedType::isDynamic(stride) || stride % width)
+      return false;
+  Value v = m;
+  while (Operation *def = v.getDefiningOp()) {
+    if (isa<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(def))
+      return true;
+    if (!isa<memref::SubViewOp, memref::CastOp, memref::ExpandShapeOp,
+             memref::CollapseShapeOp, memref::ReinterpretCastOp>(def))
+      return false;
+    v = def->getOperand(0);
+  }
+  auto arg = cast<BlockArgument>(v);
+  return arg.getOwner()->isEntryBlock() &&
+         isa<FunctionOpInterface>(arg.getOwner()->getParentOp());
+}
+
+/// Gives each thread of an elementwise nest `width` consecutive elements
+/// along the innermost dimension, read and written as vectors where the
+/// buffers allow (see the pass's description): the innermost loop runs
+/// over vectors of `width` elements, each vector load's lanes are extracted,
+/// the body is cloned per lane (ops that do not depend on the innermost index
+/// once), and the lanes' values stored as one vector. `width` is the most
+/// elements of the widest vectorized access that fit in `maxBytes` and divide
+/// the innermost trip count. Returns the new loop, or `loop` where no access
+/// can be a vector.
+scf::ParallelOp vectorizeColumns(scf::ParallelOp loop, int64_t maxBytes,
+                                 IRRewriter &rewriter) {
+  unsigned rank = loop.getNumLoops();
+  if (rank > 2 || loop.getNumResults() != 0 ||
+      constantValue(loop.getLowerBound()[rank - 1]) != 0 ||
+      constantValue(loop.getStep()[rank - 1]) != 1)
+    return loop;
+  std::optional<int64_t> inner = tripCount(loop, rank - 1);
+  if (!inner)
+    return loop;
+  Block *body = loop.getBody();
+  Value iv = body->getArgument(rank - 1);
+  llvm::SmallPtrSet<Value, 16> varying = {iv};
+  auto varies = [&](Operation &op) {
+    return llvm::any_of(op.getOperands(),
+                        [&](Value v) { return varying.contains(v); });
+  };
+  // Loads and stores whose innermost index is the innermost loop's and
+  // whose other indices do not vary with it.
+  SmallVector<Operation *> columns;
+  int64_t widest = 0;
+  for (Operation &op : body->without_terminator()) {
+    if (op.getNumRegions() != 0)
+      return loop;
+    if (varies(op))
+      for (Value r : op.getResults())
+        varying.insert(r);
+    Value memref;
+    ValueRange indices;
+    if (auto load = dyn_cast<memref::LoadOp>(op)) {
+      memref = load.getMemRef();
+      indices = load.getIndices();
+    } else if (auto store = dyn_cast<memref::StoreOp>(op)) {
+      memref = store.getMemRef();
+      indices = store.getIndices();
+    } else {
+      continue;
+    }
+    if (indices.empty() || indices.back() != iv ||
+        llvm::any_of(indices.drop_back(),
+                     [&](Value v) { return varying.contains(v); }) ||
+        !alignedColumns(memref, 2))
+      continue;
+    columns.push_back(&op);
+    widest = std::max<int64_t>(
+        widest,
+        cast<MemRefType>(memref.getType()).getElementTypeBitWidth() / 8);
+  }
+  if (columns.empty())
+    return loop;
+  int64_t width = maxBytes / widest;
+  auto fits = [&](int64_t w) {
+    return *inner % w == 0 && llvm::all_of(columns, [&](Operation *op) {
+      Value m = isa<memref::LoadOp>(op) ? cast<memref::LoadOp>(op).getMemRef()
+                                        : cast<memref::StoreOp>(op).getMemRef();
+      return alignedColumns(m, w);
+    });
+  };
+  while (width >= 2 && !fits(width))
+    width /= 2;
+  if (width < 2)
+    return loop;
+  llvm::SmallPtrSet<Operation *, 16> vectorized(columns.begin(), columns.end());
+  Location loc = loop.getLoc();
+  rewriter.setInsertionPoint(loop);
+  // The innermost loop runs over the vectors (step 1: upstream tiling's
+  // guard for a partial tile assumes unit steps), each starting at index
+  // width * v.
+  SmallVector<Value> upper(loop.getUpperBound());
+  upper.back() = arith::ConstantIndexOp::create(rewriter, loc, *inner / width);
+  auto wide = scf::ParallelOp::create(
+      rewriter, loc, loop.getLowerBound(), upper, loop.getStep(),
+      [&](OpBuilder &b, Location l, ValueRange ivs) {
+        Value first = arith::MulIOp::create(
+            b, l, ivs.back(), arith::ConstantIndexOp::create(b, l, width));
+        SmallVector<IRMapping> lanes(width);
+        for (int64_t k = 0; k < width; ++k) {
+          for (unsigned d = 0; d + 1 < rank; ++d)
+            lanes[k].map(body->getArgument(d), ivs[d]);
+          lanes[k].map(iv, k == 0
+                               ? first
+                               : Value(arith::AddIOp::create(
+                                     b, l, first,
+                                     arith::ConstantIndexOp::create(b, l, k))));
+        }
+        auto indicesOf = [&](ValueRange indices) {
+          return llvm::map_to_vector(
+              indices, [&](Value v) { return lanes[0].lookupOrDefault(v); });
+        };
+        for (Operation &op : body->without_terminator()) {
+          if (vectorized.contains(&op)) {
+            if (auto load = dyn_cast<memref::LoadOp>(op)) {
+              Type element = load.getType();
+              int64_t bytes = width * element.getIntOrFloatBitWidth() / 8;
+              auto vector = vector::LoadOp::create(
+                  b, op.getLoc(), VectorType::get({width}, element),
+                  load.getMemRef(), indicesOf(load.getIndices()),
+                  /*nontemporal=*/false, llvm::MaybeAlign(bytes));
+              for (int64_t k = 0; k < width; ++k)
+                lanes[k].map(load.getResult(), vector::ExtractOp::create(
+                                                   b, op.getLoc(), vector, k)
+                                                   .getResult());
+              continue;
+            }
+            auto store = cast<memref::StoreOp>(op);
+            Type element = store.getValueToStore().getType();
+            int64_t bytes = width * element.getIntOrFloatBitWidth() / 8;
+            SmallVector<Value> values;
+            for (int64_t k = 0; k < width; ++k)
+              values.push_back(
+                  lanes[k].lookupOrDefault(store.getValueToStore()));
+            Value vector = vector::FromElementsOp::create(
+                b, op.getLoc(), VectorType::get({width}, element), values);
+            vector::StoreOp::create(b, op.getLoc(), vector, store.getMemRef(),
+                                    indicesOf(store.getIndices()),
+                                    /*nontemporal=*/false,
+                                    llvm::MaybeAlign(bytes));
+            continue;
+          }
+          // What does not vary along the row (a bias, a row's statistic)
+          // once; what writes memory, or varies, once per lane.
+          bool once = !varies(op) &&
+                      (isMemoryEffectFree(&op) || isa<memref::LoadOp>(op));
+          if (once) {
+            Operation *copy = b.clone(op, lanes[0]);
+            for (int64_t k = 1; k < width; ++k)
+              lanes[k].map(op.getResults(), copy->getResults());
+            continue;
+          }
+          for (IRMapping &lane : lanes)
+            b.clone(op, lane);
+        }
+      });
+  rewriter.eraseOp(loop);
+  return wide;
+}
+
 struct TileLoopsForGPUPass
     : public mlir::autopar::impl::TileLoopsForGPUPassBase<TileLoopsForGPUPass> {
   using Base::Base;
@@ -204,6 +390,14 @@ struct TileLoopsForGPUPass
       fn.emitError("autopar-tile-loops-for-gpu: rows-per-thread must be at "
                    "least 1, not ")
           << int64_t(rowsPerThread);
+      return signalPassFailure();
+    }
+    if (vectorBytes != 0 &&
+        (vectorBytes < 2 || vectorBytes > 64 ||
+         !llvm::isPowerOf2_64(uint64_t(int64_t(vectorBytes))))) {
+      fn.emitError("autopar-tile-loops-for-gpu: vector-bytes must be 0 or a "
+                   "power of two in 2..64, not ")
+          << int64_t(vectorBytes);
       return signalPassFailure();
     }
     IRRewriter rewriter(&getContext());
@@ -260,7 +454,21 @@ struct TileLoopsForGPUPass
         loop = cast<scf::ParallelOp>(next->getPrevNode());
         rank = 2;
       }
+      scf::ParallelOp scalar = loop;
+      loop = vectorizeColumns(loop, vectorBytes, rewriter);
+      bool vectorized = loop != scalar;
       loop = coarsenRows(loop, rowsPerThread, rewriter);
+      // Vectors numbered row after row: blocks of `threads` threads over
+      // all of them, whatever the row's length (a row of 768 bf16 is 96
+      // vectors: a block of 96 threads alone, 2.7 rows of a block of 256).
+      if (vectorized && rank == 2) {
+        Operation *next = loop->getNextNode();
+        rewriter.setInsertionPoint(loop);
+        collapseParallelLoops(rewriter, loop, {{0, 1}});
+        loop = cast<scf::ParallelOp>(next->getPrevNode());
+        rank = 1;
+      }
+      inner = tripCount(loop, rank - 1);
       int64_t block = threads;
       if (inner && *inner < block)
         block = *inner <= 1

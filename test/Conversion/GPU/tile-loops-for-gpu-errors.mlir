@@ -3,6 +3,8 @@
 // THREADS: error: autopar-tile-loops-for-gpu: threads must be in 1..1024, not 2048
 // RUN: not autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu{rows-per-thread=0}))' 2>&1 | FileCheck %s --check-prefix=ROWS
 // ROWS: error: autopar-tile-loops-for-gpu: rows-per-thread must be at least 1, not 0
+// RUN: not autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu{vector-bytes=12}))' 2>&1 | FileCheck %s --check-prefix=VECTOR
+// VECTOR: error: autopar-tile-loops-for-gpu: vector-bytes must be 0 or a power of two in 2..64, not 12
 
 // A value read on the host from a buffer and returned cannot move to the
 // device.

@@ -1,5 +1,6 @@
-// RUN: autopar-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu))' | FileCheck %s
-// RUN: autopar-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu,gpu-map-parallel-loops,convert-parallel-loops-to-gpu,canonicalize))' | FileCheck %s --check-prefix=MAPPED
+// RUN: autopar-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu{vector-bytes=0}))' | FileCheck %s
+// RUN: autopar-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu{vector-bytes=0},gpu-map-parallel-loops,convert-parallel-loops-to-gpu,canonicalize))' | FileCheck %s --check-prefix=MAPPED
+// RUN: autopar-opt %s --split-input-file --pass-pipeline='builtin.module(func.func(autopar-tile-loops-for-gpu{rows-per-thread=1},canonicalize))' | FileCheck %s --check-prefix=VEC
 
 // A 1-D loop of 1000 points: tiles of 256 (blocks) of 256 points (threads),
 // the remainder guarded; mapped, 4 blocks of 256 threads.
@@ -208,6 +209,125 @@ func.func @one_row_per_thread(%small: memref<512x256xf32>, %odd: memref<8191x307
       scf.yield %t : f32
     }
     memref.store %s, %big[%i, %j] : memref<8192x3072xf32>
+    scf.reduce
+  }
+  return
+}
+
+// -----
+
+// Vectors along the rows (the default vector-bytes=16): rounding f32 to
+// bf16 reads 4 floats (16 bytes) and writes 4 bf16 (8 bytes) a thread; a
+// bias read at the column index is a vector too, a row's statistic is
+// loaded once for the 4 lanes, a transposed read stays one load per lane,
+// and a buffer whose offset is 2 floats (a subview) halves the width for
+// the whole nest.
+// The vectors are numbered row after row, in blocks of 256 threads
+// whatever the rows' length: 16 rows of 256 vectors, 4096 vectors.
+// VEC-LABEL: func.func @round
+// VEC:       scf.parallel (%[[B:.*]], %[[T:.*]]) = (%c0, %c0) to (%c4096, %c256) step (%c256, %c1) {
+// VEC:         %[[N:.*]] = arith.addi %[[T]], %[[B]]
+// VEC:         %[[V:.*]] = arith.remsi %[[N]], %c256
+// VEC:         %[[I:.*]] = arith.divsi %[[N]], %c256
+// VEC:         %[[J:.*]] = arith.muli %[[V]], %c4
+// VEC:         %[[A:.*]] = vector.load %arg0[%[[I]], %[[J]]] {alignment = 16 : i64} : memref<16x1024xf32>, vector<4xf32>
+// VEC-COUNT-4: vector.extract %[[A]]
+// VEC:         vector.from_elements {{.*}} : vector<4xbf16>
+// VEC:         vector.store %{{.*}}, %arg1[%[[I]], %[[J]]] {alignment = 8 : i64} : memref<16x1024xbf16>, vector<4xbf16>
+// VEC-NOT:     memref.load
+// VEC-NOT:     memref.store
+func.func @round(%a: memref<16x1024xf32>, %o: memref<16x1024xbf16>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c1024 = arith.constant 1024 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c16, %c1024) step (%c1, %c1) {
+    %v = memref.load %a[%i, %j] : memref<16x1024xf32>
+    %w = arith.truncf %v : f32 to bf16
+    memref.store %w, %o[%i, %j] : memref<16x1024xbf16>
+    scf.reduce
+  }
+  return
+}
+
+// VEC-LABEL: func.func @bias_statistic_transposed
+// VEC:         vector.load %arg0{{.*}} {alignment = 16 : i64} : memref<16x64xf32>, vector<4xf32>
+// VEC:         vector.load %arg1{{.*}} {alignment = 16 : i64} : memref<64xf32>, vector<4xf32>
+// VEC-COUNT-1: memref.load %arg2
+// VEC-NOT:     memref.load %arg2
+// VEC-COUNT-4: memref.load %arg3
+// VEC:         vector.store {{.*}} {alignment = 16 : i64} : memref<16x64xf32>, vector<4xf32>
+func.func @bias_statistic_transposed(%a: memref<16x64xf32>, %b: memref<64xf32>,
+                                     %s: memref<16xf32>, %t: memref<64x16xf32>,
+                                     %o: memref<16x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c16, %c64) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<16x64xf32>
+    %y = memref.load %b[%j] : memref<64xf32>
+    %z = memref.load %s[%i] : memref<16xf32>
+    %u = memref.load %t[%j, %i] : memref<64x16xf32>
+    %p = arith.addf %x, %y : f32
+    %q = arith.mulf %p, %z : f32
+    %r = arith.addf %q, %u : f32
+    memref.store %r, %o[%i, %j] : memref<16x64xf32>
+    scf.reduce
+  }
+  return
+}
+
+// VEC-LABEL: func.func @offset_by_two
+// VEC:         vector.load {{.*}} {alignment = 8 : i64} : memref<16x64xf32, strided<[66, 1], offset: 2>>, vector<2xf32>
+// VEC:         vector.store {{.*}} {alignment = 8 : i64} : memref<16x64xf32>, vector<2xf32>
+func.func @offset_by_two(%a: memref<16x66xf32>, %o: memref<16x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c64 = arith.constant 64 : index
+  %v = memref.subview %a[0, 2] [16, 64] [1, 1]
+      : memref<16x66xf32> to memref<16x64xf32, strided<[66, 1], offset: 2>>
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c16, %c64) step (%c1, %c1) {
+    %x = memref.load %v[%i, %j] : memref<16x64xf32, strided<[66, 1], offset: 2>>
+    memref.store %x, %o[%i, %j] : memref<16x64xf32>
+    scf.reduce
+  }
+  return
+}
+
+// Rows of an odd length: one element at a time; a view offset by one
+// element, or a buffer of unknown origin (a function's result): read one
+// element at a time, while the result is written as vectors.
+// VEC-LABEL: func.func @scalar
+// VEC-NOT:     vector.
+// VEC:         memref.store %{{.*}}, %arg1
+// VEC-NOT:     vector.load
+// VEC-COUNT-4: memref.load %subview
+// VEC-NOT:     vector.load
+// VEC:         vector.store %{{.*}}, %arg3{{.*}} {alignment = 16 : i64}
+// VEC:         return
+func.func private @make() -> memref<16x64xf32>
+func.func @scalar(%a: memref<16x63xf32>, %o: memref<16x63xf32>,
+                  %b: memref<16x65xf32>, %p: memref<16x64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c63 = arith.constant 63 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c16, %c63) step (%c1, %c1) {
+    %x = memref.load %a[%i, %j] : memref<16x63xf32>
+    memref.store %x, %o[%i, %j] : memref<16x63xf32>
+    scf.reduce
+  }
+  %v = memref.subview %b[0, 1] [16, 64] [1, 1]
+      : memref<16x65xf32> to memref<16x64xf32, strided<[65, 1], offset: 1>>
+  %m = func.call @make() : () -> memref<16x64xf32>
+  scf.parallel (%i, %j) = (%c0, %c0) to (%c16, %c64) step (%c1, %c1) {
+    %x = memref.load %v[%i, %j] : memref<16x64xf32, strided<[65, 1], offset: 1>>
+    %y = memref.load %m[%i, %j] : memref<16x64xf32>
+    %z = arith.addf %x, %y : f32
+    memref.store %z, %p[%i, %j] : memref<16x64xf32>
     scf.reduce
   }
   return
