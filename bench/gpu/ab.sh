@@ -2,9 +2,9 @@
 # A short A/B on the device: gpt2-small's bf16 step as prepare.sh built it
 # and compiled with other lowering options, alternated in one call (two
 # rounds) so that the spread between runs shows: about a minute of device
-# time where run.sh takes four. Prepared after run 18 for
-# `unroll16=row-unroll=16 unroll4=row-unroll=4` (loads in flight in the row
-# kernels), not yet run (bench/results/gpu-h100.md).
+# time where run.sh takes four. Not yet run; what to prepare next is in
+# bench/results/gpu-h100.md ("What the next run measures"), e.g.
+# `nohoist=hoist-launches=false unroll16=row-unroll=16`.
 # usage (on the device, from the repository root, carry ["gpu-check-ab"]):
 #   bash bench/gpu/ab.sh VARIANT...   (libgpt2-b8-bf16-VARIANT.so each)
 # Build gpu-check-ab/ first on the build machine:
