@@ -49,7 +49,8 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
   p += "buffer-deallocation-pipeline,";
   if (options.fuseRows)
     p += "func.func(autopar-fuse-rows{gpu=false min-size=1 unroll=" +
-         std::to_string(options.fuseRowsUnroll) + "}),";
+         std::to_string(options.fuseRowsUnroll) +
+         " vector-bytes=" + std::to_string(options.fuseRowsVectorBytes) + "}),";
   // With pad-products or transpose-results the calls come first: those
   // passes need the elementwise ops that use the buffers, which outlining
   // hides.
@@ -77,6 +78,8 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
        "func.func(arith-expand{include-bf16=true}),"
        "math-extend-to-supported-types,"
        "convert-math-to-llvm,convert-math-to-libm,"
+       // Vectors of the fused rows' walks (fuse-rows-vector-bytes).
+       "convert-vector-to-llvm,"
        "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
        "convert-cf-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts";
   return p;
@@ -184,6 +187,7 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       std::to_string(std::clamp<int64_t>(options.threads / 32 * 32, 32, 1024));
   std::string unroll =
       " unroll=" + std::to_string(options.rowUnroll) +
+      " vector-bytes=" + std::to_string(options.vectorBytes) +
       " warp-row-length=" + std::to_string(options.warpRowLength) +
       " long-row-threads=" + std::to_string(options.longRowThreads);
   std::string siblings = options.columnSiblings ? "" : " siblings=false";

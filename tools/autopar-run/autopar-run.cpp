@@ -151,6 +151,11 @@ static cl::opt<int64_t> fuseRowsUnroll(
     cl::desc("With --fuse-rows: unroll its loops over a row by this many "
              "iterations, as the CUDA pipeline does, for tests"),
     cl::init(1), cl::Hidden, cl::cat(runCategory));
+static cl::opt<int64_t> fuseRowsVectorBytes(
+    "fuse-rows-vector-bytes",
+    cl::desc("With --fuse-rows: read and write the rows in vectors of up to "
+             "this many bytes, as the CUDA pipeline does, for tests"),
+    cl::init(0), cl::Hidden, cl::cat(runCategory));
 static cl::opt<bool> recomputeProducers(
     "recompute-producers",
     cl::desc("Lower with autopar-fuse-elementwise recompute (the CUDA "
@@ -822,6 +827,7 @@ compileModule(ModuleOp module, StringRef inputName) {
   mlir::autopar::CPULoweringOptions options;
   options.fuseRows = fuseRows;
   options.fuseRowsUnroll = fuseRowsUnroll;
+  options.fuseRowsVectorBytes = fuseRowsVectorBytes;
   options.recomputeProducers = recomputeProducers;
   options.attentionCalls = attentionCalls;
   options.padProducts = padProducts;

@@ -482,7 +482,8 @@ def RowReductionsToGPUPass
   let dependentDialects = ["::mlir::gpu::GPUDialect",
                            "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
-                           "::mlir::memref::MemRefDialect"];
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::vector::VectorDialect"];
   let options = [
     Option<"threads", "threads", "int64_t", "256",
            "Threads per block (a multiple of 32, at most 1024)">,
@@ -500,6 +501,10 @@ def RowReductionsToGPUPass
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "
            "none)">,
+    Option<"vectorBytes", "vector-bytes", "int64_t", "0",
+           "Bytes of the widest vector a thread's loop over a row reads or "
+           "writes at once, its elements consecutive (0: one element at a "
+           "time; the CUDA pipeline passes its vector-bytes, 16)">,
     Option<"siblings", "siblings", "bool", "true",
            "Elementwise ops right after a column sum that read only what it "
            "reads (through the same indexing) and write fresh allocations "
@@ -568,7 +573,8 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
                            "::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
                            "::mlir::memref::MemRefDialect",
-                           "::mlir::math::MathDialect"];
+                           "::mlir::math::MathDialect",
+                           "::mlir::vector::VectorDialect"];
   let options = [
     Option<"gpu", "gpu", "bool", "true",
            "A gpu.launch with a block per row (false: an scf.parallel over "
@@ -588,7 +594,11 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     Option<"unroll", "unroll", "int64_t", "8",
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "
-           "none)">
+           "none)">,
+    Option<"vectorBytes", "vector-bytes", "int64_t", "0",
+           "Bytes of the widest vector a thread's loop over a row reads or "
+           "writes at once, its elements consecutive (0: one element at a "
+           "time; the CUDA pipeline passes its vector-bytes, 16)">
   ];
 }
 

@@ -48,6 +48,13 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "CUDA pipeline does, so that tests can check the "
                      "unrolled loops against numpy"),
       llvm::cl::init(1)};
+  PassOptions::Option<int64_t> fuseRowsVectorBytes{
+      *this, "fuse-rows-vector-bytes",
+      llvm::cl::desc("With fuse-rows: read and write the rows in vectors of "
+                     "up to this many bytes (autopar-fuse-rows "
+                     "vector-bytes), as the CUDA pipeline does, so that "
+                     "tests can check the vector loops against numpy"),
+      llvm::cl::init(0)};
   PassOptions::Option<bool> recomputeProducers{
       *this, "recompute-producers",
       llvm::cl::desc("Recompute cheap elementwise producers in each "

@@ -4,8 +4,9 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// The buffer a view is of, and whether two buffers are known to differ:
-// what the GPU passes that move or merge memory accesses ask.
+// The buffer a view is of, whether two buffers are known to differ, and
+// whether accesses to one may be vectors: what the GPU passes that move,
+// merge or widen memory accesses ask.
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +14,8 @@
 #define AUTOPAR_LIB_CONVERSION_GPU_BUFFERS_H
 
 #include "mlir/Analysis/AliasAnalysis/LocalAliasAnalysis.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Block.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -50,6 +53,42 @@ inline bool apart(Value a, Value b, LocalAliasAnalysis &aliases) {
       a.getParentBlock() == b.getParentBlock())
     return true;
   return aliases.alias(a, b).isNo();
+}
+
+/// Whether an access to `m` whose innermost index is a multiple of `width`
+/// starts `width` elements' bytes into an aligned block: static strides
+/// (the innermost 1, the others multiples of `width`), a static offset
+/// that is one too, through views that keep the base's aligned pointer, of
+/// a buffer the runtime allocates (an allocation or a global, which the
+/// CUDA pipeline allocates in device memory, or an argument of the
+/// function: cuMemAlloc's are 256-byte aligned, the host runtime's 64).
+inline bool alignedColumns(Value m, int64_t width) {
+  auto type = dyn_cast<MemRefType>(m.getType());
+  if (!type || type.getRank() == 0 || !type.getElementType().isIntOrFloat())
+    return false;
+  unsigned bits = type.getElementTypeBitWidth();
+  if (bits % 8 != 0 || !llvm::isPowerOf2_64(bits / 8))
+    return false;
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      strides.back() != 1 || ShapedType::isDynamic(offset) || offset % width)
+    return false;
+  for (int64_t stride : ArrayRef<int64_t>(strides).drop_back())
+    if (ShapedType::isDynamic(stride) || stride % width)
+      return false;
+  Value v = m;
+  while (Operation *def = v.getDefiningOp()) {
+    if (isa<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(def))
+      return true;
+    if (!isa<memref::SubViewOp, memref::CastOp, memref::ExpandShapeOp,
+             memref::CollapseShapeOp, memref::ReinterpretCastOp>(def))
+      return false;
+    v = def->getOperand(0);
+  }
+  auto arg = cast<BlockArgument>(v);
+  return arg.getOwner()->isEntryBlock() &&
+         isa<FunctionOpInterface>(arg.getOwner()->getParentOp());
 }
 
 } // namespace mlir::autopar

@@ -326,9 +326,10 @@ struct Run {
 class Emitter {
 public:
   Emitter(const Run &run, bool gpu, int64_t threads, int64_t unroll,
-          int64_t warpRowLength, int64_t longRowThreads)
+          int64_t warpRowLength, int64_t longRowThreads, int64_t vectorBytes)
       : run(run), gpu(gpu), threads(threads), unroll(unroll),
-        warpRowLength(warpRowLength), longRowThreads(longRowThreads) {}
+        warpRowLength(warpRowLength), longRowThreads(longRowThreads),
+        vectorBytes(vectorBytes) {}
 
   /// The fused op, before the run's last member.
   Operation *emit() {
@@ -414,8 +415,11 @@ public:
       gpu::TerminatorOp::create(b, loc);
     // After every use of the loops' results: unrolling one whose trip
     // count does not divide adds a remainder loop that takes them over.
-    for (scf::ForOp loop : pendingUnroll)
-      unrollRowLoop(loop, run.space.length, step, unroll);
+    for (scf::ForOp loop : pendingUnroll) {
+      int64_t length = run.space.length, loopStep = step;
+      loop = vectorizeRowLoop(loop, length, loopStep, vectorBytes);
+      unrollRowLoop(loop, length, loopStep, unroll);
+    }
     fused->setAttr("autopar.fused_rows",
                    b.getI64IntegerAttr(int64_t(run.members.size())));
     return fused;
@@ -919,6 +923,7 @@ private:
   int64_t unroll;
   int64_t warpRowLength;
   int64_t longRowThreads;
+  int64_t vectorBytes;
   RowLaunch launch;
   int64_t step = 1;
   Value row, thread;
@@ -934,7 +939,8 @@ struct FuseRowsPass
 
   void runOnOperation() override {
     if (failed(checkRowOptions(getOperation(), "autopar-fuse-rows", threads,
-                               unroll, warpRowLength, longRowThreads)))
+                               unroll, warpRowLength, longRowThreads,
+                               vectorBytes)))
       return signalPassFailure();
     SmallVector<Block *> blocks;
     getOperation().walk([&](Block *block) {
@@ -1071,9 +1077,9 @@ struct FuseRowsPass
                  });
     }
     Operation *last = run.members.back().op;
-    Operation *fused =
-        Emitter(run, gpu, threads, unroll, warpRowLength, longRowThreads)
-            .emit();
+    Operation *fused = Emitter(run, gpu, threads, unroll, warpRowLength,
+                               longRowThreads, vectorBytes)
+                           .emit();
     // Deallocations and sunk ops between the members now come after the
     // fused op, in their order (ops after the last member stay where they
     // are).

@@ -12,6 +12,8 @@
 #ifndef AUTOPAR_LIB_CONVERSION_GPU_ROWKERNELS_H
 #define AUTOPAR_LIB_CONVERSION_GPU_ROWKERNELS_H
 
+#include "Buffers.h"
+
 #include "mlir/Analysis/AliasAnalysis/LocalAliasAnalysis.h"
 #include "mlir/Analysis/SliceAnalysis.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -19,6 +21,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/DenseSet.h"
@@ -105,7 +108,14 @@ inline bool warpRows(int64_t length, int64_t warpRowLength, TypeRange types) {
 inline LogicalResult checkRowOptions(Operation *op, StringRef pass,
                                      int64_t threads, int64_t unroll,
                                      int64_t warpRowLength,
-                                     int64_t longRowThreads) {
+                                     int64_t longRowThreads,
+                                     int64_t vectorBytes) {
+  if (vectorBytes != 0 && (vectorBytes < 2 || vectorBytes > 64 ||
+                           !llvm::isPowerOf2_64(uint64_t(vectorBytes))))
+    return op->emitError() << pass
+                           << ": vector-bytes must be 0 or a power of two in "
+                              "2..64, not "
+                           << vectorBytes;
   auto warps = [](int64_t n) { return n >= 32 && n <= 1024 && n % 32 == 0; };
   if (!warps(threads))
     return op->emitError() << pass
@@ -295,6 +305,175 @@ inline void unrollRowLoop(scf::ForOp loop, int64_t length, int64_t step,
       loopUnrollByFactor(loop, uint64_t(factor));
   if (succeeded(unrolled) && unrolled->mainLoopOp)
     loadsFirst(unrolled->mainLoopOp->getBody());
+}
+
+/// Gives each thread of a row walk `for j = thread to length step step`
+/// `width` consecutive elements a trip, read as one vector where the buffers
+/// allow: `for j = thread * width to length' step step * width` (length'
+/// the largest multiple of `width` up to `length`), the elements' vector
+/// loads first, then the body once per element in order (each folding into
+/// the previous one's iteration values), then the stores of buffers no load
+/// may read as vectors; a loop of the original body over the rest of the
+/// row (at most width - 1 elements) follows with the results. A load or
+/// store qualifies as in autopar-tile-loops-for-gpu: its innermost index is
+/// j, its buffer and other indices come from outside the loop, its
+/// buffer's layout and origin keep `width` elements aligned
+/// (alignedColumns). `width` is the most elements of the widest such access
+/// in `maxBytes`. Each thread folds other elements than before (a block's
+/// threads take consecutive vectors), so sums are reassociated
+/// differently. Returns the loop to unroll and sets `step` and `length` to
+/// its own, or returns `loop` as it is.
+inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
+                                   int64_t &step, int64_t maxBytes) {
+  if (maxBytes < 4 || getConstantIntValue(loop.getStep()) != step ||
+      getConstantIntValue(loop.getUpperBound()) != length)
+    return loop;
+  Block *body = loop.getBody();
+  Value iv = loop.getInductionVar();
+  SmallVector<memref::LoadOp> loads;
+  SmallVector<memref::StoreOp> stores;
+  SmallVector<Value> readBuffers;
+  int64_t widest = 0;
+  // The vectors are loaded ahead of the lanes: their buffers and other
+  // indices come from outside the loop.
+  auto qualifies = [&](Value memref, ValueRange indices) {
+    return !indices.empty() && indices.back() == iv &&
+           loop.isDefinedOutsideOfLoop(memref) &&
+           llvm::all_of(
+               indices.drop_back(),
+               [&](Value v) { return loop.isDefinedOutsideOfLoop(v); }) &&
+           alignedColumns(memref, 2);
+  };
+  auto bytesOf = [](Value memref) {
+    return int64_t(cast<MemRefType>(memref.getType()).getElementTypeBitWidth() /
+                   8);
+  };
+  for (Operation &op : body->without_terminator()) {
+    op.walk([&](memref::LoadOp l) { readBuffers.push_back(l.getMemRef()); });
+    if (auto load = dyn_cast<memref::LoadOp>(op)) {
+      if (qualifies(load.getMemRef(), load.getIndices())) {
+        loads.push_back(load);
+        widest = std::max(widest, bytesOf(load.getMemRef()));
+      }
+    } else if (auto store = dyn_cast<memref::StoreOp>(op)) {
+      if (qualifies(store.getMemRef(), store.getIndices())) {
+        stores.push_back(store);
+        widest = std::max(widest, bytesOf(store.getMemRef()));
+      }
+    }
+  }
+  // A store stays per element where a load of the body may read its
+  // buffer (the element a later lane loads would not be written yet).
+  LocalAliasAnalysis aliases;
+  llvm::erase_if(stores, [&](memref::StoreOp store) {
+    return llvm::any_of(readBuffers, [&](Value r) {
+      return !apart(r, store.getMemRef(), aliases);
+    });
+  });
+  if (loads.empty() && stores.empty())
+    return loop;
+  int64_t width = maxBytes / widest;
+  auto fits = [&](int64_t w) {
+    return length >= w &&
+           llvm::all_of(loads,
+                        [&](memref::LoadOp l) {
+                          return alignedColumns(l.getMemRef(), w);
+                        }) &&
+           llvm::all_of(stores, [&](memref::StoreOp st) {
+             return alignedColumns(st.getMemRef(), w);
+           });
+  };
+  while (width >= 2 && !fits(width))
+    width /= 2;
+  if (width < 2)
+    return loop;
+  llvm::SmallPtrSet<Operation *, 16> vectorized;
+  for (memref::LoadOp l : loads)
+    vectorized.insert(l);
+  for (memref::StoreOp st : stores)
+    vectorized.insert(st);
+  int64_t whole = length / width * width;
+  OpBuilder b(loop);
+  Location loc = loop.getLoc();
+  auto c = [&](OpBuilder &bb, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(bb, loc, v);
+  };
+  Value first =
+      arith::MulIOp::create(b, loc, loop.getLowerBound(), c(b, width));
+  auto wide = scf::ForOp::create(
+      b, loc, first, c(b, whole), c(b, step * width), loop.getInitArgs(),
+      [&](OpBuilder &lb, Location l, Value j, ValueRange iters) {
+        SmallVector<IRMapping> lanes(width);
+        for (int64_t k = 0; k < width; ++k)
+          lanes[k].map(
+              iv,
+              k == 0 ? j : Value(arith::AddIOp::create(lb, l, j, c(lb, k))));
+        auto indicesOf = [&](ValueRange indices) {
+          return llvm::map_to_vector(
+              indices, [&](Value v) { return lanes[0].lookupOrDefault(v); });
+        };
+        // The vectors first, then each element's body in order.
+        for (memref::LoadOp load : loads) {
+          Type element = load.getType();
+          auto vector = vector::LoadOp::create(
+              lb, l, VectorType::get({width}, element), load.getMemRef(),
+              indicesOf(load.getIndices()), /*nontemporal=*/false,
+              llvm::MaybeAlign(width * element.getIntOrFloatBitWidth() / 8));
+          for (int64_t k = 0; k < width; ++k)
+            lanes[k].map(
+                load.getResult(),
+                vector::ExtractOp::create(lb, l, vector, k).getResult());
+        }
+        SmallVector<Value> carried(iters.begin(), iters.end());
+        for (int64_t k = 0; k < width; ++k) {
+          lanes[k].map(loop.getRegionIterArgs(), carried);
+          for (Operation &op : body->without_terminator())
+            if (!vectorized.contains(&op))
+              lb.clone(op, lanes[k]);
+          carried = llvm::map_to_vector(
+              body->getTerminator()->getOperands(),
+              [&](Value v) { return lanes[k].lookupOrDefault(v); });
+        }
+        for (memref::StoreOp store : stores) {
+          Type element = store.getValueToStore().getType();
+          SmallVector<Value> values;
+          for (int64_t k = 0; k < width; ++k)
+            values.push_back(lanes[k].lookupOrDefault(store.getValueToStore()));
+          Value vector = vector::FromElementsOp::create(
+              lb, l, VectorType::get({width}, element), values);
+          vector::StoreOp::create(
+              lb, l, vector, store.getMemRef(), indicesOf(store.getIndices()),
+              /*nontemporal=*/false,
+              llvm::MaybeAlign(width * element.getIntOrFloatBitWidth() / 8));
+        }
+        scf::YieldOp::create(lb, l, carried);
+      });
+  SmallVector<Value> results(wide.getResults());
+  if (whole < length) {
+    // The rest of the row, an element a thread as before.
+    Value start =
+        arith::AddIOp::create(b, loc, c(b, whole), loop.getLowerBound());
+    auto rest = scf::ForOp::create(
+        b, loc, start, loop.getUpperBound(), loop.getStep(), results,
+        [&](OpBuilder &lb, Location l, Value j, ValueRange iters) {
+          IRMapping map;
+          map.map(iv, j);
+          map.map(loop.getRegionIterArgs(), iters);
+          for (Operation &op : body->without_terminator())
+            lb.clone(op, map);
+          scf::YieldOp::create(
+              lb, l,
+              llvm::map_to_vector(
+                  body->getTerminator()->getOperands(),
+                  [&](Value v) { return map.lookupOrDefault(v); }));
+        });
+    results.assign(rest.getResults().begin(), rest.getResults().end());
+  }
+  loop->replaceAllUsesWith(results);
+  loop.erase();
+  length = whole;
+  step *= width;
+  return wide;
 }
 
 } // namespace mlir::autopar::rows

@@ -405,7 +405,8 @@ void computeSibling(OpBuilder &b, Location loc, const RowReduction &r,
 /// over its row, their partial results combined, the row's first thread
 /// folding the total into the output.
 void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
-                 int64_t warpRowLength, int64_t longRowThreads) {
+                 int64_t warpRowLength, int64_t longRowThreads,
+                 int64_t vectorBytes) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
   OpBuilder b(op);
@@ -448,7 +449,9 @@ void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
     scf::YieldOp::create(ib, l);
   });
   gpu::TerminatorOp::create(b, loc);
-  unrollRowLoop(loop, length, block, unroll);
+  int64_t step = block;
+  loop = vectorizeRowLoop(loop, length, step, vectorBytes);
+  unrollRowLoop(loop, length, step, unroll);
   op.erase();
 }
 
@@ -551,7 +554,8 @@ struct RowReductionsToGPUPass
 
   void runOnOperation() override {
     if (failed(checkRowOptions(getOperation(), "autopar-row-reductions-to-gpu",
-                               threads, unroll, warpRowLength, longRowThreads)))
+                               threads, unroll, warpRowLength, longRowThreads,
+                               vectorBytes)))
       return signalPassFailure();
     SmallVector<RowReduction> rows, columns;
     getOperation().walk([&](linalg::GenericOp op) {
@@ -563,7 +567,8 @@ struct RowReductionsToGPUPass
         columns.push_back(*c);
     });
     for (const RowReduction &r : rows)
-      rewriteRows(r, threads, unroll, warpRowLength, longRowThreads);
+      rewriteRows(r, threads, unroll, warpRowLength, longRowThreads,
+                  vectorBytes);
     LocalAliasAnalysis aliases;
     llvm::SmallPtrSet<Operation *, 16> fused;
     for (const RowReduction &c : columns) {

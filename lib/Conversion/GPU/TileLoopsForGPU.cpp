@@ -6,6 +6,8 @@
 
 #include "autopar/Conversion/Passes.h"
 
+#include "Buffers.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -192,42 +194,6 @@ scf::ParallelOp coarsenRows(scf::ParallelOp loop, int64_t rows,
   return coarse;
 }
 
-/// Whether an access to `m` whose innermost index is a multiple of `width`
-/// starts `width` elements' bytes into an aligned block: static strides
-/// (the innermost 1, the others multiples of `width`), a static offset
-/// that is one too, through views that keep the base's aligned pointer, of
-/// a buffer the runtime allocates (an allocation or a global, which the
-/// CUDA pipeline allocates in device memory, or an argument of the
-/// function: cuMemAlloc's are 256-byte aligned, the host runtime's 64).
-bool alignedColumns(Value m, int64_t width) {
-  auto type = dyn_cast<MemRefType>(m.getType());
-  if (!type || type.getRank() == 0)
-    return false;
-  unsigned bits = type.getElementTypeBitWidth();
-  if (bits % 8 != 0 || !llvm::isPowerOf2_64(bits / 8))
-    return false;
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)) ||
-      strides.back() != 1 || ShapedType::isDynamic(offset) || offset % width)
-    return false;
-  for (int64_t stride : ArrayRef<int64_t>(strides).drop_back())
-    if (ShapedType::isDynamic(stride) || stride % width)
-      return false;
-  Value v = m;
-  while (Operation *def = v.getDefiningOp()) {
-    if (isa<memref::AllocOp, gpu::AllocOp, memref::GetGlobalOp>(def))
-      return true;
-    if (!isa<memref::SubViewOp, memref::CastOp, memref::ExpandShapeOp,
-             memref::CollapseShapeOp, memref::ReinterpretCastOp>(def))
-      return false;
-    v = def->getOperand(0);
-  }
-  auto arg = cast<BlockArgument>(v);
-  return arg.getOwner()->isEntryBlock() &&
-         isa<FunctionOpInterface>(arg.getOwner()->getParentOp());
-}
-
 /// Gives each thread of an elementwise nest `width` consecutive elements
 /// along the innermost dimension, read and written as vectors where the
 /// buffers allow (see the pass's description): the innermost loop runs
@@ -278,7 +244,7 @@ scf::ParallelOp vectorizeColumns(scf::ParallelOp loop, int64_t maxBytes,
     if (indices.empty() || indices.back() != iv ||
         llvm::any_of(indices.drop_back(),
                      [&](Value v) { return varying.contains(v); }) ||
-        !alignedColumns(memref, 2))
+        !autopar::alignedColumns(memref, 2))
       continue;
     columns.push_back(&op);
     widest = std::max<int64_t>(
@@ -292,7 +258,7 @@ scf::ParallelOp vectorizeColumns(scf::ParallelOp loop, int64_t maxBytes,
     return *inner % w == 0 && llvm::all_of(columns, [&](Operation *op) {
       Value m = isa<memref::LoadOp>(op) ? cast<memref::LoadOp>(op).getMemRef()
                                         : cast<memref::StoreOp>(op).getMemRef();
-      return alignedColumns(m, w);
+      return autopar::alignedColumns(m, w);
     });
   };
   while (width >= 2 && !fits(width))

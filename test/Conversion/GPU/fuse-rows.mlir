@@ -2,6 +2,7 @@
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows))' | FileCheck %s --check-prefix=WARP
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=1}))' | FileCheck %s --check-prefix=LOOPS
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=3}))' | FileCheck %s --check-prefix=UNROLLED
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{vector-bytes=16 unroll=1}))' | FileCheck %s --check-prefix=VEC
 
 // A masked, scaled softmax as it reaches the pass (one-shot bufferized):
 // scale and mask, max, exp(x - max), sum, divide. One block of 256 threads
@@ -91,6 +92,18 @@
 // Unrolled by 3 on the CPU (what test/Integration/Numerics/fuse-rows.test
 // runs against numpy): 510 of the 512 elements three at a time, a
 // remainder loop continuing from the partial values for the last two.
+// With vector-bytes=16 each lane takes 4 consecutive floats a trip (a
+// warp 128), read as 16-byte vectors; the final walk's stores stay per
+// element (the output is a plain argument, which may be an input).
+// VEC-LABEL: func.func @masked_softmax
+// VEC:       gpu.launch {{.*}} threads(%[[LANE:[^,]*]],
+// VEC:       %[[FIRST:.*]] = arith.muli %[[LANE]], %c4
+// VEC:       scf.for %[[J:.*]] = %[[FIRST]] to %c512{{.*}} step %c128{{.*}} iter_args
+// VEC:         vector.load %arg0[%{{.*}}, %{{.*}}, %[[J]]] {alignment = 16 : i64} : memref<8x2x512xf32>, vector<4xf32>
+// VEC:         vector.load %arg1[%{{.*}}, %[[J]]] {alignment = 16 : i64} : memref<2x512xf32>, vector<4xf32>
+// VEC-COUNT-4: math.exp
+// VEC:       scf.for
+// VEC-COUNT-4: memref.store %{{.*}}, %arg2
 // UNROLLED-LABEL: func.func @masked_softmax
 // UNROLLED: %[[MAX3:.*]]:2 = scf.for %{{.*}} = %c0{{.*}} to %c510{{.*}} step %c3{{.*}} iter_args
 // UNROLLED-COUNT-3: arith.maximumf
@@ -876,5 +889,48 @@ func.func @gathered_from_argument(%x: memref<64x256xf32>, %ids: memref<64x256xin
   }
   memref.dealloc %max : memref<64xf32>
   memref.dealloc %table : memref<256xf32>
+  return
+}
+
+// -----
+
+// Rows of 67 floats in a buffer of rows of 68 (a padded product's result):
+// vectors of 4 over the first 64, then a loop over the last 3 taking the
+// vector loop's partial sums; the scaled copy's vector stores go to a
+// fresh allocation.
+// VEC-LABEL: func.func @padded_rows
+// VEC:       %[[SUM:.*]] = scf.for %[[J:.*]] = %{{.*}} to %c64{{.*}} step %c128{{.*}} iter_args
+// VEC:         vector.load %{{.*}}[%{{.*}}, %[[J]]] {alignment = 16 : i64} : memref<4x67xf32, strided<[68, 1]>>, vector<4xf32>
+// VEC:       %[[TAIL:.*]] = arith.addi %c64{{.*}}, %{{.*}} : index
+// VEC:       scf.for %{{.*}} = %[[TAIL]] to %c67{{.*}} step %c32{{.*}} iter_args(%{{.*}} = %[[SUM]])
+// VEC:         memref.load
+// VEC:       vector.store {{.*}} {alignment = 16 : i64} : memref<4x67xf32, strided<[68, 1]>>, vector<4xf32>
+#pr = affine_map<(i, j) -> (i, j)>
+#prr = affine_map<(i, j) -> (i)>
+func.func @padded_rows(%w: memref<4x68xf32>, %o: memref<4x67xf32> {bufferize.result}) {
+  %zero = arith.constant 0.0 : f32
+  %x = memref.subview %w[0, 0] [4, 67] [1, 1]
+      : memref<4x68xf32> to memref<4x67xf32, strided<[68, 1]>>
+  %sum = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%sum : memref<4xf32>)
+  linalg.generic {indexing_maps = [#pr, #prr], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<4x67xf32, strided<[68, 1]>>) outs(%sum : memref<4xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %s = arith.addf %acc, %a : f32
+    linalg.yield %s : f32
+  }
+  %y = memref.alloc() : memref<4x68xf32>
+  %yv = memref.subview %y[0, 0] [4, 67] [1, 1]
+      : memref<4x68xf32> to memref<4x67xf32, strided<[68, 1]>>
+  linalg.generic {indexing_maps = [#pr, #prr, #pr], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %sum : memref<4x67xf32, strided<[68, 1]>>, memref<4xf32>)
+      outs(%yv : memref<4x67xf32, strided<[68, 1]>>) {
+  ^bb0(%a: f32, %s: f32, %out: f32):
+    %d = arith.divf %a, %s : f32
+    linalg.yield %d : f32
+  }
+  memref.copy %yv, %o : memref<4x67xf32, strided<[68, 1]>> to memref<4x67xf32>
+  memref.dealloc %sum : memref<4xf32>
+  memref.dealloc %y : memref<4x68xf32>
   return
 }

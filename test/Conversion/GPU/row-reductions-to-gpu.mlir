@@ -1,6 +1,7 @@
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{warp-row-length=0 long-row-threads=0}))' -verify-diagnostics | FileCheck %s
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu))' | FileCheck %s --check-prefix=WARP
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{siblings=false}))' | FileCheck %s --check-prefix=SEPARATE
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{vector-bytes=16 unroll=1}))' | FileCheck %s --check-prefix=VEC
 
 // CHECK lines: a block per row (warp-row-length=0). WARP lines: the
 // default, where rows of at most 1024 f32 elements take a warp each.
@@ -12,6 +13,16 @@
 // unrolled by 3 (three independent loads an iteration, all issued before
 // the first is folded, folded in the same order), a remainder loop from
 // where it stops taking the fourth.
+// With vector-bytes=16 a lane reads 4 consecutive floats of its row a
+// trip (a warp 128 a trip; 1000 = 7 * 128 + 104 elements).
+// VEC-LABEL: func.func @row_max
+// VEC:       gpu.launch {{.*}} threads(%[[LANE:[^,]*]],
+// VEC:       %[[FIRST:.*]] = arith.muli %[[LANE]], %c4
+// VEC:       scf.for %[[J:.*]] = %[[FIRST]] to %c1000{{.*}} step %c128{{.*}} iter_args
+// VEC:         vector.load %arg0[%{{.*}}, %[[J]]] {alignment = 16 : i64} : memref<8x1000xf32>, vector<4xf32>
+// VEC-COUNT-4: arith.maximumf
+// VEC-NOT:   scf.for
+// VEC:       gpu.shuffle
 // CHECK-LABEL: func.func @row_max
 // CHECK-DAG: %[[ROWS:.*]] = arith.constant 8 : index
 // CHECK-DAG: %[[BLOCK:.*]] = arith.constant 256 : index

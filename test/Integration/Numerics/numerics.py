@@ -8,13 +8,17 @@ inputs. Tolerances, stated per group below:
                                  rtol 1e-5, atol 1e-5
   f64:                           rtol 1e-12, atol 1e-12
   integers and booleans:         exact
-Usage: numerics.py GROUP [--fuse-rows [--fuse-rows-unroll=N]]
+Usage: numerics.py GROUP [--fuse-rows [--fuse-rows-unroll=N]
+                          [--fuse-rows-vector-bytes=N]]
          GROUP: elementwise, contraction, reduction, shape, composite, model;
          --fuse-rows: lower with autopar-fuse-rows (the CUDA pipeline's
          fusion of row reductions with their elementwise ops, run on the
          CPU), same tolerances; --fuse-rows-unroll=N: its loops over a row
          unrolled by N, as the CUDA pipeline's are (with a remainder loop
-         where N does not divide the row). Exits 1 if any case fails.
+         where N does not divide the row); --fuse-rows-vector-bytes=N: their
+         elements read and written in vectors of up to N bytes, each thread
+         taking consecutive elements (a loop over the row's tail where the
+         width does not divide it). Exits 1 if any case fails.
 """
 
 import math
@@ -786,10 +790,12 @@ def check(case, extra_args=()):
 
 def main(argv):
     extra = [a for a in argv[2:]
-             if a == "--fuse-rows" or a.startswith("--fuse-rows-unroll=")]
+             if a == "--fuse-rows" or a.startswith("--fuse-rows-unroll=")
+             or a.startswith("--fuse-rows-vector-bytes=")]
     if len(argv) - len(extra) != 2 or argv[1] not in GROUPS:
         print(f"usage: numerics.py {{{','.join(GROUPS)}}} [--fuse-rows "
-              f"[--fuse-rows-unroll=N]]", file=sys.stderr)
+              f"[--fuse-rows-unroll=N] [--fuse-rows-vector-bytes=N]]",
+              file=sys.stderr)
         return 2
     np.seterr(all="ignore")
     failures = 0
