@@ -5,8 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // The buffer a view is of, whether two buffers are known to differ, and
-// whether accesses to one may be vectors: what the GPU passes that move,
-// merge or widen memory accesses ask.
+// whether accesses to one may be vectors (and those vectors' loads and
+// stores): what the GPU passes that move, merge or widen memory accesses
+// share.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,9 +17,13 @@
 #include "mlir/Analysis/AliasAnalysis/LocalAliasAnalysis.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Block.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
+
+#include <algorithm>
 
 namespace mlir::autopar {
 
@@ -89,6 +94,54 @@ inline bool alignedColumns(Value m, int64_t width) {
   auto arg = cast<BlockArgument>(v);
   return arg.getOwner()->isEntryBlock() &&
          isa<FunctionOpInterface>(arg.getOwner()->getParentOp());
+}
+
+/// The most elements, `maxBytes` over the widest of `buffers`' element
+/// types, halved until `allows` takes the width and every buffer is
+/// aligned for it (alignedColumns); 1 where no width of 2 or more is.
+inline int64_t vectorWidth(ArrayRef<Value> buffers, int64_t maxBytes,
+                           function_ref<bool(int64_t)> allows) {
+  int64_t widest = 0;
+  for (Value m : buffers)
+    widest = std::max<int64_t>(
+        widest, cast<MemRefType>(m.getType()).getElementTypeBitWidth() / 8);
+  if (widest == 0)
+    return 1;
+  int64_t width = maxBytes / widest;
+  while (width >= 2 && !(allows(width) && llvm::all_of(buffers, [&](Value m) {
+                           return alignedColumns(m, width);
+                         })))
+    width /= 2;
+  return width < 2 ? 1 : width;
+}
+
+/// `width` consecutive elements of `memref` from `indices` (the innermost a
+/// multiple of `width`, alignedColumns) as one aligned vector load, and
+/// each element extracted.
+inline SmallVector<Value> loadLanes(OpBuilder &b, Location loc, Value memref,
+                                    ValueRange indices, int64_t width) {
+  Type element = cast<MemRefType>(memref.getType()).getElementType();
+  auto vector = vector::LoadOp::create(
+      b, loc, VectorType::get({width}, element), memref, indices,
+      /*nontemporal=*/false,
+      llvm::MaybeAlign(width * element.getIntOrFloatBitWidth() / 8));
+  SmallVector<Value> lanes;
+  for (int64_t k = 0; k < width; ++k)
+    lanes.push_back(vector::ExtractOp::create(b, loc, vector, k));
+  return lanes;
+}
+
+/// `values`, consecutive elements of `memref` from `indices`, as one aligned
+/// vector store.
+inline void storeLanes(OpBuilder &b, Location loc, ValueRange values,
+                       Value memref, ValueRange indices) {
+  Type element = values.front().getType();
+  int64_t width = int64_t(values.size());
+  Value vector = vector::FromElementsOp::create(
+      b, loc, VectorType::get({width}, element), values);
+  vector::StoreOp::create(
+      b, loc, vector, memref, indices, /*nontemporal=*/false,
+      llvm::MaybeAlign(width * element.getIntOrFloatBitWidth() / 8));
 }
 
 } // namespace mlir::autopar

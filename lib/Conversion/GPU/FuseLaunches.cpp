@@ -210,6 +210,15 @@ struct Group {
   int64_t bytes = 0;
 };
 
+/// A launch's region arguments: its block indices, thread indices, grid
+/// sizes and block sizes, x, y and z each.
+std::array<Value, 12> regionArguments(gpu::LaunchOp launch) {
+  gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
+                  gsz = launch.getGridSize(), bsz = launch.getBlockSize();
+  return {bid.x, bid.y, bid.z, tid.x, tid.y, tid.z,
+          gsz.x, gsz.y, gsz.z, bsz.x, bsz.y, bsz.z};
+}
+
 /// `linear` as indices of a row-major box of `sizes` with the first size
 /// varying fastest (how CUDA numbers blocks and threads).
 std::array<Value, 3> split(OpBuilder &b, Location loc, Value linear,
@@ -239,20 +248,17 @@ void inlineBody(OpBuilder &b, Location loc, const Member &m,
                 const std::array<Value, 3> &threadIds) {
   gpu::LaunchOp launch = m.launch;
   IRMapping map;
-  gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
-                  gsz = launch.getGridSize(), bsz = launch.getBlockSize();
-  Value ids[] = {bid.x, bid.y, bid.z, tid.x, tid.y, tid.z};
-  Value to[] = {blockIds[0],  blockIds[1],  blockIds[2],
-                threadIds[0], threadIds[1], threadIds[2]};
-  for (auto [f, t] : llvm::zip(ids, to))
-    map.map(f, t);
+  std::array<Value, 12> from = regionArguments(launch);
+  for (int d = 0; d < 3; ++d) {
+    map.map(from[d], blockIds[d]);
+    map.map(from[3 + d], threadIds[d]);
+  }
   // The sizes as constants, where the body reads them.
-  Value sizes[] = {gsz.x, gsz.y, gsz.z, bsz.x, bsz.y, bsz.z};
-  int64_t values[] = {m.grid[0],  m.grid[1],  m.grid[2],
-                      m.block[0], m.block[1], m.block[2]};
-  for (auto [f, v] : llvm::zip(sizes, values))
-    if (!f.use_empty())
-      map.map(f, arith::ConstantIndexOp::create(b, loc, v).getResult());
+  for (int d = 0; d < 3; ++d)
+    for (auto [at, size] : {std::pair{6 + d, m.grid[d]}, {9 + d, m.block[d]}})
+      if (!from[at].use_empty())
+        map.map(from[at],
+                arith::ConstantIndexOp::create(b, loc, size).getResult());
   for (Operation &op : launch.getBody().front().without_terminator())
     b.clone(op, map);
 }
@@ -320,14 +326,10 @@ struct FuseLaunchesPass
           << static_cast<int64_t>(paramBytes);
       return signalPassFailure();
     }
-    SmallVector<Block *> blocks;
-    getOperation().walk([&](gpu::LaunchOp l) {
-      if (blocks.empty() || blocks.back() != l->getBlock())
-        blocks.push_back(l->getBlock());
-    });
-    llvm::SetVector<Block *> unique(blocks.begin(), blocks.end());
+    llvm::SetVector<Block *> blocks;
+    getOperation().walk([&](gpu::LaunchOp l) { blocks.insert(l->getBlock()); });
     LocalAliasAnalysis aliases;
-    for (Block *block : unique)
+    for (Block *block : blocks)
       runOnBlock(*block, aliases);
   }
 
@@ -471,11 +473,7 @@ struct LaunchesToLoopsPass
                                           upper, SmallVector<Value>(6, one));
       b.setInsertionPointToStart(loop.getBody());
       IRMapping map;
-      gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
-                      gsz = launch.getGridSize(), bsz = launch.getBlockSize();
-      Value from[] = {bid.x, bid.y, bid.z, tid.x, tid.y, tid.z,
-                      gsz.x, gsz.y, gsz.z, bsz.x, bsz.y, bsz.z};
-      for (auto [i, f] : llvm::enumerate(from))
+      for (auto [i, f] : llvm::enumerate(regionArguments(launch)))
         map.map(f, i < 6 ? loop.getInductionVars()[i] : upper[i - 6]);
       for (Operation &op : launch.getBody().front().without_terminator())
         b.clone(op, map);

@@ -333,7 +333,6 @@ inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
   SmallVector<memref::LoadOp> loads;
   SmallVector<memref::StoreOp> stores;
   SmallVector<Value> readBuffers;
-  int64_t widest = 0;
   // The vectors are loaded ahead of the lanes: their buffers and other
   // indices come from outside the loop.
   auto qualifies = [&](Value memref, ValueRange indices) {
@@ -344,22 +343,14 @@ inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
                [&](Value v) { return loop.isDefinedOutsideOfLoop(v); }) &&
            alignedColumns(memref, 2);
   };
-  auto bytesOf = [](Value memref) {
-    return int64_t(cast<MemRefType>(memref.getType()).getElementTypeBitWidth() /
-                   8);
-  };
   for (Operation &op : body->without_terminator()) {
     op.walk([&](memref::LoadOp l) { readBuffers.push_back(l.getMemRef()); });
     if (auto load = dyn_cast<memref::LoadOp>(op)) {
-      if (qualifies(load.getMemRef(), load.getIndices())) {
+      if (qualifies(load.getMemRef(), load.getIndices()))
         loads.push_back(load);
-        widest = std::max(widest, bytesOf(load.getMemRef()));
-      }
     } else if (auto store = dyn_cast<memref::StoreOp>(op)) {
-      if (qualifies(store.getMemRef(), store.getIndices())) {
+      if (qualifies(store.getMemRef(), store.getIndices()))
         stores.push_back(store);
-        widest = std::max(widest, bytesOf(store.getMemRef()));
-      }
     }
   }
   // A store stays per element where a load of the body may read its
@@ -370,21 +361,13 @@ inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
       return !apart(r, store.getMemRef(), aliases);
     });
   });
-  if (loads.empty() && stores.empty())
-    return loop;
-  int64_t width = maxBytes / widest;
-  auto fits = [&](int64_t w) {
-    return length >= w &&
-           llvm::all_of(loads,
-                        [&](memref::LoadOp l) {
-                          return alignedColumns(l.getMemRef(), w);
-                        }) &&
-           llvm::all_of(stores, [&](memref::StoreOp st) {
-             return alignedColumns(st.getMemRef(), w);
-           });
-  };
-  while (width >= 2 && !fits(width))
-    width /= 2;
+  SmallVector<Value> buffers;
+  for (memref::LoadOp l : loads)
+    buffers.push_back(l.getMemRef());
+  for (memref::StoreOp st : stores)
+    buffers.push_back(st.getMemRef());
+  int64_t width =
+      vectorWidth(buffers, maxBytes, [&](int64_t w) { return length >= w; });
   if (width < 2)
     return loop;
   llvm::SmallPtrSet<Operation *, 16> vectorized;
@@ -408,21 +391,17 @@ inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
           lanes[k].map(
               iv,
               k == 0 ? j : Value(arith::AddIOp::create(lb, l, j, c(lb, k))));
+        // j for the loop's index; the other indices come from outside.
         auto indicesOf = [&](ValueRange indices) {
           return llvm::map_to_vector(
               indices, [&](Value v) { return lanes[0].lookupOrDefault(v); });
         };
         // The vectors first, then each element's body in order.
         for (memref::LoadOp load : loads) {
-          Type element = load.getType();
-          auto vector = vector::LoadOp::create(
-              lb, l, VectorType::get({width}, element), load.getMemRef(),
-              indicesOf(load.getIndices()), /*nontemporal=*/false,
-              llvm::MaybeAlign(width * element.getIntOrFloatBitWidth() / 8));
+          SmallVector<Value> values = loadLanes(
+              lb, l, load.getMemRef(), indicesOf(load.getIndices()), width);
           for (int64_t k = 0; k < width; ++k)
-            lanes[k].map(
-                load.getResult(),
-                vector::ExtractOp::create(lb, l, vector, k).getResult());
+            lanes[k].map(load.getResult(), values[k]);
         }
         SmallVector<Value> carried(iters.begin(), iters.end());
         for (int64_t k = 0; k < width; ++k) {
@@ -435,16 +414,11 @@ inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
               [&](Value v) { return lanes[k].lookupOrDefault(v); });
         }
         for (memref::StoreOp store : stores) {
-          Type element = store.getValueToStore().getType();
           SmallVector<Value> values;
-          for (int64_t k = 0; k < width; ++k)
-            values.push_back(lanes[k].lookupOrDefault(store.getValueToStore()));
-          Value vector = vector::FromElementsOp::create(
-              lb, l, VectorType::get({width}, element), values);
-          vector::StoreOp::create(
-              lb, l, vector, store.getMemRef(), indicesOf(store.getIndices()),
-              /*nontemporal=*/false,
-              llvm::MaybeAlign(width * element.getIntOrFloatBitWidth() / 8));
+          for (IRMapping &lane : lanes)
+            values.push_back(lane.lookupOrDefault(store.getValueToStore()));
+          storeLanes(lb, l, values, store.getMemRef(),
+                     indicesOf(store.getIndices()));
         }
         scf::YieldOp::create(lb, l, carried);
       });

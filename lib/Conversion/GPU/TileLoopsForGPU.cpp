@@ -12,7 +12,6 @@
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
 #include "mlir/Dialect/SCF/Utils/Utils.h"
-#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Interfaces/CallInterfaces.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -223,7 +222,7 @@ scf::ParallelOp vectorizeColumns(scf::ParallelOp loop, int64_t maxBytes,
   // Loads and stores whose innermost index is the innermost loop's and
   // whose other indices do not vary with it.
   SmallVector<Operation *> columns;
-  int64_t widest = 0;
+  SmallVector<Value> buffers;
   for (Operation &op : body->without_terminator()) {
     if (op.getNumRegions() != 0)
       return loop;
@@ -247,22 +246,10 @@ scf::ParallelOp vectorizeColumns(scf::ParallelOp loop, int64_t maxBytes,
         !autopar::alignedColumns(memref, 2))
       continue;
     columns.push_back(&op);
-    widest = std::max<int64_t>(
-        widest,
-        cast<MemRefType>(memref.getType()).getElementTypeBitWidth() / 8);
+    buffers.push_back(memref);
   }
-  if (columns.empty())
-    return loop;
-  int64_t width = maxBytes / widest;
-  auto fits = [&](int64_t w) {
-    return *inner % w == 0 && llvm::all_of(columns, [&](Operation *op) {
-      Value m = isa<memref::LoadOp>(op) ? cast<memref::LoadOp>(op).getMemRef()
-                                        : cast<memref::StoreOp>(op).getMemRef();
-      return autopar::alignedColumns(m, w);
-    });
-  };
-  while (width >= 2 && !fits(width))
-    width /= 2;
+  int64_t width = autopar::vectorWidth(
+      buffers, maxBytes, [&](int64_t w) { return *inner % w == 0; });
   if (width < 2)
     return loop;
   llvm::SmallPtrSet<Operation *, 16> vectorized(columns.begin(), columns.end());
@@ -288,38 +275,27 @@ scf::ParallelOp vectorizeColumns(scf::ParallelOp loop, int64_t maxBytes,
                                      b, l, first,
                                      arith::ConstantIndexOp::create(b, l, k))));
         }
-        auto indicesOf = [&](ValueRange indices) {
+        auto mapped = [&](ValueRange values) {
           return llvm::map_to_vector(
-              indices, [&](Value v) { return lanes[0].lookupOrDefault(v); });
+              values, [&](Value v) { return lanes[0].lookupOrDefault(v); });
         };
         for (Operation &op : body->without_terminator()) {
           if (vectorized.contains(&op)) {
             if (auto load = dyn_cast<memref::LoadOp>(op)) {
-              Type element = load.getType();
-              int64_t bytes = width * element.getIntOrFloatBitWidth() / 8;
-              auto vector = vector::LoadOp::create(
-                  b, op.getLoc(), VectorType::get({width}, element),
-                  load.getMemRef(), indicesOf(load.getIndices()),
-                  /*nontemporal=*/false, llvm::MaybeAlign(bytes));
+              SmallVector<Value> values = autopar::loadLanes(
+                  b, op.getLoc(), lanes[0].lookupOrDefault(load.getMemRef()),
+                  mapped(load.getIndices()), width);
               for (int64_t k = 0; k < width; ++k)
-                lanes[k].map(load.getResult(), vector::ExtractOp::create(
-                                                   b, op.getLoc(), vector, k)
-                                                   .getResult());
+                lanes[k].map(load.getResult(), values[k]);
               continue;
             }
             auto store = cast<memref::StoreOp>(op);
-            Type element = store.getValueToStore().getType();
-            int64_t bytes = width * element.getIntOrFloatBitWidth() / 8;
             SmallVector<Value> values;
-            for (int64_t k = 0; k < width; ++k)
-              values.push_back(
-                  lanes[k].lookupOrDefault(store.getValueToStore()));
-            Value vector = vector::FromElementsOp::create(
-                b, op.getLoc(), VectorType::get({width}, element), values);
-            vector::StoreOp::create(b, op.getLoc(), vector, store.getMemRef(),
-                                    indicesOf(store.getIndices()),
-                                    /*nontemporal=*/false,
-                                    llvm::MaybeAlign(bytes));
+            for (IRMapping &lane : lanes)
+              values.push_back(lane.lookupOrDefault(store.getValueToStore()));
+            autopar::storeLanes(b, op.getLoc(), values,
+                                lanes[0].lookupOrDefault(store.getMemRef()),
+                                mapped(store.getIndices()));
             continue;
           }
           // What does not vary along the row (a bias, a row's statistic)
