@@ -29,6 +29,7 @@
 #include "EmbeddedFatbin.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <mutex>
@@ -231,7 +232,13 @@ void forward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
   float *lse = lseData(caller, lseRef, bh, sq);
   void *params[] = {&qp,      &kp, &vp, &op,    &lse,
                     &layouts, &sq, &sk, &scale, &causal};
-  switch (kernelChoice(caller, d)) {
+  // The mma kernels fold the scale into the exponentials' arguments after
+  // taking the unscaled scores' maxima, which needs a positive scale: any
+  // other (zero, negative, not a number) runs the WMMA kernel.
+  Choice choice = kernelChoice(caller, d);
+  if (!(scale > 0.0f) || std::isinf(scale))
+    choice = Choice::Wmma;
+  switch (choice) {
   case Choice::Mma:
     mgpuLaunchKernel(kk.forwardMma, tiles(sq), bh, 1, kThreads, 1, 1,
                      int32_t(forwardMmaSharedBytes(int(d), 1)), nullptr, params,
@@ -295,10 +302,12 @@ void backward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
                                 : backwardMmaSharedBytes(int(d))),
                    nullptr, backwardParams, nullptr, 14);
   // Four elements a thread; a block row per (batch, head).
-  void *narrowParams[] = {&dqWide, &dqp, &layouts, &sq};
+  // The mma backward kernel leaves dS's scale to dq's rounding.
+  float factor = wmma ? 1.0f : scale;
+  void *narrowParams[] = {&dqWide, &dqp, &layouts, &sq, &factor};
   int64_t quads = int64_t(sq) * d / 4;
   mgpuLaunchKernel(kk.narrow, std::min<int64_t>((quads + 255) / 256, 65535), bh,
-                   1, 256, 1, 1, 0, nullptr, narrowParams, nullptr, 4);
+                   1, 256, 1, 1, 0, nullptr, narrowParams, nullptr, 5);
   if (!saved)
     mgpuMemFree(lse, nullptr);
   mgpuMemFree(rowDot, nullptr);

@@ -400,19 +400,35 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
   }
 }
 
-/// Starts copying rows [0, valid) of a [rows][D] matrix into a shared tile
-/// (cp.async, 16 bytes a thread at a time) and zeros the rest.
+/// Starts copying rows [0, valid) of a [ROWS][D] matrix into a shared tile
+/// (cp.async, 16 bytes a thread at a time) and zeros the rest. Thread t
+/// copies chunk t % (D / 8) of rows t / (D / 8) + i * kThreads / (D / 8):
+/// the addresses are computed once and advanced by a constant, and a whole
+/// tile (every tile but a last short one) copies without tests.
 template <typename T, int D, int ROWS = kTile>
 __device__ void loadTileAsync(T *tile, const T *source, long long stride,
                               int valid) {
-  constexpr int chunks = D / 8;
-  for (int index = threadIdx.x; index < ROWS * chunks; index += kThreads) {
-    int row = index / chunks, chunk = index % chunks;
-    T *target = tile + row * Layout<D>::tile + chunk * 8;
-    if (row < valid)
-      autopar::mma::copyAsync16(target, source + row * stride + chunk * 8);
+  constexpr int chunks = D / 8, rowsPerPass = kThreads / chunks;
+  constexpr int passes = ROWS / rowsPerPass, L = Layout<D>::tile;
+  static_assert(kThreads % chunks == 0 && ROWS % rowsPerPass == 0,
+                "a tile is whole passes of the block's threads");
+  const int row = threadIdx.x / chunks, chunk = threadIdx.x % chunks;
+  T *target = tile + row * L + chunk * 8;
+  const T *from = source + row * stride + chunk * 8;
+  const long long step = rowsPerPass * stride;
+  if (valid >= ROWS) {
+    AUTOPAR_UNROLL
+    for (int pass = 0; pass < passes; ++pass, from += step)
+      autopar::mma::copyAsync16(target + pass * rowsPerPass * L, from);
+    return;
+  }
+  AUTOPAR_UNROLL
+  for (int pass = 0; pass < passes; ++pass, from += step) {
+    T *to = target + pass * rowsPerPass * L;
+    if (row + pass * rowsPerPass < valid)
+      autopar::mma::copyAsync16(to, from);
     else
-      *reinterpret_cast<uint4 *>(target) = make_uint4(0, 0, 0, 0);
+      *reinterpret_cast<uint4 *>(to) = make_uint4(0, 0, 0, 0);
   }
 }
 
@@ -445,6 +461,27 @@ __device__ void loadRowTiles(unsigned *b, const T *tile, int n, int kk) {
   const int lane = threadIdx.x % 32;
   autopar::mma::loadMatrices<false>(
       b, tile + (n * 8 + lane % 8) * Layout<D>::tile + kk * 16 + lane / 8 * 8);
+}
+
+/// Sets to -inf the scores of a warp's MT x 16 x 64 accumulators (MmaSync.h
+/// layout) whose key is past `sk` or, when `causal`, after the query: `key`
+/// is this lane's first key (of accumulator n = 0, element 0), `query` its
+/// first query (m-tile 0, element 0). Out of line from the scores' loop
+/// (__noinline__ would move the registers through memory): a separate
+/// pass that only the last tiles take.
+template <int MT>
+__device__ inline void maskScores(float (&s)[MT][kTile / 8][4], int key,
+                                  int query, int sk, int causal) {
+  AUTOPAR_UNROLL
+  for (int m = 0; m < MT; ++m)
+    AUTOPAR_UNROLL
+  for (int n = 0; n < kTile / 8; ++n)
+    AUTOPAR_UNROLL
+  for (int e = 0; e < 4; ++e) {
+    const int j = key + n * 8 + e % 2, i = query + 16 * m + 8 * (e / 2);
+    if (j >= sk || (causal && j > i))
+      s[m][n][e] = -INFINITY;
+  }
 }
 
 /// The forward pass over one tile of 64 MT query rows with the scores, the
@@ -568,33 +605,30 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
         }
       }
     }
-    // Scaled to base 2, masked where a key is missing or in the future.
-    const bool edge =
-        k0 + kTile > sk || (causal && k0 + kTile - 1 > q0 + first);
+    // Masked where a key is missing or in the future: only in the last
+    // tiles, which take a branch of their own (tested in every tile, the
+    // mask cost as much as the products).
+    if (k0 + kTile > sk || (causal && k0 + kTile - 1 > q0 + first))
+      maskScores<MT>(s, k0 + 2 * thread, q0 + first + group, sk, causal);
     AUTOPAR_UNROLL
     for (int m = 0; m < MT; ++m) {
+      // The maxima of the unscaled scores: the scale is positive (the
+      // launcher runs other kernels otherwise), so scaling the maximum
+      // gives the scaled scores' maximum, and each exponential's argument
+      // is one fused multiply-add.
       float tileMax[2] = {-INFINITY, -INFINITY};
       AUTOPAR_UNROLL
       for (int n = 0; n < keyTiles; ++n)
         AUTOPAR_UNROLL
-      for (int e = 0; e < 4; ++e) {
-        float x = s[m][n][e] * scale2;
-        if (edge) {
-          int j = k0 + n * 8 + 2 * thread + e % 2;
-          int i = q0 + first + 16 * m + group + 8 * (e / 2);
-          if (j >= sk || (causal && j > i))
-            x = -INFINITY;
-        }
-        s[m][n][e] = x;
-        tileMax[e / 2] = fmaxf(tileMax[e / 2], x);
-      }
+      for (int e = 0; e < 4; ++e)
+        tileMax[e / 2] = fmaxf(tileMax[e / 2], s[m][n][e]);
       float base[2];
       AUTOPAR_UNROLL
       for (int h = 0; h < 2; ++h) {
         float x = tileMax[h];
         x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
         x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
-        const float newMax = fmaxf(rowMax[m][h], x);
+        const float newMax = fmaxf(rowMax[m][h], x * scale2);
         base[h] = newMax == -INFINITY ? 0.0f : newMax;
         const float correction = autopar::mma::exp2Fast(rowMax[m][h] - base[h]);
         rowMax[m][h] = newMax;
@@ -609,7 +643,8 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
       for (int n = 0; n < keyTiles; ++n)
         AUTOPAR_UNROLL
       for (int e = 0; e < 4; ++e) {
-        float p = autopar::mma::exp2Fast(s[m][n][e] - base[e / 2]);
+        float p =
+            autopar::mma::exp2Fast(fmaf(s[m][n][e], scale2, -base[e / 2]));
         rowSum[m][e / 2] += p;
         s[m][n][e] = p;
       }
@@ -669,6 +704,23 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
   }
 }
 
+/// Sets to 0 the probabilities of a warp's transposed 16 x 64 accumulators
+/// (keys by queries, MmaSync.h layout) whose query is not below `sq`, whose
+/// key is past `sk` or, when `causal`, after the query: `query` is this
+/// lane's first query (accumulator n = 0, element 0), `key` its first key.
+/// A pass of its own that only the tiles at the edges take (maskScores).
+__device__ inline void maskProbabilities(float (&pt)[kTile / 8][4], int query,
+                                         int key, int sq, int sk, int causal) {
+  AUTOPAR_UNROLL
+  for (int n = 0; n < kTile / 8; ++n)
+    AUTOPAR_UNROLL
+  for (int e = 0; e < 4; ++e) {
+    const int i = query + n * 8 + e % 2, j = key + 8 * (e / 2);
+    if (i >= sq || j >= sk || (causal && j > i))
+      pt[n][e] = 0.0f;
+  }
+}
+
 /// The backward pass over one tile of 64 key rows with the products in
 /// registers (mma.sync, as forwardTileMma): each warp owns 16 key rows and,
 /// per query tile of 64, computes its transposed scores s^T = k q^T and
@@ -720,11 +772,17 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
                         layouts.q.row, rows);
     loadTileAsync<T, D>(dos + stage * kTile * L, dOut + q0 * layouts.dOut.row,
                         layouts.dOut.row, rows);
-    AUTOPAR_UNROLL
-    for (int r = threadIdx.x; r < kTile; r += kThreads) {
-      lses[stage * kTile + r] = r < rows ? lse[q0 + r] * log2e : 0.0f;
-      dots[stage * kTile + r] = r < rows ? rowDot[q0 + r] : 0.0f;
-    }
+    // Threads 0 .. 63 copy the log-sum-exp, 64 .. 127 rowsum(do * out):
+    // asynchronously too (a plain load would stall the warp until the
+    // data came, before the current tile's work).
+    static_assert(kThreads == 2 * kTile, "a thread per statistic");
+    const int r = threadIdx.x % kTile;
+    float *to = (threadIdx.x < kTile ? lses : dots) + stage * kTile + r;
+    if (r < rows)
+      autopar::mma::copyAsync4(to,
+                               (threadIdx.x < kTile ? lse : rowDot) + q0 + r);
+    else
+      *to = 0.0f;
   };
   loadTileAsync<T, D>(ks, k + k0 * layouts.k.row, layouts.k.row, keyRows);
   loadTileAsync<T, D>(vs, v + k0 * layouts.v.row, layouts.v.row, keyRows);
@@ -778,25 +836,25 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
         }
       }
     };
-    // P^T = exp(s^T scale - lse), 0 where masked.
+    // P^T = exp(s^T scale - lse) (the log-sum-exp saved in base e), 0
+    // where masked: only in the tiles at the edges, which take a branch of
+    // their own.
     float pt[queryTiles][4];
     rowsTimesT(ks, qt, pt);
-    const bool edge =
-        q0 + kTile > sq || k0 + kTile > sk || (causal && q0 < k0 + kTile);
     AUTOPAR_UNROLL
-    for (int n = 0; n < queryTiles; ++n)
+    for (int n = 0; n < queryTiles; ++n) {
+      const int c = n * 8 + 2 * thread; // the lane's queries c, c + 1
+      const float2 l = *reinterpret_cast<const float2 *>(lt + c);
+      const float base[2] = {l.x * log2e, l.y * log2e};
       AUTOPAR_UNROLL
-    for (int e = 0; e < 4; ++e) {
-      const int c = n * 8 + 2 * thread + e % 2; // the query in the tile
-      float p = autopar::mma::exp2Fast(pt[n][e] * scale2 - lt[c]);
-      if (edge) {
-        int i = q0 + c, j = k0 + first + 8 * (e / 2);
-        if (c >= rows || j >= sk || (causal && j > i))
-          p = 0.0f;
-      }
-      pt[n][e] = p;
+      for (int e = 0; e < 4; ++e)
+        pt[n][e] = autopar::mma::exp2Fast(fmaf(pt[n][e], scale2, -base[e % 2]));
     }
-    // dS^T = P^T (dp^T - rowsum(do * out)) scale.
+    if (q0 + kTile > sq || k0 + kTile > sk || (causal && q0 < k0 + kTile))
+      maskProbabilities(pt, q0 + 2 * thread, k0 + first, q0 + rows, sk, causal);
+    // dS^T = P^T (dp^T - rowsum(do * out)), the scale left to dk's store
+    // and dq's rounding (narrowRows): one multiplication a block or an
+    // element of dq instead of one a score.
     float dsT[queryTiles][4];
     rowsTimesT(vs, dot, dsT);
     AUTOPAR_UNROLL
@@ -804,7 +862,7 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
       AUTOPAR_UNROLL
     for (int e = 0; e < 4; ++e) {
       const int c = n * 8 + 2 * thread + e % 2;
-      dsT[n][e] = pt[n][e] * (dsT[n][e] - rt[c]) * scale;
+      dsT[n][e] = pt[n][e] * (dsT[n][e] - rt[c]);
     }
     // dv += P^T do and dk += dS^T q, 16 queries at a time; dS^T to shared
     // memory for dq.
@@ -888,8 +946,9 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
         reinterpret_cast<unsigned *>(dv + (k0 + r) * layouts.dv.row);
     AUTOPAR_UNROLL
     for (int n = 0; n < dTiles; ++n) {
-      dkRow[n * 4 + thread] = pack(Narrow<T>::from(dkAcc[n][2 * h]),
-                                   Narrow<T>::from(dkAcc[n][2 * h + 1]));
+      dkRow[n * 4 + thread] =
+          pack(Narrow<T>::from(dkAcc[n][2 * h] * scale),
+               Narrow<T>::from(dkAcc[n][2 * h + 1] * scale));
       dvRow[n * 4 + thread] = pack(Narrow<T>::from(dvAcc[n][2 * h]),
                                    Narrow<T>::from(dvAcc[n][2 * h + 1]));
     }
@@ -897,10 +956,13 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
 }
 
 /// dq (laid out as `layouts.dq`) = the contiguous f32 sums [BH, sq, D]
-/// rounded. Block row y of the grid is (batch, head) y; each thread rounds
-/// four neighbours of a row (one 16-byte load): no division by sq.
+/// rounded, times `factor` (the scale the mma backward kernel leaves out of
+/// dS; 1 after the WMMA one). Block row y of the grid is (batch, head) y;
+/// each thread rounds four neighbours of a row (one 16-byte load): no
+/// division by sq.
 template <typename T, int D>
-__device__ void narrowRows(const float *in, T *out, Layouts layouts, int sq) {
+__device__ void narrowRows(const float *in, T *out, Layouts layouts, int sq,
+                           float factor) {
   static_assert(D % 4 == 0, "rows of whole float4s");
   const int bh = int(blockIdx.y);
   const float4 *source =
@@ -912,10 +974,10 @@ __device__ void narrowRows(const float *in, T *out, Layouts layouts, int sq) {
     const float4 x = source[i];
     const int position = int(i / (D / 4)), c = int(i % (D / 4)) * 4;
     T *row = target + position * layouts.dq.row + c;
-    row[0] = Narrow<T>::from(x.x);
-    row[1] = Narrow<T>::from(x.y);
-    row[2] = Narrow<T>::from(x.z);
-    row[3] = Narrow<T>::from(x.w);
+    row[0] = Narrow<T>::from(x.x * factor);
+    row[1] = Narrow<T>::from(x.y * factor);
+    row[2] = Narrow<T>::from(x.z * factor);
+    row[3] = Narrow<T>::from(x.w * factor);
   }
 }
 /// rowDot[bh sq + p] = sum over d of dOut[p, d] * out[p, d] for (batch,
@@ -979,8 +1041,8 @@ __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
     rowDots<T, D>(out, dOut, rowDot, layouts, sq);                             \
   }                                                                            \
   extern "C" __global__ void autopar_attention_narrow_##NAME##_d##D(           \
-      const float *in, T *out, Layouts layouts, int sq) {                      \
-    narrowRows<T, D>(in, out, layouts, sq);                                    \
+      const float *in, T *out, Layouts layouts, int sq, float factor) {        \
+    narrowRows<T, D>(in, out, layouts, sq, factor);                            \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(kThreads)                       \
       autopar_attention_stats_##NAME##_d##D(                                   \

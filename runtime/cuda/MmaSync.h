@@ -7,9 +7,9 @@
 // The PTX instructions the register-resident attention kernels of
 // Attention.cu use, as device functions: `mma.sync.m16n8k16` on bf16 or
 // f16 operands with f32 accumulators, `cp.async` (global to shared memory
-// without staging in registers) and `ex2.approx`. Unlike WMMA's opaque
-// fragments, the registers of mma.sync have a documented layout (PTX ISA,
-// "Matrix Fragments for mma.m16n8k16 with floating point type"), so a
+// without staging in registers, 16 or 4 bytes) and `ex2.approx`. Unlike WMMA's
+// opaque fragments, the registers of mma.sync have a documented layout (PTX
+// ISA, "Matrix Fragments for mma.m16n8k16 with floating point type"), so a
 // product's f32 accumulators can be rescaled row by row and reused as the
 // next product's operand without a trip through shared memory. With
 // lane = 4 * group + thread (group 0..7, thread 0..3):
@@ -48,6 +48,7 @@ namespace autopar::mma {
 #ifdef AUTOPAR_CUDA_EMULATION
 using cuda_emulation::commitAsync;
 using cuda_emulation::copyAsync16;
+using cuda_emulation::copyAsync4;
 using cuda_emulation::exp2Fast;
 using cuda_emulation::loadMatrices;
 using cuda_emulation::mma16816;
@@ -97,6 +98,13 @@ __device__ inline void loadMatrices(unsigned *r, const void *row) {
 __device__ inline void copyAsync16(void *shared, const void *global) {
   unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(address),
+               "l"(global)
+               : "memory");
+}
+/// Starts copying 4 bytes from global to shared memory (both aligned).
+__device__ inline void copyAsync4(void *shared, const void *global) {
+  unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(address),
                "l"(global)
                : "memory");
 }

@@ -55,6 +55,9 @@ struct Case {
   /// else as [batch, heads, positions, d].
   int heads = 1;
   bool interleaved = false;
+  /// The scale: 1 / sqrt(d), negated with `negativeScale` (which the mma
+  /// forward kernels cannot take: the runtime runs the WMMA one then).
+  bool negativeScale = false;
 };
 
 /// Where the rows of an operand with `s` positions are, in its storage.
@@ -105,7 +108,7 @@ template <typename T> struct Kernels {
   void (*stats)(const T *, const T *, const T *, const T *, float *, float *,
                 Layouts, int, int, float, int);
   Backward backward, backwardMma;
-  void (*toNarrow)(const float *, T *, Layouts, int);
+  void (*toNarrow)(const float *, T *, Layouts, int, float);
   void (*rowDot)(const T *, const T *, float *, Layouts, int);
 };
 
@@ -208,13 +211,16 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
   size_t qn = q.size(), rows = size_t(c.bh) * c.sq;
   std::vector<float> lse(rows, NAN), rowDot(rows, NAN), dqWide(qn, 0.0f);
   unsigned q128 = unsigned((c.sq + 2 * kTile - 1) / (2 * kTile));
-  launch(forward == Forward::Mma    ? kernels.forwardMma
-         : forward == Forward::Mma2 ? kernels.forwardMma2
-                                    : kernels.forward,
-         Dim3{forward == Forward::Mma2 ? q128 : qTiles, unsigned(c.bh), 1},
-         kThreads, q.data(), k.data(), v.data(), out.data(),
-         mode == Lse::Saved ? lse.data() : nullptr, layouts, c.sq, c.sk, scale,
-         causal);
+  // The mma forward kernels need a positive scale (Attention.cpp).
+  Forward forwardKernel = scale > 0.0f ? forward : Forward::Wmma;
+  launch(
+      forwardKernel == Forward::Mma    ? kernels.forwardMma
+      : forwardKernel == Forward::Mma2 ? kernels.forwardMma2
+                                       : kernels.forward,
+      Dim3{forwardKernel == Forward::Mma2 ? q128 : qTiles, unsigned(c.bh), 1},
+      kThreads, q.data(), k.data(), v.data(), out.data(),
+      mode == Lse::Saved ? lse.data() : nullptr, layouts, c.sq, c.sk, scale,
+      causal);
 
   std::vector<float> statsLse(rows, NAN), statsRowDot(rows, NAN);
   launch(kernels.stats, Dim3{qTiles, unsigned(c.bh), 1}, kThreads, q.data(),
@@ -239,8 +245,10 @@ void emulate(const Case &c, const std::vector<T> &q, const std::vector<T> &k,
          Dim3{kTiles, unsigned(c.bh), 1}, kThreads, q.data(), k.data(),
          v.data(), dOut.data(), lse.data(), rowDot.data(), dqWide.data(),
          dk.data(), dv.data(), layouts, c.sq, c.sk, scale, causal);
+  // The mma backward kernel leaves dS's scale to dq's rounding.
+  float factor = forward == Forward::Wmma ? 1.0f : scale;
   launch(kernels.toNarrow, Dim3{2, unsigned(c.bh), 1}, 64, dqWide.data(),
-         dq.data(), layouts, c.sq);
+         dq.data(), layouts, c.sq, factor);
 }
 
 /// The runtime's view of a host vector's device copy: [batch, heads, s, d]
@@ -291,7 +299,7 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
   make(kn, k, kf);
   make(kn, v, vf);
   make(qn, dOut, dOutf);
-  float scale = 1.0f / std::sqrt(float(c.d));
+  float scale = (c.negativeScale ? -1.0f : 1.0f) / std::sqrt(float(c.d));
   std::vector<double> outRef, dqRef, dkRef, dvRef;
   reference(qf, kf, vf, dOutf, c, scale, outRef, dqRef, dkRef, dvRef);
 
@@ -348,11 +356,12 @@ void runCase(bool onGpu, const Case &c, const Kernels<T> &kernels,
   dv = stored(dv, c, c.sk, /*back=*/true);
   double errors[] = {relativeError(out, outRef), relativeError(dq, dqRef),
                      relativeError(dk, dkRef), relativeError(dv, dvRef)};
-  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s%s%s%s: relative errors out "
+  std::printf("%s%s d=%d bh=%d sq=%d sk=%d%s%s%s%s%s: relative errors out "
               "%.2e, dq %.2e, dk %.2e, dv %.2e (tolerance %.0e)\n",
               onGpu ? "GPU " : "", c.type, c.d, c.bh, c.sq, c.sk,
               c.causal ? " causal" : "", mode == Lse::Saved ? " saved lse" : "",
               c.interleaved ? " interleaved heads" : "",
+              c.negativeScale ? " negative scale" : "",
               forward == Forward::Wmma   ? " wmma"
               : forward == Forward::Mma2 ? " mma2"
                                          : "",
@@ -495,6 +504,15 @@ TEST(AttentionKernel, Mma2CausalFewerKeysThanQueries) {
                          Forward::Mma2);
 }
 
+// A negative scale: the forward pass on the WMMA kernel (the mma ones take
+// the unscaled scores' maxima), the backward pass on the mma kernel.
+TEST(AttentionKernel, NegativeScaleCausalWithAShortLastTile) {
+  Case c{"bf16", 64, 2, 70, 70, true};
+  c.negativeScale = true;
+  runCase<__nv_bfloat16>(false, c, BF16_KERNELS(64), kBf16Tolerance,
+                         Lse::Saved);
+}
+
 // The same through the runtime on a GPU (skipped without one): the kernels
 // nvcc compiled, loaded from the runtime's fatbin.
 TEST(AttentionKernel, OnTheGPUCausalWithAShortLastTile) {
@@ -524,6 +542,11 @@ TEST(AttentionKernel, OnTheGPUMma2CausalThreeTiles) {
   runCase<__nv_bfloat16>(true, {"bf16", 64, 3, 300, 300, true},
                          BF16_KERNELS(64), kBf16Tolerance, Lse::Saved,
                          Forward::Mma2);
+}
+TEST(AttentionKernel, OnTheGPUNegativeScale) {
+  Case c{"bf16", 64, 2, 130, 130, true};
+  c.negativeScale = true;
+  runCase<__nv_bfloat16>(true, c, BF16_KERNELS(64), kBf16Tolerance, Lse::Saved);
 }
 TEST(AttentionKernel, OnTheGPUWmmaCausalThreeTilesHalfPrecision) {
   runCase<__half>(true, {"f16", 64, 2, 130, 130, true}, F16_KERNELS(64),

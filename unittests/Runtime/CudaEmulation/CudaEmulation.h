@@ -52,6 +52,9 @@ inline thread_local Dim3 blockIdx, threadIdx, gridDim, blockDim;
 struct uint4 {
   unsigned x, y, z, w;
 };
+struct alignas(8) float2 {
+  float x, y;
+};
 struct alignas(16) float4 {
   float x, y, z, w;
 };
@@ -228,6 +231,9 @@ template <bool TRANS> void loadMatrices(unsigned *r, const void *row) {
 /// cp.async as a plain copy: the data is there when the kernel waits.
 inline void copyAsync16(void *shared, const void *global) {
   std::memcpy(shared, global, 16);
+}
+inline void copyAsync4(void *shared, const void *global) {
+  std::memcpy(shared, global, 4);
 }
 inline void commitAsync() {}
 template <int N> void waitAsync() {}
