@@ -228,7 +228,11 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       " rows-per-thread=" + std::to_string(options.rowsPerThread) +
       " vector-bytes=" + std::to_string(options.vectorBytes) +
       "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu," +
-      (options.approximateErf ? "autopar-approximate-math{erf-only}," : "") +
+      (options.approximateErf || options.fastExp
+           ? std::string("autopar-approximate-math{erf-only=") +
+                 (options.approximateErf ? "true" : "false") +
+                 " fast-exp=" + (options.fastExp ? "true" : "false") + "},"
+           : std::string()) +
       (options.fuseLaunches
            ? std::string("autopar-fuse-launches{hoist=") +
                  (options.hoistLaunches ? "true" : "false") + "},"

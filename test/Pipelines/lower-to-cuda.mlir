@@ -5,6 +5,7 @@
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false narrow-results=false" | FileCheck %s --check-prefix=WIDE
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false warp-row-length=0" | FileCheck %s --check-prefix=BLOCKROWS
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false approximate-erf=false" | FileCheck %s --check-prefix=LIBDEVICE
+// RUN: autopar-opt %s --autopar-lower-to-cuda="host=false fast-exp=false" | FileCheck %s --check-prefix=LIBEXP
 // RUN: autopar-opt %s --autopar-lower-to-cuda | mlir-translate --mlir-to-llvmir -o %t.ll
 // RUN: FileCheck %s --check-prefix=LLVM < %t.ll
 // The runtime (runtime/cuda) defines every mgpu* function the host code
@@ -51,7 +52,13 @@
 // PTX-SAME: copysign.f32
 // PTX-NOT: div.
 // PTX-SAME: st.global.v4.b32
+// The softmax's exponentials are CUDA's __expf (fast-exp): a
+// multiplication by log2 e and one ex2.approx, not libdevice's range
+// reduction (its constant 0x3BBB989D, ex2.approx.ftz).
 // PTX: gpu.binary @softmax_kernel
+// PTX-NOT: 0f3BBB989D
+// PTX-SAME: , 0f3FB8AA3B;\0A\09ex2.approx.f32
+// PTX-NOT: 0f3BBB989D
 // PTX-NOT: bar.sync
 // PTX-SAME: shfl.sync.bfly
 // PTX-NOT: bar.sync
@@ -60,6 +67,9 @@
 // LIBDEVICE-NOT: min.f32
 // LIBDEVICE-SAME: ex2.approx.ftz.f32
 // LIBDEVICE: gpu.binary @softmax_kernel
+// LIBEXP: gpu.binary @softmax_kernel
+// LIBEXP-SAME: 0f3BBB989D
+// LIBEXP-SAME: ex2.approx.ftz.f32
 // BLOCKROWS-LABEL: func.func @softmax
 // BLOCKROWS: gpu.launch_func async [%{{.*}}] @softmax_kernel::@softmax_kernel blocks in (%c8, %c1, %c1) threads in (%c64, %c1, %c1)
 // BLOCKROWS: gpu.binary @softmax_kernel

@@ -206,6 +206,16 @@ def ApproximateMathPass
     by interval and divides: GELU's kernels were arithmetic-bound (PTX for
     4 elements of a bf16 GELU: 204 instructions, 84 of them `selp`; 141
     with the pieces). Other element types take upstream's erf.
+
+    With `fast-exp` (the CUDA pipeline too), each f32 `math.exp` gets
+    `fastmath<afn>`, which the NVVM lowering turns into a multiplication by
+    log2 e and one `ex2.approx` (CUDA's `__expf`) instead of libdevice's
+    range reduction (11 instructions): 2^-22 relative from `ex2.approx`,
+    plus |x| 2^-24 from rounding x log2 e, so a few ulp for the arguments
+    softmax and the cross-entropy take (x - max <= 0; the terms far below
+    the maximum, where the error grows, add little to the sum).
+    `erf-only` and `fast-exp` each select their op; without either, every
+    upstream approximation applies (the CPU).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -214,7 +224,11 @@ def ApproximateMathPass
   ];
   let options = [
     Option<"erfOnly", "erf-only", "bool", "false",
-           "Approximate math.erf alone">
+           "Approximate math.erf (as two pieces) and nothing else unless "
+           "fast-exp">,
+    Option<"fastExp", "fast-exp", "bool", "false",
+           "f32 math.exp with fastmath<afn> (ex2.approx on the GPU), and "
+           "nothing else unless erf-only">
   ];
 }
 

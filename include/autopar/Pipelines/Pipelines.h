@@ -271,6 +271,12 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "libdevice's, whose branches let the backend sink an "
                      "unrolled walk's loads"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fastExp{
+      *this, "fast-exp",
+      llvm::cl::desc("f32 math.exp as ex2.approx of x log2 e "
+                     "(autopar-approximate-math fast-exp: CUDA's __expf) "
+                     "instead of libdevice's range reduction"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> asyncGemm{
       *this, "async-gemm",
       llvm::cl::desc("With host: queue the runtime's contractions without "

@@ -86,6 +86,15 @@ struct ApproximateMathPass
   using Base::Base;
 
   void runOnOperation() override {
+    if (fastExp) {
+      // The GPU's own exponential: the NVVM lowering of an afn exp.
+      getOperation().walk([](math::ExpOp op) {
+        if (getElementTypeOrSelf(op.getType()).isF32())
+          op.setFastmath(op.getFastmath() | arith::FastMathFlags::afn);
+      });
+      if (!erfOnly)
+        return;
+    }
     RewritePatternSet patterns(&getContext());
     if (erfOnly) {
       patterns.add<ErfTwoPieces>(&getContext(), /*benefit=*/2);

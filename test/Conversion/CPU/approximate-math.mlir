@@ -49,3 +49,24 @@ func.func @kept(%x: f64) -> f64 {
 // ERF-NOT: afn
 // ERF: %[[OWN:.*]] = arith.divf %{{.*}}, %arg1 : f32
 // ERF: return %[[OWN]]
+
+// fast-exp (the CUDA pipeline): each f32 exp gets fastmath<afn>, which the
+// NVVM lowering makes one multiplication and ex2.approx; nothing else
+// changes unless erf-only too (then erf is the two pieces), and f64 keeps
+// its exact exp.
+// RUN: autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-approximate-math{fast-exp}))' | FileCheck %s --check-prefix=EXP
+// RUN: autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-approximate-math{erf-only fast-exp}))' | FileCheck %s --check-prefix=BOTH
+// EXP-LABEL: func.func @approximated
+// EXP: math.exp %{{.*}} fastmath<afn> : f32
+// EXP: math.erf %{{.*}} : f32
+// EXP: math.tanh %{{.*}} : f32
+// EXP-NOT: fastmath
+// EXP: return
+// EXP-LABEL: func.func @kept
+// EXP: math.exp %{{.*}} : f64
+// EXP-NOT: fastmath
+// BOTH-LABEL: func.func @approximated
+// BOTH: math.exp %{{.*}} fastmath<afn> : f32
+// BOTH-NOT: math.erf
+// BOTH: math.exp2 %{{.*}} fastmath<afn> : f32
+// BOTH: return
