@@ -556,7 +556,8 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
     identity where k is outside the row); a maximum and the sum of
     exp(x - maximum) after it (a softmax's, the cross-entropy's) share one
     walk, each thread rescaling its sum as its maximum grows (the online
-    softmax; only the rounding differs from two walks): a softmax (scale, mask, max, exp, sum,
+    softmax; only the rounding differs from two walks; with vectors, once
+    a vector, after the vector's maximum): a softmax (scale, mask, max, exp, sum,
     divide) reads its input and writes its output once instead of about ten
     passes over the scores. A reduction into a fresh buffer that a
     `linalg.fill` set starts from the fill's value. A member's result is

@@ -417,7 +417,10 @@ public:
     // count does not divide adds a remainder loop that takes them over.
     for (scf::ForOp loop : pendingUnroll) {
       int64_t length = run.space.length, loopStep = step;
-      loop = vectorizeRowLoop(loop, length, loopStep, vectorBytes);
+      auto fold = laneFolds.find(loop);
+      loop =
+          vectorizeRowLoop(loop, length, loopStep, vectorBytes,
+                           fold == laneFolds.end() ? nullptr : &fold->second);
       unrollRowLoop(loop, length, loopStep, unroll);
     }
     fused->setAttr("autopar.fused_rows",
@@ -482,22 +485,40 @@ private:
     for (int i : walked)
       identities.push_back(identityOf(b, i));
     unsigned first = online ? 2 : 0;
-    auto loop = rowLoop(b, identities,
-                        [&](OpBuilder &lb, ArrayRef<Value> indices,
-                            ValueRange partial) -> SmallVector<Value> {
-                          DenseMap<int, Value> cache;
-                          SmallVector<Value> next;
-                          if (online)
-                            next = onlineStep(lb, online->first, indices,
-                                              partial[0], partial[1]);
-                          for (auto [k, i] : llvm::enumerate(walked))
-                            next.push_back(evaluate(lb, i, indices, &cache,
-                                                    partial[first + k]));
-                          return next;
-                        });
-    if (online)
+    Value element;
+    auto loop = rowLoop(
+        b, identities,
+        [&](OpBuilder &lb, ArrayRef<Value> indices,
+            ValueRange partial) -> SmallVector<Value> {
+          DenseMap<int, Value> cache;
+          SmallVector<Value> next;
+          if (online) {
+            const Member &max = run.members[online->first];
+            element = evaluateValue(lb, online->first, max.reduced, indices);
+            next =
+                onlineStep(lb, online->first, element, partial[0], partial[1]);
+          }
+          for (auto [k, i] : llvm::enumerate(walked))
+            next.push_back(
+                evaluate(lb, i, indices, &cache, partial[first + k]));
+          return next;
+        });
+    if (online) {
+      // A vector's elements update the maximum and sum together
+      // (onlineVector), when the walk is vectorized.
+      int i = online->first;
+      LaneFold fold;
+      fold.first = 0;
+      fold.count = 2;
+      fold.element = element;
+      fold.fold = [this, i](OpBuilder &fb, Location l, ValueRange carried,
+                            ArrayRef<Value> elements) {
+        return onlineVector(fb, l, i, carried[0], carried[1], elements);
+      };
+      laneFolds[loop] = fold;
       finishOnline(b, online->first, online->second, loop.getResult(0),
                    loop.getResult(1));
+    }
     for (auto [k, i] : llvm::enumerate(walked)) {
       Value total = loop.getResult(first + unsigned(k));
       if (gpu)
@@ -523,11 +544,10 @@ private:
   /// each thread keeps its maximum so far m and its sum s relative to it,
   /// an element x making them max(m, x) and s * exp(m - x) + 1 where
   /// x > m, s + exp(x - m) otherwise (one exp an element).
-  SmallVector<Value> onlineStep(OpBuilder &b, int i, ArrayRef<Value> indices,
-                                Value m, Value s) {
+  SmallVector<Value> onlineStep(OpBuilder &b, int i, Value x, Value m,
+                                Value s) {
     const Member &max = run.members[i];
     Location loc = max.op.getLoc();
-    Value x = evaluateValue(b, i, max.reduced, indices);
     Value top = combine(b, loc, max.reduce, m, x);
     Value e = rescale(b, loc, arith::MinimumFOp::create(b, loc, m, x), top);
     Value grows =
@@ -538,6 +558,34 @@ private:
         arith::AddFOp::create(b, loc, arith::MulFOp::create(b, loc, s, e), one);
     Value added = arith::AddFOp::create(b, loc, s, e);
     return {top, arith::SelectOp::create(b, loc, grows, rescaled, added)};
+  }
+
+  /// The online step over a vector's elements `xs` at once: the maximum M
+  /// of m and every x first, then s exp(m - M) + the sum of exp(x - M) (one
+  /// exponential an element and one a vector, where onlineStep rescales
+  /// at every element that raises the maximum; each exp(x - M) is exact 1
+  /// at the maximum). While M is -inf (every element so far is) s stays as
+  /// it is: finishOnline rescales it by 0 unless the whole row is -inf,
+  /// which makes the sum NaN anyway, as does an infinite M here.
+  SmallVector<Value> onlineVector(OpBuilder &b, Location loc, int i, Value m,
+                                  Value s, ArrayRef<Value> xs) {
+    const Member &max = run.members[i];
+    Value top = m;
+    for (Value x : xs)
+      top = combine(b, loc, max.reduce, top, x);
+    auto expOf = [&](Value x) -> Value {
+      return math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, top));
+    };
+    Value sum = arith::MulFOp::create(b, loc, s, expOf(m));
+    for (Value x : xs)
+      sum = arith::AddFOp::create(b, loc, sum, expOf(x));
+    Type type = top.getType();
+    Value none = arith::CmpFOp::create(
+        b, loc, arith::CmpFPredicate::OEQ, top,
+        arith::ConstantOp::create(
+            b, loc, type,
+            b.getFloatAttr(type, -std::numeric_limits<double>::infinity())));
+    return {top, arith::SelectOp::create(b, loc, none, s, sum)};
   }
 
   /// The row's maximum (member i) and sum (member k) from each thread's m
@@ -931,6 +979,8 @@ private:
   DenseMap<int, Value> rowValues;
   /// The loops over the row, unrolled once the kernel is built.
   SmallVector<scf::ForOp> pendingUnroll;
+  /// The online maximum and sum of the walks in pendingUnroll that have one.
+  DenseMap<Operation *, LaneFold> laneFolds;
 };
 
 struct FuseRowsPass

@@ -29,6 +29,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -307,6 +308,22 @@ inline void unrollRowLoop(scf::ForOp loop, int64_t length, int64_t step,
     loadsFirst(unrolled->mainLoopOp->getBody());
 }
 
+/// Iteration values of a row walk that a vector's elements update together
+/// rather than one after another: `count` of them from `first`, each
+/// element contributing `element` (a value of the loop's body that does not
+/// depend on them), `fold` giving their new values from the old ones and
+/// the vector's elements in order. The online softmax's maximum and sum
+/// (autopar-fuse-rows): one maximum over the vector, one rescaling of the
+/// sum, an exponential an element, where element after element each
+/// rescales.
+struct LaneFold {
+  unsigned first = 0, count = 0;
+  Value element;
+  std::function<SmallVector<Value>(OpBuilder &, Location, ValueRange,
+                                   ArrayRef<Value>)>
+      fold;
+};
+
 /// Gives each thread of a row walk `for j = thread to length step step`
 /// `width` consecutive elements a trip, read as one vector where the buffers
 /// allow: `for j = thread * width to length' step step * width` (length'
@@ -322,9 +339,12 @@ inline void unrollRowLoop(scf::ForOp loop, int64_t length, int64_t step,
 /// in `maxBytes`. Each thread folds other elements than before (a block's
 /// threads take consecutive vectors), so sums are reassociated
 /// differently. Returns the loop to unroll and sets `step` and `length` to
-/// its own, or returns `loop` as it is.
+/// its own, or returns `loop` as it is. The iteration values of `laneFold`
+/// (where given and nothing but its own operations uses them) take the
+/// vector's elements at once.
 inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
-                                   int64_t &step, int64_t maxBytes) {
+                                   int64_t &step, int64_t maxBytes,
+                                   const LaneFold *laneFold = nullptr) {
   if (maxBytes < 4 || getConstantIntValue(loop.getStep()) != step ||
       getConstantIntValue(loop.getUpperBound()) != length)
     return loop;
@@ -375,6 +395,32 @@ inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
     vectorized.insert(l);
   for (memref::StoreOp st : stores)
     vectorized.insert(st);
+  // The operations that depend on the folded iteration values: left out of
+  // the lanes, replaced by one fold a vector. Only where nothing else uses
+  // them and the element does not depend on them.
+  llvm::SmallPtrSet<Operation *, 16> folded;
+  if (laneFold && laneFold->count > 0) {
+    SetVector<Operation *> slice;
+    for (unsigned i = 0; i < laneFold->count; ++i)
+      getForwardSlice(loop.getRegionIterArgs()[laneFold->first + i], &slice);
+    folded.insert(slice.begin(), slice.end());
+    folded.erase(body->getTerminator());
+    Operation *element = laneFold->element.getDefiningOp();
+    bool own = !(element && folded.contains(element)) &&
+               llvm::all_of(folded, [](Operation *op) {
+                 return isMemoryEffectFree(op) && op->getNumRegions() == 0;
+               });
+    for (Operation *op : folded)
+      for (OpOperand &use : op->getUses())
+        if (use.getOwner() == body->getTerminator()
+                ? use.getOperandNumber() < laneFold->first ||
+                      use.getOperandNumber() >=
+                          laneFold->first + laneFold->count
+                : !folded.contains(use.getOwner()))
+          own = false;
+    if (!own)
+      folded.clear();
+  }
   int64_t whole = length / width * width;
   OpBuilder b(loop);
   Location loc = loop.getLoc();
@@ -407,11 +453,24 @@ inline scf::ForOp vectorizeRowLoop(scf::ForOp loop, int64_t &length,
         for (int64_t k = 0; k < width; ++k) {
           lanes[k].map(loop.getRegionIterArgs(), carried);
           for (Operation &op : body->without_terminator())
-            if (!vectorized.contains(&op))
+            if (!vectorized.contains(&op) && !folded.contains(&op))
               lb.clone(op, lanes[k]);
-          carried = llvm::map_to_vector(
-              body->getTerminator()->getOperands(),
-              [&](Value v) { return lanes[k].lookupOrDefault(v); });
+          for (auto [i, v] :
+               llvm::enumerate(body->getTerminator()->getOperands()))
+            if (folded.empty() || i < laneFold->first ||
+                i >= laneFold->first + laneFold->count)
+              carried[i] = lanes[k].lookupOrDefault(v);
+        }
+        if (!folded.empty()) {
+          SmallVector<Value> elements;
+          for (IRMapping &lane : lanes)
+            elements.push_back(lane.lookupOrDefault(laneFold->element));
+          SmallVector<Value> next = laneFold->fold(
+              lb, l,
+              ValueRange(carried).slice(laneFold->first, laneFold->count),
+              elements);
+          for (unsigned i = 0; i < laneFold->count; ++i)
+            carried[laneFold->first + i] = next[i];
         }
         for (memref::StoreOp store : stores) {
           SmallVector<Value> values;

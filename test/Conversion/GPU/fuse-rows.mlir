@@ -94,14 +94,32 @@
 // remainder loop continuing from the partial values for the last two.
 // With vector-bytes=16 each lane takes 4 consecutive floats a trip (a
 // warp 128), read as 16-byte vectors; the final walk's stores stay per
-// element (the output is a plain argument, which may be an input).
+// element (the output is a plain argument, which may be an input). The
+// online maximum and sum take a vector at once: the maximum of the four
+// first, the sum rescaled once, one exp an element (no compare or select
+// an element), the sum kept while the maximum is -inf.
 // VEC-LABEL: func.func @masked_softmax
 // VEC:       gpu.launch {{.*}} threads(%[[LANE:[^,]*]],
 // VEC:       %[[FIRST:.*]] = arith.muli %[[LANE]], %c4
-// VEC:       scf.for %[[J:.*]] = %[[FIRST]] to %c512{{.*}} step %c128{{.*}} iter_args
+// VEC:       scf.for %[[J:.*]] = %[[FIRST]] to %c512{{.*}} step %c128{{.*}} iter_args(%[[M:.*]] = %{{.*}}, %[[S:.*]] = %{{.*}})
 // VEC:         vector.load %arg0[%{{.*}}, %{{.*}}, %[[J]]] {alignment = 16 : i64} : memref<8x2x512xf32>, vector<4xf32>
 // VEC:         vector.load %arg1[%{{.*}}, %[[J]]] {alignment = 16 : i64} : memref<2x512xf32>, vector<4xf32>
-// VEC-COUNT-4: math.exp
+// VEC-NOT:     math.exp
+// VEC:         %[[T1:.*]] = arith.maximumf %[[M]], %[[X0:[^ ]*]] : f32
+// VEC:         %[[T2:.*]] = arith.maximumf %[[T1]], %{{.*}} : f32
+// VEC:         %[[T3:.*]] = arith.maximumf %[[T2]], %{{.*}} : f32
+// VEC:         %[[TOP:.*]] = arith.maximumf %[[T3]], %{{.*}} : f32
+// VEC:         %[[DM:.*]] = arith.subf %[[M]], %[[TOP]] : f32
+// VEC:         %[[EM:.*]] = math.exp %[[DM]] : f32
+// VEC:         %[[SM:.*]] = arith.mulf %[[S]], %[[EM]] : f32
+// VEC:         %[[D0:.*]] = arith.subf %[[X0]], %[[TOP]] : f32
+// VEC:         %[[E0:.*]] = math.exp %[[D0]] : f32
+// VEC:         arith.addf %[[SM]], %[[E0]] : f32
+// VEC-COUNT-3: math.exp
+// VEC-NOT:     arith.cmpf
+// VEC:         %[[NONE:.*]] = arith.cmpf oeq, %[[TOP]], %{{.*}} : f32
+// VEC:         %[[NEXT:.*]] = arith.select %[[NONE]], %[[S]], %{{.*}} : f32
+// VEC:         scf.yield %[[TOP]], %[[NEXT]] : f32, f32
 // VEC:       scf.for
 // VEC-COUNT-4: memref.store %{{.*}}, %arg2
 // UNROLLED-LABEL: func.func @masked_softmax
