@@ -190,7 +190,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       " vector-bytes=" + std::to_string(options.vectorBytes) +
       " warp-row-length=" + std::to_string(options.warpRowLength) +
       " long-row-threads=" + std::to_string(options.longRowThreads);
-  std::string siblings = options.columnSiblings ? "" : " siblings=false";
+  std::string siblings =
+      std::string(options.columnSiblings ? "" : " siblings=false") +
+      (options.columnBlockSums ? "" : " block-sums=false");
   std::string pipeline =
       std::string(options.fusedAttention ? "autopar-attention-to-calls," : "") +
       "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"

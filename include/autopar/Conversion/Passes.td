@@ -351,10 +351,16 @@ def FuseLaunchesPass
     launch gaps and half-empty last waves are a large part of their time.
 
     A launch takes part when its body is one block of arithmetic, memory
-    accesses and structured control flow: no barrier, shuffle, reduction
-    across threads, workgroup or private memory, dynamic shared memory, or
-    op that reads the launch's indices other than its region arguments;
-    constant grid and block sizes. Launches merge when their blocks have
+    accesses, structured control flow and cooperation within a block only:
+    barriers, shuffles, reductions across the block and workgroup memory
+    (every thread of a merged block runs the same launch's body, so all
+    reach its barriers; its thread indices come from the linear one as
+    CUDA numbers threads, x fastest, so a warp stays a warp); no private
+    memory, dynamic shared memory, or op that reads the launch's indices
+    other than its region arguments (gpu.thread_id, gpu.block_dim, ...);
+    constant grid and block sizes. Each member keeps its workgroup memory
+    in the merged launch, at most 24 KB of it together. Launches merge
+    when their blocks have
     the same number of threads and the merged kernel's parameters (each
     memref a descriptor of 3 + 2 × rank words, other values a word; the
     constants are sunk into the kernel) fit in `param-bytes`. A launch
@@ -464,9 +470,12 @@ def RowReductionsToGPUPass
     over batch and positions of `dy[b, s, d]`, after
     `autopar-parallel-dims-first`) becomes blocks of 32 columns (threads
     along x) by 8 row groups, with enough blocks along y that each thread
-    sums about 32 rows, each thread adding its partial sum into the output
-    with an atomic add: without it, one thread per column loops over every
-    row (768 threads for gpt2-small's 8192 rows). With `siblings`, the
+    sums about 32 rows; the block's 8 partial sums of a column meet in
+    workgroup memory after a barrier and its first row group adds their
+    total into the output with an atomic add (one a column and block, not
+    one a thread: 32 on each of gpt2-small's bias gradients, not 256):
+    without it, one thread per column loops over every row (768 threads
+    for gpt2-small's 8192 rows). With `siblings`, the
     elementwise ops right after such a sum (nothing in between but
     allocations and ops without memory effects) that read only buffers the
     sum reads, through the same indexing, and write only fresh allocations
@@ -522,7 +531,12 @@ def RowReductionsToGPUPass
     Option<"siblings", "siblings", "bool", "true",
            "Elementwise ops right after a column sum that read only what it "
            "reads (through the same indexing) and write fresh allocations "
-           "run in its kernel">
+           "run in its kernel">,
+    Option<"blockSums", "block-sums", "bool", "true",
+           "A column sum's block adds its row groups' partial sums in "
+           "workgroup memory before one atomic add a column (false: an "
+           "atomic add a thread, and no barrier, so the kernel can merge "
+           "with others in autopar-fuse-launches)">
   ];
 }
 

@@ -245,6 +245,12 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "what it reads run in its kernel "
                      "(autopar-row-reductions-to-gpu siblings)"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> columnBlockSums{
+      *this, "column-block-sums",
+      llvm::cl::desc("A column sum's block adds its partial sums in "
+                     "workgroup memory before one atomic add a column "
+                     "(autopar-row-reductions-to-gpu block-sums)"),
+      llvm::cl::init(true)};
   PassOptions::Option<int64_t> vectorBytes{
       *this, "vector-bytes",
       llvm::cl::desc("Bytes of the widest vector an elementwise kernel's "

@@ -49,9 +49,13 @@ namespace {
 /// where they are other than through the region's arguments (a barrier, a
 /// shuffle, a reduction across threads, gpu.thread_id, NVVM intrinsics),
 /// or that the launch has workgroup or private memory or dynamic shared
-/// memory: the launch then cannot be cut into independent threads.
-Operation *cooperation(gpu::LaunchOp launch) {
-  if (launch.getNumWorkgroupAttributions() ||
+/// memory: the launch then cannot be cut into independent threads. With
+/// `withinBlocks`, what only makes a block's threads cooperate is allowed
+/// (barriers, shuffles, reductions across the block, workgroup memory):
+/// the launch can still be one of several a merged launch's blocks run,
+/// every thread of a block running the same launch's body.
+Operation *cooperation(gpu::LaunchOp launch, bool withinBlocks = false) {
+  if ((launch.getNumWorkgroupAttributions() && !withinBlocks) ||
       launch.getNumPrivateAttributions() ||
       launch.getDynamicSharedMemorySize() || launch.hasClusterSize() ||
       launch.getAsyncToken() || !launch.getAsyncDependencies().empty() ||
@@ -61,7 +65,10 @@ Operation *cooperation(gpu::LaunchOp launch) {
   launch.getBody().walk([&](Operation *op) {
     StringRef dialect =
         op->getDialect() ? op->getDialect()->getNamespace() : StringRef();
-    if ((dialect == "gpu" && !isa<gpu::TerminatorOp>(op)) ||
+    bool block =
+        isa<gpu::BarrierOp, gpu::ShuffleOp, gpu::AllReduceOp, gpu::YieldOp>(op);
+    if ((dialect == "gpu" && !isa<gpu::TerminatorOp>(op) &&
+         !(withinBlocks && block)) ||
         dialect == "nvvm" || dialect == "llvm") {
       found = op;
       return WalkResult::interrupt();
@@ -117,8 +124,27 @@ Accesses accessesOf(Operation *op) {
     }
     return a;
   }
-  std::optional<SmallVector<MemoryEffects::EffectInstance>> effects =
-      getEffectsRecursively(op);
+  std::optional<SmallVector<MemoryEffects::EffectInstance>> effects;
+  if (auto launch = dyn_cast<gpu::LaunchOp>(op)) {
+    // A launch's body op by op: a barrier (which declares no effects)
+    // orders the block's own memory, no one else's.
+    effects.emplace();
+    for (Operation &inner : launch.getBody().front()) {
+      if (isa<gpu::BarrierOp, gpu::TerminatorOp>(inner))
+        continue;
+      bool barrier = false;
+      inner.walk([&](gpu::BarrierOp) { barrier = true; });
+      std::optional<SmallVector<MemoryEffects::EffectInstance>> own =
+          barrier ? std::nullopt : getEffectsRecursively(&inner);
+      if (!own) {
+        effects.reset();
+        break;
+      }
+      effects->append(own->begin(), own->end());
+    }
+  } else {
+    effects = getEffectsRecursively(op);
+  }
   if (!effects) {
     a.unknown = true;
     return a;
@@ -200,7 +226,24 @@ struct Member {
   std::array<int64_t, 3> grid, block;
   Accesses accesses;
   int64_t blocks() const { return grid[0] * grid[1] * grid[2]; }
+  /// Bytes of its workgroup memory.
+  int64_t workgroupBytes() const {
+    int64_t bytes = 0;
+    for (BlockArgument a :
+         const_cast<gpu::LaunchOp &>(launch).getWorkgroupAttributions()) {
+      auto type = cast<MemRefType>(a.getType());
+      bytes += type.getNumElements() *
+               int64_t(llvm::divideCeil(type.getElementTypeBitWidth(), 8));
+    }
+    return bytes;
+  }
 };
+
+/// The most workgroup memory a merged launch's members have together: a
+/// block holds them all (24 KB: 9 blocks of any size still fit an SM's
+/// 228 KB, and the static limit, 48 KB, leaves room for what the lowering
+/// of reductions across a block adds).
+constexpr int64_t kWorkgroupBytes = 24 * 1024;
 
 struct Group {
   SmallVector<Member> members;
@@ -208,6 +251,7 @@ struct Group {
   int64_t blocks = 0;
   llvm::SetVector<Value> arguments;
   int64_t bytes = 0;
+  int64_t workgroupBytes = 0;
 };
 
 /// A launch's region arguments: its block indices, thread indices, grid
@@ -242,12 +286,17 @@ std::array<Value, 3> split(OpBuilder &b, Location loc, Value linear,
 }
 
 /// Clones `launch`'s body at `b`'s insertion point, its block indices
-/// `blockIds`, its thread indices `threadIds`, its sizes constants.
+/// `blockIds`, its thread indices `threadIds`, its sizes constants, its
+/// workgroup memory `workgroup`.
 void inlineBody(OpBuilder &b, Location loc, const Member &m,
                 const std::array<Value, 3> &blockIds,
-                const std::array<Value, 3> &threadIds) {
+                const std::array<Value, 3> &threadIds,
+                ArrayRef<BlockArgument> workgroup) {
   gpu::LaunchOp launch = m.launch;
   IRMapping map;
+  for (auto [from, to] :
+       llvm::zip(launch.getWorkgroupAttributions(), workgroup))
+    map.map(from, to);
   std::array<Value, 12> from = regionArguments(launch);
   for (int d = 0; d < 3; ++d) {
     map.map(from[d], blockIds[d]);
@@ -267,7 +316,8 @@ void inlineBody(OpBuilder &b, Location loc, const Member &m,
 /// hold `blockId`, through a balanced tree of scf.if.
 void emitTree(OpBuilder &b, Location loc, const Group &g,
               ArrayRef<int64_t> offsets, unsigned lo, unsigned hi,
-              Value blockId, Value thread) {
+              Value blockId, Value thread,
+              ArrayRef<SmallVector<BlockArgument>> workgroup) {
   if (hi - lo == 1) {
     const Member &m = g.members[lo];
     Value local = blockId;
@@ -275,7 +325,7 @@ void emitTree(OpBuilder &b, Location loc, const Group &g,
       local = arith::SubIOp::create(
           b, loc, blockId, arith::ConstantIndexOp::create(b, loc, offsets[lo]));
     inlineBody(b, loc, m, split(b, loc, local, m.grid),
-               split(b, loc, thread, m.block));
+               split(b, loc, thread, m.block), workgroup[lo]);
     return;
   }
   unsigned mid = (lo + hi) / 2;
@@ -285,9 +335,9 @@ void emitTree(OpBuilder &b, Location loc, const Group &g,
   auto branch = scf::IfOp::create(b, loc, below, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(branch.thenBlock());
-  emitTree(b, loc, g, offsets, lo, mid, blockId, thread);
+  emitTree(b, loc, g, offsets, lo, mid, blockId, thread, workgroup);
   b.setInsertionPointToStart(branch.elseBlock());
-  emitTree(b, loc, g, offsets, mid, hi, blockId, thread);
+  emitTree(b, loc, g, offsets, mid, hi, blockId, thread, workgroup);
 }
 
 /// The group's members (next to each other in their block) as one launch.
@@ -307,9 +357,18 @@ void fuse(Group &g) {
   Value one = c(1);
   auto launch =
       gpu::LaunchOp::create(b, loc, c(total), one, one, c(g.threads), one, one);
+  // Each member's workgroup memory, its own in the merged launch (a block
+  // runs one member: the others' is unused there).
+  SmallVector<SmallVector<BlockArgument>> workgroup;
+  for (Member &m : g.members) {
+    workgroup.emplace_back();
+    for (BlockArgument a : m.launch.getWorkgroupAttributions())
+      workgroup.back().push_back(
+          launch.addWorkgroupAttribution(a.getType(), a.getLoc()));
+  }
   b.setInsertionPointToStart(&launch.getBody().front());
   emitTree(b, loc, g, offsets, 0, g.members.size(), launch.getBlockIds().x,
-           launch.getThreadIds().x);
+           launch.getThreadIds().x, workgroup);
   gpu::TerminatorOp::create(b, loc);
   for (Member &m : g.members)
     m.launch.erase();
@@ -345,20 +404,21 @@ struct FuseLaunchesPass
       return it->second;
     };
     for (gpu::LaunchOp launch : launches) {
-      if (cooperation(launch))
+      if (cooperation(launch, /*withinBlocks=*/true))
         continue;
       auto grid = constantSizes(launch.getGridSizeOperandValues());
       auto blockSizes = constantSizes(launch.getBlockSizeOperandValues());
       if (!grid || !blockSizes)
         continue;
       Member m{launch, *grid, *blockSizes, accessesAt(launch)};
-      if (m.accesses.unknown)
+      if (m.accesses.unknown || m.workgroupBytes() > kWorkgroupBytes)
         continue;
       if (join(m, lastOf, accessesAt, aliases))
         continue;
       auto g = std::make_unique<Group>();
       g->threads = m.block[0] * m.block[1] * m.block[2];
       g->blocks = m.blocks();
+      g->workgroupBytes = m.workgroupBytes();
       g->arguments = kernelArguments({launch});
       for (Value v : g->arguments)
         g->bytes += ::paramBytes(v);
@@ -426,7 +486,8 @@ struct FuseLaunchesPass
   Group *tryGroup(Group &g, Member &m, int64_t threads,
                   LocalAliasAnalysis &aliases) {
     if (g.threads != threads ||
-        g.blocks + m.blocks() > std::numeric_limits<int32_t>::max())
+        g.blocks + m.blocks() > std::numeric_limits<int32_t>::max() ||
+        g.workgroupBytes + m.workgroupBytes() > kWorkgroupBytes)
       return nullptr;
     llvm::SetVector<Value> arguments = g.arguments;
     int64_t bytes = g.bytes;
@@ -441,6 +502,7 @@ struct FuseLaunchesPass
     g.arguments = std::move(arguments);
     g.bytes = bytes;
     g.blocks += m.blocks();
+    g.workgroupBytes += m.workgroupBytes();
     g.members.push_back(m);
     return &g;
   }

@@ -149,7 +149,8 @@ func.func @hoisted(%w0: memref<16x16xf32>, %w1: memref<16x16xf32>,
 // -----
 
 // What stays apart: a kernel that reads what an earlier one writes; one
-// whose threads meet at a barrier; one of another block size; one reading
+// that reads its thread index through gpu.thread_id (not its region's
+// argument, which the merged launch maps); one of another block size; one reading
 // a buffer that a call in between may write (a call that is not a product
 // writes every buffer it is passed); one writing a plain argument, which
 // may be the buffer an earlier one reads. A result passed out is a buffer
@@ -157,7 +158,7 @@ func.func @hoisted(%w0: memref<16x16xf32>, %w1: memref<16x16xf32>,
 // CHECK-LABEL: func.func @dependent
 // CHECK-COUNT-2: gpu.launch
 // CHECK-NOT:   gpu.launch
-// CHECK-LABEL: func.func @barrier
+// CHECK-LABEL: func.func @thread_id
 // CHECK-COUNT-2: gpu.launch
 // CHECK-NOT:   gpu.launch
 // CHECK-LABEL: func.func @threads
@@ -192,7 +193,7 @@ func.func @dependent(%a: memref<16xf32>, %o: memref<16xf32> {bufferize.result}) 
   memref.dealloc %t : memref<16xf32>
   return
 }
-func.func @barrier(%a: memref<16xf32>, %o: memref<16xf32> {bufferize.result},
+func.func @thread_id(%a: memref<16xf32>, %o: memref<16xf32> {bufferize.result},
                    %p: memref<16xf32> {bufferize.result}) {
   %c1 = arith.constant 1 : index
   %c16 = arith.constant 16 : index
@@ -204,9 +205,9 @@ func.func @barrier(%a: memref<16xf32>, %o: memref<16xf32> {bufferize.result},
   }
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%tx, %ty, %tz) in (%sx = %c16, %sy = %c1, %sz = %c1) {
-    %v = memref.load %a[%tx] : memref<16xf32>
-    gpu.barrier
-    memref.store %v, %p[%tx] : memref<16xf32>
+    %t = gpu.thread_id x
+    %v = memref.load %a[%t] : memref<16xf32>
+    memref.store %v, %p[%t] : memref<16xf32>
     gpu.terminator
   }
   return
@@ -284,6 +285,94 @@ func.func @result_argument(%a: memref<16xf32>,
   gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
              threads(%tx, %ty, %tz) in (%sx = %c16, %sy = %c1, %sz = %c1) {
     memref.store %f, %p[%tx] : memref<16xf32>
+    gpu.terminator
+  }
+  return
+}
+
+// -----
+
+// Kernels whose threads cooperate only within a block (a barrier, a
+// shuffle, workgroup memory) merge too: every thread of a merged block
+// runs the same kernel's body, so they all reach its barrier. Each keeps
+// its own workgroup memory in the merged launch; its threads' indices
+// come from the linear index as CUDA numbers them (x fastest), so a
+// warp's lanes stay a warp's. Two kernels with 16 KB of workgroup memory
+// each stay apart: a merged block would hold both (more than 24 KB).
+// CHECK-LABEL: func.func @within_blocks
+// CHECK: gpu.launch blocks(%[[B:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c3{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[T:.*]], %{{.*}}, %{{.*}}) in (%{{.*}} = %c16{{.*}}, %{{.*}} = %c1{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[W1:.*]] : memref<16xf32, #gpu.address_space<workgroup>>, %[[W2:.*]] : memref<16xf32, #gpu.address_space<workgroup>>)
+// CHECK: scf.if
+// CHECK: memref.store %{{.*}}, %[[W1]][%[[T]]]
+// CHECK: gpu.barrier
+// CHECK: } else {
+// CHECK: %[[X:.*]] = arith.remui %[[T]], %c8
+// CHECK: %[[Y:.*]] = arith.divui %[[T]], %c8
+// CHECK: memref.store %{{.*}}, %[[W2]][
+// CHECK: gpu.barrier
+// CHECK: gpu.shuffle xor
+// CHECK-NOT: gpu.launch
+// CHECK-LABEL: func.func @workgroup_budget
+// CHECK-COUNT-2: gpu.launch
+// CHECK-NOT: gpu.launch
+func.func @within_blocks(%a: memref<16xf32>, %o: memref<16xf32> {bufferize.result},
+                         %p: memref<2x16xf32> {bufferize.result}) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c2 = arith.constant 2 : index
+  %c8 = arith.constant 8 : index
+  %c15 = arith.constant 15 : index
+  %c16 = arith.constant 16 : index
+  %c32 = arith.constant 32 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c16, %sy = %c1, %sz = %c1)
+             workgroup(%w : memref<16xf32, #gpu.address_space<workgroup>>) {
+    %v = memref.load %a[%tx] : memref<16xf32>
+    memref.store %v, %w[%tx] : memref<16xf32, #gpu.address_space<workgroup>>
+    gpu.barrier
+    %r = arith.subi %c15, %tx : index
+    %u = memref.load %w[%r] : memref<16xf32, #gpu.address_space<workgroup>>
+    memref.store %u, %o[%tx] : memref<16xf32>
+    gpu.terminator
+  }
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c2, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c8, %sy = %c2, %sz = %c1)
+             workgroup(%w : memref<16xf32, #gpu.address_space<workgroup>>) {
+    %i = arith.muli %ty, %c8 : index
+    %j = arith.addi %i, %tx : index
+    %v = memref.load %a[%j] : memref<16xf32>
+    memref.store %v, %w[%j] : memref<16xf32, #gpu.address_space<workgroup>>
+    gpu.barrier
+    %u = memref.load %w[%j] : memref<16xf32, #gpu.address_space<workgroup>>
+    %one = arith.constant 1 : i32
+    %width = arith.constant 32 : i32
+    %s, %ok = gpu.shuffle xor %u, %one, %width : f32
+    memref.store %s, %p[%bx, %j] : memref<2x16xf32>
+    gpu.terminator
+  }
+  return
+}
+func.func @workgroup_budget(%a: memref<16xf32>, %o: memref<16xf32> {bufferize.result},
+                            %p: memref<16xf32> {bufferize.result}) {
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c16, %sy = %c1, %sz = %c1)
+             workgroup(%w : memref<4096xf32, #gpu.address_space<workgroup>>) {
+    %v = memref.load %a[%tx] : memref<16xf32>
+    memref.store %v, %w[%tx] : memref<4096xf32, #gpu.address_space<workgroup>>
+    gpu.barrier
+    %u = memref.load %w[%tx] : memref<4096xf32, #gpu.address_space<workgroup>>
+    memref.store %u, %o[%tx] : memref<16xf32>
+    gpu.terminator
+  }
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c16, %sy = %c1, %sz = %c1)
+             workgroup(%w : memref<4096xf32, #gpu.address_space<workgroup>>) {
+    %v = memref.load %a[%tx] : memref<16xf32>
+    memref.store %v, %w[%tx] : memref<4096xf32, #gpu.address_space<workgroup>>
+    gpu.barrier
+    %u = memref.load %w[%tx] : memref<4096xf32, #gpu.address_space<workgroup>>
+    memref.store %u, %p[%tx] : memref<16xf32>
     gpu.terminator
   }
   return

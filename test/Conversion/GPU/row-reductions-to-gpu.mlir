@@ -2,6 +2,7 @@
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu))' | FileCheck %s --check-prefix=WARP
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{siblings=false}))' | FileCheck %s --check-prefix=SEPARATE
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{vector-bytes=16 unroll=1}))' | FileCheck %s --check-prefix=VEC
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{block-sums=false}))' | FileCheck %s --check-prefix=THREADSUMS
 
 // CHECK lines: a block per row (warp-row-length=0). WARP lines: the
 // default, where rows of at most 1024 f32 elements take a warp each.
@@ -172,14 +173,16 @@ func.func @total(%x: memref<8x1024xf32>, %out: memref<f32>) {
 
 // A column sum (a bias gradient: the reduced loop runs across the rows):
 // blocks of 32 columns by 8 row groups, 4 blocks along y so that each
-// thread sums about 32 of the 1000 rows (rows y, y + 32, ...), each thread
-// adding its partial sum atomically.
+// thread sums about 32 of the 1000 rows (rows y, y + 32, ...). The block's
+// 8 partial sums of a column meet in workgroup memory (zero from threads
+// past the last column) and, after a barrier, the first row group adds
+// their total atomically: one atomic add a column and block.
 // CHECK-LABEL: func.func @column_sum
-// CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %c4{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[TX:.*]], %[[TY:.*]], %{{.*}}) in (%{{.*}} = %c32{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %c1{{.*}})
+// CHECK: gpu.launch blocks(%[[BX:.*]], %[[BY:.*]], %{{.*}}) in (%{{.*}} = %c1{{.*}}, %{{.*}} = %c4{{.*}}, %{{.*}} = %c1{{.*}}) threads(%[[TX:.*]], %[[TY:.*]], %{{.*}}) in (%{{.*}} = %c32{{.*}}, %{{.*}} = %c8{{.*}}, %{{.*}} = %c1{{.*}}) workgroup(%[[W:.*]] : memref<256xf32, #gpu.address_space<workgroup>>)
 // CHECK: %[[C0:.*]] = arith.muli %[[BX]], %c32
 // CHECK: %[[C:.*]] = arith.addi %[[C0]], %[[TX]]
 // CHECK: %[[IN:.*]] = arith.cmpi ult, %[[C]], %c8
-// CHECK: scf.if %[[IN]]
+// CHECK: %[[S:.*]] = scf.if %[[IN]] -> (f32)
 // CHECK: %[[R0:.*]] = arith.muli %[[BY]], %c8
 // CHECK: %[[R:.*]] = arith.addi %[[R0]], %[[TY]]
 // Unrolled by 8 (31 or 32 trips a thread), a remainder loop after it.
@@ -189,7 +192,31 @@ func.func @total(%x: memref<8x1024xf32>, %out: memref<f32>) {
 // CHECK-COUNT-7: memref.load %arg0
 // CHECK: scf.yield
 // CHECK: %[[P:.*]] = scf.for %[[K:.*]] = %[[END]] to %c1000{{.*}} step %c32{{.*}} iter_args(%{{.*}} = %[[P8]])
-// CHECK: memref.atomic_rmw addf %[[P]], %arg1[%[[C]]]
+// CHECK: scf.yield %[[P]] : f32
+// CHECK: } else {
+// CHECK: scf.yield %{{.*}} : f32
+// CHECK-NOT: memref.atomic_rmw
+// CHECK: %[[ROW:.*]] = arith.muli %[[TY]], %c32
+// CHECK: %[[SLOT:.*]] = arith.addi %[[ROW]], %[[TX]]
+// CHECK: memref.store %[[S]], %[[W]][%[[SLOT]]]
+// CHECK: gpu.barrier
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[TY]], %c0
+// CHECK: %[[ADDS:.*]] = arith.andi %[[IN]], %[[FIRST]]
+// CHECK: scf.if %[[ADDS]]
+// CHECK-COUNT-8: memref.load %[[W]]
+// CHECK: %[[TOTAL:.*]] = arith.addf
+// CHECK: memref.atomic_rmw addf %[[TOTAL]], %arg1[%[[C]]]
+// CHECK-NOT: memref.atomic_rmw
+// CHECK: gpu.terminator
+// With block-sums=false each thread adds its partial sum atomically: no
+// workgroup memory, no barrier (the kernel can merge with others).
+// THREADSUMS-LABEL: func.func @column_sum
+// THREADSUMS-NOT: workgroup
+// THREADSUMS: %[[S:.*]] = scf.if %{{.*}} -> (f32)
+// THREADSUMS-NOT: gpu.barrier
+// THREADSUMS: memref.atomic_rmw addf %[[S]], %arg1
+// THREADSUMS-NOT: gpu.barrier
+// THREADSUMS: gpu.terminator
 func.func @column_sum(%x: memref<1000x8xf32>, %cols: memref<8xf32>) {
   linalg.generic {indexing_maps = [affine_map<(j, i) -> (i, j)>, affine_map<(j, i) -> (j)>],
                   iterator_types = ["parallel", "reduction"]}
@@ -322,7 +349,7 @@ func.func @long_rows(%x: memref<4x20000xf32>, %out: memref<4xf32>) {
 // CHECK: return %[[OUT]]
 // SEPARATE-LABEL: func.func @sibling
 // SEPARATE: gpu.launch
-// SEPARATE-NOT: memref.store
+// SEPARATE-NOT: memref.store {{.*}}memref<64x32
 // SEPARATE: memref.atomic_rmw addf
 // SEPARATE: memref.alloc() : memref<64x32xbf16>
 // SEPARATE: linalg.generic
@@ -360,7 +387,7 @@ func.func @sibling(%g: memref<64x32xbf16>, %x: memref<64x32xf32>, %db: memref<32
 // memory.
 // CHECK-LABEL: func.func @reads_other
 // CHECK: gpu.launch
-// CHECK-NOT: memref.store
+// CHECK-NOT: memref.store {{.*}}memref<64x32
 // CHECK: memref.atomic_rmw addf
 // CHECK: linalg.generic
 // CHECK-SAME: ["parallel", "parallel"]
@@ -388,7 +415,7 @@ func.func @reads_other(%g: memref<64x32xf32>, %x: memref<64x32xf32>, %y: memref<
 
 // CHECK-LABEL: func.func @reads_transposed
 // CHECK: gpu.launch
-// CHECK-NOT: memref.store
+// CHECK-NOT: memref.store {{.*}}memref<64x32
 // CHECK: memref.atomic_rmw addf
 // CHECK: linalg.generic
 // CHECK-SAME: ["parallel", "parallel"]
@@ -416,7 +443,7 @@ func.func @reads_transposed(%g: memref<32x32xf32>, %x: memref<32x32xf32>, %db: m
 
 // CHECK-LABEL: func.func @writes_argument
 // CHECK: gpu.launch
-// CHECK-NOT: memref.store
+// CHECK-NOT: memref.store {{.*}}memref<64x32
 // CHECK: memref.atomic_rmw addf
 // CHECK: linalg.generic
 // CHECK-SAME: ["parallel", "parallel"]
@@ -443,7 +470,7 @@ func.func @writes_argument(%g: memref<64x32xf32>, %x: memref<64x32xf32>, %db: me
 
 // CHECK-LABEL: func.func @writes_what_sum_reads
 // CHECK: gpu.launch
-// CHECK-NOT: memref.store
+// CHECK-NOT: memref.store {{.*}}memref<64x32
 // CHECK: memref.atomic_rmw addf
 // CHECK: linalg.generic
 // CHECK-SAME: ["parallel", "parallel"]
@@ -472,7 +499,7 @@ func.func @writes_what_sum_reads(%g: memref<64x32xf32>, %db: memref<32xf32>) {
 
 // CHECK-LABEL: func.func @after_a_write
 // CHECK: gpu.launch
-// CHECK-NOT: memref.store
+// CHECK-NOT: memref.store {{.*}}memref<64x32
 // CHECK: memref.atomic_rmw addf
 // CHECK: linalg.generic
 // CHECK-SAME: ["parallel", "parallel"]
@@ -509,7 +536,7 @@ func.func @after_a_write(%g: memref<64x32xf32>, %x: memref<64x32xf32>, %db: memr
 // CHECK-LABEL: func.func @sum_sibling
 // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%arg2 : memref<32xf32>)
 // CHECK: linalg.fill ins(%{{.*}} : f32) outs(%arg3 : memref<32xf32>)
-// CHECK: gpu.launch
+// CHECK: gpu.launch {{.*}} workgroup(%{{.*}} : memref<256xf32, #gpu.address_space<workgroup>>, %{{.*}} : memref<256xf32, #gpu.address_space<workgroup>>)
 // CHECK: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (f32, f32)
 // CHECK-DAG: memref.atomic_rmw addf %{{.*}}, %arg2[%[[C:.*]]]
 // CHECK-DAG: memref.atomic_rmw addf %{{.*}}, %arg3[%[[C]]]
