@@ -14,6 +14,11 @@ and nvidia-cuda-nvdisasm, pinned) from PyPI into ~/.cache/autopar once.
 
 usage: /usr/bin/python3 bench/gpu/sass_mix.py [KERNEL ...]
        (default: the bf16 head-size-64 mma kernels gpt2-small runs)
+       /usr/bin/python3 bench/gpu/sass_mix.py --mlir LOWERED.mlir N
+       (the N-th gpu.binary of a module lowered by autopar-lower-to-cuda
+       with host=false, the #N of kernel_map.py and the profile; PTX
+       assembled by ptxas: a generated kernel, whose loops are often
+       unrolled whole, so its whole code counts too)
 """
 import collections
 import os
@@ -49,16 +54,39 @@ def cuobjdump():
     return os.path.join(tools, "cuobjdump")
 
 
+def binary(path, n):
+    """The PTX of the n-th gpu.binary of a lowered module, unescaped."""
+    text = open(path).read()
+    found = re.findall(r'gpu\.binary @\w+\s+\[#gpu\.object<.*?assembly = '
+                       r'"((?:[^"\\]|\\.)*)"', text)
+    if n >= len(found):
+        sys.exit(f"sass_mix.py: {path} has {len(found)} binaries, no #{n}")
+    return re.sub(r"\\([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)),
+                  found[n]).replace("\\\\", "\\")
+
+
 def main():
-    names = sys.argv[1:] or DEFAULT
-    nvcc = os.environ.get("NVCC", "/usr/local/cuda/bin/nvcc")
+    args = sys.argv[1:]
+    cuda = os.environ.get("CUDA_HOME", "/usr/local/cuda")
     with tempfile.TemporaryDirectory() as tmp:
-        cubin = os.path.join(tmp, "attention.cubin")
-        ptxas = subprocess.run(
-            [nvcc, "-std=c++17", "-O3", "-cubin", "-arch=sm_90",
-             "-Xptxas", "-v", "-I" + os.path.join(ROOT, "runtime/cuda"),
-             "-o", cubin, os.path.join(ROOT, "runtime/cuda/Attention.cu")],
-            check=True, capture_output=True, text=True).stderr
+        cubin = os.path.join(tmp, "kernels.cubin")
+        if args[:1] == ["--mlir"]:
+            if len(args) != 3:
+                sys.exit("usage: sass_mix.py --mlir LOWERED.mlir N")
+            ptx = binary(args[1], int(args[2]))
+            names = re.findall(r"\.entry\s+(\w+)", ptx)
+            source = os.path.join(tmp, "kernel.ptx")
+            open(source, "w").write(ptx)
+            command = [os.path.join(cuda, "bin/ptxas"), "-arch=sm_90", "-v",
+                       "-o", cubin, source]
+        else:
+            names = args or DEFAULT
+            command = [os.environ.get("NVCC", os.path.join(cuda, "bin/nvcc")),
+                       "-std=c++17", "-O3", "-cubin", "-arch=sm_90",
+                       "-Xptxas", "-v", "-I" + os.path.join(ROOT, "runtime/cuda"),
+                       "-o", cubin, os.path.join(ROOT, "runtime/cuda/Attention.cu")]
+        ptxas = subprocess.run(command, check=True, capture_output=True,
+                               text=True).stderr
         sass = subprocess.run([cuobjdump(), "-sass", cubin], check=True,
                               capture_output=True, text=True).stdout
     resources = {}
@@ -79,7 +107,9 @@ def main():
             m = re.search(r"\bBRA\b.*?0x([0-9a-f]+)", text)
             if m and int(m.group(1), 16) < a and int(m.group(1), 16) in index:
                 loops.append((index[int(m.group(1), 16)], i))
-        first, last = max(loops, key=lambda l: l[1] - l[0])
+        # The longest loop, or the whole kernel where nothing loops.
+        first, last = max(loops or [(0, len(code) - 1)],
+                          key=lambda l: l[1] - l[0])
         ops = [re.sub(r"^@!?U?P\w+\s+", "", text).split()[0].split(".")[0]
                for _, text in code[first:last + 1]]
         # The whole, unmasked tile's path: without what a predicated
@@ -98,12 +128,14 @@ def main():
         path = collections.Counter(
             op for j, op in enumerate(ops) if j not in cold)
         registers, spill = resources.get(name, (0, 0))
-        print(f"{name}: {registers} registers, {spill} bytes spilled")
-        for what, count in (("main loop", everything),
-                            ("a whole unmasked tile", path)):
+        print(f"{name}: {len(code)} instructions in all, {registers} "
+              f"registers, {spill} bytes spilled")
+        for what, count in (("main loop" if loops else "the kernel",
+                             everything), ("a whole unmasked tile", path)):
             total = sum(count.values())
-            print(f"  {what}: {total} instructions, {count['HMMA']} HMMA "
-                  f"({total / max(count['HMMA'], 1):.1f} a product): " +
+            products = (f", {count['HMMA']} HMMA ({total / count['HMMA']:.1f}"
+                        " a product)" if count["HMMA"] else "")
+            print(f"  {what}: {total} instructions{products}: " +
                   ", ".join(f"{op} {n}" for op, n in count.most_common(12)))
 
 
