@@ -25,6 +25,23 @@
 
 using namespace mlir;
 
+/// From loops on buffers to the LLVM dialect, for the CPU.
+static std::string cpuLoopsToLLVM() {
+  return "func.func(convert-linalg-to-loops),"
+         "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
+         "func.func(autopar-approximate-math),"
+         // Rounding to bf16 as integer operations: LLVM would otherwise call
+         // __truncsfbf2 on CPUs without AVX512-BF16, which GCC 12's libgcc
+         // lacks.
+         "func.func(arith-expand{include-bf16=true}),"
+         "math-extend-to-supported-types,"
+         "convert-math-to-llvm,convert-math-to-libm,"
+         // Vectors of the fused rows' walks (fuse-rows-vector-bytes).
+         "convert-vector-to-llvm,"
+         "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
+         "convert-cf-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts";
+}
+
 /// Everything after autopar has become linalg on tensors, as one textual
 /// pipeline so that `autopar-opt` users can run exactly the same steps by
 /// hand (docs/architecture.md lists them).
@@ -69,27 +86,26 @@ cpuPipelineAfterLinalg(const autopar::CPULoweringOptions &options) {
   p += "autopar-outline-loop-nests,";
   if (options.runtimeGemm && !callsFirst)
     p += "autopar-contractions-to-calls,";
-  p += "func.func(convert-linalg-to-loops),"
-       "expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-       "func.func(autopar-approximate-math),"
-       // Rounding to bf16 as integer operations: LLVM would otherwise call
-       // __truncsfbf2 on CPUs without AVX512-BF16, which GCC 12's libgcc
-       // lacks.
-       "func.func(arith-expand{include-bf16=true}),"
-       "math-extend-to-supported-types,"
-       "convert-math-to-llvm,convert-math-to-libm,"
-       // Vectors of the fused rows' walks (fuse-rows-vector-bytes).
-       "convert-vector-to-llvm,"
-       "finalize-memref-to-llvm,convert-arith-to-llvm,convert-index-to-llvm,"
-       "convert-cf-to-llvm,convert-func-to-llvm,reconcile-unrealized-casts";
-  return p;
+  return p + cpuLoopsToLLVM();
 }
+
+static std::string
+cudaKernelPipeline(const autopar::CUDALoweringOptions &options, bool onHost);
 
 void autopar::buildCPULoweringPipeline(OpPassManager &pm,
                                        const CPULoweringOptions &options) {
   if (options.attentionCalls)
     pm.addPass(createAttentionToCallsPass());
   pm.addPass(createCollectivesToCallsPass());
+  if (options.gpuKernels) {
+    CUDALoweringOptions cuda;
+    if (failed(parsePassPipeline(cudaKernelPipeline(cuda, /*onHost=*/true) +
+                                     ",func.func(autopar-launches-to-loops)," +
+                                     cpuLoopsToLLVM(),
+                                 pm, llvm::errs())))
+      llvm::report_fatal_error("autopar: malformed built-in CPU pipeline");
+    return;
+  }
   pm.addNestedPass<func::FuncOp>(createConvertAutoParToLinalgPass());
   // The text is built in this file; a parse failure is a bug here, and the
   // pass manager then reports it as an empty pipeline failing to run.
@@ -177,11 +193,13 @@ std::string autopar::findCUDAToolkit() {
   return "";
 }
 
-void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
-                                        const CUDALoweringOptions &options) {
-  std::string toolkit = options.toolkit.getValue();
-  if (toolkit.empty())
-    toolkit = findCUDAToolkit();
+/// The CUDA pipeline from autopar to host functions launching kernels
+/// (gpu.launch). `onHost`: for running those kernels on the CPU
+/// (CPULoweringOptions::gpuKernels): no fused attention (the caller adds
+/// it), the f32 products through the CPU runtime (which accumulates: C
+/// keeps its fill), the others as loops.
+static std::string
+cudaKernelPipeline(const autopar::CUDALoweringOptions &options, bool onHost) {
   // Threads per block of the row kernels: a whole number of warps.
   std::string blockThreads =
       std::to_string(std::clamp<int64_t>(options.threads / 32 * 32, 32, 1024));
@@ -193,54 +211,68 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
   std::string siblings =
       std::string(options.columnSiblings ? "" : " siblings=false") +
       (options.columnBlockSums ? "" : " block-sums=false");
+  std::string products =
+      onHost
+          ? "autopar-contractions-to-calls{dots=false},func.func("
+          : "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
+            "bf16-function=autopar_cuda_gemm_bf16 "
+            "f16-function=autopar_cuda_gemm_f16 dots=false "
+            "overwrite-zero-init" +
+                std::string(options.narrowResults ? " narrow-results" : "") +
+                "},"
+                "func.func(" +
+                (options.transposeResults ? "autopar-transpose-product-results,"
+                                          : "") +
+                (options.padProducts ? "autopar-pad-products," : "");
+  return std::string(options.fusedAttention && !onHost
+                         ? "autopar-attention-to-calls,"
+                         : "") +
+         "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"
+         "autopar-fuse-elementwise{recompute=" +
+         (options.recomputeProducers ? "true" : "false") +
+         "}),"
+         "canonicalize," +
+         (options.recomputeProducers ? "eliminate-empty-tensors," : "") +
+         "one-shot-bufferize{bufferize-function-boundaries "
+         "function-boundary-type-conversion=identity-layout-map},"
+         "func.func(scf-forall-to-parallel),"
+         "buffer-results-to-out-params{hoist-static-allocs "
+         "modify-public-functions add-result-attr},"
+         "buffer-deallocation-pipeline," +
+         products + "autopar-scatter-to-atomics,autopar-parallel-dims-first," +
+         (options.rowReductions
+              ? (options.fuseRows ? "autopar-fuse-rows{threads=" +
+                                        blockThreads + unroll + "},"
+                                  : std::string()) +
+                    "autopar-row-reductions-to-gpu{threads=" + blockThreads +
+                    unroll + siblings + "},"
+              : std::string()) +
+         "convert-linalg-to-parallel-loops,"
+         "autopar-tile-loops-for-gpu{threads=" +
+         std::to_string(options.threads) +
+         " rows-per-thread=" + std::to_string(options.rowsPerThread) +
+         " vector-bytes=" + std::to_string(options.vectorBytes) +
+         "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu," +
+         (options.approximateErf || options.fastExp
+              ? std::string("autopar-approximate-math{erf-only=") +
+                    (options.approximateErf ? "true" : "false") +
+                    " fast-exp=" + (options.fastExp ? "true" : "false") + "},"
+              : std::string()) +
+         (options.fuseLaunches
+              ? std::string("autopar-fuse-launches{hoist=") +
+                    (options.hoistLaunches ? "true" : "false") + "},"
+              : std::string()) +
+         "canonicalize)";
+}
+
+void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
+                                        const CUDALoweringOptions &options) {
+  std::string toolkit = options.toolkit.getValue();
+  if (toolkit.empty())
+    toolkit = findCUDAToolkit();
   std::string pipeline =
-      std::string(options.fusedAttention ? "autopar-attention-to-calls," : "") +
-      "func.func(convert-autopar-to-linalg,autopar-narrow-contractions,"
-      "autopar-fuse-elementwise{recompute=" +
-      (options.recomputeProducers ? "true" : "false") +
-      "}),"
-      "canonicalize," +
-      (options.recomputeProducers ? "eliminate-empty-tensors," : "") +
-      "one-shot-bufferize{bufferize-function-boundaries "
-      "function-boundary-type-conversion=identity-layout-map},"
-      "func.func(scf-forall-to-parallel),"
-      "buffer-results-to-out-params{hoist-static-allocs "
-      "modify-public-functions add-result-attr},"
-      "buffer-deallocation-pipeline,"
-      "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
-      "bf16-function=autopar_cuda_gemm_bf16 "
-      "f16-function=autopar_cuda_gemm_f16 dots=false "
-      "overwrite-zero-init" +
-      std::string(options.narrowResults ? " narrow-results" : "") +
-      "},"
-      "func.func(" +
-      (options.transposeResults ? "autopar-transpose-product-results," : "") +
-      (options.padProducts ? "autopar-pad-products," : "") +
-      "autopar-scatter-to-atomics,autopar-parallel-dims-first," +
-      (options.rowReductions
-           ? (options.fuseRows
-                  ? "autopar-fuse-rows{threads=" + blockThreads + unroll + "},"
-                  : std::string()) +
-                 "autopar-row-reductions-to-gpu{threads=" + blockThreads +
-                 unroll + siblings + "},"
-           : std::string()) +
-      "convert-linalg-to-parallel-loops,"
-      "autopar-tile-loops-for-gpu{threads=" +
-      std::to_string(options.threads) +
-      " rows-per-thread=" + std::to_string(options.rowsPerThread) +
-      " vector-bytes=" + std::to_string(options.vectorBytes) +
-      "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu," +
-      (options.approximateErf || options.fastExp
-           ? std::string("autopar-approximate-math{erf-only=") +
-                 (options.approximateErf ? "true" : "false") +
-                 " fast-exp=" + (options.fastExp ? "true" : "false") + "},"
-           : std::string()) +
-      (options.fuseLaunches
-           ? std::string("autopar-fuse-launches{hoist=") +
-                 (options.hoistLaunches ? "true" : "false") + "},"
-           : std::string()) +
-      "canonicalize),"
-      "autopar-device-buffers,gpu-launch-sink-index-computations,"
+      cudaKernelPipeline(options, /*onHost=*/false) +
+      ",autopar-device-buffers,gpu-launch-sink-index-computations,"
       "gpu-kernel-outlining,"
       "func.func(gpu-async-region),"
       "expand-strided-metadata,lower-affine,convert-scf-to-cf,"

@@ -171,6 +171,13 @@ static cl::opt<bool> transposeResults(
     cl::desc("Lower with autopar-transpose-product-results (the CUDA "
              "pipeline's transposed product results), for tests"),
     cl::Hidden, cl::cat(runCategory));
+static cl::opt<bool> gpuKernels(
+    "gpu-kernels",
+    cl::desc("Lower as the CUDA pipeline does up to its kernels and run "
+             "those on the CPU a block at a time (autopar-launches-to-loops): "
+             "the GPU kernels checked without a GPU, for tests; the other "
+             "lowering flags but --attention-calls do not apply"),
+    cl::Hidden, cl::cat(runCategory));
 static cl::opt<bool> attentionCalls(
     "attention-calls",
     cl::desc("Lower bf16/f16 attentions to the CUDA runtime's fused "
@@ -832,6 +839,7 @@ compileModule(ModuleOp module, StringRef inputName) {
   options.attentionCalls = attentionCalls;
   options.padProducts = padProducts;
   options.transposeResults = transposeResults;
+  options.gpuKernels = gpuKernels;
   mlir::autopar::buildCPULoweringPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

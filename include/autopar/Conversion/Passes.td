@@ -395,18 +395,45 @@ def FuseLaunchesPass
 
 def LaunchesToLoopsPass
     : Pass<"autopar-launches-to-loops", "::mlir::func::FuncOp"> {
-  let summary = "Run barrier-free gpu.launch bodies as host loops (to test "
-                "kernel rewrites on a CPU)";
+  let summary = "Run gpu.launch bodies as host loops, a block's threads in "
+                "turn between the points where they meet (to test kernel "
+                "rewrites on a CPU)";
   let description = [{
-    Replaces each `gpu.launch` whose body needs no cooperation between
-    threads (no barrier, shuffle, reduction across threads or workgroup
-    memory: what autopar-fuse-launches merges) by an `scf.parallel` over its
-    blocks and threads running the body, so that a module of kernels can run
-    on a CPU (`mlir-runner`) and a rewrite of them be checked against the
-    unrewritten kernels there. A launch that needs cooperation is an error.
+    Replaces each `gpu.launch` by host loops that compute what it computes,
+    so that a module of kernels can run on a CPU (`mlir-runner`, or
+    `autopar-run --gpu-kernels` for a whole step) and the kernels' rewrites
+    be checked there against numpy, the CPU backend or the unrewritten
+    kernels.
+
+    A launch whose threads never meet becomes one `scf.parallel` over its
+    blocks and threads. A launch whose threads meet within their block
+    (`gpu.barrier`, `gpu.shuffle`, `gpu.all_reduce`, workgroup memory: the
+    row kernels and the launches autopar-fuse-launches merges) runs its
+    blocks one after the other, each in steps: the ops between two meeting
+    points run for every thread in turn (a loop over the block's threads,
+    numbered x fastest), and a value that a later step reads waits in an
+    array with an element per thread. A shuffle reads its source lane's
+    element (warps of 32 lanes; validity as NVVM's lowering clamps
+    `shfl.sync`), `gpu.all_reduce` combines the active threads' values in
+    their order and gives each the result, and workgroup memory is one
+    buffer per launch that each block reuses. An `scf.if` holding a meeting
+    point runs both branches, each for the threads its condition picks; an
+    `scf.for` holding one runs in rounds until no thread's loop goes on,
+    each thread taking part while its own induction variable is below its
+    own bound (so a warp-uniform loop around shuffles runs as on the GPU).
+    The arrays and workgroup buffers are allocated on the heap before the
+    blocks and freed after them.
+
+    Errors: a launch whose threads meet beyond their block or that reads
+    where they are other than from its arguments (`gpu.thread_id`, NVVM
+    intrinsics), dynamic shared memory, workgroup memory used other than by
+    loads and stores, a value that cannot be an array element (a thread's
+    own buffer) crossing a meeting point, and other ops holding one
+    (`scf.while`).
   }];
   let dependentDialects = ["::mlir::scf::SCFDialect",
-                           "::mlir::arith::ArithDialect"];
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
 }
 
 def DeviceBuffersPass : Pass<"autopar-device-buffers", "::mlir::ModuleOp"> {

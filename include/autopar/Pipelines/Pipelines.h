@@ -84,6 +84,16 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "does; the caller provides them (a test double on the "
                      "host), so that tests can check the rewrite on a CPU"),
       llvm::cl::init(false)};
+  PassOptions::Option<bool> gpuKernels{
+      *this, "gpu-kernels",
+      llvm::cl::desc("Lower as autopar-lower-to-cuda does up to its kernels "
+                     "(gpu.launch: row kernels, merged launches, vectors), "
+                     "then run them on the CPU (autopar-launches-to-loops), "
+                     "the f32 products through the CPU runtime and the "
+                     "others as loops: the GPU kernels checked without a "
+                     "GPU; the other options but attention-calls do not "
+                     "apply"),
+      llvm::cl::init(false)};
 };
 
 /// Options of the training-step pipeline (`autopar-make-train-step`): the

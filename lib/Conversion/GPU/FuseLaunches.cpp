@@ -11,15 +11,12 @@
 // launch costs a gap of a few microseconds on the stream and ends in a
 // partly empty wave; one launch over all of them pays that once.
 //
-// autopar-launches-to-loops: the inverse direction for testing: a launch
-// whose threads never wait for each other runs its body in an scf.parallel
-// on the host, so that kernels (merged or not) can run on a CPU.
-//
 //===----------------------------------------------------------------------===//
 
 #include "autopar/Conversion/Passes.h"
 
 #include "Buffers.h"
+#include "Launches.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -37,24 +34,12 @@
 
 namespace mlir::autopar {
 #define GEN_PASS_DEF_FUSELAUNCHESPASS
-#define GEN_PASS_DEF_LAUNCHESTOLOOPSPASS
 #include "autopar/Conversion/Passes.h.inc"
 } // namespace mlir::autopar
 
 using namespace mlir;
 
-namespace {
-
-/// The op in a launch's body that makes its threads cooperate or read
-/// where they are other than through the region's arguments (a barrier, a
-/// shuffle, a reduction across threads, gpu.thread_id, NVVM intrinsics),
-/// or that the launch has workgroup or private memory or dynamic shared
-/// memory: the launch then cannot be cut into independent threads. With
-/// `withinBlocks`, what only makes a block's threads cooperate is allowed
-/// (barriers, shuffles, reductions across the block, workgroup memory):
-/// the launch can still be one of several a merged launch's blocks run,
-/// every thread of a block running the same launch's body.
-Operation *cooperation(gpu::LaunchOp launch, bool withinBlocks = false) {
+Operation *mlir::autopar::cooperation(gpu::LaunchOp launch, bool withinBlocks) {
   if ((launch.getNumWorkgroupAttributions() && !withinBlocks) ||
       launch.getNumPrivateAttributions() ||
       launch.getDynamicSharedMemorySize() || launch.hasClusterSize() ||
@@ -77,6 +62,18 @@ Operation *cooperation(gpu::LaunchOp launch, bool withinBlocks = false) {
   });
   return found;
 }
+
+std::array<Value, 12> mlir::autopar::regionArguments(gpu::LaunchOp launch) {
+  gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
+                  gsz = launch.getGridSize(), bsz = launch.getBlockSize();
+  return {bid.x, bid.y, bid.z, tid.x, tid.y, tid.z,
+          gsz.x, gsz.y, gsz.z, bsz.x, bsz.y, bsz.z};
+}
+
+using mlir::autopar::cooperation;
+using mlir::autopar::regionArguments;
+
+namespace {
 
 std::optional<std::array<int64_t, 3>> constantSizes(gpu::KernelDim3 sizes) {
   std::array<int64_t, 3> out;
@@ -253,15 +250,6 @@ struct Group {
   int64_t bytes = 0;
   int64_t workgroupBytes = 0;
 };
-
-/// A launch's region arguments: its block indices, thread indices, grid
-/// sizes and block sizes, x, y and z each.
-std::array<Value, 12> regionArguments(gpu::LaunchOp launch) {
-  gpu::KernelDim3 bid = launch.getBlockIds(), tid = launch.getThreadIds(),
-                  gsz = launch.getGridSize(), bsz = launch.getBlockSize();
-  return {bid.x, bid.y, bid.z, tid.x, tid.y, tid.z,
-          gsz.x, gsz.y, gsz.z, bsz.x, bsz.y, bsz.z};
-}
 
 /// `linear` as indices of a row-major box of `sizes` with the first size
 /// varying fastest (how CUDA numbers blocks and threads).
@@ -505,42 +493,6 @@ struct FuseLaunchesPass
     g.workgroupBytes += m.workgroupBytes();
     g.members.push_back(m);
     return &g;
-  }
-};
-
-struct LaunchesToLoopsPass
-    : public mlir::autopar::impl::LaunchesToLoopsPassBase<LaunchesToLoopsPass> {
-  void runOnOperation() override {
-    SmallVector<gpu::LaunchOp> launches;
-    getOperation().walk([&](gpu::LaunchOp l) { launches.push_back(l); });
-    for (gpu::LaunchOp launch : launches) {
-      if (Operation *op = cooperation(launch)) {
-        InFlightDiagnostic d =
-            launch.emitError()
-            << "autopar-launches-to-loops: the launch's threads are not "
-               "independent";
-        if (op != launch)
-          d.attachNote(op->getLoc()) << "here: " << op->getName();
-        return signalPassFailure();
-      }
-      OpBuilder b(launch);
-      Location loc = launch.getLoc();
-      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-      Value one = arith::ConstantIndexOp::create(b, loc, 1);
-      gpu::KernelDim3 grid = launch.getGridSizeOperandValues(),
-                      block = launch.getBlockSizeOperandValues();
-      SmallVector<Value> upper = {grid.x,  grid.y,  grid.z,
-                                  block.x, block.y, block.z};
-      auto loop = scf::ParallelOp::create(b, loc, SmallVector<Value>(6, zero),
-                                          upper, SmallVector<Value>(6, one));
-      b.setInsertionPointToStart(loop.getBody());
-      IRMapping map;
-      for (auto [i, f] : llvm::enumerate(regionArguments(launch)))
-        map.map(f, i < 6 ? loop.getInductionVars()[i] : upper[i - 6]);
-      for (Operation &op : launch.getBody().front().without_terminator())
-        b.clone(op, map);
-      launch.erase();
-    }
   }
 };
 

@@ -9,8 +9,9 @@ inputs. Tolerances, stated per group below:
   f64:                           rtol 1e-12, atol 1e-12
   integers and booleans:         exact
 Usage: numerics.py GROUP [--fuse-rows [--fuse-rows-unroll=N]
-                          [--fuse-rows-vector-bytes=N]]
-         GROUP: elementwise, contraction, reduction, shape, composite, model;
+                          [--fuse-rows-vector-bytes=N]] [--gpu-kernels]
+         GROUP: elementwise, contraction, reduction, shape, composite, model,
+         rows;
          --fuse-rows: lower with autopar-fuse-rows (the CUDA pipeline's
          fusion of row reductions with their elementwise ops, run on the
          CPU), same tolerances; --fuse-rows-unroll=N: its loops over a row
@@ -18,7 +19,11 @@ Usage: numerics.py GROUP [--fuse-rows [--fuse-rows-unroll=N]
          where N does not divide the row); --fuse-rows-vector-bytes=N: their
          elements read and written in vectors of up to N bytes, each thread
          taking consecutive elements (a loop over the row's tail where the
-         width does not divide it). Exits 1 if any case fails.
+         width does not divide it); --gpu-kernels: lower as the CUDA
+         pipeline does up to its GPU kernels (row kernels with warp
+         shuffles, block reductions, merged launches, vectors) and run those
+         on the CPU a block at a time (autopar-launches-to-loops), same
+         tolerances. Exits 1 if any case fails.
 """
 
 import math
@@ -748,6 +753,71 @@ def model_cases():
     return cases
 
 
+#===------------------------------------------------------------------------===#
+# Rows the size of the GPU's row kernels
+#===------------------------------------------------------------------------===#
+
+
+def rows_cases():
+    """Rows long enough for the CUDA pipeline's row kernels (at least 32
+    elements: autopar-row-reductions-to-gpu's min-size): a warp per row up
+    to 1024 elements, a block per row past that; lengths the vectors of 4
+    divide and lengths they do not; and column sums (a block's partial
+    sums meeting in workgroup memory before one atomic a column). Checked
+    on the CPU's lowering as the other groups, and with --gpu-kernels as
+    the GPU's kernels."""
+    def softmax(v, axis):
+        e = np.exp(v - v.max(axis=axis, keepdims=True))
+        return e / e.sum(axis=axis, keepdims=True)
+
+    def log_softmax(v, axis):
+        s = v - v.max(axis=axis, keepdims=True)
+        return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+    cases = []
+    for shape in [(3, 40), (2, 3, 256), (4, 1000), (3, 1030), (2, 2051)]:
+        x = randf(shape, low=-8, high=8)
+        axis = len(shape) - 1
+        t = ty(x)
+        for op, fn in (("softmax", softmax), ("log_softmax", log_softmax)):
+            cases.append(Case(f"{op} {shape}", [x],
+                              ref(lambda v: fn(v, axis), x),
+                              f"  %r0 = autopar.{op} %a0, axis = {axis} : {t}",
+                              atol=1e-5))
+        for kind, fn in (("sum", np.sum), ("max", np.max)):
+            expected = ref(lambda v: fn(v, axis=axis), x)
+            cases.append(Case(
+                f"reduce {kind} {shape}", [x], expected,
+                f"  %r0 = autopar.reduce {kind} %a0, dims = [{axis}] : {t} "
+                f"-> {ty(expected)}", rtol=1e-5, atol=1e-4))
+        g, b = randf(shape[axis:]), randf(shape[axis:])
+        cases.append(Case(
+            f"layer_norm {shape}", [x, g, b],
+            ref(lambda *a: layer_norm(*a, axis, 1e-5), x, g, b),
+            f"  %r0 = autopar.layer_norm %a0, %a1, %a2, axis = {axis}, "
+            f"epsilon = 1.0e-05 : {t}, {ty(g)} -> {t}", atol=1e-5))
+        cases.append(Case(
+            f"rms_norm {shape}", [x, g],
+            ref(lambda *a: rms_norm(*a, axis, 1e-6), x, g),
+            f"  %r0 = autopar.rms_norm %a0, %a1, axis = {axis}, "
+            f"epsilon = 1.0e-06 : {t}, {ty(g)} -> {t}", atol=1e-5))
+        labels = rng.integers(0, shape[-1], size=shape[:-1]).astype(np.int64)
+        cases.append(Case(
+            f"cross_entropy {shape}", [x, labels],
+            ref(lambda lg: cross_entropy(lg, labels), x),
+            f"  %r0 = autopar.cross_entropy %a0, %a1 : {t}, {ty(labels)} "
+            f"-> tensor<f32>", atol=1e-5))
+    for shape, dims in [((300, 67), [0]), ((1030, 48), [0]),
+                        ((3, 40, 64), [0, 1])]:
+        x = randf(shape)
+        expected = ref(lambda v: v.sum(axis=tuple(dims)), x)
+        cases.append(Case(
+            f"column sums {shape} dims {dims}", [x], expected,
+            f"  %r0 = autopar.reduce sum %a0, dims = {dims} : {ty(x)} -> "
+            f"{ty(expected)}", rtol=1e-5, atol=1e-4))
+    return cases
+
+
 GROUPS = {
     "elementwise": elementwise_cases,
     "contraction": contraction_cases,
@@ -755,6 +825,7 @@ GROUPS = {
     "shape": shape_cases,
     "composite": composite_cases,
     "model": model_cases,
+    "rows": rows_cases,
 }
 
 
@@ -790,11 +861,13 @@ def check(case, extra_args=()):
 
 def main(argv):
     extra = [a for a in argv[2:]
-             if a == "--fuse-rows" or a.startswith("--fuse-rows-unroll=")
+             if a in ("--fuse-rows", "--gpu-kernels")
+             or a.startswith("--fuse-rows-unroll=")
              or a.startswith("--fuse-rows-vector-bytes=")]
     if len(argv) - len(extra) != 2 or argv[1] not in GROUPS:
         print(f"usage: numerics.py {{{','.join(GROUPS)}}} [--fuse-rows "
-              f"[--fuse-rows-unroll=N] [--fuse-rows-vector-bytes=N]]",
+              f"[--fuse-rows-unroll=N] [--fuse-rows-vector-bytes=N]] "
+              f"[--gpu-kernels]",
               file=sys.stderr)
         return 2
     np.seterr(all="ignore")
