@@ -227,25 +227,51 @@ inline Value combineRow(OpBuilder &b, Location loc, const RowLaunch &r,
   return partial;
 }
 
-/// Moves the loads of `body` (with the index arithmetic they need) ahead of
-/// its other operations, in their order, where that keeps every load's
-/// value: a load passes no store or atomic update whose buffer may be the
-/// load's (LocalAliasAnalysis: distinct allocations, or an allocation and a
-/// function argument, are apart). Unrolled, a walk then issues all its
-/// loads before it waits for the first: neither a branch in the arithmetic
-/// (erf's) nor a store that ptxas must assume aliases (the last walk of a
-/// row kernel writes as it goes) holds the later loads back. Leaves a body
-/// with any other operation with effects or regions as it is.
-inline void loadsFirst(Block *body) {
+/// The buffer `op` reads, if it is a load (of an element or a vector).
+inline Value loadedBuffer(Operation *op) {
+  if (auto load = dyn_cast<memref::LoadOp>(op))
+    return load.getMemRef();
+  if (auto load = dyn_cast<vector::LoadOp>(op))
+    return load.getBase();
+  return nullptr;
+}
+
+/// The buffer `op` writes, if it is a store (of an element or a vector) or
+/// an atomic update.
+inline Value storedBuffer(Operation *op) {
+  if (auto store = dyn_cast<memref::StoreOp>(op))
+    return store.getMemRef();
+  if (auto store = dyn_cast<vector::StoreOp>(op))
+    return store.getBase();
+  if (auto update = dyn_cast<memref::AtomicRMWOp>(op))
+    return update.getMemref();
+  return nullptr;
+}
+
+/// Moves the loads of `body` (elements and vectors, with the index
+/// arithmetic they need) ahead of its other operations, in their order,
+/// where that keeps every load's value: a load passes no store or atomic
+/// update whose buffer may be the load's (`apart`: distinct allocations,
+/// an allocation and a function argument, a result passed out and another
+/// argument).
+/// Unrolled, a walk then issues all its loads before it waits for the
+/// first: neither a branch in the arithmetic (erf's) nor a store that
+/// ptxas must assume aliases (the last walk of a row kernel writes as it
+/// goes) holds the later loads back. Leaves a body with any other
+/// operation with effects or regions as it is. The loads moved take at
+/// most `maxBytes` a thread (the rest stay where they are): each moved
+/// load holds its registers from the front of the body to its use, and
+/// past about 32 registers a thread the SM runs fewer threads. 128 bytes
+/// are 8 unrolled trips over 4 rows of floats, what runs 15-18 measured,
+/// or 8 vectors of 16 bytes.
+inline void loadsFirst(Block *body, int64_t maxBytes = 128) {
   SmallVector<Value> written;
-  SmallVector<memref::LoadOp> loads;
+  SmallVector<Operation *> loads;
   for (Operation &op : body->without_terminator()) {
-    if (auto load = dyn_cast<memref::LoadOp>(op))
-      loads.push_back(load);
-    else if (auto store = dyn_cast<memref::StoreOp>(op))
-      written.push_back(store.getMemRef());
-    else if (auto update = dyn_cast<memref::AtomicRMWOp>(op))
-      written.push_back(update.getMemref());
+    if (loadedBuffer(&op))
+      loads.push_back(&op);
+    else if (Value w = storedBuffer(&op))
+      written.push_back(w);
     else if (op.getNumRegions() != 0 || !isMemoryEffectFree(&op))
       return;
   }
@@ -263,23 +289,36 @@ inline void loadsFirst(Block *body) {
   };
   // A load may move where no store or update in the body may write its
   // buffer and every load its indices come from (a gather's) may move too.
-  auto apart = [&](memref::LoadOp load) {
+  auto movable = [&](Operation *load) {
     return llvm::none_of(written, [&](Value w) {
-      return !aliases.alias(w, load.getMemRef()).isNo();
+      return !apart(w, loadedBuffer(load), aliases);
     });
   };
-  for (memref::LoadOp load : loads) {
-    if (!apart(load))
+  auto bytes = [](Operation *load) {
+    Type t = load->getResult(0).getType();
+    if (auto v = dyn_cast<VectorType>(t))
+      return v.getNumElements() * v.getElementTypeBitWidth() / 8;
+    return int64_t(t.isIntOrFloat() ? t.getIntOrFloatBitWidth() / 8 : 8);
+  };
+  int64_t inFlight = 0;
+  for (Operation *load : loads) {
+    if (!movable(load))
       continue;
     BackwardSliceOptions options;
     options.filter = [&](Operation *op) { return op->getBlock() == body; };
     SetVector<Operation *> slice;
-    if (failed(getBackwardSlice(load.getOperation(), &slice, options)) ||
+    if (failed(getBackwardSlice(load, &slice, options)) ||
         llvm::any_of(slice, [&](Operation *op) {
-          auto inner = dyn_cast<memref::LoadOp>(op);
-          return inner ? !apart(inner) : !isMemoryEffectFree(op);
+          return loadedBuffer(op) ? !movable(op) : !isMemoryEffectFree(op);
         }))
       continue;
+    int64_t more = bytes(load);
+    for (Operation *op : slice)
+      if (loadedBuffer(op) && !moved.contains(op))
+        more += bytes(op);
+    if (inFlight + more > maxBytes)
+      break;
+    inFlight += more;
     for (Operation *op : slice) // producers first
       moveToFront(op);
     moveToFront(load);

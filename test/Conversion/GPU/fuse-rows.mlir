@@ -3,6 +3,7 @@
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=1}))' | FileCheck %s --check-prefix=LOOPS
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=3}))' | FileCheck %s --check-prefix=UNROLLED
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{vector-bytes=16 unroll=1}))' | FileCheck %s --check-prefix=VEC
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{vector-bytes=16}))' | FileCheck %s --check-prefix=VECFIRST
 
 // A masked, scaled softmax as it reaches the pass (one-shot bufferized):
 // scale and mask, max, exp(x - max), sum, divide. One block of 256 threads
@@ -809,7 +810,21 @@ func.func @keyed_by_element(%x: memref<4x64xf32>, %keys: memref<4x64xi64>,
 // before its first store (ptxas keeps a load after a store that may alias
 // it). Into an argument, which may be x, each load stays after the
 // previous element's store.
+// In vectors (VECFIRST) the same: both of the lane's vector loads before
+// the first vector store.
 // WARP-LABEL: func.func @centred_into_buffer
+// VECFIRST-LABEL: func.func @centred_into_buffer
+// VECFIRST: %[[D:.*]] = memref.alloc() : memref<64x256xf32>
+// VECFIRST: scf.for
+// VECFIRST: scf.for
+// VECFIRST: step %{{[a-z0-9_]+}} {{[{]}}
+// VECFIRST-NEXT: vector.load %arg0
+// VECFIRST-NOT: vector.store
+// VECFIRST: vector.load %arg0
+// VECFIRST-NOT: vector.load
+// VECFIRST: vector.store %{{.*}}, %[[D]]
+// VECFIRST-NOT: vector.load
+// VECFIRST: vector.store %{{.*}}, %[[D]]
 // WARP: %[[D:.*]] = memref.alloc() : memref<64x256xf32>
 // WARP: step %{{[a-z0-9_]+}} {{[{]}}
 // WARP-NEXT: memref.load %arg0
@@ -839,6 +854,53 @@ func.func @centred_into_buffer(%x: memref<64x256xf32>, %out: memref<64x256xf32>)
   memref.dealloc %max : memref<64xf32>
   memref.copy %d, %out : memref<64x256xf32> to memref<64x256xf32>
   memref.dealloc %d : memref<64x256xf32>
+  return
+}
+
+// -----
+
+// At most 128 bytes of loads a thread go first (each holds its registers
+// until its use): of the 16 vectors of x and b the lane's 8 trips read,
+// the first 8 (4 trips), then each later trip's after the previous store.
+// VECFIRST-LABEL: func.func @biased_into_buffer
+// VECFIRST: %[[D:.*]] = memref.alloc() : memref<64x1024xf32>
+// VECFIRST: scf.for
+// VECFIRST: scf.for
+// VECFIRST: step %{{[a-z0-9_]+}} {{[{]}}
+// VECFIRST-NOT: vector.store
+// VECFIRST-COUNT-8: vector.load
+// VECFIRST-NOT: vector.load
+// VECFIRST-COUNT-4: vector.store %{{.*}}, %[[D]]
+// VECFIRST-NOT: vector.store
+// VECFIRST: vector.load %arg0
+// VECFIRST-NOT: vector.store
+// VECFIRST: vector.load %arg1
+// VECFIRST-NOT: vector.load
+// VECFIRST: vector.store %{{.*}}, %[[D]]
+#lf = affine_map<(i, j) -> (i, j)>
+#lfr = affine_map<(i, j) -> (i)>
+#lfc = affine_map<(i, j) -> (j)>
+func.func @biased_into_buffer(%x: memref<64x1024xf32>, %b: memref<1024xf32>, %out: memref<64x1024xf32>) {
+  %ninf = arith.constant 0xFF800000 : f32
+  %max = memref.alloc() : memref<64xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<64xf32>)
+  linalg.generic {indexing_maps = [#lf, #lfr], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x1024xf32>) outs(%max : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  %d = memref.alloc() : memref<64x1024xf32>
+  linalg.generic {indexing_maps = [#lf, #lfc, #lfr, #lf], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %b, %max : memref<64x1024xf32>, memref<1024xf32>, memref<64xf32>) outs(%d : memref<64x1024xf32>) {
+  ^bb0(%a: f32, %c: f32, %m: f32, %o: f32):
+    %s = arith.subf %a, %m : f32
+    %t = arith.addf %s, %c : f32
+    linalg.yield %t : f32
+  }
+  memref.dealloc %max : memref<64xf32>
+  memref.copy %d, %out : memref<64x1024xf32> to memref<64x1024xf32>
+  memref.dealloc %d : memref<64x1024xf32>
   return
 }
 
