@@ -205,6 +205,7 @@ cudaKernelPipeline(const autopar::CUDALoweringOptions &options, bool onHost) {
       std::to_string(std::clamp<int64_t>(options.threads / 32 * 32, 32, 1024));
   std::string unroll =
       " unroll=" + std::to_string(options.rowUnroll) +
+      " loads-first-bytes=" + std::to_string(options.rowLoadsFirstBytes) +
       " vector-bytes=" + std::to_string(options.vectorBytes) +
       " warp-row-length=" + std::to_string(options.warpRowLength) +
       " long-row-threads=" + std::to_string(options.longRowThreads);

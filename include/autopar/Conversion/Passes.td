@@ -551,6 +551,10 @@ def RowReductionsToGPUPass
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "
            "none)">,
+    Option<"loadsFirstBytes", "loads-first-bytes", "int64_t", "128",
+           "Bytes of an unrolled loop's loads a thread issues before the "
+           "loop's other operations (the loads in flight; each holds its "
+           "registers until its use; 0: the loads stay where they are)">,
     Option<"vectorBytes", "vector-bytes", "int64_t", "0",
            "Bytes of the widest vector a thread's loop over a row reads or "
            "writes at once, its elements consecutive (0: one element at a "
@@ -651,6 +655,10 @@ def FuseRowsPass : Pass<"autopar-fuse-rows", "::mlir::func::FuncOp"> {
            "Iterations of a thread's loop over a row unrolled together "
            "(loads in flight; at most the fewest trips a thread makes; 1: "
            "none)">,
+    Option<"loadsFirstBytes", "loads-first-bytes", "int64_t", "128",
+           "Bytes of an unrolled loop's loads a thread issues before the "
+           "loop's other operations (the loads in flight; each holds its "
+           "registers until its use; 0: the loads stay where they are)">,
     Option<"vectorBytes", "vector-bytes", "int64_t", "0",
            "Bytes of the widest vector a thread's loop over a row reads or "
            "writes at once, its elements consecutive (0: one element at a "

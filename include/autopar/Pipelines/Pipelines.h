@@ -222,6 +222,13 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "together (autopar-fuse-rows and "
                      "autopar-row-reductions-to-gpu unroll; 1: none)"),
       llvm::cl::init(8)};
+  PassOptions::Option<int64_t> rowLoadsFirstBytes{
+      *this, "row-loads-first-bytes",
+      llvm::cl::desc("Bytes of an unrolled row loop's loads each thread "
+                     "issues before the loop's other operations "
+                     "(autopar-fuse-rows and autopar-row-reductions-to-gpu "
+                     "loads-first-bytes; 0: none moved)"),
+      llvm::cl::init(128)};
   PassOptions::Option<int64_t> warpRowLength{
       *this, "warp-row-length",
       llvm::cl::desc("Row kernels whose rows have at most this many "

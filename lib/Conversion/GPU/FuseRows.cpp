@@ -325,7 +325,7 @@ struct Run {
 /// Emits the fused op of a run.
 class Emitter {
 public:
-  Emitter(const Run &run, bool gpu, int64_t threads, int64_t unroll,
+  Emitter(const Run &run, bool gpu, int64_t threads, Unrolling unroll,
           int64_t warpRowLength, int64_t longRowThreads, int64_t vectorBytes)
       : run(run), gpu(gpu), threads(threads), unroll(unroll),
         warpRowLength(warpRowLength), longRowThreads(longRowThreads),
@@ -968,7 +968,7 @@ private:
   const Run &run;
   bool gpu;
   int64_t threads;
-  int64_t unroll;
+  Unrolling unroll;
   int64_t warpRowLength;
   int64_t longRowThreads;
   int64_t vectorBytes;
@@ -990,7 +990,7 @@ struct FuseRowsPass
   void runOnOperation() override {
     if (failed(checkRowOptions(getOperation(), "autopar-fuse-rows", threads,
                                unroll, warpRowLength, longRowThreads,
-                               vectorBytes)))
+                               vectorBytes, loadsFirstBytes)))
       return signalPassFailure();
     SmallVector<Block *> blocks;
     getOperation().walk([&](Block *block) {
@@ -1127,9 +1127,10 @@ struct FuseRowsPass
                  });
     }
     Operation *last = run.members.back().op;
-    Operation *fused = Emitter(run, gpu, threads, unroll, warpRowLength,
-                               longRowThreads, vectorBytes)
-                           .emit();
+    Operation *fused =
+        Emitter(run, gpu, threads, Unrolling{unroll, loadsFirstBytes},
+                warpRowLength, longRowThreads, vectorBytes)
+            .emit();
     // Deallocations and sunk ops between the members now come after the
     // fused op, in their order (ops after the last member stay where they
     // are).

@@ -106,11 +106,14 @@ inline bool warpRows(int64_t length, int64_t warpRowLength, TypeRange types) {
 
 /// Checks the options the row-kernel passes share, reporting the first bad
 /// one on `op` as `pass: ...`.
-inline LogicalResult checkRowOptions(Operation *op, StringRef pass,
-                                     int64_t threads, int64_t unroll,
-                                     int64_t warpRowLength,
-                                     int64_t longRowThreads,
-                                     int64_t vectorBytes) {
+inline LogicalResult
+checkRowOptions(Operation *op, StringRef pass, int64_t threads, int64_t unroll,
+                int64_t warpRowLength, int64_t longRowThreads,
+                int64_t vectorBytes, int64_t loadsFirstBytes) {
+  if (loadsFirstBytes < 0)
+    return op->emitError() << pass
+                           << ": loads-first-bytes must not be negative, not "
+                           << loadsFirstBytes;
   if (vectorBytes != 0 && (vectorBytes < 2 || vectorBytes > 64 ||
                            !llvm::isPowerOf2_64(uint64_t(vectorBytes))))
     return op->emitError() << pass
@@ -325,8 +328,15 @@ inline void loadsFirst(Block *body, int64_t maxBytes = 128) {
   }
 }
 
+/// How a thread's loop over a row is unrolled: `factor` trips together,
+/// and at most `loadsFirstBytes` of their loads first (loadsFirst).
+struct Unrolling {
+  int64_t factor = 8;
+  int64_t loadsFirstBytes = 128;
+};
+
 /// Unrolls `loop`, which runs from its thread's first element to `length`
-/// by `step`, by `unroll`, or by the fewest iterations any thread makes
+/// by `step`, by `unroll.factor`, or by the fewest iterations any thread makes
 /// where those are fewer (a remainder loop takes the rest), so that a
 /// thread has that many loads in flight instead of waiting for each before
 /// it issues the next. Each thread still folds its elements in the same
@@ -334,9 +344,9 @@ inline void loadsFirst(Block *body, int64_t maxBytes = 128) {
 /// loop's results is built: the remainder loop takes them over. The
 /// unrolled body's loads go first (loadsFirst).
 inline void unrollRowLoop(scf::ForOp loop, int64_t length, int64_t step,
-                          int64_t unroll) {
+                          const Unrolling &unroll) {
   int64_t trips = step > 0 ? length / step : 0;
-  int64_t factor = std::min(unroll, trips);
+  int64_t factor = std::min(unroll.factor, trips);
   if (factor < 2)
     return;
   // The main loop, unless unrolling left none (one trip: its body promoted
@@ -344,7 +354,7 @@ inline void unrollRowLoop(scf::ForOp loop, int64_t length, int64_t step,
   FailureOr<UnrolledLoopInfo> unrolled =
       loopUnrollByFactor(loop, uint64_t(factor));
   if (succeeded(unrolled) && unrolled->mainLoopOp)
-    loadsFirst(unrolled->mainLoopOp->getBody());
+    loadsFirst(unrolled->mainLoopOp->getBody(), unroll.loadsFirstBytes);
 }
 
 /// Iteration values of a row walk that a vector's elements update together

@@ -404,7 +404,7 @@ void computeSibling(OpBuilder &b, Location loc, const RowReduction &r,
 /// A row reduction: one block (or warp) per output element, threads striding
 /// over its row, their partial results combined, the row's first thread
 /// folding the total into the output.
-void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
+void rewriteRows(const RowReduction &r, int64_t threads, Unrolling unroll,
                  int64_t warpRowLength, int64_t longRowThreads,
                  int64_t vectorBytes) {
   linalg::GenericOp op = r.op;
@@ -464,7 +464,7 @@ void rewriteRows(const RowReduction &r, int64_t threads, int64_t unroll,
 /// (gpt2-small's 768 bias gradients took 256 each, serialized at the L2);
 /// without, each thread adds its own.
 void rewriteColumns(const RowReduction &r, ArrayRef<Sibling> siblings,
-                    int64_t unroll, bool blockSums) {
+                    Unrolling unroll, bool blockSums) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
   // What the siblings need (their outputs' allocations) goes first.
@@ -612,7 +612,7 @@ struct RowReductionsToGPUPass
   void runOnOperation() override {
     if (failed(checkRowOptions(getOperation(), "autopar-row-reductions-to-gpu",
                                threads, unroll, warpRowLength, longRowThreads,
-                               vectorBytes)))
+                               vectorBytes, loadsFirstBytes)))
       return signalPassFailure();
     SmallVector<RowReduction> rows, columns;
     getOperation().walk([&](linalg::GenericOp op) {
@@ -624,8 +624,8 @@ struct RowReductionsToGPUPass
         columns.push_back(*c);
     });
     for (const RowReduction &r : rows)
-      rewriteRows(r, threads, unroll, warpRowLength, longRowThreads,
-                  vectorBytes);
+      rewriteRows(r, threads, Unrolling{unroll, loadsFirstBytes}, warpRowLength,
+                  longRowThreads, vectorBytes);
     LocalAliasAnalysis aliases;
     llvm::SmallPtrSet<Operation *, 16> fused;
     for (const RowReduction &c : columns) {
@@ -636,7 +636,7 @@ struct RowReductionsToGPUPass
         found = findSiblings(c, aliases, minSize);
       for (const Sibling &s : found)
         fused.insert(s.op);
-      rewriteColumns(c, found, unroll, blockSums);
+      rewriteColumns(c, found, Unrolling{unroll, loadsFirstBytes}, blockSums);
     }
   }
 };

@@ -4,6 +4,7 @@
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{gpu=false unroll=3}))' | FileCheck %s --check-prefix=UNROLLED
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{vector-bytes=16 unroll=1}))' | FileCheck %s --check-prefix=VEC
 // RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{vector-bytes=16}))' | FileCheck %s --check-prefix=VECFIRST
+// RUN: autopar-opt %s -split-input-file --pass-pipeline='builtin.module(func.func(autopar-fuse-rows{vector-bytes=16 loads-first-bytes=0}))' | FileCheck %s --check-prefix=INPLACE
 
 // A masked, scaled softmax as it reaches the pass (one-shot bufferized):
 // scale and mask, max, exp(x - max), sum, divide. One block of 256 threads
@@ -862,6 +863,24 @@ func.func @centred_into_buffer(%x: memref<64x256xf32>, %out: memref<64x256xf32>)
 // At most 128 bytes of loads a thread go first (each holds its registers
 // until its use): of the 16 vectors of x and b the lane's 8 trips read,
 // the first 8 (4 trips), then each later trip's after the previous store.
+// With loads-first-bytes=0 (INPLACE) each trip's loads stay after the
+// previous trip's store.
+// INPLACE-LABEL: func.func @biased_into_buffer
+// INPLACE: scf.for
+// INPLACE: scf.for
+// INPLACE: step %{{[a-z0-9_]+}} {{[{]}}
+// INPLACE-NOT: vector.store
+// INPLACE: vector.load %arg0
+// INPLACE-NOT: vector.store
+// INPLACE: vector.load %arg1
+// INPLACE-NOT: vector.load
+// INPLACE: vector.store
+// INPLACE-NOT: vector.store
+// INPLACE: vector.load %arg0
+// INPLACE-NOT: vector.store
+// INPLACE: vector.load %arg1
+// INPLACE-NOT: vector.load
+// INPLACE: vector.store
 // VECFIRST-LABEL: func.func @biased_into_buffer
 // VECFIRST: %[[D:.*]] = memref.alloc() : memref<64x1024xf32>
 // VECFIRST: scf.for

@@ -5,6 +5,8 @@
 // WARP: error: autopar-row-reductions-to-gpu: warp-row-length must be at least 0, not -1
 // RUN: not autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{long-row-threads=100}))' 2>&1 | FileCheck %s --check-prefix=LONG
 // LONG: error: autopar-row-reductions-to-gpu: long-row-threads must be 0 or a multiple of 32 in 32..1024, not 100
+// RUN: not autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-row-reductions-to-gpu{loads-first-bytes=-8}))' 2>&1 | FileCheck %s --check-prefix=LOADS
+// LOADS: error: autopar-row-reductions-to-gpu: loads-first-bytes must not be negative, not -8
 
 // expected-error @+1 {{autopar-row-reductions-to-gpu: threads must be a multiple of 32 in 32..1024, not 100}}
 func.func @bad(%x: memref<8x1000xf32>, %out: memref<8xf32>) {
