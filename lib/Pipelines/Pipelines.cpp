@@ -254,10 +254,11 @@ cudaKernelPipeline(const autopar::CUDALoweringOptions &options, bool onHost) {
          " rows-per-thread=" + std::to_string(options.rowsPerThread) +
          " vector-bytes=" + std::to_string(options.vectorBytes) +
          "},gpu-map-parallel-loops,convert-parallel-loops-to-gpu," +
-         (options.approximateErf || options.fastExp
+         (options.approximateErf || options.fastExp || options.fastDiv
               ? std::string("autopar-approximate-math{erf-only=") +
                     (options.approximateErf ? "true" : "false") +
-                    " fast-exp=" + (options.fastExp ? "true" : "false") + "},"
+                    " fast-exp=" + (options.fastExp ? "true" : "false") +
+                    " fast-div=" + (options.fastDiv ? "true" : "false") + "},"
               : std::string()) +
          (options.fuseLaunches
               ? std::string("autopar-fuse-launches{hoist=") +

@@ -6,6 +6,7 @@
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false warp-row-length=0" | FileCheck %s --check-prefix=BLOCKROWS
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false approximate-erf=false" | FileCheck %s --check-prefix=LIBDEVICE
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false fast-exp=false" | FileCheck %s --check-prefix=LIBEXP
+// RUN: autopar-opt %s --autopar-lower-to-cuda="host=false fast-div=false" | FileCheck %s --check-prefix=IEEEDIV
 // RUN: autopar-opt %s --autopar-lower-to-cuda | mlir-translate --mlir-to-llvmir -o %t.ll
 // RUN: FileCheck %s --check-prefix=LLVM < %t.ll
 // The runtime (runtime/cuda) defines every mgpu* function the host code
@@ -61,12 +62,22 @@
 // PTX-NOT: 0f3BBB989D
 // PTX-NOT: bar.sync
 // PTX-SAME: shfl.sync.bfly
+// The division by the sum is div.approx (fast-div): a reciprocal and a
+// multiplication, not div.rn with its Newton step and slow path.
+// PTX-NOT: div.rn.f32
+// PTX-SAME: div.approx.f32
 // PTX-NOT: bar.sync
+// PTX-NOT: div.rn.f32
 // PTX-SAME: ret;
 // LIBDEVICE: gpu.binary @gelu_mul_kernel
 // LIBDEVICE-NOT: min.f32
 // LIBDEVICE-SAME: ex2.approx.ftz.f32
 // LIBDEVICE: gpu.binary @softmax_kernel
+// IEEEDIV: gpu.binary @softmax_kernel
+// IEEEDIV-NOT: div.approx.f32
+// IEEEDIV-SAME: div.rn.f32
+// IEEEDIV-NOT: div.approx.f32
+// IEEEDIV-SAME: ret;
 // LIBEXP: gpu.binary @softmax_kernel
 // LIBEXP-SAME: 0f3BBB989D
 // LIBEXP-SAME: ex2.approx.ftz.f32

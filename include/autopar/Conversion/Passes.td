@@ -214,8 +214,17 @@ def ApproximateMathPass
     plus |x| 2^-24 from rounding x log2 e, so a few ulp for the arguments
     softmax and the cross-entropy take (x - max <= 0; the terms far below
     the maximum, where the error grows, add little to the sum).
-    `erf-only` and `fast-exp` each select their op; without either, every
-    upstream approximation applies (the CPU).
+    With `fast-div` (the CUDA pipeline), each f32 `arith.divf` and
+    `math.sqrt` gets `fastmath<afn>` too: `div.approx.f32` (a reciprocal
+    and a multiplication, within 2 ulp for divisors of magnitude 2^-126 to
+    2^126; 0 past that) and `sqrt.approx.f32` (2^-23 relative) instead of
+    the correctly rounded `div.rn` / `sqrt.rn`, which ptxas expands into a
+    Newton step, a range check and a call to a slow path each (what
+    torch.compile's Triton kernels use for `/` is also approximate). Adam's
+    update divides each element three times and takes a square root:
+    gpt2-small's merged update kernels held 72 such checks and calls.
+    `erf-only`, `fast-exp` and `fast-div` each select their ops; without
+    any, every upstream approximation applies (the CPU).
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
@@ -228,7 +237,10 @@ def ApproximateMathPass
            "fast-exp">,
     Option<"fastExp", "fast-exp", "bool", "false",
            "f32 math.exp with fastmath<afn> (ex2.approx on the GPU), and "
-           "nothing else unless erf-only">
+           "nothing else unless erf-only">,
+    Option<"fastDiv", "fast-div", "bool", "false",
+           "f32 arith.divf and math.sqrt with fastmath<afn> (div.approx and "
+           "sqrt.approx on the GPU), and nothing else unless erf-only">
   ];
 }
 

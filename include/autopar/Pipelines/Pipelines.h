@@ -300,6 +300,13 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "(autopar-approximate-math fast-exp: CUDA's __expf) "
                      "instead of libdevice's range reduction"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> fastDiv{
+      *this, "fast-div",
+      llvm::cl::desc("f32 division and square root as div.approx and "
+                     "sqrt.approx (autopar-approximate-math fast-div) "
+                     "instead of the correctly rounded div.rn and sqrt.rn "
+                     "with their slow paths"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> asyncGemm{
       *this, "async-gemm",
       llvm::cl::desc("With host: queue the runtime's contractions without "

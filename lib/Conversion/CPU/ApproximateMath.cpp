@@ -86,11 +86,20 @@ struct ApproximateMathPass
   using Base::Base;
 
   void runOnOperation() override {
-    if (fastExp) {
-      // The GPU's own exponential: the NVVM lowering of an afn exp.
-      getOperation().walk([](math::ExpOp op) {
-        if (getElementTypeOrSelf(op.getType()).isF32())
-          op.setFastmath(op.getFastmath() | arith::FastMathFlags::afn);
+    if (fastExp || fastDiv) {
+      // The GPU's own exponential, division and square root: the NVVM
+      // lowering of afn ops.
+      getOperation().walk([&](Operation *op) {
+        if (!(fastExp && isa<math::ExpOp>(op)) &&
+            !(fastDiv && isa<arith::DivFOp, math::SqrtOp>(op)))
+          return;
+        if (!getElementTypeOrSelf(op->getResult(0).getType()).isF32())
+          return;
+        auto fm = cast<arith::ArithFastMathInterface>(op);
+        op->setAttr(fm.getFastMathAttrName(),
+                    arith::FastMathFlagsAttr::get(
+                        op->getContext(), fm.getFastMathFlagsAttr().getValue() |
+                                              arith::FastMathFlags::afn));
       });
       if (!erfOnly)
         return;

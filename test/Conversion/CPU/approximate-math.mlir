@@ -70,3 +70,29 @@ func.func @kept(%x: f64) -> f64 {
 // BOTH-NOT: math.erf
 // BOTH: math.exp2 %{{.*}} fastmath<afn> : f32
 // BOTH: return
+
+// fast-div (the CUDA pipeline): each f32 division and square root gets
+// fastmath<afn> (div.approx and sqrt.approx on the GPU); exp keeps its
+// flags unless fast-exp, f64 keeps its exact division and square root.
+// RUN: autopar-opt %s --pass-pipeline='builtin.module(func.func(autopar-approximate-math{fast-div}))' | FileCheck %s --check-prefix=DIV
+// DIV-LABEL: func.func @approximated
+// DIV: math.exp %{{.*}} : f32
+// DIV: math.erf %{{.*}} : f32
+// DIV: math.tanh %{{.*}} : f32
+// DIV: arith.divf %{{.*}}, %arg1 fastmath<afn> : f32
+// DIV: return
+// DIV-LABEL: func.func @divided
+// DIV: math.sqrt %{{.*}} fastmath<afn> : f32
+// DIV: arith.divf %{{.*}} fastmath<afn> : f32
+// DIV: math.sqrt %{{.*}} : f64
+// DIV-NOT: fastmath
+// DIV: arith.divf %{{.*}} : f64
+// DIV-NOT: fastmath
+// DIV: return
+func.func @divided(%x: f32, %y: f32, %u: f64, %v: f64) -> (f32, f64) {
+  %0 = math.sqrt %y : f32
+  %1 = arith.divf %x, %0 : f32
+  %2 = math.sqrt %v : f64
+  %3 = arith.divf %u, %2 : f64
+  return %1, %3 : f32, f64
+}
