@@ -315,6 +315,25 @@ inline void loadsFirst(Block *body, int64_t maxBytes = 128) {
           return loadedBuffer(op) ? !movable(op) : !isMemoryEffectFree(op);
         }))
       continue;
+    // A load the front already has (a row's label, read by each
+    // element's one-hot compare) is that load: no store comes between.
+    auto same = [&](Operation *op) -> Operation * {
+      for (Operation *earlier : moved)
+        if (loadedBuffer(earlier) &&
+            OperationEquivalence::isEquivalentTo(
+                op, earlier, OperationEquivalence::exactValueMatch, nullptr,
+                OperationEquivalence::IgnoreLocations))
+          return earlier;
+      return nullptr;
+    };
+    if (llvm::all_of(slice, [&](Operation *op) {
+          return !loadedBuffer(op) || moved.contains(op);
+        }))
+      if (Operation *earlier = same(load)) {
+        load->replaceAllUsesWith(earlier);
+        load->erase();
+        continue;
+      }
     int64_t more = bytes(load);
     for (Operation *op : slice)
       if (loadedBuffer(op) && !moved.contains(op))

@@ -925,6 +925,56 @@ func.func @biased_into_buffer(%x: memref<64x1024xf32>, %b: memref<1024xf32>, %ou
 
 // -----
 
+// A row's label, which each element's one-hot compare loads again, is
+// loaded once among the loads that go first (the same load: no store
+// between), not once an element against the 128 bytes.
+// VECFIRST-LABEL: func.func @one_hot_into_buffer
+// VECFIRST: scf.for
+// VECFIRST: scf.for
+// VECFIRST: step %{{[a-z0-9_]+}} {{[{]}}
+// VECFIRST-NEXT: vector.load %arg0
+// VECFIRST-NEXT: memref.load %arg1
+// VECFIRST-NOT: memref.load
+// VECFIRST: vector.load %arg0
+// VECFIRST-NOT: memref.load
+// VECFIRST-NOT: vector.load
+// VECFIRST: vector.store
+// VECFIRST-NOT: memref.load
+// VECFIRST: vector.store
+#lf = affine_map<(i, j) -> (i, j)>
+#lfr = affine_map<(i, j) -> (i)>
+func.func @one_hot_into_buffer(%x: memref<64x256xf32>, %label: memref<64xi64>, %out: memref<64x256xf32>) {
+  %ninf = arith.constant 0xFF800000 : f32
+  %one = arith.constant 1.0 : f32
+  %zero = arith.constant 0.0 : f32
+  %max = memref.alloc() : memref<64xf32>
+  linalg.fill ins(%ninf : f32) outs(%max : memref<64xf32>)
+  linalg.generic {indexing_maps = [#lf, #lfr], iterator_types = ["parallel", "reduction"]}
+      ins(%x : memref<64x256xf32>) outs(%max : memref<64xf32>) {
+  ^bb0(%a: f32, %acc: f32):
+    %m = arith.maximumf %acc, %a : f32
+    linalg.yield %m : f32
+  }
+  %d = memref.alloc() : memref<64x256xf32>
+  linalg.generic {indexing_maps = [#lf, #lfr, #lfr, #lf], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %max, %label : memref<64x256xf32>, memref<64xf32>, memref<64xi64>) outs(%d : memref<64x256xf32>) {
+  ^bb0(%a: f32, %m: f32, %l: i64, %o: f32):
+    %j = linalg.index 1 : index
+    %ji = arith.index_cast %j : index to i64
+    %hit = arith.cmpi eq, %ji, %l : i64
+    %h = arith.select %hit, %one, %zero : f32
+    %s = arith.subf %a, %m : f32
+    %t = arith.subf %s, %h : f32
+    linalg.yield %t : f32
+  }
+  memref.dealloc %max : memref<64xf32>
+  memref.copy %d, %out : memref<64x256xf32> to memref<64x256xf32>
+  memref.dealloc %d : memref<64x256xf32>
+  return
+}
+
+// -----
+
 // WARP-LABEL: func.func @centred_into_argument
 // WARP: step %{{[a-z0-9_]+}} {{[{]}}
 // WARP-NEXT: memref.load %arg0
