@@ -98,7 +98,10 @@ void autopar::buildCPULoweringPipeline(OpPassManager &pm,
     pm.addPass(createAttentionToCallsPass());
   pm.addPass(createCollectivesToCallsPass());
   if (options.gpuKernels) {
+    // The caller checked the options (autopar-run does, with a message).
     CUDALoweringOptions cuda;
+    if (failed(cuda.parseFromString(options.gpuKernelOptions)))
+      llvm::report_fatal_error("autopar: malformed gpu-kernel-options");
     if (failed(parsePassPipeline(cudaKernelPipeline(cuda, /*onHost=*/true) +
                                      ",func.func(autopar-launches-to-loops)," +
                                      cpuLoopsToLLVM(),

@@ -178,6 +178,11 @@ static cl::opt<bool> gpuKernels(
              "the GPU kernels checked without a GPU, for tests; the other "
              "lowering flags but --attention-calls do not apply"),
     cl::Hidden, cl::cat(runCategory));
+static cl::opt<std::string> gpuKernelOptions(
+    "gpu-kernel-options",
+    cl::desc("With --gpu-kernels: autopar-lower-to-cuda's options for the "
+             "kernels (\"warp-row-length=0 vector-bytes=0\"), for tests"),
+    cl::Hidden, cl::cat(runCategory));
 static cl::opt<bool> attentionCalls(
     "attention-calls",
     cl::desc("Lower bf16/f16 attentions to the CUDA runtime's fused "
@@ -840,6 +845,25 @@ compileModule(ModuleOp module, StringRef inputName) {
   options.padProducts = padProducts;
   options.transposeResults = transposeResults;
   options.gpuKernels = gpuKernels;
+  if (!gpuKernelOptions.empty()) {
+    if (!gpuKernels)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "--gpu-kernel-options needs --gpu-kernels");
+    std::string problems;
+    llvm::raw_string_ostream os(problems);
+    mlir::autopar::CUDALoweringOptions cuda;
+    if (failed(cuda.parseFromString(gpuKernelOptions, os))) {
+      // A bad value is reported by llvm::cl itself, above.
+      std::string why = StringRef(problems).trim().str();
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(),
+          "--gpu-kernel-options: cannot parse '" + gpuKernelOptions +
+              "' as autopar-lower-to-cuda's options" +
+              (why.empty() ? std::string() : ": " + why));
+    }
+    options.gpuKernelOptions = gpuKernelOptions;
+  }
   mlir::autopar::buildCPULoweringPipeline(pm, options);
   if (failed(pm.run(module)))
     return llvm::createStringError(llvm::inconvertibleErrorCode(),

@@ -94,6 +94,12 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
                      "GPU; the other options but attention-calls do not "
                      "apply"),
       llvm::cl::init(false)};
+  PassOptions::Option<std::string> gpuKernelOptions{
+      *this, "gpu-kernel-options",
+      llvm::cl::desc("With gpu-kernels: autopar-lower-to-cuda's options for "
+                     "the kernels, as that pipeline takes them (such as "
+                     "\"warp-row-length=0 vector-bytes=0\"): the device "
+                     "check's variants run on the CPU")};
 };
 
 /// Options of the training-step pipeline (`autopar-make-train-step`): the

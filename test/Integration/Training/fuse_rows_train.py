@@ -14,7 +14,8 @@ With OTHER_DIR, the second run trains that artifact instead (without
 --fuse-rows): fused-attention.test compares a model compiled with and
 without --fused-attention=on that way.
 With --first=FLAGS and --second=FLAGS, the two runs take those
-autopar-run flags instead (space-separated): recompute-producers.test
+autopar-run flags instead (split as a shell would, quotes kept together):
+recompute-producers.test
 compares --fuse-rows with --fuse-rows --recompute-producers that way.
 Usage: fuse_rows_train.py MODEL_DIR DATA LABELS BATCH STEPS WORK
                           LOSS_RTOL WEIGHT_RTOL [OTHER_DIR]
@@ -23,6 +24,7 @@ Usage: fuse_rows_train.py MODEL_DIR DATA LABELS BATCH STEPS WORK
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -53,9 +55,9 @@ def main(argv):
     other, first, second = None, [], ["--fuse-rows"]
     for a in argv[9:]:
         if a.startswith("--first="):
-            first = a[len("--first="):].split()
+            first = shlex.split(a[len("--first="):])
         elif a.startswith("--second="):
-            second = a[len("--second="):].split()
+            second = shlex.split(a[len("--second="):])
         else:
             other, second = a, []
     plain, w0 = train(model, data, labels, batch, steps, work, "plain", first)
