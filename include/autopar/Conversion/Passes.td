@@ -436,6 +436,11 @@ def LaunchesToLoopsPass
     The arrays and workgroup buffers are allocated on the heap before the
     blocks and freed after them.
 
+    With `check-alignment` (default), each vector load or store asserts
+    (`cf.assert`) that its first element lies a multiple of the vector's
+    bytes into its buffer: the GPU faults on a misaligned 8- or 16-byte
+    access, where the CPU reads it anyway.
+
     Errors: a launch whose threads meet beyond their block or that reads
     where they are other than from its arguments (`gpu.thread_id`, NVVM
     intrinsics), dynamic shared memory, workgroup memory used other than by
@@ -443,8 +448,14 @@ def LaunchesToLoopsPass
     own buffer) crossing a meeting point, and other ops holding one
     (`scf.while`).
   }];
+  let options = [
+    Option<"checkAlignment", "check-alignment", "bool", "true",
+           "Assert that each vector load or store is aligned to its size "
+           "within its buffer, as the GPU needs">
+  ];
   let dependentDialects = ["::mlir::scf::SCFDialect",
                            "::mlir::arith::ArithDialect",
+                           "::mlir::cf::ControlFlowDialect",
                            "::mlir::memref::MemRefDialect"];
 }
 

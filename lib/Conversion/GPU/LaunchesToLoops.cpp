@@ -30,6 +30,8 @@
 #include "Launches.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlow.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Utils/GPUUtils.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -526,6 +528,63 @@ private:
   }
 };
 
+/// Before each vector load or store in `launch`'s body, an assertion that
+/// its first element is a multiple of the vector's bytes from the start of
+/// its buffer: the GPU's 8- and 16-byte accesses fault on other addresses
+/// (CUDA_ERROR_MISALIGNED_ADDRESS; its buffers start 256-byte aligned, so
+/// the offset into the buffer is what can be wrong), where a CPU reads them
+/// anyway. Workgroup buffers are the block's own and left out.
+void checkAlignment(gpu::LaunchOp launch) {
+  launch.getBody().walk([](Operation *op) {
+    Value memref;
+    ValueRange indices;
+    VectorType type;
+    if (auto load = dyn_cast<vector::LoadOp>(op)) {
+      memref = load.getBase();
+      indices = load.getIndices();
+      type = load.getVectorType();
+    } else if (auto store = dyn_cast<vector::StoreOp>(op)) {
+      memref = store.getBase();
+      indices = store.getIndices();
+      type = store.getVectorType();
+    } else {
+      return;
+    }
+    auto buffer = cast<MemRefType>(memref.getType());
+    if (gpu::GPUDialect::isWorkgroupMemoryAddressSpace(
+            buffer.getMemorySpace()) ||
+        !type.getElementType().isIntOrFloat())
+      return;
+    int64_t element = type.getElementTypeBitWidth() / 8;
+    int64_t bytes = type.getNumElements() * element;
+    if (type.getRank() != 1 || element == 0 || bytes <= element ||
+        !llvm::isPowerOf2_64(uint64_t(bytes)))
+      return;
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
+    Value at = metadata.getOffset();
+    for (auto [index, stride] : llvm::zip(indices, metadata.getStrides()))
+      at = arith::AddIOp::create(b, loc, at,
+                                 arith::MulIOp::create(b, loc, index, stride));
+    Value offset = arith::MulIOp::create(
+        b, loc, at, arith::ConstantIndexOp::create(b, loc, element));
+    Value aligned = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::eq,
+        arith::RemUIOp::create(b, loc, offset,
+                               arith::ConstantIndexOp::create(b, loc, bytes)),
+        arith::ConstantIndexOp::create(b, loc, 0));
+    std::string message =
+        ("autopar-launches-to-loops: a vector " + op->getName().getStringRef() +
+         " of " + Twine(bytes) +
+         " bytes at a byte offset into its buffer that is not a multiple "
+         "of " +
+         Twine(bytes) + " (on the GPU: a misaligned address)")
+            .str();
+    cf::AssertOp::create(b, loc, aligned, message);
+  });
+}
+
 /// A launch whose threads cooperate within blocks, its blocks one after
 /// the other (they share the per-thread arrays).
 LogicalResult runInSteps(gpu::LaunchOp launch) {
@@ -582,10 +641,14 @@ LogicalResult runInSteps(gpu::LaunchOp launch) {
 
 struct LaunchesToLoopsPass
     : public mlir::autopar::impl::LaunchesToLoopsPassBase<LaunchesToLoopsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     SmallVector<gpu::LaunchOp> launches;
     getOperation().walk([&](gpu::LaunchOp l) { launches.push_back(l); });
     for (gpu::LaunchOp launch : launches) {
+      if (checkAlignment)
+        ::checkAlignment(launch);
       if (Operation *op = cooperation(launch, /*withinBlocks=*/true)) {
         InFlightDiagnostic d =
             launch.emitError()
