@@ -430,19 +430,17 @@ private:
   LogicalResult clearInactive(OpBuilder &b, Value active,
                               ArrayRef<Value> masks) {
     Location loc = launch.getLoc();
-    Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
-    auto loop = scf::ForOp::create(b, loc, zero, threads, one);
-    OpBuilder in = OpBuilder::atBlockTerminator(loop.getBody());
-    Value t = loop.getInductionVar();
-    Value on = memref::LoadOp::create(in, loc, active, t);
-    Value no = arith::ConstantIntOp::create(in, loc, in.getI1Type(), 0);
-    for (Value m : masks) {
-      Value old = memref::LoadOp::create(in, loc, m, t);
-      memref::StoreOp::create(
-          in, loc, arith::SelectOp::create(in, loc, on, old, no), m, t);
-    }
-    return success();
+    return forEachThread(
+        b, /*active=*/nullptr, [&](OpBuilder &b, Value t, IRMapping &) {
+          Value on = memref::LoadOp::create(b, loc, active, t);
+          Value no = arith::ConstantIntOp::create(b, loc, b.getI1Type(), 0);
+          for (Value m : masks) {
+            Value old = memref::LoadOp::create(b, loc, m, t);
+            memref::StoreOp::create(
+                b, loc, arith::SelectOp::create(b, loc, on, old, no), m, t);
+          }
+          return success();
+        });
   }
 
   /// Rounds of the loop until no active thread's continues.

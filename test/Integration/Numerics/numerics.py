@@ -349,14 +349,6 @@ def reduction_cases():
                           f"  %r0 = autopar.reduce {kind} %a0, dims = [1] : "
                           f"{ty(xn)} -> {ty(expected)}"))
     # softmax and log_softmax over every axis.
-    def softmax(v, axis):
-        e = np.exp(v - v.max(axis=axis, keepdims=True))
-        return e / e.sum(axis=axis, keepdims=True)
-
-    def log_softmax(v, axis):
-        s = v - v.max(axis=axis, keepdims=True)
-        return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
-
     x = randf((2, 3, 7), low=-10, high=10)
     for axis in range(3):
         for op, fn in (("softmax", softmax), ("log_softmax", log_softmax)):
@@ -533,6 +525,16 @@ def shape_cases():
 #===------------------------------------------------------------------------===#
 
 
+def softmax(v, axis):
+    e = np.exp(v - v.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(v, axis):
+    s = v - v.max(axis=axis, keepdims=True)
+    return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
+
+
 def layer_norm(x, g, b, axis, eps):
     dims = tuple(range(axis, x.ndim))
     mean = x.mean(axis=dims, keepdims=True)
@@ -584,22 +586,27 @@ def cross_entropy(logits, labels):
     return np.asarray(-picked.mean())
 
 
+def norm_cases(label, x, g, b, axis):
+    """layer_norm (with g and b) and rms_norm (with g) of x over the
+    dimensions from `axis`, against numpy."""
+    t, tg = ty(x), ty(g)
+    return [
+        Case(f"layer_norm {label}", [x, g, b],
+             ref(lambda *a: layer_norm(*a, axis, 1e-5), x, g, b),
+             f"  %r0 = autopar.layer_norm %a0, %a1, %a2, axis = {axis}, "
+             f"epsilon = 1.0e-05 : {t}, {tg} -> {t}", atol=1e-5),
+        Case(f"rms_norm {label}", [x, g],
+             ref(lambda *a: rms_norm(*a, axis, 1e-6), x, g),
+             f"  %r0 = autopar.rms_norm %a0, %a1, axis = {axis}, "
+             f"epsilon = 1.0e-06 : {t}, {tg} -> {t}", atol=1e-5)]
+
+
 def composite_cases():
     cases = []
     for shape, axis in [((4, 8), 1), ((2, 3, 8), 2), ((2, 3, 4), 1)]:
         x = randf(shape, low=-5, high=5)
         g, b = randf(shape[axis:]), randf(shape[axis:])
-        t, tg = ty(x), ty(g)
-        cases.append(Case(
-            f"layer_norm {shape} axis {axis}", [x, g, b],
-            ref(lambda *a: layer_norm(*a, axis, 1e-5), x, g, b),
-            f"  %r0 = autopar.layer_norm %a0, %a1, %a2, axis = {axis}, "
-            f"epsilon = 1.0e-05 : {t}, {tg} -> {t}", atol=1e-5))
-        cases.append(Case(
-            f"rms_norm {shape} axis {axis}", [x, g],
-            ref(lambda *a: rms_norm(*a, axis, 1e-6), x, g),
-            f"  %r0 = autopar.rms_norm %a0, %a1, axis = {axis}, "
-            f"epsilon = 1.0e-06 : {t}, {tg} -> {t}", atol=1e-5))
+        cases += norm_cases(f"{shape} axis {axis}", x, g, b, axis)
     xd = randf((3, 5), np.float64)
     gd, bd = randf((5,), np.float64), randf((5,), np.float64)
     cases.append(Case("layer_norm f64", [xd, gd, bd],
@@ -766,14 +773,6 @@ def rows_cases():
     sums meeting in workgroup memory before one atomic a column). Checked
     on the CPU's lowering as the other groups, and with --gpu-kernels as
     the GPU's kernels."""
-    def softmax(v, axis):
-        e = np.exp(v - v.max(axis=axis, keepdims=True))
-        return e / e.sum(axis=axis, keepdims=True)
-
-    def log_softmax(v, axis):
-        s = v - v.max(axis=axis, keepdims=True)
-        return s - np.log(np.exp(s).sum(axis=axis, keepdims=True))
-
     cases = []
     for shape in [(3, 40), (2, 3, 256), (4, 1000), (3, 1030), (2, 2051)]:
         x = randf(shape, low=-8, high=8)
@@ -791,16 +790,7 @@ def rows_cases():
                 f"  %r0 = autopar.reduce {kind} %a0, dims = [{axis}] : {t} "
                 f"-> {ty(expected)}", rtol=1e-5, atol=1e-4))
         g, b = randf(shape[axis:]), randf(shape[axis:])
-        cases.append(Case(
-            f"layer_norm {shape}", [x, g, b],
-            ref(lambda *a: layer_norm(*a, axis, 1e-5), x, g, b),
-            f"  %r0 = autopar.layer_norm %a0, %a1, %a2, axis = {axis}, "
-            f"epsilon = 1.0e-05 : {t}, {ty(g)} -> {t}", atol=1e-5))
-        cases.append(Case(
-            f"rms_norm {shape}", [x, g],
-            ref(lambda *a: rms_norm(*a, axis, 1e-6), x, g),
-            f"  %r0 = autopar.rms_norm %a0, %a1, axis = {axis}, "
-            f"epsilon = 1.0e-06 : {t}, {ty(g)} -> {t}", atol=1e-5))
+        cases += norm_cases(f"{shape}", x, g, b, axis)
         labels = rng.integers(0, shape[-1], size=shape[:-1]).astype(np.int64)
         cases.append(Case(
             f"cross_entropy {shape}", [x, labels],
