@@ -199,8 +199,8 @@ std::string autopar::findCUDAToolkit() {
 /// The CUDA pipeline from autopar to host functions launching kernels
 /// (gpu.launch). `onHost`: for running those kernels on the CPU
 /// (CPULoweringOptions::gpuKernels): no fused attention (the caller adds
-/// it), the f32 products through the CPU runtime (which accumulates: C
-/// keeps its fill), the others as loops.
+/// it), the products through the CPU runtime's entry points that compute
+/// what the CUDA runtime's do.
 static std::string
 cudaKernelPipeline(const autopar::CUDALoweringOptions &options, bool onHost) {
   // Threads per block of the row kernels: a whole number of warps.
@@ -215,19 +215,19 @@ cudaKernelPipeline(const autopar::CUDALoweringOptions &options, bool onHost) {
   std::string siblings =
       std::string(options.columnSiblings ? "" : " siblings=false") +
       (options.columnBlockSums ? "" : " block-sums=false");
+  // The products' calls: the CUDA runtime's, or on the host the CPU
+  // runtime's entry points computing the same (runtime/cpu/Contraction.h).
+  std::string gemm = onHost ? "autopar_gemm_" : "autopar_cuda_gemm_";
   std::string products =
-      onHost
-          ? "autopar-contractions-to-calls{dots=false},func.func("
-          : "autopar-contractions-to-calls{function=autopar_cuda_gemm_f32 "
-            "bf16-function=autopar_cuda_gemm_bf16 "
-            "f16-function=autopar_cuda_gemm_f16 dots=false "
-            "overwrite-zero-init" +
-                std::string(options.narrowResults ? " narrow-results" : "") +
-                "},"
-                "func.func(" +
-                (options.transposeResults ? "autopar-transpose-product-results,"
-                                          : "") +
-                (options.padProducts ? "autopar-pad-products," : "");
+      "autopar-contractions-to-calls{function=" + gemm +
+      "f32 bf16-function=" + gemm + "bf16 f16-function=" + gemm +
+      "f16 dots=false overwrite-zero-init" +
+      (options.narrowResults ? " narrow-results" : "") + "},func.func(" +
+      (options.transposeResults
+           ? "autopar-transpose-product-results{prefix=" + gemm + "},"
+           : std::string()) +
+      (options.padProducts ? "autopar-pad-products{prefix=" + gemm + "},"
+                           : std::string());
   return std::string(options.fusedAttention && !onHost
                          ? "autopar-attention-to-calls,"
                          : "") +

@@ -9,9 +9,12 @@
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 #include <oneapi/dnnl/dnnl.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <type_traits>
 
 using namespace autopar::cpu;
 
@@ -89,9 +92,171 @@ std::string autopar::cpu::contract(const float *a, const float *b, float *c,
   return autopar::runtime::contractWith(backend, a, b, c, loops);
 }
 
+namespace {
+/// Calls `f(n, offset)` for the n-th element of a strided box in row-major
+/// order, `offset` its distance in elements from the first.
+template <typename F>
+void forEachElement(int64_t rank, const int64_t *sizes, const int64_t *strides,
+                    F f) {
+  int64_t total = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    total *= sizes[d];
+  std::vector<int64_t> index(size_t(rank), 0);
+  int64_t offset = 0;
+  for (int64_t n = 0; n < total; ++n) {
+    f(n, offset);
+    for (int64_t d = rank; d-- > 0;) {
+      offset += strides[d];
+      if (++index[size_t(d)] < sizes[d])
+        break;
+      offset -= strides[d] * sizes[d];
+      index[size_t(d)] = 0;
+    }
+  }
+}
+
+/// An operand as describeLoops reads it.
+struct Shape {
+  int64_t rank;
+  const int64_t *sizes;
+  const int64_t *strides;
+};
+
+/// Row-major strides of `sizes`, and the number of elements.
+std::vector<int64_t> denseStrides(int64_t rank, const int64_t *sizes,
+                                  int64_t &total) {
+  std::vector<int64_t> strides(static_cast<size_t>(rank));
+  total = 1;
+  for (int64_t d = rank; d-- > 0;) {
+    strides[size_t(d)] = total;
+    total *= sizes[d];
+  }
+  return strides;
+}
+
+float widen(uint16_t h, bool bf16) {
+  uint32_t bits;
+  if (bf16) {
+    bits = uint32_t(h) << 16;
+  } else {
+    uint32_t sign = uint32_t(h & 0x8000) << 16, exponent = (h >> 10) & 0x1f,
+             mantissa = h & 0x3ff;
+    if (exponent == 0x1f) { // inf, NaN
+      bits = sign | 0x7f800000 | (mantissa << 13);
+    } else if (exponent != 0) {
+      bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    } else if (mantissa == 0) {
+      bits = sign;
+    } else { // subnormal: normalize
+      int shift = 0;
+      while (!(mantissa & 0x400)) {
+        mantissa <<= 1;
+        ++shift;
+      }
+      bits = sign | (uint32_t(113 - shift) << 23) | ((mantissa & 0x3ff) << 13);
+    }
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+/// `f` rounded to the nearest bf16 or f16, ties to even.
+uint16_t narrow(float f, bool bf16) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  if (bf16) {
+    if ((bits & 0x7fffffff) > 0x7f800000)
+      return uint16_t((bits >> 16) | 0x40);
+    return uint16_t((bits + 0x7fff + ((bits >> 16) & 1)) >> 16);
+  }
+  uint16_t sign = uint16_t((bits >> 16) & 0x8000);
+  uint32_t magnitude = bits & 0x7fffffff;
+  if (magnitude > 0x7f800000)
+    return uint16_t(sign | 0x7e00);
+  if (magnitude >= 0x477ff000) // rounds past 65504
+    return uint16_t(sign | 0x7c00);
+  if (magnitude >= 0x38800000) { // normal in f16
+    uint32_t r = magnitude - 0x38000000;
+    r += 0xfff + ((r >> 13) & 1);
+    return uint16_t(sign | (r >> 13));
+  }
+  // Subnormal (or zero) in f16: in units of 2^-24, ties to even.
+  float scaled;
+  std::memcpy(&scaled, &magnitude, 4);
+  scaled *= 16777216.0f; // 2^24
+  float whole = std::nearbyint(scaled);
+  return uint16_t(sign | uint16_t(whole));
+}
+
+void failGemm(const char *name, const std::string &error) {
+  // Only a compiler bug can get here: the pass checked the shapes.
+  std::fprintf(stderr, "autopar runtime: %s: %s\n", name, error.c_str());
+  std::abort();
+}
+
+/// C = A B where the loop description says so (overwrite: its last entry
+/// 1, what the CUDA pipeline's calls pass), else C += A B, with A and B of
+/// 16-bit floats (bf16 or f16) widened to f32 and C of f32 or, `NarrowC`,
+/// of the same 16-bit type (only ever overwritten, rounded once): what the
+/// CUDA runtime's cuBLAS calls compute, for the CUDA pipeline's kernels
+/// run on the CPU (autopar-run --gpu-kernels).
+template <bool NarrowC>
+void halfGemm(const char *name, bool bf16, UnrankedMemRefType<uint16_t> *a,
+              UnrankedMemRefType<uint16_t> *b, void *c,
+              StridedMemRefType<int64_t, 1> *spec) {
+  DynamicMemRefType<uint16_t> A(*a), B(*b);
+  int64_t totalA, totalB, totalC;
+  std::vector<int64_t> stridesA = denseStrides(A.rank, A.sizes, totalA),
+                       stridesB = denseStrides(B.rank, B.sizes, totalB);
+  std::vector<float> denseA(static_cast<size_t>(totalA)),
+      denseB(static_cast<size_t>(totalB));
+  forEachElement(A.rank, A.sizes, A.strides, [&](int64_t n, int64_t at) {
+    denseA[size_t(n)] = widen(A.data[A.offset + at], bf16);
+  });
+  forEachElement(B.rank, B.sizes, B.strides, [&](int64_t n, int64_t at) {
+    denseB[size_t(n)] = widen(B.data[B.offset + at], bf16);
+  });
+  using CType = std::conditional_t<NarrowC, uint16_t, float>;
+  DynamicMemRefType<CType> C(*static_cast<UnrankedMemRefType<CType> *>(c));
+  std::vector<int64_t> stridesC = denseStrides(C.rank, C.sizes, totalC);
+  std::vector<float> denseC(NarrowC ? size_t(totalC) : 0, 0.0f);
+  Shape shapes[3] = {{A.rank, A.sizes, stridesA.data()},
+                     {B.rank, B.sizes, stridesB.data()},
+                     {C.rank, C.sizes, NarrowC ? stridesC.data() : C.strides}};
+  std::vector<ContractionLoop> loops;
+  bool overwrite = false;
+  std::string error =
+      autopar::runtime::describeLoops(shapes, *spec, loops, &overwrite);
+  if (error.empty() && NarrowC && !overwrite)
+    error = "a half-precision C must be overwritten (the loop description "
+            "ends in 1)";
+  if (!error.empty())
+    return failGemm(name, error);
+  float *out;
+  if constexpr (NarrowC) {
+    out = denseC.data();
+  } else {
+    out = C.data + C.offset;
+    if (overwrite)
+      forEachElement(C.rank, C.sizes, C.strides,
+                     [&](int64_t, int64_t at) { out[at] = 0.0f; });
+  }
+  error = contract(denseA.data(), denseB.data(), out, loops);
+  if (!error.empty())
+    return failGemm(name, error);
+  if constexpr (NarrowC)
+    forEachElement(C.rank, C.sizes, C.strides, [&](int64_t n, int64_t at) {
+      C.data[C.offset + at] = narrow(denseC[size_t(n)], bf16);
+    });
+}
+} // namespace
+
 /// The entry point compiled code calls (see the pass
 /// `autopar-contractions-to-calls`): the three buffers of `C += A * B` and,
-/// for each loop, the dimension of A, B and C it indexes (-1: none).
+/// for each loop, the dimension of A, B and C it indexes (-1: none); a last
+/// entry 1 asks for `C = A * B` (the CUDA pipeline's calls, run on the CPU
+/// by autopar-run --gpu-kernels).
 extern "C" void _mlir_ciface_autopar_gemm_f32(
     UnrankedMemRefType<float> *a, UnrankedMemRefType<float> *b,
     UnrankedMemRefType<float> *c, StridedMemRefType<int64_t, 1> *spec) {
@@ -99,15 +264,42 @@ extern "C" void _mlir_ciface_autopar_gemm_f32(
                                           DynamicMemRefType<float>(*b),
                                           DynamicMemRefType<float>(*c)};
   std::vector<ContractionLoop> loops;
-  std::string error = autopar::runtime::describeLoops(operands, *spec, loops);
+  bool overwrite = false;
+  std::string error =
+      autopar::runtime::describeLoops(operands, *spec, loops, &overwrite);
+  if (error.empty() && overwrite) {
+    DynamicMemRefType<float> &C = operands[2];
+    forEachElement(C.rank, C.sizes, C.strides,
+                   [&](int64_t, int64_t at) { C.data[C.offset + at] = 0.0f; });
+  }
   if (error.empty())
     error = contract(operands[0].data + operands[0].offset,
                      operands[1].data + operands[1].offset,
                      operands[2].data + operands[2].offset, loops);
-  if (!error.empty()) {
-    // Only a compiler bug can get here: the pass checked the shapes.
-    std::fprintf(stderr, "autopar runtime: autopar_gemm_f32: %s\n",
-                 error.c_str());
-    std::abort();
-  }
+  if (!error.empty())
+    failGemm("autopar_gemm_f32", error);
+}
+
+extern "C" void _mlir_ciface_autopar_gemm_bf16(
+    UnrankedMemRefType<uint16_t> *a, UnrankedMemRefType<uint16_t> *b,
+    UnrankedMemRefType<float> *c, StridedMemRefType<int64_t, 1> *spec) {
+  halfGemm<false>("autopar_gemm_bf16", true, a, b, c, spec);
+}
+
+extern "C" void _mlir_ciface_autopar_gemm_f16(
+    UnrankedMemRefType<uint16_t> *a, UnrankedMemRefType<uint16_t> *b,
+    UnrankedMemRefType<float> *c, StridedMemRefType<int64_t, 1> *spec) {
+  halfGemm<false>("autopar_gemm_f16", false, a, b, c, spec);
+}
+
+extern "C" void _mlir_ciface_autopar_gemm_bf16_c16(
+    UnrankedMemRefType<uint16_t> *a, UnrankedMemRefType<uint16_t> *b,
+    UnrankedMemRefType<uint16_t> *c, StridedMemRefType<int64_t, 1> *spec) {
+  halfGemm<true>("autopar_gemm_bf16_c16", true, a, b, c, spec);
+}
+
+extern "C" void _mlir_ciface_autopar_gemm_f16_c16(
+    UnrankedMemRefType<uint16_t> *a, UnrankedMemRefType<uint16_t> *b,
+    UnrankedMemRefType<uint16_t> *c, StridedMemRefType<int64_t, 1> *spec) {
+  halfGemm<true>("autopar_gemm_f16_c16", false, a, b, c, spec);
 }

@@ -47,4 +47,21 @@ extern "C" void _mlir_ciface_autopar_gemm_f32(
     UnrankedMemRefType<float> *a, UnrankedMemRefType<float> *b,
     UnrankedMemRefType<float> *c, StridedMemRefType<int64_t, 1> *spec);
 
+/// The CUDA runtime's half-precision products (A and B bf16 or f16 bits, C
+/// f32 or, `_c16`, of A's type), computed on the CPU: what the CUDA
+/// pipeline's calls do, for its kernels run on the CPU (autopar-run
+/// --gpu-kernels).
+extern "C" void _mlir_ciface_autopar_gemm_bf16(
+    UnrankedMemRefType<uint16_t> *a, UnrankedMemRefType<uint16_t> *b,
+    UnrankedMemRefType<float> *c, StridedMemRefType<int64_t, 1> *spec);
+extern "C" void _mlir_ciface_autopar_gemm_f16(
+    UnrankedMemRefType<uint16_t> *a, UnrankedMemRefType<uint16_t> *b,
+    UnrankedMemRefType<float> *c, StridedMemRefType<int64_t, 1> *spec);
+extern "C" void _mlir_ciface_autopar_gemm_bf16_c16(
+    UnrankedMemRefType<uint16_t> *a, UnrankedMemRefType<uint16_t> *b,
+    UnrankedMemRefType<uint16_t> *c, StridedMemRefType<int64_t, 1> *spec);
+extern "C" void _mlir_ciface_autopar_gemm_f16_c16(
+    UnrankedMemRefType<uint16_t> *a, UnrankedMemRefType<uint16_t> *b,
+    UnrankedMemRefType<uint16_t> *c, StridedMemRefType<int64_t, 1> *spec);
+
 #endif // AUTOPAR_RUNTIME_CPU_CONTRACTION_H

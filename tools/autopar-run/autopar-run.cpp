@@ -925,6 +925,18 @@ compileModule(ModuleOp module, StringRef inputName) {
     map[interner("_mlir_ciface_autopar_gemm_f32")] = {
         llvm::orc::ExecutorAddr::fromPtr(&_mlir_ciface_autopar_gemm_f32),
         llvm::JITSymbolFlags::Exported};
+    for (auto [name, fn] :
+         {std::pair<const char *, void *>{
+              "_mlir_ciface_autopar_gemm_bf16",
+              reinterpret_cast<void *>(&_mlir_ciface_autopar_gemm_bf16)},
+          {"_mlir_ciface_autopar_gemm_f16",
+           reinterpret_cast<void *>(&_mlir_ciface_autopar_gemm_f16)},
+          {"_mlir_ciface_autopar_gemm_bf16_c16",
+           reinterpret_cast<void *>(&_mlir_ciface_autopar_gemm_bf16_c16)},
+          {"_mlir_ciface_autopar_gemm_f16_c16",
+           reinterpret_cast<void *>(&_mlir_ciface_autopar_gemm_f16_c16)}})
+      map[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(fn),
+                             llvm::JITSymbolFlags::Exported};
     map[interner("_mlir_ciface_autopar_all_reduce_f32")] = {
         llvm::orc::ExecutorAddr::fromPtr(&gridAllReduce<float>),
         llvm::JITSymbolFlags::Exported};

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using autopar::cpu::contract;
@@ -270,3 +271,101 @@ TEST(Contraction, RejectsLoopInOneOperand) {
   EXPECT_EQ(contract(a, b, c, loops), "a loop indexes only one operand");
 }
 } // namespace
+
+namespace {
+/// A rank-2 buffer of `T` as compiled code passes it (an unranked memref).
+template <typename T> struct Buffer2D {
+  std::vector<T> data;
+  StridedMemRefType<T, 2> descriptor;
+  UnrankedMemRefType<T> unranked;
+  Buffer2D(int64_t rows, int64_t cols, int64_t rowStride, int64_t colStride,
+           T fill)
+      : data(size_t(rows * cols), fill) {
+    descriptor = {
+        data.data(), data.data(), 0, {rows, cols}, {rowStride, colStride}};
+    unranked = {2, &descriptor};
+  }
+  T &at(int64_t i, int64_t j) {
+    return data[size_t(i * descriptor.strides[0] + j * descriptor.strides[1])];
+  }
+};
+
+uint16_t bf16Bits(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  return uint16_t(bits >> 16); // exact for the small integers used here
+}
+
+uint16_t f16Bits(int v) { // integers exact in f16
+  if (v == 0)
+    return 0;
+  int exponent = 0;
+  while ((v >> exponent) > 1)
+    ++exponent;
+  uint16_t mantissa = uint16_t(
+      (exponent <= 10 ? v << (10 - exponent) : v >> (exponent - 10)) & 0x3ff);
+  return uint16_t(((exponent + 15) << 10) | mantissa);
+}
+
+/// The loops of C[2,2] = A[2,3] B[3,2] (m, n, k), overwriting C.
+const int64_t kOverwrite[] = {0, -1, 0, -1, 1, 1, 1, 0, -1, 1};
+StridedMemRefType<int64_t, 1> overwriteSpec() {
+  return {const_cast<int64_t *>(kOverwrite),
+          const_cast<int64_t *>(kOverwrite),
+          0,
+          {10},
+          {1}};
+}
+} // namespace
+
+// The CUDA runtime's half-precision products computed on the CPU (for
+// autopar-run --gpu-kernels): A (stored transposed) and B widened from bf16
+// or f16, C overwritten in f32 or rounded once to 16 bits, ties to even.
+TEST(Contraction, HalfPrecisionEntryPoints) {
+  // A = [[1, 2, 3], [4, 5, 6]] stored column-major; B = [[1, 0], [0, 1],
+  // [1, 40]]; A B = [[4, 122], [10, 245]]; with B[2][1] = 400: [[4, 1202],
+  // [10, 2405]].
+  const int a[2][3] = {{1, 2, 3}, {4, 5, 6}};
+  const int b[3][2] = {{1, 0}, {0, 1}, {1, 400}};
+  for (bool bf16 : {true, false}) {
+    auto bits = [&](int v) { return bf16 ? bf16Bits(float(v)) : f16Bits(v); };
+    Buffer2D<uint16_t> A(2, 3, 1, 2, 0), B(3, 2, 2, 1, 0);
+    for (int i = 0; i < 2; ++i)
+      for (int k = 0; k < 3; ++k)
+        A.at(i, k) = bits(a[i][k]);
+    for (int k = 0; k < 3; ++k)
+      for (int j = 0; j < 2; ++j)
+        B.at(k, j) = bits(b[k][j]);
+    StridedMemRefType<int64_t, 1> spec = overwriteSpec();
+    Buffer2D<float> C(2, 2, 2, 1, 99.0f); // overwritten, not added to
+    (bf16 ? _mlir_ciface_autopar_gemm_bf16 : _mlir_ciface_autopar_gemm_f16)(
+        &A.unranked, &B.unranked, &C.unranked, &spec);
+    EXPECT_EQ(C.at(0, 0), 4.0f);
+    EXPECT_EQ(C.at(0, 1), 1202.0f);
+    EXPECT_EQ(C.at(1, 0), 10.0f);
+    EXPECT_EQ(C.at(1, 1), 2405.0f);
+    // Rounded once: 1202 and 2405 in bf16 (8 significant bits: steps of 8
+    // from 1024, 16 from 2048) are 1200 and 2400; in f16 (11 bits: steps of
+    // 1 to 2048, then 2) 1202 and 2404 (2405 is a tie: even).
+    Buffer2D<uint16_t> C16(2, 2, 2, 1, 0x7777);
+    (bf16 ? _mlir_ciface_autopar_gemm_bf16_c16
+          : _mlir_ciface_autopar_gemm_f16_c16)(&A.unranked, &B.unranked,
+                                               &C16.unranked, &spec);
+    EXPECT_EQ(C16.at(0, 0), bits(4));
+    EXPECT_EQ(C16.at(1, 0), bits(10));
+    EXPECT_EQ(C16.at(0, 1), bf16 ? bf16Bits(1200.0f) : f16Bits(1202));
+    EXPECT_EQ(C16.at(1, 1), bf16 ? bf16Bits(2400.0f) : f16Bits(2404));
+  }
+}
+
+// f32 products told to overwrite C (the CUDA pipeline's calls) zero it
+// first; without the flag they add into it, as the CPU pipeline's do.
+TEST(Contraction, F32OverwriteFlag) {
+  Buffer2D<float> A(2, 3, 3, 1, 1.0f), B(3, 2, 2, 1, 2.0f), C(2, 2, 2, 1, 5.0f);
+  StridedMemRefType<int64_t, 1> spec = overwriteSpec();
+  _mlir_ciface_autopar_gemm_f32(&A.unranked, &B.unranked, &C.unranked, &spec);
+  EXPECT_EQ(C.at(1, 1), 6.0f);
+  spec.sizes[0] = 9; // no flag: C += A B
+  _mlir_ciface_autopar_gemm_f32(&A.unranked, &B.unranked, &C.unranked, &spec);
+  EXPECT_EQ(C.at(1, 1), 12.0f);
+}

@@ -89,10 +89,10 @@ struct CPULoweringOptions : public PassPipelineOptions<CPULoweringOptions> {
       llvm::cl::desc("Lower as autopar-lower-to-cuda does up to its kernels "
                      "(gpu.launch: row kernels, merged launches, vectors), "
                      "then run them on the CPU (autopar-launches-to-loops), "
-                     "the f32 products through the CPU runtime and the "
-                     "others as loops: the GPU kernels checked without a "
-                     "GPU; the other options but attention-calls do not "
-                     "apply"),
+                     "the products through the CPU runtime's entry points "
+                     "computing what the CUDA runtime's do: the GPU kernels "
+                     "checked without a GPU; the other options but "
+                     "attention-calls do not apply"),
       llvm::cl::init(false)};
   PassOptions::Option<std::string> gpuKernelOptions{
       *this, "gpu-kernel-options",
