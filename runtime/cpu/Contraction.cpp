@@ -19,30 +19,45 @@
 using namespace autopar::cpu;
 
 namespace {
+/// Calls `f(n, offset)` for the n-th element of a strided box in row-major
+/// order, `offset` its distance in elements from the first.
+template <typename F>
+void forEachElement(int64_t rank, const int64_t *sizes, const int64_t *strides,
+                    F f) {
+  int64_t total = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    total *= sizes[d];
+  std::vector<int64_t> index(size_t(rank), 0);
+  int64_t offset = 0;
+  for (int64_t n = 0; n < total; ++n) {
+    f(n, offset);
+    for (int64_t d = rank; d-- > 0;) {
+      offset += strides[d];
+      if (++index[size_t(d)] < sizes[d])
+        break;
+      offset -= strides[d] * sizes[d];
+      index[size_t(d)] = 0;
+    }
+  }
+}
+
 /// Copies the elements an operand's loops `order` address between `strided`
 /// (its own strides) and `packed` (row-major in that order).
 template <bool ToPacked>
 void copyPacked(float *strided, float *packed, int operand,
                 const std::vector<const ContractionLoop *> &order) {
-  size_t rank = order.size();
-  std::vector<int64_t> index(rank, 0);
-  int64_t total = 1;
-  for (const ContractionLoop *l : order)
-    total *= l->size;
-  int64_t offset = 0;
-  for (int64_t linear = 0; linear < total; ++linear) {
-    if (ToPacked)
-      packed[linear] = strided[offset];
-    else
-      strided[offset] = packed[linear];
-    for (size_t d = rank; d-- > 0;) {
-      offset += order[d]->stride[operand];
-      if (++index[d] < order[d]->size)
-        break;
-      offset -= order[d]->stride[operand] * order[d]->size;
-      index[d] = 0;
-    }
+  std::vector<int64_t> sizes, strides;
+  for (const ContractionLoop *l : order) {
+    sizes.push_back(l->size);
+    strides.push_back(l->stride[operand]);
   }
+  forEachElement(int64_t(order.size()), sizes.data(), strides.data(),
+                 [&](int64_t n, int64_t offset) {
+                   if (ToPacked)
+                     packed[n] = strided[offset];
+                   else
+                     strided[offset] = packed[n];
+                 });
 }
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
@@ -93,28 +108,6 @@ std::string autopar::cpu::contract(const float *a, const float *b, float *c,
 }
 
 namespace {
-/// Calls `f(n, offset)` for the n-th element of a strided box in row-major
-/// order, `offset` its distance in elements from the first.
-template <typename F>
-void forEachElement(int64_t rank, const int64_t *sizes, const int64_t *strides,
-                    F f) {
-  int64_t total = 1;
-  for (int64_t d = 0; d < rank; ++d)
-    total *= sizes[d];
-  std::vector<int64_t> index(size_t(rank), 0);
-  int64_t offset = 0;
-  for (int64_t n = 0; n < total; ++n) {
-    f(n, offset);
-    for (int64_t d = rank; d-- > 0;) {
-      offset += strides[d];
-      if (++index[size_t(d)] < sizes[d])
-        break;
-      offset -= strides[d] * sizes[d];
-      index[size_t(d)] = 0;
-    }
-  }
-}
-
 /// An operand as describeLoops reads it.
 struct Shape {
   int64_t rank;
