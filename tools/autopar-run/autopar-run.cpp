@@ -61,6 +61,7 @@
 #endif
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -2485,6 +2486,10 @@ int runTraining(MLIRContext &context, StringRef dir) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
+  // A failed check in the compiled code (cf.assert, e.g. the --gpu-kernels
+  // alignment check) puts its message on stdout and aborts: line-buffered,
+  // the message is out before the abort even when stdout is a pipe.
+  std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
   cl::HideUnrelatedOptions(runCategory);
   cl::ParseCommandLineOptions(
       argc, argv,
