@@ -9,7 +9,9 @@
 // step's attention) on bf16 [batch, positions, heads, head size] buffers
 // read and written through strides as the step does, causal, with each kernel
 // set: the register-resident kernels on mma.sync (the default: 16 query rows a
-// warp forward; AUTOPAR_CUDA_ATTENTION=mma2: 32) and the WMMA ones (=wmma). All
+// warp forward; AUTOPAR_CUDA_ATTENTION=mma2: 32) and the WMMA ones (=wmma), and
+// the default set with its blocks in the grid's head-major order
+// (AUTOPAR_CUDA_ATTENTION_ORDER=head) instead of tile-major. All
 // run on the same inputs, and the mma sets' outputs and gradients must agree
 // with the WMMA set's (relative to each tensor's norm, 2e-2: they round P at
 // the same place but sum in other orders, and dq's atomics make it differ run
@@ -149,8 +151,9 @@ int main(int argc, char **argv) {
     mgpuStreamSynchronize(nullptr);
     return (seconds() - start) / iterations * 1e3;
   };
-  auto run = [&](const char *kernels) {
+  auto run = [&](const char *kernels, const char *order = "tile") {
     setenv("AUTOPAR_CUDA_ATTENTION", kernels, 1);
+    setenv("AUTOPAR_CUDA_ATTENTION_ORDER", order, 1);
     Timing t;
     t.forwardMs = time(forward);
     t.backwardMs = time(backward);
@@ -160,7 +163,8 @@ int main(int argc, char **argv) {
     t.dv = dv.read();
     return t;
   };
-  Timing mma = run("mma"), mma2 = run("mma2"), wmma = run("wmma");
+  Timing mma = run("mma"), mma2 = run("mma2"), wmma = run("wmma"),
+         headMajor = run("mma", "head");
   mgpuMemFree(lse, nullptr);
 
   const double forwardFlop = 4.0 * double(bh) * double(s) * double(s) *
@@ -168,8 +172,9 @@ int main(int argc, char **argv) {
   auto tflops = [](double flop, double ms) {
     return flop / (ms * 1e-3) / 1e12;
   };
-  for (auto [name, t] : {std::pair{"mma", &mma}, std::pair{"mma2", &mma2},
-                         std::pair{"wmma", &wmma}})
+  for (auto [name, t] :
+       {std::pair{"mma", &mma}, std::pair{"mma2", &mma2},
+        std::pair{"wmma", &wmma}, std::pair{"mma, head-major", &headMajor}})
     std::printf("attention (%s kernels), bh=%lld s=%lld d=%lld causal bf16: "
                 "forward %.3f ms (%.1f TFLOP/s), backward %.3f ms (%.1f "
                 "TFLOP/s)\n",
@@ -180,8 +185,13 @@ int main(int argc, char **argv) {
               "forward %.2f\n",
               mma.forwardMs / wmma.forwardMs, mma.backwardMs / wmma.backwardMs,
               mma2.forwardMs / wmma.forwardMs);
+  std::printf("blocks head-major against tile-major (mma): forward %.2f, "
+              "backward %.2f\n",
+              headMajor.forwardMs / mma.forwardMs,
+              headMajor.backwardMs / mma.backwardMs);
   bool ok = true;
-  for (auto [name, t] : {std::pair{"mma", &mma}, std::pair{"mma2", &mma2}}) {
+  for (auto [name, t] : {std::pair{"mma", &mma}, std::pair{"mma2", &mma2},
+                         std::pair{"mma, head-major", &headMajor}}) {
     const double differences[] = {relativeDifference(t->out, wmma.out),
                                   relativeDifference(t->dq, wmma.dq),
                                   relativeDifference(t->dk, wmma.dk),
@@ -198,8 +208,10 @@ int main(int argc, char **argv) {
   std::printf("{\"forward_ms\": %.4f, \"backward_ms\": %.4f, "
               "\"mma2_forward_ms\": %.4f, \"mma2_backward_ms\": %.4f, "
               "\"wmma_forward_ms\": %.4f, \"wmma_backward_ms\": %.4f, "
+              "\"head_forward_ms\": %.4f, \"head_backward_ms\": %.4f, "
               "\"forward_flop\": %.6g}\n",
               mma.forwardMs, mma.backwardMs, mma2.forwardMs, mma2.backwardMs,
-              wmma.forwardMs, wmma.backwardMs, forwardFlop);
+              wmma.forwardMs, wmma.backwardMs, headMajor.forwardMs,
+              headMajor.backwardMs, forwardFlop);
   return ok ? 0 : 1;
 }

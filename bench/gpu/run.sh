@@ -6,7 +6,9 @@
 # basics: the CUDA runtime's unit tests (the fused attention kernels'
 #   against a double reference among them); the fused attention at
 #   gpt2-small's shape, timed with the mma.sync and the WMMA kernels (which
-#   must agree) and against PyTorch's scaled_dot_product_attention
+#   must agree), the mma.sync ones also with their blocks head-major
+#   (AUTOPAR_CUDA_ATTENTION_ORDER=head), and against PyTorch's
+#   scaled_dot_product_attention
 #   (bench/gpu/attention_bench.cpp, attention_torch.py); gelu(a * b) against the host with
 #   its bandwidth and the ratio to a device-to-device copy; gelu(x w) (the
 #   product through cuBLAS) with its TFLOP/s and the ratio to PyTorch's
@@ -42,7 +44,9 @@
 #   (column-siblings=false), with the embedding gradient's product stored
 #   untransposed (transpose-results=false), and with a stream created and
 #   destroyed for every stretch of kernels
-#   instead of the runtime's pool (AUTOPAR_CUDA_STREAM_POOL=0); each
+#   instead of the runtime's pool (AUTOPAR_CUDA_STREAM_POOL=0), and with
+#   the fused attention's blocks head-major
+#   (AUTOPAR_CUDA_ATTENTION_ORDER=head); each
 #   variant's losses must stay within 2e-2 of the default's (prepare.sh
 #   lists the variants earlier runs timed; the WMMA attention kernels,
 #   cuBLASLt and the runtime without padding, timed 1.28-1.33x,
@@ -95,7 +99,7 @@ if want basics; then
       echo "FAIL: the mma.sync attention kernels; the rest of this run uses the WMMA ones (AUTOPAR_CUDA_ATTENTION=wmma)"
     fi
   fi
-  echo "== fused attention at gpt2-small's shape (8 x 12 heads, 1024 positions, head size 64, causal, bf16): the mma.sync kernels (16 and 32 query rows a warp) and the WMMA ones, then PyTorch's scaled_dot_product_attention"
+  echo "== fused attention at gpt2-small's shape (8 x 12 heads, 1024 positions, head size 64, causal, bf16): the mma.sync kernels (16 and 32 query rows a warp; blocks tile-major, then head-major) and the WMMA ones, then PyTorch's scaled_dot_product_attention"
   timeout 60 "$dir/attention_bench" 96 1024 64 20 | tee "$dir/attention.log" \
     || { echo "FAIL: attention_bench"; status=1; }
   grep '^{' "$dir/attention.log" > "$dir/attention.json"
@@ -116,6 +120,10 @@ for what in ("forward", "backward"):
           f"(wmma) {a['wmma_' + what + '_ms']:.3f} ms, PyTorch SDPA "
           f"{t[what + '_ms']:.3f} ms; PyTorch / autopar (mma) = "
           f"{t[what + '_ms'] / a[what + '_ms']:.2f}")
+    if "head_" + what + "_ms" in a:
+        print(f"attention {what} with the blocks head-major: "
+              f"{a['head_' + what + '_ms']:.3f} ms; head-major / tile-major "
+              f"= {a['head_' + what + '_ms'] / a[what + '_ms']:.2f}")
 PY
   echo "== the finiteness test of fp16 gradients: emulated, then on the GPU"
   timeout 60 "$dir/FiniteKernelTest" --gtest_brief=1 || status=1
@@ -259,6 +267,9 @@ if want gpt2; then
   echo "== batch 8 in bf16 with a stream created and destroyed for each stretch of kernels (AUTOPAR_CUDA_STREAM_POOL=0): 10 steps, timed"
   AUTOPAR_CUDA_STREAM_POOL=0 TRAIN_AS=gpt2-b8-bf16-nopool train gpt2-b8-bf16 10 120 \
     || status=1
+  echo "== batch 8 in bf16 with the fused attention's blocks head-major (AUTOPAR_CUDA_ATTENTION_ORDER=head): 10 steps, timed"
+  AUTOPAR_CUDA_ATTENTION_ORDER=head TRAIN_AS=gpt2-b8-bf16-headorder \
+    train gpt2-b8-bf16 10 120 || status=1
 fi
 if [ -s "$dir/gpt2-b8-bf16.json" ]; then
   # Padding changes which cuBLAS kernels sum the products; recomputing a
@@ -281,6 +292,7 @@ for name, what in (("unpadded", "without padding"),
                    ("liberf", "with libdevice's erf"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("nopool", "without the stream pool"),
+                   ("headorder", "with the attention's blocks head-major"),
                    ("wmma", "with the WMMA attention kernels"),
                    ("lt", "with the products through cuBLASLt")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"
@@ -366,6 +378,8 @@ for name, what in (("unfused", "without autopar-fuse-rows"),
                    ("mma2", "with 32 query rows a warp in attention"),
                    ("nopool", "without the stream pool "
                     "(AUTOPAR_CUDA_STREAM_POOL=0)"),
+                   ("headorder", "with the fused attention's blocks "
+                    "head-major (AUTOPAR_CUDA_ATTENTION_ORDER=head)"),
                    ("wmma", "with the WMMA attention kernels"),
                    ("lt", "with the products through cuBLASLt")):
     p = f"{d}/gpt2-b8-bf16-{name}.json"

@@ -12,7 +12,9 @@
 // (compiled by nvcc into a fatbin that the build embeds here; the mma.sync
 // set, or another one that AUTOPAR_CUDA_ATTENTION names) on the legacy
 // default stream, ordered after the lowered code's kernels and before its
-// later ones, like the cuBLAS calls.
+// later ones, like the cuBLAS calls. Under a causal mask the blocks take
+// the tiles tile-major, every head's costliest first (AUTOPAR_CUDA_
+// ATTENTION_ORDER=head keeps the grid's head-major order).
 // The backward pass first recomputes each query row's log-sum-exp and
 // rowsum(do * out) (the statistics kernel; with the `_lse` entry points the
 // forward pass saved the log-sum-exp and a light kernel computes only the
@@ -70,6 +72,23 @@ Choice kernelChoice(const char *caller, int64_t d) {
     return Choice::Wmma;
   autopar::cuda::fail(std::string(caller) + ": AUTOPAR_CUDA_ATTENTION is '" +
                       name + "'; it takes mma (the default), mma2 or wmma");
+}
+
+/// The order in which the kernels' blocks take the tiles
+/// (AUTOPAR_CUDA_ATTENTION_ORDER, read at each call): under a causal mask,
+/// tile-major (`tile`, the default: every head's costliest tile starts
+/// first, the cheapest end the kernel) or head-major (`head`, the grid's
+/// own order, kept to compare against). Without a mask every tile costs
+/// the same, and the blocks go head-major: a head's blocks run together
+/// and share its keys and values in the L2 cache.
+int tileMajor(const char *caller, int32_t causal) {
+  const char *order = std::getenv("AUTOPAR_CUDA_ATTENTION_ORDER");
+  std::string name = order ? order : "";
+  if (!name.empty() && name != "tile" && name != "head")
+    autopar::cuda::fail(std::string(caller) +
+                        ": AUTOPAR_CUDA_ATTENTION_ORDER is '" + name +
+                        "'; it takes tile (the default) or head");
+  return causal && name != "head";
 }
 
 void *attentionModule(const char *caller) {
@@ -202,16 +221,18 @@ Shape shapeOf(const char *caller, const Memref4 *q) {
 unsigned tiles(int64_t rows) { return unsigned((rows + kTile - 1) / kTile); }
 
 /// What every call checks: the query's shape, the positions of queries and
-/// keys, and the layouts of query, key, value and output.
+/// keys, and the layouts of query, key, value and output; and the order of
+/// the blocks (tileMajor).
 struct Call {
   Shape shape;
   int sq, sk;
   Layouts layouts{};
 };
 Call checkCall(const char *caller, const Memref4 *q, const Memref4 *k,
-               const Memref4 *v, const Memref4 *out) {
+               const Memref4 *v, const Memref4 *out, int32_t causal) {
   Call call{shapeOf(caller, q), int(q->sizes[2]), int(k->sizes[2])};
   call.layouts.heads = int(call.shape.heads);
+  call.layouts.tileMajor = tileMajor(caller, causal);
   call.layouts.q = checkOperand(caller, "query", q, call.shape, call.sq);
   call.layouts.k = checkOperand(caller, "key", k, call.shape, call.sk);
   call.layouts.v = checkOperand(caller, "value", v, call.shape, call.sk);
@@ -222,7 +243,7 @@ Call checkCall(const char *caller, const Memref4 *q, const Memref4 *k,
 void forward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
              Memref4 *v, Memref4 *out, AutoParMemRef2 *lseRef, float scale,
              int32_t causal) {
-  Call call = checkCall(caller, q, k, v, out);
+  Call call = checkCall(caller, q, k, v, out, causal);
   const Shape &shape = call.shape;
   int64_t d = shape.d, bh = shape.batch * shape.heads;
   int sq = call.sq, sk = call.sk;
@@ -262,7 +283,7 @@ void backward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
               Memref4 *v, Memref4 *out, Memref4 *dOut, AutoParMemRef2 *lseRef,
               Memref4 *dq, Memref4 *dk, Memref4 *dv, float scale,
               int32_t causal) {
-  Call call = checkCall(caller, q, k, v, out);
+  Call call = checkCall(caller, q, k, v, out, causal);
   const Shape &shape = call.shape;
   int64_t d = shape.d, bh = shape.batch * shape.heads;
   int sq = call.sq, sk = call.sk;

@@ -80,6 +80,26 @@ template <int D> struct Layout {
 
 /// The rows of one (batch, head) of an operand: block row `bh` of the grid
 /// is batch bh / heads, head bh % heads.
+/// The block's (batch, head) and the rank of its tile among that head's:
+/// rank 0 starts first. Under a causal mask the tiles' costs differ by up
+/// to the number of tiles (the last query tile meets every key tile, the
+/// first one key tile), and the kernels give rank 0 to the costliest.
+/// Head-major (the grid's own order), the last heads' costliest tiles
+/// start last and the kernel ends on them, an SM or two busy while the
+/// rest idle; tile-major (`Layouts::tileMajor`, what the runtime launches
+/// under a causal mask) starts every head's costliest tile first and ends
+/// on the cheapest, the longest-first order of list scheduling.
+struct BlockTile {
+  int rank, bh;
+};
+__device__ inline BlockTile blockTile(const Layouts &layouts) {
+  if (!layouts.tileMajor)
+    return {int(blockIdx.x), int(blockIdx.y)};
+  const long long linear =
+      (long long)blockIdx.y * gridDim.x + (long long)blockIdx.x;
+  return {int(linear / gridDim.y), int(linear % gridDim.y)};
+}
+
 template <typename P>
 __device__ P *atHead(P *p, const Strides &s, int bh, int heads) {
   return p + (bh / heads) * s.batch + (bh % heads) * s.head;
@@ -163,9 +183,9 @@ __device__ void forwardTile(const T *q, const T *k, const T *v, T *out,
   float *rowMax = os + kTile * L::rows;
   float *rowSum = rowMax + kTile;
 
-  const int bh = blockIdx.y;
   // The costliest causal tiles (the last queries) start first.
-  const int q0 = (gridDim.x - 1 - blockIdx.x) * kTile;
+  const BlockTile placed = blockTile(layouts);
+  const int bh = placed.bh, q0 = (gridDim.x - 1 - placed.rank) * kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int heads = layouts.heads;
   q = atHead(q, layouts.q, bh, heads);
@@ -306,7 +326,9 @@ __device__ void backwardTile(const T *q, const T *k, const T *v, const T *dOut,
   float *lses = scratch + kTile * L::rows;
   float *dots = lses + kTile;
 
-  const int bh = blockIdx.y, k0 = blockIdx.x * kTile;
+  // The costliest causal tiles (the first keys) start first.
+  const BlockTile placed = blockTile(layouts);
+  const int bh = placed.bh, k0 = placed.rank * kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   toHead<T, D>(bh, sq, layouts, q, k, v, dOut, lse, rowDot, dq, dk, dv);
   const int keyRows = min(kTile, sk - k0);
@@ -512,9 +534,9 @@ __device__ void forwardTileMma(const T *q, const T *k, const T *v, T *out,
   T *ks = qs + queryRows * L; // stages 0 and 1
   T *vs = ks + 2 * kTile * L;
 
-  const int bh = blockIdx.y;
   // The costliest causal tiles (the last queries) start first.
-  const int q0 = (gridDim.x - 1 - blockIdx.x) * queryRows;
+  const BlockTile placed = blockTile(layouts);
+  const int bh = placed.bh, q0 = (gridDim.x - 1 - placed.rank) * queryRows;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int group = lane / 4, thread = lane % 4;
   q = atHead(q, layouts.q, bh, layouts.heads);
@@ -752,7 +774,9 @@ __device__ void backwardTileMma(const T *q, const T *k, const T *v,
   float *lses = reinterpret_cast<float *>(dst + kTile * P); // 2 stages
   float *dots = lses + 2 * kTile;                           // 2 stages
 
-  const int bh = blockIdx.y, k0 = blockIdx.x * kTile;
+  // The costliest causal tiles (the first keys) start first.
+  const BlockTile placed = blockTile(layouts);
+  const int bh = placed.bh, k0 = placed.rank * kTile;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int group = lane / 4, thread = lane % 4;
   toHead<T, D>(bh, sq, layouts, q, k, v, dOut, lse, rowDot, dq, dk, dv);

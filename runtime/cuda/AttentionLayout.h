@@ -23,11 +23,15 @@ struct Strides {
   long long batch, head, row;
 };
 /// The strides of every operand of a kernel (those it does not take are
-/// unused) and the number of heads H: block row y of a grid is batch
-/// y / H, head y % H.
+/// unused), the number of heads H (index y of a grid's block rows is
+/// batch y / H, head y % H) and the order in which the blocks take the
+/// tiles: `tileMajor` 0, block (x, y) takes its (batch, head) y's x-th
+/// tile to start; 1, the blocks in launch order (x fastest) take every
+/// (batch, head)'s first tile, then every one's second, and so on.
 struct Layouts {
   Strides q, k, v, out, dOut, dq, dk, dv;
   int heads;
+  int tileMajor;
 };
 
 /// Rows of a query or key tile; threads of a block (4 warps of 16 rows).

@@ -58,6 +58,9 @@ struct Case {
   /// The scale: 1 / sqrt(d), negated with `negativeScale` (which the mma
   /// forward kernels cannot take: the runtime runs the WMMA one then).
   bool negativeScale = false;
+  /// The blocks in the grid's head-major order under a causal mask too
+  /// (AUTOPAR_CUDA_ATTENTION_ORDER=head), not tile-major.
+  bool headMajor = false;
 };
 
 /// Where the rows of an operand with `s` positions are, in its storage.
@@ -72,6 +75,7 @@ Strides stridesOf(const Case &c, int s) {
 Layouts layoutsOf(const Case &c) {
   Layouts l{};
   l.heads = c.heads;
+  l.tileMajor = c.causal && !c.headMajor; // as Attention.cpp launches them
   l.q = l.out = l.dOut = l.dq = stridesOf(c, c.sq);
   l.k = l.v = l.dk = l.dv = stridesOf(c, c.sk);
   return l;
@@ -504,6 +508,43 @@ TEST(AttentionKernel, Mma2CausalFewerKeysThanQueries) {
                          Forward::Mma2);
 }
 
+// Causal, with the blocks in the grid's head-major order
+// (AUTOPAR_CUDA_ATTENTION_ORDER=head): the same results.
+TEST(AttentionKernel, HeadMajorCausalThreeTiles) {
+  Case c{"bf16", 64, 2, 130, 130, true};
+  c.headMajor = true;
+  runCase<__nv_bfloat16>(false, c, BF16_KERNELS(64), kBf16Tolerance,
+                         Lse::Saved);
+}
+
+TEST(AttentionKernel, HeadMajorCausalWmma) {
+  Case c{"f16", 64, 2, 130, 130, true};
+  c.headMajor = true;
+  runCase<__half>(false, c, F16_KERNELS(64), kF16Tolerance, Lse::Recomputed,
+                  Forward::Wmma);
+}
+
+// Which tile each block takes. Tile-major: the blocks in launch order (x
+// fastest) take rank 0 (the costliest causal tile) of every (batch, head),
+// then rank 1, and so on, each (rank, head) once; head-major: block (x, y)
+// takes rank x of head y.
+TEST(AttentionKernel, TileMajorBlocksStartEveryHeadsCostliestTile) {
+  const unsigned ranks = 5, heads = 3;
+  gridDim = {ranks, heads, 1};
+  Layouts tileMajor{}, headMajor{};
+  tileMajor.tileMajor = 1;
+  int launched = 0;
+  for (unsigned y = 0; y < heads; ++y)
+    for (unsigned x = 0; x < ranks; ++x, ++launched) {
+      blockIdx = {x, y, 0};
+      BlockTile t = blockTile(tileMajor), h = blockTile(headMajor);
+      EXPECT_EQ(t.rank, launched / int(heads)) << "block " << x << ", " << y;
+      EXPECT_EQ(t.bh, launched % int(heads)) << "block " << x << ", " << y;
+      EXPECT_EQ(h.rank, int(x));
+      EXPECT_EQ(h.bh, int(y));
+    }
+}
+
 // A negative scale: the forward pass on the WMMA kernel (the mma ones take
 // the unscaled scores' maxima), the backward pass on the mma kernel.
 TEST(AttentionKernel, NegativeScaleCausalWithAShortLastTile) {
@@ -586,4 +627,13 @@ TEST(AttentionEntryPoints, BadOperandsAreErrorsThatSayWhy) {
   EXPECT_EXIT(_mlir_ciface_autopar_cuda_attention_forward_bf16(
                   &wide, &wide, &wide, &wide, 0.125f, 1),
               testing::ExitedWithCode(1), "head size 48 has no kernel");
+  EXPECT_EXIT(
+      {
+        setenv("AUTOPAR_CUDA_ATTENTION_ORDER", "rows", 1);
+        _mlir_ciface_autopar_cuda_attention_forward_bf16(&q, &k, &v, &out,
+                                                         0.125f, 1);
+      },
+      testing::ExitedWithCode(1),
+      "AUTOPAR_CUDA_ATTENTION_ORDER is 'rows'; it takes tile \\(the "
+      "default\\) or head");
 }
