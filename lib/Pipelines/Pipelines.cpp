@@ -285,7 +285,9 @@ void autopar::buildCUDALoweringPipeline(OpPassManager &pm,
       options.chip.getValue() + " features=" + options.features.getValue() +
       "},"
       "gpu.module(convert-gpu-to-nvvm,convert-arith-to-llvm,"
-      "convert-index-to-llvm,canonicalize,cse,reconcile-unrealized-casts),"
+      "convert-index-to-llvm,canonicalize,cse,reconcile-unrealized-casts" +
+      std::string(options.flushDenormals ? ",autopar-flush-denormals" : "") +
+      "),"
       "gpu-module-to-binary{format=" +
       options.format.getValue() +
       (toolkit.empty() ? std::string() : " toolkit=" + toolkit) + "}";

@@ -7,6 +7,7 @@
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false approximate-erf=false" | FileCheck %s --check-prefix=LIBDEVICE
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false fast-exp=false" | FileCheck %s --check-prefix=LIBEXP
 // RUN: autopar-opt %s --autopar-lower-to-cuda="host=false fast-div=false" | FileCheck %s --check-prefix=IEEEDIV
+// RUN: autopar-opt %s --autopar-lower-to-cuda="host=false flush-denormals=false" | FileCheck %s --check-prefix=DENORMALS
 // RUN: autopar-opt %s --autopar-lower-to-cuda | mlir-translate --mlir-to-llvmir -o %t.ll
 // RUN: FileCheck %s --check-prefix=LLVM < %t.ll
 // The runtime (runtime/cuda) defines every mgpu* function the host code
@@ -46,10 +47,13 @@
 // PTX-SAME: ld.global.v4.b32
 // GELU's erf is two branch-free polynomial pieces (approximate-erf): the
 // argument clamped for the second (min), one ex2 and the sign restored,
-// no division; libdevice's erf branches on the argument instead.
+// no division; libdevice's erf branches on the argument instead. The
+// libdevice functions it calls (exp2, fma, min) take their flush-to-zero
+// paths (flush-denormals): each exponential one SASS instruction instead
+// of four.
 // PTX-NOT: div.
-// PTX-SAME: min.f32
-// PTX-SAME: ex2.approx.f32
+// PTX-SAME: min.ftz.f32
+// PTX-SAME: ex2.approx.ftz.f32
 // PTX-SAME: copysign.f32
 // PTX-NOT: div.
 // PTX-SAME: st.global.v4.b32
@@ -58,14 +62,14 @@
 // reduction (its constant 0x3BBB989D, ex2.approx.ftz).
 // PTX: gpu.binary @softmax_kernel
 // PTX-NOT: 0f3BBB989D
-// PTX-SAME: , 0f3FB8AA3B;\0A\09ex2.approx.f32
+// PTX-SAME: , 0f3FB8AA3B;\0A\09ex2.approx.ftz.f32
 // PTX-NOT: 0f3BBB989D
 // PTX-NOT: bar.sync
 // PTX-SAME: shfl.sync.bfly
 // The division by the sum is div.approx (fast-div): a reciprocal and a
 // multiplication, not div.rn with its Newton step and slow path.
 // PTX-NOT: div.rn.f32
-// PTX-SAME: div.approx.f32
+// PTX-SAME: div.approx.ftz.f32
 // PTX-NOT: bar.sync
 // PTX-NOT: div.rn.f32
 // PTX-SAME: ret;
@@ -78,6 +82,14 @@
 // IEEEDIV-SAME: div.rn.f32
 // IEEEDIV-NOT: div.approx.f32
 // IEEEDIV-SAME: ret;
+// DENORMALS: gpu.binary @gelu_mul_kernel
+// DENORMALS-NOT: .ftz.
+// DENORMALS-SAME: ex2.approx.f32
+// DENORMALS: gpu.binary @softmax_kernel
+// DENORMALS-NOT: .ftz.
+// DENORMALS-SAME: , 0f3FB8AA3B;\0A\09ex2.approx.f32
+// DENORMALS-NOT: .ftz.
+// DENORMALS-SAME: div.approx.f32
 // LIBEXP: gpu.binary @softmax_kernel
 // LIBEXP-SAME: 0f3BBB989D
 // LIBEXP-SAME: ex2.approx.ftz.f32

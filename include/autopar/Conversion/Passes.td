@@ -838,6 +838,38 @@ def AsyncGemmCallsPass
   ];
 }
 
+def FlushDenormalsPass
+    : Pass<"autopar-flush-denormals", "::mlir::gpu::GPUModuleOp"> {
+  let summary = "Take libdevice's flush-to-zero paths in a GPU module";
+  let description = [{
+    On a `gpu.module` in the LLVM dialect (after `convert-gpu-to-nvvm`):
+    the module gets the flag `nvvm-reflect-ftz` = 1, so that libdevice
+    (linked at `gpu-module-to-binary`) takes the paths `nvcc -ftz=true`
+    gives it, and each f32 `llvm.fdiv` with `afn` (autopar-approximate-math
+    fast-div) becomes `llvm.nvvm.div.approx.ftz.f`. f32 values below
+    2^-126 in magnitude are then read and written as zero (signs kept) by
+    the exponentials (fast-exp's `__nv_fast_expf`, erf's `exp2`), `rsqrt`,
+    `sqrt`, `log`, `pow` and those divisions; the kernels' other f32
+    arithmetic keeps denormals.
+
+    What it buys, in SASS on sm_90: `ex2.approx.f32` is four instructions
+    (a range test, a scaling of the argument, `MUFU.EX2`, a scaling of the
+    result) and `ex2.approx.ftz.f32` one; `sqrt.approx` four and one;
+    `div.approx` five and two. Softmax, the cross-entropy, GELU's erf and
+    Adam's update take one or more of these per element. A training
+    step's results do not depend on values that small (a gradient element
+    of 1e-38 moves no f32 weight); the checks against the CPU backend,
+    which keeps denormals, bound the difference. Marking the functions
+    `denormal_fp_math_f32 = "preserve-sign"` instead would flush all their
+    f32 arithmetic, but also turn each bf16 widening into an `F2F`
+    instruction (`cvt.ftz.f32.bf16`) instead of a shift.
+
+    A module that already sets `nvvm-reflect-ftz` to another value is an
+    error.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def ScatterToAtomicsPass
     : Pass<"autopar-scatter-to-atomics", "::mlir::func::FuncOp"> {
   let summary = "Parallelize scatter-add loops with atomic adds";

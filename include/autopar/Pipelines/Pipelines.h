@@ -313,6 +313,14 @@ struct CUDALoweringOptions : public PassPipelineOptions<CUDALoweringOptions> {
                      "instead of the correctly rounded div.rn and sqrt.rn "
                      "with their slow paths"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> flushDenormals{
+      *this, "flush-denormals",
+      llvm::cl::desc("libdevice's flush-to-zero paths (nvcc's "
+                     "-ftz=true) and fast-div's divisions as "
+                     "div.approx.ftz in the generated kernels "
+                     "(autopar-flush-denormals): exp, rsqrt, sqrt, "
+                     "division without their denormal range checks"),
+      llvm::cl::init(true)};
   PassOptions::Option<bool> asyncGemm{
       *this, "async-gemm",
       llvm::cl::desc("With host: queue the runtime's contractions without "
