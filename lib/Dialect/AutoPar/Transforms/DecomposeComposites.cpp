@@ -327,11 +327,19 @@ struct DecomposeCrossEntropy : public OpRewritePattern<CrossEntropyOp> {
     Value labels = op.getLabels();
     labels = pb.op<MaxOp>(labels, pb.splat(labelsType, 0));
     labels = pb.op<MinOp>(labels, pb.splat(labelsType, double(classes - 1)));
+    // The comparison with every class id in 32 bits where the ids fit
+    // (the labels, clamped to them, convert exactly): one instruction an
+    // element on a GPU instead of two, twice the SIMD lanes on a CPU.
+    unsigned width = labelsType.getElementType().getIntOrFloatBitWidth();
+    if (width > 32 && classes <= int64_t(INT32_MAX)) {
+      width = 32;
+      labelsType = labelsType.clone(rewriter.getIntegerType(32));
+      labels = pb.op<ConvertOp>(labelsType, labels);
+    }
 
     auto iotaType =
         RankedTensorType::get({classes}, labelsType.getElementType());
     SmallVector<APInt> iota;
-    unsigned width = labelsType.getElementType().getIntOrFloatBitWidth();
     for (int64_t c = 0; c < classes; ++c)
       iota.push_back(APInt(width, c, /*isSigned=*/true));
     Value iotaConst =

@@ -83,12 +83,15 @@ func.func @embedding(%t: tensor<10x4xf32>, %i: tensor<3xi32>) -> tensor<3x4xf32>
 
 // -----
 
+// The labels are clamped to the class ids, then compared with them in 32
+// bits (the ids fit).
 // CHECK-LABEL: func @cross_entropy
-// CHECK-DAG: autopar.constant dense<[0, 1, 2, 3, 4]> : tensor<5xi64>
+// CHECK-DAG: autopar.constant dense<[0, 1, 2, 3, 4]> : tensor<5xi32>
 // CHECK-DAG: autopar.constant dense<3.000000e+00> : tensor<f32>
 // CHECK: autopar.max
-// CHECK: autopar.min
-// CHECK: autopar.compare eq
+// CHECK: %[[CLAMPED:.*]] = autopar.min
+// CHECK: autopar.convert %[[CLAMPED]] : tensor<3xi64> -> tensor<3xi32>
+// CHECK: autopar.compare eq, {{.*}} : tensor<3x5xi32>
 // CHECK: autopar.select
 // Over the classes, then over the positions (each stage has parallel work).
 // CHECK: autopar.reduce sum %{{.*}}, dims = [1] : tensor<3x5xf32> -> tensor<3xf32>
@@ -97,6 +100,18 @@ func.func @embedding(%t: tensor<10x4xf32>, %i: tensor<3xi32>) -> tensor<3x4xf32>
 // CHECK: autopar.neg
 func.func @cross_entropy(%l: tensor<3x5xf32>, %y: tensor<3xi64>) -> tensor<f32> {
   %0 = autopar.cross_entropy %l, %y : tensor<3x5xf32>, tensor<3xi64> -> tensor<f32>
+  return %0 : tensor<f32>
+}
+
+// -----
+
+// Labels of 32 bits or fewer are compared as they are.
+// CHECK-LABEL: func @cross_entropy_i32
+// CHECK: autopar.constant dense<[0, 1, 2, 3, 4]> : tensor<5xi32>
+// CHECK-NOT: autopar.convert
+// CHECK: autopar.compare eq, {{.*}} : tensor<3x5xi32>
+func.func @cross_entropy_i32(%l: tensor<3x5xf32>, %y: tensor<3xi32>) -> tensor<f32> {
+  %0 = autopar.cross_entropy %l, %y : tensor<3x5xf32>, tensor<3xi32> -> tensor<f32>
   return %0 : tensor<f32>
 }
 

@@ -17,8 +17,11 @@ def DecomposeCompositesPass
     `attention`, `embedding`, `linear` and `cross_entropy` by `autopar` primitives
     (elementwise math, `reduce`, `broadcast`, `dot`, `gather`, `compare`,
     `select`), each with the numerically stable formulation (max subtracted
-    before `exp`). Elementwise composites such as `gelu` stay: they lower to
-    a single loop body. Backends without a dedicated kernel for a composite run
+    before `exp`). `cross_entropy` picks each label's log-probability by
+    comparing the labels, clamped to the classes, with the class ids, in 32
+    bits where the ids fit (wider labels are converted). Elementwise
+    composites such as `gelu` stay: they lower to a single loop body.
+    Backends without a dedicated kernel for a composite run
     this first; the conversion to linalg includes the same patterns.
   }];
   let dependentDialects = ["::mlir::autopar::AutoParDialect"];
