@@ -303,10 +303,12 @@ void backward(const char *caller, const char *type, Memref4 *q, Memref4 *k,
   void *qp = data(q), *kp = data(k), *vp = data(v), *op = data(out),
        *dop = data(dOut), *dqp = data(dq), *dkp = data(dk), *dvp = data(dv);
   if (saved) {
-    // A warp per row, 8 to a block; a block row per (batch, head).
+    // D / 8 lanes a row (16 bytes each), 8 warps to a block: 2048 / D
+    // rows a block; a block row per (batch, head).
     void *rowDotParams[] = {&op, &dop, &rowDot, &layouts, &sq};
-    mgpuLaunchKernel(kk.rowDot, (sq + 7) / 8, bh, 1, 256, 1, 1, 0, nullptr,
-                     rowDotParams, nullptr, 5);
+    int64_t blockRows = 2048 / d;
+    mgpuLaunchKernel(kk.rowDot, unsigned((sq + blockRows - 1) / blockRows),
+                     bh, 1, 256, 1, 1, 0, nullptr, rowDotParams, nullptr, 5);
   } else {
     void *statsParams[] = {&qp,      &kp, &op, &dop,   &lse,   &rowDot,
                            &layouts, &sq, &sk, &scale, &causal};

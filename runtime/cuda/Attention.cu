@@ -1007,28 +1007,44 @@ __device__ void narrowRows(const float *in, T *out, Layouts layouts, int sq,
 /// rowDot[bh sq + p] = sum over d of dOut[p, d] * out[p, d] for (batch,
 /// head) bh = block row y of the grid: the part of the statistics kernel
 /// the backward pass still needs when the forward pass saved the
-/// log-sum-exp. A warp per row (its lanes read D / 32 neighbouring
-/// columns each, a warp's load one contiguous run), summed by shuffles.
+/// log-sum-exp. Each lane reads 8 neighbouring columns of both rows (one
+/// 16-byte load each: rows start 16-byte aligned, AttentionLayout.h), so
+/// D / 8 lanes share a row and a warp takes 256 / D rows at once, summed
+/// by log2(D / 8) shuffles within each lane group (a warp per row with
+/// 2-byte loads, as before, issued 4 loads and 5 shuffles a lane for a
+/// row of 64).
 template <typename T, int D>
 __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
                         Layouts layouts, int sq) {
-  static_assert(D % 32 == 0, "a warp's lanes share a row evenly");
+  static_assert(D % 8 == 0 && 32 % (D / 8) == 0,
+                "a row is a whole number of 16-byte loads, a warp whole rows");
+  constexpr int lanesPerRow = D / 8, rowsPerWarp = 32 / lanesPerRow;
   const int bh = int(blockIdx.y), lane = int(threadIdx.x % 32);
-  const int warps = int(blockDim.x / 32);
+  const int warps = int(blockDim.x / 32), part = lane % lanesPerRow;
   const T *o = atHead(out, layouts.out, bh, layouts.heads);
   const T *g = atHead(dOut, layouts.dOut, bh, layouts.heads);
-  // The loop's bounds are the warp's (every lane shuffles).
-  for (int p = int(blockIdx.x) * warps + int(threadIdx.x / 32); p < sq;
-       p += int(gridDim.x) * warps) {
-    const T *a = g + p * layouts.dOut.row, *b = o + p * layouts.out.row;
+  // The loop's bounds are the warp's (every lane shuffles); a lane whose
+  // row is past the end adds zeros.
+  for (int first = (int(blockIdx.x) * warps + int(threadIdx.x / 32)) *
+                   rowsPerWarp;
+       first < sq; first += int(gridDim.x) * warps * rowsPerWarp) {
+    const int p = first + lane / lanesPerRow;
     float dot = 0.0f;
+    if (p < sq) {
+      const uint4 a =
+          *reinterpret_cast<const uint4 *>(g + p * layouts.dOut.row + 8 * part);
+      const uint4 b =
+          *reinterpret_cast<const uint4 *>(o + p * layouts.out.row + 8 * part);
+      const T *x = reinterpret_cast<const T *>(&a);
+      const T *y = reinterpret_cast<const T *>(&b);
+      AUTOPAR_UNROLL
+      for (int c = 0; c < 8; ++c)
+        dot += Narrow<T>::to(x[c]) * Narrow<T>::to(y[c]);
+    }
     AUTOPAR_UNROLL
-    for (int c = lane; c < D; c += 32)
-      dot += Narrow<T>::to(a[c]) * Narrow<T>::to(b[c]);
-    AUTOPAR_UNROLL
-    for (int offset = 16; offset > 0; offset /= 2)
+    for (int offset = lanesPerRow / 2; offset > 0; offset /= 2)
       dot += __shfl_xor_sync(0xffffffffu, dot, offset);
-    if (lane == 0)
+    if (part == 0 && p < sq)
       rowDot[size_t(bh) * size_t(sq) + size_t(p)] = dot;
   }
 }
