@@ -1025,8 +1025,8 @@ __device__ void rowDots(const T *out, const T *dOut, float *rowDot,
   const T *g = atHead(dOut, layouts.dOut, bh, layouts.heads);
   // The loop's bounds are the warp's (every lane shuffles); a lane whose
   // row is past the end adds zeros.
-  for (int first = (int(blockIdx.x) * warps + int(threadIdx.x / 32)) *
-                   rowsPerWarp;
+  for (int first =
+           (int(blockIdx.x) * warps + int(threadIdx.x / 32)) * rowsPerWarp;
        first < sq; first += int(gridDim.x) * warps * rowsPerWarp) {
     const int p = first + lane / lanesPerRow;
     float dot = 0.0f;
