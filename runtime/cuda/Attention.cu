@@ -78,15 +78,13 @@ template <int D> struct Layout {
   static constexpr int rows = autopar::attention::rowsLd(D);
 };
 
-/// The rows of one (batch, head) of an operand: block row `bh` of the grid
-/// is batch bh / heads, head bh % heads.
 /// The block's (batch, head) and the rank of its tile among that head's:
 /// rank 0 starts first. Under a causal mask the tiles' costs differ by up
 /// to the number of tiles (the last query tile meets every key tile, the
 /// first one key tile), and the kernels give rank 0 to the costliest.
 /// Head-major (the grid's own order), the last heads' costliest tiles
-/// start last and the kernel ends on them, an SM or two busy while the
-/// rest idle; tile-major (`Layouts::tileMajor`, what the runtime launches
+/// start last and the kernel ends on them while more and more SMs idle
+/// (bench/gpu/block_order_model.py); tile-major (`Layouts::tileMajor`, what the runtime launches
 /// under a causal mask) starts every head's costliest tile first and ends
 /// on the cheapest, the longest-first order of list scheduling.
 struct BlockTile {
@@ -100,6 +98,8 @@ __device__ inline BlockTile blockTile(const Layouts &layouts) {
   return {int(linear / gridDim.y), int(linear % gridDim.y)};
 }
 
+/// The rows of one (batch, head) of an operand: block row `bh` of the grid
+/// is batch bh / heads, head bh % heads.
 template <typename P>
 __device__ P *atHead(P *p, const Strides &s, int bh, int heads) {
   return p + (bh / heads) * s.batch + (bh % heads) * s.head;
