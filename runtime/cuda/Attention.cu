@@ -84,9 +84,9 @@ template <int D> struct Layout {
 /// first one key tile), and the kernels give rank 0 to the costliest.
 /// Head-major (the grid's own order), the last heads' costliest tiles
 /// start last and the kernel ends on them while more and more SMs idle
-/// (bench/gpu/block_order_model.py); tile-major (`Layouts::tileMajor`, what the runtime launches
-/// under a causal mask) starts every head's costliest tile first and ends
-/// on the cheapest, the longest-first order of list scheduling.
+/// (bench/gpu/block_order_model.py); tile-major (`Layouts::tileMajor`, what the
+/// runtime launches under a causal mask) starts every head's costliest tile
+/// first and ends on the cheapest, the longest-first order of list scheduling.
 struct BlockTile {
   int rank, bh;
 };
